@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the MongoDB-compatible server (FerretDB) and Stripe's API mock (stripe-mock) once,
+# into a cache folder outside the clone, so reruns and other clones reuse them.
+#   scripts/install-test-services.sh [ferretdb|stripe-mock|all]
+# Prints nothing but progress on stderr; exits non-zero if a build fails.
+set -euo pipefail
+
+FERRETDB_VERSION=v1.24.2
+STRIPE_MOCK_VERSION=v0.203.0
+BIN_DIR="${MEMBERSHIP_DRIVE_CACHE:-$HOME/.cache/membership-drive}/bin"
+mkdir -p "$BIN_DIR"
+
+need_go() {
+  command -v go >/dev/null 2>&1 || { echo "Go is needed to build $1 (https://go.dev/dl/), or put $1 on PATH" >&2; exit 1; }
+}
+
+build_ferretdb() {
+  local bin="$BIN_DIR/ferretdb-$FERRETDB_VERSION"
+  [ -x "$bin" ] && return 0
+  need_go FerretDB
+  echo "building FerretDB $FERRETDB_VERSION into $BIN_DIR (once, about a minute)" >&2
+  # `go install ...@version` builds a binary that panics at start: FerretDB reads its version from
+  # build/version/version.txt, which the published module leaves empty. Build from a copy that has it.
+  local src work
+  src=$(GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/"
+  chmod -R u+w "$work"
+  echo "$FERRETDB_VERSION" > "$work/build/version/version.txt"
+  (cd "$work" && go build -buildvcs=false -o "$bin.tmp" ./cmd/ferretdb)
+  mv "$bin.tmp" "$bin"
+  rm -rf "$work"
+}
+
+build_stripe_mock() {
+  local bin="$BIN_DIR/stripe-mock-$STRIPE_MOCK_VERSION"
+  [ -x "$bin" ] && return 0
+  need_go stripe-mock
+  echo "building stripe-mock $STRIPE_MOCK_VERSION into $BIN_DIR (once)" >&2
+  local tmp
+  tmp=$(mktemp -d)
+  GOBIN="$tmp" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  mv "$tmp/stripe-mock" "$bin"
+  rm -rf "$tmp"
+}
+
+case "${1:-all}" in
+  ferretdb) build_ferretdb; echo "$BIN_DIR/ferretdb-$FERRETDB_VERSION" ;;
+  stripe-mock) build_stripe_mock; echo "$BIN_DIR/stripe-mock-$STRIPE_MOCK_VERSION" ;;
+  all) build_ferretdb; build_stripe_mock ;;
+  *) echo "usage: $0 [ferretdb|stripe-mock|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,62 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Connection } from 'mongoose';
+import type { Registry } from 'prom-client';
+import type Stripe from 'stripe';
+import type { Config } from './config/config.js';
+import { errorHandler, notFoundHandler } from './http/errors.js';
+import { healthDocs, healthRoutes } from './http/health.routes.js';
+import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
+import { requestLogging, requireParsableBody } from './http/request-context.js';
+import type { Clock } from './infra/clock.js';
+import type { Logger } from './infra/logger.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Connection;
+  logger: Logger;
+  clock: Clock;
+  metrics: Registry;
+  /** Null when payments are not configured. */
+  stripe: Stripe | null;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
+  app.set('query parser', 'simple');
+
+  app.use(requestLogging(deps.logger));
+  app.use(
+    helmet({
+      // Local development runs on plain http://localhost; HSTS there would stick in the browser.
+      strictTransportSecurity: config.env === 'production',
+      contentSecurityPolicy: {
+        directives: { upgradeInsecureRequests: config.env === 'production' ? [] : null },
+      },
+    }),
+  );
+  app.use(healthRoutes({ db: deps.db, metrics: deps.metrics, dbTimeoutMs: config.mongo.timeoutMs }));
+
+  // Webhook routes verify signatures over the exact bytes received, so they are mounted here,
+  // before any body parser, and read the raw body themselves.
+
+  app.use(requireParsableBody);
+  app.use(express.json({ limit: config.http.bodyLimit }));
+  app.use(express.urlencoded({ extended: false, limit: config.http.bodyLimit }));
+
+  app.use(docsRoutes(buildOpenApiDocument([healthDocs], config.http.publicBaseUrl)));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+
+// Every environment variable the service reads, in one place. `.env.example` documents each
+// of them and a test keeps the two in agreement.
+
+const boolean = z.enum(['true', 'false']).transform((v) => v === 'true');
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour like #1a73e8');
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: port.default(3000),
+    PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+    TRUST_PROXY: z.string().default('loopback'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    BODY_LIMIT: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/, 'a size like 100kb')
+      .default('100kb'),
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+
+    MONGODB_URI: z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// or mongodb+srv:// URI')
+      .optional(),
+    MONGODB_POOL_SIZE: positiveInt.default(20),
+    MONGODB_TIMEOUT_MS: positiveInt.default(5_000),
+    EMBEDDED_DB_DIR: z.string().min(1).default('.data/db'),
+
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_/, 'a Stripe secret key (sk_… or rk_…)')
+      .optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'a webhook signing secret (whsec_…)').optional(),
+
+    SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
+    SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
+    EMAIL_FROM: z.email().default('members@newsroom.example'),
+    EMAIL_FROM_NAME: z.string().min(1).default('The Newsroom'),
+    EMAIL_REPLY_TO: z.email().optional(),
+    DEV_MAIL_DIR: z.string().min(1).default('.data/mail'),
+    EMAIL_WORKER: z.enum(['inline', 'off']).default('inline'),
+    EMAIL_MAX_ATTEMPTS: positiveInt.default(8),
+    EMAIL_PREVIEW_ROUTES: boolean.optional(),
+
+    BRAND_NAME: z.string().min(1).default('The Newsroom'),
+    BRAND_LOGO_URL: z.url().optional(),
+    BRAND_PRIMARY_COLOR: hexColor.default('#1a56db'),
+    BRAND_POSTAL_ADDRESS: z.string().min(1).default('1 Press Street, Springfield'),
+    BRAND_FOOTER: z.string().default('You receive this email because you support independent journalism.'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    const required: (keyof typeof env)[] = [
+      'MONGODB_URI',
+      'STRIPE_SECRET_KEY',
+      'STRIPE_WEBHOOK_SECRET',
+      'SENDGRID_API_KEY',
+      'SENDGRID_WEBHOOK_PUBLIC_KEY',
+    ];
+    for (const key of required) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required in production' });
+    }
+    if (!env.PUBLIC_BASE_URL.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
+    }
+    if (env.STRIPE_SECRET_KEY?.includes('_test_')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STRIPE_SECRET_KEY'],
+        message: 'is a test-mode key in production',
+      });
+    }
+  });
+
+type Env = z.infer<typeof configSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  http: {
+    host: string;
+    port: number;
+    publicBaseUrl: string;
+    trustProxy: string;
+    bodyLimit: string;
+    shutdownTimeoutMs: number;
+  };
+  logLevel: Env['LOG_LEVEL'];
+  mongo: { uri?: string; poolSize: number; timeoutMs: number; embeddedDir: string };
+  stripe: { secretKey?: string; webhookSecret?: string };
+  email: {
+    sendgridApiKey?: string;
+    sendgridWebhookPublicKey?: string;
+    from: { email: string; name: string };
+    replyTo?: string;
+    devMailDir: string;
+    worker: Env['EMAIL_WORKER'];
+    maxAttempts: number;
+    previewRoutes: boolean;
+  };
+  brand: { name: string; logoUrl?: string; primaryColor: string; postalAddress: string; footer: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  // An empty value in .env files means "not set", not "set to the empty string".
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const env = parsed.data;
+  return {
+    env: env.NODE_ENV,
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/$/, ''),
+      trustProxy: env.TRUST_PROXY,
+      bodyLimit: env.BODY_LIMIT,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    },
+    logLevel: env.LOG_LEVEL,
+    mongo: {
+      uri: env.MONGODB_URI,
+      poolSize: env.MONGODB_POOL_SIZE,
+      timeoutMs: env.MONGODB_TIMEOUT_MS,
+      embeddedDir: env.EMBEDDED_DB_DIR,
+    },
+    stripe: { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET },
+    email: {
+      sendgridApiKey: env.SENDGRID_API_KEY,
+      sendgridWebhookPublicKey: env.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      from: { email: env.EMAIL_FROM, name: env.EMAIL_FROM_NAME },
+      replyTo: env.EMAIL_REPLY_TO,
+      devMailDir: env.DEV_MAIL_DIR,
+      worker: env.EMAIL_WORKER,
+      maxAttempts: env.EMAIL_MAX_ATTEMPTS,
+      previewRoutes: env.EMAIL_PREVIEW_ROUTES ?? env.NODE_ENV === 'development',
+    },
+    brand: {
+      name: env.BRAND_NAME,
+      logoUrl: env.BRAND_LOGO_URL,
+      primaryColor: env.BRAND_PRIMARY_COLOR,
+      postalAddress: env.BRAND_POSTAL_ADDRESS,
+      footer: env.BRAND_FOOTER,
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import { type Logger, redactUrl } from '../infra/logger.js';
+import { AppError } from './errors.js';
+
+const SAFE_REQUEST_ID = /^[\w.-]{8,64}$/;
+
+/** Request id (kept from a trusted proxy's X-Request-Id when it looks sane) and one log line per request. */
+export function requestLogging(logger: Logger): RequestHandler {
+  return pinoHttp({
+    logger,
+    genReqId(req: IncomingMessage, res: ServerResponse) {
+      const incoming = req.headers['x-request-id'];
+      const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel(_req, res, err) {
+      if (err || res.statusCode >= 500) return 'error';
+      return 'info';
+    },
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    // Health probes every few seconds would drown the log.
+    autoLogging: {
+      ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
+    },
+  }) as unknown as RequestHandler;
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** A body we would not parse is refused up front, instead of arriving at a handler as `{}`. */
+export const requireParsableBody: RequestHandler = (req, _res, next) => {
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  if (
+    BODY_METHODS.has(req.method) &&
+    hasBody &&
+    !req.is(['application/json', 'application/x-www-form-urlencoded'])
+  ) {
+    return next(new AppError('unsupported_media_type'));
+  }
+  next();
+};

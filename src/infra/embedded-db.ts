@@ -1,0 +1,153 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fromRoot } from './paths.js';
+
+// A local MongoDB-compatible server for development and tests, so nobody needs an account or a
+// server to start: a real `mongod` through mongodb-memory-server where one can be had, otherwise
+// FerretDB (MongoDB wire protocol over SQLite), found on PATH, in the cache, or built once with Go.
+
+export const FERRETDB_VERSION = 'v1.24.2';
+// The same folder scripts/install-test-services.sh builds into.
+const CACHE_BIN = path.join(os.homedir(), '.cache', 'membership-drive', 'bin');
+
+export interface EmbeddedDatabase {
+  uri: string;
+  kind: 'mongodb-memory-server' | 'ferretdb';
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedDatabaseUnavailable extends Error {}
+
+export async function startEmbeddedDatabase(options: {
+  dataDir: string;
+  log?: (message: string) => void;
+}): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const mongod = findOnPath('mongod');
+  if (mongod) return startMongoMemoryServer(mongod, dataDir);
+  const ferretdb = await findOrBuildFerretDb(options.log ?? (() => {}));
+  return startFerretDb(ferretdb, dataDir);
+}
+
+async function startMongoMemoryServer(systemBinary: string, dataDir: string): Promise<EmbeddedDatabase> {
+  const { MongoMemoryServer } = await import('mongodb-memory-server-core');
+  const server = await MongoMemoryServer.create({
+    binary: { systemBinary },
+    instance: { dbPath: dataDir, storageEngine: 'wiredTiger' },
+  });
+  return {
+    uri: server.getUri('membership'),
+    kind: 'mongodb-memory-server',
+    dataDir,
+    stop: async () => {
+      await server.stop({ doCleanup: false });
+    },
+  };
+}
+
+export async function findOrBuildFerretDb(log: (message: string) => void): Promise<string> {
+  const onPath = findOnPath('ferretdb');
+  if (onPath) return onPath;
+  const cached = path.join(CACHE_BIN, `ferretdb-${FERRETDB_VERSION}`);
+  if (existsSync(cached)) return cached;
+  if (!findOnPath('go')) {
+    throw new EmbeddedDatabaseUnavailable(
+      'No local database available: install MongoDB (mongod on PATH), or FerretDB ' +
+        `${FERRETDB_VERSION} (ferretdb on PATH), or Go (to build FerretDB once), or set MONGODB_URI.`,
+    );
+  }
+  log(`building FerretDB ${FERRETDB_VERSION} once into ${CACHE_BIN} (about a minute)`);
+  const { stdout } = await promisify(execFile)(fromRoot('scripts/install-test-services.sh'), ['ferretdb'], {
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  return stdout.trim().split('\n').at(-1)!;
+}
+
+export async function startFerretDb(binary: string, dataDir: string): Promise<EmbeddedDatabase> {
+  const port = await freePort();
+  const logFile = createWriteStream(path.join(dataDir, 'ferretdb.log'), { flags: 'a' });
+  const child = spawn(
+    binary,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dataDir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      `--state-dir=${dataDir}`,
+      '--telemetry=disable',
+      '--log-level=error',
+      '--debug-addr=-',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.pipe(logFile);
+  child.stderr?.pipe(logFile);
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  await waitForPort(port, child);
+  return {
+    uri: `mongodb://127.0.0.1:${port}/membership`,
+    kind: 'ferretdb',
+    dataDir,
+    stop: async () => {
+      process.off('exit', killOnExit);
+      await stopChild(child);
+      logFile.end();
+    },
+  };
+}
+
+function findOnPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, command);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with code ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${child.spawnfile} did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,24 @@
+import Stripe from 'stripe';
+
+export type { Stripe };
+
+export interface StripeConnection {
+  /** stripe-mock in tests: { host: '127.0.0.1', port: 12111, protocol: 'http' }. */
+  host?: string;
+  port?: number;
+  protocol?: 'http' | 'https';
+}
+
+/** Null when no key is configured: the service still runs, payment routes answer 503. */
+export function createStripeClient(
+  secretKey: string | undefined,
+  connection: StripeConnection = {},
+): Stripe | null {
+  if (!secretKey) return null;
+  return new Stripe(secretKey, {
+    maxNetworkRetries: 2,
+    timeout: 20_000,
+    appInfo: { name: 'membership-drive' },
+    ...connection,
+  });
+}

@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import mongoose from 'mongoose';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { freePort, startEmbeddedDatabase } from '../../src/infra/embedded-db.js';
+import { spawnServer } from '../support/server-process.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('graceful shutdown', () => {
+  it('when SIGTERM arrives during a slow request, then that request finishes, new ones are refused, and the exit code is 0', async () => {
+    const port = await freePort();
+    const uri = new URL(inject('mongoUri'));
+    uri.pathname = '/lifecycle';
+    const server = spawnServer({ MONGODB_URI: uri.toString(), PORT: String(port), LOG_LEVEL: 'info' });
+    await server.waitForLog('"listening"');
+
+    // A client that sends its body slowly keeps the request in flight as long as it likes.
+    const body = JSON.stringify({ note: 'x'.repeat(200) });
+    const request = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/slow-upload',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      request.on('response', (res) => {
+        let text = '';
+        res.on('data', (c) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      request.on('error', reject);
+    });
+    request.write(body.slice(0, 50));
+    await new Promise((r) => setTimeout(r, 200));
+
+    server.child.kill('SIGTERM');
+    await server.waitForLog('shutting down');
+    const refused = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    expect(refused).toBe('refused');
+    expect(server.child.exitCode).toBeNull();
+
+    request.end(body.slice(50));
+    const finished = await response;
+    expect(finished.status).toBe(404);
+    expect(JSON.parse(finished.body).error.code).toBe('not_found');
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"stopped"');
+  });
+});
+
+describe('embedded database', () => {
+  it('when it is stopped and started again on the same folder, then the data is still there', async () => {
+    const dataDir = path.join(tmp, 'embedded');
+    const first = await startEmbeddedDatabase({ dataDir });
+    const a = await mongoose.createConnection(first.uri).asPromise();
+    await a.collection('members').insertOne({ email: 'kept@example.com' });
+    await a.close();
+    await first.stop();
+
+    const second = await startEmbeddedDatabase({ dataDir });
+    const b = await mongoose.createConnection(second.uri).asPromise();
+    expect(await b.collection('members').findOne({}, { projection: { _id: 0 } })).toEqual({
+      email: 'kept@example.com',
+    });
+    await b.close();
+    await second.stop();
+  });
+});

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Connection } from 'mongoose';
+import { inject } from 'vitest';
+import { type AppDeps, createApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config/config.js';
+import type { Clock } from '../../src/infra/clock.js';
+import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
+import { createLogger } from '../../src/infra/logger.js';
+import { createMetricsRegistry } from '../../src/infra/metrics.js';
+import { createStripeClient } from '../../src/infra/stripe.js';
+import { registerModels } from '../../src/models.js';
+
+export const TEST_ENV = {
+  NODE_ENV: 'test',
+  LOG_LEVEL: 'silent',
+  PUBLIC_BASE_URL: 'http://members.test',
+  STRIPE_SECRET_KEY: 'sk_test_membershipdrive',
+  STRIPE_WEBHOOK_SECRET: 'whsec_test_membershipdrive',
+} as const;
+
+export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ ...TEST_ENV, ...overrides });
+}
+
+/** A database of this test file's own on the suite's server, with every index built. */
+export async function createTestDatabase(): Promise<Connection> {
+  const uri = new URL(inject('mongoUri'));
+  uri.pathname = `/t_${randomBytes(6).toString('hex')}`;
+  const db = await connectDatabase({ uri: uri.toString(), poolSize: 10, timeoutMs: 10_000 });
+  registerModels(db);
+  await ensureIndexes(db);
+  return db;
+}
+
+export function stripeMockClient() {
+  return createStripeClient(TEST_ENV.STRIPE_SECRET_KEY, inject('stripeMock'));
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(
+  start = new Date('2026-11-27T12:00:00Z'),
+): Clock & { set(d: Date): void; advance(ms: number): void } {
+  let now = start.getTime();
+  return {
+    now: () => new Date(now),
+    set: (d) => {
+      now = d.getTime();
+    },
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+export interface TestApp {
+  url: string;
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+/** The real app, listening on a random port, against the suite's database and stripe-mock. */
+export async function startTestApp(
+  options: { db?: Connection; config?: Config; deps?: Partial<AppDeps> } = {},
+): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
+  const config = options.config ?? testConfig();
+  const deps: AppDeps = {
+    config,
+    db,
+    logger: createLogger({ level: config.logLevel }),
+    clock: manualClock(),
+    metrics: createMetricsRegistry(),
+    stripe: stripeMockClient(),
+    ...options.deps,
+  };
+  const server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    deps,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      if (!options.db) {
+        await db.dropDatabase().catch(() => {});
+        await db.close();
+      }
+    },
+  };
+}
