@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { EmailKind } from './email.model.js';
+
+// Every email the service sends: what data its template needs, what kind of message it is, and
+// sample data for the preview route. Each template's files live in templates/emails/<name>/.
+
+interface TemplateDefinition<S extends z.ZodType> {
+  kind: EmailKind;
+  data: S;
+  sample: z.infer<S>;
+}
+
+const define = <S extends z.ZodType>(definition: TemplateDefinition<S>) => definition;
+
+const name = z.string().max(200).optional();
+
+export const EMAIL_TEMPLATES = {
+  'newsletter-confirmation': define({
+    kind: 'transactional',
+    data: z.object({ name, lists: z.array(z.string()).min(1), confirmUrl: z.url() }),
+    sample: {
+      name: 'Olena',
+      lists: ["Editors' Picks", 'Explaining Ukraine'],
+      confirmUrl: 'http://localhost:3000/newsletters/confirm?token=sample',
+    },
+  }),
+  'member-welcome': define({
+    kind: 'transactional',
+    data: z.object({ name, planName: z.string(), accountUrl: z.url() }),
+    sample: { name: 'Olena', planName: 'Supporter, monthly', accountUrl: 'http://localhost:3000/account' },
+  }),
+  'contribution-receipt': define({
+    kind: 'receipt',
+    data: z.object({
+      name,
+      amount: z.number().int().positive(),
+      currency: z.string().length(3),
+      paidAt: z.iso.datetime(),
+      reference: z.string(),
+    }),
+    sample: {
+      name: 'Olena',
+      amount: 2500,
+      currency: 'EUR',
+      paidAt: '2026-11-27T10:00:00Z',
+      reference: 'ch_sample',
+    },
+  }),
+} as const;
+
+export type TemplateName = keyof typeof EMAIL_TEMPLATES;
+export type TemplateData<T extends TemplateName> = z.infer<(typeof EMAIL_TEMPLATES)[T]['data']>;
+
+export const LOCALES = ['en', 'uk'] as const;
+export type Locale = (typeof LOCALES)[number];
+export const DEFAULT_LOCALE: Locale = 'en';
+
+export function isTemplateName(value: string): value is TemplateName {
+  return Object.hasOwn(EMAIL_TEMPLATES, value);
+}

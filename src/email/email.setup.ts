@@ -1,0 +1,38 @@
+import type { Connection } from 'mongoose';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../infra/clock.js';
+import type { Logger } from '../infra/logger.js';
+import { fromRoot } from '../infra/paths.js';
+import { createOutboxWorker, type OutboxWorker, type OutboxWorkerOptions } from './outbox.worker.js';
+import { createEmailRenderer, type EmailRenderer } from './renderer.js';
+import type { EmailSender } from './sender.js';
+import { createDevFolderSender } from './senders/dev-folder.sender.js';
+import { createSendgridSender } from './senders/sendgrid.sender.js';
+
+export function createRendererFromConfig(config: Config): EmailRenderer {
+  return createEmailRenderer({ templatesDir: fromRoot('templates/emails'), brand: config.brand });
+}
+
+/** SendGrid when a key is configured, otherwise the development mail folder. */
+export function createSenderFromConfig(config: Config, deps: { clock: Clock; logger: Logger }): EmailSender {
+  if (config.email.sendgridApiKey)
+    return createSendgridSender({ apiKey: config.email.sendgridApiKey, clock: deps.clock });
+  return createDevFolderSender({ dir: fromRoot(config.email.devMailDir), logger: deps.logger });
+}
+
+export function createWorkerFromConfig(
+  config: Config,
+  deps: { db: Connection; clock: Clock; logger: Logger; metrics: Registry },
+  overrides: Partial<OutboxWorkerOptions> = {},
+): OutboxWorker {
+  return createOutboxWorker({
+    ...deps,
+    sender: createSenderFromConfig(config, deps),
+    renderer: createRendererFromConfig(config),
+    from: config.email.from,
+    replyTo: config.email.replyTo,
+    maxAttempts: config.email.maxAttempts,
+    ...overrides,
+  });
+}

@@ -1,0 +1,43 @@
+import { type Connection, Schema } from 'mongoose';
+
+// "Exactly one caller wins" that holds on every backend we run on. On MongoDB a conditional
+// findOneAndUpdate is atomic, but FerretDB 1.x applies updates as read-then-write outside a
+// transaction: two concurrent conditional updates can both match, and concurrent $inc lose counts.
+// An insert into a unique index is atomic everywhere, so contended decisions are made by
+// inserting a claim whose _id names the decision; the one insert that succeeds owns it.
+
+interface Claim {
+  _id: string;
+  claimedAt: Date;
+}
+
+const claimSchema = new Schema<Claim>(
+  { _id: String, claimedAt: { type: Date, required: true, index: true } },
+  {
+    versionKey: false,
+  },
+);
+
+export function registerClaimModel(db: Connection): void {
+  if (!db.models.Claim) db.model('Claim', claimSchema, 'claims');
+}
+
+/** True for exactly one caller per key, however many race. */
+export async function claimOnce(db: Connection, key: string, now: Date): Promise<boolean> {
+  try {
+    await db.model<Claim>('Claim').create({ _id: key, claimedAt: now });
+    return true;
+  } catch (error) {
+    if ((error as { code?: number }).code === 11000) return false;
+    throw error;
+  }
+}
+
+/** Claims only matter while their decision is contended; old ones are swept, not kept forever. */
+export async function sweepClaims(db: Connection, olderThan: Date, prefix: string): Promise<number> {
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const result = await db
+    .model<Claim>('Claim')
+    .deleteMany({ _id: { $regex: `^${escaped}` }, claimedAt: { $lt: olderThan } });
+  return result.deletedCount;
+}
