@@ -3,7 +3,11 @@ import helmet from 'helmet';
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
+import { sendgridWebhookDocs, sendgridWebhookRoutes } from '../webhooks/sendgrid.routes.js';
 import type { Config } from './config/config.js';
+import { emailPreviewRoutes } from './email/email.routes.js';
+import { createRendererFromConfig } from './email/email.setup.js';
+import { registerOutboxMetrics } from './email/outbox.metrics.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
@@ -28,6 +32,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
   app.set('query parser', 'simple');
 
+  registerOutboxMetrics(deps.metrics, deps.db);
+
   app.use(requestLogging(deps.logger));
   app.use(
     helmet({
@@ -42,12 +48,20 @@ export function createApp(deps: AppDeps): Express {
 
   // Webhook routes verify signatures over the exact bytes received, so they are mounted here,
   // before any body parser, and read the raw body themselves.
+  app.use(
+    sendgridWebhookRoutes({
+      db: deps.db,
+      clock: deps.clock,
+      publicKey: config.email.sendgridWebhookPublicKey,
+    }),
+  );
 
   app.use(requireParsableBody);
   app.use(express.json({ limit: config.http.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: config.http.bodyLimit }));
 
-  app.use(docsRoutes(buildOpenApiDocument([healthDocs], config.http.publicBaseUrl)));
+  if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
+  app.use(docsRoutes(buildOpenApiDocument([healthDocs, sendgridWebhookDocs], config.http.publicBaseUrl)));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

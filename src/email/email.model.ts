@@ -18,6 +18,8 @@ export interface EmailJob {
   listUnsubscribeUrl?: string;
   status: EmailStatus;
   attempts: number;
+  /** Counts claims and never goes back (attempts do, on requeue): names each claim uniquely. */
+  claimSeq: number;
   nextAttemptAt: Date;
   lastError?: string;
   providerMessageId?: string;
@@ -60,6 +62,7 @@ const emailJobSchema = new Schema<EmailJob>(
     listUnsubscribeUrl: { type: String },
     status: { type: String, enum: EMAIL_STATUSES, required: true, default: 'pending' },
     attempts: { type: Number, required: true, default: 0 },
+    claimSeq: { type: Number, required: true, default: 0 },
     nextAttemptAt: { type: Date, required: true },
     lastError: { type: String },
     providerMessageId: { type: String },

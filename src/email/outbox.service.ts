@@ -35,22 +35,47 @@ export async function enqueueEmail<T extends TemplateName>(
     to: { email: normalizeEmail(input.to.email), name: input.to.name },
     data,
     listUnsubscribeUrl: input.listUnsubscribeUrl,
-    status: 'pending',
+    status: 'pending' as const,
     attempts: 0,
+    claimSeq: 0,
     nextAttemptAt: clock.now(),
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const result = await EmailJob.findOneAndUpdate(
-        { idempotencyKey: input.idempotencyKey },
-        { $setOnInsert: insert },
-        { upsert: true, returnDocument: 'after', includeResultMetadata: true },
-      );
-      return { jobId: String(result.value!._id), created: !result.lastErrorObject?.updatedExisting };
-    } catch (error) {
-      // Two concurrent upserts of one key: the loser sees the unique index; the job exists now.
-      if ((error as { code?: number }).code === 11000 && attempt === 0) continue;
-      throw error;
-    }
+  // Insert first: the unique index on the key decides, atomically on every backend, and the
+  // common case (a new message) costs one write.
+  try {
+    const job = await EmailJob.create({ idempotencyKey: input.idempotencyKey, ...insert });
+    return { jobId: String(job._id), created: true };
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+    const existing = await EmailJob.findOne({ idempotencyKey: input.idempotencyKey })
+      .select({ _id: 1 })
+      .lean();
+    return { jobId: String(existing!._id), created: false };
   }
+}
+
+/** Failed jobs, newest first, for a person deciding what to re-queue. */
+export async function listFailedEmails(db: Connection, limit = 50) {
+  return emailModels(db)
+    .EmailJob.find({ status: 'failed' })
+    .sort({ updatedAt: -1 })
+    .limit(limit)
+    .select({ template: 1, to: 1, attempts: 1, lastError: 1, updatedAt: 1 })
+    .lean();
+}
+
+/** Gives failed jobs a fresh set of attempts, due now. Sent and suppressed jobs are never touched. */
+export async function requeueFailedEmails(
+  db: Connection,
+  clock: Clock,
+  which: { jobIds: string[] } | { all: true },
+): Promise<number> {
+  const filter =
+    'all' in which
+      ? { status: 'failed' as const }
+      : { status: 'failed' as const, _id: { $in: which.jobIds } };
+  const result = await emailModels(db).EmailJob.updateMany(filter, {
+    $set: { status: 'pending', attempts: 0, nextAttemptAt: clock.now() },
+  });
+  return result.modifiedCount;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Connection } from 'mongoose';
+import type { Connection, Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import { claimOnce, sweepClaims } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
@@ -12,6 +12,7 @@ import { type EmailSender, SendFailure } from './sender.js';
 import { suppressionBlocking } from './suppression.service.js';
 
 const CANDIDATES = 20;
+const BATCH_PER_LANE = 16;
 const CLAIM_PREFIX = 'email-job:';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -78,44 +79,41 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     'Emails not sent because the address is suppressed',
   );
 
+  /** Due jobs: pending and due, or sending with an expired lease (their worker died). */
+  function findDue(now: Date, limit: number) {
+    return EmailJob.find({
+      $or: [
+        { status: 'pending', nextAttemptAt: { $lte: now } },
+        { status: 'sending', leaseExpiresAt: { $lte: now } },
+      ],
+    })
+      .sort({ nextAttemptAt: 1 })
+      .limit(limit)
+      .select({ _id: 1, claimSeq: 1 })
+      .lean();
+  }
+
   /**
-   * Takes one due job: pending and due, or sending with an expired lease (its worker died).
-   * The attempt number names the claim, so exactly one worker gets each attempt (see claims.ts).
+   * Takes the job for one attempt, or returns null if another worker took it first. The claim
+   * sequence number names the claim, so exactly one worker gets each attempt (see claims.ts).
    */
-  async function claim(): Promise<EmailJob | null> {
-    for (;;) {
-      const now = clock.now();
-      const due = await EmailJob.find({
-        $or: [
-          { status: 'pending', nextAttemptAt: { $lte: now } },
-          { status: 'sending', leaseExpiresAt: { $lte: now } },
-        ],
-      })
-        .sort({ nextAttemptAt: 1 })
-        .limit(CANDIDATES)
-        .select({ _id: 1, attempts: 1 })
-        .lean();
-      if (due.length === 0) return null;
-      // Start at a random candidate so concurrent workers rarely contend for the same one.
-      const offset = Math.floor(random() * due.length);
-      for (let i = 0; i < due.length; i++) {
-        const candidate = due[(offset + i) % due.length]!;
-        if (!(await claimOnce(db, `${CLAIM_PREFIX}${candidate._id}:${candidate.attempts}`, now))) continue;
-        const job = await EmailJob.findOneAndUpdate(
-          { _id: candidate._id, attempts: candidate.attempts },
-          {
-            $set: {
-              status: 'sending',
-              leaseOwner: `${workerId}:${randomUUID()}`,
-              leaseExpiresAt: new Date(now.getTime() + leaseMs),
-            },
-            $inc: { attempts: 1 },
-          },
-          { returnDocument: 'after' },
-        ).lean<EmailJob>();
-        if (job) return job;
-      }
-    }
+  async function claim(
+    candidate: { _id: Types.ObjectId; claimSeq: number },
+    now: Date,
+  ): Promise<EmailJob | null> {
+    if (!(await claimOnce(db, `${CLAIM_PREFIX}${candidate._id}:${candidate.claimSeq}`, now))) return null;
+    return EmailJob.findOneAndUpdate(
+      { _id: candidate._id, claimSeq: candidate.claimSeq },
+      {
+        $set: {
+          status: 'sending',
+          leaseOwner: `${workerId}:${randomUUID()}`,
+          leaseExpiresAt: new Date(now.getTime() + leaseMs),
+        },
+        $inc: { attempts: 1, claimSeq: 1 },
+      },
+      { returnDocument: 'after' },
+    ).lean<EmailJob>();
   }
 
   /** Applies the outcome only if the lease is still ours: a job someone else took over is theirs. */
@@ -208,19 +206,41 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   async function runOnce(): Promise<boolean> {
-    const job = await claim();
-    if (!job) return false;
-    await deliver(job);
-    return true;
+    for (;;) {
+      const now = clock.now();
+      const due = await findDue(now, CANDIDATES);
+      if (due.length === 0) return false;
+      // Start at a random candidate so concurrent workers rarely contend for the same one.
+      const offset = Math.floor(random() * due.length);
+      for (let i = 0; i < due.length; i++) {
+        const job = await claim(due[(offset + i) % due.length]!, now);
+        if (job) {
+          await deliver(job);
+          return true;
+        }
+      }
+    }
   }
 
+  /** Works through due jobs in batches (one query per batch, not per job) until none is left. */
   async function drain(): Promise<number> {
     let processed = 0;
-    const lane = async () => {
-      while (await runOnce()) processed++;
-    };
-    await Promise.all(Array.from({ length: concurrency }, lane));
-    return processed;
+    for (;;) {
+      const now = clock.now();
+      const due = await findDue(now, concurrency * BATCH_PER_LANE);
+      if (due.length === 0) return processed;
+      let next = 0;
+      const lane = async () => {
+        while (next < due.length) {
+          const job = await claim(due[next++]!, now);
+          if (job) {
+            await deliver(job);
+            processed++;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, lane));
+    }
   }
 
   let running: Promise<void> | undefined;

@@ -19,6 +19,7 @@ export const ERROR_CATALOG = {
   internal_error: [500, 'Something went wrong on our side. Please try again later.'],
   payments_not_configured: [503, 'Payments are not available right now.'],
   not_ready: [503, 'The service is not ready.'],
+  webhook_not_configured: [503, 'This webhook is not configured on the server.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -10,7 +10,12 @@ export interface ServerProcess {
 
 /** Runs `src/server.ts` as its own process, the way `npm run dev` does, with exactly this environment. */
 export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', fromRoot('src/server.ts')], {
+  return spawnScript('src/server.ts', env);
+}
+
+/** Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment. */
+export function spawnScript(script: string, env: Record<string, string>, args: string[] = []): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', fromRoot(script), ...args], {
     cwd: fromRoot(),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

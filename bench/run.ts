@@ -1,0 +1,21 @@
+import { outboxBenchmark } from './outbox.bench.js';
+
+// `npm run bench` runs every benchmark; `npm run bench -- outbox` runs one. Results are printed
+// and written to bench/results/<name>.json. Ratios compare against a baseline measured in the
+// same run, because absolute numbers on shared machines are noise.
+
+const BENCHMARKS: Record<string, () => Promise<object>> = {
+  outbox: outboxBenchmark,
+};
+
+const selected = process.argv.slice(2);
+const unknown = selected.filter((name) => !BENCHMARKS[name]);
+if (unknown.length) {
+  console.error(`unknown benchmark: ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  process.exit(2);
+}
+for (const name of selected.length ? selected : Object.keys(BENCHMARKS)) {
+  console.log(`\n== ${name}`);
+  console.table(await BENCHMARKS[name]!());
+}
+process.exit(0);

@@ -1,0 +1,51 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Connection } from 'mongoose';
+import { connectDatabase, describeServer, ensureIndexes } from '../src/infra/db.js';
+import { startEmbeddedDatabase } from '../src/infra/embedded-db.js';
+import { fromRoot } from '../src/infra/paths.js';
+import { registerModels } from '../src/models.js';
+
+/** A fresh database for one benchmark: MONGODB_URI if set, else the embedded server in a temp folder. */
+export async function benchDatabase(
+  name: string,
+): Promise<{ db: Connection; server: string; close(): Promise<void> }> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
+  const embedded = process.env.MONGODB_URI ? undefined : await startEmbeddedDatabase({ dataDir: tmp });
+  const uri = new URL(process.env.MONGODB_URI ?? embedded!.uri);
+  uri.pathname = `/bench_${name}_${Date.now()}`;
+  const db = await connectDatabase({ uri: uri.toString(), poolSize: 20, timeoutMs: 10_000 });
+  registerModels(db);
+  await ensureIndexes(db);
+  return {
+    db,
+    server: await describeServer(db),
+    close: async () => {
+      await db.dropDatabase();
+      await db.close();
+      await embedded?.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const start = process.hrtime.bigint();
+  const result = await run();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, result };
+}
+
+export async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+export function saveResult(name: string, result: object): void {
+  mkdirSync(fromRoot('bench/results'), { recursive: true });
+  writeFileSync(fromRoot(`bench/results/${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+}

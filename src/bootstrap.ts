@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import type { Connection } from 'mongoose';
+import { type Config, ConfigError, loadConfig } from './config/config.js';
+import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
+import { startEmbeddedDatabase } from './infra/embedded-db.js';
+import type { Logger } from './infra/logger.js';
+import { fromRoot } from './infra/paths.js';
+import { registerModels } from './models.js';
+
+// What every process (web server, worker, CLI) does first: read the configuration once, and
+// open the database with every model and index in place.
+
+export function readConfigOrExit(): Config {
+  if (existsSync(fromRoot('.env'))) process.loadEnvFile(fromRoot('.env'));
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`${error.message}\nSee .env.example for what each variable expects.`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+): Promise<{ db: Connection; close(): Promise<void> }> {
+  const embedded = config.mongo.uri
+    ? undefined
+    : await startEmbeddedDatabase({
+        dataDir: fromRoot(config.mongo.embeddedDir),
+        log: (message) => logger.info(message),
+      });
+  const uri = config.mongo.uri ?? embedded!.uri;
+  const db = await connectDatabase({
+    uri,
+    poolSize: config.mongo.poolSize,
+    timeoutMs: config.mongo.timeoutMs,
+  });
+  registerModels(db);
+  await ensureIndexes(db);
+  const server = await describeServer(db);
+  if (embedded) {
+    logger.info(
+      { database: server, kind: embedded.kind, dataDir: embedded.dataDir },
+      'using the embedded database',
+    );
+  } else {
+    logger.info({ database: server }, 'connected to MONGODB_URI');
+  }
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { type Connection, isValidObjectId } from 'mongoose';
+import { z } from 'zod';
+import type { Clock } from '../infra/clock.js';
+import { emailModels } from './email.model.js';
+import { suppressAddress } from './suppression.service.js';
+
+/** One event of SendGrid's Event Webhook; fields we do not use are kept out of storage. */
+export const sendgridEventSchema = z.looseObject({
+  email: z.string().min(3),
+  event: z.string().min(1),
+  sg_event_id: z.string().min(1).max(200),
+  timestamp: z.number().int(),
+  job_id: z.string().optional(), // our custom arg, echoed back on every event
+  type: z.string().optional(), // on bounces: "bounce" (permanent) or "blocked" (temporary)
+  reason: z.string().optional(),
+});
+export const sendgridEventBatchSchema = z.array(sendgridEventSchema).max(10_000);
+export type SendgridEvent = z.infer<typeof sendgridEventSchema>;
+
+/**
+ * Applies each event once. SendGrid delivers events at least once and often twice, so each
+ * sg_event_id is recorded first (a unique key); a duplicate finds it taken and is skipped. If
+ * applying fails, the record is removed so SendGrid's retry applies it.
+ */
+export async function applyEmailEvents(
+  db: Connection,
+  clock: Clock,
+  events: SendgridEvent[],
+): Promise<{ processed: number; duplicates: number }> {
+  const { EmailEvent } = emailModels(db);
+  let processed = 0;
+  let duplicates = 0;
+  for (const event of events) {
+    const occurredAt = new Date(event.timestamp * 1000);
+    try {
+      await EmailEvent.create({
+        _id: event.sg_event_id,
+        event: event.event,
+        email: event.email,
+        jobId: event.job_id,
+        occurredAt,
+        receivedAt: clock.now(),
+      });
+    } catch (error) {
+      if ((error as { code?: number }).code === 11000) {
+        duplicates++;
+        continue;
+      }
+      throw error;
+    }
+    try {
+      await applyEvent(db, event, occurredAt);
+      processed++;
+    } catch (error) {
+      await EmailEvent.deleteOne({ _id: event.sg_event_id });
+      throw error;
+    }
+  }
+  return { processed, duplicates };
+}
+
+async function applyEvent(db: Connection, event: SendgridEvent, at: Date): Promise<void> {
+  const { EmailJob } = emailModels(db);
+  const jobId = event.job_id && isValidObjectId(event.job_id) ? event.job_id : undefined;
+  switch (event.event) {
+    case 'bounce':
+      // A "blocked" bounce is temporary (the receiving server refused for now): not a reason to stop.
+      if (event.type === 'blocked') return;
+      return suppressAddress(db, { email: event.email, reason: 'bounce', detail: event.reason, at });
+    case 'dropped':
+    case 'spamreport':
+    case 'unsubscribe':
+      return suppressAddress(db, { email: event.email, reason: event.event, detail: event.reason, at });
+    case 'delivered':
+      if (jobId)
+        await EmailJob.updateOne(
+          { _id: jobId, deliveredAt: { $exists: false } },
+          { $set: { deliveredAt: at } },
+        );
+      return;
+    case 'open':
+      if (jobId)
+        await EmailJob.updateOne({ _id: jobId, openedAt: { $exists: false } }, { $set: { openedAt: at } });
+      return;
+    default:
+      return; // processed, deferred, click, group events: recorded, nothing to change
+  }
+}

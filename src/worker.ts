@@ -1,0 +1,36 @@
+import { openDatabase, readConfigOrExit } from './bootstrap.js';
+import { createWorkerFromConfig } from './email/email.setup.js';
+import { systemClock } from './infra/clock.js';
+import { createLogger } from './infra/logger.js';
+import { createMetricsRegistry } from './infra/metrics.js';
+
+// A process that only sends queued email: run as many as you like (`npm run worker`) and set
+// EMAIL_WORKER=off on the web processes to keep sending off them.
+
+async function main(): Promise<void> {
+  const config = readConfigOrExit();
+  const logger = createLogger({ level: config.logLevel });
+  const database = await openDatabase(config, logger);
+  const worker = createWorkerFromConfig(config, {
+    db: database.db,
+    clock: systemClock,
+    logger,
+    metrics: createMetricsRegistry(),
+  });
+  worker.start();
+  logger.info('email worker started');
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'email worker stopping: finishing the jobs in hand');
+    await worker.stop();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error) => {
+  console.error('email worker failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});
