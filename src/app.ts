@@ -4,6 +4,8 @@ import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { sendgridWebhookDocs, sendgridWebhookRoutes } from '../webhooks/sendgrid.routes.js';
+import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.routes.js';
+import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import type { Config } from './config/config.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
@@ -14,6 +16,9 @@ import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
 import { requestLogging, requireParsableBody } from './http/request-context.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
+import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
+import { loadPlans } from './memberships/plans.js';
+import type { DomainEvents } from './shared/domain-events.js';
 
 export interface AppDeps {
   config: Config;
@@ -23,10 +28,23 @@ export interface AppDeps {
   metrics: Registry;
   /** Null when payments are not configured. */
   stripe: Stripe | null;
+  /** Where capabilities tell each other what happened (memberships → campaigns). */
+  events: DomainEvents;
+  /** Replaces the Stripe event handler table (tests use it to make a handler fail). */
+  stripeEventHandlers?: HandlerTable;
 }
 
 export function createApp(deps: AppDeps): Express {
   const { config } = deps;
+  const plans = loadPlans(config.membershipPlansFile);
+  const membershipDeps = {
+    db: deps.db,
+    clock: deps.clock,
+    logger: deps.logger,
+    events: deps.events,
+    timeZone: config.timeZone,
+    publicBaseUrl: config.http.publicBaseUrl,
+  };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
@@ -55,13 +73,38 @@ export function createApp(deps: AppDeps): Express {
       publicKey: config.email.sendgridWebhookPublicKey,
     }),
   );
+  app.use(
+    stripeWebhookRoutes({
+      ...membershipDeps,
+      stripe: deps.stripe,
+      webhookSecret: config.stripe.webhookSecret,
+      toleranceSeconds: config.stripe.webhookToleranceSeconds,
+      handlers: deps.stripeEventHandlers,
+    }),
+  );
 
   app.use(requireParsableBody);
   app.use(express.json({ limit: config.http.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: config.http.bodyLimit }));
 
+  app.use(
+    membershipRoutes({
+      db: deps.db,
+      stripe: deps.stripe,
+      plans,
+      publicBaseUrl: config.http.publicBaseUrl,
+      brandName: config.brand.name,
+    }),
+  );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
-  app.use(docsRoutes(buildOpenApiDocument([healthDocs, sendgridWebhookDocs], config.http.publicBaseUrl)));
+  app.use(
+    docsRoutes(
+      buildOpenApiDocument(
+        [healthDocs, membershipDocs, stripeWebhookDocs, sendgridWebhookDocs],
+        config.http.publicBaseUrl,
+      ),
+    ),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler);

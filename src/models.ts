@@ -1,9 +1,15 @@
 import type { Connection } from 'mongoose';
+import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerClaimModel } from './infra/claims.js';
+import { registerLedgerModels } from './ledger/ledger.model.js';
+import { registerMembershipModels } from './memberships/membership.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {
   registerClaimModel(db);
   registerEmailModels(db);
+  registerLedgerModels(db);
+  registerMembershipModels(db);
+  registerStripeEventModel(db);
 }

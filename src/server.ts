@@ -6,6 +6,7 @@ import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
 import { createStripeClient } from './infra/stripe.js';
+import { DomainEvents } from './shared/domain-events.js';
 
 // The web process: read configuration once, connect, serve, and shut down gracefully.
 
@@ -23,7 +24,15 @@ async function main(): Promise<void> {
       'SENDGRID_API_KEY is not set: emails are written to a folder',
     );
 
-  const app = createApp({ config, db, logger, clock: systemClock, metrics, stripe });
+  const app = createApp({
+    config,
+    db,
+    logger,
+    clock: systemClock,
+    metrics,
+    stripe,
+    events: new DomainEvents(),
+  });
   const server: Server = app.listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -21,6 +21,17 @@ export const configSchema = z
       .regex(/^\d+(b|kb|mb)$/, 'a size like 100kb')
       .default('100kb'),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    TIME_ZONE: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'an IANA time zone like Europe/Kyiv')
+      .default('UTC'),
 
     MONGODB_URI: z
       .string()
@@ -35,6 +46,8 @@ export const configSchema = z
       .regex(/^(sk|rk)_/, 'a Stripe secret key (sk_… or rk_…)')
       .optional(),
     STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'a webhook signing secret (whsec_…)').optional(),
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
+    MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
 
     SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
     SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
@@ -89,8 +102,11 @@ export interface Config {
     shutdownTimeoutMs: number;
   };
   logLevel: Env['LOG_LEVEL'];
+  /** The newsroom's time zone: report days and months are cut here. */
+  timeZone: string;
   mongo: { uri?: string; poolSize: number; timeoutMs: number; embeddedDir: string };
-  stripe: { secretKey?: string; webhookSecret?: string };
+  stripe: { secretKey?: string; webhookSecret?: string; webhookToleranceSeconds: number };
+  membershipPlansFile?: string;
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
@@ -133,13 +149,19 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },
     logLevel: env.LOG_LEVEL,
+    timeZone: env.TIME_ZONE,
     mongo: {
       uri: env.MONGODB_URI,
       poolSize: env.MONGODB_POOL_SIZE,
       timeoutMs: env.MONGODB_TIMEOUT_MS,
       embeddedDir: env.EMBEDDED_DB_DIR,
     },
-    stripe: { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET },
+    stripe: {
+      secretKey: env.STRIPE_SECRET_KEY,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    },
+    membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     email: {
       sendgridApiKey: env.SENDGRID_API_KEY,
       sendgridWebhookPublicKey: env.SENDGRID_WEBHOOK_PUBLIC_KEY,

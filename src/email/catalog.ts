@@ -46,6 +46,21 @@ export const EMAIL_TEMPLATES = {
       reference: 'ch_sample',
     },
   }),
+  'payment-failed': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      amount: z.number().int().nonnegative(),
+      currency: z.string().length(3),
+      updateUrl: z.url(),
+    }),
+    sample: { name: 'Olena', amount: 500, currency: 'EUR', updateUrl: 'http://localhost:3000/account' },
+  }),
+  'membership-canceled': define({
+    kind: 'transactional',
+    data: z.object({ name, rejoinUrl: z.url() }),
+    sample: { name: 'Olena', rejoinUrl: 'http://localhost:3000/membership' },
+  }),
 } as const;
 
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 // the contract (clients branch on it); the message may be reworded.
 export const ERROR_CATALOG = {
   invalid_json: [400, 'The request body is not valid JSON.'],
+  webhook_signature_invalid: [400, 'The webhook signature could not be verified.'],
   bad_request: [400, 'The request could not be understood.'],
   unauthorized: [401, 'Sign in to continue.'],
   invalid_signature: [401, 'The request signature could not be verified.'],

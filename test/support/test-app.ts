@@ -10,6 +10,7 @@ import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { registerModels } from '../../src/models.js';
+import { DomainEvents } from '../../src/shared/domain-events.js';
 
 export const TEST_ENV = {
   NODE_ENV: 'test',
@@ -72,6 +73,7 @@ export async function startTestApp(
     clock: manualClock(),
     metrics: createMetricsRegistry(),
     stripe: stripeMockClient(),
+    events: new DomainEvents(),
     ...options.deps,
   };
   const server = createApp(deps).listen(0, '127.0.0.1');

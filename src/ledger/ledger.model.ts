@@ -1,0 +1,73 @@
+import { type Connection, Schema, type Types } from 'mongoose';
+
+export const LEDGER_KINDS = [
+  'subscription_payment',
+  'one_time_payment',
+  'gift_purchase',
+  'refund',
+  'dispute',
+  'dispute_reversal',
+] as const;
+export type LedgerKind = (typeof LEDGER_KINDS)[number];
+
+/**
+ * Immutable record of money in (positive) or out (negative), in integer minor units. `_id` is
+ * the Stripe object it records, so recording it twice is impossible. Finance reports sum these.
+ */
+export interface LedgerEntry {
+  _id: string;
+  kind: LedgerKind;
+  amount: number;
+  currency: string;
+  occurredAt: Date;
+  day: string; // YYYY-MM-DD in the newsroom's time zone
+  month: string; // YYYY-MM in the newsroom's time zone
+  email?: string;
+  name?: string;
+  memberId?: Types.ObjectId;
+  stripeCustomerId?: string;
+  chargeId?: string;
+  paymentIntentId?: string;
+  invoiceId?: string;
+  subscriptionId?: string;
+  checkoutSessionId?: string;
+  /** For refunds and disputes: the ledger entry of the payment they take back. */
+  reverses?: string;
+  plan?: string;
+  interval?: string;
+  campaign?: string;
+  recordedAt: Date;
+}
+
+const ledgerSchema = new Schema<LedgerEntry>(
+  {
+    _id: String,
+    kind: { type: String, enum: LEDGER_KINDS, required: true },
+    amount: { type: Number, required: true, validate: Number.isInteger },
+    currency: { type: String, required: true },
+    occurredAt: { type: Date, required: true },
+    day: { type: String, required: true, index: true },
+    month: { type: String, required: true, index: true },
+    email: String,
+    name: String,
+    memberId: { type: Schema.Types.ObjectId, index: true },
+    stripeCustomerId: String,
+    chargeId: { type: String, index: true },
+    paymentIntentId: { type: String, index: true },
+    invoiceId: String,
+    subscriptionId: String,
+    checkoutSessionId: String,
+    reverses: String,
+    plan: String,
+    interval: String,
+    campaign: String,
+    recordedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
+export function registerLedgerModels(db: Connection): void {
+  if (!db.models.LedgerEntry) db.model('LedgerEntry', ledgerSchema, 'ledger');
+}
+
+export const ledgerModel = (db: Connection) => db.model<LedgerEntry>('LedgerEntry');

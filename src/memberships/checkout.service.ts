@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { normalizeEmail } from '../email/suppression.service.js';
+import { AppError } from '../http/errors.js';
+import { membershipModels } from './membership.model.js';
+import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
+
+/** Marks Checkout Sessions as ours: a session without it (another app on a shared account) is ignored. */
+export const METADATA_APP = 'membership-drive';
+
+const reader = {
+  email: z.email('Please enter a correct email address').transform(normalizeEmail),
+  name: z.string().trim().max(200).optional(),
+  currency: z.enum(CURRENCIES),
+  campaign: z
+    .string()
+    .regex(/^[a-z0-9-]{1,60}$/)
+    .optional(),
+  locale: z.enum(['en', 'uk']).default('en'),
+};
+
+export const checkoutRequestSchema = z
+  .discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('membership'),
+      plan: z
+        .string()
+        .min(1)
+        .max(40)
+        .meta({ description: 'A tier id from GET /memberships/plans, or "custom"' }),
+      interval: z.enum(INTERVALS),
+      amount: z.coerce
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .meta({ description: 'Minor units; only for plan "custom"' }),
+      ...reader,
+    }),
+    z.object({ kind: z.literal('one_time'), amount: z.coerce.number().int().positive(), ...reader }),
+  ])
+  .meta({ id: 'CheckoutRequest' });
+export type CheckoutRequest = z.infer<typeof checkoutRequestSchema>;
+
+export interface CheckoutDeps {
+  db: Connection;
+  stripe: Stripe;
+  plans: Plans;
+  publicBaseUrl: string;
+}
+
+/** Resolves what the reader asked for against the configured plans: name and price, or a 422. */
+function priceFor(plans: Plans, request: CheckoutRequest): { plan: string; name: string; amount: number } {
+  const money = (amount: number, range: { min: number; max: number } | undefined, field: string) => {
+    if (!range)
+      throw new AppError('validation_failed', undefined, [
+        { path: 'currency', message: `${request.currency.toUpperCase()} is not offered` },
+      ]);
+    if (amount < range.min || amount > range.max) {
+      throw new AppError('validation_failed', undefined, [
+        { path: field, message: `Choose an amount between ${range.min} and ${range.max} (minor units)` },
+      ]);
+    }
+    return amount;
+  };
+  if (request.kind === 'one_time') {
+    return {
+      plan: 'one_time',
+      name: 'One-time contribution',
+      amount: money(request.amount, plans.oneTime[request.currency], 'amount'),
+    };
+  }
+  if (request.plan === 'custom') {
+    if (request.amount === undefined)
+      throw new AppError('validation_failed', undefined, [{ path: 'amount', message: 'Choose an amount' }]);
+    return {
+      plan: 'custom',
+      name: 'Membership',
+      amount: money(request.amount, plans.customAmount[request.currency], 'amount'),
+    };
+  }
+  const tier = plans.tiers.find((t) => t.id === request.plan);
+  const price = tier?.prices[request.currency]?.[request.interval];
+  if (!tier)
+    throw new AppError('validation_failed', undefined, [
+      { path: 'plan', message: `There is no plan "${request.plan}"` },
+    ]);
+  if (!price)
+    throw new AppError('validation_failed', undefined, [
+      { path: 'currency', message: `${tier.name} is not offered in ${request.currency.toUpperCase()}` },
+    ]);
+  return { plan: tier.id, name: `${tier.name} membership`, amount: price };
+}
+
+/**
+ * Creates a Stripe Checkout Session for a membership (subscription mode) or a one-time
+ * contribution (payment mode). Prices go as price_data, so nothing is set up in the dashboard;
+ * metadata says what the session is for, and the webhook fulfils it.
+ */
+export async function createCheckoutSession(
+  deps: CheckoutDeps,
+  request: CheckoutRequest,
+  idempotencyKey: string | undefined,
+): Promise<{ sessionId: string; url: string }> {
+  const { plan, name, amount } = priceFor(deps.plans, request);
+  const reference = randomUUID();
+  const interval = request.kind === 'membership' ? request.interval : undefined;
+  const metadata: Record<string, string> = {
+    app: METADATA_APP,
+    kind: request.kind,
+    plan,
+    reference,
+    locale: request.locale,
+    ...(interval ? { interval } : {}),
+    ...(request.campaign ? { campaign: request.campaign } : {}),
+    ...(request.name ? { name: request.name } : {}),
+  };
+  const known = await membershipModels(deps.db)
+    .Member.findOne({ email: request.email })
+    .select({ stripeCustomerId: 1 })
+    .lean();
+  const customer = known?.stripeCustomerId
+    ? { customer: known.stripeCustomerId }
+    : {
+        customer_email: request.email,
+        ...(request.kind === 'one_time' ? { customer_creation: 'always' as const } : {}),
+      };
+
+  const session = await deps.stripe.checkout.sessions.create(
+    {
+      mode: request.kind === 'membership' ? 'subscription' : 'payment',
+      line_items: [
+        {
+          quantity: 1,
+          price_data: {
+            currency: request.currency,
+            unit_amount: amount,
+            product_data: { name },
+            ...(interval ? { recurring: { interval } } : {}),
+          },
+        },
+      ],
+      ...customer,
+      client_reference_id: reference,
+      metadata,
+      ...(request.kind === 'membership'
+        ? { subscription_data: { metadata } }
+        : { payment_intent_data: { metadata }, submit_type: 'donate' as const }),
+      // Stripe Checkout has no Ukrainian: let it follow the browser.
+      locale: request.locale === 'en' ? 'en' : 'auto',
+      success_url: `${deps.publicBaseUrl}/membership/thanks?session_id={CHECKOUT_SESSION_ID}`,
+      cancel_url: `${deps.publicBaseUrl}/membership`,
+    },
+    { idempotencyKey: `checkout:${idempotencyKey ?? reference}` },
+  );
+  if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
+  return { sessionId: session.id, url: session.url };
+}

@@ -1,0 +1,81 @@
+import { type Connection, Schema, type Types } from 'mongoose';
+
+export const MEMBER_STATUSES = ['active', 'past_due', 'canceled', 'expired'] as const;
+export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+
+export interface Member {
+  _id: Types.ObjectId;
+  email: string; // lowercased, trimmed: one member per address
+  name?: string;
+  locale: string;
+  stripeCustomerId?: string;
+  status: MemberStatus;
+  source: 'checkout' | 'gift';
+  /** When they first became a member: what campaigns count. Never changes. */
+  joinedAt: Date;
+  /** The checkout session (or gift) that made them a member. */
+  joinedVia: string;
+  campaign?: string;
+  currentPeriodEnd?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Mirror of a Stripe subscription, moved only by events newer than the last one applied. */
+export interface Subscription {
+  _id: string; // Stripe subscription id
+  memberId: Types.ObjectId;
+  customerId: string;
+  status: string; // Stripe's status
+  plan: string;
+  interval: string;
+  amount: number;
+  currency: string;
+  currentPeriodEnd?: Date;
+  cancelAtPeriodEnd: boolean;
+  lastEventCreated: number; // Stripe event `created` (seconds) of the last applied event
+  lastEventId: string;
+}
+
+const memberSchema = new Schema<Member>(
+  {
+    email: { type: String, required: true, unique: true },
+    name: String,
+    locale: { type: String, required: true, default: 'en' },
+    stripeCustomerId: { type: String, index: true },
+    status: { type: String, enum: MEMBER_STATUSES, required: true },
+    source: { type: String, enum: ['checkout', 'gift'], required: true },
+    joinedAt: { type: Date, required: true, index: true },
+    joinedVia: { type: String, required: true },
+    campaign: String,
+    currentPeriodEnd: Date,
+  },
+  { timestamps: true },
+);
+
+const subscriptionSchema = new Schema<Subscription>(
+  {
+    _id: String,
+    memberId: { type: Schema.Types.ObjectId, required: true, index: true },
+    customerId: { type: String, required: true },
+    status: { type: String, required: true },
+    plan: { type: String, required: true },
+    interval: { type: String, required: true },
+    amount: { type: Number, required: true },
+    currency: { type: String, required: true },
+    currentPeriodEnd: Date,
+    cancelAtPeriodEnd: { type: Boolean, required: true, default: false },
+    lastEventCreated: { type: Number, required: true },
+    lastEventId: { type: String, required: true },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+export function registerMembershipModels(db: Connection): void {
+  if (!db.models.Member) db.model('Member', memberSchema, 'members');
+  if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
+}
+
+export function membershipModels(db: Connection) {
+  return { Member: db.model<Member>('Member'), Subscription: db.model<Subscription>('Subscription') };
+}

@@ -1,0 +1,112 @@
+import { Router } from 'express';
+import type { Connection } from 'mongoose';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { renderPage } from '../http/pages.js';
+import { parseInput } from '../http/validate.js';
+import { checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
+import { CURRENCIES, type Plans, plansSchema } from './plans.js';
+
+export interface MembershipRoutesDeps {
+  db: Connection;
+  stripe: Stripe | null;
+  plans: Plans;
+  publicBaseUrl: string;
+  brandName: string;
+}
+
+const checkoutResponseSchema = z
+  .object({ sessionId: z.string(), url: z.url() })
+  .meta({ id: 'CheckoutSession' });
+const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[\w-]{8,100}$/)
+  .optional();
+
+export function membershipRoutes(deps: MembershipRoutesDeps): Router {
+  const router = Router();
+
+  router.get('/memberships/plans', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(deps.plans);
+  });
+
+  /** JSON callers get the Checkout URL; the no-JavaScript form is redirected straight to it. */
+  router.post('/memberships/checkout', async (req, res) => {
+    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const request = parseInput(checkoutRequestSchema, req.body);
+    const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
+    const session = await createCheckoutSession(
+      { db: deps.db, stripe: deps.stripe, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+      request,
+      idempotencyKey,
+    );
+    if (req.is('application/x-www-form-urlencoded')) return res.redirect(303, session.url);
+    res.status(201).json(session);
+  });
+
+  router.get('/membership', (req, res) => {
+    const campaign =
+      typeof req.query.campaign === 'string' && /^[a-z0-9-]{1,60}$/.test(req.query.campaign)
+        ? req.query.campaign
+        : undefined;
+    res.type('html').send(
+      renderPage('membership', {
+        title: 'Become a member',
+        brandName: deps.brandName,
+        tiers: deps.plans.tiers,
+        currencies: CURRENCIES.filter((c) => deps.plans.tiers.some((t) => t.prices[c])),
+        campaign,
+      }),
+    );
+  });
+
+  router.get('/membership/thanks', (_req, res) => {
+    res.type('html').send(renderPage('membership-thanks', { title: 'Thank you', brandName: deps.brandName }));
+  });
+
+  return router;
+}
+
+export function membershipDocs(docs: ApiDocs): void {
+  docs.registerPath({
+    method: 'get',
+    path: '/memberships/plans',
+    tags: ['Memberships'],
+    summary: 'Membership tiers, prices (minor units) and amount limits for the site',
+    responses: {
+      200: { description: 'The configured plans', content: { 'application/json': { schema: plansSchema } } },
+    },
+  });
+  docs.registerPath({
+    method: 'post',
+    path: '/memberships/checkout',
+    tags: ['Memberships'],
+    summary: 'Start a Stripe Checkout for a membership or a one-time contribution',
+    request: {
+      headers: z.object({ 'Idempotency-Key': idempotencyKeyHeader }),
+      body: {
+        content: {
+          'application/json': { schema: checkoutRequestSchema },
+          'application/x-www-form-urlencoded': { schema: checkoutRequestSchema },
+        },
+      },
+    },
+    responses: {
+      201: {
+        description: 'Redirect the reader to `url`',
+        content: { 'application/json': { schema: checkoutResponseSchema } },
+      },
+      303: { description: 'Form posts are redirected to Stripe Checkout' },
+      422: {
+        description: 'Invalid plan, amount or email',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+      503: {
+        description: 'Payments are not configured',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+    },
+  });
+}

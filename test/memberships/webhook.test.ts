@@ -1,0 +1,350 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { emailModels } from '../../src/email/email.model.js';
+import { ledgerModel } from '../../src/ledger/ledger.model.js';
+import { membershipModels } from '../../src/memberships/membership.model.js';
+import type { MemberJoined } from '../../src/shared/domain-events.js';
+import { stripeEventModel } from '../../webhooks/stripe-event.model.js';
+import { STRIPE_EVENT_HANDLERS } from '../../webhooks/stripe-handlers.js';
+import {
+  charge,
+  checkoutSession,
+  dispute,
+  invoice,
+  postEvent,
+  purchase,
+  serialize,
+  signedHeaders,
+  stripeEvent,
+  subscription,
+  T0,
+} from '../support/stripe-events.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+let app: TestApp;
+const joined: MemberJoined[] = [];
+let failNextInvoice = false;
+
+beforeAll(async () => {
+  app = await startTestApp({
+    deps: {
+      stripeEventHandlers: {
+        ...STRIPE_EVENT_HANDLERS,
+        'invoice.paid': async (deps, event) => {
+          if (failNextInvoice) {
+            failNextInvoice = false;
+            throw new Error('database hiccup');
+          }
+          return STRIPE_EVENT_HANDLERS['invoice.paid']!(deps, event);
+        },
+      },
+    },
+  });
+  app.deps.events.on('member.joined', (event) => {
+    joined.push(event);
+  });
+});
+afterAll(() => app.close());
+afterEach(async () => {
+  joined.length = 0;
+  await Promise.all(
+    ['members', 'subscriptions', 'ledger', 'stripe_events', 'email_jobs'].map((c) =>
+      app.deps.db.collection(c).deleteMany({}),
+    ),
+  );
+});
+
+const models = () => ({
+  ...membershipModels(app.deps.db),
+  Ledger: ledgerModel(app.deps.db),
+  ...emailModels(app.deps.db),
+});
+const send = async (type: string, object: Record<string, unknown>, created = T0) => {
+  const res = await postEvent(app.url, stripeEvent(type, object, created));
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+const member = (email: string) => models().Member.findOne({ email }).lean();
+const emailsTo = (email: string) =>
+  models().EmailJob.find({ 'to.email': email }).sort({ createdAt: 1 }).lean();
+
+describe('membership flows', () => {
+  for (const [label, overrides] of [
+    ['monthly', { plan: 'supporter', interval: 'month', amount: 500 }],
+    ['yearly', { plan: 'patron', interval: 'year', amount: 15000 }],
+    ['custom amount', { plan: 'custom', interval: 'month', amount: 700 }],
+  ] as const) {
+    it(`when a ${label} membership is paid, then the reader is an active member with a subscription, a ledger entry and a welcome email`, async () => {
+      const p = purchase(overrides);
+      expect((await send('checkout.session.completed', checkoutSession(p))).status).toBe(200);
+      expect((await send('customer.subscription.created', subscription(p, 'active'), T0 + 1)).status).toBe(
+        200,
+      );
+      const inv = invoice(p);
+      expect((await send('invoice.paid', inv, T0 + 2)).status).toBe(200);
+
+      expect(await member(p.email)).toMatchObject({
+        status: 'active',
+        source: 'checkout',
+        stripeCustomerId: p.customer,
+        joinedAt: new Date(T0 * 1000),
+        currentPeriodEnd: new Date((T0 + (p.interval === 'year' ? 365 : 30) * 86400) * 1000),
+      });
+      expect(await models().Subscription.findById(p.subscription).lean()).toMatchObject({
+        status: 'active',
+        plan: p.plan,
+        interval: p.interval,
+        amount: p.amount,
+        currency: 'eur',
+      });
+      expect(await models().Ledger.find().lean()).toEqual([
+        expect.objectContaining({
+          _id: inv.id,
+          kind: 'subscription_payment',
+          amount: p.amount,
+          currency: 'eur',
+          email: p.email,
+        }),
+      ]);
+      const emails = await emailsTo(p.email);
+      expect(emails.map((e) => e.template)).toEqual(['member-welcome']);
+      expect(emails[0]!.data).toMatchObject({ accountUrl: 'http://members.test/account' });
+      // Published at least once (listeners are idempotent), always with the same facts.
+      expect(new Set(joined.map((j) => JSON.stringify(j)))).toEqual(
+        new Set([
+          JSON.stringify({ ...joined[0], email: p.email, joinedAt: new Date(T0 * 1000), source: 'checkout' }),
+        ]),
+      );
+    });
+  }
+
+  it('when a one-time contribution is paid, then it is in the ledger with a receipt, and no membership is created', async () => {
+    const p = purchase({ amount: 2500 });
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+    expect(await member(p.email)).toBeNull();
+    expect(await models().Ledger.findById(p.paymentIntent).lean()).toMatchObject({
+      kind: 'one_time_payment',
+      amount: 2500,
+      currency: 'eur',
+      checkoutSessionId: p.session,
+    });
+    const [receipt] = await emailsTo(p.email);
+    expect(receipt).toMatchObject({
+      template: 'contribution-receipt',
+      kind: 'receipt',
+      data: { amount: 2500, currency: 'EUR' },
+    });
+  });
+
+  it('when a renewal fails, then the reader is emailed a link to update the card', async () => {
+    const p = purchase();
+    await send('checkout.session.completed', checkoutSession(p));
+    await send('invoice.payment_failed', invoice(p, { paid: false }), T0 + 30 * 86400);
+    const templates = (await emailsTo(p.email)).map((e) => e.template);
+    expect(templates).toEqual(['member-welcome', 'payment-failed']);
+    expect((await emailsTo(p.email))[1]!.data).toMatchObject({
+      amount: 500,
+      updateUrl: 'http://members.test/account',
+    });
+  });
+});
+
+describe('duplicates and ordering', () => {
+  it('when the same event arrives 10 times at once, then it has one effect', async () => {
+    const p = purchase();
+    const event = stripeEvent('checkout.session.completed', checkoutSession(p));
+    const responses = await Promise.all(Array.from({ length: 10 }, () => postEvent(app.url, event)));
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(await models().Member.countDocuments({ email: p.email })).toBe(1);
+    expect(await models().Subscription.countDocuments()).toBe(1);
+    expect(await models().EmailJob.countDocuments({ template: 'member-welcome' })).toBe(1);
+    expect(await stripeEventModel(app.deps.db).countDocuments()).toBe(1);
+  });
+
+  it('when the same invoice.paid arrives 10 times at once, then the money is recorded once', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    await Promise.all(Array.from({ length: 10 }, () => postEvent(app.url, event)));
+    expect(await models().Ledger.countDocuments()).toBe(1);
+    expect(await models().Member.countDocuments()).toBe(1);
+  });
+
+  it('when completed and async_payment_succeeded both arrive for one session, then it is fulfilled once', async () => {
+    const p = purchase({ amount: 1000 });
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+    await send('checkout.session.async_payment_succeeded', checkoutSession(p, { kind: 'one_time' }), T0 + 60);
+    expect(await models().Ledger.countDocuments()).toBe(1);
+    expect(await models().EmailJob.countDocuments({ template: 'contribution-receipt' })).toBe(1);
+  });
+
+  it('when payment is delayed (unpaid at completion), then nothing is granted until it succeeds, and nothing if it fails', async () => {
+    const later = purchase();
+    expect(
+      (await send('checkout.session.completed', checkoutSession(later, { paymentStatus: 'unpaid' }))).body,
+    ).toMatchObject({
+      outcome: 'pending',
+    });
+    expect(await member(later.email)).toBeNull();
+    await send('checkout.session.async_payment_succeeded', checkoutSession(later), T0 + 3600);
+    expect(await member(later.email)).toMatchObject({
+      status: 'active',
+      joinedAt: new Date((T0 + 3600) * 1000),
+    });
+
+    const never = purchase();
+    await send('checkout.session.completed', checkoutSession(never, { paymentStatus: 'unpaid' }));
+    await send(
+      'checkout.session.async_payment_failed',
+      checkoutSession(never, { paymentStatus: 'unpaid' }),
+      T0 + 3600,
+    );
+    expect(await member(never.email)).toBeNull();
+    expect(await models().Ledger.countDocuments({ email: never.email })).toBe(0);
+    expect(await emailsTo(never.email)).toEqual([]);
+  });
+
+  it('when updated(active) arrives before created(incomplete), then the subscription is active', async () => {
+    const p = purchase();
+    await send('checkout.session.completed', checkoutSession(p));
+    await send('customer.subscription.updated', subscription(p, 'active'), T0 + 2);
+    await send('customer.subscription.created', subscription(p, 'incomplete'), T0 + 1);
+    expect((await models().Subscription.findById(p.subscription).lean())!.status).toBe('active');
+    expect((await member(p.email))!.status).toBe('active');
+  });
+
+  it('when both happen in the same second, then incomplete never overwrites active', async () => {
+    const p = purchase();
+    await send('checkout.session.completed', checkoutSession(p));
+    await send('customer.subscription.updated', subscription(p, 'active'), T0 + 1);
+    await send('customer.subscription.created', subscription(p, 'incomplete'), T0 + 1);
+    expect((await models().Subscription.findById(p.subscription).lean())!.status).toBe('active');
+  });
+
+  it('when deleted is followed by a stale updated(active), then the membership stays canceled', async () => {
+    const p = purchase();
+    await send('checkout.session.completed', checkoutSession(p));
+    await send('customer.subscription.deleted', subscription(p, 'canceled'), T0 + 100);
+    await send('customer.subscription.updated', subscription(p, 'active'), T0 + 50);
+    await send('customer.subscription.updated', subscription(p, 'active'), T0 + 100);
+    expect((await models().Subscription.findById(p.subscription).lean())!.status).toBe('canceled');
+    expect((await member(p.email))!.status).toBe('canceled');
+    expect((await emailsTo(p.email)).map((e) => e.template)).toEqual([
+      'member-welcome',
+      'membership-canceled',
+    ]);
+  });
+
+  it('when a subscription event arrives before we know the member, then it fails (Stripe retries) and applies later', async () => {
+    const p = purchase();
+    const early = stripeEvent('customer.subscription.updated', subscription(p, 'past_due'), T0 + 5);
+    expect((await postEvent(app.url, early)).status).toBe(500);
+    await send('checkout.session.completed', checkoutSession(p));
+    expect((await postEvent(app.url, early)).status).toBe(200);
+    expect((await member(p.email))!.status).toBe('past_due');
+  });
+});
+
+describe('refunds and disputes', () => {
+  it('when a payment is refunded in two parts, then the ledger holds two negative entries that add up', async () => {
+    const p = purchase({ amount: 3000 });
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+    await send('charge.refunded', charge(p, { amountRefunded: 1000, kind: 'one_time' }), T0 + 100);
+    await send('charge.refunded', charge(p, { amountRefunded: 3000, kind: 'one_time' }), T0 + 200);
+    await send('charge.refunded', charge(p, { amountRefunded: 1000, kind: 'one_time' }), T0 + 100); // redelivered, different event id
+    const refunds = await models().Ledger.find({ kind: 'refund' }).sort({ occurredAt: 1 }).lean();
+    expect(refunds.map((r) => [r.amount, r.reverses])).toEqual([
+      [-1000, p.paymentIntent],
+      [-2000, p.paymentIntent],
+    ]);
+    const total = (await models().Ledger.find().lean()).reduce((sum, e) => sum + e.amount, 0);
+    expect(total).toBe(0);
+  });
+
+  it('when a charge is disputed and the dispute is won, then the money goes out and comes back', async () => {
+    const p = purchase({ amount: 2000 });
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+    await send('charge.dispute.created', dispute(p, 'needs_response'), T0 + 100);
+    expect(await models().Ledger.findById(`dp_${p.paymentIntent}`).lean()).toMatchObject({
+      kind: 'dispute',
+      amount: -2000,
+    });
+    await send('charge.dispute.closed', dispute(p, 'won'), T0 + 900);
+    expect(await models().Ledger.findById(`dp_${p.paymentIntent}:won`).lean()).toMatchObject({
+      kind: 'dispute_reversal',
+      amount: 2000,
+    });
+  });
+
+  it('when a refund or dispute concerns a charge that is not ours, then nothing is recorded', async () => {
+    const stranger = purchase();
+    await send('charge.refunded', charge(stranger, { amountRefunded: 500 }));
+    await send('charge.dispute.created', dispute(stranger, 'needs_response'));
+    expect(await models().Ledger.countDocuments()).toBe(0);
+  });
+});
+
+describe('what is not ours, and what goes wrong', () => {
+  it('when a session carries no metadata of ours, then it is stored, acknowledged and ignored', async () => {
+    const p = purchase();
+    const res = await send('checkout.session.completed', checkoutSession(p, { metadata: { orderId: '42' } }));
+    expect(res).toMatchObject({ status: 200, body: { outcome: 'ignored' } });
+    expect(await member(p.email)).toBeNull();
+    expect(await stripeEventModel(app.deps.db).countDocuments({ status: 'ignored' })).toBe(1);
+  });
+
+  it('when an event type is unknown, then it is stored and acknowledged', async () => {
+    const res = await send('product.created', { id: 'prod_1', object: 'product' });
+    expect(res).toMatchObject({ status: 200, body: { outcome: 'unhandled' } });
+    expect(await stripeEventModel(app.deps.db).findOne({ type: 'product.created' }).lean()).toMatchObject({
+      status: 'ignored',
+    });
+  });
+
+  it('when a handler throws, then the answer is 5xx, the stored event records it, and Stripe’s retry succeeds', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    failNextInvoice = true;
+    const failed = await postEvent(app.url, event);
+    expect(failed.status).toBe(500);
+    expect(((await failed.json()) as { error: { code: string } }).error.code).toBe('internal_error');
+    expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      lastError: 'database hiccup',
+    });
+    expect(await models().Ledger.countDocuments()).toBe(0);
+
+    expect((await postEvent(app.url, event)).status).toBe(200);
+    expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
+      status: 'applied',
+      attempts: 2,
+    });
+    expect(await models().Ledger.countDocuments()).toBe(1);
+  });
+});
+
+describe('signature verification', () => {
+  const body = serialize(stripeEvent('checkout.session.completed', checkoutSession(purchase())));
+  const post = (payload: string, headers: Record<string, string>) =>
+    fetch(`${app.url}/webhooks/stripe`, { method: 'POST', headers, body: payload });
+
+  it('when the signature is missing, wrong, too old or over a re-serialised body, then 400 and nothing is stored', async () => {
+    const cases: [string, Record<string, string>][] = [
+      [body, { 'content-type': 'application/json' }],
+      [body, signedHeaders(body, { secret: 'whsec_someone_else' })],
+      [body, signedHeaders(body, { timestamp: Math.floor(Date.now() / 1000) - 301 })],
+      [JSON.stringify(JSON.parse(body), null, 2), signedHeaders(body)],
+    ];
+    for (const [payload, headers] of cases) {
+      const res = await post(payload, headers);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'webhook_signature_invalid',
+      );
+    }
+    expect(await stripeEventModel(app.deps.db).countDocuments()).toBe(0);
+    expect(await models().Member.countDocuments()).toBe(0);
+  });
+
+  it('when the signature is right, then the event is accepted', async () => {
+    expect((await post(body, signedHeaders(body))).status).toBe(200);
+  });
+});

@@ -1,0 +1,79 @@
+import express, { Router } from 'express';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { AppError, errorBodySchema } from '../src/http/errors.js';
+import type { ApiDocs } from '../src/http/openapi.js';
+import type { MembershipDeps } from '../src/memberships/membership.service.js';
+import { type HandlerTable, receiveStripeEvent } from './stripe-events.service.js';
+
+export interface StripeWebhookDeps extends MembershipDeps {
+  stripe: Stripe | null;
+  webhookSecret?: string;
+  toleranceSeconds: number;
+  handlers?: HandlerTable;
+}
+
+/**
+ * Stripe's webhook. The signature covers the exact bytes Stripe sent, so this route takes the raw
+ * body (no JSON parser runs before it) and verifies it before anything is stored. A bad signature,
+ * an old timestamp or a re-serialised body is refused with 400 and leaves no trace.
+ */
+export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
+  const router = Router();
+  router.post('/webhooks/stripe', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    if (!deps.stripe || !deps.webhookSecret) throw new AppError('payments_not_configured');
+    const signature = req.get('stripe-signature');
+    if (!signature)
+      throw new AppError('webhook_signature_invalid', 'The Stripe-Signature header is missing.');
+    let event: Stripe.Event;
+    try {
+      event = deps.stripe.webhooks.constructEvent(
+        Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        signature,
+        deps.webhookSecret,
+        deps.toleranceSeconds,
+      );
+    } catch {
+      throw new AppError('webhook_signature_invalid');
+    }
+    try {
+      const result = await receiveStripeEvent(deps, event, deps.handlers);
+      res.json({ received: true, ...result });
+    } catch (error) {
+      req.log.warn(
+        { eventId: event.id, type: event.type, err: error },
+        'stripe event failed; Stripe will retry',
+      );
+      throw error;
+    }
+  });
+  return router;
+}
+
+export function stripeWebhookDocs(docs: ApiDocs): void {
+  docs.registerPath({
+    method: 'post',
+    path: '/webhooks/stripe',
+    tags: ['Webhooks'],
+    summary: 'Stripe events (signed); each is stored once and applied idempotently',
+    request: { headers: z.object({ 'Stripe-Signature': z.string() }) },
+    responses: {
+      200: {
+        description: 'Stored and applied (or a duplicate, acknowledged without effect)',
+        content: {
+          'application/json': {
+            schema: z.object({ received: z.literal(true), duplicate: z.boolean(), outcome: z.string() }),
+          },
+        },
+      },
+      400: {
+        description: 'Missing or invalid signature, or too old',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+      500: {
+        description: 'Applying failed; Stripe retries',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+    },
+  });
+}
