@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { validationError } from './errors.js';
 
 /** Parses untrusted input at the edge; a failure becomes a 422 listing each bad field. */
@@ -7,3 +7,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   if (!result.success) throw validationError(result.error);
   return result.data;
 }
+
+/** An email address as readers type it: surrounding spaces and capitals do not make it invalid. */
+export const emailField = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email('Please enter a correct email address').max(254));

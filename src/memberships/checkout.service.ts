@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { z } from 'zod';
-import { normalizeEmail } from '../email/suppression.service.js';
 import { AppError } from '../http/errors.js';
+import { emailField } from '../http/validate.js';
 import { membershipModels } from './membership.model.js';
 import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
 
@@ -11,7 +11,7 @@ import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
 export const METADATA_APP = 'membership-drive';
 
 const reader = {
-  email: z.email('Please enter a correct email address').transform(normalizeEmail),
+  email: emailField,
   name: z.string().trim().max(200).optional(),
   currency: z.enum(CURRENCIES),
   campaign: z

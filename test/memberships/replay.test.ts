@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { ledgerModel } from '../../src/ledger/ledger.model.js';
+import { membershipModels } from '../../src/memberships/membership.model.js';
+import { replayStripeEvents } from '../../webhooks/replay.js';
+import { spawnScript } from '../support/server-process.js';
+import {
+  charge,
+  checkoutSession,
+  dispute,
+  invoice,
+  postEvent,
+  purchase,
+  stripeEvent,
+  subscription,
+  T0,
+} from '../support/stripe-events.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+  const monthly = purchase();
+  const yearly = purchase({ plan: 'patron', interval: 'year', amount: 15000 });
+  const gone = purchase();
+  const once = purchase({ amount: 4000 });
+  // Delivered out of order, with duplicates and a stale update, as Stripe does.
+  const deliveries = [
+    stripeEvent('customer.subscription.updated', subscription(monthly, 'active'), T0 + 2),
+    stripeEvent('checkout.session.completed', checkoutSession(monthly), T0),
+    stripeEvent('invoice.paid', invoice(monthly), T0 + 1),
+    stripeEvent('checkout.session.completed', checkoutSession(yearly), T0 + 10),
+    stripeEvent('invoice.paid', invoice(yearly), T0 + 11),
+    stripeEvent('checkout.session.completed', checkoutSession(gone), T0 + 20),
+    stripeEvent('customer.subscription.deleted', subscription(gone, 'canceled'), T0 + 500),
+    stripeEvent('customer.subscription.updated', subscription(gone, 'active'), T0 + 400),
+    stripeEvent('checkout.session.completed', checkoutSession(once, { kind: 'one_time' }), T0 + 30),
+    stripeEvent('charge.refunded', charge(once, { amountRefunded: 1500, kind: 'one_time' }), T0 + 600),
+    stripeEvent('charge.dispute.created', dispute(once, 'needs_response'), T0 + 700),
+  ];
+  for (const event of deliveries) await postEvent(app.url, event);
+  await postEvent(app.url, deliveries[1]!); // a duplicate
+  // The first delivery failed (its member did not exist yet); Stripe retries it.
+  expect((await postEvent(app.url, deliveries[0]!)).status).toBe(200);
+});
+afterAll(() => app.close());
+
+const replay = () =>
+  replayStripeEvents(app.deps.db, {
+    clock: app.deps.clock,
+    logger: app.deps.logger,
+    timeZone: 'UTC',
+    publicBaseUrl: 'http://members.test',
+  });
+
+it('when every stored event is replayed into an empty database, then it reproduces the same state', async () => {
+  const report = await replay();
+  expect(report.events).toBe(11);
+  expect(report.compared).toEqual({ members: 3, subscriptions: 3, ledgerEntries: 5 });
+  expect(report.differences).toEqual([]);
+});
+
+it('when the live state has drifted from the events, then replay names each difference', async () => {
+  const entry = await ledgerModel(app.deps.db).findOne({ kind: 'one_time_payment' }).lean();
+  await ledgerModel(app.deps.db).updateOne({ _id: entry!._id }, { $set: { amount: 3999 } });
+  await membershipModels(app.deps.db).Member.updateOne(
+    { status: 'canceled' },
+    { $set: { status: 'active' } },
+  );
+
+  const { differences } = await replay();
+  expect(differences).toEqual(
+    expect.arrayContaining([
+      `ledger entry ${entry!._id}: amount is 3999 now, 4000 after replay`,
+      expect.stringMatching(/^member .*: status is "active" now, "canceled" after replay$/),
+    ]),
+  );
+  expect(differences).toHaveLength(2);
+});
+
+it('when `npm run stripe:replay` finds differences, then it prints them and exits 1', async () => {
+  const uri = new URL(inject('mongoUri'));
+  uri.pathname = `/${app.deps.db.name}`;
+  const cli = spawnScript('webhooks/replay.cli.ts', { MONGODB_URI: uri.toString() });
+  expect(await cli.exited).toBe(1);
+  expect(cli.output()).toContain(
+    'Replayed 11 events; compared 3 members, 3 subscriptions, 5 ledger entries.',
+  );
+  expect(cli.output()).toContain('DIFFERENCE ledger entry');
+});

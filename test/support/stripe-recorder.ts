@@ -1,0 +1,55 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inject } from 'vitest';
+
+// Sits between our Stripe client and stripe-mock: forwards every request unchanged and records
+// what Stripe received (method, path, form parameters, idempotency key) and how it answered.
+
+export interface RecordedStripeRequest {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  idempotencyKey?: string;
+  status: number;
+}
+
+export async function startStripeRecorder() {
+  const target = inject('stripeMock');
+  const requests: RecordedStripeRequest[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      const upstream = http.request(
+        { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          requests.push({
+            method: req.method ?? '',
+            path: (req.url ?? '').split('?')[0]!,
+            params: Object.fromEntries(
+              new URLSearchParams(req.method === 'GET' ? (req.url ?? '').split('?')[1] : body),
+            ),
+            idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+            status: answer.statusCode ?? 0,
+          });
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    connection: {
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      protocol: 'http' as const,
+    },
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

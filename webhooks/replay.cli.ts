@@ -1,0 +1,29 @@
+import { openDatabase, readConfigOrExit } from '../src/bootstrap.js';
+import { systemClock } from '../src/infra/clock.js';
+import { createLogger } from '../src/infra/logger.js';
+import { replayStripeEvents } from './replay.js';
+
+// `npm run stripe:replay`: rebuild members, subscriptions and the ledger from the stored Stripe
+// events in a scratch database and report any difference from the live state. Exit code 1 if any.
+
+const config = readConfigOrExit();
+const logger = createLogger({ level: 'warn' });
+const database = await openDatabase(config, logger);
+try {
+  const report = await replayStripeEvents(database.db, {
+    clock: systemClock,
+    logger,
+    timeZone: config.timeZone,
+    publicBaseUrl: config.http.publicBaseUrl,
+  });
+  console.log(
+    `Replayed ${report.events} events; compared ${report.compared.members} members, ` +
+      `${report.compared.subscriptions} subscriptions, ${report.compared.ledgerEntries} ledger entries.`,
+  );
+  if (report.differences.length === 0)
+    console.log('No differences: the stored events reproduce the current state.');
+  for (const difference of report.differences) console.log(`DIFFERENCE ${difference}`);
+  process.exitCode = report.differences.length === 0 ? 0 : 1;
+} finally {
+  await database.close();
+}

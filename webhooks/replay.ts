@@ -1,0 +1,138 @@
+import type { Connection } from 'mongoose';
+import { ensureIndexes } from '../src/infra/db.js';
+import { ledgerModel } from '../src/ledger/ledger.model.js';
+import { membershipModels } from '../src/memberships/membership.model.js';
+import { type MembershipDeps, NotReadyYet } from '../src/memberships/membership.service.js';
+import { registerModels } from '../src/models.js';
+import { DomainEvents } from '../src/shared/domain-events.js';
+import { stripeEventModel } from './stripe-event.model.js';
+import { STRIPE_EVENT_HANDLERS } from './stripe-handlers.js';
+
+export interface ReplayReport {
+  events: number;
+  compared: { members: number; subscriptions: number; ledgerEntries: number };
+  differences: string[];
+}
+
+// What replay compares: the facts, not bookkeeping (ids of our own, timestamps of writes).
+const MEMBER_FIELDS = [
+  'status',
+  'source',
+  'joinedAt',
+  'joinedVia',
+  'stripeCustomerId',
+  'currentPeriodEnd',
+  'campaign',
+] as const;
+const SUBSCRIPTION_FIELDS = [
+  'status',
+  'plan',
+  'interval',
+  'amount',
+  'currency',
+  'currentPeriodEnd',
+  'cancelAtPeriodEnd',
+] as const;
+const LEDGER_FIELDS = [
+  'kind',
+  'amount',
+  'currency',
+  'occurredAt',
+  'day',
+  'month',
+  'email',
+  'reverses',
+] as const;
+
+/**
+ * Re-applies every stored Stripe event, in the order Stripe created them, to an empty scratch
+ * database and reports every way the result differs from the live state. Events that refer to
+ * something not yet known are retried after the rest, as Stripe's own retries would.
+ */
+export async function replayStripeEvents(
+  live: Connection,
+  deps: Omit<MembershipDeps, 'db' | 'events'>,
+): Promise<ReplayReport> {
+  const scratch = live.useDb(`${live.name}_replay_${Date.now()}`, { useCache: false });
+  registerModels(scratch);
+  await ensureIndexes(scratch);
+  try {
+    const scratchDeps: MembershipDeps = { ...deps, db: scratch, events: new DomainEvents() };
+    const stored = await stripeEventModel(live).find().sort({ created: 1, receivedAt: 1 }).lean();
+    let waiting = stored;
+    while (waiting.length > 0) {
+      const deferred: typeof stored = [];
+      for (const event of waiting) {
+        const handler = STRIPE_EVENT_HANDLERS[event.type];
+        if (!handler) continue;
+        try {
+          await handler(scratchDeps, {
+            id: event._id,
+            type: event.type,
+            created: event.created,
+            object: event.object,
+          });
+        } catch (error) {
+          if (!(error instanceof NotReadyYet)) throw error;
+          deferred.push(event);
+        }
+      }
+      if (deferred.length === waiting.length) break; // nothing more can be applied
+      waiting = deferred;
+    }
+
+    const differences: string[] = [];
+    const [liveMembers, replayMembers] = await Promise.all(
+      [live, scratch].map((db) => membershipModels(db).Member.find().lean()),
+    );
+    const [liveSubs, replaySubs] = await Promise.all(
+      [live, scratch].map((db) => membershipModels(db).Subscription.find().lean()),
+    );
+    const [liveLedger, replayLedger] = await Promise.all(
+      [live, scratch].map((db) => ledgerModel(db).find().lean()),
+    );
+    compare('member', liveMembers!, replayMembers!, (m) => m.email, MEMBER_FIELDS, differences);
+    compare('subscription', liveSubs!, replaySubs!, (s) => s._id, SUBSCRIPTION_FIELDS, differences);
+    compare('ledger entry', liveLedger!, replayLedger!, (e) => e._id, LEDGER_FIELDS, differences);
+    return {
+      events: stored.length,
+      compared: {
+        members: liveMembers!.length,
+        subscriptions: liveSubs!.length,
+        ledgerEntries: liveLedger!.length,
+      },
+      differences,
+    };
+  } finally {
+    await scratch.dropDatabase();
+  }
+}
+
+function compare<T>(
+  label: string,
+  current: T[],
+  replayed: T[],
+  keyOf: (item: T) => string,
+  fields: readonly (keyof T)[],
+  differences: string[],
+): void {
+  const replayedByKey = new Map(replayed.map((item) => [keyOf(item), item]));
+  for (const item of current) {
+    const key = keyOf(item);
+    const other = replayedByKey.get(key);
+    replayedByKey.delete(key);
+    if (!other) {
+      differences.push(`${label} ${key}: in the current state, not produced by replay`);
+      continue;
+    }
+    for (const field of fields) {
+      const [a, b] = [show(item[field]), show(other[field])];
+      if (a !== b) differences.push(`${label} ${key}: ${String(field)} is ${a} now, ${b} after replay`);
+    }
+  }
+  for (const key of replayedByKey.keys())
+    differences.push(`${label} ${key}: produced by replay, missing now`);
+}
+
+const show = (value: unknown) =>
+  value instanceof Date ? value.toISOString() : JSON.stringify(value ?? null);
