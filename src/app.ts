@@ -6,6 +6,7 @@ import type Stripe from 'stripe';
 import { sendgridWebhookDocs, sendgridWebhookRoutes } from '../webhooks/sendgrid.routes.js';
 import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.routes.js';
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
+import { accountDocs, accountRoutes } from './accounts/account.routes.js';
 import type { Config } from './config/config.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
@@ -58,7 +59,12 @@ export function createApp(deps: AppDeps): Express {
       // Local development runs on plain http://localhost; HSTS there would stick in the browser.
       strictTransportSecurity: config.env === 'production',
       contentSecurityPolicy: {
-        directives: { upgradeInsecureRequests: config.env === 'production' ? [] : null },
+        directives: {
+          upgradeInsecureRequests: config.env === 'production' ? [] : null,
+          // Our forms redirect to Stripe Checkout and the Customer Portal; browsers apply
+          // form-action to those redirects too.
+          formAction: ["'self'", 'https://checkout.stripe.com', 'https://billing.stripe.com'],
+        },
       },
     }),
   );
@@ -96,11 +102,26 @@ export function createApp(deps: AppDeps): Express {
       brandName: config.brand.name,
     }),
   );
+  app.use(
+    accountRoutes({
+      db: deps.db,
+      clock: deps.clock,
+      stripe: deps.stripe,
+      publicBaseUrl: config.http.publicBaseUrl,
+      session: {
+        secret: config.session.secret,
+        issuer: config.http.publicBaseUrl,
+        days: config.session.days,
+      },
+      secureCookies: config.env === 'production',
+      brandName: config.brand.name,
+    }),
+  );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   app.use(
     docsRoutes(
       buildOpenApiDocument(
-        [healthDocs, membershipDocs, stripeWebhookDocs, sendgridWebhookDocs],
+        [healthDocs, membershipDocs, accountDocs, stripeWebhookDocs, sendgridWebhookDocs],
         config.http.publicBaseUrl,
       ),
     ),

@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
+import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerClaimModel } from './infra/claims.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
@@ -12,4 +13,5 @@ export function registerModels(db: Connection): void {
   registerLedgerModels(db);
   registerMembershipModels(db);
   registerStripeEventModel(db);
+  registerSignInTokenModel(db);
 }

@@ -33,6 +33,9 @@ export const configSchema = z
       }, 'an IANA time zone like Europe/Kyiv')
       .default('UTC'),
 
+    SESSION_SECRET: z.string().min(32, 'at least 32 random characters (openssl rand -hex 32)').optional(),
+    MEMBER_SESSION_DAYS: positiveInt.default(30),
+
     MONGODB_URI: z
       .string()
       .regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// or mongodb+srv:// URI')
@@ -68,6 +71,7 @@ export const configSchema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
     const required: (keyof typeof env)[] = [
+      'SESSION_SECRET',
       'MONGODB_URI',
       'STRIPE_SECRET_KEY',
       'STRIPE_WEBHOOK_SECRET',
@@ -102,6 +106,8 @@ export interface Config {
     shutdownTimeoutMs: number;
   };
   logLevel: Env['LOG_LEVEL'];
+  /** Signs member session cookies (HS256). */
+  session: { secret: string; days: number };
   /** The newsroom's time zone: report days and months are cut here. */
   timeZone: string;
   mongo: { uri?: string; poolSize: number; timeoutMs: number; embeddedDir: string };
@@ -149,6 +155,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },
     logLevel: env.LOG_LEVEL,
+    // Outside production a fixed development secret keeps sessions across restarts.
+    session: {
+      secret: env.SESSION_SECRET ?? 'development-only-session-secret-not-for-production',
+      days: env.MEMBER_SESSION_DAYS,
+    },
     timeZone: env.TIME_ZONE,
     mongo: {
       uri: env.MONGODB_URI,

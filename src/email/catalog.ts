@@ -61,6 +61,15 @@ export const EMAIL_TEMPLATES = {
     data: z.object({ name, rejoinUrl: z.url() }),
     sample: { name: 'Olena', rejoinUrl: 'http://localhost:3000/membership' },
   }),
+  'account-sign-in': define({
+    kind: 'transactional',
+    data: z.object({ name, signInUrl: z.url(), expiresInMinutes: z.number().int().positive() }),
+    sample: {
+      name: 'Olena',
+      signInUrl: 'http://localhost:3000/account/sign-in/verify?token=sample',
+      expiresInMinutes: 15,
+    },
+  }),
 } as const;
 
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;

@@ -1,0 +1,151 @@
+import { parse as parseCookies } from 'cookie';
+import { type Request, type Response, Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { formatMoney } from '../email/renderer.js';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { renderPage } from '../http/pages.js';
+import { emailField, parseInput } from '../http/validate.js';
+import {
+  type AccountDeps,
+  accountOverview,
+  billingPortalUrl,
+  redeemSignInToken,
+  requestSignInLink,
+  SIGN_IN_LINK_MINUTES,
+} from './account.service.js';
+import { issueMemberSession, readMemberSession, SESSION_COOKIE, type SessionKeys } from './member-session.js';
+
+export interface AccountRoutesDeps extends AccountDeps {
+  stripe: Stripe | null;
+  session: SessionKeys;
+  secureCookies: boolean;
+  brandName: string;
+  /** Sign-in requests per IP per 15 minutes. */
+  signInLimitPerIp?: number;
+}
+
+const SAME_ANSWER = 'If this address belongs to a membership, we have sent it a sign-in link.';
+const signInBody = z.object({ email: emailField }).meta({ id: 'SignInRequest' });
+const tokenBody = z.object({ token: z.string().min(20).max(100) });
+
+export function accountRoutes(deps: AccountRoutesDeps): Router {
+  const router = Router();
+  const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
+    res
+      .status(status)
+      .type('html')
+      .send(renderPage(name, { title: 'Your membership', brandName: deps.brandName, ...data }));
+  const memberOf = (req: Request) =>
+    readMemberSession(deps.session, parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE], deps.clock.now());
+  const wantsHtml = (req: Request) =>
+    req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
+
+  const signInLimit = rateLimit({
+    windowMs: 15 * 60_000,
+    limit: deps.signInLimitPerIp ?? 20,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => next(new AppError('rate_limited')),
+  });
+
+  router.post('/account/sign-in', signInLimit, async (req, res) => {
+    const { email } = parseInput(signInBody, req.body);
+    await requestSignInLink(deps, email);
+    if (wantsHtml(req))
+      return page(res, 'account-check-email', { message: SAME_ANSWER, minutes: SIGN_IN_LINK_MINUTES }, 202);
+    res.status(202).json({ message: SAME_ANSWER });
+  });
+
+  // Opening the link changes nothing: mail scanners that follow links must not spend it.
+  router.get('/account/sign-in/verify', (req, res) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    page(res, 'account-verify', { token });
+  });
+
+  router.post('/account/sign-in/verify', signInLimit, async (req, res) => {
+    const parsed = tokenBody.safeParse(req.body);
+    const memberId = parsed.success ? await redeemSignInToken(deps, parsed.data.token) : undefined;
+    if (!memberId) {
+      return page(
+        res,
+        'account-sign-in',
+        { message: 'This sign-in link has expired or was already used. Ask for a new one below.' },
+        400,
+      );
+    }
+    res.cookie(SESSION_COOKIE, issueMemberSession(deps.session, memberId, deps.clock.now()), {
+      httpOnly: true,
+      secure: deps.secureCookies,
+      sameSite: 'lax',
+      path: '/',
+      maxAge: deps.session.days * 86_400_000,
+    });
+    res.redirect(303, '/account');
+  });
+
+  router.get('/account', async (req, res) => {
+    const memberId = memberOf(req);
+    const overview = memberId ? await accountOverview(deps.db, memberId) : undefined;
+    if (!overview) return page(res, 'account-sign-in', {});
+    const { member, subscription } = overview;
+    const date = (d?: Date | null) =>
+      d ? new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(d) : undefined;
+    const renews = subscription && subscription.status !== 'canceled' && !subscription.cancelAtPeriodEnd;
+    page(res, 'account', {
+      email: member.email,
+      status: member.status.replace('_', ' '),
+      plan: subscription
+        ? `${subscription.plan}, ${subscription.interval === 'year' ? 'yearly' : 'monthly'}`
+        : undefined,
+      amount: subscription
+        ? formatMoney(subscription.amount, subscription.currency.toUpperCase(), member.locale)
+        : undefined,
+      nextPaymentLabel: renews ? 'Next payment' : 'Membership ends',
+      nextPayment: date(subscription?.currentPeriodEnd ?? member.currentPeriodEnd),
+      canManageBilling: Boolean(member.stripeCustomerId && deps.stripe),
+    });
+  });
+
+  router.post('/account/billing-portal', async (req, res) => {
+    const memberId = memberOf(req);
+    if (!memberId) throw new AppError('unauthorized');
+    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const url = await billingPortalUrl({ ...deps, stripe: deps.stripe }, memberId);
+    if (!url) throw new AppError('not_found', 'There is no billing account for this membership.');
+    res.redirect(303, url);
+  });
+
+  router.post('/account/sign-out', (_req, res) => {
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/account');
+  });
+
+  return router;
+}
+
+export function accountDocs(docs: ApiDocs): void {
+  docs.registerPath({
+    method: 'post',
+    path: '/account/sign-in',
+    tags: ['Member account'],
+    summary: 'Email a single-use sign-in link (same answer whether or not the address is a member)',
+    request: { body: { content: { 'application/json': { schema: signInBody } } } },
+    responses: {
+      202: {
+        description: 'Accepted',
+        content: { 'application/json': { schema: z.object({ message: z.string() }) } },
+      },
+      422: {
+        description: 'Not an email address',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+      429: {
+        description: 'Too many requests from this IP',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+    },
+  });
+}

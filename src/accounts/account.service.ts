@@ -1,0 +1,86 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import type Stripe from 'stripe';
+import { enqueueEmail } from '../email/outbox.service.js';
+import { claimOnce } from '../infra/claims.js';
+import type { Clock } from '../infra/clock.js';
+import { type Member, membershipModels } from '../memberships/membership.model.js';
+import { signInTokenModel } from './sign-in-token.model.js';
+
+export const SIGN_IN_LINK_MINUTES = 15;
+/** At most one sign-in email per address per this many minutes, however often it is asked for. */
+export const SIGN_IN_EMAIL_WINDOW_MINUTES = 2;
+
+export interface AccountDeps {
+  db: Connection;
+  clock: Clock;
+  publicBaseUrl: string;
+}
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Emails a single-use sign-in link if the address belongs to a member. The caller answers the same
+ * either way, so the endpoint reveals nothing about who is a member.
+ */
+export async function requestSignInLink(deps: AccountDeps, email: string): Promise<void> {
+  const member = await membershipModels(deps.db).Member.findOne({ email }).lean<Member>();
+  if (!member) return;
+  const now = deps.clock.now();
+  const window = Math.floor(now.getTime() / (SIGN_IN_EMAIL_WINDOW_MINUTES * 60_000));
+  if (!(await claimOnce(deps.db, `sign-in-email:${email}:${window}`, now))) return;
+
+  const token = randomBytes(32).toString('base64url');
+  await signInTokenModel(deps.db).create({
+    _id: hashToken(token),
+    memberId: member._id,
+    expiresAt: new Date(now.getTime() + SIGN_IN_LINK_MINUTES * 60_000),
+    createdAt: now,
+  });
+  await enqueueEmail(deps.db, deps.clock, {
+    template: 'account-sign-in',
+    to: { email: member.email, name: member.name },
+    locale: member.locale,
+    data: {
+      name: member.name,
+      signInUrl: `${deps.publicBaseUrl}/account/sign-in/verify?token=${token}`,
+      expiresInMinutes: SIGN_IN_LINK_MINUTES,
+    },
+    idempotencyKey: `sign-in:${hashToken(token)}`,
+  });
+}
+
+/** Spends a sign-in token: the member id once, then never again. */
+export async function redeemSignInToken(deps: AccountDeps, token: string): Promise<string | undefined> {
+  const hash = hashToken(token);
+  const stored = await signInTokenModel(deps.db).findById(hash).lean();
+  const now = deps.clock.now();
+  if (!stored || stored.expiresAt <= now) return undefined;
+  if (!(await claimOnce(deps.db, `sign-in-used:${hash}`, now))) return undefined;
+  await signInTokenModel(deps.db).deleteOne({ _id: hash });
+  return String(stored.memberId);
+}
+
+export async function accountOverview(db: Connection, memberId: string) {
+  const { Member, Subscription } = membershipModels(db);
+  const member = await Member.findById(memberId).lean<Member>();
+  if (!member) return undefined;
+  const subscription = await Subscription.findOne({ memberId: member._id })
+    .sort({ lastEventCreated: -1 })
+    .lean();
+  return { member, subscription };
+}
+
+/** A Stripe Customer Portal session where the member changes their card or cancels. */
+export async function billingPortalUrl(
+  deps: AccountDeps & { stripe: Stripe },
+  memberId: string,
+): Promise<string | undefined> {
+  const member = await membershipModels(deps.db).Member.findById(memberId).lean<Member>();
+  if (!member?.stripeCustomerId) return undefined;
+  const session = await deps.stripe.billingPortal.sessions.create({
+    customer: member.stripeCustomerId,
+    return_url: `${deps.publicBaseUrl}/account`,
+  });
+  return session.url;
+}
