@@ -1,4 +1,5 @@
 import { outboxBenchmark } from './outbox.bench.js';
+import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
 
 // `npm run bench` runs every benchmark; `npm run bench -- outbox` runs one. Results are printed
 // and written to bench/results/<name>.json. Ratios compare against a baseline measured in the
@@ -6,6 +7,7 @@ import { outboxBenchmark } from './outbox.bench.js';
 
 const BENCHMARKS: Record<string, () => Promise<object>> = {
   outbox: outboxBenchmark,
+  'stripe-webhook': stripeWebhookBenchmark,
 };
 
 const selected = process.argv.slice(2);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
@@ -6,6 +7,7 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
+import { fromRoot } from '../infra/paths.js';
 import { checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { CURRENCIES, type Plans, plansSchema } from './plans.js';
 
@@ -60,6 +62,13 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
         campaign,
       }),
     );
+  });
+
+  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
+  router.get('/embed/membership-button.js', (_req, res) => {
+    // Loaded by the news site from its own origin.
+    res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
+    res.type('application/javascript').send(button);
   });
 
   router.get('/membership/thanks', (_req, res) => {

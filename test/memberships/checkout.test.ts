@@ -217,3 +217,15 @@ describe('without Stripe', () => {
     await bare.close();
   });
 });
+
+describe('embeddable button', () => {
+  it('when the news site loads the button script from its own origin, then it is allowed and links to the membership page', async () => {
+    const res = await fetch(`${app.url}/embed/membership-button.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/javascript');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    const script = await res.text();
+    expect(script).toContain("'/membership'");
+    expect(script).toContain('data-campaign');
+  });
+});

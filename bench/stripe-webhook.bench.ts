@@ -1,0 +1,155 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { emailModels } from '../src/email/email.model.js';
+import { systemClock } from '../src/infra/clock.js';
+import { createLogger } from '../src/infra/logger.js';
+import { createMetricsRegistry } from '../src/infra/metrics.js';
+import { createStripeClient } from '../src/infra/stripe.js';
+import { ledgerModel } from '../src/ledger/ledger.model.js';
+import { membershipModels } from '../src/memberships/membership.model.js';
+import { DomainEvents } from '../src/shared/domain-events.js';
+import {
+  charge,
+  checkoutSession,
+  invoice,
+  purchase,
+  serialize,
+  signedHeaders,
+  stripeEvent,
+  subscription,
+  T0,
+  type TestEvent,
+} from '../test/support/stripe-events.js';
+import { TEST_ENV } from '../test/support/test-app.js';
+import { stripeEventModel } from '../webhooks/stripe-event.model.js';
+import { benchDatabase, inParallel, saveResult, timed } from './support.js';
+
+// 2,000 signed Stripe deliveries (1,600 distinct events and 400 duplicates), shuffled and sent
+// concurrently through the real HTTP stack, against plain driver inserts of the same 2,000
+// documents in the same run. Deliveries refused because they came before their member are sent
+// again afterwards, as Stripe's retries would.
+
+const MEMBERSHIPS = 400;
+const CONTRIBUTIONS = 200;
+const DUPLICATES = 400;
+const CONCURRENCY = 16;
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+function mixedEvents(): TestEvent[] {
+  const events: TestEvent[] = [];
+  for (let i = 0; i < MEMBERSHIPS; i++) {
+    const p = purchase();
+    events.push(
+      stripeEvent('checkout.session.completed', checkoutSession(p), T0 + i),
+      stripeEvent('customer.subscription.created', subscription(p, 'active'), T0 + i + 1),
+      stripeEvent('invoice.paid', invoice(p), T0 + i + 2),
+    );
+  }
+  for (let i = 0; i < CONTRIBUTIONS; i++) {
+    const p = purchase({ amount: 3000 });
+    events.push(
+      stripeEvent('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), T0 + i),
+      stripeEvent('charge.refunded', charge(p, { amountRefunded: 1000, kind: 'one_time' }), T0 + i + 100),
+    );
+  }
+  return events;
+}
+
+export async function stripeWebhookBenchmark() {
+  const database = await benchDatabase('webhook');
+  const config = loadConfig({ ...TEST_ENV, TIME_ZONE: 'UTC' });
+  const app = createApp({
+    config,
+    db: database.db,
+    logger: createLogger({ level: 'silent' }),
+    clock: systemClock,
+    metrics: createMetricsRegistry(),
+    stripe: createStripeClient(config.stripe.secretKey),
+    events: new DomainEvents(),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/stripe`;
+
+  const unique = mixedEvents();
+  const deliveries = shuffled([...unique, ...shuffled(unique).slice(0, DUPLICATES)]);
+  const bodies = deliveries.map(serialize);
+  const refused: number[] = [];
+  let retries = 0;
+  const deliver = async (i: number) => {
+    const res = await fetch(url, { method: 'POST', headers: signedHeaders(bodies[i]!), body: bodies[i]! });
+    await res.arrayBuffer();
+    if (res.status !== 200) refused.push(i);
+  };
+
+  const webhook = await timed(async () => {
+    await inParallel(bodies.length, CONCURRENCY, deliver);
+    while (refused.length > 0 && retries < 5) {
+      retries++;
+      const again = refused.splice(0);
+      await inParallel(again.length, CONCURRENCY, (k) => deliver(again[k]!));
+    }
+  });
+
+  // Baseline: the same 2,000 documents, inserted with the driver, same concurrency.
+  const plain = database.db.collection('plain_inserts');
+  const inserts = await timed(() =>
+    inParallel(deliveries.length, CONCURRENCY, (i) =>
+      plain.insertOne({ ...JSON.parse(bodies[i]!), _id: `d${i}` } as never),
+    ),
+  );
+
+  const stored = await stripeEventModel(database.db).aggregate<{ _id: string; n: number }>([
+    { $group: { _id: '$status', n: { $sum: 1 } } },
+  ]);
+  const counts = {
+    storedEvents: await stripeEventModel(database.db).countDocuments(),
+    members: await membershipModels(database.db).Member.countDocuments(),
+    ledgerEntries: await ledgerModel(database.db).countDocuments(),
+    welcomeEmails: await emailModels(database.db).EmailJob.countDocuments({ template: 'member-welcome' }),
+    receipts: await emailModels(database.db).EmailJob.countDocuments({ template: 'contribution-receipt' }),
+  };
+  server.close();
+  await database.close();
+
+  const expected = {
+    storedEvents: unique.length,
+    members: MEMBERSHIPS,
+    ledgerEntries: MEMBERSHIPS + CONTRIBUTIONS * 2,
+    welcomeEmails: MEMBERSHIPS,
+    receipts: CONTRIBUTIONS,
+  };
+  const lost = unique.length - (stored.find((s) => s._id === 'applied')?.n ?? 0);
+  const appliedTwice = Object.entries(expected)
+    .filter(([k, v]) => counts[k as keyof typeof counts] > v)
+    .map(([k]) => k);
+  const perSecond = (ms: number) => Math.round((deliveries.length / ms) * 1000);
+  const result = {
+    database: database.server,
+    deliveries: deliveries.length,
+    distinctEvents: unique.length,
+    duplicates: DUPLICATES,
+    concurrency: CONCURRENCY,
+    retriedDeliveries: retries,
+    webhookEventsPerSecond: perSecond(webhook.ms),
+    plainInsertsPerSecond: perSecond(inserts.ms),
+    ratioWebhookToInserts: Math.round((inserts.ms / webhook.ms) * 1000) / 1000,
+    lost,
+    appliedTwice: appliedTwice.length,
+    ...counts,
+  };
+  if (lost !== 0 || appliedTwice.length > 0 || JSON.stringify(counts) !== JSON.stringify(expected)) {
+    throw new Error(`webhook benchmark lost or duplicated work: ${JSON.stringify({ result, expected })}`);
+  }
+  saveResult('stripe-webhook', result);
+  return result;
+}
