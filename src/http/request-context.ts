@@ -17,8 +17,10 @@ export function requestLogging(logger: Logger): RequestHandler {
       res.setHeader('X-Request-Id', id);
       return id;
     },
-    customLogLevel(_req, res, err) {
-      if (err || res.statusCode >= 500) return 'error';
+    customLogLevel(_req, res) {
+      // 500 is our fault; 503 (not configured, not ready) is a known state, already explained.
+      if (res.statusCode === 500) return 'error';
+      if (res.statusCode > 500) return 'warn';
       return 'info';
     },
     serializers: {
