@@ -7,6 +7,8 @@ import { sendgridWebhookDocs, sendgridWebhookRoutes } from '../webhooks/sendgrid
 import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.routes.js';
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import { accountDocs, accountRoutes } from './accounts/account.routes.js';
+import { subscribeCampaigns } from './campaigns/campaign.listeners.js';
+import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
 import type { Config } from './config/config.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
@@ -20,6 +22,7 @@ import type { Logger } from './infra/logger.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
 import type { DomainEvents } from './shared/domain-events.js';
+import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,6 +49,13 @@ export function createApp(deps: AppDeps): Express {
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
   };
+  const staffAuth = {
+    keys: config.staffAuth.keys,
+    issuer: config.http.publicBaseUrl,
+    accessTokenMinutes: config.staffAuth.accessTokenMinutes,
+    refreshTokenDays: config.staffAuth.refreshTokenDays,
+  };
+  subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
@@ -117,11 +127,23 @@ export function createApp(deps: AppDeps): Express {
       brandName: config.brand.name,
     }),
   );
+  app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
+  app.use(
+    campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCacheMs: config.progressCacheMs }),
+  );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   app.use(
     docsRoutes(
       buildOpenApiDocument(
-        [healthDocs, membershipDocs, accountDocs, stripeWebhookDocs, sendgridWebhookDocs],
+        [
+          healthDocs,
+          campaignDocs,
+          membershipDocs,
+          accountDocs,
+          staffDocs,
+          stripeWebhookDocs,
+          sendgridWebhookDocs,
+        ],
         config.http.publicBaseUrl,
       ),
     ),

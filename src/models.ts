@@ -1,10 +1,12 @@
 import type { Connection } from 'mongoose';
 import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
 import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
+import { registerCampaignModels } from './campaigns/campaign.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerClaimModel } from './infra/claims.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
+import { registerStaffModels } from './staff/staff.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {
@@ -14,4 +16,6 @@ export function registerModels(db: Connection): void {
   registerMembershipModels(db);
   registerStripeEventModel(db);
   registerSignInTokenModel(db);
+  registerStaffModels(db);
+  registerCampaignModels(db);
 }

@@ -35,6 +35,15 @@ export const configSchema = z
 
     SESSION_SECRET: z.string().min(32, 'at least 32 random characters (openssl rand -hex 32)').optional(),
     MEMBER_SESSION_DAYS: positiveInt.default(30),
+    STAFF_JWT_KEYS: z
+      .string()
+      .regex(
+        /^[\w-]{1,40}:\S{32,}(,[\w-]{1,40}:\S{32,})*$/,
+        'kid:secret pairs, comma-separated, secrets of 32+ characters',
+      )
+      .optional(),
+    STAFF_ACCESS_TOKEN_MINUTES: positiveInt.max(60).default(10),
+    STAFF_REFRESH_TOKEN_DAYS: positiveInt.default(14),
 
     MONGODB_URI: z
       .string()
@@ -51,6 +60,7 @@ export const configSchema = z
     STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'a webhook signing secret (whsec_…)').optional(),
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
+    PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
 
     SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
     SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
@@ -72,6 +82,7 @@ export const configSchema = z
     if (env.NODE_ENV !== 'production') return;
     const required: (keyof typeof env)[] = [
       'SESSION_SECRET',
+      'STAFF_JWT_KEYS',
       'MONGODB_URI',
       'STRIPE_SECRET_KEY',
       'STRIPE_WEBHOOK_SECRET',
@@ -108,11 +119,19 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** Signs member session cookies (HS256). */
   session: { secret: string; days: number };
+  /** Staff access tokens: the first key signs, every key verifies (rotation by key id). */
+  staffAuth: {
+    keys: { kid: string; secret: string }[];
+    accessTokenMinutes: number;
+    refreshTokenDays: number;
+  };
   /** The newsroom's time zone: report days and months are cut here. */
   timeZone: string;
   mongo: { uri?: string; poolSize: number; timeoutMs: number; embeddedDir: string };
   stripe: { secretKey?: string; webhookSecret?: string; webhookToleranceSeconds: number };
   membershipPlansFile?: string;
+  /** How long each process keeps a campaign's progress before reading the database again. */
+  progressCacheMs: number;
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
@@ -160,6 +179,16 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       secret: env.SESSION_SECRET ?? 'development-only-session-secret-not-for-production',
       days: env.MEMBER_SESSION_DAYS,
     },
+    staffAuth: {
+      keys: (env.STAFF_JWT_KEYS ?? 'dev:development-only-staff-signing-key-not-for-production')
+        .split(',')
+        .map((pair) => ({
+          kid: pair.slice(0, pair.indexOf(':')),
+          secret: pair.slice(pair.indexOf(':') + 1),
+        })),
+      accessTokenMinutes: env.STAFF_ACCESS_TOKEN_MINUTES,
+      refreshTokenDays: env.STAFF_REFRESH_TOKEN_DAYS,
+    },
     timeZone: env.TIME_ZONE,
     mongo: {
       uri: env.MONGODB_URI,
@@ -173,6 +202,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
+    progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
     email: {
       sendgridApiKey: env.SENDGRID_API_KEY,
       sendgridWebhookPublicKey: env.SENDGRID_WEBHOOK_PUBLIC_KEY,

@@ -70,6 +70,23 @@ export const EMAIL_TEMPLATES = {
       expiresInMinutes: 15,
     },
   }),
+  'campaign-milestone': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      campaignTitle: z.string(),
+      percent: z.number().int().positive(),
+      count: z.number().int().nonnegative(),
+      goal: z.number().int().positive(),
+    }),
+    sample: {
+      name: 'Maria',
+      campaignTitle: '1,000 new members for our birthday',
+      percent: 50,
+      count: 500,
+      goal: 1000,
+    },
+  }),
 } as const;
 
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;

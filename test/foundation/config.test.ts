@@ -7,6 +7,7 @@ import { spawnServer } from '../support/server-process.js';
 const PRODUCTION = {
   NODE_ENV: 'production',
   SESSION_SECRET: 'x'.repeat(32),
+  STAFF_JWT_KEYS: `k1:${'y'.repeat(32)}`,
   PUBLIC_BASE_URL: 'https://members.newsroom.example',
   MONGODB_URI: 'mongodb+srv://cluster.example/membership',
   STRIPE_SECRET_KEY: 'sk_live_abc',

@@ -1,0 +1,181 @@
+import type { Connection, Types } from 'mongoose';
+import { enqueueEmail } from '../email/outbox.service.js';
+import type { Clock } from '../infra/clock.js';
+import type { Logger } from '../infra/logger.js';
+import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
+import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
+import { calendarKeys } from '../shared/time.js';
+import { staffModels } from '../staff/staff.model.js';
+import { type Campaign, campaignModels } from './campaign.model.js';
+
+export interface CampaignDeps {
+  db: Connection;
+  clock: Clock;
+  logger: Logger;
+}
+
+const PAYMENT_KINDS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
+
+/** Campaigns whose window holds this instant: starts at or before it, ends after it. */
+function campaignsRunningAt(db: Connection, at: Date) {
+  return campaignModels(db)
+    .Campaign.find({ startsAt: { $lte: at }, endsAt: { $gt: at } })
+    .lean<Campaign[]>();
+}
+
+export async function countOf(
+  db: Connection,
+  campaign: Pick<Campaign, '_id' | 'startingOffset'>,
+): Promise<number> {
+  const { Contribution, Revocation } = campaignModels(db);
+  const [counted, revoked] = await Promise.all([
+    Contribution.countDocuments({ campaignId: campaign._id }),
+    Revocation.countDocuments({ campaignId: campaign._id }),
+  ]);
+  return campaign.startingOffset + counted - revoked;
+}
+
+/** Writes a contribution once; true if this call wrote it. */
+async function addContribution(
+  deps: CampaignDeps,
+  campaign: Campaign,
+  who: string,
+  fields: {
+    kind: 'member' | 'gift' | 'one_time';
+    memberId?: Types.ObjectId | string;
+    source?: string;
+    at: Date;
+  },
+): Promise<boolean> {
+  try {
+    await campaignModels(deps.db).Contribution.create({
+      _id: `${campaign._id}:${who}`,
+      campaignId: campaign._id,
+      kind: fields.kind,
+      memberId: fields.memberId,
+      source: fields.source ?? 'direct',
+      countedAt: fields.at,
+      day: calendarKeys(fields.at, campaign.timeZone).day,
+    });
+  } catch (error) {
+    if ((error as { code?: number }).code === 11000) return false;
+    throw error;
+  }
+  await announceMilestones(deps, campaign);
+  return true;
+}
+
+/** A reader's first membership counts toward every campaign running when it started. */
+export async function countNewMember(deps: CampaignDeps, joined: MemberJoined): Promise<void> {
+  for (const campaign of await campaignsRunningAt(deps.db, joined.joinedAt)) {
+    await addContribution(deps, campaign, `member:${joined.memberId}`, {
+      kind: 'member',
+      memberId: joined.memberId,
+      source: joined.campaign ?? 'direct',
+      at: joined.joinedAt,
+    });
+  }
+}
+
+/** A paid gift counts toward running campaigns that count gifts (the gifts capability calls this). */
+export async function countGift(
+  deps: CampaignDeps,
+  gift: { giftId: string; paidAt: Date; campaign?: string },
+): Promise<void> {
+  for (const campaign of await campaignsRunningAt(deps.db, gift.paidAt)) {
+    if (!campaign.counts.gifts) continue;
+    await addContribution(deps, campaign, `gift:${gift.giftId}`, {
+      kind: 'gift',
+      source: gift.campaign,
+      at: gift.paidAt,
+    });
+  }
+}
+
+/** Takes a gift's contribution back (refunded): once per campaign. */
+export async function revokeGift(deps: CampaignDeps, giftId: string, at: Date): Promise<void> {
+  const contributions = await campaignModels(deps.db)
+    .Contribution.find({ _id: { $regex: `:gift:${giftId}$` } })
+    .lean();
+  for (const contribution of contributions)
+    await revoke(deps, contribution._id, contribution.campaignId, at, 'gift refunded');
+}
+
+async function revoke(
+  deps: CampaignDeps,
+  contributionId: string,
+  campaignId: Types.ObjectId,
+  at: Date,
+  reason: string,
+) {
+  try {
+    await campaignModels(deps.db).Revocation.create({
+      _id: contributionId,
+      campaignId,
+      revokedAt: at,
+      reason,
+    });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+  }
+}
+
+/**
+ * Money recorded in the ledger: a refund of a member's first payment inside a campaign's window
+ * takes their contribution back; one-time contributions count where a campaign says so.
+ */
+export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
+  const { Campaign, Contribution } = campaignModels(deps.db);
+  if (entry.kind === 'one_time_payment') {
+    for (const campaign of await campaignsRunningAt(deps.db, entry.occurredAt)) {
+      if (campaign.counts.oneTime) {
+        await addContribution(deps, campaign, `one_time:${entry.entryId}`, {
+          kind: 'one_time',
+          at: entry.occurredAt,
+        });
+      }
+    }
+    return;
+  }
+  if (entry.kind !== 'refund' || !entry.memberId || !entry.reverses) return;
+  const first = await ledgerModel(deps.db)
+    .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
+    .sort({ occurredAt: 1 })
+    .lean();
+  if (first?._id !== entry.reverses) return;
+  for (const contribution of await Contribution.find({ memberId: entry.memberId, kind: 'member' }).lean()) {
+    const campaign = await Campaign.findById(contribution.campaignId).lean<Campaign>();
+    if (campaign && campaign.startsAt <= entry.occurredAt && entry.occurredAt < campaign.endsAt) {
+      await revoke(
+        deps,
+        contribution._id,
+        campaign._id,
+        entry.occurredAt,
+        `first payment ${entry.reverses} refunded`,
+      );
+    }
+  }
+}
+
+/** When the count first reaches a milestone, admins and editors are emailed, once each. */
+async function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promise<void> {
+  const count = await countOf(deps.db, campaign);
+  const reached = campaign.milestones.filter((percent) => count * 100 >= campaign.goal * percent);
+  if (reached.length === 0) return;
+  const staff = await staffModels(deps.db)
+    .StaffUser.find({ role: { $in: ['admin', 'editor'] }, disabled: false })
+    .select({ email: 1, name: 1 })
+    .lean();
+  for (const percent of reached) {
+    for (const person of staff) {
+      const { created } = await enqueueEmail(deps.db, deps.clock, {
+        template: 'campaign-milestone',
+        to: { email: person.email, name: person.name },
+        data: { name: person.name, campaignTitle: campaign.title, percent, count, goal: campaign.goal },
+        idempotencyKey: `milestone:${campaign._id}:${percent}:${person._id}`,
+      });
+      if (created)
+        deps.logger.info({ campaign: campaign.slug, percent, count }, 'campaign milestone reached');
+    }
+  }
+}

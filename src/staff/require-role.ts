@@ -1,0 +1,27 @@
+import type { RequestHandler } from 'express';
+import { AppError } from '../http/errors.js';
+import type { Clock } from '../infra/clock.js';
+import type { StaffRole } from './staff.model.js';
+import { type StaffAuthConfig, type StaffIdentity, verifyStaffToken } from './staff-auth.service.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    staff?: StaffIdentity;
+  }
+}
+
+/** Lets through staff whose access token is valid and whose role is one of `roles`. */
+export function requireRole(
+  deps: { auth: StaffAuthConfig; clock: Clock },
+  ...roles: StaffRole[]
+): RequestHandler {
+  return (req, _res, next) => {
+    const header = req.get('authorization') ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const staff = token ? verifyStaffToken(deps.auth, token, deps.clock.now()) : undefined;
+    if (!staff) return next(new AppError('unauthorized'));
+    if (!roles.includes(staff.role)) return next(new AppError('forbidden'));
+    req.staff = staff;
+    next();
+  };
+}
