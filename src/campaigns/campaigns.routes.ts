@@ -179,7 +179,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     const existing = await Campaign.findOne({ slug: parseInput(slugParam, req.params.slug) }).lean();
     if (!existing) throw new AppError('not_found', 'There is no campaign with this name.');
     const now = deps.clock.now();
-    const endsAt = existing.endsAt > now ? now : existing.endsAt;
+    const endsAt = new Date(Math.min(existing.endsAt.getTime(), now.getTime()));
     await Campaign.updateOne({ _id: existing._id }, { $set: { endsAt } });
     cache.clear();
     res.json(present({ ...existing, endsAt }));
