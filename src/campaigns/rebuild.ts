@@ -1,0 +1,80 @@
+import type { Connection } from 'mongoose';
+import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
+import { membershipModels } from '../memberships/membership.model.js';
+import { type Campaign, campaignModels } from './campaign.model.js';
+import { countOf } from './campaign.service.js';
+
+export interface RebuildReport {
+  slug: string;
+  stored: number;
+  recomputed: number;
+  missing: string[]; // contributions the members and ledger call for, not stored
+  extra: string[]; // stored contributions nothing calls for
+  wronglyRevoked: string[];
+  notRevoked: string[];
+}
+
+const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
+
+/**
+ * Recomputes each campaign's member count from the members (who joined inside the window) and the
+ * ledger (whose first payment was refunded inside it), and reports every difference from the stored
+ * contributions. Gift and one-time contributions are checked by the capabilities that write them.
+ */
+export async function rebuildCampaignCounts(db: Connection): Promise<RebuildReport[]> {
+  const { Campaign, Contribution, Revocation } = campaignModels(db);
+  const reports: RebuildReport[] = [];
+  for (const campaign of await Campaign.find().sort({ startsAt: 1 }).lean<Campaign[]>()) {
+    const members = await membershipModels(db)
+      .Member.find({ joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt } })
+      .select({ _id: 1 })
+      .lean();
+    const expected = new Set(members.map((m) => `${campaign._id}:member:${m._id}`));
+    const expectedRevoked = new Set<string>();
+    for (const member of members) {
+      const payments = await ledgerModel(db)
+        .find({ memberId: member._id, kind: { $in: PAYMENTS } })
+        .sort({ occurredAt: 1 })
+        .limit(1)
+        .lean();
+      const first = payments[0];
+      if (!first) continue;
+      const refunded = await ledgerModel(db)
+        .findOne({
+          kind: 'refund',
+          reverses: first._id,
+          occurredAt: { $gte: campaign.startsAt, $lt: campaign.endsAt },
+        })
+        .lean();
+      if (refunded) expectedRevoked.add(`${campaign._id}:member:${member._id}`);
+    }
+    const stored = new Set(
+      (await Contribution.find({ campaignId: campaign._id, kind: 'member' }).select({ _id: 1 }).lean()).map(
+        (c) => c._id,
+      ),
+    );
+    const revoked = new Set(
+      (
+        await Revocation.find({ campaignId: campaign._id, _id: { $regex: ':member:' } })
+          .select({ _id: 1 })
+          .lean()
+      ).map((r) => r._id),
+    );
+    const minus = (a: Set<string>, b: Set<string>) => [...a].filter((x) => !b.has(x)).sort();
+    const others = await Contribution.countDocuments({ campaignId: campaign._id, kind: { $ne: 'member' } });
+    const otherRevoked = await Revocation.countDocuments({
+      campaignId: campaign._id,
+      _id: { $not: /:member:/ },
+    });
+    reports.push({
+      slug: campaign.slug,
+      stored: await countOf(db, campaign),
+      recomputed: campaign.startingOffset + expected.size - expectedRevoked.size + others - otherRevoked,
+      missing: minus(expected, stored),
+      extra: minus(stored, expected),
+      wronglyRevoked: minus(revoked, expectedRevoked),
+      notRevoked: minus(expectedRevoked, revoked),
+    });
+  }
+  return reports;
+}

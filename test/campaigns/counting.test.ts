@@ -1,0 +1,247 @@
+import { Types } from 'mongoose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
+import { countGift, countOf, revokeGift } from '../../src/campaigns/campaign.service.js';
+import { rebuildCampaignCounts } from '../../src/campaigns/rebuild.js';
+import { emailModels } from '../../src/email/email.model.js';
+import { ledgerModel } from '../../src/ledger/ledger.model.js';
+import { membershipModels } from '../../src/memberships/membership.model.js';
+import { createStaffUser } from '../../src/staff/staff-auth.service.js';
+import { checkoutSession, postEvent, purchase, stripeEvent } from '../support/stripe-events.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+let app: TestApp;
+let campaign: Campaign;
+const START = new Date('2026-11-01T00:00:00Z');
+const END = new Date('2026-12-01T00:00:00Z');
+const inWindow = (n: number) => new Date(START.getTime() + 86_400_000 + n * 1000);
+
+beforeAll(async () => {
+  app = await startTestApp();
+  await createStaffUser(app.deps.db, {
+    email: 'editor@newsroom.example',
+    name: 'Ed',
+    role: 'editor',
+    password: 'long enough password',
+  });
+});
+afterAll(() => app.close());
+beforeEach(async () => {
+  await Promise.all(
+    ['campaigns', 'campaign_contributions', 'campaign_revocations', 'members', 'ledger', 'email_jobs'].map(
+      (c) => app.deps.db.collection(c).deleteMany({}),
+    ),
+  );
+  campaign = (
+    await campaignModels(app.deps.db).Campaign.create({
+      slug: 'birthday',
+      title: '1,000 new members for our birthday',
+      goal: 1000,
+      startsAt: START,
+      endsAt: END,
+      timeZone: 'Europe/Kyiv',
+      startingOffset: 0,
+    })
+  ).toObject();
+});
+
+const count = () => countOf(app.deps.db, campaign);
+/** What memberships publish when a reader first becomes a member (with the member stored, as memberships does). */
+async function joins(n: number, at: (i: number) => Date = inWindow) {
+  const members = await membershipModels(app.deps.db).Member.insertMany(
+    Array.from({ length: n }, (_, i) => ({
+      email: `m${i}-${Math.random().toString(36).slice(2)}@example.com`,
+      status: 'active',
+      source: 'checkout',
+      joinedAt: at(i),
+      joinedVia: `sub_${i}`,
+    })),
+  );
+  return members.map((m) => ({
+    memberId: String(m._id),
+    email: m.email,
+    joinedAt: m.joinedAt,
+    source: 'checkout' as const,
+  }));
+}
+const publishJoined = (events: Awaited<ReturnType<typeof joins>>) =>
+  Promise.all(events.map((e) => app.deps.events.publish('member.joined', e)));
+
+describe('counting new members', () => {
+  it('when 500 distinct new members arrive at once, then the count is exactly 500', async () => {
+    await publishJoined(await joins(500));
+    expect(await count()).toBe(500);
+  });
+
+  it('when each of 500 arrivals is delivered three times, concurrently, then the count is still 500', async () => {
+    const events = await joins(500);
+    await publishJoined([...events, ...events, ...events]);
+    expect(await count()).toBe(500);
+  });
+
+  it('when members joined before the window or after its end, then they do not count', async () => {
+    await publishJoined(await joins(3, () => new Date(START.getTime() - 1)));
+    await publishJoined(await joins(2, () => END));
+    await publishJoined(await joins(4, () => new Date(END.getTime() - 1)));
+    expect(await count()).toBe(4);
+  });
+
+  it('when the campaign has a starting offset, then it is added', async () => {
+    await campaignModels(app.deps.db).Campaign.updateOne(
+      { _id: campaign._id },
+      { $set: { startingOffset: 120 } },
+    );
+    campaign.startingOffset = 120;
+    await publishJoined(await joins(5));
+    expect(await count()).toBe(125);
+  });
+
+  it('when a paid checkout arrives through the Stripe webhook, then the campaign counts that member', async () => {
+    const p = purchase({ campaign: 'birthday' });
+    const createdInWindow = Math.floor(inWindow(0).getTime() / 1000);
+    expect(
+      (
+        await postEvent(
+          app.url,
+          stripeEvent('checkout.session.completed', checkoutSession(p), createdInWindow),
+        )
+      ).status,
+    ).toBe(200);
+    expect(await count()).toBe(1);
+    const [contribution] = await campaignModels(app.deps.db).Contribution.find().lean();
+    expect(contribution).toMatchObject({ kind: 'member', source: 'birthday', day: '2026-11-02' });
+  });
+});
+
+describe('refunds', () => {
+  it('when the first payment is refunded inside the window, then the contribution is taken back once', async () => {
+    const [joined] = await joins(1);
+    await app.deps.events.publish('member.joined', joined!);
+    const memberId = new Types.ObjectId(joined!.memberId);
+    await ledgerModel(app.deps.db).create({
+      _id: 'in_first',
+      kind: 'subscription_payment',
+      amount: 500,
+      currency: 'eur',
+      occurredAt: inWindow(1),
+      day: '2026-11-02',
+      month: '2026-11',
+      memberId,
+      recordedAt: new Date(),
+    });
+    const refund = {
+      entryId: 'refund:ch_1:500',
+      kind: 'refund',
+      memberId: joined!.memberId,
+      amount: -500,
+      currency: 'eur',
+      occurredAt: inWindow(100),
+      reverses: 'in_first',
+    };
+    await ledgerModel(app.deps.db).create({
+      _id: refund.entryId,
+      kind: 'refund',
+      amount: -500,
+      currency: 'eur',
+      occurredAt: refund.occurredAt,
+      day: '2026-11-02',
+      month: '2026-11',
+      memberId,
+      reverses: 'in_first',
+      recordedAt: new Date(),
+    });
+    expect(await count()).toBe(1);
+    await Promise.all([1, 2, 3].map(() => app.deps.events.publish('ledger.recorded', refund)));
+    expect(await count()).toBe(0);
+  });
+
+  it('when a later payment is refunded, or the refund comes after the window, then the count stays', async () => {
+    const [a, b] = await joins(2);
+    await publishJoined([a!, b!]);
+    await app.deps.events.publish('ledger.recorded', {
+      entryId: 'r1',
+      kind: 'refund',
+      memberId: a!.memberId,
+      amount: -500,
+      currency: 'eur',
+      occurredAt: inWindow(50),
+      reverses: 'in_second',
+    });
+    await ledgerModel(app.deps.db).create({
+      _id: 'in_b',
+      kind: 'subscription_payment',
+      amount: 500,
+      currency: 'eur',
+      occurredAt: inWindow(1),
+      day: '2026-11-02',
+      month: '2026-11',
+      memberId: new Types.ObjectId(b!.memberId),
+      recordedAt: new Date(),
+    });
+    await app.deps.events.publish('ledger.recorded', {
+      entryId: 'r2',
+      kind: 'refund',
+      memberId: b!.memberId,
+      amount: -500,
+      currency: 'eur',
+      occurredAt: END,
+      reverses: 'in_b',
+    });
+    expect(await count()).toBe(2);
+  });
+});
+
+describe('gifts', () => {
+  it('when a gift is paid during the campaign it counts once; when refunded it is taken back once', async () => {
+    await Promise.all(
+      [1, 2, 3].map(() =>
+        countGift(
+          { db: app.deps.db, clock: app.deps.clock, logger: app.deps.logger },
+          { giftId: 'g1', paidAt: inWindow(5) },
+        ),
+      ),
+    );
+    expect(await count()).toBe(1);
+    await revokeGift({ db: app.deps.db, clock: app.deps.clock, logger: app.deps.logger }, 'g1', inWindow(9));
+    await revokeGift({ db: app.deps.db, clock: app.deps.clock, logger: app.deps.logger }, 'g1', inWindow(9));
+    expect(await count()).toBe(0);
+  });
+});
+
+describe('milestones', () => {
+  it('when the count crosses 25% and 50%, then editors are emailed once per milestone', async () => {
+    await campaignModels(app.deps.db).Campaign.updateOne({ _id: campaign._id }, { $set: { goal: 8 } });
+    await publishJoined(await joins(4));
+    await publishJoined(await joins(1));
+    const jobs = await emailModels(app.deps.db)
+      .EmailJob.find({ template: 'campaign-milestone' })
+      .sort({ 'data.percent': 1 })
+      .lean();
+    expect(jobs.map((j) => [j.to.email, j.data.percent])).toEqual([
+      ['editor@newsroom.example', 25],
+      ['editor@newsroom.example', 50],
+    ]);
+  });
+});
+
+describe('rebuild', () => {
+  it('when counts are rebuilt from members and the ledger, then they agree; a tampered count is reported', async () => {
+    await publishJoined(await joins(30));
+    await publishJoined(await joins(2, () => new Date(START.getTime() - 5)));
+    let [report] = await rebuildCampaignCounts(app.deps.db);
+    expect(report).toMatchObject({
+      slug: 'birthday',
+      stored: 30,
+      recomputed: 30,
+      missing: [],
+      extra: [],
+      wronglyRevoked: [],
+      notRevoked: [],
+    });
+
+    const one = await campaignModels(app.deps.db).Contribution.findOne().lean();
+    await campaignModels(app.deps.db).Contribution.deleteOne({ _id: one!._id });
+    [report] = await rebuildCampaignCounts(app.deps.db);
+    expect(report).toMatchObject({ stored: 29, recomputed: 30, missing: [one!._id] });
+  });
+});
