@@ -26,16 +26,20 @@
     }
   };
   var CSS =
-    ':host{display:block;font-family:var(--mg-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);color:var(--mg-text,#18181b);' +
-    'font-size:16px;line-height:1.4;text-align:left}' +
-    '.box{border:1px solid #e4e4e7;border-radius:8px;padding:16px;background:#fff}' +
+    // Inherited properties (colour, font) would flow in from the host page through the element
+    // itself, so the box sets every one of them explicitly.
+    ':host{display:block}' +
+    '.box{border:1px solid #e4e4e7;border-radius:8px;padding:16px;background:#fff;color:var(--mg-text,#18181b);' +
+    'font-family:var(--mg-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);font-size:16px;font-weight:400;' +
+    'line-height:1.4;text-align:left;letter-spacing:normal;text-transform:none;font-style:normal}' +
     'h2{font-size:18px;margin:0 0 8px;font-weight:700;color:inherit}' +
     '.track{height:14px;border-radius:7px;background:var(--mg-track,#e4e4e7);overflow:hidden}' +
     '.bar{height:100%;width:0;background:var(--mg-accent,#1a56db);transition:width .6s ease}' +
+    '@media (prefers-reduced-motion:reduce){.bar{transition:none}}' +
     '.numbers{display:flex;justify-content:space-between;gap:8px;margin:8px 0 12px;font-size:15px}' +
     '.actions{display:flex;flex-wrap:wrap;gap:8px}' +
     'a{display:inline-block;padding:10px 16px;border-radius:4px;font-weight:700;text-decoration:none;font-size:15px}' +
-    'a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{border:2px solid var(--mg-accent,#1a56db);color:var(--mg-accent,#1a56db)}' +
+    'a{border:2px solid var(--mg-accent,#1a56db)}a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{color:var(--mg-accent,#1a56db)}' +
     'a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.error{color:#b91c1c;font-size:14px}';
 
   class Goal extends HTMLElement {}
@@ -62,7 +66,8 @@
   Goal.prototype._interval = function () { return Math.max(1, Number(this.getAttribute('refresh-interval')) || 60) * 1000; };
   Goal.prototype._load = function () {
     var self = this;
-    fetch(origin + '/campaigns/' + encodeURIComponent(self._slug()) + '/progress', { credentials: 'omit' })
+    // no-cache: revalidate with the ETag each time (a cheap 304), so a refresh never shows a stale count.
+    fetch(origin + '/campaigns/' + encodeURIComponent(self._slug()) + '/progress', { credentials: 'omit', cache: 'no-cache' })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (p) { self._render(p); self._delay = self._interval(); })
       .catch(function () { self._failed(); self._delay = Math.min(self._delay * 2, 600000); })

@@ -1,0 +1,131 @@
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { ensureIndexes } from '../../src/infra/db.js';
+import { registerModels } from '../../src/models.js';
+import { manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+
+let app: TestApp;
+const clock = manualClock(new Date('2026-11-21T12:00:00Z'));
+const reads: string[] = [];
+
+beforeAll(async () => {
+  // A connection that reports every command it sends, to count what reaches the database.
+  const uri = new URL(inject('mongoUri'));
+  uri.pathname = `/progress_${Date.now()}`;
+  const db = await mongoose
+    .createConnection(uri.toString(), { monitorCommands: true, autoIndex: false })
+    .asPromise();
+  registerModels(db);
+  await ensureIndexes(db);
+  db.getClient().on('commandStarted', (event) => {
+    if (['find', 'count', 'aggregate'].includes(event.commandName)) reads.push(event.commandName);
+  });
+  app = await startTestApp({ db, config: testConfig({ PROGRESS_CACHE_SECONDS: '1' }), deps: { clock } });
+  await campaignModels(db).Campaign.create({
+    slug: 'birthday',
+    title: '1,000 new members for our birthday',
+    goal: 1000,
+    startsAt: new Date('2026-11-01T00:00:00Z'),
+    endsAt: new Date('2026-11-30T00:00:00Z'),
+    timeZone: 'Europe/Kyiv',
+    startingOffset: 612,
+  });
+});
+afterAll(async () => {
+  await app.close();
+  await app.deps.db.dropDatabase();
+  await app.deps.db.close();
+});
+
+describe('public progress', () => {
+  it('when the progress is asked for, then it has the numbers, open CORS and CDN-friendly caching', async () => {
+    const res = await fetch(`${app.url}/campaigns/birthday/progress`, {
+      headers: { origin: 'https://news.example' },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      slug: 'birthday',
+      title: '1,000 new members for our birthday',
+      goal: 1000,
+      count: 612,
+      percent: 61,
+      remaining: 388,
+      startsAt: '2026-11-01T00:00:00.000Z',
+      endsAt: '2026-11-30T00:00:00.000Z',
+      daysLeft: 9,
+      supporters: 0,
+      updatedAt: expect.any(String),
+    });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(res.headers.get('cache-control')).toBe(
+      'public, max-age=15, s-maxage=30, stale-while-revalidate=60',
+    );
+    expect(res.headers.get('etag')).toMatch(/^"[\w-]+"$/);
+  });
+
+  it('when the caller already has the current version, then 304 with no body', async () => {
+    const first = await fetch(`${app.url}/campaigns/birthday/progress`);
+    const etag = first.headers.get('etag')!;
+    const again = await fetch(`${app.url}/campaigns/birthday/progress`, {
+      headers: { 'if-none-match': etag },
+    });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    expect(again.headers.get('etag')).toBe(etag);
+    const stale = await fetch(`${app.url}/campaigns/birthday/progress`, {
+      headers: { 'if-none-match': '"old"' },
+    });
+    expect(stale.status).toBe(200);
+  });
+
+  it('when the campaign does not exist, then 404 in the error format', async () => {
+    const res = await fetch(`${app.url}/campaigns/no-such-drive/progress`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    expect((await fetch(`${app.url}/campaigns/Bad%20Slug!/progress`)).status).toBe(422);
+  });
+
+  it('when requests keep arriving for 3 seconds, then the database sees a few reads per second, not one per request', async () => {
+    reads.length = 0;
+    const started = Date.now();
+    let answered = 0;
+    while (Date.now() - started < 3_000) {
+      const batch = await Promise.all(
+        Array.from({ length: 100 }, () => fetch(`${app.url}/campaigns/birthday/progress`)),
+      );
+      answered += batch.filter((r) => r.status === 200).length;
+    }
+    expect(answered).toBeGreaterThanOrEqual(2_000);
+    // The cache lives 1 s; each refresh is one campaign read and three counts.
+    expect(reads.length).toBeGreaterThanOrEqual(4);
+    expect(reads.length).toBeLessThanOrEqual(4 * 5);
+  });
+
+  it('when the SVG is asked for, then it is an image with the numbers, embeddable anywhere', async () => {
+    const res = await fetch(`${app.url}/campaigns/birthday/progress.svg`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('image/svg+xml');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    const svg = await res.text();
+    expect(svg).toContain('612 of 1,000 new members (61%)');
+    expect(svg).toContain('9 days left');
+  });
+
+  it('when the iframe page is asked for, then any site may frame it', async () => {
+    const res = await fetch(`${app.url}/campaigns/birthday/widget?locale=uk`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-frame-options')).toBeNull();
+    expect(res.headers.get('content-security-policy')).toContain('frame-ancestors *');
+    expect(await res.text()).toContain('<membership-goal campaign="birthday" locale="uk">');
+  });
+
+  it('when the widget script is fetched, then it is small and loadable from any origin', async () => {
+    const res = await fetch(`${app.url}/widget.js`);
+    expect(res.headers.get('content-type')).toContain('application/javascript');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    const { gzipSync } = await import('node:zlib');
+    expect(gzipSync(await res.text()).length).toBeLessThanOrEqual(10 * 1024);
+  });
+});

@@ -1,0 +1,136 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { membershipModels } from '../../src/memberships/membership.model.js';
+import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
+import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+
+let app: TestApp;
+let browser: Browser;
+let site: Awaited<ReturnType<typeof startHostSite>>;
+
+// The news site's own CSS, hostile on purpose: none of it may reach the widget.
+const HOSTILE_CSS = `
+  * { color: rgb(255, 0, 0) !important; font-family: "Comic Sans MS", cursive !important; }
+  a { display: none !important; }
+  [role=progressbar], .bar, h2 { display: none !important; }`;
+
+beforeAll(async () => {
+  app = await startTestApp({
+    config: testConfig({ PROGRESS_CACHE_SECONDS: '0' }),
+    deps: { clock: { now: () => new Date() } },
+  });
+  const now = Date.now();
+  await campaignModels(app.deps.db).Campaign.create({
+    slug: 'birthday',
+    title: '1,000 new members for our birthday',
+    goal: 1000,
+    startsAt: new Date(now - 20 * 86_400_000),
+    endsAt: new Date(now + 9 * 86_400_000 - 60_000),
+    timeZone: 'Europe/Kyiv',
+    startingOffset: 612,
+  });
+  site = await startHostSite({
+    '/article': `<!doctype html><html lang="en"><head><title>Article</title><style>${HOSTILE_CSS}</style></head><body>
+      <h1>Our reporting this week</h1>
+      <membership-goal campaign="birthday" refresh-interval="1"></membership-goal>
+      <div data-membership-goal="birthday" locale="uk" id="uk"></div>
+      <script src="${app.url}/widget.js" async></script>
+    </body></html>`,
+    '/newsletter-archive': `<!doctype html><html lang="en"><head><title>No scripts</title></head><body>
+      <iframe src="${app.url}/campaigns/birthday/widget" title="Membership goal" width="520" height="230" style="border:0"></iframe>
+      <img id="svg" src="${app.url}/campaigns/birthday/progress.svg" alt="Progress toward our goal">
+    </body></html>`,
+  });
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await app?.close();
+});
+
+describe('the script widget on another origin', () => {
+  it('renders the numbers, accessible progress bar and links, untouched by the page CSS, and refreshes', async () => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 700 }, reducedMotion: 'reduce' });
+    const errors = watchErrors(page);
+    await page.goto(`${site.url}/article`);
+
+    const widget = page.locator('membership-goal[campaign="birthday"]').first();
+    await expect
+      .poll(() => widget.locator('.count').textContent(), { timeout: 10_000 })
+      .toBe('612 of 1,000 new members · 61%');
+    await expect.poll(() => widget.locator('.days').textContent()).toBe('9 days left');
+
+    const bar = widget.locator('[role="progressbar"]');
+    expect(await bar.getAttribute('aria-valuenow')).toBe('612');
+    expect(await bar.getAttribute('aria-valuemin')).toBe('0');
+    expect(await bar.getAttribute('aria-valuemax')).toBe('1000');
+    expect(await bar.getAttribute('aria-valuetext')).toBe('612 of 1,000 new members (61%)');
+    expect(await widget.locator('a.join').getAttribute('href')).toBe(
+      `${app.url}/membership?campaign=birthday`,
+    );
+    expect(await widget.locator('a.gift').getAttribute('href')).toBe(`${app.url}/gifts?campaign=birthday`);
+    expect(await widget.locator('a.join').textContent()).toBe('Become a member');
+
+    // The host's hostile rules reach neither colours, fonts nor visibility inside the widget.
+    const style = await widget.locator('h2').evaluate((el) => {
+      const s = getComputedStyle(el);
+      return { color: s.color, font: s.fontFamily, display: s.display };
+    });
+    expect(style.color).toBe('rgb(24, 24, 27)');
+    expect(style.font).not.toContain('Comic Sans');
+    expect(style.display).toBe('block');
+    expect(await widget.locator('a.join').isVisible()).toBe(true);
+    expect(await bar.isVisible()).toBe(true);
+
+    // Ukrainian, from the data-attribute embed.
+    const uk = page.locator('#uk membership-goal');
+    await expect.poll(() => uk.locator('.count').textContent()).toMatch(/^612 з 1\s000 нових членів · 61%$/);
+    expect(await uk.locator('a.join').textContent()).toBe('Стати членом спільноти');
+    await screenshot(page, 'widget-script');
+
+    // A new member joins; the widget shows it at its next refresh (every second here).
+    const member = await membershipModels(app.deps.db).Member.create({
+      email: 'new@example.com',
+      status: 'active',
+      source: 'checkout',
+      joinedAt: new Date(),
+      joinedVia: 'sub_new',
+    });
+    await app.deps.events.publish('member.joined', {
+      memberId: String(member._id),
+      email: member.email,
+      joinedAt: member.joinedAt,
+      source: 'checkout',
+    });
+    await expect
+      .poll(() => widget.locator('.count').textContent(), { timeout: 10_000 })
+      .toBe('613 of 1,000 new members · 61%');
+    expect(await bar.getAttribute('aria-valuenow')).toBe('613');
+    await screenshot(page, 'widget-script-after-new-member');
+
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('embeds without third-party script', () => {
+  it('renders the iframe widget and the SVG image', async () => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 600 }, reducedMotion: 'reduce' });
+    const errors = watchErrors(page);
+    await page.goto(`${site.url}/newsletter-archive`);
+    const frame = page.frameLocator('iframe[title="Membership goal"]');
+    await expect
+      .poll(() => frame.locator('[role="progressbar"]').getAttribute('aria-valuenow'), { timeout: 10_000 })
+      .toMatch(/^61[23]$/);
+    expect(await frame.locator('a.join').getAttribute('target')).toBe('_top');
+
+    await expect
+      .poll(() => page.locator('#svg').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+      .toBe(480);
+    await screenshot(page, 'widget-iframe-and-svg');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
