@@ -1,4 +1,5 @@
 import { outboxBenchmark } from './outbox.bench.js';
+import { progressBenchmark } from './progress.bench.js';
 import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
 
 // `npm run bench` runs every benchmark; `npm run bench -- outbox` runs one. Results are printed
@@ -7,6 +8,7 @@ import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
 
 const BENCHMARKS: Record<string, () => Promise<object>> = {
   outbox: outboxBenchmark,
+  progress: progressBenchmark,
   'stripe-webhook': stripeWebhookBenchmark,
 };
 

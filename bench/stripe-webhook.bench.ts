@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { emailModels } from '../src/email/email.model.js';
 import { systemClock } from '../src/infra/clock.js';
@@ -67,7 +67,7 @@ function mixedEvents(): TestEvent[] {
 export async function stripeWebhookBenchmark() {
   const database = await benchDatabase('webhook');
   const config = loadConfig({ ...TEST_ENV, TIME_ZONE: 'UTC' });
-  const app = createApp({
+  const appServer = createHttpServer({
     config,
     db: database.db,
     logger: createLogger({ level: 'silent' }),
@@ -76,7 +76,7 @@ export async function stripeWebhookBenchmark() {
     stripe: createStripeClient(config.stripe.secretKey),
     events: new DomainEvents(),
   });
-  const server = app.listen(0, '127.0.0.1');
+  const server = appServer.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/stripe`;
 

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Connection } from 'mongoose';
@@ -9,6 +10,8 @@ import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import { accountDocs, accountRoutes } from './accounts/account.routes.js';
 import { subscribeCampaigns } from './campaigns/campaign.listeners.js';
 import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
+import { createProgressCache, type ProgressCache } from './campaigns/progress.service.js';
+import { serveCachedProgress } from './campaigns/progress-fast-path.js';
 import type { Config } from './config/config.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
@@ -38,7 +41,19 @@ export interface AppDeps {
   stripeEventHandlers?: HandlerTable;
 }
 
-export function createApp(deps: AppDeps): Express {
+/** The HTTP server: the cached progress fast path first, then the Express app. */
+export function createHttpServer(deps: AppDeps): http.Server {
+  const progressCache = newProgressCache(deps);
+  const app = createApp(deps, progressCache);
+  return http.createServer((req, res) => {
+    if (!serveCachedProgress(progressCache, req, res)) app(req, res);
+  });
+}
+
+const newProgressCache = (deps: AppDeps) =>
+  createProgressCache({ db: deps.db, ttlMs: deps.config.progressCacheMs, now: () => deps.clock.now() });
+
+export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgressCache(deps)): Express {
   const { config } = deps;
   const plans = loadPlans(config.membershipPlansFile);
   const membershipDeps = {
@@ -128,9 +143,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
-  app.use(
-    campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCacheMs: config.progressCacheMs }),
-  );
+  app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   app.use(
     docsRoutes(

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createApp } from './app.js';
+import { createHttpServer } from './app.js';
 import { openDatabase, readConfigOrExit } from './bootstrap.js';
 import { createWorkerFromConfig } from './email/email.setup.js';
 import { systemClock } from './infra/clock.js';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       'SENDGRID_API_KEY is not set: emails are written to a folder',
     );
 
-  const app = createApp({
+  const server: Server = createHttpServer({
     config,
     db,
     logger,
@@ -32,8 +32,7 @@ async function main(): Promise<void> {
     metrics,
     stripe,
     events: new DomainEvents(),
-  });
-  const server: Server = app.listen(config.http.port, config.http.host);
+  }).listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

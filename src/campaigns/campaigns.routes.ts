@@ -12,19 +12,19 @@ import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
-import { createProgressCache } from './progress.service.js';
+import type { ProgressCache } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
 export interface CampaignRoutesDeps {
   db: Connection;
   clock: Clock;
   staffAuth: StaffAuthConfig;
-  /** How long each process keeps a campaign's progress before reading it again. */
-  progressCacheMs: number;
+  /** Shared with the fast path in front of Express (progress-fast-path.ts). */
+  progressCache: ProgressCache;
 }
 
 // Browsers and CDNs may keep progress briefly; a CDN may serve a stale copy while it refreshes.
-const PUBLIC_CACHE = 'public, max-age=15, s-maxage=30, stale-while-revalidate=60';
+export const PUBLIC_CACHE = 'public, max-age=15, s-maxage=30, stale-while-revalidate=60';
 const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/);
 const timeZone = z.string().refine((tz) => {
   try {
@@ -72,11 +72,7 @@ export const progressSchema = z
 
 export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   const router = Router();
-  const cache = createProgressCache({
-    db: deps.db,
-    ttlMs: deps.progressCacheMs,
-    now: () => deps.clock.now(),
-  });
+  const cache = deps.progressCache;
   const staff = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin', 'editor');
   const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8');
   const widgetPage = Handlebars.compile(

@@ -72,6 +72,11 @@ export function createProgressCache(options: { db: Connection; ttlMs: number; no
   }
 
   return {
+    /** The cached progress if it is fresh, without waiting: what the fast path serves. */
+    peek(slug: string): CachedProgress | undefined {
+      const entry = entries.get(slug);
+      return entry && entry.expiresAt > Date.now() ? entry.value : undefined;
+    },
     async get(slug: string): Promise<CachedProgress | undefined> {
       const now = Date.now();
       const entry = entries.get(slug);
@@ -95,3 +100,5 @@ export function createProgressCache(options: { db: Connection; ttlMs: number; no
     clear: () => entries.clear(),
   };
 }
+
+export type ProgressCache = ReturnType<typeof createProgressCache>;

@@ -65,6 +65,27 @@ describe('public progress', () => {
     expect(res.headers.get('etag')).toMatch(/^"[\w-]+"$/);
   });
 
+  it('when the answer comes from the cache fast path, then it is the same bytes and headers as from Express', async () => {
+    await new Promise((r) => setTimeout(r, 1_100)); // let the 1 s cache expire: the next answer is Express's
+    const viaExpress = await fetch(`${app.url}/campaigns/birthday/progress`);
+    const viaFastPath = await fetch(`${app.url}/campaigns/birthday/progress`);
+    expect(await viaFastPath.text()).toBe(await viaExpress.text());
+    for (const header of [
+      'content-type',
+      'cache-control',
+      'etag',
+      'access-control-allow-origin',
+      'cross-origin-resource-policy',
+      'x-content-type-options',
+    ]) {
+      expect({ header, value: viaFastPath.headers.get(header) }).toEqual({
+        header,
+        value: viaExpress.headers.get(header),
+      });
+    }
+    expect(viaFastPath.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('when the caller already has the current version, then 304 with no body', async () => {
     const first = await fetch(`${app.url}/campaigns/birthday/progress`);
     const etag = first.headers.get('etag')!;

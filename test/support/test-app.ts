@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from 'mongoose';
 import { inject } from 'vitest';
-import { type AppDeps, createApp } from '../../src/app.js';
+import { type AppDeps, createHttpServer } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/infra/clock.js';
 import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
@@ -76,7 +76,7 @@ export async function startTestApp(
     events: new DomainEvents(),
     ...options.deps,
   };
-  const server = createApp(deps).listen(0, '127.0.0.1');
+  const server = createHttpServer(deps).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
