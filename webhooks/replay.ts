@@ -5,7 +5,7 @@ import { membershipModels } from '../src/memberships/membership.model.js';
 import { type MembershipDeps, NotReadyYet } from '../src/memberships/membership.service.js';
 import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
-import { stripeEventModel } from './stripe-event.model.js';
+import { stripeEventModel, stripeEventPayloadModel } from './stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS } from './stripe-handlers.js';
 
 export interface ReplayReport {
@@ -65,12 +65,14 @@ export async function replayStripeEvents(
       for (const event of waiting) {
         const handler = STRIPE_EVENT_HANDLERS[event.type];
         if (!handler) continue;
+        const payload = await stripeEventPayloadModel(live).findById(event._id).lean();
+        if (!payload) throw new Error(`stored event ${event._id} has no payload`);
         try {
           await handler(scratchDeps, {
             id: event._id,
             type: event.type,
             created: event.created,
-            object: event.object,
+            object: payload.object,
           });
         } catch (error) {
           if (!(error instanceof NotReadyYet)) throw error;

@@ -1,17 +1,27 @@
 import { type Connection, Schema } from 'mongoose';
 
-/** Every verified Stripe event, stored once by its id: the log that replay rebuilds state from. */
+/**
+ * Every verified Stripe event, stored once by its id, with where its processing stands. The
+ * payload lives apart (StripeEventPayload, written once, never changed) so that recording the
+ * outcome rewrites a small document: on FerretDB an update costs time in proportion to the
+ * collection's size, and payloads are most of it.
+ */
 export interface StoredStripeEvent {
   _id: string; // evt_…
   type: string;
   created: number; // Stripe's seconds
   livemode: boolean;
-  object: Record<string, unknown>; // event.data.object
   status: 'received' | 'applied' | 'ignored' | 'pending' | 'failed';
   attempts: number;
   lastError?: string;
   receivedAt: Date;
   appliedAt?: Date;
+}
+
+/** event.data.object as Stripe sent it: what replay rebuilds state from. */
+export interface StripeEventPayload {
+  _id: string; // the event id
+  object: Record<string, unknown>;
 }
 
 const storedStripeEventSchema = new Schema<StoredStripeEvent>(
@@ -20,18 +30,24 @@ const storedStripeEventSchema = new Schema<StoredStripeEvent>(
     type: { type: String, required: true },
     created: { type: Number, required: true, index: true },
     livemode: { type: Boolean, required: true },
-    object: { type: Schema.Types.Mixed, required: true },
     status: { type: String, required: true },
     attempts: { type: Number, required: true, default: 0 },
     lastError: String,
     receivedAt: { type: Date, required: true },
     appliedAt: Date,
   },
+  { versionKey: false },
+);
+
+const payloadSchema = new Schema<StripeEventPayload>(
+  { _id: String, object: { type: Schema.Types.Mixed, required: true } },
   { versionKey: false, minimize: false },
 );
 
 export function registerStripeEventModel(db: Connection): void {
   if (!db.models.StripeEvent) db.model('StripeEvent', storedStripeEventSchema, 'stripe_events');
+  if (!db.models.StripeEventPayload) db.model('StripeEventPayload', payloadSchema, 'stripe_event_payloads');
 }
 
 export const stripeEventModel = (db: Connection) => db.model<StoredStripeEvent>('StripeEvent');
+export const stripeEventPayloadModel = (db: Connection) => db.model<StripeEventPayload>('StripeEventPayload');

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { MembershipDeps, Outcome } from '../src/memberships/membership.service.js';
-import { stripeEventModel } from './stripe-event.model.js';
+import { stripeEventModel, stripeEventPayloadModel } from './stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS, type StripeEventHandler } from './stripe-handlers.js';
 
 export type HandlerTable = Record<string, StripeEventHandler>;
@@ -18,12 +18,17 @@ export async function receiveStripeEvent(
 ): Promise<{ duplicate: boolean; outcome: Outcome | 'unhandled' }> {
   const StripeEvent = stripeEventModel(deps.db);
   try {
+    // Payload first: an event record never exists without what replay needs to rebuild from.
+    await stripeEventPayloadModel(deps.db)
+      .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
+      .catch((error: { code?: number }) => {
+        if (error.code !== 11000) throw error;
+      });
     await StripeEvent.create({
       _id: event.id,
       type: event.type,
       created: event.created,
       livemode: event.livemode,
-      object: event.data.object as unknown as Record<string, unknown>,
       status: 'received',
       attempts: 0,
       receivedAt: deps.clock.now(),

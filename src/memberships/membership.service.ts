@@ -65,11 +65,11 @@ async function ensureMember(
     ).toObject();
   } catch (error) {
     if ((error as { code?: number }).code !== 11000) throw error;
-    member = (await Member.findOneAndUpdate(
-      { email },
-      { $set: { ...(input.customerId ? { stripeCustomerId: input.customerId } : {}) } },
-      { returnDocument: 'after' },
-    ).lean<Member>())!;
+    member = (await Member.findOne({ email }).lean<Member>())!;
+    if (input.customerId && member.stripeCustomerId !== input.customerId) {
+      await Member.updateOne({ _id: member._id }, { $set: { stripeCustomerId: input.customerId } });
+      member.stripeCustomerId = input.customerId;
+    }
   }
   if (member.joinedVia === input.via) {
     await deps.events.publish('member.joined', {
@@ -314,10 +314,13 @@ export async function applySubscriptionEvent(
   if (!isOurs(subscription.metadata)) return 'ignored';
   const { Member, Subscription } = membershipModels(deps.db);
   const customerId = idOf(subscription.customer)!;
-  const member = await Member.findOne({ stripeCustomerId: customerId }).lean<Member>();
+  const existing = await Subscription.findById(subscription.id).lean();
+  // The mirror names its member; only a subscription seen for the first time needs the search.
+  const member = existing
+    ? await Member.findById(existing.memberId).lean<Member>()
+    : await Member.findOne({ stripeCustomerId: customerId }).lean<Member>();
   if (!member) throw new NotReadyYet(`no member yet for customer ${customerId}`);
 
-  const existing = await Subscription.findById(subscription.id).lean();
   const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
   if (existing) {
     const stale =
