@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { isDuplicateKey } from '../src/infra/db.js';
 import type { MembershipDeps, Outcome } from '../src/memberships/membership.service.js';
 import { stripeEventModel, stripeEventPayloadModel } from './stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS, type StripeEventHandler } from './stripe-handlers.js';
@@ -21,8 +22,8 @@ export async function receiveStripeEvent(
     // Payload first: an event record never exists without what replay needs to rebuild from.
     await stripeEventPayloadModel(deps.db)
       .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
-      .catch((error: { code?: number }) => {
-        if (error.code !== 11000) throw error;
+      .catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
       });
     await StripeEvent.create({
       _id: event.id,
@@ -34,7 +35,7 @@ export async function receiveStripeEvent(
       receivedAt: deps.clock.now(),
     });
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
     const stored = await StripeEvent.findById(event.id).select({ status: 1 }).lean();
     if (stored && stored.status !== 'received' && stored.status !== 'failed') {
       return { duplicate: true, outcome: stored.status === 'pending' ? 'pending' : 'applied' };

@@ -1,6 +1,7 @@
 import type { Connection, Types } from 'mongoose';
 import { enqueueEmail } from '../email/outbox.service.js';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
 import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
@@ -58,7 +59,7 @@ async function addContribution(
       day: calendarKeys(fields.at, campaign.timeZone).day,
     });
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
   await announceMilestones(deps, campaign);
@@ -116,7 +117,7 @@ async function revoke(
       reason,
     });
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
   }
 }
 

@@ -7,10 +7,12 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import { fromRoot } from '../infra/paths.js';
+import { isTimeZone } from '../shared/time.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
-import { campaignModels } from './campaign.model.js';
+import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
 import type { ProgressCache } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
@@ -26,14 +28,7 @@ export interface CampaignRoutesDeps {
 // Browsers and CDNs may keep progress briefly; a CDN may serve a stale copy while it refreshes.
 export const PUBLIC_CACHE = 'public, max-age=15, s-maxage=30, stale-while-revalidate=60';
 const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/);
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'an IANA time zone like Europe/Kyiv');
+const timeZone = z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv');
 
 const campaignFields = z.object({
   title: z.string().trim().min(1).max(120),
@@ -148,8 +143,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
       const campaign = await campaignModels(deps.db).Campaign.create(input);
       res.status(201).json(present(campaign.toObject()));
     } catch (error) {
-      if ((error as { code?: number }).code === 11000)
-        throw new AppError('conflict', `A campaign called "${input.slug}" exists.`);
+      if (isDuplicateKey(error)) throw new AppError('conflict', `A campaign called "${input.slug}" exists.`);
       throw error;
     }
   });
@@ -184,18 +178,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   return router;
 }
 
-function present(c: {
-  slug: string;
-  title: string;
-  description: string;
-  goal: number;
-  startsAt: Date;
-  endsAt: Date;
-  timeZone: string;
-  startingOffset: number;
-  counts: object;
-  milestones: number[];
-}) {
+function present(c: Omit<Campaign, '_id' | 'createdAt' | 'updatedAt'>) {
   return {
     slug: c.slug,
     title: c.title,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from '../shared/time.js';
 
 // Every environment variable the service reads, in one place. `.env.example` documents each
 // of them and a test keeps the two in agreement.
@@ -21,17 +22,7 @@ export const configSchema = z
       .regex(/^\d+(b|kb|mb)$/, 'a size like 100kb')
       .default('100kb'),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
-    TIME_ZONE: z
-      .string()
-      .refine((tz) => {
-        try {
-          new Intl.DateTimeFormat('en', { timeZone: tz });
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'an IANA time zone like Europe/Kyiv')
-      .default('UTC'),
+    TIME_ZONE: z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv').default('UTC'),
 
     SESSION_SECRET: z.string().min(32, 'at least 32 random characters (openssl rand -hex 32)').optional(),
     MEMBER_SESSION_DAYS: positiveInt.default(30),

@@ -1,6 +1,7 @@
 import { type Connection, isValidObjectId } from 'mongoose';
 import { z } from 'zod';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import { emailModels } from './email.model.js';
 import { suppressAddress } from './suppression.service.js';
 
@@ -42,7 +43,7 @@ export async function applyEmailEvents(
         receivedAt: clock.now(),
       });
     } catch (error) {
-      if ((error as { code?: number }).code === 11000) {
+      if (isDuplicateKey(error)) {
         duplicates++;
         continue;
       }

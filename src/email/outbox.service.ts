@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import { DEFAULT_LOCALE, EMAIL_TEMPLATES, type TemplateData, type TemplateName } from './catalog.js';
 import { emailModels } from './email.model.js';
 import { normalizeEmail } from './suppression.service.js';
@@ -46,7 +47,7 @@ export async function enqueueEmail<T extends TemplateName>(
     const job = await EmailJob.create({ idempotencyKey: input.idempotencyKey, ...insert });
     return { jobId: String(job._id), created: true };
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
     const existing = await EmailJob.findOne({ idempotencyKey: input.idempotencyKey })
       .select({ _id: 1 })
       .lean();

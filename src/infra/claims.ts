@@ -1,4 +1,5 @@
 import { type Connection, Schema } from 'mongoose';
+import { isDuplicateKey } from './db.js';
 
 // "Exactly one caller wins" that holds on every backend we run on. On MongoDB a conditional
 // findOneAndUpdate is atomic, but FerretDB 1.x applies updates as read-then-write outside a
@@ -28,7 +29,7 @@ export async function claimOnce(db: Connection, key: string, now: Date): Promise
     await db.model<Claim>('Claim').create({ _id: key, claimedAt: now });
     return true;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
 }

@@ -54,3 +54,8 @@ export async function describeServer(connection: Connection): Promise<string> {
     ? `FerretDB ${info.ferretdbVersion} (MongoDB ${info.version} wire protocol)`
     : `MongoDB ${info.version}`;
 }
+
+/** A write refused by a unique index: the thing it would create already exists. */
+export function isDuplicateKey(error: unknown): boolean {
+  return (error as { code?: number } | null)?.code === 11000;
+}

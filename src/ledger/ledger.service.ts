@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { type LedgerEntry, ledgerModel } from './ledger.model.js';
@@ -24,7 +25,7 @@ export async function recordLedgerEntry(
       recordedAt: deps.clock.now(),
     });
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
     created = false;
   }
   await deps.events.publish('ledger.recorded', {

@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { normalizeEmail } from '../email/suppression.service.js';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { recordLedgerEntry, refundedSoFar } from '../ledger/ledger.service.js';
@@ -64,7 +65,7 @@ async function ensureMember(
       })
     ).toObject();
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
     member = (await Member.findOne({ email }).lean<Member>())!;
     if (input.customerId && member.stripeCustomerId !== input.customerId) {
       await Member.updateOne({ _id: member._id }, { $set: { stripeCustomerId: input.customerId } });
@@ -198,7 +199,7 @@ async function mirrorNewSubscription(
       lastEventId: 'checkout',
     });
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
   }
 }
 

@@ -15,3 +15,12 @@ export function calendarKeys(at: Date, timeZone: string): { day: string; month: 
 }
 
 export const fromUnixSeconds = (seconds: number) => new Date(seconds * 1000);
+
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { isDuplicateKey } from '../infra/db.js';
 import { createLogger } from '../infra/logger.js';
 import { STAFF_ROLES, type StaffRole } from './staff.model.js';
 import { createStaffUser } from './staff-auth.service.js';
@@ -42,7 +43,7 @@ async function main(): Promise<number> {
     if (generated) console.log(`Password (shown once, store it in your password manager): ${password}`);
     return 0;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) {
+    if (isDuplicateKey(error)) {
       console.error(`A staff user with the email ${values.email} already exists.`);
       return 1;
     }
