@@ -24,6 +24,8 @@ import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
+import { loadLists } from './newsletters/lists.js';
+import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 
@@ -140,6 +142,19 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       },
       secureCookies: config.env === 'production',
       brandName: config.brand.name,
+    }),
+  );
+  app.use(
+    newsletterRoutes({
+      db: deps.db,
+      clock: deps.clock,
+      lists: loadLists(config.newsletters.listsFile),
+      publicBaseUrl: config.http.publicBaseUrl,
+      linkSecret: config.session.secret,
+      confirmationHours: config.newsletters.confirmationHours,
+      subscribeLimitPerIp: config.newsletters.signupsPerIp,
+      brandName: config.brand.name,
+      staffAuth,
     }),
   );
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));

@@ -6,6 +6,7 @@ import { registerEmailModels } from './email/email.model.js';
 import { registerClaimModel } from './infra/claims.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
+import { registerNewsletterModels } from './newsletters/newsletter.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
@@ -18,4 +19,5 @@ export function registerModels(db: Connection): void {
   registerSignInTokenModel(db);
   registerStaffModels(db);
   registerCampaignModels(db);
+  registerNewsletterModels(db);
 }

@@ -52,6 +52,9 @@ export const configSchema = z
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
+    NEWSLETTER_LISTS_FILE: z.string().min(1).optional(),
+    NEWSLETTER_CONFIRMATION_HOURS: positiveInt.default(48),
+    NEWSLETTER_SIGNUPS_PER_IP: positiveInt.default(20),
 
     SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
     SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
@@ -108,7 +111,7 @@ export interface Config {
     shutdownTimeoutMs: number;
   };
   logLevel: Env['LOG_LEVEL'];
-  /** Signs member session cookies (HS256). */
+  /** Signs member session cookies (HS256) and reader links (unsubscribe, my data). */
   session: { secret: string; days: number };
   /** Staff access tokens: the first key signs, every key verifies (rotation by key id). */
   staffAuth: {
@@ -123,6 +126,7 @@ export interface Config {
   membershipPlansFile?: string;
   /** How long each process keeps a campaign's progress before reading the database again. */
   progressCacheMs: number;
+  newsletters: { listsFile?: string; confirmationHours: number; signupsPerIp: number };
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
@@ -194,6 +198,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
+    newsletters: {
+      listsFile: env.NEWSLETTER_LISTS_FILE,
+      confirmationHours: env.NEWSLETTER_CONFIRMATION_HOURS,
+      signupsPerIp: env.NEWSLETTER_SIGNUPS_PER_IP,
+    },
     email: {
       sendgridApiKey: env.SENDGRID_API_KEY,
       sendgridWebhookPublicKey: env.SENDGRID_WEBHOOK_PUBLIC_KEY,

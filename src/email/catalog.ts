@@ -87,6 +87,16 @@ export const EMAIL_TEMPLATES = {
       goal: 1000,
     },
   }),
+  'newsletter-welcome': define({
+    kind: 'transactional',
+    data: z.object({ name, lists: z.array(z.string()).min(1), preferencesUrl: z.url(), dataUrl: z.url() }),
+    sample: {
+      name: 'Olena',
+      lists: ["Editors' Picks"],
+      preferencesUrl: 'http://localhost:3000/newsletters/unsubscribe?e=sample',
+      dataUrl: 'http://localhost:3000/newsletters/my-data?e=sample',
+    },
+  }),
 } as const;
 
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;

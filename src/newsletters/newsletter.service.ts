@@ -1,0 +1,263 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { emailModels } from '../email/email.model.js';
+import { enqueueEmail } from '../email/outbox.service.js';
+import { suppressionBlocking } from '../email/suppression.service.js';
+import { claimOnce } from '../infra/claims.js';
+import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
+import { signLink } from '../infra/signed-links.js';
+import type { NewsletterList } from './lists.js';
+import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
+
+export interface NewsletterDeps {
+  db: Connection;
+  clock: Clock;
+  lists: NewsletterList[];
+  publicBaseUrl: string;
+  linkSecret: string;
+  /** How long a confirmation link works. */
+  confirmationHours: number;
+}
+
+export interface ConsentContext {
+  sourcePage?: string;
+  ip?: string;
+  userAgent?: string;
+  consentTextVersion?: string;
+}
+
+/** At most one confirmation email per address per this window, however many requests arrive. */
+export const CONFIRMATION_EMAIL_WINDOW_MS = 15 * 60_000;
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+const subscriptionId = (list: string, email: string) => `${list}:${email}`;
+
+/** Names go into emails; a name carrying a link could turn our confirmation mail into spam. */
+export function cleanName(name: string | undefined): string | undefined {
+  const trimmed = name?.trim();
+  if (!trimmed || /(https?:|www\.|\w\.(com|net|org|ru|io|xyz|info|biz|top)\b|[<>@/\\])/i.test(trimmed))
+    return undefined;
+  return trimmed.slice(0, 100);
+}
+
+export function preferencesUrl(
+  deps: Pick<NewsletterDeps, 'publicBaseUrl' | 'linkSecret'>,
+  email: string,
+  list?: string,
+) {
+  const url = new URL(`${deps.publicBaseUrl}/newsletters/unsubscribe`);
+  url.searchParams.set('e', email);
+  if (list) url.searchParams.set('list', list);
+  url.searchParams.set('sig', signLink(deps.linkSecret, 'unsubscribe', email));
+  return url.toString();
+}
+
+export function dataUrl(
+  deps: Pick<NewsletterDeps, 'publicBaseUrl' | 'linkSecret'>,
+  email: string,
+  expires: number,
+) {
+  const url = new URL(`${deps.publicBaseUrl}/newsletters/my-data`);
+  url.searchParams.set('e', email);
+  url.searchParams.set('exp', String(expires));
+  url.searchParams.set('sig', signLink(deps.linkSecret, 'my-data', email, String(expires)));
+  return url.toString();
+}
+
+async function recordConsent(
+  deps: NewsletterDeps,
+  email: string,
+  lists: string[],
+  action: 'opt_in_requested' | 'confirmed' | 'unsubscribed',
+  context: ConsentContext,
+) {
+  const at = deps.clock.now();
+  await newsletterModels(deps.db).Consent.insertMany(
+    lists.map((list) => ({ email, list, action, at, ...context })),
+  );
+}
+
+/**
+ * A sign-up from the form or the API. Every address, known or not, goes through the same steps, so
+ * the answer (and its timing) says nothing about who is subscribed. Lists already confirmed stay
+ * so; the rest become pending and one confirmation email goes out per address per window, never
+ * to a suppressed address.
+ */
+export async function subscribe(
+  deps: NewsletterDeps,
+  input: { email: string; lists: string[]; name?: string; locale: string },
+  context: ConsentContext,
+): Promise<void> {
+  const { Subscription, Token } = newsletterModels(deps.db);
+  const now = deps.clock.now();
+  const name = cleanName(input.name);
+  const needConfirmation: string[] = [];
+  for (const list of input.lists) {
+    const id = subscriptionId(list, input.email);
+    try {
+      await Subscription.create({
+        _id: id,
+        list,
+        email: input.email,
+        name,
+        locale: input.locale,
+        status: 'pending',
+        requestedAt: now,
+      });
+      needConfirmation.push(list);
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      const existing = await Subscription.findById(id).lean<NewsletterSubscription>();
+      if (existing?.status === 'confirmed') continue;
+      if (existing?.status === 'unsubscribed') {
+        await Subscription.updateOne(
+          { _id: id },
+          { $set: { status: 'pending', requestedAt: now, name, locale: input.locale } },
+        );
+      }
+      needConfirmation.push(list);
+    }
+  }
+  await recordConsent(deps, input.email, input.lists, 'opt_in_requested', context);
+  if (needConfirmation.length === 0) return;
+  if (await suppressionBlocking(deps.db, input.email, 'transactional')) return;
+  const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
+  if (!(await claimOnce(deps.db, `newsletter-confirmation:${input.email}:${window}`, now))) return;
+
+  const token = randomBytes(32).toString('base64url');
+  await Token.create({
+    _id: sha256(token),
+    email: input.email,
+    lists: needConfirmation,
+    expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
+  });
+  await enqueueEmail(deps.db, deps.clock, {
+    template: 'newsletter-confirmation',
+    to: { email: input.email, name },
+    locale: input.locale,
+    data: {
+      name,
+      lists: needConfirmation.map((slug) => listName(deps, slug)),
+      confirmUrl: `${deps.publicBaseUrl}/newsletters/confirm?token=${token}`,
+    },
+    idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
+  });
+}
+
+const listName = (deps: NewsletterDeps, slug: string) =>
+  deps.lists.find((l) => l.slug === slug)?.name ?? slug;
+
+export type ConfirmResult =
+  | { outcome: 'confirmed' | 'already_confirmed'; email: string; lists: string[] }
+  | { outcome: 'expired'; email: string }
+  | { outcome: 'invalid' };
+
+/** Spends a confirmation token: the lists become confirmed once; the same link again says so. */
+export async function confirm(
+  deps: NewsletterDeps,
+  token: string,
+  context: ConsentContext,
+): Promise<ConfirmResult> {
+  const { Subscription, Token } = newsletterModels(deps.db);
+  const hash = sha256(token);
+  const stored = await Token.findById(hash).lean();
+  if (!stored) return { outcome: 'invalid' };
+  const now = deps.clock.now();
+  if (stored.expiresAt <= now) return { outcome: 'expired', email: stored.email };
+  if (!(await claimOnce(deps.db, `newsletter-confirmed:${hash}`, now))) {
+    return { outcome: 'already_confirmed', email: stored.email, lists: stored.lists };
+  }
+  const confirmed: string[] = [];
+  for (const list of stored.lists) {
+    const result = await Subscription.updateOne(
+      { _id: subscriptionId(list, stored.email), status: 'pending' },
+      { $set: { status: 'confirmed', confirmedAt: now } },
+    );
+    if (result.modifiedCount === 1) confirmed.push(list);
+  }
+  if (confirmed.length === 0)
+    return { outcome: 'already_confirmed', email: stored.email, lists: stored.lists };
+  await recordConsent(deps, stored.email, confirmed, 'confirmed', context);
+  const first = await Subscription.findById(
+    subscriptionId(confirmed[0]!, stored.email),
+  ).lean<NewsletterSubscription>();
+  await enqueueEmail(deps.db, deps.clock, {
+    template: 'newsletter-welcome',
+    to: { email: stored.email, name: first?.name },
+    locale: first?.locale,
+    data: {
+      name: first?.name,
+      lists: confirmed.map((slug) => listName(deps, slug)),
+      preferencesUrl: preferencesUrl(deps, stored.email),
+      dataUrl: dataUrl(deps, stored.email, Math.floor(now.getTime() / 1000) + 30 * 86_400),
+    },
+    // RFC 8058 one-click unsubscribe from the lists this mail is about.
+    listUnsubscribeUrl: preferencesUrl(deps, stored.email),
+    idempotencyKey: `newsletter-welcome:${hash}`,
+  });
+  return { outcome: 'confirmed', email: stored.email, lists: confirmed };
+}
+
+/** Unsubscribes from the given lists (or every list); nothing else happens to lists not named. */
+export async function unsubscribe(
+  deps: NewsletterDeps,
+  email: string,
+  lists: string[] | 'all',
+  context: ConsentContext,
+): Promise<string[]> {
+  const { Subscription } = newsletterModels(deps.db);
+  const current = await Subscription.find({ email, status: { $ne: 'unsubscribed' } }).lean<
+    NewsletterSubscription[]
+  >();
+  const targets = current.filter((s) => lists === 'all' || lists.includes(s.list));
+  const now = deps.clock.now();
+  for (const subscription of targets) {
+    await Subscription.updateOne(
+      { _id: subscription._id },
+      { $set: { status: 'unsubscribed', unsubscribedAt: now } },
+    );
+  }
+  if (targets.length > 0)
+    await recordConsent(
+      deps,
+      email,
+      targets.map((s) => s.list),
+      'unsubscribed',
+      context,
+    );
+  return targets.map((s) => s.list);
+}
+
+export async function subscriptionsOf(db: Connection, email: string) {
+  return newsletterModels(db).Subscription.find({ email }).sort({ list: 1 }).lean<NewsletterSubscription[]>();
+}
+
+/** Everything we hold about a newsletter reader: what they subscribed to and every consent record. */
+export async function exportReaderData(db: Connection, email: string) {
+  const { Consent } = newsletterModels(db);
+  const [subscriptions, consents, emails] = await Promise.all([
+    subscriptionsOf(db, email),
+    Consent.find({ email }).sort({ at: 1 }).select({ _id: 0 }).lean(),
+    emailModels(db)
+      .EmailJob.find({ 'to.email': email, template: /^newsletter-/ })
+      .select({ template: 1, status: 1, createdAt: 1, _id: 0 })
+      .lean(),
+  ]);
+  return {
+    email,
+    subscriptions: subscriptions.map(({ _id, ...rest }) => rest),
+    consents,
+    emails,
+  };
+}
+
+/** Erases a newsletter reader: subscriptions, consent records, tokens and newsletter mail. */
+export async function deleteReaderData(db: Connection, email: string): Promise<void> {
+  const { Subscription, Consent, Token } = newsletterModels(db);
+  await Promise.all([
+    Subscription.deleteMany({ email }),
+    Consent.deleteMany({ email }),
+    Token.deleteMany({ email }),
+    emailModels(db).EmailJob.deleteMany({ 'to.email': email, template: /^newsletter-/ }),
+  ]);
+}
