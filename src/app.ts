@@ -166,6 +166,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
         [
           healthDocs,
           campaignDocs,
+          newsletterDocs,
           membershipDocs,
           accountDocs,
           staffDocs,

@@ -5,7 +5,6 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
-import type { Clock } from '../infra/clock.js';
 import { fromRoot } from '../infra/paths.js';
 import { takeSlot } from '../infra/rate-limit.js';
 import { verifyLink } from '../infra/signed-links.js';
