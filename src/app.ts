@@ -25,6 +25,7 @@ import type { Logger } from './infra/logger.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
 import { loadLists } from './newsletters/lists.js';
+import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
@@ -73,6 +74,15 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     refreshTokenDays: config.staffAuth.refreshTokenDays,
   };
   subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
+  const newsletterDeps = {
+    db: deps.db,
+    clock: deps.clock,
+    lists: loadLists(config.newsletters.listsFile),
+    publicBaseUrl: config.http.publicBaseUrl,
+    linkSecret: config.session.secret,
+    confirmationHours: config.newsletters.confirmationHours,
+  };
+  deps.events.on('address.suppressed', ({ email }) => removeSuppressedFromLists(newsletterDeps, email));
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
@@ -103,6 +113,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     sendgridWebhookRoutes({
       db: deps.db,
       clock: deps.clock,
+      events: deps.events,
       publicKey: config.email.sendgridWebhookPublicKey,
     }),
   );
@@ -146,12 +157,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   );
   app.use(
     newsletterRoutes({
-      db: deps.db,
-      clock: deps.clock,
-      lists: loadLists(config.newsletters.listsFile),
-      publicBaseUrl: config.http.publicBaseUrl,
-      linkSecret: config.session.secret,
-      confirmationHours: config.newsletters.confirmationHours,
+      ...newsletterDeps,
       subscribeLimitPerIp: config.newsletters.signupsPerIp,
       brandName: config.brand.name,
       staffAuth,

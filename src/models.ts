@@ -6,6 +6,7 @@ import { registerEmailModels } from './email/email.model.js';
 import { registerClaimModel } from './infra/claims.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
+import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
 
@@ -20,4 +21,5 @@ export function registerModels(db: Connection): void {
   registerStaffModels(db);
   registerCampaignModels(db);
   registerNewsletterModels(db);
+  registerMarketingSyncModel(db);
 }

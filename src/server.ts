@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createHttpServer } from './app.js';
+import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit } from './bootstrap.js';
-import { createWorkerFromConfig } from './email/email.setup.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
@@ -41,9 +41,8 @@ async function main(): Promise<void> {
 
   const worker =
     config.email.worker === 'inline'
-      ? createWorkerFromConfig(config, { db, clock: systemClock, logger, metrics })
+      ? startBackgroundWork(config, { db, clock: systemClock, logger, metrics })
       : undefined;
-  worker?.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,23 +1,22 @@
+import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit } from './bootstrap.js';
-import { createWorkerFromConfig } from './email/email.setup.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
 
-// A process that only sends queued email: run as many as you like (`npm run worker`) and set
+// A process that only does background work (queued email, SendGrid Marketing sync): run as many as you like (`npm run worker`) and set
 // EMAIL_WORKER=off on the web processes to keep sending off them.
 
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.logLevel });
   const database = await openDatabase(config, logger);
-  const worker = createWorkerFromConfig(config, {
+  const worker = startBackgroundWork(config, {
     db: database.db,
     clock: systemClock,
     logger,
     metrics: createMetricsRegistry(),
   });
-  worker.start();
   logger.info('email worker started');
 
   const shutdown = async (signal: string) => {

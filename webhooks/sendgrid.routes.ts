@@ -7,6 +7,7 @@ import { AppError, errorBodySchema } from '../src/http/errors.js';
 import type { ApiDocs } from '../src/http/openapi.js';
 import { parseInput } from '../src/http/validate.js';
 import type { Clock } from '../src/infra/clock.js';
+import type { DomainEvents } from '../src/shared/domain-events.js';
 
 const SIGNATURE_HEADER = 'X-Twilio-Email-Event-Webhook-Signature';
 const TIMESTAMP_HEADER = 'X-Twilio-Email-Event-Webhook-Timestamp';
@@ -15,7 +16,12 @@ const TIMESTAMP_HEADER = 'X-Twilio-Email-Event-Webhook-Timestamp';
  * SendGrid's signed Event Webhook. The signature is ECDSA over timestamp + the exact bytes sent,
  * so this route reads the raw body and verifies it before parsing anything.
  */
-export function sendgridWebhookRoutes(deps: { db: Connection; clock: Clock; publicKey?: string }): Router {
+export function sendgridWebhookRoutes(deps: {
+  db: Connection;
+  clock: Clock;
+  events?: DomainEvents;
+  publicKey?: string;
+}): Router {
   const router = Router();
   const verifier = new EventWebhook();
   const publicKey = deps.publicKey ? verifier.convertPublicKeyToECDSA(deps.publicKey) : undefined;
@@ -35,7 +41,7 @@ export function sendgridWebhookRoutes(deps: { db: Connection; clock: Clock; publ
       throw new AppError('invalid_json');
     }
     const events = parseInput(sendgridEventBatchSchema, json);
-    const result = await applyEmailEvents(deps.db, deps.clock, events);
+    const result = await applyEmailEvents(deps.db, deps.clock, events, deps.events);
     res.json({ received: events.length, ...result });
   });
 

@@ -2,6 +2,7 @@ import { type Connection, isValidObjectId } from 'mongoose';
 import { z } from 'zod';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
+import type { DomainEvents } from '../shared/domain-events.js';
 import { emailModels } from './email.model.js';
 import { suppressAddress } from './suppression.service.js';
 
@@ -27,6 +28,7 @@ export async function applyEmailEvents(
   db: Connection,
   clock: Clock,
   events: SendgridEvent[],
+  domainEvents?: DomainEvents,
 ): Promise<{ processed: number; duplicates: number }> {
   const { EmailEvent } = emailModels(db);
   let processed = 0;
@@ -50,7 +52,12 @@ export async function applyEmailEvents(
       throw error;
     }
     try {
-      await applyEvent(db, event, occurredAt);
+      const suppressed = await applyEvent(db, event, occurredAt);
+      if (suppressed)
+        await domainEvents?.publish('address.suppressed', {
+          email: event.email.toLowerCase(),
+          reason: event.event,
+        });
       processed++;
     } catch (error) {
       await EmailEvent.deleteOne({ _id: event.sg_event_id });
@@ -60,30 +67,33 @@ export async function applyEmailEvents(
   return { processed, duplicates };
 }
 
-async function applyEvent(db: Connection, event: SendgridEvent, at: Date): Promise<void> {
+/** Returns true when the event suppressed the address. */
+async function applyEvent(db: Connection, event: SendgridEvent, at: Date): Promise<boolean> {
   const { EmailJob } = emailModels(db);
   const jobId = event.job_id && isValidObjectId(event.job_id) ? event.job_id : undefined;
   switch (event.event) {
     case 'bounce':
       // A "blocked" bounce is temporary (the receiving server refused for now): not a reason to stop.
-      if (event.type === 'blocked') return;
-      return suppressAddress(db, { email: event.email, reason: 'bounce', detail: event.reason, at });
+      if (event.type === 'blocked') return false;
+      await suppressAddress(db, { email: event.email, reason: 'bounce', detail: event.reason, at });
+      return true;
     case 'dropped':
     case 'spamreport':
     case 'unsubscribe':
-      return suppressAddress(db, { email: event.email, reason: event.event, detail: event.reason, at });
+      await suppressAddress(db, { email: event.email, reason: event.event, detail: event.reason, at });
+      return true;
     case 'delivered':
       if (jobId)
         await EmailJob.updateOne(
           { _id: jobId, deliveredAt: { $exists: false } },
           { $set: { deliveredAt: at } },
         );
-      return;
+      return false;
     case 'open':
       if (jobId)
         await EmailJob.updateOne({ _id: jobId, openedAt: { $exists: false } }, { $set: { openedAt: at } });
-      return;
+      return false;
     default:
-      return; // processed, deferred, click, group events: recorded, nothing to change
+      return false; // processed, deferred, click, group events: recorded, nothing to change
   }
 }

@@ -8,6 +8,7 @@ import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { signLink } from '../infra/signed-links.js';
 import type { NewsletterList } from './lists.js';
+import { enqueueMarketingSync } from './marketing-sync.js';
 import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
 
 export interface NewsletterDeps {
@@ -181,6 +182,15 @@ export async function confirm(
   const first = await Subscription.findById(
     subscriptionId(confirmed[0]!, stored.email),
   ).lean<NewsletterSubscription>();
+  for (const list of confirmed) {
+    await enqueueMarketingSync(deps, {
+      email: stored.email,
+      name: first?.name,
+      list,
+      action: 'add',
+      at: now,
+    });
+  }
   await enqueueEmail(deps.db, deps.clock, {
     template: 'newsletter-welcome',
     to: { email: stored.email, name: first?.name },
@@ -216,6 +226,7 @@ export async function unsubscribe(
       { _id: subscription._id },
       { $set: { status: 'unsubscribed', unsubscribedAt: now } },
     );
+    await enqueueMarketingSync(deps, { email, list: subscription.list, action: 'remove', at: now });
   }
   if (targets.length > 0)
     await recordConsent(
@@ -260,4 +271,14 @@ export async function deleteReaderData(db: Connection, email: string): Promise<v
     Token.deleteMany({ email }),
     emailModels(db).EmailJob.deleteMany({ 'to.email': email, template: /^newsletter-/ }),
   ]);
+}
+
+/** A suppressed address (bounce, spam report) leaves the SendGrid lists; its consent history stays. */
+export async function removeSuppressedFromLists(deps: NewsletterDeps, email: string): Promise<void> {
+  const now = deps.clock.now();
+  for (const subscription of await subscriptionsOf(deps.db, email)) {
+    if (subscription.status === 'confirmed') {
+      await enqueueMarketingSync(deps, { email, list: subscription.list, action: 'remove', at: now });
+    }
+  }
 }

@@ -23,9 +23,15 @@ export interface LedgerRecorded {
   reverses?: string;
 }
 
+export interface AddressSuppressed {
+  email: string;
+  reason: string;
+}
+
 export interface DomainEventMap {
   'member.joined': MemberJoined;
   'ledger.recorded': LedgerRecorded;
+  'address.suppressed': AddressSuppressed;
 }
 
 type Handler<K extends keyof DomainEventMap> = (event: DomainEventMap[K]) => Promise<void> | void;

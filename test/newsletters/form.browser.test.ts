@@ -2,7 +2,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newsletterModels } from '../../src/newsletters/newsletter.model.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
-import { type TestApp, startTestApp } from '../support/test-app.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const THANKS = "Thank you for signing up for this newsletter. We've sent you a confirmation email.";
 let app: TestApp;
@@ -26,7 +26,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-const status = async (email: string) => (await newsletterModels(app.deps.db).Subscription.findById(`editors-picks:${email}`).lean())?.status;
+const status = async (email: string) =>
+  (await newsletterModels(app.deps.db).Subscription.findById(`editors-picks:${email}`).lean())?.status;
 
 describe('newsletter forms in Chromium', () => {
   it('when the embedded form on another site gets a bad address, it says so; a good one gets the thank-you', async () => {
@@ -38,9 +39,13 @@ describe('newsletter forms in Chromium', () => {
 
     await form.locator('#email').fill('not an address');
     await form.locator('button[type=submit]').click();
-    await expect.poll(() => form.locator('.error').textContent()).toBe('Please enter a correct email address');
+    await expect
+      .poll(() => form.locator('.error').textContent())
+      .toBe('Please enter a correct email address');
     expect(await form.locator('#email').getAttribute('aria-invalid')).toBe('true');
-    expect(await form.locator('#email').evaluate((el) => el === el.getRootNode().activeElement)).toBe(true);
+    expect(
+      await form.locator('#email').evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement),
+    ).toBe(true);
     await screenshot(page, 'newsletter-embed-invalid');
 
     await form.locator('#email').fill('reader@example.com');

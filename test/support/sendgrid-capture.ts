@@ -21,6 +21,7 @@ export type ScriptedResponse =
 export async function startSendgridCapture() {
   const requests: CapturedRequest[] = [];
   const script: ScriptedResponse[] = [];
+  const byPath = new Map<string, ScriptedResponse>();
   let fallback: ScriptedResponse = { status: 202 };
   let messageSeq = 0;
 
@@ -38,7 +39,7 @@ export async function startSendgridCapture() {
         at: Date.now(),
       };
       requests.push(entry);
-      let response = script.shift() ?? fallback;
+      let response = script.shift() ?? byPath.get(entry.path.split('?')[0]!) ?? fallback;
       if ('holdUntil' in response) {
         await response.holdUntil;
         response = { drop: true };
@@ -64,12 +65,17 @@ export async function startSendgridCapture() {
     /** Mail SendGrid would have accepted (answered 202). */
     accepted: () => requests.filter((r) => r.path === '/v3/mail/send' && r.status === 202),
     respondNext: (...responses: ScriptedResponse[]) => script.push(...responses),
+    /** The answer for one path (after any scripted ones), e.g. a search endpoint's JSON. */
+    respondTo: (path: string, response: ScriptedResponse) => {
+      byPath.set(path, response);
+    },
     respondAlways: (response: ScriptedResponse) => {
       fallback = response;
     },
     reset: () => {
       requests.length = 0;
       script.length = 0;
+      byPath.clear();
       fallback = { status: 202 };
       messageSeq = 0;
     },
