@@ -1,3 +1,4 @@
+import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
 import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
@@ -7,6 +8,7 @@ import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
 // same run, because absolute numbers on shared machines are noise.
 
 const BENCHMARKS: Record<string, () => Promise<object>> = {
+  newsletter: newsletterBenchmark,
   outbox: outboxBenchmark,
   progress: progressBenchmark,
   'stripe-webhook': stripeWebhookBenchmark,
