@@ -16,6 +16,7 @@ import type { Config } from './config/config.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
+import { giftDepsFrom } from './gifts/gift-deps.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     confirmationHours: config.newsletters.confirmationHours,
   };
   deps.events.on('address.suppressed', ({ email }) => removeSuppressedFromLists(newsletterDeps, email));
+  const giftDeps = giftDepsFrom(config, deps);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
@@ -124,6 +126,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       webhookSecret: config.stripe.webhookSecret,
       toleranceSeconds: config.stripe.webhookToleranceSeconds,
       handlers: deps.stripeEventHandlers,
+      gifts: giftDeps,
     }),
   );
 

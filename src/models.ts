@@ -3,6 +3,7 @@ import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
 import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
 import { registerCampaignModels } from './campaigns/campaign.model.js';
 import { registerEmailModels } from './email/email.model.js';
+import { registerGiftModels } from './gifts/gift.model.js';
 import { registerClaimModel } from './infra/claims.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
@@ -22,4 +23,5 @@ export function registerModels(db: Connection): void {
   registerCampaignModels(db);
   registerNewsletterModels(db);
   registerMarketingSyncModel(db);
+  registerGiftModels(db);
 }

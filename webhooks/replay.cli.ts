@@ -1,6 +1,8 @@
 import { openDatabase, readConfigOrExit } from '../src/bootstrap.js';
+import { giftDepsFrom } from '../src/gifts/gift-deps.js';
 import { systemClock } from '../src/infra/clock.js';
 import { createLogger } from '../src/infra/logger.js';
+import { DomainEvents } from '../src/shared/domain-events.js';
 import { replayStripeEvents } from './replay.js';
 
 // `npm run stripe:replay`: rebuild members, subscriptions and the ledger from the stored Stripe
@@ -15,6 +17,14 @@ try {
     logger,
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
+    // Replay calls no Stripe API: every fact it needs is in the stored events.
+    gifts: giftDepsFrom(config, {
+      db: database.db,
+      clock: systemClock,
+      logger,
+      events: new DomainEvents(),
+      stripe: null,
+    }),
   });
   console.log(
     `Replayed ${report.events} events; compared ${report.compared.members} members, ` +

@@ -2,11 +2,11 @@ import type { Connection } from 'mongoose';
 import { ensureIndexes } from '../src/infra/db.js';
 import { ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
-import { type MembershipDeps, NotReadyYet } from '../src/memberships/membership.service.js';
+import { NotReadyYet } from '../src/memberships/membership.service.js';
 import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
 import { stripeEventModel, stripeEventPayloadModel } from './stripe-event.model.js';
-import { STRIPE_EVENT_HANDLERS } from './stripe-handlers.js';
+import { STRIPE_EVENT_HANDLERS, type WebhookDeps } from './stripe-handlers.js';
 
 export interface ReplayReport {
   events: number;
@@ -51,13 +51,19 @@ const LEDGER_FIELDS = [
  */
 export async function replayStripeEvents(
   live: Connection,
-  deps: Omit<MembershipDeps, 'db' | 'events'>,
+  deps: Omit<WebhookDeps, 'db' | 'events'>,
 ): Promise<ReplayReport> {
   const scratch = live.useDb(`${live.name}_replay_${Date.now()}`, { useCache: false });
   registerModels(scratch);
   await ensureIndexes(scratch);
   try {
-    const scratchDeps: MembershipDeps = { ...deps, db: scratch, events: new DomainEvents() };
+    const events = new DomainEvents();
+    const scratchDeps: WebhookDeps = {
+      ...deps,
+      db: scratch,
+      events,
+      gifts: { ...deps.gifts, db: scratch, events },
+    };
     const stored = await stripeEventModel(live).find().sort({ created: 1, receivedAt: 1 }).lean();
     let waiting = stored;
     while (waiting.length > 0) {

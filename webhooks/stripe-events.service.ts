@@ -1,8 +1,8 @@
 import type Stripe from 'stripe';
 import { isDuplicateKey } from '../src/infra/db.js';
-import type { MembershipDeps, Outcome } from '../src/memberships/membership.service.js';
+import type { Outcome } from '../src/memberships/membership.service.js';
 import { stripeEventModel, stripeEventPayloadModel } from './stripe-event.model.js';
-import { STRIPE_EVENT_HANDLERS, type StripeEventHandler } from './stripe-handlers.js';
+import { STRIPE_EVENT_HANDLERS, type StripeEventHandler, type WebhookDeps } from './stripe-handlers.js';
 
 export type HandlerTable = Record<string, StripeEventHandler>;
 
@@ -13,7 +13,7 @@ export type HandlerTable = Record<string, StripeEventHandler>;
  * records. A failure is recorded on the stored event and rethrown, so Stripe retries.
  */
 export async function receiveStripeEvent(
-  deps: MembershipDeps,
+  deps: WebhookDeps,
   event: Stripe.Event,
   handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
 ): Promise<{ duplicate: boolean; outcome: Outcome | 'unhandled' }> {

@@ -1,4 +1,6 @@
 import type Stripe from 'stripe';
+import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
+import { METADATA_APP } from '../src/memberships/checkout.service.js';
 import {
   applySubscriptionEvent,
   fulfillCheckoutSession,
@@ -19,9 +21,22 @@ export interface StripeEventInput {
   object: unknown;
 }
 
-export type StripeEventHandler = (deps: MembershipDeps, event: StripeEventInput) => Promise<Outcome>;
+/** Memberships' dependencies, plus the gifts capability (one webhook, one fulfilment mechanism). */
+export interface WebhookDeps extends MembershipDeps {
+  gifts: GiftDeps;
+}
+
+export type StripeEventHandler = (deps: WebhookDeps, event: StripeEventInput) => Promise<Outcome>;
 
 const at = (event: StripeEventInput) => fromUnixSeconds(event.created);
+
+/** A paid Checkout Session: the `kind` in our metadata says which capability fulfils it. */
+const fulfil: StripeEventHandler = (deps, event) => {
+  const session = event.object as Stripe.Checkout.Session;
+  return session.metadata?.app === METADATA_APP && session.metadata.kind === 'gift'
+    ? fulfillGiftPayment(deps.gifts, session, at(event))
+    : fulfillCheckoutSession(deps, session, at(event));
+};
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);
 
@@ -30,10 +45,8 @@ const subscriptionHandler: StripeEventHandler = (deps, event) =>
  * acknowledged; nothing else happens.
  */
 export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
-  'checkout.session.completed': (deps, event) =>
-    fulfillCheckoutSession(deps, event.object as Stripe.Checkout.Session, at(event)),
-  'checkout.session.async_payment_succeeded': (deps, event) =>
-    fulfillCheckoutSession(deps, event.object as Stripe.Checkout.Session, at(event)),
+  'checkout.session.completed': fulfil,
+  'checkout.session.async_payment_succeeded': fulfil,
   'checkout.session.async_payment_failed': async (deps, event) => {
     deps.logger.info(
       { sessionId: (event.object as { id: string }).id },
@@ -46,7 +59,14 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'customer.subscription.created': subscriptionHandler,
   'customer.subscription.updated': subscriptionHandler,
   'customer.subscription.deleted': subscriptionHandler,
-  'charge.refunded': (deps, event) => recordRefund(deps, event.object as Stripe.Charge, at(event)),
+  'charge.refunded': async (deps, event) => {
+    const charge = event.object as Stripe.Charge;
+    const outcome = await recordRefund(deps, charge, at(event));
+    const paymentIntent =
+      typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
+    if (charge.refunded && paymentIntent) await refundGift(deps.gifts, paymentIntent, at(event));
+    return outcome;
+  },
   'charge.dispute.created': (deps, event) =>
     recordDispute(deps, event.object as Stripe.Dispute, at(event), 'created'),
   'charge.dispute.closed': (deps, event) =>

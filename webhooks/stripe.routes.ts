@@ -3,10 +3,10 @@ import type Stripe from 'stripe';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../src/http/errors.js';
 import type { ApiDocs } from '../src/http/openapi.js';
-import type { MembershipDeps } from '../src/memberships/membership.service.js';
 import { type HandlerTable, receiveStripeEvent } from './stripe-events.service.js';
+import type { WebhookDeps } from './stripe-handlers.js';
 
-export interface StripeWebhookDeps extends MembershipDeps {
+export interface StripeWebhookDeps extends WebhookDeps {
   stripe: Stripe | null;
   webhookSecret?: string;
   toleranceSeconds: number;

@@ -52,6 +52,9 @@ export const configSchema = z
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
+    GIFT_OPTIONS_FILE: z.string().min(1).optional(),
+    GIFT_DELIVERY_HOUR: z.coerce.number().int().min(0).max(23).default(9),
+    GIFT_EXPIRY_MONTHS: positiveInt.default(12),
     NEWSLETTER_LISTS_FILE: z.string().min(1).optional(),
     NEWSLETTER_CONFIRMATION_HOURS: positiveInt.default(48),
     NEWSLETTER_SIGNUPS_PER_IP: positiveInt.default(20),
@@ -127,6 +130,7 @@ export interface Config {
   /** How long each process keeps a campaign's progress before reading the database again. */
   progressCacheMs: number;
   newsletters: { listsFile?: string; confirmationHours: number; signupsPerIp: number };
+  gifts: { optionsFile?: string; deliveryHour: number; expiryMonths: number };
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
@@ -198,6 +202,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
+    gifts: {
+      optionsFile: env.GIFT_OPTIONS_FILE,
+      deliveryHour: env.GIFT_DELIVERY_HOUR,
+      expiryMonths: env.GIFT_EXPIRY_MONTHS,
+    },
     newsletters: {
       listsFile: env.NEWSLETTER_LISTS_FILE,
       confirmationHours: env.NEWSLETTER_CONFIRMATION_HOURS,

@@ -97,6 +97,76 @@ export const EMAIL_TEMPLATES = {
       dataUrl: 'http://localhost:3000/newsletters/my-data?e=sample',
     },
   }),
+  'gift-receipt': define({
+    kind: 'receipt',
+    data: z.object({
+      name,
+      recipientName: z.string(),
+      durationMonths: z.number().int().positive(),
+      amount: z.number().int().positive(),
+      currency: z.string().length(3),
+      deliverOn: z.string(),
+      manageUrl: z.url(),
+    }),
+    sample: {
+      name: 'Olena',
+      recipientName: 'Taras',
+      durationMonths: 12,
+      amount: 5000,
+      currency: 'EUR',
+      deliverOn: '24 December 2026',
+      manageUrl: 'http://localhost:3000/gifts/manage?g=sample',
+    },
+  }),
+  'gift-delivery': define({
+    kind: 'transactional',
+    data: z.object({
+      recipientName: z.string(),
+      fromName: z.string().optional(),
+      message: z.string(),
+      durationMonths: z.number().int().positive(),
+      redeemUrl: z.url(),
+    }),
+    sample: {
+      recipientName: 'Taras',
+      fromName: 'Olena',
+      message: 'Happy birthday!',
+      durationMonths: 12,
+      redeemUrl: 'http://localhost:3000/gifts/redeem?code=sample',
+    },
+  }),
+  'gift-redeemed': define({
+    kind: 'transactional',
+    data: z.object({ name, recipientName: z.string() }),
+    sample: { name: 'Olena', recipientName: 'Taras' },
+  }),
+  'gift-reminder': define({
+    kind: 'transactional',
+    data: z.object({
+      recipientName: z.string(),
+      durationMonths: z.number().int().positive(),
+      redeemUrl: z.url(),
+    }),
+    sample: {
+      recipientName: 'Taras',
+      durationMonths: 12,
+      redeemUrl: 'http://localhost:3000/gifts/redeem?code=sample',
+    },
+  }),
+  'gift-expired': define({
+    kind: 'transactional',
+    data: z.object({ name, recipientName: z.string() }),
+    sample: { name: 'Olena', recipientName: 'Taras' },
+  }),
+  'gift-ending': define({
+    kind: 'transactional',
+    data: z.object({ name, endsOn: z.string(), continueUrl: z.url() }),
+    sample: {
+      name: 'Taras',
+      endsOn: '24 December 2027',
+      continueUrl: 'http://localhost:3000/gifts/continue?m=sample',
+    },
+  }),
 } as const;
 
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { replayStripeEvents } from '../../webhooks/replay.js';
@@ -50,6 +51,7 @@ const replay = () =>
     logger: app.deps.logger,
     timeZone: 'UTC',
     publicBaseUrl: 'http://members.test',
+    gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
   });
 
 it('when every stored event is replayed into an empty database, then it reproduces the same state', async () => {

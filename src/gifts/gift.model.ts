@@ -1,0 +1,71 @@
+import { type Connection, Schema, type Types } from 'mongoose';
+
+export const GIFT_STATUSES = [
+  'pending_payment',
+  'paid',
+  'delivered',
+  'redeemed',
+  'expired',
+  'refunded',
+] as const;
+export type GiftStatus = (typeof GIFT_STATUSES)[number];
+
+export interface Gift {
+  _id: Types.ObjectId;
+  status: GiftStatus;
+  purchaser: { name: string; email: string };
+  recipient: { name: string; email: string };
+  /** Plain text, shown as text. */
+  message: string;
+  showPurchaserName: boolean;
+  durationMonths: number;
+  amount: number;
+  currency: string;
+  locale: string;
+  deliverAt: Date;
+  campaign?: string;
+  checkoutSessionId?: string;
+  paymentIntentId?: string;
+  /** SHA-256 of the redemption code; the code itself is only ever in the recipient's email. */
+  codeHash?: string;
+  paidAt?: Date;
+  deliveredAt?: Date;
+  redeemedAt?: Date;
+  redeemedBy?: Types.ObjectId;
+  expiresAt?: Date;
+  refundedAt?: Date;
+  createdAt: Date;
+}
+
+const giftSchema = new Schema<Gift>(
+  {
+    status: { type: String, enum: GIFT_STATUSES, required: true },
+    purchaser: { name: { type: String, required: true }, email: { type: String, required: true } },
+    recipient: { name: { type: String, required: true }, email: { type: String, required: true } },
+    message: { type: String, default: '' },
+    showPurchaserName: { type: Boolean, required: true },
+    durationMonths: { type: Number, required: true },
+    amount: { type: Number, required: true },
+    currency: { type: String, required: true },
+    locale: { type: String, required: true },
+    deliverAt: { type: Date, required: true },
+    campaign: String,
+    checkoutSessionId: String,
+    paymentIntentId: { type: String, index: true },
+    codeHash: { type: String, index: true },
+    paidAt: Date,
+    deliveredAt: Date,
+    redeemedAt: Date,
+    redeemedBy: Schema.Types.ObjectId,
+    expiresAt: Date,
+    refundedAt: Date,
+  },
+  { timestamps: true },
+);
+giftSchema.index({ status: 1, deliverAt: 1 });
+
+export function registerGiftModels(db: Connection): void {
+  if (!db.models.Gift) db.model('Gift', giftSchema, 'gifts');
+}
+
+export const giftModel = (db: Connection) => db.model<Gift>('Gift');

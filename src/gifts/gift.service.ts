@@ -1,0 +1,404 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection, Types } from 'mongoose';
+import type Stripe from 'stripe';
+import { countGift, revokeGift } from '../campaigns/campaign.service.js';
+import { enqueueEmail } from '../email/outbox.service.js';
+import { AppError } from '../http/errors.js';
+import { claimOnce } from '../infra/claims.js';
+import type { Clock } from '../infra/clock.js';
+import type { Logger } from '../infra/logger.js';
+import { signLink } from '../infra/signed-links.js';
+import { recordLedgerEntry } from '../ledger/ledger.service.js';
+import { METADATA_APP } from '../memberships/checkout.service.js';
+import { type Member, membershipModels } from '../memberships/membership.model.js';
+import type { DomainEvents } from '../shared/domain-events.js';
+import { addMonths, calendarKeys, zonedHourToUtc } from '../shared/time.js';
+import { type Gift, giftModel } from './gift.model.js';
+import type { GiftOptions } from './gift-options.js';
+
+export interface GiftDeps {
+  db: Connection;
+  clock: Clock;
+  logger: Logger;
+  events: DomainEvents;
+  stripe: Stripe | null;
+  options: GiftOptions;
+  publicBaseUrl: string;
+  linkSecret: string;
+  timeZone: string;
+  /** Local hour (in timeZone) at which gifts are delivered on their day. */
+  deliveryHour: number;
+  /** Unredeemed gifts expire this many months after delivery. */
+  expiryMonths: number;
+}
+
+const DAY_MS = 86_400_000;
+const hashCode = (code: string) => createHash('sha256').update(code).digest('hex');
+const newCode = () => randomBytes(16).toString('base64url'); // 128 bits
+const longDate = (d: Date, timeZone: string) =>
+  new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone }).format(d);
+
+export function manageUrl(deps: Pick<GiftDeps, 'publicBaseUrl' | 'linkSecret'>, giftId: string) {
+  return `${deps.publicBaseUrl}/gifts/manage?g=${giftId}&sig=${signLink(deps.linkSecret, 'gift-manage', giftId)}`;
+}
+
+export function continueUrl(deps: Pick<GiftDeps, 'publicBaseUrl' | 'linkSecret'>, memberId: string) {
+  return `${deps.publicBaseUrl}/gifts/continue?m=${memberId}&sig=${signLink(deps.linkSecret, 'gift-continue', memberId)}`;
+}
+
+export function giftPrice(options: GiftOptions, months: number, currency: string): number {
+  const duration = options.durations.find((d) => d.months === months);
+  const price = duration?.prices[currency as keyof typeof duration.prices];
+  if (!duration)
+    throw new AppError('validation_failed', undefined, [
+      { path: 'durationMonths', message: `A ${months}-month gift is not offered` },
+    ]);
+  if (!price)
+    throw new AppError('validation_failed', undefined, [
+      { path: 'currency', message: `Gifts are not offered in ${currency.toUpperCase()}` },
+    ]);
+  return price;
+}
+
+export interface GiftPurchase {
+  purchaser: { name: string; email: string };
+  recipient: { name: string; email: string };
+  message: string;
+  durationMonths: number;
+  currency: string;
+  deliverOn: string; // YYYY-MM-DD in the newsroom's time zone
+  locale: string;
+  showPurchaserName: boolean;
+  campaign?: string;
+}
+
+/** The gift waits as pending_payment; the Stripe webhook moves it to paid. */
+export async function createGiftCheckout(
+  deps: GiftDeps,
+  input: GiftPurchase,
+): Promise<{ giftId: string; url: string }> {
+  if (!deps.stripe) throw new AppError('payments_not_configured');
+  const amount = giftPrice(deps.options, input.durationMonths, input.currency);
+  const now = deps.clock.now();
+  const today = calendarKeys(now, deps.timeZone).day;
+  const lastDay = calendarKeys(new Date(now.getTime() + 365 * DAY_MS), deps.timeZone).day;
+  if (input.deliverOn < today || input.deliverOn > lastDay) {
+    throw new AppError('validation_failed', undefined, [
+      { path: 'deliverOn', message: 'Choose a delivery date from today up to a year ahead' },
+    ]);
+  }
+  // Today means now: the scheduler sends it on its next round.
+  const deliverAt =
+    input.deliverOn === today ? now : zonedHourToUtc(input.deliverOn, deps.deliveryHour, deps.timeZone);
+  const gift = await giftModel(deps.db).create({
+    status: 'pending_payment',
+    purchaser: input.purchaser,
+    recipient: input.recipient,
+    message: input.message,
+    showPurchaserName: input.showPurchaserName,
+    durationMonths: input.durationMonths,
+    amount,
+    currency: input.currency,
+    locale: input.locale,
+    deliverAt,
+    campaign: input.campaign,
+  });
+  const metadata = {
+    app: METADATA_APP,
+    kind: 'gift',
+    giftId: String(gift._id),
+    ...(input.campaign ? { campaign: input.campaign } : {}),
+  };
+  const session = await deps.stripe.checkout.sessions.create(
+    {
+      mode: 'payment',
+      line_items: [
+        {
+          quantity: 1,
+          price_data: {
+            currency: input.currency,
+            unit_amount: amount,
+            product_data: { name: `Gift membership, ${input.durationMonths} months` },
+          },
+        },
+      ],
+      customer_email: input.purchaser.email,
+      client_reference_id: String(gift._id),
+      metadata,
+      payment_intent_data: { metadata },
+      success_url: `${deps.publicBaseUrl}/gifts/thanks`,
+      cancel_url: `${deps.publicBaseUrl}/gifts`,
+    },
+    { idempotencyKey: `gift-checkout:${gift._id}` },
+  );
+  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { checkoutSessionId: session.id } });
+  if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
+  return { giftId: String(gift._id), url: session.url };
+}
+
+/** A paid gift session: paid once, money recorded once, the purchaser gets a receipt, campaigns count it. */
+export async function fulfillGiftPayment(
+  deps: GiftDeps,
+  session: Stripe.Checkout.Session,
+  occurredAt: Date,
+): Promise<'applied' | 'ignored' | 'pending'> {
+  const giftId = session.metadata?.giftId;
+  const gift =
+    giftId && /^[0-9a-f]{24}$/.test(giftId) ? await giftModel(deps.db).findById(giftId).lean<Gift>() : null;
+  if (!gift) return 'ignored';
+  if (session.payment_status !== 'paid') return 'pending';
+  const paymentIntentId =
+    typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id;
+  await giftModel(deps.db).updateOne(
+    { _id: gift._id, status: 'pending_payment' },
+    { $set: { status: 'paid', paidAt: occurredAt, paymentIntentId } },
+  );
+  await recordLedgerEntry(
+    { ...deps, timeZone: deps.timeZone },
+    {
+      _id: paymentIntentId ?? session.id,
+      kind: 'gift_purchase',
+      amount: session.amount_total ?? gift.amount,
+      currency: session.currency ?? gift.currency,
+      occurredAt,
+      email: gift.purchaser.email,
+      name: gift.purchaser.name,
+      paymentIntentId,
+      checkoutSessionId: session.id,
+      plan: `gift_${gift.durationMonths}m`,
+      campaign: gift.campaign,
+    },
+  );
+  await enqueueEmail(deps.db, deps.clock, {
+    template: 'gift-receipt',
+    to: gift.purchaser,
+    locale: gift.locale,
+    data: {
+      name: gift.purchaser.name,
+      recipientName: gift.recipient.name,
+      durationMonths: gift.durationMonths,
+      amount: session.amount_total ?? gift.amount,
+      currency: gift.currency.toUpperCase(),
+      deliverOn: longDate(gift.deliverAt, deps.timeZone),
+      manageUrl: manageUrl(deps, String(gift._id)),
+    },
+    idempotencyKey: `gift-receipt:${gift._id}`,
+  });
+  await countGift(deps, { giftId: String(gift._id), paidAt: occurredAt, campaign: gift.campaign });
+  if (gift.deliverAt <= deps.clock.now()) await deliverDueGifts(deps);
+  return 'applied';
+}
+
+/** Sends the recipient a fresh redemption link; the previous code stops working. */
+async function sendCode(
+  deps: GiftDeps,
+  gift: Gift,
+  template: 'gift-delivery' | 'gift-reminder',
+  idempotencyKey: string,
+) {
+  const code = newCode();
+  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { codeHash: hashCode(code) } });
+  const redeemUrl = `${deps.publicBaseUrl}/gifts/redeem?code=${code}`;
+  const data =
+    template === 'gift-delivery'
+      ? {
+          recipientName: gift.recipient.name,
+          fromName: gift.showPurchaserName ? gift.purchaser.name : undefined,
+          message: gift.message,
+          durationMonths: gift.durationMonths,
+          redeemUrl,
+        }
+      : { recipientName: gift.recipient.name, durationMonths: gift.durationMonths, redeemUrl };
+  await enqueueEmail(deps.db, deps.clock, {
+    template,
+    to: gift.recipient,
+    locale: gift.locale,
+    data,
+    idempotencyKey,
+  } as never);
+}
+
+/** Delivers every paid gift whose time has come, once each, whatever the number of schedulers. */
+export async function deliverDueGifts(deps: GiftDeps): Promise<number> {
+  const now = deps.clock.now();
+  const due = await giftModel(deps.db)
+    .find({ status: 'paid', deliverAt: { $lte: now } })
+    .limit(100)
+    .lean<Gift[]>();
+  let delivered = 0;
+  for (const gift of due) {
+    if (!(await claimOnce(deps.db, `gift-deliver:${gift._id}`, now))) continue;
+    await giftModel(deps.db).updateOne(
+      { _id: gift._id, status: 'paid' },
+      { $set: { status: 'delivered', deliveredAt: now, expiresAt: addMonths(now, deps.expiryMonths) } },
+    );
+    await sendCode(deps, gift, 'gift-delivery', `gift-delivery:${gift._id}`);
+    deps.logger.info({ giftId: String(gift._id) }, 'gift delivered');
+    delivered++;
+  }
+  return delivered;
+}
+
+export type RedemptionView =
+  | { state: 'ready'; gift: Gift }
+  | { state: 'unknown' | 'redeemed' | 'expired' | 'refunded' | 'not_yet' };
+
+/** What a redemption link points at, without changing anything. */
+export async function viewGift(deps: GiftDeps, code: string): Promise<RedemptionView> {
+  const gift =
+    code.length >= 16
+      ? await giftModel(deps.db)
+          .findOne({ codeHash: hashCode(code) })
+          .lean<Gift>()
+      : null;
+  if (!gift) return { state: 'unknown' };
+  if (gift.status === 'redeemed') return { state: 'redeemed' };
+  if (gift.status === 'refunded') return { state: 'refunded' };
+  if (gift.status === 'expired' || (gift.expiresAt && gift.expiresAt <= deps.clock.now()))
+    return { state: 'expired' };
+  if (gift.status !== 'delivered' && !(gift.status === 'paid' && gift.deliverAt <= deps.clock.now()))
+    return { state: 'not_yet' };
+  return { state: 'ready', gift };
+}
+
+/**
+ * Redeems a gift: one claim decides, so of any number of concurrent attempts exactly one wins. A new
+ * or lapsed reader becomes a member until now + duration; a gift member's end moves out; a paying
+ * member's next charge moves back by the duration, so no gifted day is lost.
+ */
+export async function redeemGift(deps: GiftDeps, code: string, email: string): Promise<RedemptionView> {
+  const view = await viewGift(deps, code);
+  if (view.state !== 'ready') return view;
+  const { gift } = view;
+  const now = deps.clock.now();
+  if (!(await claimOnce(deps.db, `gift-redeem:${gift._id}`, now))) return { state: 'redeemed' };
+  const member = await applyGiftToMember(deps, gift, email, now);
+  await giftModel(deps.db).updateOne(
+    { _id: gift._id },
+    { $set: { status: 'redeemed', redeemedAt: now, redeemedBy: member._id } },
+  );
+  await enqueueEmail(deps.db, deps.clock, {
+    template: 'gift-redeemed',
+    to: gift.purchaser,
+    locale: gift.locale,
+    data: { name: gift.purchaser.name, recipientName: gift.recipient.name },
+    idempotencyKey: `gift-redeemed:${gift._id}`,
+  });
+  return { state: 'ready', gift: { ...gift, status: 'redeemed' } };
+}
+
+async function applyGiftToMember(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<Member> {
+  const { Member, Subscription } = membershipModels(deps.db);
+  const existing = await Member.findOne({ email }).lean<Member>();
+  if (!existing) {
+    const created = (
+      await Member.create({
+        email,
+        name: gift.recipient.name,
+        locale: gift.locale,
+        status: 'active',
+        source: 'gift',
+        joinedAt: now,
+        joinedVia: `gift:${gift._id}`,
+        currentPeriodEnd: addMonths(now, gift.durationMonths),
+      })
+    ).toObject();
+    await deps.events.publish('member.joined', {
+      memberId: String(created._id),
+      email,
+      joinedAt: now,
+      source: 'gift',
+    });
+    return created;
+  }
+  const paying = await Subscription.findOne({
+    memberId: existing._id,
+    status: { $in: ['active', 'trialing', 'past_due'] },
+  }).lean();
+  if (paying && deps.stripe) {
+    const from = paying.currentPeriodEnd && paying.currentPeriodEnd > now ? paying.currentPeriodEnd : now;
+    const nextCharge = addMonths(from, gift.durationMonths);
+    await deps.stripe.subscriptions.update(
+      paying._id,
+      { trial_end: Math.floor(nextCharge.getTime() / 1000), proration_behavior: 'none' },
+      { idempotencyKey: `gift-redeem:${gift._id}` },
+    );
+    await Subscription.updateOne({ _id: paying._id }, { $set: { currentPeriodEnd: nextCharge } });
+    await Member.updateOne({ _id: existing._id }, { $set: { currentPeriodEnd: nextCharge } });
+    return { ...existing, currentPeriodEnd: nextCharge };
+  }
+  const stillActive =
+    existing.status === 'active' && existing.currentPeriodEnd && existing.currentPeriodEnd > now;
+  const end = addMonths(stillActive ? existing.currentPeriodEnd! : now, gift.durationMonths);
+  await Member.updateOne({ _id: existing._id }, { $set: { status: 'active', currentPeriodEnd: end } });
+  return { ...existing, status: 'active', currentPeriodEnd: end };
+}
+
+/** A refund of a gift's payment: an unredeemed gift can no longer be redeemed; a redeemed one ends now. */
+export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Date): Promise<void> {
+  const gift = await giftModel(deps.db).findOne({ paymentIntentId }).lean<Gift>();
+  if (!gift || gift.status === 'refunded') return;
+  if (gift.status === 'redeemed' && gift.redeemedBy) {
+    const { Member } = membershipModels(deps.db);
+    const member = await Member.findById(gift.redeemedBy).lean<Member>();
+    if (member?.source === 'gift')
+      await Member.updateOne({ _id: member._id }, { $set: { status: 'expired', currentPeriodEnd: at } });
+  } else {
+    // Win the redemption claim ourselves, so a redemption racing this refund cannot succeed.
+    await claimOnce(deps.db, `gift-redeem:${gift._id}`, at);
+  }
+  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { status: 'refunded', refundedAt: at } });
+  await revokeGift(deps, String(gift._id), at);
+}
+
+/** The daily round: reminders after 7 and 30 days, expiry, and gift memberships nearing or past their end. */
+export async function sweepGifts(deps: GiftDeps): Promise<void> {
+  const now = deps.clock.now();
+  const Gifts = giftModel(deps.db);
+  for (const gift of await Gifts.find({ status: 'delivered' }).lean<Gift[]>()) {
+    if (gift.expiresAt && gift.expiresAt <= now) {
+      await Gifts.updateOne({ _id: gift._id, status: 'delivered' }, { $set: { status: 'expired' } });
+      await enqueueEmail(deps.db, deps.clock, {
+        template: 'gift-expired',
+        to: gift.purchaser,
+        locale: gift.locale,
+        data: { name: gift.purchaser.name, recipientName: gift.recipient.name },
+        idempotencyKey: `gift-expired:${gift._id}`,
+      });
+      continue;
+    }
+    for (const days of [30, 7]) {
+      if (gift.deliveredAt && now.getTime() - gift.deliveredAt.getTime() >= days * DAY_MS) {
+        if (await claimOnce(deps.db, `gift-reminder:${gift._id}:${days}`, now)) {
+          await sendCode(deps, gift, 'gift-reminder', `gift-reminder:${gift._id}:${days}`);
+        }
+        break;
+      }
+    }
+  }
+  const { Member, Subscription } = membershipModels(deps.db);
+  const giftMembers = await Member.find({ source: 'gift', status: 'active' }).lean<Member[]>();
+  for (const member of giftMembers) {
+    if (!member.currentPeriodEnd) continue;
+    const paying = await Subscription.exists({
+      memberId: member._id as Types.ObjectId,
+      status: { $in: ['active', 'trialing'] },
+    });
+    if (paying) continue;
+    if (member.currentPeriodEnd <= now) {
+      await Member.updateOne({ _id: member._id, status: 'active' }, { $set: { status: 'expired' } });
+    } else if (member.currentPeriodEnd.getTime() - now.getTime() <= 7 * DAY_MS) {
+      await enqueueEmail(deps.db, deps.clock, {
+        template: 'gift-ending',
+        to: { email: member.email, name: member.name },
+        locale: member.locale,
+        data: {
+          name: member.name,
+          endsOn: longDate(member.currentPeriodEnd, deps.timeZone),
+          continueUrl: continueUrl(deps, String(member._id)),
+        },
+        idempotencyKey: `gift-ending:${member._id}:${member.currentPeriodEnd.toISOString()}`,
+      });
+    }
+  }
+}
