@@ -17,6 +17,7 @@ import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
 import { giftDepsFrom } from './gifts/gift-deps.js';
+import { giftDocs, giftRoutes } from './gifts/gifts.routes.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
@@ -166,6 +167,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       staffAuth,
     }),
   );
+  app.use(giftRoutes({ ...giftDeps, brandName: config.brand.name, plans, redeemLimitPerIp: 30 }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
@@ -175,6 +177,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
         [
           healthDocs,
           campaignDocs,
+          giftDocs,
           newsletterDocs,
           membershipDocs,
           accountDocs,

@@ -1,15 +1,32 @@
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
+import type Stripe from 'stripe';
 import type { Config } from './config/config.js';
 import { createWorkerFromConfig } from './email/email.setup.js';
+import { deliverDueGifts, sweepGifts } from './gifts/gift.service.js';
+import { giftDepsFrom } from './gifts/gift-deps.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
+import type { DomainEvents } from './shared/domain-events.js';
 
-/** The background work a process runs: sending queued email, and syncing SendGrid Marketing lists. */
+const MINUTE = 60_000;
+
+/**
+ * The background work a process runs: sending queued email, syncing SendGrid Marketing lists,
+ * delivering gifts on their day and the hourly gift sweep. Every step is claimed in MongoDB, so
+ * any number of processes may run it.
+ */
 export function startBackgroundWork(
   config: Config,
-  deps: { db: Connection; clock: Clock; logger: Logger; metrics: Registry },
+  deps: {
+    db: Connection;
+    clock: Clock;
+    logger: Logger;
+    metrics: Registry;
+    stripe: Stripe | null;
+    events: DomainEvents;
+  },
 ) {
   const email = createWorkerFromConfig(config, deps);
   email.start();
@@ -17,8 +34,25 @@ export function startBackgroundWork(
     ? createMarketingSyncWorker({ ...deps, apiKey: config.email.sendgridApiKey })
     : undefined;
   sync?.start();
+  const gifts = giftDepsFrom(config, deps);
+  let lastSweep = 0;
+  const giftRound = async () => {
+    try {
+      await deliverDueGifts(gifts);
+      if (Date.now() - lastSweep >= 60 * MINUTE) {
+        lastSweep = Date.now();
+        await sweepGifts(gifts);
+      }
+    } catch (error) {
+      deps.logger.error({ err: error }, 'gift scheduler round failed');
+    }
+  };
+  const giftTimer = setInterval(giftRound, MINUTE);
+  giftTimer.unref();
+  void giftRound();
   return {
     async stop() {
+      clearInterval(giftTimer);
       sync?.stop();
       await email.stop();
     },

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       'SENDGRID_API_KEY is not set: emails are written to a folder',
     );
 
+  const events = new DomainEvents();
   const server: Server = createHttpServer({
     config,
     db,
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     metrics,
     stripe,
-    events: new DomainEvents(),
+    events,
   }).listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
 
   const worker =
     config.email.worker === 'inline'
-      ? startBackgroundWork(config, { db, clock: systemClock, logger, metrics })
+      ? startBackgroundWork(config, { db, clock: systemClock, logger, metrics, stripe, events })
       : undefined;
 
   let stopping = false;

@@ -402,3 +402,44 @@ export async function sweepGifts(deps: GiftDeps): Promise<void> {
     }
   }
 }
+
+/** Before delivery the purchaser may change the recipient's email or the day. */
+export async function updateGiftBeforeDelivery(
+  deps: GiftDeps,
+  giftId: string,
+  changes: { recipientEmail: string; deliverOn: string },
+) {
+  const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
+  if (!gift || !['pending_payment', 'paid'].includes(gift.status))
+    throw new AppError('conflict', 'This gift has already been delivered.');
+  const now = deps.clock.now();
+  const today = calendarKeys(now, deps.timeZone).day;
+  const lastDay = calendarKeys(new Date(now.getTime() + 365 * DAY_MS), deps.timeZone).day;
+  if (changes.deliverOn < today || changes.deliverOn > lastDay) {
+    throw new AppError('validation_failed', undefined, [
+      { path: 'deliverOn', message: 'Choose a delivery date from today up to a year ahead' },
+    ]);
+  }
+  const deliverAt =
+    changes.deliverOn === today ? now : zonedHourToUtc(changes.deliverOn, deps.deliveryHour, deps.timeZone);
+  await giftModel(deps.db).updateOne(
+    { _id: gift._id, status: { $in: ['pending_payment', 'paid'] } },
+    { $set: { 'recipient.email': changes.recipientEmail, deliverAt } },
+  );
+  if (deliverAt <= now) await deliverDueGifts(deps);
+}
+
+/** After delivery the purchaser may resend the gift email: it carries a new code, the old one stops working. */
+export async function resendGift(deps: GiftDeps, giftId: string): Promise<void> {
+  const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
+  if (gift?.status !== 'delivered')
+    throw new AppError('conflict', 'Only a delivered, unredeemed gift can be sent again.');
+  const now = deps.clock.now();
+  // One resend per 10 minutes: a purchaser's double click must not send two codes.
+  if (!(await claimOnce(deps.db, `gift-resend:${gift._id}:${Math.floor(now.getTime() / 600_000)}`, now)))
+    return;
+  await sendCode(deps, gift, 'gift-delivery', `gift-resend:${gift._id}:${now.getTime()}`);
+}
+
+export const describeDeliveryDay = (gift: Gift, timeZone: string) => longDate(gift.deliverAt, timeZone);
+export const deliveryDayValue = (gift: Gift, timeZone: string) => calendarKeys(gift.deliverAt, timeZone).day;

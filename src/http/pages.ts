@@ -8,6 +8,7 @@ import { fromRoot } from '../infra/paths.js';
 
 const hbs = Handlebars.create();
 hbs.registerHelper('upper', (value: string) => String(value).toUpperCase());
+hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 function compiled(name: string): HandlebarsTemplateDelegate {

@@ -103,6 +103,8 @@ export async function createCheckoutSession(
   deps: CheckoutDeps,
   request: CheckoutRequest,
   idempotencyKey: string | undefined,
+  /** A gift member continuing: the first charge waits until their gift ends. */
+  options: { trialEnd?: Date } = {},
 ): Promise<{ sessionId: string; url: string }> {
   const { plan, name, amount } = priceFor(deps.plans, request);
   const reference = randomUUID();
@@ -146,7 +148,12 @@ export async function createCheckoutSession(
       client_reference_id: reference,
       metadata,
       ...(request.kind === 'membership'
-        ? { subscription_data: { metadata } }
+        ? {
+            subscription_data: {
+              metadata,
+              ...(options.trialEnd ? { trial_end: Math.floor(options.trialEnd.getTime() / 1000) } : {}),
+            },
+          }
         : { payment_intent_data: { metadata }, submit_type: 'donate' as const }),
       // Stripe Checkout has no Ukrainian: let it follow the browser.
       locale: request.locale === 'en' ? 'en' : 'auto',

@@ -1,0 +1,298 @@
+import { readFileSync } from 'node:fs';
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { renderPage } from '../http/pages.js';
+import { emailField, parseInput } from '../http/validate.js';
+import { fromRoot } from '../infra/paths.js';
+import { takeSlot } from '../infra/rate-limit.js';
+import { verifyLink } from '../infra/signed-links.js';
+import { createCheckoutSession } from '../memberships/checkout.service.js';
+import { type Member, membershipModels } from '../memberships/membership.model.js';
+import type { Plans } from '../memberships/plans.js';
+import { calendarKeys } from '../shared/time.js';
+import { type Gift, giftModel } from './gift.model.js';
+import {
+  createGiftCheckout,
+  deliveryDayValue,
+  describeDeliveryDay,
+  type GiftDeps,
+  redeemGift,
+  resendGift,
+  updateGiftBeforeDelivery,
+  viewGift,
+} from './gift.service.js';
+import { giftOptionsSchema } from './gift-options.js';
+
+export interface GiftRoutesDeps extends GiftDeps {
+  brandName: string;
+  plans: Plans;
+  /** Redemption attempts per IP per 10 minutes, across processes. */
+  redeemLimitPerIp: number;
+}
+
+const checked = z.preprocess((v) => v === true || v === 'true' || v === 'on', z.boolean());
+const purchaseSchema = z
+  .object({
+    purchaserName: z.string().trim().min(1).max(100),
+    purchaserEmail: emailField,
+    recipientName: z.string().trim().min(1).max(100),
+    recipientEmail: emailField,
+    message: z.string().max(500, 'At most 500 characters').default(''),
+    durationMonths: z.coerce.number().int().positive(),
+    currency: z.enum(['usd', 'eur', 'gbp']),
+    deliverOn: z.iso.date('a date like 2026-12-24'),
+    locale: z.enum(['en', 'uk']).default('en'),
+    showPurchaserName: checked.default(true),
+    campaign: z
+      .string()
+      .regex(/^[a-z0-9-]{1,60}$/)
+      .optional(),
+  })
+  .meta({ id: 'GiftPurchase' });
+const redeemSchema = z.object({ code: z.string().min(16).max(64), email: emailField });
+const idParam = z.string().regex(/^[0-9a-f]{24}$/);
+
+const STATE_PAGES: Record<string, { status: number; heading: string; message: string }> = {
+  unknown: {
+    status: 404,
+    heading: 'We could not find this gift',
+    message:
+      'Check that you opened the whole link from the gift email. If it still does not work, reply to that email.',
+  },
+  redeemed: {
+    status: 409,
+    heading: 'This gift has already been used',
+    message: 'Its membership has started. If that was not you, reply to the gift email and we will help.',
+  },
+  expired: {
+    status: 410,
+    heading: 'This gift has expired',
+    message: 'Gifts must be started within a year. Reply to the gift email and we will see what we can do.',
+  },
+  refunded: {
+    status: 410,
+    heading: 'This gift was cancelled',
+    message: 'The person who gave it cancelled it. Nothing has been charged to you.',
+  },
+  not_yet: {
+    status: 425,
+    heading: 'This gift is not ready yet',
+    message: 'It will arrive by email on its delivery day.',
+  },
+};
+
+export function giftRoutes(deps: GiftRoutesDeps): Router {
+  const router = Router();
+  const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
+    res
+      .status(status)
+      .type('html')
+      .send(renderPage(name, { title: 'Gift a membership', brandName: deps.brandName, ...data }));
+  const isForm = (req: Request) =>
+    req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
+  const statePage = (res: Response, state: string) => {
+    const { status, heading, message } = STATE_PAGES[state]!;
+    page(res, 'gift-redeem', { heading, message }, status);
+  };
+
+  router.get('/gifts/options', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(deps.options);
+  });
+
+  router.get('/gifts', (req, res) => {
+    const now = deps.clock.now();
+    page(res, 'gifts', {
+      durations: deps.options.durations,
+      currencies: ['usd', 'eur', 'gbp'].filter((c) =>
+        deps.options.durations.some((d) => d.prices[c as 'usd']),
+      ),
+      today: calendarKeys(now, deps.timeZone).day,
+      lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
+      campaign:
+        typeof req.query.campaign === 'string' && /^[a-z0-9-]{1,60}$/.test(req.query.campaign)
+          ? req.query.campaign
+          : undefined,
+    });
+  });
+
+  router.post('/gifts/checkout', async (req, res) => {
+    const input = parseInput(purchaseSchema, {
+      showPurchaserName: isForm(req) ? 'false' : true,
+      ...req.body,
+    });
+    const { giftId, url } = await createGiftCheckout(deps, {
+      purchaser: { name: input.purchaserName, email: input.purchaserEmail },
+      recipient: { name: input.recipientName, email: input.recipientEmail },
+      message: input.message,
+      durationMonths: input.durationMonths,
+      currency: input.currency,
+      deliverOn: input.deliverOn,
+      locale: input.locale,
+      showPurchaserName: input.showPurchaserName,
+      campaign: input.campaign,
+    });
+    if (isForm(req)) return res.redirect(303, url);
+    res.status(201).json({ giftId, url });
+  });
+
+  router.get('/gifts/thanks', (_req, res) => {
+    page(res, 'gift-redeem', {
+      heading: 'Thank you!',
+      message: 'Your gift is paid for. A receipt with a link to manage the gift is on its way to your inbox.',
+    });
+  });
+
+  // Opening the link shows the gift and changes nothing; the recipient redeems with the button.
+  router.get('/gifts/redeem', async (req, res) => {
+    const code = typeof req.query.code === 'string' ? req.query.code : '';
+    const view = await viewGift(deps, code);
+    if (view.state !== 'ready') return statePage(res, view.state);
+    const { gift } = view;
+    page(res, 'gift-redeem', {
+      heading: `A gift for you, ${gift.recipient.name}`,
+      gift: { durationMonths: gift.durationMonths, message: gift.message },
+      from: gift.showPurchaserName ? gift.purchaser.name : undefined,
+      code,
+      email: gift.recipient.email,
+    });
+  });
+
+  router.post('/gifts/redeem', async (req, res) => {
+    if (
+      !(await takeSlot(
+        deps.db,
+        `gift-redeem-ip:${req.ip}`,
+        deps.redeemLimitPerIp,
+        10 * 60_000,
+        deps.clock.now(),
+      ))
+    ) {
+      throw new AppError('rate_limited');
+    }
+    const { code, email } = parseInput(redeemSchema, req.body);
+    const result = await redeemGift(deps, code, email);
+    if (result.state !== 'ready') return statePage(res, result.state);
+    page(res, 'gift-redeem', {
+      heading: 'Your membership has started',
+      message: `Welcome! Your ${result.gift.durationMonths}-month membership is active. Sign in any time at ${deps.publicBaseUrl}/account.`,
+    });
+  });
+
+  function managedGift(req: Request): string {
+    const { g, sig } = parseInput(z.object({ g: idParam, sig: z.string().min(20).max(100) }), req.query);
+    if (!verifyLink(deps.linkSecret, sig, 'gift-manage', g))
+      throw new AppError('forbidden', 'This link is not valid.');
+    return g;
+  }
+
+  async function managePage(req: Request, res: Response, message?: string) {
+    const gift = await giftModel(deps.db).findById(managedGift(req)).lean<Gift>();
+    if (!gift) throw new AppError('not_found');
+    page(res, 'gift-manage', {
+      action: req.originalUrl,
+      status: gift.status.replace('_', ' '),
+      recipientName: gift.recipient.name,
+      recipientEmail: gift.recipient.email,
+      deliverOn: describeDeliveryDay(gift, deps.timeZone),
+      deliverOnValue: deliveryDayValue(gift, deps.timeZone),
+      canEdit: gift.status === 'paid',
+      canResend: gift.status === 'delivered',
+      message,
+    });
+  }
+
+  router.get('/gifts/manage', (req, res) => managePage(req, res));
+  router.post('/gifts/manage', async (req, res) => {
+    const giftId = managedGift(req);
+    if (req.body?.action === 'resend') {
+      await resendGift(deps, giftId);
+      return managePage(req, res, 'We sent the gift email again, with a new link.');
+    }
+    const changes = parseInput(z.object({ recipientEmail: emailField, deliverOn: z.iso.date() }), req.body);
+    await updateGiftBeforeDelivery(deps, giftId, changes);
+    return managePage(req, res, 'Saved.');
+  });
+
+  // A gift member continuing as a paying member: Checkout with a trial until the gift ends.
+  router.post('/gifts/continue', async (req, res) => {
+    const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), req.query);
+    if (!verifyLink(deps.linkSecret, sig, 'gift-continue', m))
+      throw new AppError('forbidden', 'This link is not valid.');
+    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const member = await membershipModels(deps.db).Member.findById(m).lean<Member>();
+    if (!member) throw new AppError('not_found');
+    const lastGift = await giftModel(deps.db)
+      .findOne({ redeemedBy: member._id })
+      .sort({ redeemedAt: -1 })
+      .lean<Gift>();
+    const currency = (lastGift?.currency ?? 'eur') as 'eur';
+    const session = await createCheckoutSession(
+      { db: deps.db, stripe: deps.stripe, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+      {
+        kind: 'membership',
+        plan: deps.plans.tiers[0]!.id,
+        interval: 'month',
+        currency,
+        email: member.email,
+        locale: 'en',
+      },
+      `continue-${member._id}`,
+      {
+        trialEnd:
+          member.currentPeriodEnd && member.currentPeriodEnd > deps.clock.now()
+            ? member.currentPeriodEnd
+            : undefined,
+      },
+    );
+    res.redirect(303, session.url);
+  });
+  router.get('/gifts/continue', (req, res) => {
+    page(res, 'gift-redeem', {
+      heading: 'Continue your membership',
+      message: 'Your first payment starts only when your gift ends.',
+      continueAction: req.originalUrl,
+    });
+  });
+
+  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
+  router.get('/embed/gift-button.js', (_req, res) => {
+    res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
+    res
+      .type('application/javascript')
+      .send(button.replace("'/membership'", "'/gifts'").replace("'Become a member'", "'Gift a membership'"));
+  });
+
+  return router;
+}
+
+export function giftDocs(docs: ApiDocs): void {
+  docs.registerPath({
+    method: 'get',
+    path: '/gifts/options',
+    tags: ['Gifts'],
+    summary: 'Gift durations and prices (minor units)',
+    responses: {
+      200: { description: 'Options', content: { 'application/json': { schema: giftOptionsSchema } } },
+    },
+  });
+  docs.registerPath({
+    method: 'post',
+    path: '/gifts/checkout',
+    tags: ['Gifts'],
+    summary: 'Buy a gift membership: creates the gift and a Stripe Checkout Session',
+    request: { body: { content: { 'application/json': { schema: purchaseSchema } } } },
+    responses: {
+      201: {
+        description: 'Redirect the purchaser to `url`',
+        content: { 'application/json': { schema: z.object({ giftId: z.string(), url: z.url() }) } },
+      },
+      422: { description: 'Invalid fields', content: { 'application/json': { schema: errorBodySchema } } },
+      503: {
+        description: 'Payments are not configured',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+    },
+  });
+}
