@@ -18,14 +18,15 @@ const REDACT_PATHS = [
   '*.authorization',
 ];
 
-export function createLogger(options: { level: string; pretty?: boolean }): Logger {
-  return pino({
+export function createLogger(options: { level: string; destination?: NodeJS.WritableStream }): Logger {
+  const settings = {
     level: options.level,
     base: undefined,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 const SENSITIVE_QUERY = /^(token|code|key|secret|signature|sig)$/i;

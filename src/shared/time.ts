@@ -44,8 +44,13 @@ export function zonedHourToUtc(date: string, hour: number, timeZone: string): Da
   return new Date(guess - (wall - guess));
 }
 
+/** Calendar months later; a day the month lacks becomes its last day (30 Nov + 3 months = 28 Feb). */
 export function addMonths(date: Date, months: number): Date {
   const next = new Date(date);
+  const day = next.getUTCDate();
+  next.setUTCDate(1);
   next.setUTCMonth(next.getUTCMonth() + months);
+  const lastDay = new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 0)).getUTCDate();
+  next.setUTCDate(Math.min(day, lastDay));
   return next;
 }
