@@ -190,6 +190,11 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     ),
   );
 
+  // Browsers ask every page's origin for one; an error in their console helps no one.
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
+
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
