@@ -9,6 +9,7 @@ import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
+import { registerReportModels } from './reports/audit.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
@@ -24,4 +25,5 @@ export function registerModels(db: Connection): void {
   registerNewsletterModels(db);
   registerMarketingSyncModel(db);
   registerGiftModels(db);
+  registerReportModels(db);
 }

@@ -54,3 +54,18 @@ export function addMonths(date: Date, months: number): Date {
   next.setUTCDate(Math.min(day, lastDay));
   return next;
 }
+
+/** "2026-11-27 14:05" as the newsroom's clocks showed it. */
+export function localDateTime(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).formatToParts(at);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
+}

@@ -1,0 +1,174 @@
+import { pipeline } from 'node:stream/promises';
+import { type Request, Router } from 'express';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { parseInput } from '../http/validate.js';
+import type { Clock } from '../infra/clock.js';
+import { requireRole } from '../staff/require-role.js';
+import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
+import { reportPullModel } from './audit.model.js';
+import { csvStream } from './csv.js';
+import { campaignReport, giftsReport } from './drive.reports.js';
+import { revenueReport } from './revenue.report.js';
+import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
+
+export interface ReportRoutesDeps {
+  db: Connection;
+  clock: Clock;
+  staffAuth: StaffAuthConfig;
+  timeZone: string;
+}
+
+const supportersQuery = supportersFilterSchema.extend({
+  format: z.enum(['json', 'csv']).default('json'),
+  bom: z.enum(['true', 'false']).default('false'),
+  after: z
+    .string()
+    .regex(/^[0-9a-f]{24}$/)
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+const revenueQuery = z.object({
+  by: z.enum(['day', 'month']).default('month'),
+  from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
+  to: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
+});
+
+export function reportRoutes(deps: ReportRoutesDeps): Router {
+  const router = Router();
+  const finance = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'finance', 'admin');
+  const admin = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin');
+
+  async function audit(req: Request, report: string, format: string, filters: object, rows: number) {
+    await reportPullModel(deps.db).create({
+      staffId: req.staff!.id,
+      staffEmail: req.staff!.email,
+      role: req.staff!.role,
+      report,
+      format,
+      filters,
+      rows,
+      at: deps.clock.now(),
+    });
+  }
+
+  router.get('/reports/supporters', finance, async (req, res) => {
+    const { format, bom, after, limit, ...filter } = parseInput(supportersQuery, req.query);
+    if (format === 'csv') {
+      // Streamed row by row: memory stays flat however many supporters there are.
+      res.type('text/csv; charset=utf-8').attachment('supporters.csv');
+      const csv = csvStream(SUPPORTER_COLUMNS, { bom: bom === 'true' });
+      let rows = 0;
+      const source = (async function* () {
+        for await (const { _cursor, ...row } of supporterRows(deps.db, filter, { timeZone: deps.timeZone })) {
+          rows++;
+          yield row;
+        }
+      })();
+      await pipeline(source, csv, res);
+      await audit(req, 'supporters', 'csv', filter, rows);
+      return;
+    }
+    // One row more than asked tells whether there is a next page.
+    const items = [];
+    let last: string | undefined;
+    let hasMore = false;
+    for await (const { _cursor, ...row } of supporterRows(deps.db, filter, {
+      after,
+      limit: limit + 1,
+      timeZone: deps.timeZone,
+    })) {
+      if (items.length === limit) {
+        hasMore = true;
+        break;
+      }
+      items.push(row);
+      last = _cursor;
+    }
+    await audit(req, 'supporters', 'json', filter, items.length);
+    res.json({ items, nextCursor: hasMore ? last : null });
+  });
+
+  router.get('/reports/revenue', finance, async (req, res) => {
+    const query = parseInput(revenueQuery, req.query);
+    const rows = await revenueReport(deps.db, query);
+    await audit(req, 'revenue', 'json', query, rows.length);
+    res.json({ timeZone: deps.timeZone, by: query.by, rows });
+  });
+
+  router.get('/reports/gifts', finance, async (req, res) => {
+    const report = await giftsReport(deps.db);
+    await audit(req, 'gifts', 'json', {}, 1);
+    res.json(report);
+  });
+
+  router.get('/reports/campaigns/:slug', finance, async (req, res) => {
+    const report = await campaignReport(deps.db, String(req.params.slug));
+    if (!report) throw new AppError('not_found', 'There is no campaign with this name.');
+    await audit(req, 'campaign', 'json', { slug: report.slug }, report.days.length);
+    res.json(report);
+  });
+
+  router.get('/reports/audit', admin, async (req, res) => {
+    const { limit } = parseInput(
+      z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      req.query,
+    );
+    const pulls = await reportPullModel(deps.db)
+      .find()
+      .sort({ at: -1 })
+      .limit(limit)
+      .select({ _id: 0 })
+      .lean();
+    res.json({ pulls });
+  });
+
+  return router;
+}
+
+export function reportDocs(docs: ApiDocs): void {
+  const secured = { security: [{ staffToken: [] }] };
+  const error = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: errorBodySchema } },
+  });
+  const supporterRow = z.object(
+    Object.fromEntries(SUPPORTER_COLUMNS.map((c) => [c, z.union([z.string(), z.number()])])),
+  );
+  docs.registerPath({
+    method: 'get',
+    path: '/reports/supporters',
+    tags: ['Reports'],
+    summary: `Supporters (finance, admin). Columns: ${SUPPORTER_COLUMNS.join(', ')}. Dates in the newsroom's time zone; amounts in minor units.`,
+    ...secured,
+    request: { query: supportersQuery },
+    responses: {
+      200: {
+        description: 'JSON page with a cursor, or the whole CSV streamed (format=csv; bom=true for Excel)',
+        content: {
+          'application/json': {
+            schema: z.object({ items: z.array(supporterRow), nextCursor: z.string().nullable() }),
+          },
+          'text/csv': { schema: z.string() },
+        },
+      },
+      401: error('No or invalid token'),
+      403: error('Role not allowed'),
+    },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/reports/revenue',
+    tags: ['Reports'],
+    summary: 'Revenue per day or month and currency: gross, refunds, disputes, net (finance, admin)',
+    ...secured,
+    request: { query: revenueQuery },
+    responses: {
+      200: { description: 'Rows' },
+      401: error('No or invalid token'),
+      403: error('Role not allowed'),
+    },
+  });
+}
