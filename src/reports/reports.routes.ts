@@ -118,7 +118,7 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     );
     const pulls = await reportPullModel(deps.db)
       .find()
-      .sort({ at: -1 })
+      .sort({ at: -1, _id: -1 })
       .limit(limit)
       .select({ _id: 0 })
       .lean();

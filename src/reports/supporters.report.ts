@@ -49,57 +49,71 @@ function memberQuery(filter: SupportersFilter, startOfDay: (day: string) => Date
 }
 
 /**
- * Supporters one batch at a time, in _id order (a stable cursor): members, with their latest
- * subscription looked up per batch. Memory stays constant whatever the number of members.
+ * Supporters in _id order (a stable cursor for paging) from one database cursor, with each batch's
+ * latest subscriptions looked up together. Memory stays constant whatever the number of members.
  */
 export async function* supporterRows(
   db: Connection,
   filter: SupportersFilter,
-  options: { after?: string; limit?: number; timeZone: string },
+  options: { after?: string; limit?: number; paged?: boolean; timeZone: string },
 ): AsyncGenerator<SupporterRow & { _cursor: string }> {
-  const { Member, Subscription } = membershipModels(db);
+  const { Member } = membershipModels(db);
   const query = memberQuery(filter, (day) => zonedHourToUtc(day, 0, options.timeZone));
-  let after = options.after;
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-  while (remaining > 0) {
-    const members = await Member.find(after ? { ...query, _id: { $gt: after } } : query)
-      .sort({ _id: 1 })
-      .limit(Math.min(BATCH, remaining))
-      .lean<Member[]>();
-    if (members.length === 0) return;
-    after = String(members.at(-1)!._id);
-    const subscriptions = await Subscription.find({ memberId: { $in: members.map((m) => m._id) } }).lean<
-      Subscription[]
-    >();
-    const latest = new Map<string, Subscription>();
-    for (const s of subscriptions) {
-      const key = String(s.memberId);
-      if ((latest.get(key)?.lastEventCreated ?? -1) <= s.lastEventCreated) latest.set(key, s);
+  // Pages (JSON) follow _id order so a cursor can resume; a whole export (CSV) needs no order, and
+  // an unsorted cursor lets the server stream it instead of sorting every member in memory first.
+  let find = Member.find(options.after ? { ...query, _id: { $gt: options.after } } : query);
+  if (options.paged) find = find.sort({ _id: 1 });
+  // Subscription filters drop rows after the lookup, so a page may need more members than its limit.
+  if (Number.isFinite(remaining) && !filter.plan && !filter.interval && !filter.currency)
+    find = find.limit(remaining);
+  let batch: Member[] = [];
+  for await (const member of find.lean<Member>().cursor({ batchSize: BATCH })) {
+    batch.push(member as Member);
+    if (batch.length < BATCH) continue;
+    for (const row of await rowsOf(db, batch, filter, options.timeZone)) {
+      yield row;
+      if (--remaining <= 0) return;
     }
-    for (const member of members) {
-      const sub = latest.get(String(member._id));
-      if (filter.plan && sub?.plan !== filter.plan) continue;
-      if (filter.interval && sub?.interval !== filter.interval) continue;
-      if (filter.currency && sub?.currency !== filter.currency) continue;
-      remaining--;
-      yield {
-        _cursor: String(member._id),
-        email: member.email,
-        name: member.name ?? '',
-        status: member.status,
-        source: member.source,
-        plan: sub?.plan ?? (member.source === 'gift' ? 'gift' : ''),
-        interval: sub?.interval ?? '',
-        amount: sub?.amount ?? '',
-        currency: sub?.currency ?? '',
-        joined_at: localDateTime(member.joinedAt, options.timeZone),
-        current_period_end: member.currentPeriodEnd
-          ? localDateTime(member.currentPeriodEnd, options.timeZone)
-          : '',
-        campaign: member.campaign ?? '',
-        stripe_customer_id: member.stripeCustomerId ?? '',
-      };
-      if (remaining <= 0) return;
-    }
+    batch = [];
   }
+  for (const row of await rowsOf(db, batch, filter, options.timeZone)) {
+    yield row;
+    if (--remaining <= 0) return;
+  }
+}
+
+async function rowsOf(db: Connection, members: Member[], filter: SupportersFilter, timeZone: string) {
+  if (members.length === 0) return [];
+  const subscriptions = await membershipModels(db)
+    .Subscription.find({ memberId: { $in: members.map((m) => m._id) } })
+    .lean<Subscription[]>();
+  const latest = new Map<string, Subscription>();
+  for (const s of subscriptions) {
+    const key = String(s.memberId);
+    if ((latest.get(key)?.lastEventCreated ?? -1) <= s.lastEventCreated) latest.set(key, s);
+  }
+  const rows: (SupporterRow & { _cursor: string })[] = [];
+  for (const member of members) {
+    const sub = latest.get(String(member._id));
+    if (filter.plan && sub?.plan !== filter.plan) continue;
+    if (filter.interval && sub?.interval !== filter.interval) continue;
+    if (filter.currency && sub?.currency !== filter.currency) continue;
+    rows.push({
+      _cursor: String(member._id),
+      email: member.email,
+      name: member.name ?? '',
+      status: member.status,
+      source: member.source,
+      plan: sub?.plan ?? (member.source === 'gift' ? 'gift' : ''),
+      interval: sub?.interval ?? '',
+      amount: sub?.amount ?? '',
+      currency: sub?.currency ?? '',
+      joined_at: localDateTime(member.joinedAt, timeZone),
+      current_period_end: member.currentPeriodEnd ? localDateTime(member.currentPeriodEnd, timeZone) : '',
+      campaign: member.campaign ?? '',
+      stripe_customer_id: member.stripeCustomerId ?? '',
+    });
+  }
+  return rows;
 }
