@@ -262,3 +262,35 @@ describe('revenue', () => {
     );
   });
 });
+
+describe('report CLI', () => {
+  it('when `npm run report` exports supporters to a file, then the file holds the filtered rows and the pull is audited', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { inject } = await import('vitest');
+    const { spawnScript } = await import('../support/server-process.js');
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'report-')), 'active.csv');
+    const uri = new URL(inject('mongoUri'));
+    uri.pathname = `/${app.deps.db.name}`;
+    const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri.toString(), TIME_ZONE: TZ }, [
+      'supporters',
+      '--out',
+      out,
+      '--status',
+      'active',
+      '--source',
+      'gift',
+    ]);
+    expect(await cli.exited).toBe(0);
+    expect(cli.output()).toContain(`exported 1 rows to ${out}`);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^minus@example\.com,'-minus,active,gift,gift,/);
+    expect(await reportPullModel(app.deps.db).findOne({ role: 'cli' }).lean()).toMatchObject({
+      report: 'supporters',
+      rows: 1,
+      filters: { status: 'active', source: 'gift' },
+    });
+  });
+});

@@ -1,0 +1,107 @@
+import { createWriteStream } from 'node:fs';
+import os from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { createLogger } from '../infra/logger.js';
+import { reportPullModel } from './audit.model.js';
+import { csvStream } from './csv.js';
+import { revenueReport } from './revenue.report.js';
+import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
+
+const USAGE = `Usage:
+  npm run report -- supporters --out FILE.csv [--bom] [--status active] [--plan P] [--interval month|year]
+                    [--currency eur] [--source checkout|gift] [--campaign SLUG] [--joinedFrom YYYY-MM-DD] [--joinedTo YYYY-MM-DD]
+  npm run report -- revenue --out FILE.csv --from YYYY-MM --to YYYY-MM [--by month|day]`;
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      bom: { type: 'boolean', default: false },
+      status: { type: 'string' },
+      plan: { type: 'string' },
+      interval: { type: 'string' },
+      currency: { type: 'string' },
+      source: { type: 'string' },
+      campaign: { type: 'string' },
+      joinedFrom: { type: 'string' },
+      joinedTo: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      by: { type: 'string', default: 'month' },
+    },
+  });
+  const [name] = positionals;
+  if (!values.out || (name !== 'supporters' && name !== 'revenue')) {
+    console.error(USAGE);
+    return 2;
+  }
+  const config = readConfigOrExit();
+  const database = await openDatabase(config, createLogger({ level: 'warn' }));
+  try {
+    let rows = 0;
+    let filters: Record<string, unknown>;
+    if (name === 'supporters') {
+      const { out: _o, bom, from: _f, to: _t, by: _b, ...rest } = values;
+      const filter = supportersFilterSchema.parse(rest);
+      filters = filter;
+      const progress = setInterval(
+        () => process.stderr.write(`\rexported ${rows.toLocaleString('en')} supporters…`),
+        250,
+      );
+      const source = (async function* () {
+        for await (const { _cursor, ...row } of supporterRows(database.db, filter, {
+          timeZone: config.timeZone,
+        })) {
+          rows++;
+          yield row;
+        }
+      })();
+      await pipeline(source, csvStream(SUPPORTER_COLUMNS, { bom }), createWriteStream(values.out));
+      clearInterval(progress);
+    } else {
+      if (!values.from || !values.to) {
+        console.error(USAGE);
+        return 2;
+      }
+      filters = { by: values.by, from: values.from, to: values.to };
+      const report = await revenueReport(database.db, {
+        by: values.by === 'day' ? 'day' : 'month',
+        from: values.from,
+        to: values.to,
+      });
+      rows = report.length;
+      await pipeline(
+        report,
+        csvStream(['period', 'currency', 'gross', 'refunds', 'disputes', 'net', 'payments'], {
+          bom: values.bom,
+        }),
+        createWriteStream(values.out),
+      );
+    }
+    await reportPullModel(database.db).create({
+      staffId: 'cli',
+      staffEmail: `${os.userInfo().username}@${os.hostname()}`,
+      role: 'cli',
+      report: name,
+      format: 'csv',
+      filters,
+      rows,
+      at: new Date(),
+    });
+    process.stderr.write(`\rexported ${rows.toLocaleString('en')} rows to ${values.out}\n`);
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);
