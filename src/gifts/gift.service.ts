@@ -330,7 +330,10 @@ async function applyGiftToMember(deps: GiftDeps, gift: Gift, email: string, now:
   const stillActive =
     existing.status === 'active' && existing.currentPeriodEnd && existing.currentPeriodEnd > now;
   const end = addMonths(stillActive ? existing.currentPeriodEnd! : now, gift.durationMonths);
-  await Member.updateOne({ _id: existing._id }, { $set: { status: 'active', currentPeriodEnd: end } });
+  await Member.updateOne(
+    { _id: existing._id },
+    { $set: { status: 'active', currentPeriodEnd: end, endedAt: null } },
+  );
   return { ...existing, status: 'active', currentPeriodEnd: end };
 }
 
@@ -342,7 +345,10 @@ export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Da
     const { Member } = membershipModels(deps.db);
     const member = await Member.findById(gift.redeemedBy).lean<Member>();
     if (member?.source === 'gift')
-      await Member.updateOne({ _id: member._id }, { $set: { status: 'expired', currentPeriodEnd: at } });
+      await Member.updateOne(
+        { _id: member._id },
+        { $set: { status: 'expired', currentPeriodEnd: at, endedAt: at } },
+      );
   } else {
     // Win the redemption claim ourselves, so a redemption racing this refund cannot succeed.
     await claimOnce(deps.db, `gift-redeem:${gift._id}`, at);
@@ -386,7 +392,10 @@ export async function sweepGifts(deps: GiftDeps): Promise<void> {
     });
     if (paying) continue;
     if (member.currentPeriodEnd <= now) {
-      await Member.updateOne({ _id: member._id, status: 'active' }, { $set: { status: 'expired' } });
+      await Member.updateOne(
+        { _id: member._id, status: 'active' },
+        { $set: { status: 'expired', endedAt: member.currentPeriodEnd } },
+      );
     } else if (member.currentPeriodEnd.getTime() - now.getTime() <= 7 * DAY_MS) {
       await enqueueEmail(deps.db, deps.clock, {
         template: 'gift-ending',

@@ -17,6 +17,8 @@ export interface Member {
   joinedVia: string;
   campaign?: string;
   currentPeriodEnd?: Date;
+  /** When the membership last ended (canceled or expired); null while it runs. */
+  endedAt?: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -49,6 +51,7 @@ const memberSchema = new Schema<Member>(
     joinedVia: { type: String, required: true },
     campaign: String,
     currentPeriodEnd: Date,
+    endedAt: Date,
   },
   { timestamps: true },
 );

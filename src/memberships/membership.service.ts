@@ -355,6 +355,8 @@ export async function applySubscriptionEvent(
       {
         $set: {
           status: memberStatus,
+          // When membership ended (what churn counts); cleared if it comes back.
+          endedAt: memberStatus === 'canceled' ? fromUnixSeconds(event.created) : null,
           ...(mirror.currentPeriodEnd ? { currentPeriodEnd: mirror.currentPeriodEnd } : {}),
         },
       },

@@ -6,12 +6,14 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
+import { zonedHourToUtc } from '../shared/time.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { reportPullModel } from './audit.model.js';
 import { csvStream } from './csv.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
 import { revenueReport } from './revenue.report.js';
+import { summaryReport } from './summary.report.js';
 import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
 
 export interface ReportRoutesDeps {
@@ -96,6 +98,19 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     const rows = await revenueReport(deps.db, query);
     await audit(req, 'revenue', 'json', query, rows.length);
     res.json({ timeZone: deps.timeZone, by: query.by, rows });
+  });
+
+  router.get('/reports/summary', finance, async (req, res) => {
+    const { from, to } = parseInput(
+      z.object({ from: z.iso.date(), to: z.iso.date().meta({ description: 'Inclusive' }) }),
+      req.query,
+    );
+    const report = await summaryReport(deps.db, {
+      from: zonedHourToUtc(from, 0, deps.timeZone),
+      to: new Date(zonedHourToUtc(to, 0, deps.timeZone).getTime() + 86_400_000),
+    });
+    await audit(req, 'summary', 'json', { from, to }, report.activeByPlan.length);
+    res.json({ timeZone: deps.timeZone, ...report });
   });
 
   router.get('/reports/gifts', finance, async (req, res) => {

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { membershipModels } from '../../src/memberships/membership.model.js';
+import { staffToken } from '../support/staff.js';
+import { checkoutSession, postEvent, purchase, stripeEvent, subscription } from '../support/stripe-events.js';
+import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ config: testConfig({ TIME_ZONE: 'UTC' }) });
+});
+afterAll(() => app.close());
+
+it('when the summary is pulled, then active members by plan, MRR with yearly plans as twelfths, new, churned and churn rate add up', async () => {
+  const nov = Date.parse('2026-11-10T00:00:00Z') / 1000;
+  const oct = Date.parse('2026-10-10T00:00:00Z') / 1000;
+  // Two monthly EUR 5.00 (one joined in October), one yearly EUR 150.00, one yearly GBP 120.00 that is canceled in November.
+  const monthlyA = purchase({ amount: 500, currency: 'eur' });
+  const monthlyB = purchase({ amount: 500, currency: 'eur' });
+  const yearly = purchase({ plan: 'patron', interval: 'year', amount: 15000, currency: 'eur' });
+  const leaving = purchase({ plan: 'patron', interval: 'year', amount: 12000, currency: 'gbp' });
+  for (const [p, at] of [
+    [monthlyA, oct],
+    [monthlyB, nov],
+    [yearly, nov],
+    [leaving, oct],
+  ] as const) {
+    await postEvent(app.url, stripeEvent('checkout.session.completed', checkoutSession(p), at));
+    await postEvent(app.url, stripeEvent('customer.subscription.updated', subscription(p, 'active'), at + 1));
+  }
+  await postEvent(
+    app.url,
+    stripeEvent('customer.subscription.deleted', subscription(leaving, 'canceled'), nov + 86_400),
+  );
+  await membershipModels(app.deps.db).Member.create({
+    email: 'gifted@example.com',
+    status: 'active',
+    source: 'gift',
+    joinedAt: new Date('2026-11-20T00:00:00Z'),
+    joinedVia: 'gift:1',
+  });
+
+  const { authorization } = await staffToken(app.url, app.deps.db, 'finance');
+  const res = await fetch(`${app.url}/reports/summary?from=2026-11-01&to=2026-11-30`, {
+    headers: { authorization },
+  });
+  expect(res.status).toBe(200);
+  const summary = (await res.json()) as Record<string, unknown>;
+  expect(summary).toMatchObject({
+    activeByPlan: [
+      { plan: 'supporter', interval: 'month', currency: 'eur', members: 2 },
+      expect.objectContaining({ members: 1 }),
+      expect.objectContaining({ members: 1 }),
+    ],
+    mrr: { eur: 500 + 500 + 1250 },
+    new: 3, // monthlyB, yearly, the gift member
+    churned: 1,
+    netGrowth: 2,
+    churnRate: 0.5, // 1 of the 2 active on 1 November
+  });
+  expect(summary.activeByPlan).toContainEqual({ plan: 'gift', interval: '', currency: '', members: 1 });
+  expect(summary.activeByPlan).toContainEqual({
+    plan: 'patron',
+    interval: 'year',
+    currency: 'eur',
+    members: 1,
+  });
+});
