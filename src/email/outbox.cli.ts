@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isValidObjectId } from 'mongoose';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { runCli } from '../infra/cli.js';
 import { systemClock } from '../infra/clock.js';
 import { createLogger } from '../infra/logger.js';
 import { listFailedEmails, requeueFailedEmails } from './outbox.service.js';
@@ -60,10 +61,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { runCli } from '../infra/cli.js';
 import { createLogger } from '../infra/logger.js';
 import { reportPullModel } from './audit.model.js';
 import { csvStream } from './csv.js';
@@ -98,10 +99,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runCli(main);

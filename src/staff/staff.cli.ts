@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { runCli } from '../infra/cli.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { createLogger } from '../infra/logger.js';
 import { STAFF_ROLES, type StaffRole } from './staff.model.js';
@@ -53,10 +54,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerModel } from '../../src/ledger/ledger.model.js';
+import { LEDGER_KINDS, ledgerModel } from '../../src/ledger/ledger.model.js';
 import { recordLedgerEntry } from '../../src/ledger/ledger.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { reportPullModel } from '../../src/reports/audit.model.js';
@@ -194,16 +194,8 @@ describe('supporters JSON', () => {
 });
 
 describe('revenue', () => {
-  const kinds = [
-    'subscription_payment',
-    'one_time_payment',
-    'gift_purchase',
-    'refund',
-    'dispute',
-    'dispute_reversal',
-  ] as const;
   const entry = fc.record({
-    kind: fc.constantFrom(...kinds),
+    kind: fc.constantFrom(...LEDGER_KINDS),
     amount: fc.integer({ min: 1, max: 1_000_000 }),
     currency: fc.constantFrom('usd', 'eur', 'gbp'),
     // Around month ends, where the time zone decides the month.
