@@ -8,6 +8,8 @@ interface TemplateDefinition<S extends z.ZodType> {
   kind: EmailKind;
   data: S;
   sample: z.infer<S>;
+  /** Data that must not outlive the send (a redemption link): blanked in the outbox once sent. */
+  secretFields?: string[];
 }
 
 const define = <S extends z.ZodType>(definition: TemplateDefinition<S>) => definition;
@@ -134,6 +136,7 @@ export const EMAIL_TEMPLATES = {
       durationMonths: 12,
       redeemUrl: 'http://localhost:3000/gifts/redeem?code=sample',
     },
+    secretFields: ['redeemUrl'],
   }),
   'gift-redeemed': define({
     kind: 'transactional',
@@ -152,6 +155,7 @@ export const EMAIL_TEMPLATES = {
       durationMonths: 12,
       redeemUrl: 'http://localhost:3000/gifts/redeem?code=sample',
     },
+    secretFields: ['redeemUrl'],
   }),
   'gift-expired': define({
     kind: 'transactional',

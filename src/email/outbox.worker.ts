@@ -5,7 +5,7 @@ import { claimOnce, sweepClaims } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { counter } from '../infra/metrics.js';
-import type { TemplateName } from './catalog.js';
+import { EMAIL_TEMPLATES, type TemplateName } from './catalog.js';
 import { type EmailJob, emailModels } from './email.model.js';
 import type { EmailRenderer } from './renderer.js';
 import { type EmailSender, SendFailure } from './sender.js';
@@ -172,10 +172,14 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         headers,
         category: job.template,
       });
+      const secrets =
+        (EMAIL_TEMPLATES[job.template as TemplateName] as { secretFields?: string[] }).secretFields ?? [];
       const settled = await settle(job, {
         status: 'sent',
         sentAt: clock.now(),
         providerMessageId: result.providerMessageId,
+        // The message is delivered; a copy of a secret it carried has no reason to stay.
+        ...Object.fromEntries(secrets.map((field) => [`data.${field}`, '[sent]'])),
       });
       sent.inc();
       if (!settled)

@@ -11,6 +11,8 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { workerAgainstCapture } from '../support/email.js';
+import { startSendgridCapture } from '../support/sendgrid-capture.js';
 import { postEvent, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
@@ -447,5 +449,17 @@ describe('secrecy', () => {
     expect(logText).not.toContain(code);
     const stored = JSON.stringify(await gift(giftId));
     expect(stored).not.toContain(code);
+
+    // Once the email has gone out, the outbox keeps no copy of the link either.
+    const capture = await startSendgridCapture();
+    await workerAgainstCapture(app.deps.db, capture, clock).drain();
+    const sentToRecipient = capture
+      .accepted()
+      .find((r) => r.body.categories[0] === 'gift-delivery' && JSON.stringify(r.body).includes(code));
+    expect(sentToRecipient).toBeDefined();
+    await capture.close();
+    const jobs = await emailModels(app.deps.db).EmailJob.find({ template: 'gift-delivery' }).lean();
+    expect(jobs.every((j) => j.status !== 'sent' || j.data.redeemUrl === '[sent]')).toBe(true);
+    expect(JSON.stringify(jobs)).not.toContain(code);
   });
 });
