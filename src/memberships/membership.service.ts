@@ -349,14 +349,18 @@ export async function applySubscriptionEvent(
   await Subscription.updateOne({ _id: subscription.id }, { $set: mirror }, { upsert: true });
 
   const memberStatus = MEMBER_STATUS_OF[status];
-  if (memberStatus) {
+  const periodMoved =
+    mirror.currentPeriodEnd !== undefined &&
+    member.currentPeriodEnd?.getTime() !== mirror.currentPeriodEnd.getTime();
+  // Only write what changed: on FerretDB every update costs a scan of the collection.
+  if (memberStatus && (memberStatus !== member.status || periodMoved)) {
     await Member.updateOne(
       { _id: member._id },
       {
         $set: {
           status: memberStatus,
-          // When membership ended (what churn counts); cleared if it comes back.
-          endedAt: memberStatus === 'canceled' ? fromUnixSeconds(event.created) : null,
+          // When membership ended (what churn counts), kept from the first cancellation; cleared if it comes back.
+          endedAt: memberStatus === 'canceled' ? (member.endedAt ?? fromUnixSeconds(event.created)) : null,
           ...(mirror.currentPeriodEnd ? { currentPeriodEnd: mirror.currentPeriodEnd } : {}),
         },
       },
