@@ -29,6 +29,7 @@ import { loadPlans } from './memberships/plans.js';
 import { loadLists } from './newsletters/lists.js';
 import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
+import { dashboardRoutes } from './reports/dashboard.routes.js';
 import { reportDocs, reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
@@ -169,6 +170,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     }),
   );
   app.use(giftRoutes({ ...giftDeps, brandName: config.brand.name, plans, redeemLimitPerIp: 30 }));
+  app.use(dashboardRoutes());
   app.use(reportRoutes({ db: deps.db, clock: deps.clock, staffAuth, timeZone: config.timeZone }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
+import { campaignModels } from '../campaigns/campaign.model.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { parseInput } from '../http/validate.js';
@@ -117,6 +118,15 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     const report = await giftsReport(deps.db);
     await audit(req, 'gifts', 'json', {}, 1);
     res.json(report);
+  });
+
+  router.get('/reports/campaigns', finance, async (_req, res) => {
+    const campaigns = await campaignModels(deps.db)
+      .Campaign.find()
+      .sort({ startsAt: -1 })
+      .select({ slug: 1, title: 1, _id: 0 })
+      .lean();
+    res.json({ campaigns });
   });
 
   router.get('/reports/campaigns/:slug', finance, async (req, res) => {
