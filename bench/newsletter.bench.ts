@@ -1,12 +1,5 @@
-import type { AddressInfo } from 'node:net';
-import { createHttpServer } from '../src/app.js';
-import { loadConfig } from '../src/config/config.js';
-import { systemClock } from '../src/infra/clock.js';
-import { createLogger } from '../src/infra/logger.js';
-import { createMetricsRegistry } from '../src/infra/metrics.js';
 import { newsletterModels } from '../src/newsletters/newsletter.model.js';
-import { DomainEvents } from '../src/shared/domain-events.js';
-import { benchDatabase, inParallel, saveResult, timed } from './support.js';
+import { benchDatabase, inParallel, saveResult, startBenchApp, timed } from './support.js';
 
 // Newsletter sign-ups through the real HTTP stack (validation, rate limit, subscription records,
 // consent records, confirmation token and email) against plain inserts of as many documents.
@@ -16,17 +9,8 @@ const CONCURRENCY = 16;
 
 export async function newsletterBenchmark() {
   const database = await benchDatabase('newsletter');
-  const server = createHttpServer({
-    config: loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', NEWSLETTER_SIGNUPS_PER_IP: '100000' }),
-    db: database.db,
-    logger: createLogger({ level: 'silent' }),
-    clock: systemClock,
-    metrics: createMetricsRegistry(),
-    stripe: null,
-    events: new DomainEvents(),
-  }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/newsletters/subscriptions`;
+  const { url: base, server } = await startBenchApp(database.db, { NEWSLETTER_SIGNUPS_PER_IP: '100000' });
+  const url = `${base}/newsletters/subscriptions`;
 
   let accepted = 0;
   const signups = await timed(() =>

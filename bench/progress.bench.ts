@@ -1,31 +1,16 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type autocannon from 'autocannon';
-import { createHttpServer } from '../src/app.js';
 import { campaignModels } from '../src/campaigns/campaign.model.js';
-import { loadConfig } from '../src/config/config.js';
-import { systemClock } from '../src/infra/clock.js';
-import { createLogger } from '../src/infra/logger.js';
-import { createMetricsRegistry } from '../src/infra/metrics.js';
 import { fromRoot } from '../src/infra/paths.js';
-import { DomainEvents } from '../src/shared/domain-events.js';
-import { benchDatabase, saveResult } from './support.js';
+import { benchDatabase, listen, saveResult, startBenchApp } from './support.js';
 
 // The public progress endpoint (the whole Express stack: helmet, request id, logging off, cache)
 // against a bare Node http server answering the same JSON bytes, 100 connections each, same run.
 
 const CONNECTIONS = 100;
 const SECONDS = 10;
-
-function listen(server: http.Server): Promise<string> {
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
-  );
-}
 
 /** Load comes from a separate process, so the generator does not compete with the server for its core. */
 async function load(url: string) {
@@ -63,16 +48,8 @@ export async function progressBenchmark() {
     timeZone: 'UTC',
     startingOffset: 612,
   });
-  const appServer = createHttpServer({
-    config: loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }),
-    db: database.db,
-    logger: createLogger({ level: 'silent' }),
-    clock: systemClock,
-    metrics: createMetricsRegistry(),
-    stripe: null,
-    events: new DomainEvents(),
-  });
-  const appUrl = `${await listen(appServer)}/campaigns/birthday/progress`;
+  const { url: appBase, server: appServer } = await startBenchApp(database.db);
+  const appUrl = `${appBase}/campaigns/birthday/progress`;
   const body = Buffer.from(await (await fetch(appUrl)).arrayBuffer());
   const bare = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });

@@ -1,14 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import { createHttpServer } from '../src/app.js';
-import { loadConfig } from '../src/config/config.js';
 import { emailModels } from '../src/email/email.model.js';
-import { systemClock } from '../src/infra/clock.js';
-import { createLogger } from '../src/infra/logger.js';
-import { createMetricsRegistry } from '../src/infra/metrics.js';
-import { createStripeClient } from '../src/infra/stripe.js';
 import { ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
-import { DomainEvents } from '../src/shared/domain-events.js';
 import {
   charge,
   checkoutSession,
@@ -23,7 +15,7 @@ import {
 } from '../test/support/stripe-events.js';
 import { TEST_ENV } from '../test/support/test-app.js';
 import { stripeEventModel } from '../webhooks/stripe-event.model.js';
-import { benchDatabase, inParallel, saveResult, timed } from './support.js';
+import { benchDatabase, inParallel, saveResult, startBenchApp, timed } from './support.js';
 
 // 2,000 signed Stripe deliveries (1,600 distinct events and 400 duplicates), shuffled and sent
 // concurrently through the real HTTP stack, against plain driver inserts of the same 2,000
@@ -66,19 +58,8 @@ function mixedEvents(): TestEvent[] {
 
 export async function stripeWebhookBenchmark() {
   const database = await benchDatabase('webhook');
-  const config = loadConfig({ ...TEST_ENV, TIME_ZONE: 'UTC' });
-  const appServer = createHttpServer({
-    config,
-    db: database.db,
-    logger: createLogger({ level: 'silent' }),
-    clock: systemClock,
-    metrics: createMetricsRegistry(),
-    stripe: createStripeClient(config.stripe.secretKey),
-    events: new DomainEvents(),
-  });
-  const server = appServer.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/stripe`;
+  const { url: base, server } = await startBenchApp(database.db, { ...TEST_ENV, TIME_ZONE: 'UTC' });
+  const url = `${base}/webhooks/stripe`;
 
   const unique = mixedEvents();
   const deliveries = shuffled([...unique, ...shuffled(unique).slice(0, DUPLICATES)]);

@@ -1,11 +1,20 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
+import { createHttpServer } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { systemClock } from '../src/infra/clock.js';
 import { connectDatabase, describeServer, ensureIndexes } from '../src/infra/db.js';
 import { startEmbeddedDatabase } from '../src/infra/embedded-db.js';
+import { createLogger } from '../src/infra/logger.js';
+import { createMetricsRegistry } from '../src/infra/metrics.js';
 import { fromRoot } from '../src/infra/paths.js';
+import { createStripeClient } from '../src/infra/stripe.js';
 import { registerModels } from '../src/models.js';
+import { DomainEvents } from '../src/shared/domain-events.js';
 
 /** A fresh database for one benchmark: MONGODB_URI if set, else the embedded server in a temp folder. */
 export async function benchDatabase(
@@ -48,4 +57,30 @@ export async function inParallel(count: number, concurrency: number, task: (i: n
 export function saveResult(name: string, result: object): void {
   mkdirSync(fromRoot('bench/results'), { recursive: true });
   writeFileSync(fromRoot(`bench/results/${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/** Starts the real app (the whole HTTP stack, logs off) on a random port; returns its base URL. */
+export async function startBenchApp(
+  db: Connection,
+  env: Record<string, string> = {},
+): Promise<{ url: string; server: http.Server }> {
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
+  const server = createHttpServer({
+    config,
+    db,
+    logger: createLogger({ level: 'silent' }),
+    clock: systemClock,
+    metrics: createMetricsRegistry(),
+    stripe: createStripeClient(config.stripe.secretKey),
+    events: new DomainEvents(),
+  });
+  return { url: await listen(server), server };
+}
+
+export function listen(server: http.Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
 }
