@@ -24,6 +24,7 @@ import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
 import { requestLogging, requireParsableBody } from './http/request-context.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
+import { subscribeSettlement } from './ledger/settlement.service.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
 import { loadLists } from './newsletters/lists.js';
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     refreshTokenDays: config.staffAuth.refreshTokenDays,
   };
   subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
+  if (deps.stripe) subscribeSettlement(deps.events, { ...deps, stripe: deps.stripe });
   const newsletterDeps = {
     db: deps.db,
     clock: deps.clock,
@@ -171,7 +173,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   );
   app.use(giftRoutes({ ...giftDeps, brandName: config.brand.name, plans, redeemLimitPerIp: 30 }));
   app.use(dashboardRoutes());
-  app.use(reportRoutes({ db: deps.db, clock: deps.clock, staffAuth, timeZone: config.timeZone }));
+  app.use(reportRoutes({ ...deps, staffAuth, timeZone: config.timeZone }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));

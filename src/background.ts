@@ -7,6 +7,7 @@ import { deliverDueGifts, sweepGifts } from './gifts/gift.service.js';
 import { giftDepsFrom } from './gifts/gift-deps.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
+import { settleUnsettledEntries } from './ledger/settlement.service.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
 import type { DomainEvents } from './shared/domain-events.js';
 
@@ -14,7 +15,8 @@ const MINUTE = 60_000;
 
 /**
  * The background work a process runs: sending queued email, syncing SendGrid Marketing lists,
- * delivering gifts on their day and the hourly gift sweep. Every step is claimed in MongoDB, so
+ * delivering gifts on their day, the hourly gift sweep, and settling ledger entries whose Stripe
+ * fees were not known when they were recorded. Every step is claimed in MongoDB, so
  * any number of processes may run it.
  */
 export function startBackgroundWork(
@@ -50,9 +52,21 @@ export function startBackgroundWork(
   const giftTimer = setInterval(giftRound, MINUTE);
   giftTimer.unref();
   void giftRound();
+  const { stripe } = deps;
+  const settleTimer = stripe
+    ? setInterval(async () => {
+        try {
+          await settleUnsettledEntries({ ...deps, stripe });
+        } catch (error) {
+          deps.logger.error({ err: error }, 'settlement sweep failed');
+        }
+      }, 10 * MINUTE)
+    : undefined;
+  settleTimer?.unref();
   return {
     async stop() {
       clearInterval(giftTimer);
+      clearInterval(settleTimer);
       sync?.stop();
       await email.stop();
     },

@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   validation_failed: [422, 'Some fields are missing or invalid.'],
   rate_limited: [429, 'Too many requests. Please wait a moment and try again.'],
   internal_error: [500, 'Something went wrong on our side. Please try again later.'],
+  stripe_unavailable: [502, 'Stripe could not be reached. Please try again shortly.'],
   payments_not_configured: [503, 'Payments are not available right now.'],
   not_ready: [503, 'The service is not ready.'],
   webhook_not_configured: [503, 'This webhook is not configured on the server.'],

@@ -11,6 +11,23 @@ export const LEDGER_KINDS = [
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
 /**
+ * What Stripe moved for an entry, from its balance transaction(s): amounts in the settlement
+ * currency (the account's payout currency), which may differ from the entry's own currency.
+ */
+export interface Settlement {
+  balanceTransactionIds: string[];
+  /** The Stripe objects that moved the money: a charge, refunds or a dispute. */
+  sources: string[];
+  currency: string;
+  amount: number;
+  fee: number;
+  net: number;
+  /** Entry currency → settlement currency; null when they are the same. */
+  exchangeRate: number | null;
+  settledAt: Date;
+}
+
+/**
  * Immutable record of money in (positive) or out (negative), in integer minor units. `_id` is
  * the Stripe object it records, so recording it twice is impossible. Finance reports sum these.
  */
@@ -37,7 +54,23 @@ export interface LedgerEntry {
   interval?: string;
   campaign?: string;
   recordedAt: Date;
+  /** Added once Stripe has booked the money; the facts above never change. */
+  settlement?: Settlement;
 }
+
+const settlementSchema = new Schema<Settlement>(
+  {
+    balanceTransactionIds: { type: [String], required: true },
+    sources: { type: [String], required: true },
+    currency: { type: String, required: true },
+    amount: { type: Number, required: true, validate: Number.isInteger },
+    fee: { type: Number, required: true, validate: Number.isInteger },
+    net: { type: Number, required: true, validate: Number.isInteger },
+    exchangeRate: { type: Number, default: null },
+    settledAt: { type: Date, required: true },
+  },
+  { _id: false },
+);
 
 const ledgerSchema = new Schema<LedgerEntry>(
   {
@@ -62,9 +95,12 @@ const ledgerSchema = new Schema<LedgerEntry>(
     interval: String,
     campaign: String,
     recordedAt: { type: Date, required: true },
+    settlement: { type: settlementSchema, default: undefined },
   },
   { versionKey: false },
 );
+
+ledgerSchema.index({ occurredAt: 1 });
 
 export function registerLedgerModels(db: Connection): void {
   if (!db.models.LedgerEntry) db.model('LedgerEntry', ledgerSchema, 'ledger');

@@ -1,18 +1,21 @@
 import { pipeline } from 'node:stream/promises';
 import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
+import Stripe from 'stripe';
 import { z } from 'zod';
 import { campaignModels } from '../campaigns/campaign.model.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
-import { zonedHourToUtc } from '../shared/time.js';
+import type { Logger } from '../infra/logger.js';
+import { zonedDayRange } from '../shared/time.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { reportPullModel } from './audit.model.js';
 import { csvStream } from './csv.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
+import { reconcileWithStripe } from './reconciliation.report.js';
 import { revenueReport } from './revenue.report.js';
 import { summaryReport } from './summary.report.js';
 import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
@@ -20,6 +23,8 @@ import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supp
 export interface ReportRoutesDeps {
   db: Connection;
   clock: Clock;
+  logger: Logger;
+  stripe: Stripe | null;
   staffAuth: StaffAuthConfig;
   timeZone: string;
 }
@@ -32,6 +37,10 @@ const supportersQuery = supportersFilterSchema.extend({
     .regex(/^[0-9a-f]{24}$/)
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+const periodQuery = z.object({
+  from: z.iso.date(),
+  to: z.iso.date().meta({ description: 'Inclusive' }),
 });
 const revenueQuery = z.object({
   by: z.enum(['day', 'month']).default('month'),
@@ -96,20 +105,14 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
 
   router.get('/reports/revenue', finance, async (req, res) => {
     const query = parseInput(revenueQuery, req.query);
-    const rows = await revenueReport(deps.db, query);
-    await audit(req, 'revenue', 'json', query, rows.length);
-    res.json({ timeZone: deps.timeZone, by: query.by, rows });
+    const report = await revenueReport(deps.db, query);
+    await audit(req, 'revenue', 'json', query, report.rows.length);
+    res.json({ timeZone: deps.timeZone, by: query.by, ...report });
   });
 
   router.get('/reports/summary', finance, async (req, res) => {
-    const { from, to } = parseInput(
-      z.object({ from: z.iso.date(), to: z.iso.date().meta({ description: 'Inclusive' }) }),
-      req.query,
-    );
-    const report = await summaryReport(deps.db, {
-      from: zonedHourToUtc(from, 0, deps.timeZone),
-      to: new Date(zonedHourToUtc(to, 0, deps.timeZone).getTime() + 86_400_000),
-    });
+    const { from, to } = parseInput(periodQuery, req.query);
+    const report = await summaryReport(deps.db, zonedDayRange(from, to, deps.timeZone));
     await audit(req, 'summary', 'json', { from, to }, report.activeByPlan.length);
     res.json({ timeZone: deps.timeZone, ...report });
   });
@@ -134,6 +137,26 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     if (!report) throw new AppError('not_found', 'There is no campaign with this name.');
     await audit(req, 'campaign', 'json', { slug: report.slug }, report.days.length);
     res.json(report);
+  });
+
+  router.get('/reports/reconciliation', finance, async (req, res) => {
+    const { from, to } = parseInput(periodQuery, req.query);
+    const { stripe } = deps;
+    if (!stripe) throw new AppError('payments_not_configured');
+    const report = await reconcileWithStripe(
+      { ...deps, stripe },
+      zonedDayRange(from, to, deps.timeZone),
+    ).catch((error) => {
+      if (error instanceof Stripe.errors.StripeError) {
+        req.log.warn({ err: { type: error.type, message: error.message } }, 'reconciliation: Stripe failed');
+        throw new AppError('stripe_unavailable');
+      }
+      throw error;
+    });
+    const problems =
+      report.missingOurs.length + report.missingStripe.length + report.amountDifferences.length;
+    await audit(req, 'reconciliation', 'json', { from, to }, problems);
+    res.json({ timeZone: deps.timeZone, from, to, clean: problems === 0, ...report });
   });
 
   router.get('/reports/audit', admin, async (req, res) => {

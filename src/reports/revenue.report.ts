@@ -1,5 +1,13 @@
 import type { Connection } from 'mongoose';
-import { ledgerModel } from '../ledger/ledger.model.js';
+import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
+
+/** What Stripe booked, in one settlement currency: the amount, its fees, and what is paid out. */
+export interface SettledMoney {
+  currency: string;
+  amount: number;
+  fees: number;
+  net: number;
+}
 
 export interface RevenueRow {
   period: string; // YYYY-MM-DD or YYYY-MM in the newsroom's time zone
@@ -9,55 +17,84 @@ export interface RevenueRow {
   disputes: number; // negative when lost or pending, back up when won
   net: number;
   payments: number; // how many
+  /** Stripe's side of the same entries, per settlement currency. Dispute fees are fees too. */
+  settlement: SettledMoney[];
+  /** Entries Stripe has not booked yet (or whose lookup failed): not in `settlement`. */
+  unsettled: number;
+}
+
+export interface RevenueReport {
+  rows: RevenueRow[];
+  /** The whole range per settlement currency: what should reach the bank. */
+  settlementTotals: SettledMoney[];
 }
 
 const GROSS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
 
+function addSettled(list: SettledMoney[], currency: string, amount: number, fees: number, net: number) {
+  let money = list.find((m) => m.currency === currency);
+  if (!money) {
+    money = { currency, amount: 0, fees: 0, net: 0 };
+    list.push(money);
+    list.sort((a, b) => a.currency.localeCompare(b.currency));
+  }
+  money.amount += amount;
+  money.fees += fees;
+  money.net += net;
+}
+
 /**
  * Revenue per day or month and currency, summed over the ledger (never over member fields). The
- * day and month keys were cut in the newsroom's time zone when each entry was written.
+ * day and month keys were cut in the newsroom's time zone when each entry was written. Summed
+ * here over a streamed cursor rather than in `$group`: FerretDB miscounts groups whose key or
+ * sum reads a nested or missing field (the settlement), and a cent off is not an option.
  */
 export async function revenueReport(
   db: Connection,
   options: { by: 'day' | 'month'; from: string; to: string },
-): Promise<RevenueRow[]> {
-  const key = options.by === 'day' ? '$day' : '$month';
+): Promise<RevenueReport> {
   const field = options.by;
-  const groups = await ledgerModel(db).aggregate<{
-    _id: { period: string; currency: string; kind: string };
-    amount: number;
-    count: number;
-  }>([
-    { $match: { [field]: { $gte: options.from, $lte: options.to } } },
-    {
-      $group: {
-        _id: { period: key, currency: '$currency', kind: '$kind' },
-        amount: { $sum: '$amount' },
-        count: { $sum: 1 },
-      },
-    },
-  ]);
   const rows = new Map<string, RevenueRow>();
-  for (const g of groups) {
-    const id = `${g._id.period}|${g._id.currency}`;
-    const row = rows.get(id) ?? {
-      period: g._id.period,
-      currency: g._id.currency,
-      gross: 0,
-      refunds: 0,
-      disputes: 0,
-      net: 0,
-      payments: 0,
-    };
-    if (GROSS.has(g._id.kind)) {
-      row.gross += g.amount;
-      row.payments += g.count;
-    } else if (g._id.kind === 'refund') row.refunds += g.amount;
-    else row.disputes += g.amount;
-    row.net = row.gross + row.refunds + row.disputes;
-    rows.set(id, row);
+  const settlementTotals: SettledMoney[] = [];
+  const entries = ledgerModel(db)
+    .find({ [field]: { $gte: options.from, $lte: options.to } })
+    .select({ [field]: 1, currency: 1, kind: 1, amount: 1, settlement: 1 })
+    .lean<LedgerEntry[]>()
+    .cursor();
+  for await (const entry of entries) {
+    const period = entry[field];
+    const id = `${period}|${entry.currency}`;
+    let row = rows.get(id);
+    if (!row) {
+      row = {
+        period,
+        currency: entry.currency,
+        gross: 0,
+        refunds: 0,
+        disputes: 0,
+        net: 0,
+        payments: 0,
+        settlement: [],
+        unsettled: 0,
+      };
+      rows.set(id, row);
+    }
+    if (GROSS.has(entry.kind)) {
+      row.gross += entry.amount;
+      row.payments++;
+    } else if (entry.kind === 'refund') row.refunds += entry.amount;
+    else row.disputes += entry.amount;
+    row.net += entry.amount;
+    const settled = entry.settlement;
+    if (settled) {
+      addSettled(row.settlement, settled.currency, settled.amount, settled.fee, settled.net);
+      addSettled(settlementTotals, settled.currency, settled.amount, settled.fee, settled.net);
+    } else row.unsettled++;
   }
-  return [...rows.values()].sort(
-    (a, b) => a.period.localeCompare(b.period) || a.currency.localeCompare(b.currency),
-  );
+  return {
+    rows: [...rows.values()].sort(
+      (a, b) => a.period.localeCompare(b.period) || a.currency.localeCompare(b.currency),
+    ),
+    settlementTotals,
+  };
 }

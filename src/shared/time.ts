@@ -69,3 +69,13 @@ export function localDateTime(at: Date, timeZone: string): string {
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }
+
+/** Whole local days `from`..`to` (YYYY-MM-DD, inclusive) as the instants [start, end). */
+export function zonedDayRange(from: string, to: string, timeZone: string): { from: Date; to: Date } {
+  const dayAfter = new Date(`${to}T00:00:00Z`);
+  dayAfter.setUTCDate(dayAfter.getUTCDate() + 1);
+  return {
+    from: zonedHourToUtc(from, 0, timeZone),
+    to: zonedHourToUtc(dayAfter.toISOString().slice(0, 10), 0, timeZone),
+  };
+}

@@ -1,0 +1,172 @@
+import type { Connection } from 'mongoose';
+import type Stripe from 'stripe';
+import type { Clock } from '../infra/clock.js';
+import type { Logger } from '../infra/logger.js';
+import type { DomainEvents } from '../shared/domain-events.js';
+import { type LedgerEntry, ledgerModel, type Settlement } from './ledger.model.js';
+
+export interface SettlementDeps {
+  db: Connection;
+  stripe: Stripe;
+  clock: Clock;
+  logger: Logger;
+}
+
+const PAYMENT_KINDS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
+const idOf = (value: string | { id: string } | null | undefined) =>
+  typeof value === 'string' ? value : value?.id;
+
+/** A balance transaction with the Stripe object that caused it (a charge, refund or dispute). */
+interface Moved {
+  transaction: Stripe.BalanceTransaction;
+  source: string;
+}
+
+/**
+ * Records what Stripe actually moved for one ledger entry: the balance transaction(s) behind it,
+ * with Stripe's fee, the net and the settlement currency and exchange rate. Stripe's objects are
+ * the authority, so this reads them rather than trusting the event. Writes once; an entry whose
+ * money Stripe has not booked yet stays unsettled and is tried again by `settleUnsettledEntries`.
+ */
+export async function settleLedgerEntry(deps: SettlementDeps, entryId: string): Promise<boolean> {
+  const entry = await ledgerModel(deps.db).findById(entryId).lean<LedgerEntry>();
+  if (!entry || entry.settlement) return Boolean(entry?.settlement);
+  const moved = await balanceTransactionsOf(deps.stripe, entry).catch((error) => {
+    // Stripe has no such object: nothing was moved, which reconciliation reports.
+    if ((error as { code?: string }).code === 'resource_missing') return [];
+    throw error;
+  });
+  if (moved.length === 0) return false;
+  const settlement: Settlement = {
+    balanceTransactionIds: moved.map((m) => m.transaction.id),
+    sources: moved.map((m) => m.source),
+    currency: moved[0]!.transaction.currency,
+    amount: sum(moved, (m) => m.transaction.amount),
+    fee: sum(moved, (m) => m.transaction.fee),
+    net: sum(moved, (m) => m.transaction.net),
+    exchangeRate: moved[0]!.transaction.exchange_rate,
+    settledAt: deps.clock.now(),
+  };
+  const chargeId = entry.chargeId ?? moved.find((m) => m.source.startsWith('ch_'))?.source;
+  await ledgerModel(deps.db).updateOne(
+    { _id: entryId, settlement: null },
+    { $set: { settlement, ...(chargeId ? { chargeId } : {}) } },
+  );
+  return true;
+}
+
+const sum = <T>(items: T[], value: (item: T) => number) => items.reduce((total, i) => total + value(i), 0);
+
+async function balanceTransactionsOf(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
+  if (PAYMENT_KINDS.has(entry.kind)) {
+    const charge = await chargeOfPayment(stripe, entry);
+    const transaction = charge?.balance_transaction;
+    return charge && transaction && typeof transaction !== 'string'
+      ? [{ transaction, source: charge.id }]
+      : [];
+  }
+  if (entry.kind === 'refund') return refundTransactions(stripe, entry);
+  return disputeTransactions(stripe, entry);
+}
+
+async function chargeOfPayment(stripe: Stripe, entry: LedgerEntry): Promise<Stripe.Charge | undefined> {
+  if (entry.chargeId) return stripe.charges.retrieve(entry.chargeId, { expand: ['balance_transaction'] });
+  let paymentIntentId = entry.paymentIntentId;
+  if (!paymentIntentId && entry.invoiceId) {
+    // Since 2025 an invoice names its payments through InvoicePayment objects, not a charge field.
+    const payments = await stripe.invoicePayments.list({
+      invoice: entry.invoiceId,
+      status: 'paid',
+      limit: 10,
+    });
+    const payment = payments.data[0]?.payment;
+    const chargeId = idOf(payment?.charge);
+    if (chargeId) return stripe.charges.retrieve(chargeId, { expand: ['balance_transaction'] });
+    paymentIntentId = idOf(payment?.payment_intent);
+  }
+  if (!paymentIntentId) return undefined;
+  const intent = await stripe.paymentIntents.retrieve(paymentIntentId, {
+    expand: ['latest_charge.balance_transaction'],
+  });
+  const charge = intent.latest_charge;
+  return charge && typeof charge !== 'string' ? charge : undefined;
+}
+
+/**
+ * A refund entry records the growth of a charge's refunded total (from `amount_refunded` before to
+ * the total in its id); the refunds that made up that growth are the ones it stands for.
+ */
+async function refundTransactions(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
+  if (!entry.chargeId) return [];
+  const totalAfter = Number(entry._id.split(':').at(-1));
+  const totalBefore = totalAfter + entry.amount; // entry.amount is negative
+  const refunds: Stripe.Refund[] = [];
+  for await (const refund of stripe.refunds.list({
+    charge: entry.chargeId,
+    limit: 100,
+    expand: ['data.balance_transaction'],
+  })) {
+    if (refund.status !== 'failed' && refund.status !== 'canceled') refunds.push(refund);
+  }
+  refunds.sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
+  const moved: Moved[] = [];
+  let running = 0;
+  for (const refund of refunds) {
+    running += refund.amount;
+    const transaction = refund.balance_transaction;
+    if (running > totalBefore && running <= totalAfter && transaction && typeof transaction !== 'string')
+      moved.push({ transaction, source: refund.id });
+  }
+  return moved;
+}
+
+/** Opening a dispute withdraws the money (and a fee); winning it puts both back. */
+async function disputeTransactions(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
+  const disputeId = entry._id.replace(/:won$/, '');
+  const dispute = await stripe.disputes.retrieve(disputeId);
+  const wanted =
+    entry.kind === 'dispute'
+      ? (t: Stripe.BalanceTransaction) => t.amount < 0
+      : (t: Stripe.BalanceTransaction) => t.amount > 0;
+  const transaction = dispute.balance_transactions.find(wanted);
+  return transaction ? [{ transaction, source: dispute.id }] : [];
+}
+
+/**
+ * Settles entries whose Stripe money was not yet booked when they were recorded, or whose lookup
+ * failed. Entries older than `withinDays` are left to reconciliation to report.
+ */
+export async function settleUnsettledEntries(
+  deps: SettlementDeps,
+  options: { withinDays?: number; limit?: number } = {},
+): Promise<{ settled: number; unsettled: number }> {
+  const since = new Date(deps.clock.now().getTime() - (options.withinDays ?? 35) * 86_400_000);
+  const entries = await ledgerModel(deps.db)
+    .find({ settlement: null, occurredAt: { $gte: since } })
+    .select({ _id: 1 })
+    .limit(options.limit ?? 200)
+    .lean();
+  let settled = 0;
+  for (const { _id } of entries) {
+    try {
+      if (await settleLedgerEntry(deps, _id)) settled++;
+    } catch (error) {
+      deps.logger.warn({ err: error, entryId: _id }, 'settling a ledger entry failed');
+    }
+  }
+  return { settled, unsettled: entries.length - settled };
+}
+
+/**
+ * Settles each entry as it is recorded. A Stripe outage must not fail the webhook that brought
+ * the payment (the payment itself is recorded), so a failure is logged and the sweep retries.
+ */
+export function subscribeSettlement(events: DomainEvents, deps: SettlementDeps): void {
+  events.on('ledger.recorded', async ({ entryId }) => {
+    try {
+      await settleLedgerEntry(deps, entryId);
+    } catch (error) {
+      deps.logger.warn({ err: error, entryId }, 'settling a ledger entry failed; the sweep will retry');
+    }
+  });
+}

@@ -1,0 +1,167 @@
+import type Stripe from 'stripe';
+import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
+import { type SettlementDeps, settleLedgerEntry } from '../ledger/settlement.service.js';
+
+const DAY = 86_400_000;
+/** Stripe's reporting categories that are supporters' money; the rest (payouts, fees) is context. */
+const SUPPORTER_CATEGORIES = new Set(['charge', 'refund', 'dispute', 'dispute_reversal']);
+
+export interface ReconciliationReport {
+  /** Balance transactions matched to a ledger entry with the same amount and currency. */
+  matched: number;
+  /** Money Stripe moved for which we have no ledger entry. */
+  missingOurs: {
+    balanceTransactionId: string;
+    category: string;
+    source: string | null;
+    amount: number;
+    currency: string;
+    settlementAmount: number;
+    settlementCurrency: string;
+    created: string;
+  }[];
+  /** Ledger entries for which Stripe reports no money moved. */
+  missingStripe: { entryId: string; kind: string; amount: number; currency: string; occurredAt: string }[];
+  /** Both sides know the money, but not the same amount. Amounts in the entry's currency. */
+  amountDifferences: {
+    entryId: string;
+    kind: string;
+    currency: string;
+    ours: number;
+    stripe: number;
+    stripeCurrency: string;
+    balanceTransactionIds: string[];
+  }[];
+  /** Stripe activity that is not supporters' money (payouts, Stripe fees), summed for context. */
+  otherActivity: { category: string; currency: string; count: number; net: number }[];
+  stripeTransactions: number;
+}
+
+/** The transaction's amount in the currency the supporter paid in, signed as our ledger signs it. */
+function presentmentAmount(bt: Stripe.BalanceTransaction): { amount: number; currency: string } {
+  const source =
+    bt.source && typeof bt.source === 'object'
+      ? (bt.source as { amount?: number; currency?: string })
+      : undefined;
+  if (source?.amount !== undefined && source.currency) {
+    const sign = bt.amount < 0 ? -1 : 1;
+    return { amount: sign * source.amount, currency: source.currency };
+  }
+  // Without the source object the rate converts back; exact whenever no conversion happened.
+  return {
+    amount: bt.exchange_rate ? Math.round(bt.amount / bt.exchange_rate) : bt.amount,
+    currency: bt.currency,
+  };
+}
+
+const sourceId = (bt: Stripe.BalanceTransaction) =>
+  typeof bt.source === 'string' ? bt.source : (bt.source?.id ?? null);
+
+/**
+ * Our ledger against Stripe's balance transactions for [from, to). Entries not yet settled are
+ * settled first, so an entry whose fee lookup failed is not mistaken for a missing one. Stripe's
+ * list is read a day wider on each side: money recorded just before midnight may be booked by
+ * Stripe just after, and belongs to the period its ledger entry is in.
+ */
+export async function reconcileWithStripe(
+  deps: SettlementDeps,
+  period: { from: Date; to: Date },
+): Promise<ReconciliationReport> {
+  const wide = { from: new Date(period.from.getTime() - DAY), to: new Date(period.to.getTime() + DAY) };
+  const Ledger = ledgerModel(deps.db);
+  const inPeriod = (at: Date) => at >= period.from && at < period.to;
+
+  const unsettled = await Ledger.find({ occurredAt: { $gte: period.from, $lt: period.to }, settlement: null })
+    .select({ _id: 1 })
+    .lean();
+  for (const { _id } of unsettled) await settleLedgerEntry(deps, _id);
+
+  const entries = await Ledger.find({ occurredAt: { $gte: wide.from, $lt: wide.to } }).lean<LedgerEntry[]>();
+  const entryOfTransaction = new Map<string, LedgerEntry>();
+  for (const entry of entries)
+    for (const id of entry.settlement?.balanceTransactionIds ?? []) entryOfTransaction.set(id, entry);
+
+  const report: ReconciliationReport = {
+    matched: 0,
+    missingOurs: [],
+    missingStripe: [],
+    amountDifferences: [],
+    otherActivity: [],
+    stripeTransactions: 0,
+  };
+  const stripeByEntry = new Map<string, { amount: number; currency: string; ids: string[] }>();
+  const other = new Map<string, ReconciliationReport['otherActivity'][number]>();
+  for await (const bt of deps.stripe.balanceTransactions.list({
+    created: { gte: Math.floor(wide.from.getTime() / 1000), lt: Math.floor(wide.to.getTime() / 1000) },
+    limit: 100,
+    expand: ['data.source'],
+  })) {
+    const created = new Date(bt.created * 1000);
+    if (!SUPPORTER_CATEGORIES.has(bt.reporting_category)) {
+      if (!inPeriod(created)) continue;
+      const key = `${bt.reporting_category}|${bt.currency}`;
+      const sum = other.get(key) ?? {
+        category: bt.reporting_category,
+        currency: bt.currency,
+        count: 0,
+        net: 0,
+      };
+      sum.count++;
+      sum.net += bt.net;
+      other.set(key, sum);
+      continue;
+    }
+    const entry = entryOfTransaction.get(bt.id);
+    const money = presentmentAmount(bt);
+    if (entry) {
+      const sum = stripeByEntry.get(entry._id) ?? { amount: 0, currency: money.currency, ids: [] };
+      sum.amount += money.amount;
+      sum.ids.push(bt.id);
+      stripeByEntry.set(entry._id, sum);
+    } else if (inPeriod(created)) {
+      report.stripeTransactions++;
+      report.missingOurs.push({
+        balanceTransactionId: bt.id,
+        category: bt.reporting_category,
+        source: sourceId(bt),
+        amount: money.amount,
+        currency: money.currency,
+        settlementAmount: bt.amount,
+        settlementCurrency: bt.currency,
+        created: created.toISOString(),
+      });
+    }
+  }
+
+  for (const entry of entries) {
+    if (!inPeriod(entry.occurredAt)) continue;
+    const stripe = stripeByEntry.get(entry._id);
+    if (!stripe) {
+      report.missingStripe.push({
+        entryId: entry._id,
+        kind: entry.kind,
+        amount: entry.amount,
+        currency: entry.currency,
+        occurredAt: entry.occurredAt.toISOString(),
+      });
+      continue;
+    }
+    report.stripeTransactions += stripe.ids.length;
+    if (stripe.amount === entry.amount && stripe.currency === entry.currency)
+      report.matched += stripe.ids.length;
+    else
+      report.amountDifferences.push({
+        entryId: entry._id,
+        kind: entry.kind,
+        currency: entry.currency,
+        ours: entry.amount,
+        stripe: stripe.amount,
+        stripeCurrency: stripe.currency,
+        balanceTransactionIds: stripe.ids,
+      });
+  }
+  report.otherActivity = [...other.values()].sort(
+    (a, b) => a.category.localeCompare(b.category) || a.currency.localeCompare(b.currency),
+  );
+  return report;
+}
