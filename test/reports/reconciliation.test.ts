@@ -16,6 +16,7 @@ import {
   subscription,
   T0,
 } from '../support/stripe-events.js';
+import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
 // Stripe's account is a scripted fake here: stripe-mock answers every retrieve with the same
@@ -331,6 +332,59 @@ describe('reconciliation against Stripe balance transactions', () => {
       expect((await res.json()).error.code).toBe('payments_not_configured');
     } finally {
       await unpaid.close();
+    }
+  });
+});
+
+describe("the Stripe calls behind settlement and reconciliation, checked against Stripe's API (stripe-mock)", () => {
+  it('when entries are settled and a period reconciled, then every request is one Stripe accepts, expansions included', async () => {
+    const recorder = await startStripeRecorder();
+    const mocked = await startTestApp({
+      db: app.deps.db,
+      deps: { clock, stripe: createStripeClient(TEST_ENV.STRIPE_SECRET_KEY, recorder.connection) },
+    });
+    try {
+      const p = purchase({ amount: 900, currency: 'usd' });
+      const post = async (type: string, object: Record<string, unknown>) =>
+        expect((await postEvent(mocked.url, stripeEvent(type, object))).status).toBe(200);
+      await post('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+      await post('checkout.session.completed', checkoutSession(p));
+      await post('customer.subscription.created', subscription(p, 'active'));
+      await post('invoice.paid', invoice(p));
+      await post('charge.refunded', charge(p, { amountRefunded: 300, kind: 'one_time' }));
+      await post('charge.dispute.created', dispute(p, 'needs_response'));
+      const res = await fetch(`${mocked.url}/reports/reconciliation?from=2026-11-18&to=2026-11-18`, {
+        headers: finance,
+      });
+      expect(res.status).toBe(200);
+
+      const calls = recorder.requests.map(
+        (r) => `${r.method} ${r.path.replace(/\/(pi|ch|dp)_\w+$/, '/$1_…')}`,
+      );
+      expect(new Set(calls)).toEqual(
+        new Set([
+          'GET /v1/payment_intents/pi_…',
+          'GET /v1/invoice_payments',
+          'GET /v1/refunds',
+          'GET /v1/disputes/dp_…',
+          'GET /v1/balance_transactions',
+          // stripe-mock's invoice payment names its own fixture intent or charge
+          ...calls.filter((c) => c.startsWith('GET /v1/charges/') || c === 'GET /v1/payment_intents/pi_…'),
+        ]),
+      );
+      expect(recorder.requests.filter((r) => r.status !== 200)).toEqual([]);
+      expect(recorder.requests.find((r) => r.path.startsWith('/v1/payment_intents/'))?.params).toMatchObject({
+        'expand[0]': 'latest_charge.balance_transaction',
+      });
+      expect(recorder.requests.find((r) => r.path === '/v1/balance_transactions')?.params).toMatchObject({
+        'created[gte]': String(Date.parse('2026-11-17T00:00:00Z') / 1000),
+        'created[lt]': String(Date.parse('2026-11-20T00:00:00Z') / 1000),
+        'expand[0]': 'data.source',
+        limit: '100',
+      });
+    } finally {
+      await mocked.close();
+      await recorder.close();
     }
   });
 });
