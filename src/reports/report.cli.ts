@@ -7,7 +7,7 @@ import { runCli } from '../infra/cli.js';
 import { createLogger } from '../infra/logger.js';
 import { reportPullModel } from './audit.model.js';
 import { csvStream } from './csv.js';
-import { type RevenueRow, revenueReport } from './revenue.report.js';
+import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
 
 const USAGE = `Usage:
@@ -92,49 +92,6 @@ async function main(): Promise<number> {
   } finally {
     await database.close();
   }
-}
-
-const REVENUE_COLUMNS = [
-  'period',
-  'currency',
-  'gross',
-  'refunds',
-  'disputes',
-  'net',
-  'payments',
-  'unsettled',
-  'settlement_currency',
-  'settled_amount',
-  'fees',
-  'settled_net',
-];
-
-/**
- * One line per period, currency and settlement currency. When one currency settles into two,
- * its own figures sit on the first line only, so a spreadsheet's column sum stays right.
- */
-function revenueCsvLines(rows: RevenueRow[]) {
-  return rows.flatMap((row) => {
-    const settled = row.settlement.length > 0 ? row.settlement : [undefined];
-    return settled.map((money, i) => ({
-      ...(i === 0
-        ? row
-        : {
-            period: row.period,
-            currency: row.currency,
-            gross: '',
-            refunds: '',
-            disputes: '',
-            net: '',
-            payments: '',
-            unsettled: '',
-          }),
-      settlement_currency: money?.currency ?? '',
-      settled_amount: money?.amount ?? '',
-      fees: money?.fees ?? '',
-      settled_net: money?.net ?? '',
-    }));
-  });
 }
 
 runCli(main);

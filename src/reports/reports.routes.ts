@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
@@ -15,8 +16,9 @@ import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { reportPullModel } from './audit.model.js';
 import { csvStream } from './csv.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
+import { growthReport } from './growth.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
-import { revenueReport } from './revenue.report.js';
+import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import { summaryReport } from './summary.report.js';
 import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
 
@@ -29,9 +31,15 @@ export interface ReportRoutesDeps {
   timeZone: string;
 }
 
-const supportersQuery = supportersFilterSchema.extend({
+const csvOptions = {
   format: z.enum(['json', 'csv']).default('json'),
-  bom: z.enum(['true', 'false']).default('false'),
+  bom: z
+    .enum(['true', 'false'])
+    .default('false')
+    .meta({ description: "true: start the CSV with UTF-8's BOM, for Excel" }),
+};
+const supportersQuery = supportersFilterSchema.extend({
+  ...csvOptions,
   after: z
     .string()
     .regex(/^[0-9a-f]{24}$/)
@@ -42,7 +50,12 @@ const periodQuery = z.object({
   from: z.iso.date(),
   to: z.iso.date().meta({ description: 'Inclusive' }),
 });
+const growthQuery = periodQuery.refine(
+  ({ from, to }) => from <= to && Date.parse(to) - Date.parse(from) <= 731 * 86_400_000,
+  { message: 'from must not be after to, and the range at most two years', path: ['to'] },
+);
 const revenueQuery = z.object({
+  ...csvOptions,
   by: z.enum(['day', 'month']).default('month'),
   from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
   to: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
@@ -104,8 +117,15 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
   });
 
   router.get('/reports/revenue', finance, async (req, res) => {
-    const query = parseInput(revenueQuery, req.query);
+    const { format, bom, ...query } = parseInput(revenueQuery, req.query);
     const report = await revenueReport(deps.db, query);
+    if (format === 'csv') {
+      const lines = revenueCsvLines(report.rows);
+      res.type('text/csv; charset=utf-8').attachment('revenue.csv');
+      await pipeline(Readable.from(lines), csvStream(REVENUE_COLUMNS, { bom: bom === 'true' }), res);
+      await audit(req, 'revenue', 'csv', query, lines.length);
+      return;
+    }
     await audit(req, 'revenue', 'json', query, report.rows.length);
     res.json({ timeZone: deps.timeZone, by: query.by, ...report });
   });
@@ -115,6 +135,13 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     const report = await summaryReport(deps.db, zonedDayRange(from, to, deps.timeZone));
     await audit(req, 'summary', 'json', { from, to }, report.activeByPlan.length);
     res.json({ timeZone: deps.timeZone, ...report });
+  });
+
+  router.get('/reports/growth', finance, async (req, res) => {
+    const { from, to } = parseInput(growthQuery, req.query);
+    const days = await growthReport(deps.db, { from, to, timeZone: deps.timeZone });
+    await audit(req, 'growth', 'json', { from, to }, days.length);
+    res.json({ timeZone: deps.timeZone, days });
   });
 
   router.get('/reports/gifts', finance, async (req, res) => {
@@ -206,17 +233,63 @@ export function reportDocs(docs: ApiDocs): void {
       403: error('Role not allowed'),
     },
   });
-  docs.registerPath({
-    method: 'get',
-    path: '/reports/revenue',
-    tags: ['Reports'],
-    summary: 'Revenue per day or month and currency: gross, refunds, disputes, net (finance, admin)',
-    ...secured,
-    request: { query: revenueQuery },
-    responses: {
-      200: { description: 'Rows' },
-      401: error('No or invalid token'),
-      403: error('Role not allowed'),
+  const report = (
+    path: string,
+    summary: string,
+    query?: z.ZodType<object>,
+    extra: Record<number, object> = {},
+    params?: z.ZodObject,
+  ) =>
+    docs.registerPath({
+      method: 'get',
+      path,
+      tags: ['Reports'],
+      summary,
+      ...secured,
+      request: { ...(query ? { query: query as z.ZodObject } : {}), ...(params ? { params } : {}) },
+      responses: {
+        200: { description: 'The report (JSON); amounts in integer minor units with their currency' },
+        401: error('No or invalid token'),
+        403: error('Role not allowed'),
+        ...(query ? { 422: error('Invalid filters') } : {}),
+        ...extra,
+      },
+    });
+  report(
+    '/reports/revenue',
+    'Revenue per day or month and currency: gross, refunds, disputes, net, payments; Stripe fees, settled amount and net per settlement currency, with totals (finance, admin)',
+    revenueQuery,
+  );
+  report(
+    '/reports/summary',
+    'Active members by plan and currency, MRR (yearly plans as twelfths), new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
+    periodQuery,
+  );
+  report(
+    '/reports/growth',
+    'Per local day: joined, ended, active members and MRR per currency at day end (finance, admin)',
+    periodQuery,
+  );
+  report(
+    '/reports/gifts',
+    'Gift funnel: purchased, delivered, redeemed, expired, refunded, converted to paid (finance, admin)',
+  );
+  report('/reports/campaigns', 'Campaigns that have a report (finance, admin)');
+  report(
+    '/reports/campaigns/{slug}',
+    'A campaign per day: contributions by source, taken back, cumulative against the goal (finance, admin)',
+    undefined,
+    { 404: error('No such campaign') },
+    z.object({ slug: z.string() }),
+  );
+  report(
+    '/reports/reconciliation',
+    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), and other Stripe activity such as payouts (finance, admin)",
+    periodQuery,
+    {
+      502: error('Stripe could not be reached'),
+      503: error('Payments are not configured'),
     },
-  });
+  );
+  report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

@@ -98,3 +98,46 @@ export async function revenueReport(
     settlementTotals,
   };
 }
+
+export const REVENUE_COLUMNS = [
+  'period',
+  'currency',
+  'gross',
+  'refunds',
+  'disputes',
+  'net',
+  'payments',
+  'unsettled',
+  'settlement_currency',
+  'settled_amount',
+  'fees',
+  'settled_net',
+];
+
+/**
+ * One line per period, currency and settlement currency. When one currency settles into two,
+ * its own figures sit on the first line only, so a spreadsheet's column sum stays right.
+ */
+export function revenueCsvLines(rows: RevenueRow[]) {
+  return rows.flatMap((row) => {
+    const settled = row.settlement.length > 0 ? row.settlement : [undefined];
+    return settled.map((money, i) => ({
+      ...(i === 0
+        ? row
+        : {
+            period: row.period,
+            currency: row.currency,
+            gross: '',
+            refunds: '',
+            disputes: '',
+            net: '',
+            payments: '',
+            unsettled: '',
+          }),
+      settlement_currency: money?.currency ?? '',
+      settled_amount: money?.amount ?? '',
+      fees: money?.fees ?? '',
+      settled_net: money?.net ?? '',
+    }));
+  });
+}

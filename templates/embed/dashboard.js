@@ -54,8 +54,28 @@
           return { label: 'Net ' + c.toUpperCase(), data: months.map(function (m) { var row = r.rows.find(function (x) { return x.period === m && x.currency === c; }); return row ? row.net / 100 : 0; }) };
         }) },
       });
-      table('revenue-table', ['Month', 'Currency', 'Gross', 'Refunds', 'Disputes', 'Net'], r.rows.map(function (x) {
-        return [x.period, x.currency.toUpperCase(), money(x.gross, x.currency), money(x.refunds, x.currency), money(x.disputes, x.currency), money(x.net, x.currency)];
+      table('revenue-table', ['Month', 'Currency', 'Gross', 'Refunds', 'Disputes', 'Net', 'Stripe fees'], r.rows.map(function (x) {
+        var fees = x.settlement.map(function (s) { return money(s.fees, s.currency); }).join(' + ') || '—';
+        return [x.period, x.currency.toUpperCase(), money(x.gross, x.currency), money(x.refunds, x.currency), money(x.disputes, x.currency), money(x.net, x.currency), fees];
+      }));
+    });
+    api('/reports/growth' + q).then(function (g) {
+      var days = g.days.map(function (d) { return d.day; });
+      var currencies = Array.from(new Set([].concat.apply([], g.days.map(function (d) { return Object.keys(d.mrr); }))));
+      chart('joined-chart', { type: 'bar', data: { labels: days, datasets: [
+        { label: 'Joined', data: g.days.map(function (d) { return d.joined; }) },
+        { label: 'Left', data: g.days.map(function (d) { return -d.ended; }) },
+      ] } });
+      table('joined-table', ['Day', 'Joined', 'Left'], g.days.map(function (d) { return [d.day, d.joined, d.ended]; }));
+      chart('active-chart', {
+        type: 'line',
+        data: { labels: days, datasets: [{ label: 'Active supporters', data: g.days.map(function (d) { return d.active; }), yAxisID: 'members' }].concat(currencies.map(function (c) {
+          return { label: 'MRR ' + c.toUpperCase(), data: g.days.map(function (d) { return (d.mrr[c] || 0) / 100; }), yAxisID: 'money', borderDash: [4, 3] };
+        })) },
+        options: { scales: { members: { type: 'linear', position: 'left', beginAtZero: true }, money: { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false } } } },
+      });
+      table('active-table', ['Day', 'Active supporters'].concat(currencies.map(function (c) { return 'MRR ' + c.toUpperCase(); })), g.days.map(function (d) {
+        return [d.day, d.active].concat(currencies.map(function (c) { return money(d.mrr[c] || 0, c); }));
       }));
     });
     api('/reports/gifts').then(function (g) {
@@ -102,17 +122,21 @@
         });
     });
     $('range').addEventListener('submit', function (e) { e.preventDefault(); load(); });
-    $('download').addEventListener('click', function () {
-      fetch('/reports/supporters?format=csv', { headers: { authorization: 'Bearer ' + sessionStorage.getItem(TOKEN) } })
+    function download(button, path) {
+      fetch(path, { headers: { authorization: 'Bearer ' + sessionStorage.getItem(TOKEN) } })
         .then(function (r) { return r.blob(); })
         .then(function (blob) {
           var a = document.createElement('a');
           a.href = URL.createObjectURL(blob);
-          a.download = 'supporters.csv';
+          a.download = button.getAttribute('data-file');
           document.body.appendChild(a);
           a.click();
           a.remove();
         });
+    }
+    $('download').addEventListener('click', function () { download(this, this.getAttribute('data-path')); });
+    $('download-revenue').addEventListener('click', function () {
+      download(this, '/reports/revenue?format=csv&by=month&from=' + $('from').value.slice(0, 7) + '&to=' + $('to').value.slice(0, 7));
     });
     if (sessionStorage.getItem(TOKEN)) showDashboard(); else showSignIn();
   });

@@ -105,7 +105,7 @@ it('when finance staff sign in, the dashboard shows the charts with the seeded n
   expect(await page.locator('[data-stat="New"] strong').textContent()).toBe('3');
   await expect
     .poll(() => page.locator('#revenue-table td').allTextContents())
-    .toEqual([month, 'EUR', '€20.00', '-€5.00', '€0.00', '€15.00']);
+    .toEqual([month, 'EUR', '€20.00', '-€5.00', '€0.00', '€15.00', '—']);
   await expect.poll(() => page.locator('#campaign-table tbody tr').count()).toBe(3);
   expect(await page.locator('#campaign-table tbody tr:last-child td').allTextContents()).toEqual([
     expect.any(String),
@@ -114,9 +114,36 @@ it('when finance staff sign in, the dashboard shows the charts with the seeded n
     '3',
     '10',
   ]);
+  // Growth: three joined on three days; at the end, three active paying €5 a month.
+  await expect.poll(() => page.locator('#active-table tbody tr').count()).toBe(31);
+  expect(await page.locator('#active-table tbody tr:last-child td').allTextContents()).toEqual([
+    expect.any(String),
+    '3',
+    '€15.00',
+  ]);
+  const growth = await page.evaluate(() => {
+    const { Chart } = window as unknown as {
+      Chart: { getChart(el: Element | null): { data: { datasets: { label: string; data: number[] }[] } } };
+    };
+    const joined = Chart.getChart(document.getElementById('joined-chart')).data.datasets[0]!.data;
+    const active = Chart.getChart(document.getElementById('active-chart')).data.datasets;
+    return {
+      joined: joined.reduce((a, b) => a + b, 0),
+      joinedDays: joined.filter((n) => n > 0).length,
+      active: active.map((d) => [d.label, d.data.at(0), d.data.at(-1)]),
+    };
+  });
+  expect(growth).toEqual({
+    joined: 3,
+    joinedDays: 3,
+    active: [
+      ['Active supporters', 0, 3],
+      ['MRR EUR', 0, 15],
+    ],
+  });
   // Each chart was drawn by Chart.js on its canvas.
   const drawn = await page.evaluate(() =>
-    ['revenue-chart', 'campaign-chart', 'gifts-chart'].map((id) =>
+    ['revenue-chart', 'campaign-chart', 'gifts-chart', 'joined-chart', 'active-chart'].map((id) =>
       Boolean(
         (window as unknown as { Chart: { getChart(el: Element | null): unknown } }).Chart.getChart(
           document.getElementById(id),
@@ -124,7 +151,7 @@ it('when finance staff sign in, the dashboard shows the charts with the seeded n
       ),
     ),
   );
-  expect(drawn).toEqual([true, true, true]);
+  expect(drawn).toEqual([true, true, true, true, true]);
   await screenshot(page, 'dashboard');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
@@ -133,6 +160,16 @@ it('when finance staff sign in, the dashboard shows the charts with the seeded n
     'email,name,status,source,plan,interval,amount,currency,joined_at,current_period_end,campaign,stripe_customer_id',
   );
   expect(csv).toContain('dash0@example.com');
+  const [revenue] = await Promise.all([page.waitForEvent('download'), page.click('#download-revenue')]);
+  expect(revenue.suggestedFilename()).toBe('revenue.csv');
+  expect(
+    readFileSync((await revenue.path())!, 'utf8')
+      .split('\n')
+      .slice(0, 2),
+  ).toEqual([
+    'period,currency,gross,refunds,disputes,net,payments,unsettled,settlement_currency,settled_amount,fees,settled_net',
+    `${month},eur,2000,-500,0,1500,2,3,,,,`,
+  ]);
   expect(errors).toEqual([]);
   await page.close();
 });

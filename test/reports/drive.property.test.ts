@@ -77,7 +77,7 @@ const monthIn = (seconds: number) =>
 const settled = (amount: number, cur: string) =>
   cur === 'eur' ? { currency: 'usd', amount: Math.round(amount * EUR_TO_USD) } : { currency: cur, amount };
 
-it('when any sequence of payments, refunds, disputes, cancellations and gifts happens, then revenue, fees, summary and gift totals match an independent computation', async () => {
+it('when any sequence of payments, refunds, disputes, cancellations and gifts happens, then revenue, fees, summary, growth and gift totals match an independent computation', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 14 }), async (steps) => {
       for (const c of await app.deps.db.db!.listCollections().toArray())
@@ -301,6 +301,16 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
           ]),
         ),
       ).toEqual(byPlan);
+
+      const growth = await get('/reports/growth?from=2026-10-29&to=2026-12-31');
+      const lastDay = growth.days.at(-1);
+      expect({
+        joined: growth.days.reduce((n: number, d: { joined: number }) => n + d.joined, 0),
+        ended: growth.days.reduce((n: number, d: { ended: number }) => n + d.ended, 0),
+        active: lastDay.active,
+        // A currency whose members all left stays in the series at 0; the summary leaves it out.
+        mrr: Object.fromEntries(Object.entries(lastDay.mrr).filter(([, v]) => v !== 0)),
+      }).toEqual({ joined: joins, ended: cancels, active: joins - cancels, mrr: summary.mrr });
 
       const gifts = await get('/reports/gifts');
       expect(gifts).toMatchObject({ purchased: giftsPaid, refunded: giftsRefunded });

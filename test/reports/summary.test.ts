@@ -65,3 +65,25 @@ it('when the summary is pulled, then active members by plan, MRR with yearly pla
     members: 1,
   });
 });
+
+it('when growth is pulled for a few days, then each day shows who joined and left and the members and MRR at its end', async () => {
+  // Same members as above: at 2026-11-09 two active (monthlyA, leaving); 11-10 +2; 11-11 leaving ends; 11-20 the gift member.
+  const { authorization } = await staffToken(app.url, app.deps.db, 'finance');
+  const res = await fetch(`${app.url}/reports/growth?from=2026-11-09&to=2026-11-11`, {
+    headers: { authorization },
+  });
+  expect(res.status).toBe(200);
+  expect((await res.json()).days).toEqual([
+    { day: '2026-11-09', joined: 0, ended: 0, active: 2, mrr: { eur: 500, gbp: 1000 } },
+    { day: '2026-11-10', joined: 2, ended: 0, active: 4, mrr: { eur: 2250, gbp: 1000 } },
+    { day: '2026-11-11', joined: 0, ended: 1, active: 3, mrr: { eur: 2250, gbp: 0 } },
+  ]);
+
+  const reversed = await fetch(`${app.url}/reports/growth?from=2026-11-11&to=2026-11-09`, {
+    headers: { authorization },
+  });
+  expect(reversed.status).toBe(422);
+  expect((await reversed.json()).error.details).toEqual([
+    { path: 'to', message: 'from must not be after to, and the range at most two years' },
+  ]);
+});

@@ -1,0 +1,93 @@
+import type { Connection } from 'mongoose';
+import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
+import { calendarKeys } from '../shared/time.js';
+
+export interface GrowthDay {
+  day: string; // YYYY-MM-DD in the newsroom's time zone
+  joined: number;
+  ended: number;
+  /** Members at the end of the day. */
+  active: number;
+  /** Monthly recurring revenue at the end of the day, per currency (yearly plans as twelfths). */
+  mrr: Record<string, number>;
+}
+
+function eachDay(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (
+    let d = new Date(`${from}T00:00:00Z`);
+    d.toISOString().slice(0, 10) <= to;
+    d.setUTCDate(d.getUTCDate() + 1)
+  )
+    days.push(d.toISOString().slice(0, 10));
+  return days;
+}
+
+/**
+ * Day by day from `from` to `to` (inclusive, local days): who joined, who left, and how many members
+ * and how much monthly revenue there were at each day's end. One pass over members: each adds at
+ * its joining day and takes away at its ending day. MRR uses each member's subscription as it is
+ * now; a plan changed mid-range counts at its new price throughout.
+ */
+export async function growthReport(
+  db: Connection,
+  options: { from: string; to: string; timeZone: string },
+): Promise<GrowthDay[]> {
+  const { Member, Subscription } = membershipModels(db);
+  const days = eachDay(options.from, options.to);
+  const index = new Map(days.map((d, i) => [d, i]));
+  const joinedOn = new Array<number>(days.length).fill(0);
+  const endedOn = new Array<number>(days.length).fill(0);
+  const mrrChange = days.map(() => ({}) as Record<string, number>);
+  let activeBefore = 0;
+  const mrrBefore: Record<string, number> = {};
+
+  const subscriptions = new Map<string, Subscription>();
+  for await (const s of Subscription.find().lean<Subscription>().cursor()) {
+    const sub = s as Subscription;
+    subscriptions.set(String(sub.memberId), sub);
+  }
+  const twelfths = (sub: Subscription | undefined) =>
+    sub ? { currency: sub.currency, value: sub.amount * (sub.interval === 'year' ? 1 : 12) } : undefined;
+  const add = (into: Record<string, number>, currency: string, value: number) => {
+    into[currency] = (into[currency] ?? 0) + value;
+  };
+
+  for await (const doc of Member.find()
+    .select({ joinedAt: 1, endedAt: 1 })
+    .lean<Member>()
+    .cursor({ batchSize: 500 })) {
+    const member = doc as Member;
+    const joined = calendarKeys(member.joinedAt, options.timeZone).day;
+    const ended = member.endedAt ? calendarKeys(member.endedAt, options.timeZone).day : undefined;
+    if (joined > options.to || (ended && ended < options.from)) continue;
+    const revenue = twelfths(subscriptions.get(String(member._id)));
+    if (joined < options.from) {
+      activeBefore++;
+      if (revenue) add(mrrBefore, revenue.currency, revenue.value);
+    } else {
+      const i = index.get(joined)!;
+      joinedOn[i]!++;
+      if (revenue) add(mrrChange[i]!, revenue.currency, revenue.value);
+    }
+    if (ended && ended <= options.to) {
+      const i = index.get(ended)!;
+      endedOn[i]!++;
+      if (revenue) add(mrrChange[i]!, revenue.currency, -revenue.value);
+    }
+  }
+
+  let active = activeBefore;
+  const mrr = { ...mrrBefore };
+  return days.map((day, i) => {
+    active += joinedOn[i]! - endedOn[i]!;
+    for (const [currency, value] of Object.entries(mrrChange[i]!)) add(mrr, currency, value);
+    return {
+      day,
+      joined: joinedOn[i]!,
+      ended: endedOn[i]!,
+      active,
+      mrr: Object.fromEntries(Object.entries(mrr).map(([c, v]) => [c, Math.round(v / 12)])),
+    };
+  });
+}
