@@ -2,6 +2,7 @@ import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
 import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
+import { supportersCsvBenchmark } from './supporters-csv.bench.js';
 
 // `npm run bench` runs every benchmark; `npm run bench -- outbox` runs one. Results are printed
 // and written to bench/results/<name>.json. Ratios compare against a baseline measured in the
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<object>> = {
   outbox: outboxBenchmark,
   progress: progressBenchmark,
   'stripe-webhook': stripeWebhookBenchmark,
+  'supporters-csv': supportersCsvBenchmark,
 };
 
 const selected = process.argv.slice(2);

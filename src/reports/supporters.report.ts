@@ -48,72 +48,113 @@ function memberQuery(filter: SupportersFilter, startOfDay: (day: string) => Date
   return query;
 }
 
+type Row = SupporterRow & { _cursor: string };
+
 /**
- * Supporters in _id order (a stable cursor for paging) from one database cursor, with each batch's
- * latest subscriptions looked up together. Memory stays constant whatever the number of members.
+ * Supporters with their latest subscription. A page (JSON) follows _id order from `after` so a
+ * cursor can resume, and looks its page's subscriptions up together. A whole export (CSV) reads
+ * members and subscriptions as two cursors sorted by member and joins them as they stream:
+ * memory stays constant, and no query runs per batch (FerretDB scans a collection for each `$in`).
  */
 export async function* supporterRows(
   db: Connection,
   filter: SupportersFilter,
-  options: { after?: string; limit?: number; paged?: boolean; timeZone: string },
-): AsyncGenerator<SupporterRow & { _cursor: string }> {
+  options: { after?: string; limit?: number; timeZone: string },
+): AsyncGenerator<Row> {
   const { Member } = membershipModels(db);
   const query = memberQuery(filter, (day) => zonedHourToUtc(day, 0, options.timeZone));
+  const members = Member.find(options.after ? { ...query, _id: { $gt: options.after } } : query).sort({
+    _id: 1,
+  });
+  const pairs =
+    options.limit !== undefined
+      ? pagedWithSubscriptions(db, members, options.limit, filter)
+      : joinLatestSubscriptions(
+          members.lean<Member>().cursor({ batchSize: BATCH }) as AsyncIterable<Member>,
+          membershipModels(db)
+            .Subscription.find()
+            .sort({ memberId: 1 })
+            .lean<Subscription>()
+            .cursor({ batchSize: BATCH }) as AsyncIterable<Subscription>,
+        );
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-  // Pages (JSON) follow _id order so a cursor can resume; a whole export (CSV) needs no order, and
-  // an unsorted cursor lets the server stream it instead of sorting every member in memory first.
-  let find = Member.find(options.after ? { ...query, _id: { $gt: options.after } } : query);
-  if (options.paged) find = find.sort({ _id: 1 });
-  // Subscription filters drop rows after the lookup, so a page may need more members than its limit.
-  if (Number.isFinite(remaining) && !filter.plan && !filter.interval && !filter.currency)
-    find = find.limit(remaining);
-  let batch: Member[] = [];
-  for await (const member of find.lean<Member>().cursor({ batchSize: BATCH })) {
-    batch.push(member as Member);
-    if (batch.length < BATCH) continue;
-    for (const row of await rowsOf(db, batch, filter, options.timeZone)) {
-      yield row;
-      if (--remaining <= 0) return;
-    }
-    batch = [];
-  }
-  for (const row of await rowsOf(db, batch, filter, options.timeZone)) {
-    yield row;
+  for await (const [member, sub] of pairs) {
+    if (filter.plan && sub?.plan !== filter.plan) continue;
+    if (filter.interval && sub?.interval !== filter.interval) continue;
+    if (filter.currency && sub?.currency !== filter.currency) continue;
+    yield toRow(member, sub, options.timeZone);
     if (--remaining <= 0) return;
   }
 }
 
-async function rowsOf(db: Connection, members: Member[], filter: SupportersFilter, timeZone: string) {
-  if (members.length === 0) return [];
-  const subscriptions = await membershipModels(db)
-    .Subscription.find({ memberId: { $in: members.map((m) => m._id) } })
-    .lean<Subscription[]>();
-  const latest = new Map<string, Subscription>();
-  for (const s of subscriptions) {
-    const key = String(s.memberId);
-    if ((latest.get(key)?.lastEventCreated ?? -1) <= s.lastEventCreated) latest.set(key, s);
+async function* pagedWithSubscriptions(
+  db: Connection,
+  members: ReturnType<ReturnType<typeof membershipModels>['Member']['find']>,
+  limit: number | undefined,
+  filter: SupportersFilter,
+): AsyncGenerator<[Member, Subscription | undefined]> {
+  // Subscription filters drop rows after the lookup, so a page may need more members than its limit.
+  const bounded =
+    limit && !filter.plan && !filter.interval && !filter.currency ? members.limit(limit) : members;
+  let batch: Member[] = [];
+  const flush = async function* () {
+    const subscriptions = await membershipModels(db)
+      .Subscription.find({ memberId: { $in: batch.map((m) => m._id) } })
+      .lean<Subscription[]>();
+    const latest = new Map<string, Subscription>();
+    for (const s of subscriptions)
+      if (isLater(s, latest.get(String(s.memberId)))) latest.set(String(s.memberId), s);
+    for (const member of batch)
+      yield [member, latest.get(String(member._id))] as [Member, Subscription | undefined];
+    batch = [];
+  };
+  for await (const member of bounded.lean<Member>().cursor({ batchSize: BATCH })) {
+    batch.push(member as Member);
+    if (batch.length === BATCH) yield* flush();
   }
-  const rows: (SupporterRow & { _cursor: string })[] = [];
-  for (const member of members) {
-    const sub = latest.get(String(member._id));
-    if (filter.plan && sub?.plan !== filter.plan) continue;
-    if (filter.interval && sub?.interval !== filter.interval) continue;
-    if (filter.currency && sub?.currency !== filter.currency) continue;
-    rows.push({
-      _cursor: String(member._id),
-      email: member.email,
-      name: member.name ?? '',
-      status: member.status,
-      source: member.source,
-      plan: sub?.plan ?? (member.source === 'gift' ? 'gift' : ''),
-      interval: sub?.interval ?? '',
-      amount: sub?.amount ?? '',
-      currency: sub?.currency ?? '',
-      joined_at: localDateTime(member.joinedAt, timeZone),
-      current_period_end: member.currentPeriodEnd ? localDateTime(member.currentPeriodEnd, timeZone) : '',
-      campaign: member.campaign ?? '',
-      stripe_customer_id: member.stripeCustomerId ?? '',
-    });
+  if (batch.length) yield* flush();
+}
+
+const isLater = (s: Subscription, than: Subscription | undefined) =>
+  (than?.lastEventCreated ?? -1) <= s.lastEventCreated;
+
+/**
+ * Pairs each member with its latest subscription, walking both streams once. Both are sorted by
+ * member id; ObjectIds sort as their hex strings, so the streams can be compared as strings.
+ */
+export async function* joinLatestSubscriptions(
+  members: AsyncIterable<Member>,
+  subscriptions: AsyncIterable<Subscription>,
+): AsyncGenerator<[Member, Subscription | undefined]> {
+  const subs = subscriptions[Symbol.asyncIterator]();
+  let next = await subs.next();
+  for await (const member of members) {
+    const id = String(member._id);
+    while (!next.done && String(next.value.memberId) < id) next = await subs.next();
+    let latest: Subscription | undefined;
+    while (!next.done && String(next.value.memberId) === id) {
+      if (isLater(next.value, latest)) latest = next.value;
+      next = await subs.next();
+    }
+    yield [member, latest];
   }
-  return rows;
+  await subs.return?.();
+}
+
+function toRow(member: Member, sub: Subscription | undefined, timeZone: string): Row {
+  return {
+    _cursor: String(member._id),
+    email: member.email,
+    name: member.name ?? '',
+    status: member.status,
+    source: member.source,
+    plan: sub?.plan ?? (member.source === 'gift' ? 'gift' : ''),
+    interval: sub?.interval ?? '',
+    amount: sub?.amount ?? '',
+    currency: sub?.currency ?? '',
+    joined_at: localDateTime(member.joinedAt, timeZone),
+    current_period_end: member.currentPeriodEnd ? localDateTime(member.currentPeriodEnd, timeZone) : '',
+    campaign: member.campaign ?? '',
+    stripe_customer_id: member.stripeCustomerId ?? '',
+  };
 }

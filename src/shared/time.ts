@@ -1,17 +1,8 @@
 /** The calendar day and month of an instant in the newsroom's time zone, stored so reports can group by them. */
 export function calendarKeys(at: Date, timeZone: string): { day: string; month: string } {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  })
-    .formatToParts(at)
-    .reduce<Record<string, string>>((acc, p) => {
-      acc[p.type] = p.value;
-      return acc;
-    }, {});
-  return { day: `${parts.year}-${parts.month}-${parts.day}`, month: `${parts.year}-${parts.month}` };
+  const parts = formatter(timeZone, 'day').formatToParts(at);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return { day: `${get('year')}-${get('month')}-${get('day')}`, month: `${get('year')}-${get('month')}` };
 }
 
 export const fromUnixSeconds = (seconds: number) => new Date(seconds * 1000);
@@ -57,17 +48,27 @@ export function addMonths(date: Date, months: number): Date {
 
 /** "2026-11-27 14:05" as the newsroom's clocks showed it. */
 export function localDateTime(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(at);
+  const parts = formatter(timeZone, 'minute').formatToParts(at);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
+}
+
+// Building an Intl formatter costs far more than using one, and exports format every row.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string, precision: 'day' | 'minute'): Intl.DateTimeFormat {
+  const key = `${timeZone}|${precision}`;
+  let format = formatters.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      ...(precision === 'minute' ? { hourCycle: 'h23', hour: '2-digit', minute: '2-digit' } : {}),
+    });
+    formatters.set(key, format);
+  }
+  return format;
 }
 
 /** Whole local days `from`..`to` (YYYY-MM-DD, inclusive) as the instants [start, end). */
