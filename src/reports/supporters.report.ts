@@ -50,6 +50,13 @@ function memberQuery(filter: SupportersFilter, startOfDay: (day: string) => Date
 
 type Row = SupporterRow & { _cursor: string };
 
+/** How many members the filters on members select (plan, interval and currency may drop some). */
+export function countSupporters(db: Connection, filter: SupportersFilter, timeZone: string): Promise<number> {
+  return membershipModels(db).Member.countDocuments(
+    memberQuery(filter, (day) => zonedHourToUtc(day, 0, timeZone)),
+  );
+}
+
 /**
  * Supporters with their latest subscription. A page (JSON) follows _id order from `after` so a
  * cursor can resume, and looks its page's subscriptions up together. A whole export (CSV) reads

@@ -124,6 +124,32 @@ describe('who may pull reports', () => {
   });
 });
 
+describe('every report is guarded', () => {
+  const reports = [
+    '/reports/supporters?format=csv',
+    '/reports/revenue?from=2026-11&to=2026-12',
+    '/reports/summary?from=2026-11-01&to=2026-11-30',
+    '/reports/growth?from=2026-11-01&to=2026-11-30',
+    '/reports/gifts',
+    '/reports/campaigns',
+    '/reports/campaigns/birthday',
+    '/reports/reconciliation?from=2026-11-01&to=2026-11-30',
+    '/reports/audit',
+  ];
+  it('when nobody or an editor asks for any report, then 401 or 403 with the error format, and nothing is pulled', async () => {
+    const before = await reportPullModel(app.deps.db).countDocuments();
+    for (const path of reports) {
+      const anonymous = await get(path, {});
+      expect([path, anonymous.status]).toEqual([path, 401]);
+      expect((await anonymous.json()).error.code).toBe('unauthorized');
+      const refused = await get(path, editor);
+      expect([path, refused.status]).toEqual([path, 403]);
+      expect((await refused.json()).error.code).toBe('forbidden');
+    }
+    expect(await reportPullModel(app.deps.db).countDocuments()).toBe(before);
+  });
+});
+
 describe('supporters CSV', () => {
   it('when exported, then cells are escaped, formulas are neutralised, and dates are in the newsroom time zone', async () => {
     const res = await get('/reports/supporters?format=csv');
@@ -275,6 +301,7 @@ describe('report CLI', () => {
       'gift',
     ]);
     expect(await cli.exited).toBe(0);
+    expect(cli.output()).toContain('supporters 1/1 (100%)');
     expect(cli.output()).toContain(`exported 1 rows to ${out}`);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(2);
@@ -284,5 +311,17 @@ describe('report CLI', () => {
       rows: 1,
       filters: { status: 'active', source: 'gift' },
     });
+
+    const refused = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri.toString() }, [
+      'revenue',
+      '--out',
+      out,
+      '--from',
+      'last-month',
+      '--to',
+      '2026-12',
+    ]);
+    expect(await refused.exited).toBe(2);
+    expect(refused.output()).toContain('--from: YYYY-MM or YYYY-MM-DD');
   });
 });
