@@ -12,7 +12,7 @@ import { startEmbeddedDatabase } from '../src/infra/embedded-db.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createMetricsRegistry } from '../src/infra/metrics.js';
 import { fromRoot } from '../src/infra/paths.js';
-import { createStripeClient } from '../src/infra/stripe.js';
+import { createStripeClient, type StripeConnection } from '../src/infra/stripe.js';
 import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
 
@@ -63,6 +63,7 @@ export function saveResult(name: string, result: object): void {
 export async function startBenchApp(
   db: Connection,
   env: Record<string, string> = {},
+  stripeConnection?: StripeConnection,
 ): Promise<{ url: string; server: http.Server }> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
   const server = createHttpServer({
@@ -71,7 +72,7 @@ export async function startBenchApp(
     logger: createLogger({ level: 'silent' }),
     clock: systemClock,
     metrics: createMetricsRegistry(),
-    stripe: createStripeClient(config.stripe.secretKey),
+    stripe: createStripeClient(config.stripe.secretKey, stripeConnection),
     events: new DomainEvents(),
   });
   return { url: await listen(server), server };

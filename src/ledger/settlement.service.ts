@@ -12,6 +12,10 @@ export interface SettlementDeps {
   logger: Logger;
 }
 
+// Settling runs inside webhook handling: a slow Stripe must not hold the reply past Stripe's own
+// patience, and what fails here is retried by the sweep anyway.
+const CALL = { timeout: 5_000, maxNetworkRetries: 1 };
+
 const PAYMENT_KINDS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
 const idOf = (value: string | { id: string } | null | undefined) =>
   typeof value === 'string' ? value : value?.id;
@@ -70,24 +74,26 @@ async function balanceTransactionsOf(stripe: Stripe, entry: LedgerEntry): Promis
 }
 
 async function chargeOfPayment(stripe: Stripe, entry: LedgerEntry): Promise<Stripe.Charge | undefined> {
-  if (entry.chargeId) return stripe.charges.retrieve(entry.chargeId, { expand: ['balance_transaction'] });
+  if (entry.chargeId)
+    return stripe.charges.retrieve(entry.chargeId, { expand: ['balance_transaction'] }, CALL);
   let paymentIntentId = entry.paymentIntentId;
   if (!paymentIntentId && entry.invoiceId) {
     // Since 2025 an invoice names its payments through InvoicePayment objects, not a charge field.
-    const payments = await stripe.invoicePayments.list({
-      invoice: entry.invoiceId,
-      status: 'paid',
-      limit: 10,
-    });
+    const payments = await stripe.invoicePayments.list(
+      { invoice: entry.invoiceId, status: 'paid', limit: 10 },
+      CALL,
+    );
     const payment = payments.data[0]?.payment;
     const chargeId = idOf(payment?.charge);
-    if (chargeId) return stripe.charges.retrieve(chargeId, { expand: ['balance_transaction'] });
+    if (chargeId) return stripe.charges.retrieve(chargeId, { expand: ['balance_transaction'] }, CALL);
     paymentIntentId = idOf(payment?.payment_intent);
   }
   if (!paymentIntentId) return undefined;
-  const intent = await stripe.paymentIntents.retrieve(paymentIntentId, {
-    expand: ['latest_charge.balance_transaction'],
-  });
+  const intent = await stripe.paymentIntents.retrieve(
+    paymentIntentId,
+    { expand: ['latest_charge.balance_transaction'] },
+    CALL,
+  );
   const charge = intent.latest_charge;
   return charge && typeof charge !== 'string' ? charge : undefined;
 }
@@ -101,11 +107,10 @@ async function refundTransactions(stripe: Stripe, entry: LedgerEntry): Promise<M
   const totalAfter = Number(entry._id.split(':').at(-1));
   const totalBefore = totalAfter + entry.amount; // entry.amount is negative
   const refunds: Stripe.Refund[] = [];
-  for await (const refund of stripe.refunds.list({
-    charge: entry.chargeId,
-    limit: 100,
-    expand: ['data.balance_transaction'],
-  })) {
+  for await (const refund of stripe.refunds.list(
+    { charge: entry.chargeId, limit: 100, expand: ['data.balance_transaction'] },
+    CALL,
+  )) {
     if (refund.status !== 'failed' && refund.status !== 'canceled') refunds.push(refund);
   }
   refunds.sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
@@ -123,7 +128,7 @@ async function refundTransactions(stripe: Stripe, entry: LedgerEntry): Promise<M
 /** Opening a dispute withdraws the money (and a fee); winning it puts both back. */
 async function disputeTransactions(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
   const disputeId = entry._id.replace(/:won$/, '');
-  const dispute = await stripe.disputes.retrieve(disputeId);
+  const dispute = await stripe.disputes.retrieve(disputeId, {}, CALL);
   const wanted =
     entry.kind === 'dispute'
       ? (t: Stripe.BalanceTransaction) => t.amount < 0
