@@ -54,6 +54,27 @@ function presentmentAmount(bt: Stripe.BalanceTransaction): { amount: number; cur
   };
 }
 
+/**
+ * An entry settled with balance transactions Stripe booked outside the listed window (a delayed
+ * payment method): fetched one by one, so they are compared rather than reported missing.
+ */
+async function bookedOutsideWindow(stripe: Stripe, ids: string[] | undefined) {
+  if (!ids?.length) return undefined;
+  const booked = { amount: 0, currency: '', ids: [] as string[] };
+  for (const id of ids) {
+    const bt = await stripe.balanceTransactions.retrieve(id, { expand: ['source'] }).catch((error) => {
+      if ((error as { code?: string }).code === 'resource_missing') return undefined;
+      throw error;
+    });
+    if (!bt) continue;
+    const money = presentmentAmount(bt);
+    booked.amount += money.amount;
+    booked.currency = money.currency;
+    booked.ids.push(bt.id);
+  }
+  return booked.ids.length ? booked : undefined;
+}
+
 const sourceId = (bt: Stripe.BalanceTransaction) =>
   typeof bt.source === 'string' ? bt.source : (bt.source?.id ?? null);
 
@@ -133,9 +154,27 @@ export async function reconcileWithStripe(
     }
   }
 
+  // Money Stripe booked in the period for an entry recorded well outside it (a delayed payment
+  // method) is not missing: that entry is reconciled, amounts compared, in its own period.
+  if (report.missingOurs.length > 0) {
+    const elsewhere = new Set(
+      (
+        await Ledger.find({
+          'settlement.balanceTransactionIds': { $in: report.missingOurs.map((m) => m.balanceTransactionId) },
+        })
+          .select({ 'settlement.balanceTransactionIds': 1 })
+          .lean<LedgerEntry[]>()
+      ).flatMap((e) => e.settlement?.balanceTransactionIds ?? []),
+    );
+    report.matched += report.missingOurs.filter((m) => elsewhere.has(m.balanceTransactionId)).length;
+    report.missingOurs = report.missingOurs.filter((m) => !elsewhere.has(m.balanceTransactionId));
+  }
+
   for (const entry of entries) {
     if (!inPeriod(entry.occurredAt)) continue;
-    const stripe = stripeByEntry.get(entry._id);
+    const stripe =
+      stripeByEntry.get(entry._id) ??
+      (await bookedOutsideWindow(deps.stripe, entry.settlement?.balanceTransactionIds));
     if (!stripe) {
       report.missingStripe.push({
         entryId: entry._id,

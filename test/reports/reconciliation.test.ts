@@ -317,6 +317,28 @@ describe('reconciliation against Stripe balance transactions', () => {
     });
   });
 
+  it('when Stripe books a delayed payment days after we recorded it, then both periods reconcile clean', async () => {
+    const recorded = T0 + 86_400 * 8; // 2026-11-26
+    const booked = recorded + 86_400 * 3; // 2026-11-29
+    const p = purchase({ amount: 1800, currency: 'eur' });
+    fake.charge({
+      id: `ch_${p.paymentIntent}`,
+      paymentIntent: p.paymentIntent,
+      amount: 1800,
+      currency: 'eur',
+      created: booked,
+    });
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), recorded);
+
+    for (const day of ['2026-11-26', '2026-11-29']) {
+      const body = await (await reconcile(day, day)).json();
+      expect([day, body]).toMatchObject([
+        day,
+        { clean: true, matched: 1, missingOurs: [], missingStripe: [] },
+      ]);
+    }
+  });
+
   it('when the period is malformed, or payments are not configured, then it answers 422 or 503', async () => {
     const bad = await fetch(`${app.url}/reports/reconciliation?from=yesterday&to=2026-11-22`, {
       headers: finance,
@@ -359,7 +381,7 @@ describe("the Stripe calls behind settlement and reconciliation, checked against
       expect(res.status).toBe(200);
 
       const calls = recorder.requests.map(
-        (r) => `${r.method} ${r.path.replace(/\/(pi|ch|dp)_\w+$/, '/$1_…')}`,
+        (r) => `${r.method} ${r.path.replace(/\/(pi|ch|dp|txn)_\w+$/, '/$1_…')}`,
       );
       expect(new Set(calls)).toEqual(
         new Set([
@@ -368,6 +390,8 @@ describe("the Stripe calls behind settlement and reconciliation, checked against
           'GET /v1/refunds',
           'GET /v1/disputes/dp_…',
           'GET /v1/balance_transactions',
+          // stripe-mock's fixtures settle entries with transactions outside the listed window
+          'GET /v1/balance_transactions/txn_…',
           // stripe-mock's invoice payment names its own fixture intent or charge
           ...calls.filter((c) => c.startsWith('GET /v1/charges/') || c === 'GET /v1/payment_intents/pi_…'),
         ]),
