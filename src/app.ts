@@ -31,7 +31,8 @@ import { loadLists } from './newsletters/lists.js';
 import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
 import { dashboardRoutes } from './reports/dashboard.routes.js';
-import { reportDocs, reportRoutes } from './reports/reports.routes.js';
+import { reportDocs } from './reports/reports.docs.js';
+import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 

@@ -5,8 +5,7 @@ import type { Connection } from 'mongoose';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { campaignModels } from '../campaigns/campaign.model.js';
-import { AppError, errorBodySchema } from '../http/errors.js';
-import type { ApiDocs } from '../http/openapi.js';
+import { AppError } from '../http/errors.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
@@ -38,7 +37,7 @@ const csvOptions = {
     .default('false')
     .meta({ description: "true: start the CSV with UTF-8's BOM, for Excel" }),
 };
-const supportersQuery = supportersFilterSchema.extend({
+export const supportersQuery = supportersFilterSchema.extend({
   ...csvOptions,
   after: z
     .string()
@@ -46,7 +45,7 @@ const supportersQuery = supportersFilterSchema.extend({
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-const periodQuery = z.object({
+export const periodQuery = z.object({
   from: z.iso.date(),
   to: z.iso.date().meta({ description: 'Inclusive' }),
 });
@@ -54,7 +53,7 @@ const growthQuery = periodQuery.refine(
   ({ from, to }) => from <= to && Date.parse(to) - Date.parse(from) <= 731 * 86_400_000,
   { message: 'from must not be after to, and the range at most two years', path: ['to'] },
 );
-const revenueQuery = z.object({
+export const revenueQuery = z.object({
   ...csvOptions,
   by: z.enum(['day', 'month']).default('month'),
   from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
@@ -201,95 +200,4 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
   });
 
   return router;
-}
-
-export function reportDocs(docs: ApiDocs): void {
-  const secured = { security: [{ staffToken: [] }] };
-  const error = (description: string) => ({
-    description,
-    content: { 'application/json': { schema: errorBodySchema } },
-  });
-  const supporterRow = z.object(
-    Object.fromEntries(SUPPORTER_COLUMNS.map((c) => [c, z.union([z.string(), z.number()])])),
-  );
-  docs.registerPath({
-    method: 'get',
-    path: '/reports/supporters',
-    tags: ['Reports'],
-    summary: `Supporters (finance, admin). Columns: ${SUPPORTER_COLUMNS.join(', ')}. Dates in the newsroom's time zone; amounts in minor units.`,
-    ...secured,
-    request: { query: supportersQuery },
-    responses: {
-      200: {
-        description: 'JSON page with a cursor, or the whole CSV streamed (format=csv; bom=true for Excel)',
-        content: {
-          'application/json': {
-            schema: z.object({ items: z.array(supporterRow), nextCursor: z.string().nullable() }),
-          },
-          'text/csv': { schema: z.string() },
-        },
-      },
-      401: error('No or invalid token'),
-      403: error('Role not allowed'),
-    },
-  });
-  const report = (
-    path: string,
-    summary: string,
-    query?: z.ZodType<object>,
-    extra: Record<number, object> = {},
-    params?: z.ZodObject,
-  ) =>
-    docs.registerPath({
-      method: 'get',
-      path,
-      tags: ['Reports'],
-      summary,
-      ...secured,
-      request: { ...(query ? { query: query as z.ZodObject } : {}), ...(params ? { params } : {}) },
-      responses: {
-        200: { description: 'The report (JSON); amounts in integer minor units with their currency' },
-        401: error('No or invalid token'),
-        403: error('Role not allowed'),
-        ...(query ? { 422: error('Invalid filters') } : {}),
-        ...extra,
-      },
-    });
-  report(
-    '/reports/revenue',
-    'Revenue per day or month and currency: gross, refunds, disputes, net, payments; Stripe fees, settled amount and net per settlement currency, with totals (finance, admin)',
-    revenueQuery,
-  );
-  report(
-    '/reports/summary',
-    'Active members by plan and currency, MRR (yearly plans as twelfths), new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
-    periodQuery,
-  );
-  report(
-    '/reports/growth',
-    'Per local day: joined, ended, active members and MRR per currency at day end (finance, admin)',
-    periodQuery,
-  );
-  report(
-    '/reports/gifts',
-    'Gift funnel: purchased, delivered, redeemed, expired, refunded, converted to paid (finance, admin)',
-  );
-  report('/reports/campaigns', 'Campaigns that have a report (finance, admin)');
-  report(
-    '/reports/campaigns/{slug}',
-    'A campaign per day: contributions by source, taken back, cumulative against the goal (finance, admin)',
-    undefined,
-    { 404: error('No such campaign') },
-    z.object({ slug: z.string() }),
-  );
-  report(
-    '/reports/reconciliation',
-    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), and other Stripe activity such as payouts (finance, admin)",
-    periodQuery,
-    {
-      502: error('Stripe could not be reached'),
-      503: error('Payments are not configured'),
-    },
-  );
-  report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

@@ -3,6 +3,7 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { settleUnsettledEntries } from '../../src/ledger/settlement.service.js';
 import { reportPullModel } from '../../src/reports/audit.model.js';
+import { reconciliationBody, revenueBody } from '../../src/reports/reports.docs.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { staffToken } from '../support/staff.js';
 import {
@@ -52,8 +53,12 @@ async function send(type: string, object: Record<string, unknown>, created = T0)
   const res = await postEvent(app.url, stripeEvent(type, object, created));
   expect(res.status).toBe(200);
 }
-const reconcile = (from: string, to: string) =>
-  fetch(`${app.url}/reports/reconciliation?from=${from}&to=${to}`, { headers: finance });
+/** The reconciliation, checked against the schema the OpenAPI document publishes. */
+const reconcile = async (from: string, to: string) => {
+  const res = await fetch(`${app.url}/reports/reconciliation?from=${from}&to=${to}`, { headers: finance });
+  expect(res.status).toBe(200);
+  return reconciliationBody.parse(await res.json());
+};
 
 /** A one-time contribution, paid, recorded from its webhook. */
 async function contribution(
@@ -186,7 +191,7 @@ describe('revenue with Stripe fees', () => {
     const res = await fetch(`${app.url}/reports/revenue?by=month&from=2026-11&to=2026-11`, {
       headers: finance,
     });
-    const body = await res.json();
+    const body = revenueBody.parse(await res.json());
     expect(body.rows).toEqual([
       {
         period: '2026-11',
@@ -216,9 +221,7 @@ describe('reconciliation against Stripe balance transactions', () => {
     for (let i = 0; i < 3; i++) await contribution(1000 + i, day + i);
     // 120 payouts on the same day: Stripe pages 100 at a time, so the list must be followed.
     for (let i = 0; i < 120; i++) fake.payout({ amount: 10, currency: 'eur', created: day + 10 + i });
-    const res = await reconcile('2026-11-20', '2026-11-20');
-    expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await reconcile('2026-11-20', '2026-11-20');
     expect(body).toMatchObject({
       clean: true,
       matched: 3,
@@ -240,7 +243,7 @@ describe('reconciliation against Stripe balance transactions', () => {
     const silent = purchase({ amount: 800, currency: 'eur' }); // recorded by us, unknown to Stripe
     await send('checkout.session.completed', checkoutSession(silent, { kind: 'one_time' }), day + 180);
 
-    const body = await (await reconcile('2026-11-22', '2026-11-22')).json();
+    const body = await reconcile('2026-11-22', '2026-11-22');
     expect(body.clean).toBe(false);
     expect(body.matched).toBe(1);
     expect(body.missingOurs).toEqual([
@@ -307,7 +310,7 @@ describe('reconciliation against Stripe balance transactions', () => {
     await send('charge.dispute.created', disputed, day + 200);
     await send('charge.dispute.closed', dispute(p, 'won'), day + 300);
 
-    const body = await (await reconcile('2026-11-24', '2026-11-24')).json();
+    const body = await reconcile('2026-11-24', '2026-11-24');
     expect(body).toMatchObject({
       clean: true,
       matched: 4,
@@ -331,7 +334,7 @@ describe('reconciliation against Stripe balance transactions', () => {
     await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), recorded);
 
     for (const day of ['2026-11-26', '2026-11-29']) {
-      const body = await (await reconcile(day, day)).json();
+      const body = await reconcile(day, day);
       expect([day, body]).toMatchObject([
         day,
         { clean: true, matched: 1, missingOurs: [], missingStripe: [] },

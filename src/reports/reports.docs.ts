@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { periodQuery, revenueQuery, supportersQuery } from './reports.routes.js';
+import { SUPPORTER_COLUMNS } from './supporters.report.js';
+
+// The reports in the OpenAPI document: what finance tools and scripts may rely on. Bodies are
+// strict, and tests parse real responses with them, so the document cannot drift from the code.
+
+const settledMoney = z.strictObject({
+  currency: z.string().meta({ description: 'Settlement currency (the payout currency)' }),
+  amount: z.number().int(),
+  fees: z.number().int().meta({ description: "Stripe's fees, dispute fees included" }),
+  net: z.number().int(),
+});
+export const revenueBody = z.strictObject({
+  timeZone: z.string(),
+  by: z.enum(['day', 'month']),
+  rows: z.array(
+    z.strictObject({
+      period: z.string(),
+      currency: z.string().meta({ description: 'The currency supporters paid in' }),
+      gross: z.number().int(),
+      refunds: z.number().int(),
+      disputes: z.number().int(),
+      net: z.number().int(),
+      payments: z.number().int(),
+      settlement: z.array(settledMoney),
+      unsettled: z.number().int().meta({ description: 'Entries Stripe has not booked yet' }),
+    }),
+  ),
+  settlementTotals: z.array(settledMoney),
+});
+export const reconciliationBody = z.strictObject({
+  timeZone: z.string(),
+  from: z.string(),
+  to: z.string(),
+  clean: z.boolean().meta({ description: 'Nothing missing on either side and no amount differences' }),
+  matched: z.number().int(),
+  stripeTransactions: z.number().int(),
+  missingOurs: z.array(
+    z.strictObject({
+      balanceTransactionId: z.string(),
+      category: z.string(),
+      source: z.string().nullable(),
+      amount: z.number().int(),
+      currency: z.string(),
+      settlementAmount: z.number().int(),
+      settlementCurrency: z.string(),
+      created: z.string(),
+    }),
+  ),
+  missingStripe: z.array(
+    z.strictObject({
+      entryId: z.string(),
+      kind: z.string(),
+      amount: z.number().int(),
+      currency: z.string(),
+      occurredAt: z.string(),
+    }),
+  ),
+  amountDifferences: z.array(
+    z.strictObject({
+      entryId: z.string(),
+      kind: z.string(),
+      currency: z.string(),
+      ours: z.number().int(),
+      stripe: z.number().int(),
+      stripeCurrency: z.string(),
+      balanceTransactionIds: z.array(z.string()),
+    }),
+  ),
+  otherActivity: z.array(
+    z.strictObject({
+      category: z.string(),
+      currency: z.string(),
+      count: z.number().int(),
+      net: z.number().int(),
+    }),
+  ),
+});
+
+export function reportDocs(docs: ApiDocs): void {
+  const secured = { security: [{ staffToken: [] }] };
+  const error = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: errorBodySchema } },
+  });
+  const supporterRow = z.object(
+    Object.fromEntries(SUPPORTER_COLUMNS.map((c) => [c, z.union([z.string(), z.number()])])),
+  );
+  docs.registerPath({
+    method: 'get',
+    path: '/reports/supporters',
+    tags: ['Reports'],
+    summary: `Supporters (finance, admin). Columns: ${SUPPORTER_COLUMNS.join(', ')}. Dates in the newsroom's time zone; amounts in minor units.`,
+    ...secured,
+    request: { query: supportersQuery },
+    responses: {
+      200: {
+        description: 'JSON page with a cursor, or the whole CSV streamed (format=csv; bom=true for Excel)',
+        content: {
+          'application/json': {
+            schema: z.object({ items: z.array(supporterRow), nextCursor: z.string().nullable() }),
+          },
+          'text/csv': { schema: z.string() },
+        },
+      },
+      401: error('No or invalid token'),
+      403: error('Role not allowed'),
+    },
+  });
+  const report = (
+    path: string,
+    summary: string,
+    query?: z.ZodType<object>,
+    extra: Record<number, object> = {},
+    params?: z.ZodObject,
+    body?: z.ZodType,
+  ) =>
+    docs.registerPath({
+      method: 'get',
+      path,
+      tags: ['Reports'],
+      summary,
+      ...secured,
+      request: { ...(query ? { query: query as z.ZodObject } : {}), ...(params ? { params } : {}) },
+      responses: {
+        200: {
+          description: 'The report (JSON); amounts in integer minor units with their currency',
+          ...(body ? { content: { 'application/json': { schema: body } } } : {}),
+        },
+        401: error('No or invalid token'),
+        403: error('Role not allowed'),
+        ...(query ? { 422: error('Invalid filters') } : {}),
+        ...extra,
+      },
+    });
+  report(
+    '/reports/revenue',
+    'Revenue per day or month and currency: gross, refunds, disputes, net, payments; Stripe fees, settled amount and net per settlement currency, with totals (finance, admin). format=csv gives one line per period, currency and settlement currency.',
+    revenueQuery,
+    {},
+    undefined,
+    revenueBody,
+  );
+  report(
+    '/reports/summary',
+    'Active members by plan and currency, MRR (yearly plans as twelfths), new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
+    periodQuery,
+  );
+  report(
+    '/reports/growth',
+    'Per local day: joined, ended, active members and MRR per currency at day end (finance, admin)',
+    periodQuery,
+  );
+  report(
+    '/reports/gifts',
+    'Gift funnel: purchased, delivered, redeemed, expired, refunded, converted to paid (finance, admin)',
+  );
+  report('/reports/campaigns', 'Campaigns that have a report (finance, admin)');
+  report(
+    '/reports/campaigns/{slug}',
+    'A campaign per day: contributions by source, taken back, cumulative against the goal (finance, admin)',
+    undefined,
+    { 404: error('No such campaign') },
+    z.object({ slug: z.string() }),
+  );
+  report(
+    '/reports/reconciliation',
+    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), and other Stripe activity such as payouts (finance, admin)",
+    periodQuery,
+    {
+      502: error('Stripe could not be reached'),
+      503: error('Payments are not configured'),
+    },
+    undefined,
+    reconciliationBody,
+  );
+  report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
+}
