@@ -156,7 +156,7 @@ export async function settleUnsettledEntries(
     try {
       if (await settleLedgerEntry(deps, _id)) settled++;
     } catch (error) {
-      deps.logger.warn({ err: error, entryId: _id }, 'settling a ledger entry failed');
+      deps.logger.warn({ err: stripeFailure(error), entryId: _id }, 'settling a ledger entry failed');
     }
   }
   return { settled, unsettled: entries.length - settled };
@@ -171,7 +171,16 @@ export function subscribeSettlement(events: DomainEvents, deps: SettlementDeps):
     try {
       await settleLedgerEntry(deps, entryId);
     } catch (error) {
-      deps.logger.warn({ err: error, entryId }, 'settling a ledger entry failed; the sweep will retry');
+      deps.logger.warn(
+        { err: stripeFailure(error), entryId },
+        'settling a ledger entry failed; the sweep will retry',
+      );
     }
   });
+}
+
+/** What a log needs of a failed Stripe call: not the raw response Stripe's error object carries. */
+function stripeFailure(error: unknown) {
+  const { type, code, message, requestId } = error as Record<string, unknown>;
+  return { type, code, message, requestId };
 }
