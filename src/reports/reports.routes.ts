@@ -53,12 +53,20 @@ const growthQuery = periodQuery.refine(
   ({ from, to }) => from <= to && Date.parse(to) - Date.parse(from) <= 731 * 86_400_000,
   { message: 'from must not be after to, and the range at most two years', path: ['to'] },
 );
-export const revenueQuery = z.object({
-  ...csvOptions,
-  by: z.enum(['day', 'month']).default('month'),
-  from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
-  to: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
-});
+export const revenueQuery = z
+  .object({
+    ...csvOptions,
+    by: z.enum(['day', 'month']).default('month'),
+    from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
+    to: z
+      .string()
+      .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD')
+      .meta({ description: 'Inclusive; a month means all its days' }),
+  })
+  .refine(({ from, to }) => from.slice(0, 7) <= to.slice(0, 7) && from <= `${to}-31`, {
+    message: 'from must not be after to',
+    path: ['to'],
+  });
 
 export function reportRoutes(deps: ReportRoutesDeps): Router {
   const router = Router();

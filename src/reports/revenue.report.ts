@@ -54,10 +54,15 @@ export async function revenueReport(
   options: { by: 'day' | 'month'; from: string; to: string },
 ): Promise<RevenueReport> {
   const field = options.by;
+  // Keys compare as strings: a month bound widens to its days ("2026-12" → up to "2026-12-31"),
+  // a day bound narrows to its month when grouping by month.
+  const from = field === 'month' ? options.from.slice(0, 7) : options.from;
+  const to =
+    field === 'month' ? options.to.slice(0, 7) : options.to.length === 7 ? `${options.to}-31` : options.to;
   const rows = new Map<string, RevenueRow>();
   const settlementTotals: SettledMoney[] = [];
   const entries = ledgerModel(db)
-    .find({ [field]: { $gte: options.from, $lte: options.to } })
+    .find({ [field]: { $gte: from, $lte: to } })
     .select({ [field]: 1, currency: 1, kind: 1, amount: 1, settlement: 1 })
     .lean<LedgerEntry[]>()
     .cursor();

@@ -281,6 +281,37 @@ describe('revenue', () => {
   });
 });
 
+describe('revenue periods', () => {
+  it('when days are asked for with month bounds, then the last month counts all its days; a reversed range is refused', async () => {
+    await ledgerModel(app.deps.db).deleteMany({});
+    const deps = { db: app.deps.db, clock: app.deps.clock, timeZone: TZ, events: new DomainEvents() };
+    for (const [id, at] of [
+      ['nov', '2026-11-30T21:59:00Z'], // 23:59 on 30 November in Kyiv
+      ['dec', '2026-12-31T21:00:00Z'], // 23:00 on 31 December in Kyiv
+      ['jan', '2026-12-31T22:00:00Z'], // midnight: 1 January in Kyiv
+    ] as const)
+      await recordLedgerEntry(deps, {
+        _id: id,
+        kind: 'one_time_payment',
+        amount: 100,
+        currency: 'eur',
+        occurredAt: new Date(at),
+      });
+    const res = await get('/reports/revenue?by=day&from=2026-11&to=2026-12');
+    expect(res.status).toBe(200);
+    expect((await res.json()).rows.map((r: { period: string }) => r.period)).toEqual([
+      '2026-11-30',
+      '2026-12-31',
+    ]);
+
+    const reversed = await get('/reports/revenue?from=2026-12&to=2026-11');
+    expect(reversed.status).toBe(422);
+    expect((await reversed.json()).error.details).toEqual([
+      { path: 'to', message: 'from must not be after to' },
+    ]);
+  });
+});
+
 describe('report CLI', () => {
   it('when `npm run report` exports supporters to a file, then the file holds the filtered rows and the pull is audited', async () => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
