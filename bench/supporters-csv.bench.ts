@@ -3,12 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Types } from 'mongoose';
-import {
-  type Member,
-  membershipModels,
-  type Subscription as SubscriptionDoc,
-} from '../src/memberships/membership.model.js';
-import { joinLatestSubscriptions } from '../src/reports/supporters.report.js';
+import { membershipModels } from '../src/memberships/membership.model.js';
+import { membersWithLatestSubscription } from '../src/reports/member-stream.js';
 import { createStaffUser } from '../src/staff/staff-auth.service.js';
 import { benchDatabase, saveResult, startBenchApp, timed } from './support.js';
 
@@ -90,14 +86,7 @@ export async function supportersCsvBenchmark() {
   // paired as they stream) and builds no rows and no CSV.
   const cursorOnly = async () => {
     let rows = 0;
-    for await (const _pair of joinLatestSubscriptions(
-      Member.find().sort({ _id: 1 }).lean<Member>().cursor({ batchSize: 500 }) as AsyncIterable<Member>,
-      Subscription.find()
-        .sort({ memberId: 1 })
-        .lean<SubscriptionDoc>()
-        .cursor({ batchSize: 500 }) as AsyncIterable<SubscriptionDoc>,
-    ))
-      rows++;
+    for await (const _pair of membersWithLatestSubscription(database.db)) rows++;
     return rows;
   };
   const csvOverHttp = async () => {

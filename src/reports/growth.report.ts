@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
-import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
+import { membershipModels, type Subscription } from '../memberships/membership.model.js';
 import { calendarKeys } from '../shared/time.js';
+import { membersWithLatestSubscription } from './member-stream.js';
 
 export interface GrowthDay {
   day: string; // YYYY-MM-DD in the newsroom's time zone
@@ -26,14 +27,14 @@ function eachDay(from: string, to: string): string[] {
 /**
  * Day by day from `from` to `to` (inclusive, local days): who joined, who left, and how many members
  * and how much monthly revenue there were at each day's end. One pass over members: each adds at
- * its joining day and takes away at its ending day. MRR uses each member's subscription as it is
- * now; a plan changed mid-range counts at its new price throughout.
+ * its joining day and takes away at its ending day, in constant memory. MRR uses each member's
+ * latest subscription as it is now; a plan changed mid-range counts at its new price throughout.
  */
 export async function growthReport(
   db: Connection,
   options: { from: string; to: string; timeZone: string },
 ): Promise<GrowthDay[]> {
-  const { Member, Subscription } = membershipModels(db);
+  const { Member } = membershipModels(db);
   const days = eachDay(options.from, options.to);
   const index = new Map(days.map((d, i) => [d, i]));
   const joinedOn = new Array<number>(days.length).fill(0);
@@ -42,26 +43,20 @@ export async function growthReport(
   let activeBefore = 0;
   const mrrBefore: Record<string, number> = {};
 
-  const subscriptions = new Map<string, Subscription>();
-  for await (const s of Subscription.find().lean<Subscription>().cursor()) {
-    const sub = s as Subscription;
-    subscriptions.set(String(sub.memberId), sub);
-  }
   const twelfths = (sub: Subscription | undefined) =>
     sub ? { currency: sub.currency, value: sub.amount * (sub.interval === 'year' ? 1 : 12) } : undefined;
   const add = (into: Record<string, number>, currency: string, value: number) => {
     into[currency] = (into[currency] ?? 0) + value;
   };
 
-  for await (const doc of Member.find()
-    .select({ joinedAt: 1, endedAt: 1 })
-    .lean<Member>()
-    .cursor({ batchSize: 500 })) {
-    const member = doc as Member;
+  for await (const [member, subscription] of membersWithLatestSubscription(
+    db,
+    Member.find().select({ joinedAt: 1, endedAt: 1 }),
+  )) {
     const joined = calendarKeys(member.joinedAt, options.timeZone).day;
     const ended = member.endedAt ? calendarKeys(member.endedAt, options.timeZone).day : undefined;
     if (joined > options.to || (ended && ended < options.from)) continue;
-    const revenue = twelfths(subscriptions.get(String(member._id)));
+    const revenue = twelfths(subscription);
     if (joined < options.from) {
       activeBefore++;
       if (revenue) add(mrrBefore, revenue.currency, revenue.value);

@@ -1,5 +1,5 @@
 import type { Connection } from 'mongoose';
-import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
+import { membersWithLatestSubscription } from './member-stream.js';
 
 export interface SummaryReport {
   from: string;
@@ -16,31 +16,26 @@ export interface SummaryReport {
 
 /**
  * The membership at a glance for a period [from, to): who is active now by plan and currency, MRR,
- * and how many joined and left in the period. Computed over a streamed cursor of members.
+ * and how many joined and left in the period. One streamed pass over members with their latest
+ * subscription, in constant memory.
  */
+const PAYING = new Set(['active', 'trialing', 'past_due']);
+
 export async function summaryReport(
   db: Connection,
   period: { from: Date; to: Date },
 ): Promise<SummaryReport> {
-  const { Member, Subscription } = membershipModels(db);
   const byPlan = new Map<string, { plan: string; interval: string; currency: string; members: number }>();
   const mrrTimesTwelve: Record<string, number> = {};
   let joined = 0;
   let churned = 0;
   let activeAtStart = 0;
-  const subscriptions = new Map<string, Subscription>();
-  for await (const s of Subscription.find({ status: { $in: ['active', 'trialing', 'past_due'] } })
-    .lean<Subscription>()
-    .cursor()) {
-    subscriptions.set(String((s as Subscription).memberId), s as Subscription);
-  }
-  for await (const doc of Member.find().lean<Member>().cursor({ batchSize: 500 })) {
-    const member = doc as Member;
+  for await (const [member, latest] of membersWithLatestSubscription(db)) {
     if (member.joinedAt >= period.from && member.joinedAt < period.to) joined++;
     if (member.endedAt && member.endedAt >= period.from && member.endedAt < period.to) churned++;
     if (member.joinedAt < period.from && !(member.endedAt && member.endedAt < period.from)) activeAtStart++;
     if (member.status !== 'active') continue;
-    const sub = subscriptions.get(String(member._id));
+    const sub = latest && PAYING.has(latest.status) ? latest : undefined;
     const key = sub ? `${sub.plan}|${sub.interval}|${sub.currency}` : 'gift||';
     const row = byPlan.get(key) ?? {
       plan: sub?.plan ?? 'gift',

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
 import { localDateTime, zonedHourToUtc } from '../shared/time.js';
+import { isLater, membersWithLatestSubscription } from './member-stream.js';
 
 export const supportersFilterSchema = z.object({
   status: z.enum(['active', 'past_due', 'canceled', 'expired']).optional(),
@@ -76,14 +77,7 @@ export async function* supporterRows(
   const pairs =
     options.limit !== undefined
       ? pagedWithSubscriptions(db, members, options.limit, filter)
-      : joinLatestSubscriptions(
-          members.lean<Member>().cursor({ batchSize: BATCH }) as AsyncIterable<Member>,
-          membershipModels(db)
-            .Subscription.find()
-            .sort({ memberId: 1 })
-            .lean<Subscription>()
-            .cursor({ batchSize: BATCH }) as AsyncIterable<Subscription>,
-        );
+      : membersWithLatestSubscription(db, members);
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   for await (const [member, sub] of pairs) {
     if (filter.plan && sub?.plan !== filter.plan) continue;
@@ -120,32 +114,6 @@ async function* pagedWithSubscriptions(
     if (batch.length === BATCH) yield* flush();
   }
   if (batch.length) yield* flush();
-}
-
-const isLater = (s: Subscription, than: Subscription | undefined) =>
-  (than?.lastEventCreated ?? -1) <= s.lastEventCreated;
-
-/**
- * Pairs each member with its latest subscription, walking both streams once. Both are sorted by
- * member id; ObjectIds sort as their hex strings, so the streams can be compared as strings.
- */
-export async function* joinLatestSubscriptions(
-  members: AsyncIterable<Member>,
-  subscriptions: AsyncIterable<Subscription>,
-): AsyncGenerator<[Member, Subscription | undefined]> {
-  const subs = subscriptions[Symbol.asyncIterator]();
-  let next = await subs.next();
-  for await (const member of members) {
-    const id = String(member._id);
-    while (!next.done && String(next.value.memberId) < id) next = await subs.next();
-    let latest: Subscription | undefined;
-    while (!next.done && String(next.value.memberId) === id) {
-      if (isLater(next.value, latest)) latest = next.value;
-      next = await subs.next();
-    }
-    yield [member, latest];
-  }
-  await subs.return?.();
 }
 
 function toRow(member: Member, sub: Subscription | undefined, timeZone: string): Row {

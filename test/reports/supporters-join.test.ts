@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { expect, it } from 'vitest';
 import type { Member, Subscription } from '../../src/memberships/membership.model.js';
-import { joinLatestSubscriptions } from '../../src/reports/supporters.report.js';
+import { joinLatestSubscriptions } from '../../src/reports/member-stream.js';
 
 async function* stream<T>(items: T[]) {
   yield* items;

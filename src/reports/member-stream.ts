@@ -1,0 +1,49 @@
+import type { Connection } from 'mongoose';
+import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
+
+type MemberFind = ReturnType<ReturnType<typeof membershipModels>['Member']['find']>;
+
+/**
+ * Every member a query selects, with its latest subscription, in constant memory: members by id
+ * and subscriptions by member stream side by side. No query runs per member or per batch (on
+ * FerretDB each `$in` scans the whole collection).
+ */
+export function membersWithLatestSubscription(
+  db: Connection,
+  members: MemberFind = membershipModels(db).Member.find(),
+): AsyncGenerator<[Member, Subscription | undefined]> {
+  return joinLatestSubscriptions(
+    members.sort({ _id: 1 }).lean<Member>().cursor({ batchSize: 500 }) as AsyncIterable<Member>,
+    membershipModels(db)
+      .Subscription.find()
+      .sort({ memberId: 1 })
+      .lean<Subscription>()
+      .cursor({ batchSize: 500 }) as AsyncIterable<Subscription>,
+  );
+}
+
+export const isLater = (s: Subscription, than: Subscription | undefined) =>
+  (than?.lastEventCreated ?? -1) <= s.lastEventCreated;
+
+/**
+ * Pairs each member with its latest subscription, walking both streams once. Both are sorted by
+ * member id; ObjectIds sort as their hex strings, so the streams can be compared as strings.
+ */
+export async function* joinLatestSubscriptions(
+  members: AsyncIterable<Member>,
+  subscriptions: AsyncIterable<Subscription>,
+): AsyncGenerator<[Member, Subscription | undefined]> {
+  const subs = subscriptions[Symbol.asyncIterator]();
+  let next = await subs.next();
+  for await (const member of members) {
+    const id = String(member._id);
+    while (!next.done && String(next.value.memberId) < id) next = await subs.next();
+    let latest: Subscription | undefined;
+    while (!next.done && String(next.value.memberId) === id) {
+      if (isLater(next.value, latest)) latest = next.value;
+      next = await subs.next();
+    }
+    yield [member, latest];
+  }
+  await subs.return?.();
+}
