@@ -16,8 +16,8 @@ const MINUTE = 60_000;
 /**
  * The background work a process runs: sending queued email, syncing SendGrid Marketing lists,
  * delivering gifts on their day, the hourly gift sweep, and settling ledger entries whose Stripe
- * fees were not known when they were recorded. Every step is claimed in MongoDB, so
- * any number of processes may run it.
+ * fees were not known when they were recorded. Every step is claimed in MongoDB or idempotent,
+ * so any number of processes may run it.
  */
 export function startBackgroundWork(
   config: Config,

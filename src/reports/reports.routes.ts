@@ -45,14 +45,18 @@ export const supportersQuery = supportersFilterSchema.extend({
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-export const periodQuery = z.object({
-  from: z.iso.date(),
-  to: z.iso.date().meta({ description: 'Inclusive' }),
-});
-const growthQuery = periodQuery.refine(
-  ({ from, to }) => from <= to && Date.parse(to) - Date.parse(from) <= 731 * 86_400_000,
-  { message: 'from must not be after to, and the range at most two years', path: ['to'] },
-);
+/** Whole local days from..to; at most `maxDays` long where a report walks every day or asks Stripe. */
+const period = (maxDays: number) =>
+  z
+    .object({ from: z.iso.date(), to: z.iso.date().meta({ description: 'Inclusive' }) })
+    .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['to'] })
+    .refine(({ from, to }) => Date.parse(to) - Date.parse(from) < maxDays * 86_400_000, {
+      message: `the range may be at most ${maxDays} days`,
+      path: ['to'],
+    });
+export const periodQuery = period(3660);
+const growthQuery = period(731);
+const reconciliationQuery = period(93);
 export const revenueQuery = z
   .object({
     ...csvOptions,
@@ -174,7 +178,7 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
   });
 
   router.get('/reports/reconciliation', finance, async (req, res) => {
-    const { from, to } = parseInput(periodQuery, req.query);
+    const { from, to } = parseInput(reconciliationQuery, req.query);
     const { stripe } = deps;
     if (!stripe) throw new AppError('payments_not_configured');
     const report = await reconcileWithStripe(
