@@ -5,7 +5,7 @@ import { openDatabase, readConfigOrExit } from './bootstrap.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
-import { createStripeClient } from './infra/stripe.js';
+import { stripeFromConfig } from './infra/stripe.js';
 import { DomainEvents } from './shared/domain-events.js';
 
 // The web process: read configuration once, connect, serve, and shut down gracefully.
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, logger);
   const { db } = database;
   const metrics = createMetricsRegistry();
-  const stripe = createStripeClient(config.stripe.secretKey);
+  const stripe = stripeFromConfig(config.stripe);
   if (!stripe) logger.warn('STRIPE_SECRET_KEY is not set: payment routes answer 503 payments_not_configured');
   if (!config.email.sendgridApiKey)
     logger.warn(

@@ -3,7 +3,7 @@ import { openDatabase, readConfigOrExit } from './bootstrap.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
-import { createStripeClient } from './infra/stripe.js';
+import { stripeFromConfig } from './infra/stripe.js';
 import { DomainEvents } from './shared/domain-events.js';
 
 // A process that only does background work (queued email, SendGrid Marketing sync): run as many as you like (`npm run worker`) and set
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     logger,
     metrics: createMetricsRegistry(),
-    stripe: createStripeClient(config.stripe.secretKey),
+    stripe: stripeFromConfig(config.stripe),
     events: new DomainEvents(),
   });
   logger.info('email worker started');

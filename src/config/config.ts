@@ -50,6 +50,7 @@ export const configSchema = z
       .optional(),
     STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'a webhook signing secret (whsec_…)').optional(),
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
+    STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -92,6 +93,9 @@ export const configSchema = z
     if (!env.PUBLIC_BASE_URL.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
     }
+    if (env.STRIPE_API_URL) {
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_API_URL'], message: 'must be unset in production' });
+    }
     if (env.STRIPE_SECRET_KEY?.includes('_test_')) {
       ctx.addIssue({
         code: 'custom',
@@ -125,7 +129,7 @@ export interface Config {
   /** The newsroom's time zone: report days and months are cut here. */
   timeZone: string;
   mongo: { uri?: string; poolSize: number; timeoutMs: number; embeddedDir: string };
-  stripe: { secretKey?: string; webhookSecret?: string; webhookToleranceSeconds: number };
+  stripe: { secretKey?: string; webhookSecret?: string; webhookToleranceSeconds: number; apiUrl?: string };
   membershipPlansFile?: string;
   /** How long each process keeps a campaign's progress before reading the database again. */
   progressCacheMs: number;
@@ -199,6 +203,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       secretKey: env.STRIPE_SECRET_KEY,
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+      apiUrl: env.STRIPE_API_URL,
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,

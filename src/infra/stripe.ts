@@ -22,3 +22,14 @@ export function createStripeClient(
     ...connection,
   });
 }
+
+/** The Stripe client the configuration describes (STRIPE_SECRET_KEY, STRIPE_API_URL). */
+export function stripeFromConfig(stripe: { secretKey?: string; apiUrl?: string }): Stripe | null {
+  if (!stripe.apiUrl) return createStripeClient(stripe.secretKey);
+  const url = new URL(stripe.apiUrl);
+  return createStripeClient(stripe.secretKey, {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    protocol: url.protocol === 'http:' ? 'http' : 'https',
+  });
+}

@@ -86,3 +86,15 @@ export async function growthReport(
     };
   });
 }
+
+/** Growth as CSV lines: one column of MRR per currency that appears in the range. */
+export function growthCsv(days: GrowthDay[]) {
+  const currencies = [...new Set(days.flatMap((d) => Object.keys(d.mrr)))].sort();
+  return {
+    columns: ['day', 'joined', 'ended', 'active', ...currencies.map((c) => `mrr_${c}`)],
+    lines: days.map(({ mrr, ...day }) => ({
+      ...day,
+      ...Object.fromEntries(currencies.map((c) => [`mrr_${c}`, mrr[c] ?? 0])),
+    })),
+  };
+}

@@ -204,3 +204,50 @@ export async function reconcileWithStripe(
   );
   return report;
 }
+
+export const RECONCILIATION_COLUMNS = [
+  'problem',
+  'reference',
+  'kind',
+  'currency',
+  'ours',
+  'stripe',
+  'at',
+  'stripe_source',
+] as const;
+
+/** One line per problem found, for a spreadsheet or a nightly check; a clean period has none. */
+export function reconciliationCsvLines(report: ReconciliationReport) {
+  return [
+    ...report.missingOurs.map((m) => ({
+      problem: 'missing_ours',
+      reference: m.balanceTransactionId,
+      kind: m.category,
+      currency: m.currency,
+      ours: '',
+      stripe: m.amount,
+      at: m.created,
+      stripe_source: m.source ?? '',
+    })),
+    ...report.missingStripe.map((m) => ({
+      problem: 'missing_stripe',
+      reference: m.entryId,
+      kind: m.kind,
+      currency: m.currency,
+      ours: m.amount,
+      stripe: '',
+      at: m.occurredAt,
+      stripe_source: '',
+    })),
+    ...report.amountDifferences.map((d) => ({
+      problem: 'amount_difference',
+      reference: d.entryId,
+      kind: d.kind,
+      currency: d.currency,
+      ours: d.ours,
+      stripe: d.stripe,
+      at: '',
+      stripe_source: d.balanceTransactionIds.join(' '),
+    })),
+  ];
+}

@@ -1,13 +1,25 @@
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import type { Config } from '../config/config.js';
 import { progressBar, runCli } from '../infra/cli.js';
+import { systemClock } from '../infra/clock.js';
 import { createLogger } from '../infra/logger.js';
+import { stripeFromConfig } from '../infra/stripe.js';
+import { zonedDayRange } from '../shared/time.js';
 import { reportPullModel } from './audit.model.js';
 import { csvStream } from './csv.js';
+import { growthCsv, growthReport } from './growth.report.js';
+import {
+  RECONCILIATION_COLUMNS,
+  reconcileWithStripe,
+  reconciliationCsvLines,
+} from './reconciliation.report.js';
 import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import {
   countSupporters,
@@ -16,19 +28,83 @@ import {
   supportersFilterSchema,
 } from './supporters.report.js';
 
+// `npm run report -- <name> --out FILE.csv [filters]`: the reports as CSV files for scheduled
+// exports, each pull audited like one from the API. Exit codes: 0 written, 2 bad arguments,
+// 3 reconciliation found problems (the file lists them), 1 anything else.
+
 const USAGE = `Usage:
   npm run report -- supporters --out FILE.csv [--bom] [--status active] [--plan P] [--interval month|year]
                     [--currency eur] [--source checkout|gift] [--campaign SLUG] [--joinedFrom YYYY-MM-DD] [--joinedTo YYYY-MM-DD]
-  npm run report -- revenue --out FILE.csv --from YYYY-MM --to YYYY-MM [--by month|day]`;
+  npm run report -- revenue --out FILE.csv --from YYYY-MM --to YYYY-MM [--by month|day] [--bom]
+  npm run report -- growth --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]
+  npm run report -- reconciliation --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]`;
 
-const period = z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD');
-const revenueArgs = z.object({ by: z.enum(['day', 'month']), from: period, to: period });
+const month = z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD');
+const days = z.object({ from: z.iso.date(), to: z.iso.date() }).refine((p) => p.from <= p.to, {
+  message: 'from must not be after to',
+  path: ['to'],
+});
 
-function usageError(error: z.ZodError): number {
-  for (const issue of error.issues) console.error(`--${issue.path.join('.')}: ${issue.message}`);
-  console.error(USAGE);
-  return 2;
+type Values = Record<string, string | boolean | undefined>;
+interface Export {
+  filters: object;
+  columns: readonly string[];
+  lines: AsyncIterable<object> | Iterable<object>;
+  /** Shown and turned into the exit code after the file is written. */
+  problems?: number;
+  finish?: () => void;
 }
+type Exporter = (values: Values, ctx: { db: Connection; config: Config }) => Promise<Export | z.ZodError>;
+
+const parse = <T>(schema: z.ZodType<T>, values: Values) => {
+  const parsed = schema.safeParse(values);
+  return parsed.success ? { data: parsed.data } : { error: parsed.error };
+};
+
+const EXPORTERS: Record<string, Exporter> = {
+  async supporters(values, { db, config }) {
+    const { out: _o, bom: _b, from: _f, to: _t, by: _by, ...rest } = values;
+    const { data: filter, error } = parse(supportersFilterSchema, rest);
+    if (error) return error;
+    const progress = progressBar('supporters', await countSupporters(db, filter!, config.timeZone));
+    const lines = (async function* () {
+      for await (const { _cursor, ...row } of supporterRows(db, filter!, { timeZone: config.timeZone })) {
+        progress.tick();
+        yield row;
+      }
+    })();
+    return { filters: filter!, columns: SUPPORTER_COLUMNS, lines, finish: progress.finish };
+  },
+
+  async revenue(values, { db }) {
+    const { data, error } = parse(z.object({ by: z.enum(['day', 'month']), from: month, to: month }), values);
+    if (error) return error;
+    const report = await revenueReport(db, data!);
+    return { filters: data!, columns: REVENUE_COLUMNS, lines: revenueCsvLines(report.rows) };
+  },
+
+  async growth(values, { db, config }) {
+    const { data, error } = parse(days, values);
+    if (error) return error;
+    const { columns, lines } = growthCsv(await growthReport(db, { ...data!, timeZone: config.timeZone }));
+    return { filters: data!, columns, lines };
+  },
+
+  async reconciliation(values, { db, config }) {
+    const { data, error } = parse(days, values);
+    if (error) return error;
+    const stripe = stripeFromConfig(config.stripe);
+    if (!stripe)
+      throw new Error('STRIPE_SECRET_KEY is not set: there is no Stripe account to reconcile with');
+    const report = await reconcileWithStripe(
+      { db, stripe, clock: systemClock, logger: createLogger({ level: 'warn' }) },
+      zonedDayRange(data!.from, data!.to, config.timeZone),
+    );
+    const lines = reconciliationCsvLines(report);
+    process.stderr.write(`reconciliation: ${report.matched} matched, ${lines.length} problems\n`);
+    return { filters: data!, columns: RECONCILIATION_COLUMNS, lines, problems: lines.length };
+  },
+};
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -50,54 +126,45 @@ async function main(): Promise<number> {
     },
   });
   const [name] = positionals;
-  if (!values.out || (name !== 'supporters' && name !== 'revenue')) {
+  const exporter = name ? EXPORTERS[name] : undefined;
+  if (!values.out || !exporter) {
     console.error(USAGE);
     return 2;
   }
   const config = readConfigOrExit();
   const database = await openDatabase(config, createLogger({ level: 'warn' }));
   try {
-    let rows = 0;
-    let filters: Record<string, unknown>;
-    if (name === 'supporters') {
-      const { out: _o, bom, from: _f, to: _t, by: _b, ...rest } = values;
-      const parsed = supportersFilterSchema.safeParse(rest);
-      if (!parsed.success) return usageError(parsed.error);
-      const filter = parsed.data;
-      filters = filter;
-      const progress = progressBar('supporters', await countSupporters(database.db, filter, config.timeZone));
-      const source = (async function* () {
-        for await (const { _cursor, ...row } of supporterRows(database.db, filter, {
-          timeZone: config.timeZone,
-        })) {
-          rows++;
-          progress.tick();
-          yield row;
-        }
-      })();
-      await pipeline(source, csvStream(SUPPORTER_COLUMNS, { bom }), createWriteStream(values.out));
-      progress.finish();
-    } else {
-      const parsed = revenueArgs.safeParse(values);
-      if (!parsed.success) return usageError(parsed.error);
-      filters = parsed.data;
-      const report = await revenueReport(database.db, parsed.data);
-      const lines = revenueCsvLines(report.rows);
-      rows = lines.length;
-      await pipeline(lines, csvStream(REVENUE_COLUMNS, { bom: values.bom }), createWriteStream(values.out));
+    const result = await exporter(values, { db: database.db, config });
+    if (result instanceof z.ZodError) {
+      for (const issue of result.issues) console.error(`--${issue.path.join('.')}: ${issue.message}`);
+      console.error(USAGE);
+      return 2;
     }
+    let rows = 0;
+    const counted = (async function* () {
+      for await (const line of result.lines) {
+        rows++;
+        yield line;
+      }
+    })();
+    await pipeline(
+      Readable.from(counted),
+      csvStream(result.columns, { bom: values.bom }),
+      createWriteStream(values.out),
+    );
+    result.finish?.();
     await reportPullModel(database.db).create({
       staffId: 'cli',
       staffEmail: `${os.userInfo().username}@${os.hostname()}`,
       role: 'cli',
       report: name,
       format: 'csv',
-      filters,
+      filters: result.filters,
       rows,
       at: new Date(),
     });
     process.stderr.write(`exported ${rows.toLocaleString('en')} rows to ${values.out}\n`);
-    return 0;
+    return result.problems ? 3 : 0;
   } finally {
     await database.close();
   }

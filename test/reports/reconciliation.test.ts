@@ -1,10 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { settleUnsettledEntries } from '../../src/ledger/settlement.service.js';
 import { reportPullModel } from '../../src/reports/audit.model.js';
 import { reconciliationBody, revenueBody } from '../../src/reports/reports.docs.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
+import { spawnScript } from '../support/server-process.js';
 import { staffToken } from '../support/staff.js';
 import {
   charge,
@@ -278,8 +282,31 @@ describe('reconciliation against Stripe balance transactions', () => {
         occurredAt: new Date((day + 180) * 1000).toISOString(),
       },
     ]);
+    // The same check as a nightly job: `npm run report -- reconciliation` exits 3 and lists them.
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'reconcile-')), 'problems.csv');
+    const uri = new URL(inject('mongoUri'));
+    uri.pathname = `/${app.deps.db.name}`;
+    const cli = spawnScript(
+      'src/reports/report.cli.ts',
+      {
+        MONGODB_URI: uri.toString(),
+        TIME_ZONE: 'UTC',
+        STRIPE_SECRET_KEY: TEST_ENV.STRIPE_SECRET_KEY,
+        STRIPE_API_URL: `http://${fake.connection.host}:${fake.connection.port}`,
+      },
+      ['reconciliation', '--out', out, '--from', '2026-11-22', '--to', '2026-11-22'],
+    );
+    expect(await cli.exited).toBe(3);
+    expect(cli.output()).toContain('reconciliation: 1 matched, 3 problems');
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([
+      'problem,reference,kind,currency,ours,stripe,at,stripe_source',
+      `missing_ours,${stray.balanceTransaction.id},charge,gbp,,999,${new Date((day + 120) * 1000).toISOString()},${stray.chargeId}`,
+      `missing_stripe,${silent.paymentIntent},one_time_payment,eur,800,,${new Date((day + 180) * 1000).toISOString()},`,
+      `amount_difference,${differing.p.paymentIntent},one_time_payment,eur,2500,2600,,${differing.balanceTransaction.id}`,
+    ]);
+
     const pull = await reportPullModel(app.deps.db)
-      .findOne({ report: 'reconciliation' })
+      .findOne({ report: 'reconciliation', role: 'finance' })
       .sort({ _id: -1 })
       .lean();
     expect(pull).toMatchObject({

@@ -1,5 +1,9 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { spawnScript } from '../support/server-process.js';
 import { staffToken } from '../support/staff.js';
 import { checkoutSession, postEvent, purchase, stripeEvent, subscription } from '../support/stripe-events.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
@@ -77,6 +81,26 @@ it('when growth is pulled for a few days, then each day shows who joined and lef
     { day: '2026-11-09', joined: 0, ended: 0, active: 2, mrr: { eur: 500, gbp: 1000 } },
     { day: '2026-11-10', joined: 2, ended: 0, active: 4, mrr: { eur: 2250, gbp: 1000 } },
     { day: '2026-11-11', joined: 0, ended: 1, active: 3, mrr: { eur: 2250, gbp: 0 } },
+  ]);
+
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'growth-')), 'growth.csv');
+  const uri = new URL(inject('mongoUri'));
+  uri.pathname = `/${app.deps.db.name}`;
+  const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri.toString(), TIME_ZONE: 'UTC' }, [
+    'growth',
+    '--out',
+    out,
+    '--from',
+    '2026-11-09',
+    '--to',
+    '2026-11-11',
+  ]);
+  expect(await cli.exited).toBe(0);
+  expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([
+    'day,joined,ended,active,mrr_eur,mrr_gbp',
+    '2026-11-09,0,0,2,500,1000',
+    '2026-11-10,2,0,4,2250,1000',
+    '2026-11-11,0,1,3,2250,0',
   ]);
 
   const reversed = await fetch(`${app.url}/reports/growth?from=2026-11-11&to=2026-11-09`, {
