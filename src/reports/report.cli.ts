@@ -20,6 +20,7 @@ import {
   reconcileWithStripe,
   reconciliationCsvLines,
 } from './reconciliation.report.js';
+import { growthQuery, reconciliationQuery, revenueQuery } from './report-queries.js';
 import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import {
   countSupporters,
@@ -38,12 +39,6 @@ const USAGE = `Usage:
   npm run report -- revenue --out FILE.csv --from YYYY-MM --to YYYY-MM [--by month|day] [--bom]
   npm run report -- growth --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]
   npm run report -- reconciliation --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]`;
-
-const month = z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD');
-const days = z.object({ from: z.iso.date(), to: z.iso.date() }).refine((p) => p.from <= p.to, {
-  message: 'from must not be after to',
-  path: ['to'],
-});
 
 type Values = Record<string, string | boolean | undefined>;
 interface Export {
@@ -77,21 +72,22 @@ const EXPORTERS: Record<string, Exporter> = {
   },
 
   async revenue(values, { db }) {
-    const { data, error } = parse(z.object({ by: z.enum(['day', 'month']), from: month, to: month }), values);
+    const { data, error } = parse(revenueQuery, { by: values.by, from: values.from, to: values.to });
     if (error) return error;
-    const report = await revenueReport(db, data!);
-    return { filters: data!, columns: REVENUE_COLUMNS, lines: revenueCsvLines(report.rows) };
+    const { format: _f, bom: _b, ...filters } = data!;
+    const report = await revenueReport(db, filters);
+    return { filters, columns: REVENUE_COLUMNS, lines: revenueCsvLines(report.rows) };
   },
 
   async growth(values, { db, config }) {
-    const { data, error } = parse(days, values);
+    const { data, error } = parse(growthQuery, values);
     if (error) return error;
     const { columns, lines } = growthCsv(await growthReport(db, { ...data!, timeZone: config.timeZone }));
     return { filters: data!, columns, lines };
   },
 
   async reconciliation(values, { db, config }) {
-    const { data, error } = parse(days, values);
+    const { data, error } = parse(reconciliationQuery, values);
     if (error) return error;
     const stripe = stripeFromConfig(config.stripe);
     if (!stripe)

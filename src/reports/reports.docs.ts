@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { periodQuery, revenueQuery, supportersQuery } from './reports.routes.js';
+import { periodQuery, revenueQuery, supportersQuery } from './report-queries.js';
 import { SUPPORTER_COLUMNS } from './supporters.report.js';
 
 // The reports in the OpenAPI document: what finance tools and scripts may rely on. Bodies are

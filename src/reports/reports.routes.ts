@@ -17,9 +17,16 @@ import { csvStream } from './csv.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
 import { growthReport } from './growth.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
+import {
+  growthQuery,
+  periodQuery,
+  reconciliationQuery,
+  revenueQuery,
+  supportersQuery,
+} from './report-queries.js';
 import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import { summaryReport } from './summary.report.js';
-import { SUPPORTER_COLUMNS, supporterRows, supportersFilterSchema } from './supporters.report.js';
+import { SUPPORTER_COLUMNS, supporterRows } from './supporters.report.js';
 
 export interface ReportRoutesDeps {
   db: Connection;
@@ -29,48 +36,6 @@ export interface ReportRoutesDeps {
   staffAuth: StaffAuthConfig;
   timeZone: string;
 }
-
-const csvOptions = {
-  format: z.enum(['json', 'csv']).default('json'),
-  bom: z
-    .enum(['true', 'false'])
-    .default('false')
-    .meta({ description: "true: start the CSV with UTF-8's BOM, for Excel" }),
-};
-export const supportersQuery = supportersFilterSchema.extend({
-  ...csvOptions,
-  after: z
-    .string()
-    .regex(/^[0-9a-f]{24}$/)
-    .optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
-/** Whole local days from..to; at most `maxDays` long where a report walks every day or asks Stripe. */
-const period = (maxDays: number) =>
-  z
-    .object({ from: z.iso.date(), to: z.iso.date().meta({ description: 'Inclusive' }) })
-    .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['to'] })
-    .refine(({ from, to }) => Date.parse(to) - Date.parse(from) < maxDays * 86_400_000, {
-      message: `the range may be at most ${maxDays} days`,
-      path: ['to'],
-    });
-export const periodQuery = period(3660);
-const growthQuery = period(731);
-const reconciliationQuery = period(93);
-export const revenueQuery = z
-  .object({
-    ...csvOptions,
-    by: z.enum(['day', 'month']).default('month'),
-    from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
-    to: z
-      .string()
-      .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD')
-      .meta({ description: 'Inclusive; a month means all its days' }),
-  })
-  .refine(({ from, to }) => from.slice(0, 7) <= to.slice(0, 7) && from <= `${to}-31`, {
-    message: 'from must not be after to',
-    path: ['to'],
-  });
 
 export function reportRoutes(deps: ReportRoutesDeps): Router {
   const router = Router();

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { supportersFilterSchema } from './supporters.report.js';
+
+// The reports' inputs, shared by the HTTP routes, the CLI and the OpenAPI document.
+
+const csvOptions = {
+  format: z.enum(['json', 'csv']).default('json'),
+  bom: z
+    .enum(['true', 'false'])
+    .default('false')
+    .meta({ description: "true: start the CSV with UTF-8's BOM, for Excel" }),
+};
+export const supportersQuery = supportersFilterSchema.extend({
+  ...csvOptions,
+  after: z
+    .string()
+    .regex(/^[0-9a-f]{24}$/)
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+/** Whole local days from..to; at most `maxDays` long where a report walks every day or asks Stripe. */
+const period = (maxDays: number) =>
+  z
+    .object({ from: z.iso.date(), to: z.iso.date().meta({ description: 'Inclusive' }) })
+    .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['to'] })
+    .refine(({ from, to }) => Date.parse(to) - Date.parse(from) < maxDays * 86_400_000, {
+      message: `the range may be at most ${maxDays} days`,
+      path: ['to'],
+    });
+export const periodQuery = period(3660);
+export const growthQuery = period(731);
+export const reconciliationQuery = period(93);
+export const revenueQuery = z
+  .object({
+    ...csvOptions,
+    by: z.enum(['day', 'month']).default('month'),
+    from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
+    to: z
+      .string()
+      .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD')
+      .meta({ description: 'Inclusive; a month means all its days' }),
+  })
+  .refine(({ from, to }) => from.slice(0, 7) <= to.slice(0, 7) && from <= `${to}-31`, {
+    message: 'from must not be after to',
+    path: ['to'],
+  });
