@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
+import { idOf } from '../src/infra/stripe.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
 import {
   applySubscriptionEvent,
@@ -62,8 +63,7 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'charge.refunded': async (deps, event) => {
     const charge = event.object as Stripe.Charge;
     const outcome = await recordRefund(deps, charge, at(event));
-    const paymentIntent =
-      typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
+    const paymentIntent = idOf(charge.payment_intent);
     if (charge.refunded && paymentIntent) await refundGift(deps.gifts, paymentIntent, at(event));
     return outcome;
   },

@@ -8,6 +8,7 @@ import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { signLink } from '../infra/signed-links.js';
+import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
@@ -147,8 +148,7 @@ export async function fulfillGiftPayment(
     giftId && /^[0-9a-f]{24}$/.test(giftId) ? await giftModel(deps.db).findById(giftId).lean<Gift>() : null;
   if (!gift) return 'ignored';
   if (session.payment_status !== 'paid') return 'pending';
-  const paymentIntentId =
-    typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id;
+  const paymentIntentId = idOf(session.payment_intent);
   await giftModel(deps.db).updateOne(
     { _id: gift._id, status: 'pending_payment' },
     { $set: { status: 'paid', paidAt: occurredAt, paymentIntentId } },

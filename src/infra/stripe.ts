@@ -2,6 +2,10 @@ import Stripe from 'stripe';
 
 export type { Stripe };
 
+/** The id of a Stripe reference, whether Stripe sent it as an id or expanded it into the object. */
+export const idOf = (value: string | { id: string } | null | undefined): string | undefined =>
+  typeof value === 'string' ? value : value?.id;
+
 export interface StripeConnection {
   /** stripe-mock in tests: { host: '127.0.0.1', port: 12111, protocol: 'http' }. */
   host?: string;

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
+import { idOf } from '../infra/stripe.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { type LedgerEntry, ledgerModel, type Settlement } from './ledger.model.js';
 
@@ -17,8 +18,6 @@ export interface SettlementDeps {
 const CALL = { timeout: 5_000, maxNetworkRetries: 1 };
 
 const PAYMENT_KINDS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
-const idOf = (value: string | { id: string } | null | undefined) =>
-  typeof value === 'string' ? value : value?.id;
 
 /** A balance transaction with the Stripe object that caused it (a charge, refund or dispute). */
 interface Moved {

@@ -5,6 +5,7 @@ import { normalizeEmail } from '../email/suppression.service.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { idOf } from '../infra/stripe.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { recordLedgerEntry, refundedSoFar } from '../ledger/ledger.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
@@ -28,8 +29,6 @@ export type Outcome = 'applied' | 'ignored' | 'pending';
 export class NotReadyYet extends Error {}
 
 const isOurs = (metadata: Stripe.Metadata | null | undefined) => metadata?.app === METADATA_APP;
-const idOf = (value: string | { id: string } | null | undefined) =>
-  typeof value === 'string' ? value : value?.id;
 
 /**
  * Makes the reader a member, once: the unique email decides who is first. The first time is

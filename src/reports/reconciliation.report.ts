@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { idOf } from '../infra/stripe.js';
 import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
 import { type SettlementDeps, settleLedgerEntry } from '../ledger/settlement.service.js';
 
@@ -75,8 +76,7 @@ async function bookedOutsideWindow(stripe: Stripe, ids: string[] | undefined) {
   return booked.ids.length ? booked : undefined;
 }
 
-const sourceId = (bt: Stripe.BalanceTransaction) =>
-  typeof bt.source === 'string' ? bt.source : (bt.source?.id ?? null);
+const sourceId = (bt: Stripe.BalanceTransaction) => idOf(bt.source) ?? null;
 
 /**
  * Our ledger against Stripe's balance transactions for [from, to). Entries not yet settled are
