@@ -2,6 +2,9 @@ import Stripe from 'stripe';
 
 export type { Stripe };
 
+/** Stripe answered that the object does not exist (as opposed to failing to answer). */
+export const isMissingInStripe = (error: unknown) => (error as { code?: string }).code === 'resource_missing';
+
 /** The id of a Stripe reference, whether Stripe sent it as an id or expanded it into the object. */
 export const idOf = (value: string | { id: string } | null | undefined): string | undefined =>
   typeof value === 'string' ? value : value?.id;

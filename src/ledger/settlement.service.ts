@@ -2,7 +2,7 @@ import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
-import { idOf } from '../infra/stripe.js';
+import { idOf, isMissingInStripe } from '../infra/stripe.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { type LedgerEntry, ledgerModel, type Settlement } from './ledger.model.js';
 
@@ -34,11 +34,10 @@ interface Moved {
 export async function settleLedgerEntry(deps: SettlementDeps, entryId: string): Promise<boolean> {
   const entry = await ledgerModel(deps.db).findById(entryId).lean<LedgerEntry>();
   if (!entry || entry.settlement) return Boolean(entry?.settlement);
-  const moved = await balanceTransactionsOf(deps.stripe, entry).catch((error) => {
-    // Stripe has no such object: nothing was moved, which reconciliation reports.
-    if ((error as { code?: string }).code === 'resource_missing') return [];
-    throw error;
-  });
+  // Stripe has no such object: nothing was moved, which reconciliation reports.
+  const moved = await balanceTransactionsOf(deps.stripe, entry).catch((error) =>
+    isMissingInStripe(error) ? [] : Promise.reject(error),
+  );
   if (moved.length === 0) return false;
   const settlement: Settlement = {
     balanceTransactionIds: moved.map((m) => m.transaction.id),

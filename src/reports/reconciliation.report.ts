@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { idOf } from '../infra/stripe.js';
+import { idOf, isMissingInStripe } from '../infra/stripe.js';
 import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
 import { type SettlementDeps, settleLedgerEntry } from '../ledger/settlement.service.js';
 
@@ -60,20 +60,28 @@ function presentmentAmount(bt: Stripe.BalanceTransaction): { amount: number; cur
  * payment method): fetched one by one, so they are compared rather than reported missing.
  */
 async function bookedOutsideWindow(stripe: Stripe, ids: string[] | undefined) {
-  if (!ids?.length) return undefined;
-  const booked = { amount: 0, currency: '', ids: [] as string[] };
-  for (const id of ids) {
-    const bt = await stripe.balanceTransactions.retrieve(id, { expand: ['source'] }).catch((error) => {
-      if ((error as { code?: string }).code === 'resource_missing') return undefined;
-      throw error;
-    });
-    if (!bt) continue;
-    const money = presentmentAmount(bt);
-    booked.amount += money.amount;
-    booked.currency = money.currency;
-    booked.ids.push(bt.id);
+  let booked: Booked | undefined;
+  for (const id of ids ?? []) {
+    const bt = await stripe.balanceTransactions
+      .retrieve(id, { expand: ['source'] })
+      .catch((error) => (isMissingInStripe(error) ? undefined : Promise.reject(error)));
+    if (bt) booked = addBooked(booked, bt);
   }
-  return booked.ids.length ? booked : undefined;
+  return booked;
+}
+
+/** Stripe's side of one ledger entry: its transactions, summed in the currency the supporter paid. */
+interface Booked {
+  amount: number;
+  currency: string;
+  ids: string[];
+}
+function addBooked(booked: Booked | undefined, bt: Stripe.BalanceTransaction): Booked {
+  const money = presentmentAmount(bt);
+  const sum = booked ?? { amount: 0, currency: money.currency, ids: [] };
+  sum.amount += money.amount;
+  sum.ids.push(bt.id);
+  return sum;
 }
 
 const sourceId = (bt: Stripe.BalanceTransaction) => idOf(bt.source) ?? null;
@@ -110,7 +118,7 @@ export async function reconcileWithStripe(
     otherActivity: [],
     stripeTransactions: 0,
   };
-  const stripeByEntry = new Map<string, { amount: number; currency: string; ids: string[] }>();
+  const stripeByEntry = new Map<string, Booked>();
   const other = new Map<string, ReconciliationReport['otherActivity'][number]>();
   for await (const bt of deps.stripe.balanceTransactions.list({
     created: { gte: Math.floor(wide.from.getTime() / 1000), lt: Math.floor(wide.to.getTime() / 1000) },
@@ -133,13 +141,9 @@ export async function reconcileWithStripe(
       continue;
     }
     const entry = entryOfTransaction.get(bt.id);
-    const money = presentmentAmount(bt);
-    if (entry) {
-      const sum = stripeByEntry.get(entry._id) ?? { amount: 0, currency: money.currency, ids: [] };
-      sum.amount += money.amount;
-      sum.ids.push(bt.id);
-      stripeByEntry.set(entry._id, sum);
-    } else if (inPeriod(created)) {
+    if (entry) stripeByEntry.set(entry._id, addBooked(stripeByEntry.get(entry._id), bt));
+    else if (inPeriod(created)) {
+      const money = presentmentAmount(bt);
       report.stripeTransactions++;
       report.missingOurs.push({
         balanceTransactionId: bt.id,
