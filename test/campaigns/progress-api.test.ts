@@ -1,9 +1,9 @@
 import mongoose from 'mongoose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { ensureIndexes } from '../../src/infra/db.js';
 import { registerModels } from '../../src/models.js';
-import { manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+import { databaseUri, manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 let app: TestApp;
 const clock = manualClock(new Date('2026-11-21T12:00:00Z'));
@@ -11,11 +11,8 @@ const reads: string[] = [];
 
 beforeAll(async () => {
   // A connection that reports every command it sends, to count what reaches the database.
-  const uri = new URL(inject('mongoUri'));
-  uri.pathname = `/progress_${Date.now()}`;
-  const db = await mongoose
-    .createConnection(uri.toString(), { monitorCommands: true, autoIndex: false })
-    .asPromise();
+  const uri = databaseUri(`progress_${Date.now()}`);
+  const db = await mongoose.createConnection(uri, { monitorCommands: true, autoIndex: false }).asPromise();
   registerModels(db);
   await ensureIndexes(db);
   db.getClient().on('commandStarted', (event) => {

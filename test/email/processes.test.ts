@@ -2,12 +2,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { freePort } from '../../src/infra/embedded-db.js';
 import { spawnScript } from '../support/server-process.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, databaseUri } from '../support/test-app.js';
 
 let db: Connection;
 let env: Record<string, string>;
@@ -16,9 +16,8 @@ const clock = { now: () => new Date() };
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const uri = new URL(inject('mongoUri'));
-  uri.pathname = `/${db.name}`;
-  env = { MONGODB_URI: uri.toString(), DEV_MAIL_DIR: mailDir, LOG_LEVEL: 'info' };
+  const uri = databaseUri(db.name);
+  env = { MONGODB_URI: uri, DEV_MAIL_DIR: mailDir, LOG_LEVEL: 'info' };
 });
 afterAll(async () => {
   await db.dropDatabase();

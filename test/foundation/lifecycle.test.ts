@@ -3,9 +3,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startEmbeddedDatabase } from '../../src/infra/embedded-db.js';
 import { spawnServer } from '../support/server-process.js';
+import { databaseUri } from '../support/test-app.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -13,9 +14,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('graceful shutdown', () => {
   it('when SIGTERM arrives during a slow request, then that request finishes, new ones are refused, and the exit code is 0', async () => {
     const port = await freePort();
-    const uri = new URL(inject('mongoUri'));
-    uri.pathname = '/lifecycle';
-    const server = spawnServer({ MONGODB_URI: uri.toString(), PORT: String(port), LOG_LEVEL: 'info' });
+    const uri = databaseUri('lifecycle');
+    const server = spawnServer({ MONGODB_URI: uri, PORT: String(port), LOG_LEVEL: 'info' });
     await server.waitForLog('"listening"');
 
     // A client that sends its body slowly keeps the request in flight as long as it likes.

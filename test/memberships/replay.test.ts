@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
@@ -15,7 +15,7 @@ import {
   subscription,
   T0,
 } from '../support/stripe-events.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { databaseUri, startTestApp, type TestApp } from '../support/test-app.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -80,9 +80,8 @@ it('when the live state has drifted from the events, then replay names each diff
 });
 
 it('when `npm run stripe:replay` finds differences, then it prints them and exits 1', async () => {
-  const uri = new URL(inject('mongoUri'));
-  uri.pathname = `/${app.deps.db.name}`;
-  const cli = spawnScript('webhooks/replay.cli.ts', { MONGODB_URI: uri.toString() });
+  const uri = databaseUri(app.deps.db.name);
+  const cli = spawnScript('webhooks/replay.cli.ts', { MONGODB_URI: uri });
   expect(await cli.exited).toBe(1);
   expect(cli.output()).toContain(
     'Replayed 11 events; compared 3 members, 3 subscriptions, 5 ledger entries.',

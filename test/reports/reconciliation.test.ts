@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { settleUnsettledEntries } from '../../src/ledger/settlement.service.js';
@@ -22,7 +22,14 @@ import {
   T0,
 } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
-import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
+import {
+  databaseUri,
+  manualClock,
+  startTestApp,
+  TEST_ENV,
+  type TestApp,
+  testConfig,
+} from '../support/test-app.js';
 
 // Stripe's account is a scripted fake here: stripe-mock answers every retrieve with the same
 // fixture, so it cannot hold a planted fee, exchange rate or a charge our ledger never saw.
@@ -284,12 +291,11 @@ describe('reconciliation against Stripe balance transactions', () => {
     ]);
     // The same check as a nightly job: `npm run report -- reconciliation` exits 3 and lists them.
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'reconcile-')), 'problems.csv');
-    const uri = new URL(inject('mongoUri'));
-    uri.pathname = `/${app.deps.db.name}`;
+    const uri = databaseUri(app.deps.db.name);
     const cli = spawnScript(
       'src/reports/report.cli.ts',
       {
-        MONGODB_URI: uri.toString(),
+        MONGODB_URI: uri,
         TIME_ZONE: 'UTC',
         STRIPE_SECRET_KEY: TEST_ENV.STRIPE_SECRET_KEY,
         STRIPE_API_URL: `http://${fake.connection.host}:${fake.connection.port}`,

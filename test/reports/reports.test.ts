@@ -6,7 +6,7 @@ import { membershipModels } from '../../src/memberships/membership.model.js';
 import { reportPullModel } from '../../src/reports/audit.model.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { staffToken } from '../support/staff.js';
-import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 const TZ = 'Europe/Kyiv';
 let app: TestApp;
@@ -317,12 +317,10 @@ describe('report CLI', () => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
-    const { inject } = await import('vitest');
     const { spawnScript } = await import('../support/server-process.js');
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'report-')), 'active.csv');
-    const uri = new URL(inject('mongoUri'));
-    uri.pathname = `/${app.deps.db.name}`;
-    const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri.toString(), TIME_ZONE: TZ }, [
+    const uri = databaseUri(app.deps.db.name);
+    const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri, TIME_ZONE: TZ }, [
       'supporters',
       '--out',
       out,
@@ -343,7 +341,7 @@ describe('report CLI', () => {
       filters: { status: 'active', source: 'gift' },
     });
 
-    const refused = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri.toString() }, [
+    const refused = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri }, [
       'revenue',
       '--out',
       out,

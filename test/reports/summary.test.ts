@@ -1,12 +1,12 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { spawnScript } from '../support/server-process.js';
 import { staffToken } from '../support/staff.js';
 import { checkoutSession, postEvent, purchase, stripeEvent, subscription } from '../support/stripe-events.js';
-import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -84,9 +84,8 @@ it('when growth is pulled for a few days, then each day shows who joined and lef
   ]);
 
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'growth-')), 'growth.csv');
-  const uri = new URL(inject('mongoUri'));
-  uri.pathname = `/${app.deps.db.name}`;
-  const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri.toString(), TIME_ZONE: 'UTC' }, [
+  const uri = databaseUri(app.deps.db.name);
+  const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri, TIME_ZONE: 'UTC' }, [
     'growth',
     '--out',
     out,

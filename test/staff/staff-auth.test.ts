@@ -1,8 +1,8 @@
 import jwt from 'jsonwebtoken';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnScript } from '../support/server-process.js';
 import { STAFF_PASSWORD, staffToken } from '../support/staff.js';
-import { manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+import { databaseUri, manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 const OLD_KEY = `old-key-${'o'.repeat(32)}`;
 const NEW_KEY = `new-key-${'n'.repeat(32)}`;
@@ -116,9 +116,8 @@ describe('staff sign-in and refresh', () => {
   });
 
   it('when the CLI creates the first admin, then that admin can sign in with the printed password', async () => {
-    const uri = new URL(inject('mongoUri'));
-    uri.pathname = `/${app.deps.db.name}`;
-    const cli = spawnScript('src/staff/staff.cli.ts', { MONGODB_URI: uri.toString() }, [
+    const uri = databaseUri(app.deps.db.name);
+    const cli = spawnScript('src/staff/staff.cli.ts', { MONGODB_URI: uri }, [
       'create',
       '--email',
       'First@Newsroom.example',
@@ -133,7 +132,7 @@ describe('staff sign-in and refresh', () => {
       body: JSON.stringify({ email: 'first@newsroom.example', password }),
     });
     expect(res.status).toBe(200);
-    const again = spawnScript('src/staff/staff.cli.ts', { MONGODB_URI: uri.toString() }, [
+    const again = spawnScript('src/staff/staff.cli.ts', { MONGODB_URI: uri }, [
       'create',
       '--email',
       'first@newsroom.example',

@@ -25,10 +25,19 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
 }
 
 /** A database of this test file's own on the suite's server, with every index built. */
-export async function createTestDatabase(): Promise<Connection> {
+/** The suite's database server, addressed to one database (for processes a test spawns). */
+export function databaseUri(name: string): string {
   const uri = new URL(inject('mongoUri'));
-  uri.pathname = `/t_${randomBytes(6).toString('hex')}`;
-  const db = await connectDatabase({ uri: uri.toString(), poolSize: 10, timeoutMs: 10_000 });
+  uri.pathname = `/${name}`;
+  return uri.toString();
+}
+
+export async function createTestDatabase(): Promise<Connection> {
+  const db = await connectDatabase({
+    uri: databaseUri(`t_${randomBytes(6).toString('hex')}`),
+    poolSize: 10,
+    timeoutMs: 10_000,
+  });
   registerModels(db);
   await ensureIndexes(db);
   return db;
