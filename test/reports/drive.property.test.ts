@@ -126,6 +126,21 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
       let giftsPaid = 0;
       let giftsRefunded = 0;
       let at = START;
+      /** Stripe charges the supporter (before the webhook arrives) and the model books it. */
+      const stripeCharges = (p: Purchase, at: number, of: { invoiceId?: string; giftId?: string } = {}) => {
+        fake.charge({
+          id: `ch_${p.paymentIntent}`,
+          paymentIntent: p.paymentIntent,
+          amount: p.amount,
+          currency: p.currency,
+          created: at,
+          invoice: of.invoiceId,
+          settle: rateFor(p.currency),
+        });
+        payments.push({ p, refunded: 0, disputed: false, giftId: of.giftId });
+        book(at, p.currency, 'gross', p.amount);
+        settle(p.currency, p.amount, cardFee(p.amount, p.currency));
+      };
 
       for (const { op, gapSeconds } of steps) {
         at += gapSeconds;
@@ -137,37 +152,16 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
             plan: op.interval === 'year' ? 'patron' : 'supporter',
           });
           const paid = { ...invoice(p), status_transitions: { paid_at: at } };
-          fake.charge({
-            id: `ch_${p.paymentIntent}`,
-            paymentIntent: p.paymentIntent,
-            amount: p.amount,
-            currency: p.currency,
-            created: at,
-            invoice: paid.id,
-            settle: rateFor(p.currency),
-          });
+          stripeCharges(p, at, { invoiceId: paid.id });
           await send('checkout.session.completed', checkoutSession(p), at);
           await send('customer.subscription.created', subscription(p, 'active'), at);
           await send('invoice.paid', paid, at);
-          payments.push({ p, refunded: 0, disputed: false });
           members.push({ p, active: true });
           joins++;
-          book(at, p.currency, 'gross', p.amount);
-          settle(p.currency, p.amount, cardFee(p.amount, p.currency));
         } else if (op.type === 'oneTime') {
           const p = purchase({ currency: op.currency, amount: op.amount });
-          fake.charge({
-            id: `ch_${p.paymentIntent}`,
-            paymentIntent: p.paymentIntent,
-            amount: p.amount,
-            currency: p.currency,
-            created: at,
-            settle: rateFor(p.currency),
-          });
+          stripeCharges(p, at);
           await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), at);
-          payments.push({ p, refunded: 0, disputed: false });
-          book(at, p.currency, 'gross', p.amount);
-          settle(p.currency, p.amount, cardFee(p.amount, p.currency));
         } else if (op.type === 'gift') {
           const res = await fetch(`${app.url}/gifts/checkout`, {
             method: 'POST',
@@ -186,14 +180,7 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
           const { giftId } = (await res.json()) as { giftId: string };
           const gift = (await giftModel(app.deps.db).findById(giftId).lean())!;
           const p = purchase({ currency: gift.currency, amount: gift.amount });
-          fake.charge({
-            id: `ch_${p.paymentIntent}`,
-            paymentIntent: p.paymentIntent,
-            amount: p.amount,
-            currency: p.currency,
-            created: at,
-            settle: rateFor(p.currency),
-          });
+          stripeCharges(p, at, { giftId });
           await send(
             'checkout.session.completed',
             {
@@ -209,10 +196,7 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
             },
             at,
           );
-          payments.push({ p, refunded: 0, disputed: false, giftId });
           giftsPaid++;
-          book(at, p.currency, 'gross', p.amount);
-          settle(p.currency, p.amount, cardFee(p.amount, p.currency));
         } else if (op.type === 'refund') {
           const open = payments.filter((x) => !x.disputed && x.refunded < x.p.amount);
           const target = open[op.target % Math.max(open.length, 1)];
