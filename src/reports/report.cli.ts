@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Connection } from 'mongoose';
@@ -143,11 +142,7 @@ async function main(): Promise<number> {
         yield line;
       }
     })();
-    await pipeline(
-      Readable.from(counted),
-      csvStream(result.columns, { bom: values.bom }),
-      createWriteStream(values.out),
-    );
+    await pipeline(counted, csvStream(result.columns, { bom: values.bom }), createWriteStream(values.out));
     result.finish?.();
     await reportPullModel(database.db).create({
       staffId: 'cli',

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
@@ -98,7 +97,7 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     if (format === 'csv') {
       const lines = revenueCsvLines(report.rows);
       res.type('text/csv; charset=utf-8').attachment('revenue.csv');
-      await pipeline(Readable.from(lines), csvStream(REVENUE_COLUMNS, { bom: bom === 'true' }), res);
+      await pipeline(lines, csvStream(REVENUE_COLUMNS, { bom: bom === 'true' }), res);
       await audit(req, 'revenue', 'csv', query, lines.length);
       return;
     }
