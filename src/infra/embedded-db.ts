@@ -11,6 +11,8 @@ import { fromRoot } from './paths.js';
 // FerretDB (MongoDB wire protocol over SQLite), found on PATH, in the cache, or built once with Go.
 
 export const FERRETDB_VERSION = 'v1.24.2';
+// Built with the `_id` index patch (scripts/install-test-services.sh says why).
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-idindex`;
 // The same folder scripts/install-test-services.sh builds into.
 const CACHE_BIN = path.join(os.homedir(), '.cache', 'membership-drive', 'bin');
 
@@ -54,7 +56,7 @@ async function startMongoMemoryServer(systemBinary: string, dataDir: string): Pr
 export async function findOrBuildFerretDb(log: (message: string) => void): Promise<string> {
   const onPath = findOnPath('ferretdb');
   if (onPath) return onPath;
-  const cached = path.join(CACHE_BIN, `ferretdb-${FERRETDB_VERSION}`);
+  const cached = path.join(CACHE_BIN, `ferretdb-${FERRETDB_BUILD}`);
   if (existsSync(cached)) return cached;
   if (!findOnPath('go')) {
     throw new EmbeddedDatabaseUnavailable(
