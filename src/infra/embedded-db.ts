@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,13 +28,81 @@ export class EmbeddedDatabaseUnavailable extends Error {}
 export async function startEmbeddedDatabase(options: {
   dataDir: string;
   log?: (message: string) => void;
+  /** Try mongodb-memory-server's own mongod download before FerretDB (default true). */
+  download?: boolean;
+  downloadTimeoutMs?: number;
 }): Promise<EmbeddedDatabase> {
+  const log = options.log ?? (() => {});
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const mongod = findOnPath('mongod');
-  if (mongod) return startMongoMemoryServer(mongod, dataDir);
-  const ferretdb = await findOrBuildFerretDb(options.log ?? (() => {}));
-  return startFerretDb(ferretdb, dataDir);
+  // The two servers keep incompatible files: a data folder stays with the kind that made it.
+  const made = readKind(dataDir);
+  if (made !== 'ferretdb') {
+    const mongod =
+      findOnPath('mongod') ??
+      (options.download === false
+        ? undefined
+        : await downloadMongod(log, options.downloadTimeoutMs ?? DOWNLOAD_TIMEOUT_MS));
+    if (mongod) return remember(dataDir, await startMongoMemoryServer(mongod, dataDir));
+    if (made === 'mongodb-memory-server') {
+      throw new EmbeddedDatabaseUnavailable(
+        `${dataDir} holds a MongoDB database, but no mongod could be found or downloaded. ` +
+          'Put mongod on PATH, set MONGODB_URI, or set EMBEDDED_DB_DIR to another folder.',
+      );
+    }
+  }
+  const ferretdb = await findOrBuildFerretDb(log);
+  return remember(dataDir, await startFerretDb(ferretdb, dataDir));
+}
+
+const DOWNLOAD_TIMEOUT_MS = 120_000;
+const KIND_FILE = '.embedded-kind';
+
+function readKind(dataDir: string): EmbeddedDatabase['kind'] | undefined {
+  const file = path.join(dataDir, KIND_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim() as EmbeddedDatabase['kind'];
+  // Folders made before the kind was written down: FerretDB leaves its log and SQLite files.
+  if (existsSync(path.join(dataDir, 'ferretdb.log'))) return 'ferretdb';
+  return undefined;
+}
+
+function remember(dataDir: string, database: EmbeddedDatabase): EmbeddedDatabase {
+  writeFileSync(path.join(dataDir, KIND_FILE), `${database.kind}\n`);
+  return database;
+}
+
+/** mongodb-memory-server's own switch; `MONGOMS_RUNTIME_DOWNLOAD=false` skips the download. */
+function downloadAllowed(): boolean {
+  return !/^(false|0|no|off)$/i.test(process.env.MONGOMS_RUNTIME_DOWNLOAD ?? '');
+}
+
+/**
+ * Most people who run `npm run dev` have internet: they get a real MongoDB, downloaded once into
+ * mongodb-memory-server's cache. Without internet the download fails fast (or is cut off at the
+ * timeout) and FerretDB takes over; the log says which and why.
+ */
+async function downloadMongod(
+  log: (message: string) => void,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  if (!downloadAllowed()) return undefined;
+  const { MongoBinary } = await import('mongodb-memory-server-core');
+  log(`looking for a MongoDB server to download (once, up to ${Math.round(timeoutMs / 1000)} s)`);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      MongoBinary.getPath(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer.unref();
+      }),
+    ]);
+  } catch (error) {
+    log(`could not download MongoDB (${(error as Error).message.split('\n')[0]}); using FerretDB instead`);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function startMongoMemoryServer(systemBinary: string, dataDir: string): Promise<EmbeddedDatabase> {

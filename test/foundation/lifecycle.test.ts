@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,16 +58,20 @@ describe('graceful shutdown', () => {
   });
 });
 
+const mongodOnPath = (process.env.PATH ?? '')
+  .split(path.delimiter)
+  .some((d) => d && existsSync(path.join(d, 'mongod')));
+
 describe('embedded database', () => {
   it('when it is stopped and started again on the same folder, then the data is still there', async () => {
     const dataDir = path.join(tmp, 'embedded');
-    const first = await startEmbeddedDatabase({ dataDir });
+    const first = await startEmbeddedDatabase({ dataDir, download: false });
     const a = await mongoose.createConnection(first.uri).asPromise();
     await a.collection('members').insertOne({ email: 'kept@example.com' });
     await a.close();
     await first.stop();
 
-    const second = await startEmbeddedDatabase({ dataDir });
+    const second = await startEmbeddedDatabase({ dataDir, download: false });
     const b = await mongoose.createConnection(second.uri).asPromise();
     expect(await b.collection('members').findOne({}, { projection: { _id: 0 } })).toEqual({
       email: 'kept@example.com',
@@ -75,4 +79,37 @@ describe('embedded database', () => {
     await b.close();
     await second.stop();
   });
+
+  it.skipIf(mongodOnPath)(
+    'when no mongod is on PATH and the download cannot be had, then it says so and FerretDB runs instead',
+    async () => {
+      // The download mirror is a closed port on this machine: it fails as fast as no internet does,
+      // without a request leaving the machine.
+      const closed = await freePort();
+      const saved = { mirror: process.env.MONGOMS_DOWNLOAD_MIRROR, dir: process.env.MONGOMS_DOWNLOAD_DIR };
+      process.env.MONGOMS_DOWNLOAD_MIRROR = `http://127.0.0.1:${closed}`;
+      process.env.MONGOMS_DOWNLOAD_DIR = path.join(tmp, 'mongodb-binaries');
+      const lines: string[] = [];
+      const started = Date.now();
+      try {
+        const db = await startEmbeddedDatabase({
+          dataDir: path.join(tmp, 'fallback'),
+          log: (line) => lines.push(line),
+          downloadTimeoutMs: 10_000,
+        });
+        await db.stop();
+        expect(db.kind).toBe('ferretdb');
+        expect(lines.join('\n')).toMatch(/could not download MongoDB \(.+\); using FerretDB instead/);
+        expect(Date.now() - started).toBeLessThan(20_000);
+      } finally {
+        for (const [key, value] of [
+          ['MONGOMS_DOWNLOAD_MIRROR', saved.mirror],
+          ['MONGOMS_DOWNLOAD_DIR', saved.dir],
+        ] as const) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+      }
+    },
+  );
 });

@@ -31,7 +31,8 @@ export default async function setup(project: TestProject) {
   let embedded: EmbeddedDatabase | undefined;
   let mongoUri = process.env.MONGODB_URI;
   if (!mongoUri) {
-    embedded = await startEmbeddedDatabase({ dataDir: path.join(tmp, 'db'), log });
+    // No download here: the suite never reaches past this machine, and runs the same everywhere.
+    embedded = await startEmbeddedDatabase({ dataDir: path.join(tmp, 'db'), log, download: false });
     mongoUri = embedded.uri;
   }
   const probe = await mongoose.createConnection(mongoUri, { serverSelectionTimeoutMS: 10_000 }).asPromise();
