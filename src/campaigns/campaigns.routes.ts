@@ -14,7 +14,7 @@ import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
-import type { ProgressCache } from './progress.service.js';
+import { type ProgressCache, revalidates } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
 export interface CampaignRoutesDeps {
@@ -91,7 +91,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   router.get('/campaigns/:slug/progress', async (req, res) => {
     const cached = await progressOf(req.params.slug);
     embeddable(res).set('ETag', cached.etag);
-    if (req.get('if-none-match') === cached.etag) return res.status(304).end();
+    if (revalidates(req.get('if-none-match'), cached.etag)) return res.status(304).end();
     res.type('application/json').send(cached.body);
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PUBLIC_CACHE } from './campaigns.routes.js';
-import type { ProgressCache } from './progress.service.js';
+import { type ProgressCache, revalidates } from './progress.service.js';
 
 const PROGRESS_URL = /^\/campaigns\/([a-z0-9-]{1,60})\/progress(?:\?[^#]*)?$/;
 const HEADERS = {
@@ -29,7 +29,7 @@ export function serveCachedProgress(
   const cached = match && cache.peek(match[1]!);
   if (!cached) return false;
   const headers = { ...HEADERS, ETag: cached.etag, 'X-Request-Id': randomUUID() };
-  if (req.headers['if-none-match'] === cached.etag) {
+  if (revalidates(req.headers['if-none-match'], cached.etag)) {
     res.writeHead(304, headers).end();
   } else {
     res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(cached.body) }).end(cached.body);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fresh from 'fresh';
 import type { Connection } from 'mongoose';
 import { membershipModels } from '../memberships/membership.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
@@ -44,6 +45,16 @@ export async function computeProgress(
     supporters,
     updatedAt: now.toISOString(),
   };
+}
+
+/**
+ * If-None-Match as HTTP compares it, through `fresh` (what Express uses): weak `W/"…"` ETags (a CDN
+ * that compressed the body sends those), lists and `*` match. Only the validator is passed on:
+ * fetch() adds `Cache-Control: no-cache` to every request with a hand-set If-None-Match, and an
+ * origin may still answer such a conditional request 304.
+ */
+export function revalidates(ifNoneMatch: string | undefined, etag: string): boolean {
+  return ifNoneMatch !== undefined && fresh({ 'if-none-match': ifNoneMatch }, { etag });
 }
 
 export interface CachedProgress {

@@ -98,6 +98,23 @@ describe('public progress', () => {
     expect(stale.status).toBe(200);
   });
 
+  it('when a CDN revalidates with a weak ETag or a list of ETags, then 304 too, on the fast path and through Express', async () => {
+    const etag = (await fetch(`${app.url}/campaigns/birthday/progress`)).headers.get('etag')!;
+    // The first request after a refresh goes through Express, later ones take the fast path: ask twice.
+    for (const ifNoneMatch of [`W/${etag}`, `"other", ${etag}`, `"a", W/${etag}, "b"`, '*']) {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${app.url}/campaigns/birthday/progress`, {
+          headers: { 'if-none-match': ifNoneMatch },
+        });
+        expect({ ifNoneMatch, status: res.status }).toEqual({ ifNoneMatch, status: 304 });
+      }
+    }
+    const changed = await fetch(`${app.url}/campaigns/birthday/progress`, {
+      headers: { 'if-none-match': 'W/"old"' },
+    });
+    expect(changed.status).toBe(200);
+  });
+
   it('when the campaign does not exist, then 404 in the error format', async () => {
     const res = await fetch(`${app.url}/campaigns/no-such-drive/progress`);
     expect(res.status).toBe(404);
