@@ -1,6 +1,7 @@
 import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
+import { scaleBenchmark } from './scale.bench.js';
 import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
 import { supportersCsvBenchmark } from './supporters-csv.bench.js';
 
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<object>> = {
   newsletter: newsletterBenchmark,
   outbox: outboxBenchmark,
   progress: progressBenchmark,
+  scale: scaleBenchmark,
   'stripe-webhook': stripeWebhookBenchmark,
   'supporters-csv': supportersCsvBenchmark,
 };

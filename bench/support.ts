@@ -21,7 +21,9 @@ export async function benchDatabase(
   name: string,
 ): Promise<{ db: Connection; server: string; close(): Promise<void> }> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
-  const embedded = process.env.MONGODB_URI ? undefined : await startEmbeddedDatabase({ dataDir: tmp, download: false });
+  const embedded = process.env.MONGODB_URI
+    ? undefined
+    : await startEmbeddedDatabase({ dataDir: tmp, download: false });
   const uri = new URL(process.env.MONGODB_URI ?? embedded!.uri);
   uri.pathname = `/bench_${name}_${Date.now()}`;
   const db = await connectDatabase({ uri: uri.toString(), poolSize: 20, timeoutMs: 10_000 });
