@@ -5,6 +5,7 @@ import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
 import { startEmbeddedDatabase } from './infra/embedded-db.js';
 import type { Logger } from './infra/logger.js';
 import { fromRoot } from './infra/paths.js';
+import { backfillMemberKeys } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
 
 // What every process (web server, worker, CLI) does first: read the configuration once, and
@@ -41,6 +42,8 @@ export async function openDatabase(
   });
   registerModels(db);
   await ensureIndexes(db);
+  const backfilled = await backfillMemberKeys(db);
+  if (backfilled > 0) logger.info({ members: backfilled }, 'gave existing members their lookup keys');
   const server = await describeServer(db);
   if (embedded) {
     logger.info(

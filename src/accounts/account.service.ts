@@ -4,6 +4,7 @@ import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
+import { findMemberByEmail } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import { signInTokenModel } from './sign-in-token.model.js';
 
@@ -24,7 +25,7 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
  * either way, so the endpoint reveals nothing about who is a member.
  */
 export async function requestSignInLink(deps: AccountDeps, email: string): Promise<void> {
-  const member = await membershipModels(deps.db).Member.findOne({ email }).lean<Member>();
+  const member = await findMemberByEmail(deps.db, email);
   if (!member) return;
   const now = deps.clock.now();
   const window = Math.floor(now.getTime() / (SIGN_IN_EMAIL_WINDOW_MINUTES * 60_000));

@@ -11,6 +11,7 @@ import { signLink } from '../infra/signed-links.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
+import { findMemberByEmail } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { addMonths, calendarKeys, zonedHourToUtc } from '../shared/time.js';
@@ -289,7 +290,7 @@ export async function redeemGift(deps: GiftDeps, code: string, email: string): P
 
 async function applyGiftToMember(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<Member> {
   const { Member, Subscription } = membershipModels(deps.db);
-  const existing = await Member.findOne({ email }).lean<Member>();
+  const existing = await findMemberByEmail(deps.db, email);
   if (!existing) {
     const created = (
       await Member.create({

@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import { z } from 'zod';
 import { AppError } from '../http/errors.js';
 import { emailField } from '../http/validate.js';
-import { membershipModels } from './membership.model.js';
+import { findMemberByEmail } from './member-keys.js';
 import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
 
 /** Marks Checkout Sessions as ours: a session without it (another app on a shared account) is ignored. */
@@ -119,10 +119,7 @@ export async function createCheckoutSession(
     ...(request.campaign ? { campaign: request.campaign } : {}),
     ...(request.name ? { name: request.name } : {}),
   };
-  const known = await membershipModels(deps.db)
-    .Member.findOne({ email: request.email })
-    .select({ stripeCustomerId: 1 })
-    .lean();
+  const known = await findMemberByEmail(deps.db, request.email);
   const customer = known?.stripeCustomerId
     ? { customer: known.stripeCustomerId }
     : {

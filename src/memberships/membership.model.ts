@@ -1,4 +1,5 @@
 import { type Connection, Schema, type Types } from 'mongoose';
+import { ensureMemberKeys, registerMemberKeyModel } from './member-keys.js';
 
 export const MEMBER_STATUSES = ['active', 'past_due', 'canceled', 'expired'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
@@ -74,7 +75,17 @@ const subscriptionSchema = new Schema<Subscription>(
   { timestamps: true, versionKey: false },
 );
 
+// Every member has its key documents (member-keys.ts): written after any create that did not go
+// through createMemberOnce (gift redemption, tests, imports). Duplicates are ignored.
+memberSchema.post('save', async (member: Member & { db: Connection }) => {
+  await ensureMemberKeys(member.db, [member]);
+});
+memberSchema.post('insertMany', async function (members: unknown) {
+  await ensureMemberKeys(this.db, members as Member[]);
+});
+
 export function registerMembershipModels(db: Connection): void {
+  registerMemberKeyModel(db);
   if (!db.models.Member) db.model('Member', memberSchema, 'members');
   if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
 }

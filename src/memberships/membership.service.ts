@@ -11,6 +11,7 @@ import { recordLedgerEntry, refundedSoFar } from '../ledger/ledger.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
+import { claimMemberKey, createMemberOnce, customerKey, findMemberByCustomer } from './member-keys.js';
 import { type Member, type MemberStatus, membershipModels } from './membership.model.js';
 
 export interface MembershipDeps {
@@ -46,28 +47,26 @@ async function ensureMember(
     campaign?: string;
   },
 ): Promise<Member> {
-  const { Member } = membershipModels(deps.db);
   const email = normalizeEmail(input.email);
-  let member: Member;
-  try {
-    member = (
-      await Member.create({
-        email,
-        name: input.name,
-        locale: input.locale ?? 'en',
-        stripeCustomerId: input.customerId,
-        status: 'active',
-        source: 'checkout',
-        joinedAt: input.at,
-        joinedVia: input.via,
-        campaign: input.campaign,
-      })
-    ).toObject();
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-    member = (await Member.findOne({ email }).lean<Member>())!;
-    if (input.customerId && member.stripeCustomerId !== input.customerId) {
-      await Member.updateOne({ _id: member._id }, { $set: { stripeCustomerId: input.customerId } });
+  const { member } = await createMemberOnce(deps.db, {
+    email,
+    name: input.name,
+    locale: input.locale ?? 'en',
+    stripeCustomerId: input.customerId,
+    status: 'active',
+    source: 'checkout',
+    joinedAt: input.at,
+    joinedVia: input.via,
+    campaign: input.campaign,
+  });
+  if (input.customerId) {
+    // Always claimed (not only when it changes), so a retry completes a key a crash left unwritten.
+    await claimMemberKey(deps.db, customerKey(input.customerId), member._id);
+    if (member.stripeCustomerId !== input.customerId) {
+      await membershipModels(deps.db).Member.updateOne(
+        { _id: member._id },
+        { $set: { stripeCustomerId: input.customerId } },
+      );
       member.stripeCustomerId = input.customerId;
     }
   }
@@ -257,12 +256,11 @@ export async function recordInvoicePaid(
     campaign: metadata.campaign,
   });
   const periodEnd = invoice.lines?.data?.[0]?.period?.end;
-  if (periodEnd) {
+  // The period end only moves forward. Checked on the member in hand and written by `_id` alone: a
+  // filter with more than `_id` scans on FerretDB, and is no more atomic there than this check.
+  if (periodEnd && !(member.currentPeriodEnd && member.currentPeriodEnd >= fromUnixSeconds(periodEnd))) {
     await membershipModels(deps.db).Member.updateOne(
-      {
-        _id: member._id,
-        $or: [{ currentPeriodEnd: { $lt: fromUnixSeconds(periodEnd) } }, { currentPeriodEnd: null }],
-      },
+      { _id: member._id },
       { $set: { currentPeriodEnd: fromUnixSeconds(periodEnd) } },
     );
   }
@@ -318,7 +316,7 @@ export async function applySubscriptionEvent(
   // The mirror names its member; only a subscription seen for the first time needs the search.
   const member = existing
     ? await Member.findById(existing.memberId).lean<Member>()
-    : await Member.findOne({ stripeCustomerId: customerId }).lean<Member>();
+    : await findMemberByCustomer(deps.db, customerId);
   if (!member) throw new NotReadyYet(`no member yet for customer ${customerId}`);
 
   const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
@@ -408,9 +406,7 @@ export async function recordRefund(
   const payment = await paymentOfCharge(deps.db, chargeRef);
   const member = payment?.memberId
     ? undefined
-    : await membershipModels(deps.db)
-        .Member.findOne({ stripeCustomerId: idOf(charge.customer) ?? '-' })
-        .lean();
+    : await findMemberByCustomer(deps.db, idOf(charge.customer) ?? '-');
   if (!payment && !member && !isOurs(charge.metadata)) return 'ignored';
   const newlyRefunded = charge.amount_refunded - (await refundedSoFar(deps.db, charge.id));
   if (newlyRefunded <= 0) return 'applied';

@@ -1,0 +1,142 @@
+import { type Connection, Schema, Types } from 'mongoose';
+import { isDuplicateKey } from '../infra/db.js';
+import { type Member, membershipModels } from './membership.model.js';
+
+// A member is found by email (every checkout, renewal and sign-in) and by Stripe customer id (every
+// subscription event and refund). On FerretDB only a filter that is exactly `{_id}` uses an index;
+// `{email}` decodes every member (about a second at 10,000). So each natural key of a member is
+// also the `_id` of a small key document naming the member: two primary-key reads instead of a scan,
+// on every backend.
+//
+// The invariant "every member has its keys" is kept by: ensureMemberKeys() on every write that sets
+// an email or customer id (Member.create/insertMany hooks, see membership.model.ts), and
+// backfillMemberKeys() once at start for members written before the keys existed.
+
+export interface MemberKey {
+  _id: string; // `email:<address>` or `customer:<cus_…>`
+  memberId: Types.ObjectId;
+}
+
+const memberKeySchema = new Schema<MemberKey>(
+  { _id: String, memberId: { type: Schema.Types.ObjectId, required: true } },
+  { versionKey: false },
+);
+
+export function registerMemberKeyModel(db: Connection): void {
+  if (!db.models.MemberKey) db.model('MemberKey', memberKeySchema, 'member_keys');
+}
+
+const keyModel = (db: Connection) => db.model<MemberKey>('MemberKey');
+export const emailKey = (email: string) => `email:${email}`;
+export const customerKey = (customerId: string) => `customer:${customerId}`;
+
+async function memberByKey(db: Connection, key: string): Promise<Member | null> {
+  const found = await keyModel(db).findById(key).lean<MemberKey>();
+  return found ? membershipModels(db).Member.findById(found.memberId).lean<Member>() : null;
+}
+
+/** The member with this (normalized) email, by primary keys only. */
+export const findMemberByEmail = (db: Connection, email: string) => memberByKey(db, emailKey(email));
+
+/** The member whose Stripe customer this is, by primary keys only. */
+export const findMemberByCustomer = (db: Connection, customerId: string) =>
+  memberByKey(db, customerKey(customerId));
+
+/**
+ * Claims `key` for `memberId`. The first writer of a key owns it; returns the owner. An email or a
+ * Stripe customer names one member for good, so an existing key is never moved here.
+ */
+export async function claimMemberKey(
+  db: Connection,
+  key: string,
+  memberId: Types.ObjectId,
+): Promise<Types.ObjectId> {
+  try {
+    await keyModel(db).create({ _id: key, memberId });
+    return memberId;
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    const owner = await keyModel(db).findById(key).lean<MemberKey>();
+    return owner!.memberId;
+  }
+}
+
+/**
+ * The member with this email, created with `fields` if there is none: the email key is claimed
+ * first, so however many callers race (or a caller crashed half-way), one id wins and the member is
+ * created under it exactly once. Returns whether this call created it.
+ */
+export async function createMemberOnce(
+  db: Connection,
+  fields: Omit<Member, '_id' | 'createdAt' | 'updatedAt'>,
+): Promise<{ member: Member; created: boolean }> {
+  const { Member } = membershipModels(db);
+  const existing = await findMemberByEmail(db, fields.email);
+  if (existing) return { member: existing, created: false };
+  const id = await claimMemberKey(db, emailKey(fields.email), new Types.ObjectId());
+  try {
+    const member = (await Member.create({ ...fields, _id: id })).toObject<Member>();
+    return { member, created: true };
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    const byId = await Member.findById(id).lean<Member>();
+    if (byId) return { member: byId, created: false }; // a racing caller created it under the same id
+    // A member from before the keys existed (not yet backfilled): the one scan, then the key is healed.
+    const legacy = (await Member.findOne({ email: fields.email }).lean<Member>())!;
+    await keyModel(db).updateOne({ _id: emailKey(fields.email) }, { $set: { memberId: legacy._id } });
+    return { member: legacy, created: false };
+  }
+}
+
+/** Writes the keys of members that have none (idempotent; every key insert is its own claim). */
+export async function ensureMemberKeys(
+  db: Connection,
+  members: Pick<Member, '_id' | 'email' | 'stripeCustomerId'>[],
+): Promise<void> {
+  const keys = members.flatMap((m) => [
+    { _id: emailKey(m.email), memberId: m._id },
+    ...(m.stripeCustomerId ? [{ _id: customerKey(m.stripeCustomerId), memberId: m._id }] : []),
+  ]);
+  if (keys.length === 0) return;
+  await keyModel(db)
+    .insertMany(keys, { ordered: false })
+    .catch((error) => {
+      const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] })
+        .writeErrors;
+      const onlyDuplicates = writeErrors?.every((e) => (e.code ?? e.err?.code) === 11000);
+      if (!onlyDuplicates && !isDuplicateKey(error)) throw error;
+    });
+}
+
+const BACKFILL_MARK = 'member-keys:backfilled';
+
+/**
+ * Once per database: gives every member written before the keys existed its keys. Streams the
+ * members (a scan, at start only), then leaves a mark so later starts skip it.
+ */
+export async function backfillMemberKeys(db: Connection): Promise<number> {
+  if (await keyModel(db).exists({ _id: BACKFILL_MARK })) return 0;
+  let done = 0;
+  let batch: Pick<Member, '_id' | 'email' | 'stripeCustomerId'>[] = [];
+  const cursor = membershipModels(db)
+    .Member.find()
+    .select({ email: 1, stripeCustomerId: 1 })
+    .lean<Pick<Member, '_id' | 'email' | 'stripeCustomerId'>[]>()
+    .cursor();
+  for await (const member of cursor) {
+    batch.push(member);
+    if (batch.length === 500) {
+      await ensureMemberKeys(db, batch);
+      done += batch.length;
+      batch = [];
+    }
+  }
+  await ensureMemberKeys(db, batch);
+  done += batch.length;
+  await keyModel(db)
+    .create({ _id: BACKFILL_MARK, memberId: new Types.ObjectId('000000000000000000000000') })
+    .catch((error) => {
+      if (!isDuplicateKey(error)) throw error;
+    });
+  return done;
+}
