@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import type { Connection } from 'mongoose';
+import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
 import { startEmbeddedDatabase } from './infra/embedded-db.js';
 import type { Logger } from './infra/logger.js';
+import { runOnce } from './infra/migrations.js';
 import { fromRoot } from './infra/paths.js';
 import { backfillMemberKeys } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
@@ -24,6 +26,14 @@ export function readConfigOrExit(): Config {
   }
 }
 
+/** Brings data from before a version up to date, once per database (infra/migrations.ts). */
+async function migrate(db: Connection, logger: Logger): Promise<void> {
+  const members = await runOnce(db, 'member-keys', () => backfillMemberKeys(db));
+  if (members) logger.info({ members }, 'gave existing members their lookup keys');
+  const marks = await runOnce(db, 'campaign-tallies', () => backfillCampaignTallies(db));
+  if (marks) logger.info({ marks }, 'tallied existing campaign contributions');
+}
+
 export async function openDatabase(
   config: Config,
   logger: Logger,
@@ -42,8 +52,7 @@ export async function openDatabase(
   });
   registerModels(db);
   await ensureIndexes(db);
-  const backfilled = await backfillMemberKeys(db);
-  if (backfilled > 0) logger.info({ members: backfilled }, 'gave existing members their lookup keys');
+  await migrate(db, logger);
   const server = await describeServer(db);
   if (embedded) {
     logger.info(

@@ -5,6 +5,8 @@ import { registerCampaignModels } from './campaigns/campaign.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerGiftModels } from './gifts/gift.model.js';
 import { registerClaimModel } from './infra/claims.js';
+import { registerMigrationModel } from './infra/migrations.js';
+import { registerTallyModel } from './infra/tally.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
@@ -15,6 +17,8 @@ import { registerStaffModels } from './staff/staff.model.js';
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {
   registerClaimModel(db);
+  registerMigrationModel(db);
+  registerTallyModel(db);
   registerEmailModels(db);
   registerLedgerModels(db);
   registerMembershipModels(db);

@@ -3,6 +3,7 @@ import { enqueueEmail } from '../email/outbox.service.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { tallyAdd, tallyCount } from '../infra/tally.js';
 import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
 import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
@@ -24,16 +25,38 @@ function campaignsRunningAt(db: Connection, at: Date) {
     .lean<Campaign[]>();
 }
 
+/**
+ * Every contribution and every revocation is also a mark in its campaign's tally (infra/tally.ts),
+ * so the count is read by a few primary-key probes however many there are. `campaigns:rebuild`
+ * recomputes it from the records as the proof.
+ */
+export const contributionTally = (campaignId: Types.ObjectId | string) => `campaign:${campaignId}:counted`;
+export const revocationTally = (campaignId: Types.ObjectId | string) => `campaign:${campaignId}:revoked`;
+
 export async function countOf(
   db: Connection,
   campaign: Pick<Campaign, '_id' | 'startingOffset'>,
 ): Promise<number> {
-  const { Contribution, Revocation } = campaignModels(db);
   const [counted, revoked] = await Promise.all([
-    Contribution.countDocuments({ campaignId: campaign._id }),
-    Revocation.countDocuments({ campaignId: campaign._id }),
+    tallyCount(db, contributionTally(campaign._id)),
+    tallyCount(db, revocationTally(campaign._id)),
   ]);
   return campaign.startingOffset + counted - revoked;
+}
+
+/** Marks every stored contribution and revocation in its tally: once per database, at start. */
+export async function backfillCampaignTallies(db: Connection): Promise<number> {
+  const { Contribution, Revocation } = campaignModels(db);
+  let done = 0;
+  for await (const c of Contribution.find().select({ campaignId: 1, countedAt: 1 }).lean().cursor()) {
+    await tallyAdd(db, contributionTally(c.campaignId), c._id, c.countedAt);
+    done++;
+  }
+  for await (const r of Revocation.find().select({ campaignId: 1, revokedAt: 1 }).lean().cursor()) {
+    await tallyAdd(db, revocationTally(r.campaignId), r._id, r.revokedAt);
+    done++;
+  }
+  return done;
 }
 
 /** Writes a contribution once; true if this call wrote it. */
@@ -48,9 +71,10 @@ async function addContribution(
     at: Date;
   },
 ): Promise<boolean> {
+  const _id = `${campaign._id}:${who}`;
   try {
     await campaignModels(deps.db).Contribution.create({
-      _id: `${campaign._id}:${who}`,
+      _id,
       campaignId: campaign._id,
       kind: fields.kind,
       memberId: fields.memberId,
@@ -59,9 +83,12 @@ async function addContribution(
       day: calendarKeys(fields.at, campaign.timeZone).day,
     });
   } catch (error) {
-    if (isDuplicateKey(error)) return false;
-    throw error;
+    if (!isDuplicateKey(error)) throw error;
+    // Stored before, perhaps by a call that died before its mark: the retry completes it.
+    await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
+    return false;
   }
+  await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
   await announceMilestones(deps, campaign);
   return true;
 }
@@ -121,6 +148,7 @@ async function revoke(
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
+  await tallyAdd(deps.db, revocationTally(campaignId), contributionId, at);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fresh from 'fresh';
 import type { Connection } from 'mongoose';
-import { membershipModels } from '../memberships/membership.model.js';
+import { supportersTotal } from '../memberships/supporters.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
 
@@ -28,10 +28,7 @@ export async function computeProgress(
 ): Promise<Progress | undefined> {
   const campaign = await campaignModels(db).Campaign.findOne({ slug }).lean<Campaign>();
   if (!campaign) return undefined;
-  const [count, supporters] = await Promise.all([
-    countOf(db, campaign),
-    membershipModels(db).Member.countDocuments({ status: 'active' }),
-  ]);
+  const [count, supporters] = await Promise.all([countOf(db, campaign), supportersTotal(db, now)]);
   return {
     slug: campaign.slug,
     title: campaign.title,

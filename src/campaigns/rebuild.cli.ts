@@ -3,7 +3,7 @@ import { createLogger } from '../infra/logger.js';
 import { rebuildCampaignCounts } from './rebuild.js';
 
 // `npm run campaigns:rebuild`: recompute every campaign's count from members and the ledger and
-// report differences from the stored count (exit 1 if any).
+// report differences from the stored records and from the live count (exit 1 if any).
 
 const config = readConfigOrExit();
 const database = await openDatabase(config, createLogger({ level: 'warn' }));
@@ -17,9 +17,10 @@ try {
       ...r.wronglyRevoked.map((x) => `wrongly revoked ${x}`),
       ...r.notRevoked.map((x) => `not revoked ${x}`),
     ];
+    if (r.live !== r.stored) issues.push(`live count ${r.live} differs from the ${r.stored} stored records`);
     differences += issues.length + (r.stored === r.recomputed ? 0 : 1);
     console.log(
-      `${r.slug}: stored ${r.stored}, recomputed ${r.recomputed}${issues.length ? '' : ' (agrees)'}`,
+      `${r.slug}: live ${r.live}, stored ${r.stored}, recomputed ${r.recomputed}${issues.length ? '' : ' (agrees)'}`,
     );
     for (const issue of issues) console.log(`  ${issue}`);
   }

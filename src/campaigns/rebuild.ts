@@ -6,6 +6,9 @@ import { countOf } from './campaign.service.js';
 
 export interface RebuildReport {
   slug: string;
+  /** What the widget shows: the campaign's tallies (campaign.service.ts countOf). */
+  live: number;
+  /** The same number counted from the stored contribution and revocation records. */
   stored: number;
   recomputed: number;
   missing: string[]; // contributions the members and ledger call for, not stored
@@ -66,9 +69,14 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
       campaignId: campaign._id,
       _id: { $not: /:member:/ },
     });
+    const records =
+      campaign.startingOffset +
+      (await Contribution.countDocuments({ campaignId: campaign._id })) -
+      (await Revocation.countDocuments({ campaignId: campaign._id }));
     reports.push({
       slug: campaign.slug,
-      stored: await countOf(db, campaign),
+      live: await countOf(db, campaign),
+      stored: records,
       recomputed: campaign.startingOffset + expected.size - expectedRevoked.size + others - otherRevoked,
       missing: minus(expected, stored),
       extra: minus(stored, expected),

@@ -108,14 +108,11 @@ export async function ensureMemberKeys(
     });
 }
 
-const BACKFILL_MARK = 'member-keys:backfilled';
-
 /**
- * Once per database: gives every member written before the keys existed its keys. Streams the
- * members (a scan, at start only), then leaves a mark so later starts skip it.
+ * Gives every member written before the keys existed its keys: a scan of the members, run once per
+ * database at start (infra/migrations.ts). Returns how many members it went through.
  */
 export async function backfillMemberKeys(db: Connection): Promise<number> {
-  if (await keyModel(db).exists({ _id: BACKFILL_MARK })) return 0;
   let done = 0;
   let batch: Pick<Member, '_id' | 'email' | 'stripeCustomerId'>[] = [];
   const cursor = membershipModels(db)
@@ -132,11 +129,5 @@ export async function backfillMemberKeys(db: Connection): Promise<number> {
     }
   }
   await ensureMemberKeys(db, batch);
-  done += batch.length;
-  await keyModel(db)
-    .create({ _id: BACKFILL_MARK, memberId: new Types.ObjectId('000000000000000000000000') })
-    .catch((error) => {
-      if (!isDuplicateKey(error)) throw error;
-    });
-  return done;
+  return done + batch.length;
 }

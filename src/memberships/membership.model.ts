@@ -1,5 +1,6 @@
 import { type Connection, Schema, type Types } from 'mongoose';
 import { ensureMemberKeys, registerMemberKeyModel } from './member-keys.js';
+import { registerSupporterTotalModel } from './supporters.js';
 
 export const MEMBER_STATUSES = ['active', 'past_due', 'canceled', 'expired'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
@@ -86,6 +87,7 @@ memberSchema.post('insertMany', async function (members: unknown) {
 
 export function registerMembershipModels(db: Connection): void {
   registerMemberKeyModel(db);
+  registerSupporterTotalModel(db);
   if (!db.models.Member) db.model('Member', memberSchema, 'members');
   if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
 }

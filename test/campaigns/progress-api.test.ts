@@ -133,9 +133,10 @@ describe('public progress', () => {
       answered += batch.filter((r) => r.status === 200).length;
     }
     expect(answered).toBeGreaterThanOrEqual(2_000);
-    // The cache lives 1 s; each refresh is one campaign read and three counts.
+    // The cache lives 1 s; each refresh is one campaign read, about two probes of each of the
+    // campaign's two tallies and one read of the supporters total: a handful of reads per second.
     expect(reads.length).toBeGreaterThanOrEqual(4);
-    expect(reads.length).toBeLessThanOrEqual(4 * 5);
+    expect(reads.length).toBeLessThanOrEqual(4 * 8);
   });
 
   it('when the SVG is asked for, then it is an image with the numbers, embeddable anywhere', async () => {

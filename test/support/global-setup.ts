@@ -72,7 +72,11 @@ async function startStripeMock(
     .split('\n')
     .at(-1)!;
   const port = await freePort();
-  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  // stripe-mock also serves HTTPS, on 12112 unless told otherwise: a port of the system's choosing
+  // keeps two runs on one machine (or anything else on 12112) from failing the suite at start.
+  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:0'], {
+    stdio: 'ignore',
+  });
   await waitForPort(port, child);
   const version = path.basename(binary).replace('stripe-mock-', '');
   log(`stripe-mock ${version} on port ${port}`);
