@@ -73,7 +73,7 @@ export async function progressBenchmark() {
     progressP50ms: progress.p50ms,
     progressP99ms: progress.p99ms,
     ratio: Math.round((progress.requestsPerSecond / baseline.requestsPerSecond) * 1000) / 1000,
-    targets: 'ratio >= 0.6, p99 <= 25 ms',
+    targets: 'ratio >= 0.75, p99 <= 10 ms',
   };
   saveResult('progress', result);
   return result;
