@@ -71,7 +71,11 @@ async function startStripeMock(
     .split('\n')
     .at(-1)!;
   const port = await freePort();
-  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  // stripe-mock also listens for HTTPS on :12112 unless told otherwise; two suites at once on one
+  // machine would collide there, so the system picks that port too.
+  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:'], {
+    stdio: 'ignore',
+  });
   await waitForPort(port, child);
   const version = path.basename(binary).replace('stripe-mock-', '');
   log(`stripe-mock ${version} on port ${port}`);
