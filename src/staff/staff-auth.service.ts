@@ -116,7 +116,7 @@ export async function revokeRefreshToken(db: Connection, refreshToken: string): 
  */
 export function verifyStaffToken(auth: StaffAuthConfig, token: string, now: Date): StaffIdentity | undefined {
   const decoded = jwt.decode(token, { complete: true });
-  if (!decoded || decoded.header.alg !== 'HS256' || typeof decoded.header.kid !== 'string') return undefined;
+  if (decoded?.header.alg !== 'HS256' || typeof decoded.header.kid !== 'string') return undefined;
   const key = auth.keys.find((k) => k.kid === decoded.header.kid);
   if (!key) return undefined;
   const nowSeconds = Math.floor(now.getTime() / 1000);
@@ -131,7 +131,8 @@ export function verifyStaffToken(auth: StaffAuthConfig, token: string, now: Date
     if (typeof payload !== 'object' || typeof payload.sub !== 'string') return undefined;
     const { iat, exp, use, role } = payload;
     if (typeof iat !== 'number' || typeof exp !== 'number') return undefined;
-    if (exp - iat > lifetime || iat > nowSeconds + SKEW_SECONDS || nowSeconds - iat > lifetime) return undefined;
+    if (exp - iat > lifetime || iat > nowSeconds + SKEW_SECONDS || nowSeconds - iat > lifetime)
+      return undefined;
     if (use !== ACCESS_TOKEN_USE || !STAFF_ROLES.includes(role)) return undefined;
     return { id: payload.sub, email: String(payload.email), role };
   } catch {
