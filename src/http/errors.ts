@@ -146,8 +146,9 @@ export function clientErrorOf(err: unknown): AppError | undefined {
     return new AppError(BODY_PARSER_ERRORS[e.type]!);
   const status = typeof e.status === 'number' ? e.status : e.statusCode;
   if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
-  // zlib failing on a body that is not compressed as Content-Encoding claims (Z_DATA_ERROR, ...).
-  if (typeof e.code === 'string' && e.code.startsWith('Z_')) return new AppError('invalid_encoding');
+  // zlib failing on a body that is not compressed as Content-Encoding claims: Z_DATA_ERROR for
+  // gzip and deflate, ERR__ERROR_FORMAT_… for br; all with a numeric errno and no `type`.
+  if (typeof (err as { errno?: unknown }).errno === 'number') return new AppError('invalid_encoding');
   // Express's router: "Failed to decode param '%ZZ'".
   if (typeof e.message === 'string' && e.message.startsWith('Failed to decode param'))
     return new AppError('invalid_path');
