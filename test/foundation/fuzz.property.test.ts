@@ -472,7 +472,7 @@ describe('fuzzing every route', () => {
           );
           if (failed.length) throw new Error(`requests without an answer:\n${failed.join('\n')}`);
           const answers = settled.map((r) => (r as PromiseFulfilledResult<Answer>).value);
-          batch.forEach((req, i) => checkAnswer(req, answers[i]!));
+          for (const [i, req] of batch.entries()) checkAnswer(req, answers[i]!);
           const after = await snapshot();
           const comparable = !batch.some((req, i) => mayWrite(req, answers[i]!));
           const rejected = answers.filter((a) => a.status >= 400).length;
