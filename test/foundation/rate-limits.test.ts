@@ -13,14 +13,20 @@ beforeAll(async () => {
   const uri = databaseUri(`rate_limits_${Date.now()}`);
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
-    const server = spawnServer({ MONGODB_URI: uri, PORT: String(port), LOG_LEVEL: 'info', EMAIL_WORKER: 'off' });
+    const server = spawnServer({
+      MONGODB_URI: uri,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      EMAIL_WORKER: 'off',
+    });
     servers.push(server);
     urls.push(`http://127.0.0.1:${port}`);
   }
   await Promise.all(servers.map((s) => s.waitForLog('"listening"', 120_000)));
   // Both limits count in 15-minute windows: do not start right before one turns.
   const intoWindow = Date.now() % (15 * 60_000);
-  if (intoWindow > 15 * 60_000 - 30_000) await new Promise((r) => setTimeout(r, 15 * 60_000 - intoWindow + 100));
+  if (intoWindow > 15 * 60_000 - 30_000)
+    await new Promise((r) => setTimeout(r, 15 * 60_000 - intoWindow + 100));
 }, 180_000);
 afterAll(async () => {
   for (const server of servers) {
