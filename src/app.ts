@@ -18,6 +18,7 @@ import { createRendererFromConfig } from './email/email.setup.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
 import { giftDepsFrom } from './gifts/gift-deps.js';
 import { giftDocs, giftRoutes } from './gifts/gifts.routes.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
@@ -54,9 +55,11 @@ export interface AppDeps {
 export function createHttpServer(deps: AppDeps): http.Server {
   const progressCache = newProgressCache(deps);
   const app = createApp(deps, progressCache);
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (!serveCachedProgress(progressCache, req, res)) app(req, res);
   });
+  answerClientErrors(server);
+  return server;
 }
 
 const newProgressCache = (deps: AppDeps) =>

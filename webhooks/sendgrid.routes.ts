@@ -11,6 +11,12 @@ import type { DomainEvents } from '../src/shared/domain-events.js';
 
 const SIGNATURE_HEADER = 'X-Twilio-Email-Event-Webhook-Signature';
 const TIMESTAMP_HEADER = 'X-Twilio-Email-Event-Webhook-Timestamp';
+/**
+ * A signed batch is accepted only this close to its signing time, like Stripe's tolerance: a
+ * captured batch replayed later is refused (the signature covers the timestamp, so it cannot be
+ * moved forward).
+ */
+export const SENDGRID_TOLERANCE_SECONDS = 300;
 
 /**
  * SendGrid's signed Event Webhook. The signature is ECDSA over timestamp + the exact bytes sent,
@@ -31,7 +37,12 @@ export function sendgridWebhookRoutes(deps: {
     const signature = req.get(SIGNATURE_HEADER);
     const timestamp = req.get(TIMESTAMP_HEADER);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (!signature || !timestamp || !verifies(verifier, publicKey, body, signature, timestamp)) {
+    if (
+      !signature ||
+      !timestamp ||
+      !isRecent(timestamp, deps.clock.now()) ||
+      !verifies(verifier, publicKey, body, signature, timestamp)
+    ) {
       throw new AppError('invalid_signature');
     }
     let json: unknown;
@@ -46,6 +57,11 @@ export function sendgridWebhookRoutes(deps: {
   });
 
   return router;
+}
+
+function isRecent(timestamp: string, now: Date): boolean {
+  if (!/^\d{1,12}$/.test(timestamp)) return false;
+  return Math.abs(now.getTime() / 1000 - Number(timestamp)) <= SENDGRID_TOLERANCE_SECONDS;
 }
 
 function verifies(

@@ -1,13 +1,14 @@
 import { parse as parseCookies } from 'cookie';
 import { type Request, type Response, Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import { formatMoney } from '../email/renderer.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
+import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
+import { enforceRateLimit } from '../infra/rate-limit.js';
 import {
   type AccountDeps,
   accountOverview,
@@ -40,21 +41,23 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       .send(renderPage(name, { title: 'Your membership', brandName: deps.brandName, ...data }));
   const memberOf = (req: Request) =>
     readMemberSession(deps.session, parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE], deps.clock.now());
-  const wantsHtml = (req: Request) =>
-    req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
+  // Sign-in requests and link redemptions share one allowance per IP, across processes.
+  const signInLimit = (req: Request) =>
+    enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `account-sign-in-ip:${req.ip}`,
+      limit: deps.signInLimitPerIp ?? 20,
+      windowMs: 15 * 60_000,
+    });
+  // Browsers see the sign-in form again, with what went wrong.
+  const signInFormErrors = errorsAsPage((res, error) =>
+    page(res, 'account-sign-in', { message: error.message }, error.status),
+  );
 
-  const signInLimit = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: deps.signInLimitPerIp ?? 20,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: (_req, _res, next) => next(new AppError('rate_limited')),
-  });
-
-  router.post('/account/sign-in', signInLimit, async (req, res) => {
+  router.post('/account/sign-in', signInFormErrors, async (req, res) => {
     const { email } = parseInput(signInBody, req.body);
+    await signInLimit(req);
     await requestSignInLink(deps, email);
-    if (wantsHtml(req))
+    if (wantsPage(req))
       return page(res, 'account-check-email', { message: SAME_ANSWER, minutes: SIGN_IN_LINK_MINUTES }, 202);
     res.status(202).json({ message: SAME_ANSWER });
   });
@@ -65,17 +68,16 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     page(res, 'account-verify', { token });
   });
 
-  router.post('/account/sign-in/verify', signInLimit, async (req, res) => {
+  router.post('/account/sign-in/verify', signInFormErrors, async (req, res) => {
+    const expired = new AppError(
+      'invalid_link',
+      'This sign-in link has expired or was already used. Ask for a new one below.',
+    );
     const parsed = tokenBody.safeParse(req.body);
-    const memberId = parsed.success ? await redeemSignInToken(deps, parsed.data.token) : undefined;
-    if (!memberId) {
-      return page(
-        res,
-        'account-sign-in',
-        { message: 'This sign-in link has expired or was already used. Ask for a new one below.' },
-        400,
-      );
-    }
+    if (!parsed.success) throw expired;
+    await signInLimit(req);
+    const memberId = await redeemSignInToken(deps, parsed.data.token);
+    if (!memberId) throw expired;
     res.cookie(SESSION_COOKIE, issueMemberSession(deps.session, memberId, deps.clock.now()), {
       httpOnly: true,
       secure: deps.secureCookies,

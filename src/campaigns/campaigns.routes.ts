@@ -89,6 +89,8 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   }
 
   router.get('/campaigns/:slug/progress', async (req, res) => {
+    // Set before the lookup: the news site's widget must be able to read a 404 too.
+    res.set('Access-Control-Allow-Origin', '*');
     const cached = await progressOf(req.params.slug);
     embeddable(res).set('ETag', cached.etag);
     if (revalidates(req.get('if-none-match'), cached.etag)) return res.status(304).end();

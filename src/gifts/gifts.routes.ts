@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { AppError, errorBodySchema } from '../http/errors.js';
+import { AppError, type ErrorCode, errorBodySchema } from '../http/errors.js';
+import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
-import { takeSlot } from '../infra/rate-limit.js';
+import { enforceRateLimit } from '../infra/rate-limit.js';
 import { verifyLink } from '../infra/signed-links.js';
 import { createCheckoutSession } from '../memberships/checkout.service.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
@@ -54,34 +55,39 @@ const purchaseSchema = z
 const redeemSchema = z.object({ code: z.string().min(16).max(64), email: emailField });
 const idParam = z.string().regex(/^[0-9a-f]{24}$/);
 
-const STATE_PAGES: Record<string, { status: number; heading: string; message: string }> = {
+// A gift that cannot be redeemed: its catalogue error, and what the page tells the recipient.
+const STATE_ERRORS: Record<string, { code: ErrorCode; heading: string; message: string }> = {
   unknown: {
-    status: 404,
+    code: 'gift_not_found',
     heading: 'We could not find this gift',
     message:
       'Check that you opened the whole link from the gift email. If it still does not work, reply to that email.',
   },
   redeemed: {
-    status: 409,
+    code: 'gift_already_redeemed',
     heading: 'This gift has already been used',
     message: 'Its membership has started. If that was not you, reply to the gift email and we will help.',
   },
   expired: {
-    status: 410,
+    code: 'gift_expired',
     heading: 'This gift has expired',
     message: 'Gifts must be started within a year. Reply to the gift email and we will see what we can do.',
   },
   refunded: {
-    status: 410,
+    code: 'gift_refunded',
     heading: 'This gift was cancelled',
     message: 'The person who gave it cancelled it. Nothing has been charged to you.',
   },
   not_yet: {
-    status: 425,
+    code: 'gift_not_ready',
     heading: 'This gift is not ready yet',
     message: 'It will arrive by email on its delivery day.',
   },
 };
+const HEADING_FOR_CODE = new Map(Object.values(STATE_ERRORS).map((e) => [e.code as string, e.heading]));
+
+const campaignOf = (value: unknown) =>
+  typeof value === 'string' && /^[a-z0-9-]{1,60}$/.test(value) ? value : undefined;
 
 export function giftRoutes(deps: GiftRoutesDeps): Router {
   const router = Router();
@@ -90,36 +96,51 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
       .status(status)
       .type('html')
       .send(renderPage(name, { title: 'Gift a membership', brandName: deps.brandName, ...data }));
-  const isForm = (req: Request) =>
-    req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
-  const statePage = (res: Response, state: string) => {
-    const { status, heading, message } = STATE_PAGES[state]!;
-    page(res, 'gift-redeem', { heading, message }, status);
+  const stateError = (state: string) => {
+    const { code, message } = STATE_ERRORS[state]!;
+    return new AppError(code, message);
+  };
+  // Browsers see a page about the gift; API clients the JSON error.
+  const redeemErrors = errorsAsPage((res, error) =>
+    page(
+      res,
+      'gift-redeem',
+      { heading: HEADING_FOR_CODE.get(error.code) ?? 'We could not start this gift', message: error.message },
+      error.status,
+    ),
+  );
+  const giftForm = (req: Request, res: Response, error?: AppError) => {
+    const now = deps.clock.now();
+    page(
+      res,
+      'gifts',
+      {
+        durations: deps.options.durations,
+        currencies: ['usd', 'eur', 'gbp'].filter((c) =>
+          deps.options.durations.some((d) => d.prices[c as 'usd']),
+        ),
+        today: calendarKeys(now, deps.timeZone).day,
+        lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
+        campaign: campaignOf(req.query.campaign ?? req.body?.campaign),
+        error: error && { message: error.message, details: error.details },
+      },
+      error?.status,
+    );
   };
 
   router.get('/gifts/options', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(deps.options);
   });
 
-  router.get('/gifts', (req, res) => {
-    const now = deps.clock.now();
-    page(res, 'gifts', {
-      durations: deps.options.durations,
-      currencies: ['usd', 'eur', 'gbp'].filter((c) =>
-        deps.options.durations.some((d) => d.prices[c as 'usd']),
-      ),
-      today: calendarKeys(now, deps.timeZone).day,
-      lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
-      campaign:
-        typeof req.query.campaign === 'string' && /^[a-z0-9-]{1,60}$/.test(req.query.campaign)
-          ? req.query.campaign
-          : undefined,
-    });
-  });
+  router.get('/gifts', (req, res) => giftForm(req, res));
 
-  router.post('/gifts/checkout', async (req, res) => {
+  // A browser posting the form sees it again with what went wrong.
+  const checkoutErrors = errorsAsPage((res, error, req) => giftForm(req, res, error));
+  router.post('/gifts/checkout', checkoutErrors, async (req, res) => {
+    const isForm = req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
     const input = parseInput(purchaseSchema, {
-      showPurchaserName: isForm(req) ? 'false' : true,
+      // An unticked checkbox is absent from a form post.
+      showPurchaserName: isForm ? 'false' : true,
       ...req.body,
     });
     const { giftId, url } = await createGiftCheckout(deps, {
@@ -133,7 +154,7 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
       showPurchaserName: input.showPurchaserName,
       campaign: input.campaign,
     });
-    if (isForm(req)) return res.redirect(303, url);
+    if (wantsPage(req)) return res.redirect(303, url);
     res.status(201).json({ giftId, url });
   });
 
@@ -145,10 +166,10 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
   });
 
   // Opening the link shows the gift and changes nothing; the recipient redeems with the button.
-  router.get('/gifts/redeem', async (req, res) => {
+  router.get('/gifts/redeem', redeemErrors, async (req, res) => {
     const code = typeof req.query.code === 'string' ? req.query.code : '';
     const view = await viewGift(deps, code);
-    if (view.state !== 'ready') return statePage(res, view.state);
+    if (view.state !== 'ready') throw stateError(view.state);
     const { gift } = view;
     page(res, 'gift-redeem', {
       heading: `A gift for you, ${gift.recipient.name}`,
@@ -159,21 +180,16 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
     });
   });
 
-  router.post('/gifts/redeem', async (req, res) => {
-    if (
-      !(await takeSlot(
-        deps.db,
-        `gift-redeem-ip:${req.ip}`,
-        deps.redeemLimitPerIp,
-        10 * 60_000,
-        deps.clock.now(),
-      ))
-    ) {
-      throw new AppError('rate_limited');
-    }
+  router.post('/gifts/redeem', redeemErrors, async (req, res) => {
+    // Validated first: a malformed request is refused for that and uses up no one's allowance.
     const { code, email } = parseInput(redeemSchema, req.body);
+    await enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `gift-redeem-ip:${req.ip}`,
+      limit: deps.redeemLimitPerIp,
+      windowMs: 10 * 60_000,
+    });
     const result = await redeemGift(deps, code, email);
-    if (result.state !== 'ready') return statePage(res, result.state);
+    if (result.state !== 'ready') throw stateError(result.state);
     page(res, 'gift-redeem', {
       heading: 'Your membership has started',
       message: `Welcome! Your ${result.gift.durationMonths}-month membership is active. Sign in any time at ${deps.publicBaseUrl}/account.`,

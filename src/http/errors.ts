@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { wantsPage } from './negotiate.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
 // the contract (clients branch on it); the message may be reworded.
@@ -7,16 +8,33 @@ export const ERROR_CATALOG = {
   invalid_json: [400, 'The request body is not valid JSON.'],
   webhook_signature_invalid: [400, 'The webhook signature could not be verified.'],
   bad_request: [400, 'The request could not be understood.'],
+  invalid_encoding: [400, 'The request body is not encoded as its Content-Encoding header says.'],
+  invalid_path: [400, 'The address contains characters that could not be decoded.'],
+  invalid_link: [400, 'This link is not valid.'],
   unauthorized: [401, 'Sign in to continue.'],
   invalid_signature: [401, 'The request signature could not be verified.'],
   forbidden: [403, 'You do not have permission to do this.'],
   not_found: [404, 'There is nothing at this address.'],
+  gift_not_found: [404, 'We could not find this gift.'],
   method_not_allowed: [405, 'This method is not allowed here.'],
+  request_timeout: [408, 'The request took too long to arrive.'],
   conflict: [409, 'The request conflicts with the current state.'],
+  gift_already_redeemed: [409, 'This gift has already been used.'],
+  gift_expired: [410, 'This gift has expired.'],
+  gift_refunded: [410, 'This gift was cancelled.'],
+  link_expired: [410, 'This link has expired.'],
+  length_required: [411, 'Send a Content-Length header with the body.'],
+  precondition_failed: [412, 'A precondition of the request failed.'],
   payload_too_large: [413, 'The request body is too large.'],
+  too_many_fields: [413, 'The form has too many fields.'],
+  uri_too_long: [414, 'The address is too long.'],
   unsupported_media_type: [415, 'Send the body as application/json.'],
+  range_not_satisfiable: [416, 'The requested range is not available.'],
+  expectation_failed: [417, 'The Expect header cannot be met.'],
   validation_failed: [422, 'Some fields are missing or invalid.'],
+  gift_not_ready: [425, 'This gift is not ready yet.'],
   rate_limited: [429, 'Too many requests. Please wait a moment and try again.'],
+  headers_too_large: [431, 'The request headers are too large.'],
   internal_error: [500, 'Something went wrong on our side. Please try again later.'],
   stripe_unavailable: [502, 'Stripe could not be reached. Please try again shortly.'],
   payments_not_configured: [503, 'Payments are not available right now.'],
@@ -37,6 +55,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message?: string,
     readonly details?: ErrorDetail[],
+    /** For 429: when the client may try again (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message ?? ERROR_CATALOG[code][1]);
     this.name = 'AppError';
@@ -81,26 +101,79 @@ export const notFoundHandler: RequestHandler = (_req, _res, next) => next(new Ap
 const BODY_PARSER_ERRORS: Record<string, ErrorCode> = {
   'entity.parse.failed': 'invalid_json',
   'entity.too.large': 'payload_too_large',
+  'entity.verify.failed': 'bad_request',
   'encoding.unsupported': 'unsupported_media_type',
   'charset.unsupported': 'unsupported_media_type',
+  'parameters.too.many': 'too_many_fields',
   'request.aborted': 'bad_request',
   'request.size.invalid': 'bad_request',
 };
 
+// Any other error that says it is the client's (an http-errors `status` or `statusCode` in
+// 400–499) keeps its status, with the catalogue's general code for it.
+const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  409: 'conflict',
+  411: 'length_required',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  417: 'expectation_failed',
+  422: 'validation_failed',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
+
+/** The catalogue error for anything thrown, or undefined when it is not the client's fault. */
+export function clientErrorOf(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err instanceof z.ZodError) return validationError(err);
+  const e = (err ?? {}) as {
+    type?: unknown;
+    code?: unknown;
+    status?: unknown;
+    statusCode?: unknown;
+    message?: unknown;
+  };
+  if (typeof e.type === 'string' && BODY_PARSER_ERRORS[e.type])
+    return new AppError(BODY_PARSER_ERRORS[e.type]!);
+  const status = typeof e.status === 'number' ? e.status : e.statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  // zlib failing on a body that is not compressed as Content-Encoding claims: Z_DATA_ERROR for
+  // gzip and deflate, ERR__ERROR_FORMAT_… for br; all with a numeric errno and no `type`.
+  if (typeof (err as { errno?: unknown }).errno === 'number') return new AppError('invalid_encoding');
+  // Express's router: "Failed to decode param '%ZZ'".
+  if (typeof e.message === 'string' && e.message.startsWith('Failed to decode param'))
+    return new AppError('invalid_path');
+  return new AppError(CODE_FOR_STATUS[status] ?? 'bad_request');
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  let error: AppError;
-  if (err instanceof AppError) {
-    error = err;
-  } else if (err instanceof z.ZodError) {
-    error = validationError(err);
-  } else if (typeof err?.type === 'string' && BODY_PARSER_ERRORS[err.type]) {
-    error = new AppError(BODY_PARSER_ERRORS[err.type]!);
-  } else {
+  let error = clientErrorOf(err);
+  if (!error) {
     error = new AppError('internal_error');
     req.log.error({ err }, 'unhandled error');
   }
   if (error.status >= 500 && error.code !== 'internal_error')
     req.log.warn({ code: error.code }, error.message);
   if (res.headersSent) return res.destroy();
-  res.status(error.status).json(errorBody(error, String(req.id)));
+  if (error.code === 'rate_limited') res.set('Retry-After', String(error.retryAfterSeconds ?? 60));
+  res.status(error.status);
+  // A browser posting a hosted form sees the form again with the message; API clients get JSON.
+  const page = res.locals.errorPage as ((error: AppError) => void) | undefined;
+  if (page && wantsPage(req)) {
+    try {
+      return page(error);
+    } catch (renderError) {
+      req.log.error({ err: renderError }, 'error page failed');
+    }
+  }
+  res.json(errorBody(error, String(req.id)));
 };

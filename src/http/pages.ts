@@ -9,6 +9,12 @@ import { fromRoot } from '../infra/paths.js';
 const hbs = Handlebars.create();
 hbs.registerHelper('upper', (value: string) => String(value).toUpperCase());
 hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+// What went wrong with a form post, shown above the form again (see negotiate.ts).
+hbs.registerPartial(
+  'formError',
+  '{{#if error}}<div role="alert" class="form-error"><p><strong>{{error.message}}</strong></p>' +
+    '{{#if error.details}}<ul>{{#each error.details}}<li>{{#if path}}{{path}}: {{/if}}{{message}}</li>{{/each}}</ul>{{/if}}</div>{{/if}}',
+);
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 function compiled(name: string): HandlebarsTemplateDelegate {

@@ -3,19 +3,25 @@ import { type Logger, pino } from 'pino';
 export type { Logger };
 
 // Secrets and personal tokens never reach logs: headers that carry credentials or signatures,
-// and any field whose name says it is a secret, wherever it sits in a logged object.
+// and any field whose name says it is a secret, at the top of a logged object or up to two
+// levels inside it. (Not `code`: error codes such as ECONNREFUSED, 11000 or resource_missing are
+// what an operator needs; gift codes only travel in URLs, which redactUrl cleans.)
+const SECRET_FIELDS = [
+  'password',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'secret',
+  'apiKey',
+  'authorization',
+];
 const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["stripe-signature"]',
   'req.headers["x-twilio-email-event-webhook-signature"]',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.token',
-  '*.code',
-  '*.secret',
-  '*.apiKey',
-  '*.authorization',
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
 ];
 
 export function createLogger(options: { level: string; destination?: NodeJS.WritableStream }): Logger {
@@ -29,15 +35,21 @@ export function createLogger(options: { level: string; destination?: NodeJS.Writ
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
-const SENSITIVE_QUERY = /^(token|code|key|secret|signature|sig)$/i;
+// Query parameters that carry a secret (magic links, gift codes, signatures) or a reader's
+// address (unsubscribe and my-data links: `e`).
+const SENSITIVE_QUERY = /^(token|code|key|secret|signature|sig|e|email)$/i;
+// Paths whose segment after the prefix is a reader's address.
+const PRIVATE_PATH = /^(\/admin\/newsletters\/readers\/)[^/?#]+/;
+const REDACTED = '[redacted]';
 
-/** Strips the values of secret-bearing query parameters (magic links, gift codes) from a URL. */
+/** Strips secrets and readers' addresses from a URL before it is logged. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q === -1) return url;
+  const path = (q === -1 ? url : url.slice(0, q)).replace(PRIVATE_PATH, `$1${REDACTED}`);
+  if (q === -1) return path;
   const params = new URLSearchParams(url.slice(q + 1));
   for (const name of [...params.keys()]) {
-    if (SENSITIVE_QUERY.test(name)) params.set(name, '[redacted]');
+    if (SENSITIVE_QUERY.test(name)) params.set(name, REDACTED);
   }
-  return `${url.slice(0, q)}?${params.toString()}`;
+  return `${path}?${params.toString()}`;
 }

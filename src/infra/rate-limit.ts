@@ -1,14 +1,22 @@
 import type { Connection } from 'mongoose';
+import { AppError } from '../http/errors.js';
 import { claimOnce } from './claims.js';
+
+// The one rate limiter of the app. A limit must hold however many processes serve the traffic,
+// so it lives in the database, built on the one primitive that is atomic on every backend we
+// run on: an insert with a unique _id (see claims.ts). No $inc (FerretDB loses concurrent ones).
 
 // Where each key's next free slot probably is, so a busy key costs one insert, not one per
 // request already counted. Only a hint: another process may have taken it, and then we move on.
 const nextSlotHint = new Map<string, number>();
 
+/** Prefix of the slot documents' _id in the claims collection. */
+export const RATE_SLOT_PREFIX = 'rate:';
+
 /**
  * A fixed-window limit that holds across processes: each allowed request claims one of `limit`
- * numbered slots for the window (an atomic unique insert, see claims.ts); when every slot is
- * taken, the request is refused. Returns whether this request may proceed.
+ * numbered slots for the window (an atomic unique insert); when every slot is taken, the request
+ * is refused. Returns whether this request may proceed.
  */
 export async function takeSlot(
   db: Connection,
@@ -20,11 +28,34 @@ export async function takeSlot(
   const window = `${key}:${Math.floor(now.getTime() / windowMs)}`;
   if (nextSlotHint.size > 10_000) nextSlotHint.clear();
   for (let slot = nextSlotHint.get(window) ?? 0; slot < limit; slot++) {
-    if (await claimOnce(db, `rate:${window}:${slot}`, now)) {
+    if (await claimOnce(db, `${RATE_SLOT_PREFIX}${window}:${slot}`, now)) {
       nextSlotHint.set(window, slot + 1);
       return true;
     }
   }
   nextSlotHint.set(window, limit);
   return false;
+}
+
+export interface RateLimitRule {
+  /** What is counted, e.g. `account-sign-in-ip:203.0.113.7`. */
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * Takes a slot for this request or refuses it with 429 and Retry-After (seconds until the window
+ * turns). Call it after the request is validated: a malformed request is refused for that and
+ * must not use up anyone's allowance or write anything.
+ */
+export async function enforceRateLimit(db: Connection, now: Date, rule: RateLimitRule): Promise<void> {
+  if (await takeSlot(db, rule.key, rule.limit, rule.windowMs, now)) return;
+  const windowEnd = (Math.floor(now.getTime() / rule.windowMs) + 1) * rule.windowMs;
+  throw new AppError(
+    'rate_limited',
+    undefined,
+    undefined,
+    Math.max(1, Math.ceil((windowEnd - now.getTime()) / 1000)),
+  );
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
+import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
@@ -34,35 +35,43 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
     res.set('Cache-Control', 'public, max-age=300').json(deps.plans);
   });
 
-  /** JSON callers get the Checkout URL; the no-JavaScript form is redirected straight to it. */
-  router.post('/memberships/checkout', async (req, res) => {
-    if (!deps.stripe) throw new AppError('payments_not_configured');
-    const request = parseInput(checkoutRequestSchema, req.body);
-    const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
-    const session = await createCheckoutSession(
-      { db: deps.db, stripe: deps.stripe, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
-      request,
-      idempotencyKey,
-    );
-    if (req.is('application/x-www-form-urlencoded')) return res.redirect(303, session.url);
-    res.status(201).json(session);
-  });
+  const membershipPage = (req: Request, res: Response, error?: AppError) => {
+    const value = req.query.campaign ?? req.body?.campaign;
+    const campaign = typeof value === 'string' && /^[a-z0-9-]{1,60}$/.test(value) ? value : undefined;
+    res
+      .status(error?.status ?? 200)
+      .type('html')
+      .send(
+        renderPage('membership', {
+          title: 'Become a member',
+          brandName: deps.brandName,
+          tiers: deps.plans.tiers,
+          currencies: CURRENCIES.filter((c) => deps.plans.tiers.some((t) => t.prices[c])),
+          campaign,
+          error: error && { message: error.message, details: error.details },
+        }),
+      );
+  };
 
-  router.get('/membership', (req, res) => {
-    const campaign =
-      typeof req.query.campaign === 'string' && /^[a-z0-9-]{1,60}$/.test(req.query.campaign)
-        ? req.query.campaign
-        : undefined;
-    res.type('html').send(
-      renderPage('membership', {
-        title: 'Become a member',
-        brandName: deps.brandName,
-        tiers: deps.plans.tiers,
-        currencies: CURRENCIES.filter((c) => deps.plans.tiers.some((t) => t.prices[c])),
-        campaign,
-      }),
-    );
-  });
+  /** JSON callers get the Checkout URL; the no-JavaScript form is redirected straight to it. */
+  router.post(
+    '/memberships/checkout',
+    errorsAsPage((res, error, req) => membershipPage(req, res, error)),
+    async (req, res) => {
+      if (!deps.stripe) throw new AppError('payments_not_configured');
+      const request = parseInput(checkoutRequestSchema, req.body);
+      const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
+      const session = await createCheckoutSession(
+        { db: deps.db, stripe: deps.stripe, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+        request,
+        idempotencyKey,
+      );
+      if (wantsPage(req)) return res.redirect(303, session.url);
+      res.status(201).json(session);
+    },
+  );
+
+  router.get('/membership', (req, res) => membershipPage(req, res));
 
   const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
   router.get('/embed/membership-button.js', (_req, res) => {

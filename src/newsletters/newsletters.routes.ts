@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
+import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
-import { takeSlot } from '../infra/rate-limit.js';
+import { enforceRateLimit } from '../infra/rate-limit.js';
 import { verifyLink } from '../infra/signed-links.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
@@ -59,8 +60,6 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
       .status(status)
       .type('html')
       .send(renderPage(name, { title: 'Newsletters', brandName: deps.brandName, ...data }));
-  const isForm = (req: Request) =>
-    req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
   const context = (req: Request, sourcePage?: string, consentTextVersion?: string): ConsentContext => ({
     ip: req.ip,
     userAgent: req.get('user-agent')?.slice(0, 300),
@@ -104,15 +103,22 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     res.json({ lists: deps.lists.filter((l) => l.visible).map(({ sendgridListId: _, ...l }) => l) });
   });
 
-  router.post('/newsletters/subscriptions', async (req, res) => {
+  // The no-JavaScript form is shown again with the message and what the reader typed.
+  const signUpErrors = errorsAsPage((res, error, req) =>
+    formPage(
+      res,
+      error.message,
+      typeof req.body?.email === 'string' ? req.body.email : undefined,
+      error.status,
+    ),
+  );
+  router.post('/newsletters/subscriptions', signUpErrors, async (req, res) => {
     cors(res);
     const parsed = subscribeSchema.safeParse(req.body);
     if (!parsed.success) {
       const message = parsed.error.issues.some((i) => i.path[0] === 'email')
         ? 'Please enter a correct email address'
         : parsed.error.issues[0]!.message;
-      if (isForm(req))
-        return formPage(res, message, typeof req.body?.email === 'string' ? req.body.email : undefined, 422);
       throw new AppError(
         'validation_failed',
         message,
@@ -128,17 +134,11 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
       throw new AppError('validation_failed', `Unknown newsletter: ${unknown.join(', ')}`, [
         { path: 'lists', message: 'Unknown newsletter' },
       ]);
-    if (
-      !(await takeSlot(
-        deps.db,
-        `newsletter-ip:${req.ip}`,
-        deps.subscribeLimitPerIp,
-        10 * 60_000,
-        deps.clock.now(),
-      ))
-    ) {
-      throw new AppError('rate_limited');
-    }
+    await enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `newsletter-ip:${req.ip}`,
+      limit: deps.subscribeLimitPerIp,
+      windowMs: 10 * 60_000,
+    });
     // A filled honeypot is a bot: it gets the same answer, and nothing happens.
     if (!input.website) {
       const locale = input.locale ?? deps.lists.find((l) => l.slug === input.lists[0])?.language ?? 'en';
@@ -148,7 +148,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
         context(req, input.sourcePage, input.consentTextVersion),
       );
     }
-    if (isForm(req))
+    if (wantsPage(req))
       return page(res, 'newsletter-message', { heading: 'Thank you!', message: THANK_YOU }, 202);
     res.status(202).json({ message: THANK_YOU });
   });
@@ -158,7 +158,19 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     page(res, 'newsletter-confirm', { token: typeof req.query.token === 'string' ? req.query.token : '' });
   });
 
-  router.post('/newsletters/confirm', async (req, res) => {
+  const confirmErrors = errorsAsPage((res, error, req) =>
+    page(
+      res,
+      'newsletter-message',
+      {
+        heading: error.code === 'link_expired' ? 'This link has expired' : 'This link is not valid',
+        message: error.message,
+        resendToken: error.code === 'link_expired' ? req.body?.token : undefined,
+      },
+      error.status,
+    ),
+  );
+  router.post('/newsletters/confirm', confirmErrors, async (req, res) => {
     const parsed = tokenSchema.safeParse(req.body);
     const result = parsed.success
       ? await confirm(deps, parsed.data.token, context(req))
@@ -175,23 +187,12 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
           message: 'You had already confirmed this subscription. Nothing more to do.',
         });
       case 'expired':
-        return page(
-          res,
-          'newsletter-message',
-          {
-            heading: 'This link has expired',
-            message: 'Confirmation links work for a limited time. We can send you a new one.',
-            resendToken: parsed.data!.token,
-          },
-          410,
+        throw new AppError(
+          'link_expired',
+          'Confirmation links work for a limited time. We can send you a new one.',
         );
       default:
-        return page(
-          res,
-          'newsletter-message',
-          { heading: 'This link is not valid', message: 'Please sign up again from the newsletter form.' },
-          400,
-        );
+        throw new AppError('invalid_link', 'Please sign up again from the newsletter form.');
     }
   });
 

@@ -5,7 +5,7 @@ import { AppError } from '../http/errors.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { hashPassword, verifyPassword } from './passwords.js';
-import { type StaffRole, type StaffUser, staffModels } from './staff.model.js';
+import { STAFF_ROLES, type StaffRole, type StaffUser, staffModels } from './staff.model.js';
 
 export interface StaffAuthConfig {
   keys: { kid: string; secret: string }[];
@@ -34,6 +34,10 @@ export interface TokenPair {
 }
 
 const AUDIENCE = 'staff';
+/** Names what the token is for, so no other JWT signed with our keys can pass as an access token. */
+export const ACCESS_TOKEN_USE = 'staff-access';
+/** How far a token's `iat` may be ahead of our clock (clock skew between processes). */
+const SKEW_SECONDS = 60;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 // Compared against when the email is unknown, so a wrong email takes as long as a wrong password.
 const DECOY_HASH = hashPassword(randomBytes(16).toString('hex'));
@@ -57,7 +61,7 @@ async function issueTokens(deps: StaffAuthDeps, user: StaffUser): Promise<TokenP
   const [current] = deps.auth.keys;
   const now = deps.clock.now();
   const accessToken = jwt.sign(
-    { role: user.role, email: user.email, iat: Math.floor(now.getTime() / 1000) },
+    { role: user.role, email: user.email, use: ACCESS_TOKEN_USE, iat: Math.floor(now.getTime() / 1000) },
     current!.secret,
     {
       algorithm: 'HS256',
@@ -105,20 +109,32 @@ export async function revokeRefreshToken(db: Connection, refreshToken: string): 
   await staffModels(db).StaffRefreshToken.deleteOne({ _id: sha256(refreshToken) });
 }
 
-/** Verifies an access token: HS256 only, a known key id, our issuer and the staff audience. */
+/**
+ * Verifies an access token: HS256 only, a known key id, our issuer and the staff audience, issued
+ * for access (not some other token signed with our keys), with `iat` and `exp` both present and a
+ * lifetime no longer than we issue. A token without `exp` would otherwise be valid forever.
+ */
 export function verifyStaffToken(auth: StaffAuthConfig, token: string, now: Date): StaffIdentity | undefined {
   const decoded = jwt.decode(token, { complete: true });
-  const key = auth.keys.find((k) => k.kid === decoded?.header.kid);
+  if (decoded?.header.alg !== 'HS256' || typeof decoded.header.kid !== 'string') return undefined;
+  const key = auth.keys.find((k) => k.kid === decoded.header.kid);
   if (!key) return undefined;
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const lifetime = auth.accessTokenMinutes * 60;
   try {
     const payload = jwt.verify(token, key.secret, {
       algorithms: ['HS256'],
       audience: AUDIENCE,
       issuer: auth.issuer,
-      clockTimestamp: Math.floor(now.getTime() / 1000),
+      clockTimestamp: nowSeconds,
     });
     if (typeof payload !== 'object' || typeof payload.sub !== 'string') return undefined;
-    return { id: payload.sub, email: String(payload.email), role: payload.role as StaffRole };
+    const { iat, exp, use, role } = payload;
+    if (typeof iat !== 'number' || typeof exp !== 'number') return undefined;
+    if (exp - iat > lifetime || iat > nowSeconds + SKEW_SECONDS || nowSeconds - iat > lifetime)
+      return undefined;
+    if (use !== ACCESS_TOKEN_USE || !STAFF_ROLES.includes(role)) return undefined;
+    return { id: payload.sub, email: String(payload.email), role };
   } catch {
     return undefined;
   }

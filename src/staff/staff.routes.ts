@@ -1,9 +1,9 @@
-import { Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { type Request, Router } from 'express';
 import { z } from 'zod';
-import { AppError, errorBodySchema } from '../http/errors.js';
+import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { emailField, parseInput } from '../http/validate.js';
+import { enforceRateLimit } from '../infra/rate-limit.js';
 import {
   refreshStaffTokens,
   revokeRefreshToken,
@@ -24,23 +24,28 @@ const tokenPairSchema = z
   })
   .meta({ id: 'StaffTokens' });
 
+/** Staff sign-in and refresh attempts per IP per 15 minutes. */
+export const STAFF_SIGN_INS_PER_IP = 30;
+
 export function staffRoutes(deps: StaffAuthDeps): Router {
   const router = Router();
-  const limit = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: 30,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: (_req, _res, next) => next(new AppError('rate_limited')),
-  });
+  // Password guesses and refresh attempts share one allowance per IP, across processes.
+  const limit = (req: Request) =>
+    enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `staff-sign-in-ip:${req.ip}`,
+      limit: STAFF_SIGN_INS_PER_IP,
+      windowMs: 15 * 60_000,
+    });
 
-  router.post('/staff/sign-in', limit, async (req, res) => {
+  router.post('/staff/sign-in', async (req, res) => {
     const { email, password } = parseInput(signInBody, req.body);
+    await limit(req);
     res.set('Cache-Control', 'no-store').json(await signInStaff(deps, email, password));
   });
 
-  router.post('/staff/token/refresh', limit, async (req, res) => {
+  router.post('/staff/token/refresh', async (req, res) => {
     const { refreshToken } = parseInput(refreshBody, req.body);
+    await limit(req);
     res.set('Cache-Control', 'no-store').json(await refreshStaffTokens(deps, refreshToken));
   });
 

@@ -14,7 +14,8 @@
       goal: function (c, g) { return c + ' of ' + g + ' new members'; },
       days: function (d) { return d === 1 ? '1 day left' : d + ' days left'; },
       ended: 'The drive has ended', join: 'Become a member', gift: 'Gift a membership',
-      label: 'Progress toward the goal', error: 'Progress is unavailable right now.'
+      label: 'Progress toward the goal', error: 'Progress is unavailable right now.',
+      notFound: 'This campaign was not found. Check the campaign name in the embed code.'
     },
     uk: {
       goal: function (c, g) { return c + ' з ' + g + ' нових членів'; },
@@ -22,7 +23,8 @@
         var w = m10 === 1 && m100 !== 11 ? 'день' : m10 >= 2 && m10 <= 4 && (m100 < 12 || m100 > 14) ? 'дні' : 'днів';
         return 'Залишилося ' + d + ' ' + w; },
       ended: 'Кампанію завершено', join: 'Стати членом спільноти', gift: 'Подарувати членство',
-      label: 'Поступ до мети', error: 'Дані тимчасово недоступні.'
+      label: 'Поступ до мети', error: 'Дані тимчасово недоступні.',
+      notFound: 'Кампанію не знайдено. Перевірте назву кампанії в коді вставки.'
     }
   };
   var CSS =
@@ -40,7 +42,7 @@
     '.actions{display:flex;flex-wrap:wrap;gap:8px}' +
     'a{display:inline-block;padding:10px 16px;border-radius:4px;font-weight:700;text-decoration:none;font-size:15px}' +
     'a{border:2px solid var(--mg-accent,#1a56db)}a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{color:var(--mg-accent,#1a56db)}' +
-    'a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.error{color:#b91c1c;font-size:14px}';
+    'a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.error{color:#b91c1c;font-size:14px}[hidden]{display:none!important}';
 
   class Goal extends HTMLElement {}
 
@@ -50,7 +52,7 @@
     this._root.innerHTML = '<style>' + CSS + '</style><div class="box" part="box"><h2></h2>' +
       '<div class="track" role="progressbar" aria-valuemin="0"><div class="bar"></div></div>' +
       '<div class="numbers"><span class="count"></span><span class="days"></span></div>' +
-      '<div class="actions"><a class="join" part="join"></a><a class="gift" part="gift"></a></div>' +
+      '<div class="actions" hidden><a class="join" part="join"></a><a class="gift" part="gift"></a></div>' +
       '<p class="error" hidden></p></div>';
     var accent = this.getAttribute('accent');
     if (accent) this.style.setProperty('--mg-accent', accent);
@@ -70,7 +72,7 @@
     fetch(origin + '/campaigns/' + encodeURIComponent(self._slug()) + '/progress', { credentials: 'omit', cache: 'no-cache' })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (p) { self._render(p); self._delay = self._interval(); })
-      .catch(function () { self._failed(); self._delay = Math.min(self._delay * 2, 600000); })
+      .catch(function (e) { self._failed(e && e.message === '404'); self._delay = Math.min(self._delay * 2, 600000); })
       .then(function () { self._schedule(); });
   };
   Goal.prototype._schedule = function () {
@@ -97,12 +99,15 @@
     join.textContent = t.join; join.href = origin + '/membership' + c;
     gift.textContent = t.gift; gift.href = origin + '/gifts' + c;
     if (window.self !== window.top) { join.target = '_top'; gift.target = '_top'; } // inside the iframe embed
+    q('.actions').hidden = false; q('.track').hidden = false;
     q('.error').hidden = true;
   };
-  Goal.prototype._failed = function () {
-    var e = this._root.querySelector('.error');
-    e.textContent = TEXT[this._locale()].error;
+  // An unknown campaign says so instead of showing an empty bar and two empty buttons.
+  Goal.prototype._failed = function (notFound) {
+    var r = this._root, e = r.querySelector('.error'), t = TEXT[this._locale()];
+    e.textContent = notFound ? t.notFound : t.error;
     e.hidden = false;
+    if (notFound) { r.querySelector('.actions').hidden = true; r.querySelector('.track').hidden = true; }
   };
 
   customElements.define('membership-goal', Goal);

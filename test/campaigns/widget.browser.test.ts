@@ -37,6 +37,10 @@ beforeAll(async () => {
       <div data-membership-goal="birthday" locale="uk" id="uk"></div>
       <script src="${app.url}/widget.js" async></script>
     </body></html>`,
+    '/unknown-campaign': `<!doctype html><html lang="en"><head><title>Typo</title></head><body>
+      <membership-goal campaign="birthdya"></membership-goal>
+      <script src="${app.url}/widget.js" async></script>
+    </body></html>`,
     '/newsletter-archive': `<!doctype html><html lang="en"><head><title>No scripts</title></head><body>
       <iframe src="${app.url}/campaigns/birthday/widget" title="Membership goal" width="520" height="230" style="border:0"></iframe>
       <img id="svg" src="${app.url}/campaigns/birthday/progress.svg" alt="Progress toward our goal">
@@ -111,6 +115,27 @@ describe('the script widget on another origin', () => {
     await screenshot(page, 'widget-script-after-new-member');
 
     expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('a widget naming a campaign that does not exist', () => {
+  it('when the campaign is unknown, then the widget says so (no empty buttons) and the browser reports no CORS error', async () => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 400 }, reducedMotion: 'reduce' });
+    const errors = watchErrors(page);
+    await page.goto(`${site.url}/unknown-campaign`);
+    const widget = page.locator('membership-goal');
+    await expect
+      .poll(() => widget.locator('.error').textContent(), { timeout: 10_000 })
+      .toBe('This campaign was not found. Check the campaign name in the embed code.');
+    expect(await widget.locator('.error').isVisible()).toBe(true);
+    expect(await widget.locator('a.join').isVisible()).toBe(false);
+    expect(await widget.locator('a.gift').isVisible()).toBe(false);
+    expect(await widget.locator('[role="progressbar"]').isVisible()).toBe(false);
+    await screenshot(page, 'widget-unknown-campaign');
+    // The 404 itself is logged by the browser; a CORS refusal would be logged as well.
+    expect(errors.filter((e) => /CORS|Access-Control/i.test(e))).toEqual([]);
+    expect(errors.every((e) => e.includes('404'))).toBe(true);
     await page.close();
   });
 });

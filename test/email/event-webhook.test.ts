@@ -11,7 +11,11 @@ let app: TestApp;
 let capture: SendgridCapture;
 
 beforeAll(async () => {
-  app = await startTestApp({ config: testConfig({ SENDGRID_WEBHOOK_PUBLIC_KEY: keys.publicKeyBase64 }) });
+  // Real time: SendGrid signs with the current time, and old signatures are refused.
+  app = await startTestApp({
+    config: testConfig({ SENDGRID_WEBHOOK_PUBLIC_KEY: keys.publicKeyBase64 }),
+    deps: { clock: { now: () => new Date() } },
+  });
   capture = await startSendgridCapture();
 });
 afterAll(async () => {
@@ -91,6 +95,22 @@ describe('SendGrid event webhook', () => {
     for (const headers of cases) expect((await postEvents(body, headers)).status).toBe(401);
     expect(await models().EmailEvent.countDocuments()).toBe(0);
     expect(await models().Suppression.countDocuments()).toBe(0);
+  });
+
+  it('when a correctly signed batch is replayed long after signing (a 2001 timestamp), then 401 and nothing is stored', async () => {
+    const body = JSON.stringify([event({ event: 'spamreport', email: 'victim@example.com' })]);
+    const now = Math.floor(Date.now() / 1000);
+    const at = (seconds: number) => keys.signedHeaders(body, String(seconds));
+    for (const stale of [1_000_000_000 /* 2001-09-09 */, now - 6 * 60, now + 6 * 60]) {
+      const res = await postEvents(body, at(stale));
+      expect({ stale, status: res.status }).toEqual({ stale, status: 401 });
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_signature');
+    }
+    expect(await models().EmailEvent.countDocuments()).toBe(0);
+    expect(await models().Suppression.countDocuments()).toBe(0);
+    // Within the five-minute window the same batch is accepted.
+    expect((await postEvents(body, at(now - 4 * 60))).status).toBe(200);
+    expect(await models().Suppression.countDocuments()).toBe(1);
   });
 
   it('when the same sg_event_id arrives twice, then it is processed once', async () => {

@@ -89,6 +89,7 @@ describe('sending', () => {
       ],
       categories: ['member-welcome'],
       custom_args: { job_id: jobId },
+      tracking_settings: { click_tracking: { enable: false, enable_text: false } },
     });
     expect(await job(jobId)).toMatchObject({
       status: 'sent',

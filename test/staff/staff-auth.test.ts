@@ -30,7 +30,7 @@ const createCampaign = (headers: Record<string, string>, slug = campaign.slug) =
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ ...campaign, slug }),
   });
-const claims = { role: 'admin', email: 'admin@newsroom.example' };
+const claims = { role: 'admin', email: 'admin@newsroom.example', use: 'staff-access' };
 const signed = (secret: string, options: jwt.SignOptions) =>
   `Bearer ${jwt.sign({ ...claims, iat: Math.floor(clock.now().getTime() / 1000) }, secret, { algorithm: 'HS256', subject: '000000000000000000000001', expiresIn: 600, ...options })}`;
 

@@ -35,6 +35,10 @@ export function createSendgridSender(options: SendgridSenderOptions): EmailSende
           categories: [email.category],
           // Comes back on every event SendGrid posts, so events find their job.
           customArgs: { job_id: email.jobId },
+          // Our links are single-use or signed (sign-in, confirmation, gift redemption,
+          // unsubscribe): they must reach the reader as we wrote them, not rewritten through a
+          // tracking domain that fetches them first and logs the secret in its URL.
+          trackingSettings: { clickTracking: { enable: false, enableText: false } },
         });
         const messageId = response.headers['x-message-id'];
         return { providerMessageId: typeof messageId === 'string' ? messageId : undefined };
