@@ -1,18 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import type { TestProject } from 'vitest/node';
 import { describeServer } from '../../src/infra/db.js';
-import {
-  type EmbeddedDatabase,
-  freePort,
-  startEmbeddedDatabase,
-  stopChild,
-  waitForPort,
-} from '../../src/infra/embedded-db.js';
+import { type EmbeddedDatabase, startEmbeddedDatabase, stopChild } from '../../src/infra/embedded-db.js';
 import { fromRoot } from '../../src/infra/paths.js';
+import { startStripeMock } from './stripe-mock.js';
 
 // Starts the real services the suite runs against, once per run: a MongoDB-compatible server
 // (MONGODB_URI if set, else mongod via mongodb-memory-server, else FerretDB) and stripe-mock.
@@ -39,7 +33,8 @@ export default async function setup(project: TestProject) {
   await probe.close();
   log(`database: ${server} via ${embedded?.kind ?? 'MONGODB_URI'}`);
 
-  const stripeMock = await startStripeMock(log);
+  const stripeMock = await startStripeMock();
+  log(`stripe-mock ${stripeMock.version} on port ${stripeMock.port}`);
 
   mkdirSync(fromRoot('test-results'), { recursive: true });
   writeFileSync(
@@ -59,21 +54,4 @@ export default async function setup(project: TestProject) {
     await embedded?.stop();
     rmSync(tmp, { recursive: true, force: true });
   };
-}
-
-async function startStripeMock(
-  log: (m: string) => void,
-): Promise<{ child: ChildProcess; port: number; version: string }> {
-  const binary = execFileSync(fromRoot('scripts/install-test-services.sh'), ['stripe-mock'], {
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  const port = await freePort();
-  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
-  await waitForPort(port, child);
-  const version = path.basename(binary).replace('stripe-mock-', '');
-  log(`stripe-mock ${version} on port ${port}`);
-  return { child, port, version };
 }
