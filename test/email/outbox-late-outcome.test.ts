@@ -34,7 +34,7 @@ describe('a late outcome from a worker that lost its lease', () => {
     let answerSecond!: () => void;
     capture.respondNext(
       { holdUntil: new Promise<void>((resolve) => (dropFirst = resolve)) },
-      { holdUntil: new Promise<void>((resolve) => (answerSecond = resolve)), then: { status: 202 } },
+      { holdUntil: new Promise<void>((resolve) => (answerSecond = resolve)), after: { status: 202 } },
     );
     const dead = workerAgainstCapture(db, capture, clock, { leaseMs: 60_000 });
     const holder = workerAgainstCapture(db, capture, clock, { leaseMs: 60_000 });

@@ -16,8 +16,8 @@ export interface CapturedRequest {
 export type ScriptedResponse =
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | { drop: true }
-  /** Holds the request until the promise settles, then answers `then` (by default: drops it). */
-  | { holdUntil: Promise<void>; then?: { status: number; headers?: Record<string, string>; body?: unknown } };
+  /** Holds the request until the promise settles, then answers `after` (by default: drops it). */
+  | { holdUntil: Promise<void>; after?: { status: number; headers?: Record<string, string>; body?: unknown } };
 
 export async function startSendgridCapture() {
   const requests: CapturedRequest[] = [];
@@ -43,7 +43,7 @@ export async function startSendgridCapture() {
       let response = script.shift() ?? byPath.get(entry.path.split('?')[0]!) ?? fallback;
       if ('holdUntil' in response) {
         await response.holdUntil;
-        response = response.then ?? { drop: true };
+        response = response.after ?? { drop: true };
       }
       if ('drop' in response) {
         entry.status = 'dropped';
