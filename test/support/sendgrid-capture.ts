@@ -17,7 +17,10 @@ export type ScriptedResponse =
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | { drop: true }
   /** Holds the request until the promise settles, then answers `after` (by default: drops it). */
-  | { holdUntil: Promise<void>; after?: { status: number; headers?: Record<string, string>; body?: unknown } };
+  | {
+      holdUntil: Promise<void>;
+      after?: { status: number; headers?: Record<string, string>; body?: unknown };
+    };
 
 export async function startSendgridCapture() {
   const requests: CapturedRequest[] = [];
