@@ -225,7 +225,7 @@ describe('a gift refund racing its redemption', () => {
     expect(tally.redemptionFirst, `seed ${seed}`).toBeGreaterThan(0);
     // Every gift was counted when paid and taken back when refunded; no recipient counted on top.
     expect(await countOf(app.deps.db, campaign)).toBe(0);
-  }, 600_000);
+  }, 900_000);
 
   it('when the redemption stops after its claim (its process dies), then the refund waits, finishes it once it is abandoned, and ends it', async () => {
     const { giftId, code } = await deliveredGift();
