@@ -430,8 +430,9 @@ export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Da
     outcome: 'refunded',
     at,
   });
-  if (decision?.outcome === 'refunded' || (!decision && gift.status !== 'redeemed'))
-    return finishRefund(deps, gift, at);
+  // Refunded, by this delivery or an earlier one whose writes may be unfinished: finish them.
+  if (decision?.outcome === 'refunded') return finishRefund(deps, gift, decision.at);
+  if (!decision && gift.status !== 'redeemed') return finishRefund(deps, gift, at); // a claim from before decisions
   if (decision && gift.status !== 'redeemed' && !(await redemptionFinished(deps, gift))) {
     if (now.getTime() - decidedAt.getTime() < REDEMPTION_FINISH_MS)
       throw new Error(`gift ${gift._id} is being redeemed; the refund applies once that has finished`);
