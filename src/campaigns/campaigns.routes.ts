@@ -30,24 +30,47 @@ export const PUBLIC_CACHE = 'public, max-age=15, s-maxage=30, stale-while-revali
 const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/);
 const timeZone = z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv');
 
-const campaignFields = z.object({
+// Each field once, without defaults: creating fills the defaults in, changing leaves every field
+// it does not name as it is (zod's .partial() would keep the defaults and reset them).
+const fields = {
   title: z.string().trim().min(1).max(120),
-  description: z.string().max(1000).default(''),
+  description: z.string().max(1000),
   goal: z.number().int().positive().max(10_000_000),
   startsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
   endsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
-  timeZone: timeZone.default('UTC'),
-  startingOffset: z.number().int().nonnegative().default(0),
-  counts: z
-    .object({ gifts: z.boolean().default(true), oneTime: z.boolean().default(false) })
-    .default({ gifts: true, oneTime: false }),
-  milestones: z.array(z.number().int().min(1).max(1000)).max(20).default([25, 50, 75, 100]),
-});
-const createCampaignSchema = campaignFields
-  .extend({ slug: slugParam })
+  timeZone,
+  startingOffset: z.number().int().nonnegative(),
+  milestones: z.array(z.number().int().min(1).max(1000)).max(20),
+};
+const createCampaignSchema = z
+  .object({
+    ...fields,
+    slug: slugParam,
+    description: fields.description.default(''),
+    timeZone: timeZone.default('UTC'),
+    startingOffset: fields.startingOffset.default(0),
+    counts: z
+      .object({ gifts: z.boolean().default(true), oneTime: z.boolean().default(false) })
+      .default({ gifts: true, oneTime: false }),
+    milestones: fields.milestones.default([25, 50, 75, 100]),
+  })
   .refine((c) => c.endsAt > c.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
   .meta({ id: 'CampaignCreate' });
-const updateCampaignSchema = campaignFields.partial().meta({ id: 'CampaignUpdate' });
+const updateCampaignSchema = z
+  .object({
+    ...fields,
+    counts: z.object({ gifts: z.boolean(), oneTime: z.boolean() }).partial(),
+  })
+  .partial()
+  .meta({ id: 'CampaignUpdate' });
+
+/** The update as `$set` paths: `counts.oneTime` alone leaves `counts.gifts` as it is. */
+function setPaths(changes: z.infer<typeof updateCampaignSchema>): Record<string, unknown> {
+  const { counts, ...rest } = changes;
+  const set: Record<string, unknown> = { ...rest };
+  for (const [key, value] of Object.entries(counts ?? {})) set[`counts.${key}`] = value;
+  return set;
+}
 
 export const progressSchema = z
   .object({
@@ -155,13 +178,13 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     const { Campaign } = campaignModels(deps.db);
     const existing = await Campaign.findOne({ slug: parseInput(slugParam, req.params.slug) }).lean();
     if (!existing) throw new AppError('not_found', 'There is no campaign with this name.');
-    const merged = { ...existing, ...changes };
+    const merged = { ...existing, ...changes, counts: { ...existing.counts, ...changes.counts } };
     if (merged.endsAt <= merged.startsAt) {
       throw new AppError('validation_failed', undefined, [
         { path: 'endsAt', message: 'must be after startsAt' },
       ]);
     }
-    await Campaign.updateOne({ _id: existing._id }, { $set: changes });
+    await Campaign.updateOne({ _id: existing._id }, { $set: setPaths(changes) });
     cache.clear();
     res.json(present(merged));
   });

@@ -20,7 +20,8 @@ export interface RebuildReport {
 const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
 
 /**
- * Recomputes each campaign's member count from the members (who joined inside the window) and the
+ * Recomputes each campaign's member count from the members (who joined inside the window, except by
+ * a gift, which campaigns count when it is paid) and the
  * ledger (whose first payment was refunded inside it), and reports every difference from the stored
  * contributions. Gift and one-time contributions are checked by the capabilities that write them.
  */
@@ -28,8 +29,9 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
   const { Campaign, Contribution, Revocation } = campaignModels(db);
   const reports: RebuildReport[] = [];
   for (const campaign of await Campaign.find().sort({ startsAt: 1 }).lean<Campaign[]>()) {
+    // A reader who joined by redeeming a gift is not counted again: the gift counted when it was paid.
     const members = await membershipModels(db)
-      .Member.find({ joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt } })
+      .Member.find({ joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt }, source: { $ne: 'gift' } })
       .select({ _id: 1 })
       .lean();
     const expected = new Set(members.map((m) => `${campaign._id}:member:${m._id}`));

@@ -1,17 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Connection, Types } from 'mongoose';
+import { type Connection, Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { countGift, revokeGift } from '../campaigns/campaign.service.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { AppError } from '../http/errors.js';
-import { claimOnce } from '../infra/claims.js';
+import { claimOnce, decideOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { signLink } from '../infra/signed-links.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
-import { findMemberByEmail } from '../memberships/member-keys.js';
+import { ensureMemberKeys, findMemberByEmail } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { addMonths, calendarKeys, zonedHourToUtc } from '../shared/time.js';
@@ -263,21 +264,133 @@ export async function viewGift(deps: GiftDeps, code: string): Promise<Redemption
 }
 
 /**
- * Redeems a gift: one claim decides, so of any number of concurrent attempts exactly one wins. A new
- * or lapsed reader becomes a member until now + duration; a gift member's end moves out; a paying
- * member's next charge moves back by the duration, so no gifted day is lost.
+ * Redemption and refund take the same claim, `gift-redeem:<gift>`, and record in it what they
+ * decided; whichever inserts it first decides for good. Each decision's follow-up writes are
+ * idempotent `$set`s of values fixed in the decision, with the gift's status written last, so
+ * whoever finds a decision unfinished (a retried redemption, Stripe's retry of the refund) finishes
+ * it with the same result.
+ */
+type GiftDecision =
+  | { outcome: 'redeemed'; email: string; at: Date; plan: RedemptionPlan }
+  | { outcome: 'refunded'; at: Date };
+
+/** What redeeming does to the recipient's membership, computed once, before the claim. */
+type RedemptionPlan =
+  | { kind: 'new'; memberId: Types.ObjectId; end: Date }
+  | { kind: 'extend'; memberId: Types.ObjectId; end: Date }
+  | { kind: 'paying'; memberId: Types.ObjectId; subscriptionId: string; nextCharge: Date };
+
+const decisionKey = (gift: Pick<Gift, '_id'>) => `gift-redeem:${gift._id}`;
+/** A redemption decided longer ago than this and still unfinished has lost its process. */
+export const REDEMPTION_FINISH_MS = 60_000;
+
+/**
+ * Redeems a gift: of any number of concurrent attempts (and a refund racing them) exactly one
+ * decision wins. A new or lapsed reader becomes a member until now + duration; a gift member's end
+ * moves out; a paying member's next charge moves back by the duration, so no gifted day is lost.
  */
 export async function redeemGift(deps: GiftDeps, code: string, email: string): Promise<RedemptionView> {
   const view = await viewGift(deps, code);
   if (view.state !== 'ready') return view;
   const { gift } = view;
   const now = deps.clock.now();
-  if (!(await claimOnce(deps.db, `gift-redeem:${gift._id}`, now))) return { state: 'redeemed' };
-  const member = await applyGiftToMember(deps, gift, email, now);
-  await giftModel(deps.db).updateOne(
-    { _id: gift._id },
-    { $set: { status: 'redeemed', redeemedAt: now, redeemedBy: member._id } },
-  );
+  const plan = await planRedemption(deps, gift, email, now);
+  const { won, decision, decidedAt } = await decideOnce<GiftDecision>(deps.db, decisionKey(gift), now, {
+    outcome: 'redeemed',
+    email,
+    at: now,
+    plan,
+  });
+  if (!decision) return { state: 'redeemed' }; // claimed before decisions were recorded
+  if (decision.outcome === 'refunded') {
+    await finishRefund(deps, gift, decision.at);
+    return { state: 'refunded' };
+  }
+  // The winner finishes its own decision; anyone else only one whose process is gone.
+  if (won || now.getTime() - decidedAt.getTime() >= REDEMPTION_FINISH_MS)
+    await finishRedemption(deps, gift, decision);
+  return decision.email === email
+    ? { state: 'ready', gift: { ...gift, status: 'redeemed' } }
+    : { state: 'redeemed' };
+}
+
+async function planRedemption(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<RedemptionPlan> {
+  const { Member, Subscription } = membershipModels(deps.db);
+  const existing = await findMemberByEmail(deps.db, email);
+  if (!existing)
+    return { kind: 'new', memberId: new Types.ObjectId(), end: addMonths(now, gift.durationMonths) };
+  const paying = await Subscription.findOne({
+    memberId: existing._id,
+    status: { $in: ['active', 'trialing', 'past_due'] },
+  }).lean();
+  if (paying && deps.stripe) {
+    const from = paying.currentPeriodEnd && paying.currentPeriodEnd > now ? paying.currentPeriodEnd : now;
+    return {
+      kind: 'paying',
+      memberId: existing._id,
+      subscriptionId: paying._id,
+      nextCharge: addMonths(from, gift.durationMonths),
+    };
+  }
+  const stillActive =
+    existing.status === 'active' && existing.currentPeriodEnd && existing.currentPeriodEnd > now;
+  return {
+    kind: 'extend',
+    memberId: existing._id,
+    end: addMonths(stillActive ? existing.currentPeriodEnd! : now, gift.durationMonths),
+  };
+}
+
+/** The redemption's writes, each idempotent; the gift's status last, as the "done" marker. */
+async function finishRedemption(
+  deps: GiftDeps,
+  gift: Gift,
+  decision: Extract<GiftDecision, { outcome: 'redeemed' }>,
+): Promise<void> {
+  const { Member, Subscription } = membershipModels(deps.db);
+  const { plan, email, at } = decision;
+  if (plan.kind === 'new') {
+    try {
+      await Member.create({
+        _id: plan.memberId,
+        email,
+        name: gift.recipient.name,
+        locale: gift.locale,
+        status: 'active',
+        source: 'gift',
+        joinedAt: at,
+        joinedVia: `gift:${gift._id}`,
+        currentPeriodEnd: plan.end,
+      });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    // The create's hook writes the member's keys; a finish after a crash makes sure they exist.
+    await ensureMemberKeys(deps.db, [{ _id: plan.memberId, email }]);
+    // Published on every finish: listeners are idempotent, and a crash must not lose it.
+    await deps.events.publish('member.joined', {
+      memberId: String(plan.memberId),
+      email,
+      joinedAt: at,
+      source: 'gift',
+    });
+  } else if (plan.kind === 'paying') {
+    await deps.stripe?.subscriptions.update(
+      plan.subscriptionId,
+      { trial_end: Math.floor(plan.nextCharge.getTime() / 1000), proration_behavior: 'none' },
+      { idempotencyKey: `gift-redeem:${gift._id}` },
+    );
+    await Subscription.updateOne(
+      { _id: plan.subscriptionId },
+      { $set: { currentPeriodEnd: plan.nextCharge } },
+    );
+    await Member.updateOne({ _id: plan.memberId }, { $set: { currentPeriodEnd: plan.nextCharge } });
+  } else {
+    await Member.updateOne(
+      { _id: plan.memberId },
+      { $set: { status: 'active', currentPeriodEnd: plan.end, endedAt: null } },
+    );
+  }
   await enqueueEmail(deps.db, deps.clock, {
     template: 'gift-redeemed',
     to: gift.purchaser,
@@ -285,77 +398,58 @@ export async function redeemGift(deps: GiftDeps, code: string, email: string): P
     data: { name: gift.purchaser.name, recipientName: gift.recipient.name },
     idempotencyKey: `gift-redeemed:${gift._id}`,
   });
-  return { state: 'ready', gift: { ...gift, status: 'redeemed' } };
-}
-
-async function applyGiftToMember(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<Member> {
-  const { Member, Subscription } = membershipModels(deps.db);
-  const existing = await findMemberByEmail(deps.db, email);
-  if (!existing) {
-    const created = (
-      await Member.create({
-        email,
-        name: gift.recipient.name,
-        locale: gift.locale,
-        status: 'active',
-        source: 'gift',
-        joinedAt: now,
-        joinedVia: `gift:${gift._id}`,
-        currentPeriodEnd: addMonths(now, gift.durationMonths),
-      })
-    ).toObject();
-    await deps.events.publish('member.joined', {
-      memberId: String(created._id),
-      email,
-      joinedAt: now,
-      source: 'gift',
-    });
-    return created;
-  }
-  const paying = await Subscription.findOne({
-    memberId: existing._id,
-    status: { $in: ['active', 'trialing', 'past_due'] },
-  }).lean();
-  if (paying && deps.stripe) {
-    const from = paying.currentPeriodEnd && paying.currentPeriodEnd > now ? paying.currentPeriodEnd : now;
-    const nextCharge = addMonths(from, gift.durationMonths);
-    await deps.stripe.subscriptions.update(
-      paying._id,
-      { trial_end: Math.floor(nextCharge.getTime() / 1000), proration_behavior: 'none' },
-      { idempotencyKey: `gift-redeem:${gift._id}` },
-    );
-    await Subscription.updateOne({ _id: paying._id }, { $set: { currentPeriodEnd: nextCharge } });
-    await Member.updateOne({ _id: existing._id }, { $set: { currentPeriodEnd: nextCharge } });
-    return { ...existing, currentPeriodEnd: nextCharge };
-  }
-  const stillActive =
-    existing.status === 'active' && existing.currentPeriodEnd && existing.currentPeriodEnd > now;
-  const end = addMonths(stillActive ? existing.currentPeriodEnd! : now, gift.durationMonths);
-  await Member.updateOne(
-    { _id: existing._id },
-    { $set: { status: 'active', currentPeriodEnd: end, endedAt: null } },
+  await giftModel(deps.db).updateOne(
+    { _id: gift._id },
+    { $set: { status: 'redeemed', redeemedAt: at, redeemedBy: plan.memberId } },
   );
-  return { ...existing, status: 'active', currentPeriodEnd: end };
 }
 
-/** A refund of a gift's payment: an unredeemed gift can no longer be redeemed; a redeemed one ends now. */
+/** The refund's writes, each idempotent: the campaigns take the gift back, then the gift is refunded. */
+async function finishRefund(deps: GiftDeps, gift: Gift, at: Date): Promise<void> {
+  await revokeGift(deps, String(gift._id), at);
+  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { status: 'refunded', refundedAt: at } });
+}
+
+/** A redemption in flight takes a moment: wait for its "done" marker briefly rather than fail at once. */
+async function redemptionFinished(deps: GiftDeps, gift: Gift, waitMs = 2_000): Promise<boolean> {
+  for (const deadline = Date.now() + waitMs; Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const status = (await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>())?.status;
+    if (status === 'redeemed' || status === 'refunded') return true;
+  }
+  return false;
+}
+
+/**
+ * A full refund of a gift's payment. If it wins the gift's claim, no redemption can happen; if a
+ * redemption won, the refund waits for that redemption to finish (failing, so Stripe retries,
+ * while it is in flight), then ends the membership the gift started.
+ */
 export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Date): Promise<void> {
   const gift = await giftModel(deps.db).findOne({ paymentIntentId }).lean<Gift>();
   if (!gift || gift.status === 'refunded') return;
-  if (gift.status === 'redeemed' && gift.redeemedBy) {
-    const { Member } = membershipModels(deps.db);
-    const member = await Member.findById(gift.redeemedBy).lean<Member>();
-    if (member?.source === 'gift')
-      await Member.updateOne(
-        { _id: member._id },
-        { $set: { status: 'expired', currentPeriodEnd: at, endedAt: at } },
-      );
-  } else {
-    // Win the redemption claim ourselves, so a redemption racing this refund cannot succeed.
-    await claimOnce(deps.db, `gift-redeem:${gift._id}`, at);
+  const now = deps.clock.now();
+  const { decision, decidedAt } = await decideOnce<GiftDecision>(deps.db, decisionKey(gift), now, {
+    outcome: 'refunded',
+    at,
+  });
+  // Refunded, by this delivery or an earlier one whose writes may be unfinished: finish them.
+  if (decision?.outcome === 'refunded') return finishRefund(deps, gift, decision.at);
+  if (!decision && gift.status !== 'redeemed') return finishRefund(deps, gift, at); // a claim from before decisions
+  if (decision && gift.status !== 'redeemed' && !(await redemptionFinished(deps, gift))) {
+    if (now.getTime() - decidedAt.getTime() < REDEMPTION_FINISH_MS)
+      throw new Error(`gift ${gift._id} is being redeemed; the refund applies once that has finished`);
+    await finishRedemption(deps, gift, decision);
   }
-  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { status: 'refunded', refundedAt: at } });
-  await revokeGift(deps, String(gift._id), at);
+  const memberId = gift.redeemedBy ?? decision?.plan.memberId;
+  const { Member } = membershipModels(deps.db);
+  const member = memberId ? await Member.findById(memberId).lean<Member>() : null;
+  if (member?.source === 'gift')
+    await Member.updateOne(
+      { _id: member._id },
+      { $set: { status: 'expired', currentPeriodEnd: at, endedAt: at } },
+    );
+  await finishRefund(deps, gift, at);
 }
 
 /** The daily round: reminders after 7 and 30 days, expiry, and gift memberships nearing or past their end. */

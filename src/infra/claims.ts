@@ -10,10 +10,16 @@ import { isDuplicateKey } from './db.js';
 interface Claim {
   _id: string;
   claimedAt: Date;
+  /** What the winner decided (decideOnce), so a loser or a retry can finish the same decision. */
+  decision?: unknown;
 }
 
 const claimSchema = new Schema<Claim>(
-  { _id: String, claimedAt: { type: Date, required: true, index: true } },
+  {
+    _id: String,
+    claimedAt: { type: Date, required: true, index: true },
+    decision: Schema.Types.Mixed,
+  },
   {
     versionKey: false,
   },
@@ -32,6 +38,29 @@ export async function claimOnce(db: Connection, key: string, now: Date): Promise
     if (isDuplicateKey(error)) return false;
     throw error;
   }
+}
+
+/**
+ * One decision per key, recorded in the claim itself: the first caller's `decision` holds and every
+ * caller learns it (`decision` is undefined only for a claim taken by claimOnce, which records none).
+ * Whoever finds a decision whose follow-up writes are unfinished can finish them, so a crash after
+ * the claim loses nothing.
+ */
+export async function decideOnce<T>(
+  db: Connection,
+  key: string,
+  now: Date,
+  decision: T,
+): Promise<{ won: boolean; decision: T | undefined; decidedAt: Date }> {
+  try {
+    await db.model<Claim>('Claim').create({ _id: key, claimedAt: now, decision });
+    return { won: true, decision, decidedAt: now };
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+  const held = await db.model<Claim>('Claim').findById(key).lean<Claim>();
+  if (!held) throw new Error(`claim ${key} vanished while it was contended`);
+  return { won: false, decision: held.decision as T | undefined, decidedAt: held.claimedAt };
 }
 
 /** Claims only matter while their decision is contended; old ones are swept, not kept forever. */

@@ -28,7 +28,7 @@ export interface ConsentContext {
   consentTextVersion?: string;
 }
 
-/** At most one confirmation email per address per this window, however many requests arrive. */
+/** At most one confirmation email per address and list per this window, however many requests arrive. */
 export const CONFIRMATION_EMAIL_WINDOW_MS = 15 * 60_000;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const subscriptionId = (list: string, email: string) => `${list}:${email}`;
@@ -81,7 +81,7 @@ async function recordConsent(
 /**
  * A sign-up from the form or the API. Every address, known or not, goes through the same steps, so
  * the answer (and its timing) says nothing about who is subscribed. Lists already confirmed stay
- * so; the rest become pending and one confirmation email goes out per address per window, never
+ * so; the rest become pending and a confirmation email goes out, at most once per address and list per window, never
  * to a suppressed address.
  */
 export async function subscribe(
@@ -122,14 +122,21 @@ export async function subscribe(
   await recordConsent(deps, input.email, input.lists, 'opt_in_requested', context);
   if (needConfirmation.length === 0) return;
   if (await suppressionBlocking(deps.db, input.email, 'transactional')) return;
+  // The limit is per address and list: a reader who signs up for a second list a minute after the
+  // first still gets that list's confirmation; a burst naming one list sends it once.
   const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
-  if (!(await claimOnce(deps.db, `newsletter-confirmation:${input.email}:${window}`, now))) return;
+  const toConfirm: string[] = [];
+  for (const list of needConfirmation) {
+    if (await claimOnce(deps.db, `newsletter-confirmation:${input.email}:${list}:${window}`, now))
+      toConfirm.push(list);
+  }
+  if (toConfirm.length === 0) return;
 
   const token = randomBytes(32).toString('base64url');
   await Token.create({
     _id: sha256(token),
     email: input.email,
-    lists: needConfirmation,
+    lists: toConfirm,
     expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
   });
   await enqueueEmail(deps.db, deps.clock, {
@@ -138,7 +145,7 @@ export async function subscribe(
     locale: input.locale,
     data: {
       name,
-      lists: needConfirmation.map((slug) => listName(deps, slug)),
+      lists: toConfirm.map((slug) => listName(deps, slug)),
       confirmUrl: `${deps.publicBaseUrl}/newsletters/confirm?token=${token}`,
     },
     idempotencyKey: `newsletter-confirmation:${sha256(token)}`,

@@ -1,3 +1,5 @@
+import { TZDate } from '@date-fns/tz';
+
 /** The calendar day and month of an instant in the newsroom's time zone, stored so reports can group by them. */
 export function calendarKeys(at: Date, timeZone: string): { day: string; month: string } {
   const parts = formatter(timeZone, 'day').formatToParts(at);
@@ -16,23 +18,15 @@ export function isTimeZone(value: string): boolean {
   }
 }
 
-/** The instant when it is `hour`:00 on `date` (YYYY-MM-DD) in `timeZone`. */
+/**
+ * The instant when it is `hour`:00 on `date` (YYYY-MM-DD) in `timeZone`. On a day whose clocks jump
+ * over that hour it is the first instant after the jump; where the hour happens twice, the first.
+ * The zone maths is @date-fns/tz's: an offset guessed from the UTC wall time and corrected once is
+ * an hour off on DST days east of UTC+10 (Sydney on 2026-10-04 came out as 23:00 the day before).
+ */
 export function zonedHourToUtc(date: string, hour: number, timeZone: string): Date {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const guess = Date.UTC(y, m - 1, d, hour);
-  // The zone's offset at that moment: how far its wall clock is from UTC.
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-  }).formatToParts(new Date(guess));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'));
-  return new Date(guess - (wall - guess));
+  return new Date(new TZDate(y, m - 1, d, hour, 0, 0, timeZone).getTime());
 }
 
 /** Calendar months later; a day the month lacks becomes its last day (30 Nov + 3 months = 28 Feb). */

@@ -47,21 +47,25 @@ beforeEach(async () => {
 
 const count = () => countOf(app.deps.db, campaign);
 /** What memberships publish when a reader first becomes a member (with the member stored, as memberships does). */
-async function joins(n: number, at: (i: number) => Date = inWindow) {
+async function joins(
+  n: number,
+  at: (i: number) => Date = inWindow,
+  source: 'checkout' | 'gift' = 'checkout',
+) {
   const members = await membershipModels(app.deps.db).Member.insertMany(
     Array.from({ length: n }, (_, i) => ({
       email: `m${i}-${Math.random().toString(36).slice(2)}@example.com`,
       status: 'active',
-      source: 'checkout',
+      source,
       joinedAt: at(i),
-      joinedVia: `sub_${i}`,
+      joinedVia: source === 'gift' ? `gift:g${i}` : `sub_${i}`,
     })),
   );
   return members.map((m) => ({
     memberId: String(m._id),
     email: m.email,
     joinedAt: m.joinedAt,
-    source: 'checkout' as const,
+    source,
   }));
 }
 const publishJoined = (events: Awaited<ReturnType<typeof joins>>) =>
@@ -192,6 +196,16 @@ describe('refunds', () => {
 });
 
 describe('gifts', () => {
+  it('when a gift recipient joins by redeeming it, then the count does not change: the gift counted when it was paid', async () => {
+    await countGift(
+      { db: app.deps.db, clock: app.deps.clock, logger: app.deps.logger },
+      { giftId: 'g0', paidAt: inWindow(1) },
+    );
+    expect(await count()).toBe(1);
+    await publishJoined(await joins(1, inWindow, 'gift'));
+    expect(await count()).toBe(1);
+  });
+
   it('when a gift is paid during the campaign it counts once; when refunded it is taken back once', async () => {
     await Promise.all(
       [1, 2, 3].map(() =>
@@ -244,5 +258,21 @@ describe('rebuild', () => {
     await campaignModels(app.deps.db).Contribution.deleteOne({ _id: one!._id });
     [report] = await rebuildCampaignCounts(app.deps.db);
     expect(report).toMatchObject({ live: 30, stored: 29, recomputed: 30, missing: [one!._id] });
+  });
+
+  it('when readers joined by redeeming gifts, then the rebuild agrees: each gift counts once, when paid', async () => {
+    await publishJoined(await joins(3));
+    const deps = { db: app.deps.db, clock: app.deps.clock, logger: app.deps.logger };
+    for (const giftId of ['g0', 'g1']) await countGift(deps, { giftId, paidAt: inWindow(3) });
+    await publishJoined(await joins(2, inWindow, 'gift'));
+    const [report] = await rebuildCampaignCounts(app.deps.db);
+    expect(report).toMatchObject({
+      stored: 5,
+      recomputed: 5,
+      missing: [],
+      extra: [],
+      wronglyRevoked: [],
+      notRevoked: [],
+    });
   });
 });

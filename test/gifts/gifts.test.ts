@@ -240,6 +240,15 @@ describe('redemption', () => {
     ).toBe(1);
   });
 
+  it('when a new reader redeems during a campaign, then its count does not change: the gift counted when it was paid', async () => {
+    const campaign = (await campaignModels(app.deps.db).Campaign.findOne().lean())!;
+    const before = await countOf(app.deps.db, campaign);
+    const { code } = await deliveredGift();
+    expect(await countOf(app.deps.db, campaign)).toBe(before + 1);
+    expect((await redeem(code, 'counted-once@example.com')).status).toBe(200);
+    expect(await countOf(app.deps.db, campaign)).toBe(before + 1);
+  });
+
   it('when a gift member redeems another gift, then the end date moves out by its duration', async () => {
     const first = await deliveredGift({ durationMonths: 3 });
     await redeem(first.code, 'collector@example.com');

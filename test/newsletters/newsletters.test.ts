@@ -230,6 +230,22 @@ describe('abuse', () => {
     expect(await confirmations('victim@example.com')).toHaveLength(1);
   });
 
+  it('when a reader signs up for a second list minutes after the first, then each list gets its confirmation and each can be confirmed', async () => {
+    expect((await signUp({ email: 'two-lists@example.com', lists: ['editors-picks'] })).status).toBe(202);
+    clock.advance(2 * 60_000);
+    expect((await signUp({ email: 'two-lists@example.com', lists: ['daily'] })).status).toBe(202);
+    // Asking for the first list again inside the window sends nothing more.
+    await signUp({ email: 'two-lists@example.com', lists: ['editors-picks'] });
+    const mails = await confirmations('two-lists@example.com');
+    expect(mails.map((m) => m.data.lists)).toEqual([["Editors' Picks"], ['Щоденні новини']]);
+    for (const mail of mails) {
+      const token = new URL(String(mail.data.confirmUrl)).searchParams.get('token')!;
+      expect(await (await post('/newsletters/confirm', { token })).text()).toContain('You are subscribed');
+    }
+    expect(await statusOf('two-lists@example.com', 'editors-picks')).toBe('confirmed');
+    expect(await statusOf('two-lists@example.com', 'daily')).toBe('confirmed');
+  });
+
   it('when one IP sends a burst, then it gets 429', async () => {
     const statuses = [];
     for (let i = 0; i < 12; i++)

@@ -1,18 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import type { TestProject } from 'vitest/node';
 import { describeServer } from '../../src/infra/db.js';
-import {
-  type EmbeddedDatabase,
-  freePort,
-  startEmbeddedDatabase,
-  stopChild,
-  waitForPort,
-} from '../../src/infra/embedded-db.js';
+import { type EmbeddedDatabase, startEmbeddedDatabase, stopChild } from '../../src/infra/embedded-db.js';
 import { fromRoot } from '../../src/infra/paths.js';
+import { startStripeMock } from './stripe-mock.js';
 
 // Starts the real services the suite runs against, once per run: a MongoDB-compatible server
 // (MONGODB_URI if set, else mongod via mongodb-memory-server, else FerretDB) and stripe-mock.
@@ -40,7 +34,8 @@ export default async function setup(project: TestProject) {
   await probe.close();
   log(`database: ${server} via ${embedded?.kind ?? 'MONGODB_URI'}`);
 
-  const stripeMock = await startStripeMock(log);
+  const stripeMock = await startStripeMock();
+  log(`stripe-mock ${stripeMock.version} on port ${stripeMock.port}`);
 
   mkdirSync(fromRoot('test-results'), { recursive: true });
   writeFileSync(
@@ -60,25 +55,4 @@ export default async function setup(project: TestProject) {
     await embedded?.stop();
     rmSync(tmp, { recursive: true, force: true });
   };
-}
-
-async function startStripeMock(
-  log: (m: string) => void,
-): Promise<{ child: ChildProcess; port: number; version: string }> {
-  const binary = execFileSync(fromRoot('scripts/install-test-services.sh'), ['stripe-mock'], {
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  const port = await freePort();
-  // stripe-mock also serves HTTPS, on 12112 unless told otherwise: a port of the system's choosing
-  // keeps two runs on one machine (or anything else on 12112) from failing the suite at start.
-  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:0'], {
-    stdio: 'ignore',
-  });
-  await waitForPort(port, child);
-  const version = path.basename(binary).replace('stripe-mock-', '');
-  log(`stripe-mock ${version} on port ${port}`);
-  return { child, port, version };
 }

@@ -16,7 +16,11 @@ export interface CapturedRequest {
 export type ScriptedResponse =
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | { drop: true }
-  | { holdUntil: Promise<void> };
+  /** Holds the request until the promise settles, then answers `after` (by default: drops it). */
+  | {
+      holdUntil: Promise<void>;
+      after?: { status: number; headers?: Record<string, string>; body?: unknown };
+    };
 
 export async function startSendgridCapture() {
   const requests: CapturedRequest[] = [];
@@ -42,7 +46,7 @@ export async function startSendgridCapture() {
       let response = script.shift() ?? byPath.get(entry.path.split('?')[0]!) ?? fallback;
       if ('holdUntil' in response) {
         await response.holdUntil;
-        response = { drop: true };
+        response = response.after ?? { drop: true };
       }
       if ('drop' in response) {
         entry.status = 'dropped';
