@@ -315,7 +315,7 @@ export async function redeemGift(deps: GiftDeps, code: string, email: string): P
 }
 
 async function planRedemption(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<RedemptionPlan> {
-  const { Member, Subscription } = membershipModels(deps.db);
+  const { Subscription } = membershipModels(deps.db);
   const existing = await findMemberByEmail(deps.db, email);
   if (!existing)
     return { kind: 'new', memberId: new Types.ObjectId(), end: addMonths(now, gift.durationMonths) };
