@@ -5,13 +5,20 @@ import { normalizeEmail } from '../email/suppression.service.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { appendSlot, readSlots } from '../infra/slots.js';
 import { idOf } from '../infra/stripe.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { recordLedgerEntry, refundedSoFar } from '../ledger/ledger.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
-import { type Member, type MemberStatus, membershipModels } from './membership.model.js';
+import {
+  type Member,
+  type MemberStatus,
+  membershipModels,
+  type SubscriptionObservation,
+  type SubscriptionState,
+} from './membership.model.js';
 
 export interface MembershipDeps {
   db: Connection;
@@ -256,16 +263,9 @@ export async function recordInvoicePaid(
     interval: metadata.interval,
     campaign: metadata.campaign,
   });
-  const periodEnd = invoice.lines?.data?.[0]?.period?.end;
-  if (periodEnd) {
-    await membershipModels(deps.db).Member.updateOne(
-      {
-        _id: member._id,
-        $or: [{ currentPeriodEnd: { $lt: fromUnixSeconds(periodEnd) } }, { currentPeriodEnd: null }],
-      },
-      { $set: { currentPeriodEnd: fromUnixSeconds(periodEnd) } },
-    );
-  }
+  // The member's period end follows the subscription's own events (customer.subscription.updated
+  // comes with every renewal): one writer per member field, because on FerretDB two concurrent
+  // updates of one document can undo each other.
   return 'applied';
 }
 
@@ -291,6 +291,20 @@ export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.
 // Within one second, a subscription only moves forward: incomplete, then live, then ended.
 const STATUS_RANK: Record<string, number> = { incomplete: 0, canceled: 2, incomplete_expired: 2 };
 const rank = (status: string) => STATUS_RANK[status] ?? 1;
+const ENDED = new Set(['canceled', 'incomplete_expired']);
+
+/**
+ * Which of two observations of one subscription is the newer: an ended subscription stays ended;
+ * otherwise the later event, then the further status within one second, then the event id (so
+ * every process picks the same one).
+ */
+function isNewer(a: SubscriptionObservation, b: SubscriptionObservation): boolean {
+  const key = (o: SubscriptionObservation) =>
+    [ENDED.has(o.state.status) ? 1 : 0, o.created, rank(o.state.status)] as const;
+  const [ka, kb] = [key(a), key(b)];
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! > kb[i]!;
+  return a.eventId > b.eventId;
+}
 
 const MEMBER_STATUS_OF: Record<string, MemberStatus | undefined> = {
   active: 'active',
@@ -302,9 +316,18 @@ const MEMBER_STATUS_OF: Record<string, MemberStatus | undefined> = {
   incomplete_expired: 'canceled',
 };
 
+// How many times one delivery re-derives before giving up with a 5xx (Stripe retries): each
+// round only repeats when a concurrent delivery changed what it read.
+const MAX_ROUNDS = 20;
+
 /**
- * Mirrors a subscription from customer.subscription.* events. Events arrive out of order, so an
- * event older than the last one applied changes nothing, and a canceled subscription stays canceled.
+ * Mirrors a subscription from customer.subscription.* events, which arrive out of order, twice,
+ * and at the same moment. Each event is stored as an immutable observation; the mirror and the
+ * member are then brought to what the newest observation says, and checked again after every
+ * write. No delivery decides from a read it does not re-check: whichever write lands last, the
+ * delivery that made it reads again afterwards, and every observation stored before that read is
+ * accounted for, so any interleaving ends at the newest event's state. A retry after a failure
+ * repeats every step (each is idempotent), so a half-applied event is always finished.
  */
 export async function applySubscriptionEvent(
   deps: MembershipDeps,
@@ -312,69 +335,101 @@ export async function applySubscriptionEvent(
   event: { id: string; created: number; type: string },
 ): Promise<Outcome> {
   if (!isOurs(subscription.metadata)) return 'ignored';
-  const { Member, Subscription } = membershipModels(deps.db);
+  const { Member, Subscription, SubscriptionObservation } = membershipModels(deps.db);
   const customerId = idOf(subscription.customer)!;
-  const existing = await Subscription.findById(subscription.id).lean();
+  const known = await Subscription.findById(subscription.id).select({ memberId: 1 }).lean();
   // The mirror names its member; only a subscription seen for the first time needs the search.
-  const member = existing
-    ? await Member.findById(existing.memberId).lean<Member>()
-    : await Member.findOne({ stripeCustomerId: customerId }).lean<Member>();
-  if (!member) throw new NotReadyYet(`no member yet for customer ${customerId}`);
+  const memberId =
+    known?.memberId ??
+    (await Member.findOne({ stripeCustomerId: customerId }).select({ _id: 1 }).lean<Member>())?._id;
+  if (!memberId) throw new NotReadyYet(`no member yet for customer ${customerId}`);
 
-  const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
-  if (existing) {
-    const stale =
-      existing.status === 'canceled' ||
-      existing.lastEventCreated > event.created ||
-      (existing.lastEventCreated === event.created && rank(status) < rank(existing.status));
-    if (stale) return 'applied';
+  await appendSlot(
+    SubscriptionObservation,
+    subscription.id,
+    {
+      subscriptionId: subscription.id,
+      eventId: event.id,
+      created: event.created,
+      state: stateOf(subscription, event, memberId, customerId),
+    },
+    (stored) => stored.eventId === event.id,
+  );
+
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const observations = await readSlots(SubscriptionObservation, subscription.id);
+    const newest = observations.reduce((a, b) => (isNewer(b, a) ? b : a));
+    const mirror = await Subscription.findById(subscription.id).lean();
+    if (mirror?.lastEventId !== newest.eventId) {
+      await Subscription.updateOne(
+        { _id: subscription.id },
+        { $set: { ...newest.state, lastEventCreated: newest.created, lastEventId: newest.eventId } },
+        { upsert: true },
+      ).catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error; // a racing upsert created it: read again
+      });
+      continue;
+    }
+    const member = await Member.findById(newest.state.memberId).lean<Member>();
+    if (!member) throw new NotReadyYet(`member ${newest.state.memberId} is gone`);
+    const change = memberChange(member, newest);
+    if (change) {
+      await Member.updateOne({ _id: member._id }, { $set: change });
+      continue;
+    }
+    if (ENDED.has(newest.state.status)) {
+      await enqueueEmail(deps.db, deps.clock, {
+        template: 'membership-canceled',
+        to: { email: member.email, name: member.name },
+        locale: member.locale,
+        data: { name: member.name, rejoinUrl: `${deps.publicBaseUrl}/membership` },
+        idempotencyKey: `canceled:${subscription.id}`,
+      });
+    }
+    return 'applied';
   }
+  throw new Error(`subscription ${subscription.id} kept changing under concurrent deliveries`);
+}
+
+/** What one event says the mirror is: a function of the event alone, so any process derives the same. */
+function stateOf(
+  subscription: Stripe.Subscription,
+  event: { type: string },
+  memberId: Member['_id'],
+  customerId: string,
+): SubscriptionState {
   const item = subscription.items?.data?.[0];
   const legacyPeriodEnd = (subscription as unknown as { current_period_end?: number }).current_period_end;
   const periodEnd = item?.current_period_end ?? legacyPeriodEnd;
-  const mirror = {
-    memberId: member._id,
+  return {
+    memberId,
     customerId,
-    status,
-    plan: subscription.metadata.plan ?? existing?.plan ?? 'custom',
+    status: event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status,
+    plan: subscription.metadata.plan ?? 'custom',
     interval: item?.price?.recurring?.interval ?? subscription.metadata.interval ?? 'month',
-    amount: item?.price?.unit_amount ?? existing?.amount ?? 0,
-    currency: item?.price?.currency ?? existing?.currency ?? 'usd',
-    currentPeriodEnd: periodEnd ? fromUnixSeconds(periodEnd) : undefined,
+    amount: item?.price?.unit_amount ?? 0,
+    currency: item?.price?.currency ?? 'usd',
+    ...(periodEnd ? { currentPeriodEnd: fromUnixSeconds(periodEnd) } : {}),
     cancelAtPeriodEnd: subscription.cancel_at_period_end ?? false,
-    lastEventCreated: event.created,
-    lastEventId: event.id,
   };
-  await Subscription.updateOne({ _id: subscription.id }, { $set: mirror }, { upsert: true });
+}
 
-  const memberStatus = MEMBER_STATUS_OF[status];
-  const periodMoved =
-    mirror.currentPeriodEnd !== undefined &&
-    member.currentPeriodEnd?.getTime() !== mirror.currentPeriodEnd.getTime();
-  // Only write what changed: on FerretDB every update costs a scan of the collection.
-  if (memberStatus && (memberStatus !== member.status || periodMoved)) {
-    await Member.updateOne(
-      { _id: member._id },
-      {
-        $set: {
-          status: memberStatus,
-          // When membership ended (what churn counts), kept from the first cancellation; cleared if it comes back.
-          endedAt: memberStatus === 'canceled' ? (member.endedAt ?? fromUnixSeconds(event.created)) : null,
-          ...(mirror.currentPeriodEnd ? { currentPeriodEnd: mirror.currentPeriodEnd } : {}),
-        },
-      },
-    );
-  }
-  if (status === 'canceled') {
-    await enqueueEmail(deps.db, deps.clock, {
-      template: 'membership-canceled',
-      to: { email: member.email, name: member.name },
-      locale: member.locale,
-      data: { name: member.name, rejoinUrl: `${deps.publicBaseUrl}/membership` },
-      idempotencyKey: `canceled:${subscription.id}`,
-    });
-  }
-  return 'applied';
+/**
+ * The member fields the newest observation decides, or null when they already hold. Only what
+ * differs is written: on FerretDB every update rewrites the whole document.
+ */
+function memberChange(member: Member, newest: SubscriptionObservation): Partial<Member> | null {
+  const status = MEMBER_STATUS_OF[newest.state.status];
+  if (!status) return null; // incomplete: the member's state waits for a live status
+  // When membership ended (what churn counts): the cancellation's own time; cleared while it runs.
+  const endedAt = status === 'canceled' ? fromUnixSeconds(newest.created) : null;
+  const periodEnd = newest.state.currentPeriodEnd;
+  const change: Partial<Member> = {};
+  if (member.status !== status) change.status = status;
+  if ((member.endedAt?.getTime() ?? null) !== (endedAt?.getTime() ?? null)) change.endedAt = endedAt;
+  if (periodEnd && member.currentPeriodEnd?.getTime() !== new Date(periodEnd).getTime())
+    change.currentPeriodEnd = new Date(periodEnd);
+  return Object.keys(change).length > 0 ? change : null;
 }
 
 /** Finds the ledger entry of the payment a charge belongs to, if it is ours. */

@@ -232,6 +232,26 @@ describe('duplicates and ordering', () => {
     ]);
   });
 
+  it('when created, a newer updated(active) and an older updated(past_due) arrive at the same moment, then the newest wins, in every one of 20 trials', async () => {
+    for (let trial = 0; trial < 20; trial++) {
+      const p = purchase();
+      await send('checkout.session.completed', checkoutSession(p));
+      const events = [
+        stripeEvent('customer.subscription.created', subscription(p, 'active'), T0 + 1),
+        stripeEvent('customer.subscription.updated', subscription(p, 'active'), T0 + 200),
+        stripeEvent('customer.subscription.updated', subscription(p, 'past_due'), T0 + 100),
+      ];
+      const statuses = await Promise.all(events.map((e) => postEvent(app.url, e).then((r) => r.status)));
+      expect(statuses).toEqual([200, 200, 200]);
+      expect(await models().Subscription.findById(p.subscription).lean(), `trial ${trial}`).toMatchObject({
+        status: 'active',
+        lastEventCreated: T0 + 200,
+        lastEventId: events[1]!.id,
+      });
+      expect((await member(p.email))!.status, `trial ${trial}`).toBe('active');
+    }
+  });
+
   it('when a subscription event arrives before we know the member, then it fails (Stripe retries) and applies later', async () => {
     const p = purchase();
     const early = stripeEvent('customer.subscription.updated', subscription(p, 'past_due'), T0 + 5);
