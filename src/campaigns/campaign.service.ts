@@ -124,7 +124,7 @@ async function revoke(
 }
 
 /**
- * Money recorded in the ledger: a refund of a member's first payment inside a campaign's window
+ * Money recorded in the ledger: a full refund of a member's first payment inside a campaign's window
  * takes their contribution back; one-time contributions count where a campaign says so.
  */
 export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
@@ -140,7 +140,8 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
     }
     return;
   }
-  if (entry.kind !== 'refund' || !entry.memberId || !entry.reverses) return;
+  // Only a refund of the whole payment takes a member back: a partial refund leaves them paying.
+  if (entry.kind !== 'refund' || !entry.fullRefund || !entry.memberId || !entry.reverses) return;
   const first = await ledgerModel(deps.db)
     .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
     .sort({ occurredAt: 1 })

@@ -7,8 +7,8 @@ import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { appendSlot, readSlots } from '../infra/slots.js';
 import { idOf } from '../infra/stripe.js';
-import { ledgerModel } from '../ledger/ledger.model.js';
-import { recordLedgerEntry, refundedSoFar } from '../ledger/ledger.service.js';
+import { refundStepModel } from '../ledger/ledger.model.js';
+import { findPayment, linkPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
@@ -263,6 +263,10 @@ export async function recordInvoicePaid(
     interval: metadata.interval,
     campaign: metadata.campaign,
   });
+  // Today an invoice names its PaymentIntents only through its payments (when Stripe includes
+  // them); invoice_payment.paid links them too. Either way before any refund needs them.
+  for (const invoicePayment of invoice.payments?.data ?? [])
+    await linkPayment(deps.db, invoice.id!, paymentIdsOf(invoicePayment));
   // The member's period end follows the subscription's own events (customer.subscription.updated
   // comes with every renewal): one writer per member field, because on FerretDB two concurrent
   // updates of one document can undo each other.
@@ -432,61 +436,61 @@ function memberChange(member: Member, newest: SubscriptionObservation): Partial<
   return Object.keys(change).length > 0 ? change : null;
 }
 
-/** Finds the ledger entry of the payment a charge belongs to, if it is ours. */
-async function paymentOfCharge(
-  db: Connection,
-  charge: { id: string; payment_intent?: string | null; invoice?: string | null },
-) {
-  const or: Record<string, string>[] = [{ chargeId: charge.id }];
-  if (charge.payment_intent)
-    or.push({ paymentIntentId: charge.payment_intent }, { _id: charge.payment_intent });
-  if (charge.invoice) or.push({ _id: charge.invoice });
-  return ledgerModel(db)
-    .findOne({ $or: or, kind: { $in: ['subscription_payment', 'one_time_payment', 'gift_purchase'] } })
-    .lean();
-}
-
 /**
- * A refund is negative money. Stripe's charge.refunded carries the running total refunded, so
- * each total is recorded once, as the part not recorded before.
+ * A refund is negative money. Stripe's charge.refunded carries the running total refunded; the
+ * charge's refund steps (RefundStep) extend a chain 0 → a → b … by unique insert, each step one
+ * ledger entry, so the entries add up to the largest total seen, whatever the order, however many
+ * deliveries race. Every call walks the whole chain and (re)records each step's entry, so a
+ * delivery that failed half-way is finished by any later one. A refund whose payment is not
+ * recorded yet is kept (the stored event) and answered 5xx: Stripe delivers it again later.
  */
 export async function recordRefund(
   deps: MembershipDeps,
   charge: Stripe.Charge,
   occurredAt: Date,
 ): Promise<Outcome> {
-  const chargeRef = {
-    id: charge.id,
-    payment_intent: idOf(charge.payment_intent),
-    invoice: (charge as unknown as { invoice?: string }).invoice,
-  };
-  const payment = await paymentOfCharge(deps.db, chargeRef);
-  const member = payment?.memberId
-    ? undefined
-    : await membershipModels(deps.db)
-        .Member.findOne({ stripeCustomerId: idOf(charge.customer) ?? '-' })
-        .lean();
-  if (!payment && !member && !isOurs(charge.metadata)) return 'ignored';
-  const newlyRefunded = charge.amount_refunded - (await refundedSoFar(deps.db, charge.id));
-  if (newlyRefunded <= 0) return 'applied';
-  await recordLedgerEntry(deps, {
-    _id: `refund:${charge.id}:${charge.amount_refunded}`,
-    kind: 'refund',
-    amount: -newlyRefunded,
-    currency: charge.currency,
-    occurredAt,
-    email: payment?.email ?? member?.email,
-    memberId: payment?.memberId ?? member?._id,
-    stripeCustomerId: idOf(charge.customer),
-    chargeId: charge.id,
-    paymentIntentId: chargeRef.payment_intent,
-    reverses: payment?._id,
-    campaign: payment?.campaign,
-  });
-  return 'applied';
+  const legacy = charge as unknown as { invoice?: string };
+  const payment = await findPayment(deps.db, [idOf(charge.payment_intent), charge.id, legacy.invoice]);
+  if (!payment) throw new NotReadyYet(`refund of ${charge.id}: its payment is not recorded yet`);
+  const total = charge.amount_refunded;
+  const of = charge.refunded ? total : charge.amount;
+  const Steps = refundStepModel(deps.db);
+  for (let from = 0; ; ) {
+    const step = await Steps.findById(`${charge.id}:${from}`).lean();
+    if (!step) {
+      if (from >= total) return 'applied';
+      await Steps.create({
+        _id: `${charge.id}:${from}`,
+        chargeId: charge.id,
+        from,
+        to: total,
+        of,
+        occurredAt,
+      }).catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error; // another delivery extended it first: read its step
+      });
+      continue;
+    }
+    await recordLedgerEntry(deps, {
+      _id: `refund:${charge.id}:${step.to}`,
+      kind: 'refund',
+      amount: step.from - step.to,
+      currency: charge.currency,
+      occurredAt: step.occurredAt,
+      email: payment.email,
+      memberId: payment.memberId,
+      stripeCustomerId: idOf(charge.customer),
+      chargeId: charge.id,
+      paymentIntentId: idOf(charge.payment_intent),
+      reverses: payment._id,
+      campaign: payment.campaign,
+      ...(step.to >= step.of ? { fullRefund: true } : {}),
+    });
+    from = step.to;
+  }
 }
 
-/** A dispute takes the money away when opened; winning it gives it back. */
+/** A dispute takes the money away when opened; winning it gives it back. Kept, like a refund, until its payment is known. */
 export async function recordDispute(
   deps: MembershipDeps,
   dispute: Stripe.Dispute,
@@ -494,11 +498,8 @@ export async function recordDispute(
   phase: 'created' | 'closed',
 ): Promise<Outcome> {
   const chargeId = idOf(dispute.charge)!;
-  const payment = await paymentOfCharge(deps.db, {
-    id: chargeId,
-    payment_intent: idOf(dispute.payment_intent),
-  });
-  if (!payment) return 'ignored';
+  const payment = await findPayment(deps.db, [idOf(dispute.payment_intent), chargeId]);
+  if (!payment) throw new NotReadyYet(`dispute ${dispute.id}: its payment is not recorded yet`);
   if (phase === 'closed' && dispute.status !== 'won') return 'applied';
   await recordLedgerEntry(deps, {
     _id: phase === 'created' ? dispute.id : `${dispute.id}:won`,
@@ -515,3 +516,19 @@ export async function recordDispute(
   });
   return 'applied';
 }
+
+/** invoice_payment.paid: which PaymentIntent (and charge) paid an invoice, for refunds that name only those. */
+export async function linkInvoicePayment(
+  deps: MembershipDeps,
+  invoicePayment: Stripe.InvoicePayment,
+): Promise<Outcome> {
+  const invoiceId = idOf(invoicePayment.invoice as string | { id: string } | undefined);
+  if (!invoiceId) return 'ignored';
+  await linkPayment(deps.db, invoiceId, paymentIdsOf(invoicePayment));
+  return 'applied';
+}
+
+const paymentIdsOf = (invoicePayment: { payment?: Partial<Stripe.InvoicePayment.Payment> | null }) => [
+  idOf(invoicePayment.payment?.payment_intent as string | { id: string } | undefined),
+  idOf(invoicePayment.payment?.charge as string | { id: string } | undefined),
+];
