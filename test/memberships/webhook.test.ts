@@ -23,6 +23,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 let app: TestApp;
 const joined: MemberJoined[] = [];
 let failNextInvoice = false;
+let invoicePaidCalls = 0;
 
 beforeAll(async () => {
   app = await startTestApp({
@@ -30,6 +31,7 @@ beforeAll(async () => {
       stripeEventHandlers: {
         ...STRIPE_EVENT_HANDLERS,
         'invoice.paid': async (deps, event) => {
+          invoicePaidCalls++;
           if (failNextInvoice) {
             failNextInvoice = false;
             throw new Error('database hiccup');
@@ -452,6 +454,27 @@ describe('what is not ours, and what goes wrong', () => {
     expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
       status: 'applied',
       attempts: 2,
+    });
+    expect(await models().Ledger.countDocuments()).toBe(1);
+  });
+});
+
+describe('an event already applied', () => {
+  it('when it is delivered again, then it is acknowledged as a duplicate without running its handler again', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    expect(await (await postEvent(app.url, event)).json()).toMatchObject({
+      duplicate: false,
+      outcome: 'applied',
+    });
+    const callsAfterFirst = invoicePaidCalls;
+    const again = await postEvent(app.url, event);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ received: true, duplicate: true, outcome: 'applied' });
+    expect(invoicePaidCalls).toBe(callsAfterFirst);
+    expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
+      status: 'applied',
+      attempts: 1,
     });
     expect(await models().Ledger.countDocuments()).toBe(1);
   });
