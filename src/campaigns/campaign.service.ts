@@ -142,10 +142,17 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
   }
   // Only a refund of the whole payment takes a member back: a partial refund leaves them paying.
   if (entry.kind !== 'refund' || !entry.fullRefund || !entry.memberId || !entry.reverses) return;
-  const first = await ledgerModel(deps.db)
-    .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
-    .sort({ occurredAt: 1 })
-    .lean();
+  // Whether the refunded payment was the first must not depend on which payments happen to be
+  // recorded yet (a renewal can arrive before the first invoice): an invoice says so itself.
+  const refunded = await ledgerModel(deps.db).findById(entry.reverses).lean();
+  const first = refunded?.billingReason
+    ? refunded.billingReason === 'subscription_create'
+      ? refunded
+      : null
+    : await ledgerModel(deps.db) // entries recorded before billingReason was kept
+        .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
+        .sort({ occurredAt: 1 })
+        .lean();
   if (first?._id !== entry.reverses) return;
   for (const contribution of await Contribution.find({ memberId: entry.memberId, kind: 'member' }).lean()) {
     const campaign = await Campaign.findById(contribution.campaignId).lean<Campaign>();

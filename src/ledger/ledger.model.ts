@@ -46,6 +46,8 @@ export interface LedgerEntry {
   chargeId?: string;
   paymentIntentId?: string;
   invoiceId?: string;
+  /** Stripe's `billing_reason` of an invoice: `subscription_create` is a subscription's first payment. */
+  billingReason?: string;
   subscriptionId?: string;
   checkoutSessionId?: string;
   /** For refunds and disputes: the ledger entry of the payment they take back. */
@@ -90,6 +92,7 @@ const ledgerSchema = new Schema<LedgerEntry>(
     chargeId: { type: String, index: true },
     paymentIntentId: { type: String, index: true },
     invoiceId: String,
+    billingReason: String,
     subscriptionId: String,
     checkoutSessionId: String,
     reverses: String,

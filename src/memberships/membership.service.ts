@@ -256,6 +256,7 @@ export async function recordInvoicePaid(
     memberId: member._id,
     stripeCustomerId: idOf(invoice.customer),
     invoiceId: invoice.id,
+    billingReason: invoice.billing_reason ?? undefined,
     subscriptionId: subscription.id,
     paymentIntentId: legacy.payment_intent,
     chargeId: legacy.charge,

@@ -215,6 +215,7 @@ describe('refunds through Stripe events', () => {
     const at = Math.floor(inWindow(0).getTime() / 1000);
     const first = {
       ...invoice(p),
+      billing_reason: 'subscription_create',
       status_transitions: { paid_at: at },
       payments: {
         object: 'list',

@@ -25,7 +25,7 @@ import {
   T0,
   type TestEvent,
 } from '../support/stripe-events.js';
-import { startTestApp } from '../support/test-app.js';
+import { startTestApp, testConfig } from '../support/test-app.js';
 
 // Hundreds of realistic Stripe events for a few dozen readers, ~30 % delivered twice, shuffled, ten
 // at a time through the signed webhook, with this test's own database stopped and restarted
@@ -207,6 +207,7 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
       const inv = invoiceObject(
         p,
         `in_${p.subscription}_${k}`,
+        k === 0,
         paidAt,
         t + (k + 1) * PERIOD,
         linkInline ? paymentIntent : undefined,
@@ -283,7 +284,14 @@ function subscriptionObject(p: Purchase, status: string, periodEnd: number) {
   };
 }
 
-function invoiceObject(p: Purchase, id: string, paidAt: number, periodEnd: number, paymentIntent?: string) {
+function invoiceObject(
+  p: Purchase,
+  id: string,
+  first: boolean,
+  paidAt: number,
+  periodEnd: number,
+  paymentIntent?: string,
+) {
   return {
     id,
     object: 'invoice',
@@ -294,6 +302,7 @@ function invoiceObject(p: Purchase, id: string, paidAt: number, periodEnd: numbe
     amount_due: p.amount,
     currency: p.currency,
     status: 'paid',
+    billing_reason: first ? 'subscription_create' : 'subscription_cycle',
     status_transitions: { paid_at: paidAt },
     parent: {
       type: 'subscription_details',
@@ -413,6 +422,7 @@ describe('chaos: concurrent, duplicated, shuffled Stripe events with a database 
         uri: `mongodb://127.0.0.1:${port}/chaos_${seed}`,
         poolSize: CONCURRENCY + 5,
         timeoutMs: 2_000,
+        heartbeatMs: 500,
       });
       registerModels(db);
       await ensureIndexes(db);
@@ -425,7 +435,10 @@ describe('chaos: concurrent, duplicated, shuffled Stripe events with a database 
         timeZone: 'UTC',
         startingOffset: 0,
       });
-      const app = await startTestApp({ db });
+      const app = await startTestApp({
+        db,
+        ...(process.env.CHAOS_DEBUG ? { config: testConfig({ LOG_LEVEL: 'error' }) } : {}),
+      });
       try {
         const run = await deliver(app.url, events, prng(seed * 7919));
         const actual = await actualState(db, campaign._id);
