@@ -5,6 +5,7 @@ import { METADATA_APP } from '../src/memberships/checkout.service.js';
 import {
   applySubscriptionEvent,
   fulfillCheckoutSession,
+  linkInvoicePayment,
   type MembershipDeps,
   notifyPaymentFailed,
   type Outcome,
@@ -56,6 +57,7 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
     return 'applied';
   },
   'invoice.paid': (deps, event) => recordInvoicePaid(deps, event.object as Stripe.Invoice, at(event)),
+  'invoice_payment.paid': (deps, event) => linkInvoicePayment(deps, event.object as Stripe.InvoicePayment),
   'invoice.payment_failed': (deps, event) => notifyPaymentFailed(deps, event.object as Stripe.Invoice),
   'customer.subscription.created': subscriptionHandler,
   'customer.subscription.updated': subscriptionHandler,

@@ -152,7 +152,7 @@ async function revoke(
 }
 
 /**
- * Money recorded in the ledger: a refund of a member's first payment inside a campaign's window
+ * Money recorded in the ledger: a full refund of a member's first payment inside a campaign's window
  * takes their contribution back; one-time contributions count where a campaign says so.
  */
 export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
@@ -168,11 +168,19 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
     }
     return;
   }
-  if (entry.kind !== 'refund' || !entry.memberId || !entry.reverses) return;
-  const first = await ledgerModel(deps.db)
-    .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
-    .sort({ occurredAt: 1 })
-    .lean();
+  // Only a refund of the whole payment takes a member back: a partial refund leaves them paying.
+  if (entry.kind !== 'refund' || !entry.fullRefund || !entry.memberId || !entry.reverses) return;
+  // Whether the refunded payment was the first must not depend on which payments happen to be
+  // recorded yet (a renewal can arrive before the first invoice): an invoice says so itself.
+  const refunded = await ledgerModel(deps.db).findById(entry.reverses).lean();
+  const first = refunded?.billingReason
+    ? refunded.billingReason === 'subscription_create'
+      ? refunded
+      : null
+    : await ledgerModel(deps.db) // entries recorded before billingReason was kept
+        .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
+        .sort({ occurredAt: 1 })
+        .lean();
   if (first?._id !== entry.reverses) return;
   for (const contribution of await Contribution.find({ memberId: entry.memberId, kind: 'member' }).lean()) {
     const campaign = await Campaign.findById(contribution.campaignId).lean<Campaign>();

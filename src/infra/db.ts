@@ -4,6 +4,8 @@ export interface DbOptions {
   uri: string;
   poolSize: number;
   timeoutMs: number;
+  /** How often the driver checks the server (default 10 s); tests that restart the server check sooner. */
+  heartbeatMs?: number;
 }
 
 /** One connection per process; models are bound to it, never to mongoose's global connection. */
@@ -14,6 +16,7 @@ export async function connectDatabase(options: DbOptions): Promise<Connection> {
     serverSelectionTimeoutMS: options.timeoutMs,
     connectTimeoutMS: options.timeoutMs,
     socketTimeoutMS: 30_000,
+    ...(options.heartbeatMs ? { heartbeatFrequencyMS: options.heartbeatMs } : {}),
     // Indexes are built once, explicitly and awaited, by ensureIndexes() at start.
     autoIndex: false,
     autoCreate: false,

@@ -139,8 +139,13 @@ export async function findOrBuildFerretDb(log: (message: string) => void): Promi
   return stdout.trim().split('\n').at(-1)!;
 }
 
-export async function startFerretDb(binary: string, dataDir: string): Promise<EmbeddedDatabase> {
-  const port = await freePort();
+/** Starts FerretDB on `port` (a free one if not given): the same port and data dir restart the same database. */
+export async function startFerretDb(
+  binary: string,
+  dataDir: string,
+  port?: number,
+): Promise<EmbeddedDatabase> {
+  port ??= await freePort();
   const logFile = createWriteStream(path.join(dataDir, 'ferretdb.log'), { flags: 'a' });
   const child = spawn(
     binary,

@@ -46,10 +46,14 @@ export interface LedgerEntry {
   chargeId?: string;
   paymentIntentId?: string;
   invoiceId?: string;
+  /** Stripe's `billing_reason` of an invoice: `subscription_create` is a subscription's first payment. */
+  billingReason?: string;
   subscriptionId?: string;
   checkoutSessionId?: string;
   /** For refunds and disputes: the ledger entry of the payment they take back. */
   reverses?: string;
+  /** For refunds: this entry completes the refund of the whole charge (what takes a member back from a campaign). */
+  fullRefund?: boolean;
   plan?: string;
   interval?: string;
   campaign?: string;
@@ -88,9 +92,11 @@ const ledgerSchema = new Schema<LedgerEntry>(
     chargeId: { type: String, index: true },
     paymentIntentId: { type: String, index: true },
     invoiceId: String,
+    billingReason: String,
     subscriptionId: String,
     checkoutSessionId: String,
     reverses: String,
+    fullRefund: Boolean,
     plan: String,
     interval: String,
     campaign: String,
@@ -102,8 +108,54 @@ const ledgerSchema = new Schema<LedgerEntry>(
 
 ledgerSchema.index({ occurredAt: 1 });
 
+/**
+ * Which payment entry a Stripe PaymentIntent or charge id belongs to, written when the payment is
+ * recorded (from the event alone: the one-time session's PaymentIntent, an invoice's payments), so
+ * refunds and disputes find their payment with one primary-key lookup, never through settlement.
+ */
+export interface PaymentLink {
+  _id: string; // pi_… or ch_…
+  entryId: string;
+}
+
+/**
+ * One step of a charge's refunded total, from `from` to `to` (minor units); `_id` is
+ * `<chargeId>:<from>`, so two deliveries that both see the total at `from` cannot both extend it:
+ * the steps of a charge form one chain 0 → a → b …, and each step is one refund ledger entry.
+ */
+export interface RefundStep {
+  _id: string;
+  chargeId: string;
+  from: number;
+  to: number;
+  /** The charge's amount: the step that reaches it refunds the payment in full. */
+  of: number;
+  occurredAt: Date;
+}
+
+const paymentLinkSchema = new Schema<PaymentLink>(
+  { _id: String, entryId: { type: String, required: true } },
+  { versionKey: false },
+);
+
+const refundStepSchema = new Schema<RefundStep>(
+  {
+    _id: String,
+    chargeId: { type: String, required: true },
+    from: { type: Number, required: true },
+    to: { type: Number, required: true },
+    of: { type: Number, required: true },
+    occurredAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
 export function registerLedgerModels(db: Connection): void {
   if (!db.models.LedgerEntry) db.model('LedgerEntry', ledgerSchema, 'ledger');
+  if (!db.models.PaymentLink) db.model('PaymentLink', paymentLinkSchema, 'payment_links');
+  if (!db.models.RefundStep) db.model('RefundStep', refundStepSchema, 'refund_steps');
 }
 
 export const ledgerModel = (db: Connection) => db.model<LedgerEntry>('LedgerEntry');
+export const paymentLinkModel = (db: Connection) => db.model<PaymentLink>('PaymentLink');
+export const refundStepModel = (db: Connection) => db.model<RefundStep>('RefundStep');

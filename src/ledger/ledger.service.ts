@@ -3,9 +3,13 @@ import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
-import { type LedgerEntry, ledgerModel } from './ledger.model.js';
+import { type LedgerEntry, ledgerModel, paymentLinkModel } from './ledger.model.js';
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'day' | 'month' | 'recordedAt'>;
+
+const PAYMENT_KINDS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
+
+type LedgerDeps = { db: Connection; clock: Clock; timeZone: string; events: DomainEvents };
 
 /**
  * Records money once. The entry's _id is the Stripe object it stands for, so a second attempt
@@ -13,10 +17,7 @@ export type NewLedgerEntry = Omit<LedgerEntry, 'day' | 'month' | 'recordedAt'>;
  * every attempt (they are idempotent), so one that failed the first time catches up on the retry.
  * Returns whether the entry was new.
  */
-export async function recordLedgerEntry(
-  deps: { db: Connection; clock: Clock; timeZone: string; events: DomainEvents },
-  entry: NewLedgerEntry,
-): Promise<boolean> {
+export async function recordLedgerEntry(deps: LedgerDeps, entry: NewLedgerEntry): Promise<boolean> {
   let created = true;
   try {
     await ledgerModel(deps.db).create({
@@ -28,6 +29,8 @@ export async function recordLedgerEntry(
     if (!isDuplicateKey(error)) throw error;
     created = false;
   }
+  if (PAYMENT_KINDS.has(entry.kind))
+    await linkPayment(deps.db, entry._id, [entry.paymentIntentId, entry.chargeId]);
   await deps.events.publish('ledger.recorded', {
     entryId: entry._id,
     kind: entry.kind,
@@ -36,12 +39,40 @@ export async function recordLedgerEntry(
     currency: entry.currency,
     occurredAt: entry.occurredAt,
     reverses: entry.reverses,
+    fullRefund: entry.fullRefund,
   });
   return created;
 }
 
-/** What has been refunded of one charge so far (a positive number). */
-export async function refundedSoFar(db: Connection, chargeId: string): Promise<number> {
-  const refunds = await ledgerModel(db).find({ chargeId, kind: 'refund' }).select({ amount: 1 }).lean();
-  return -refunds.reduce((sum, r) => sum + r.amount, 0);
+/** Names the payment entry behind Stripe ids (PaymentIntent, charge); writing a link twice is a no-op. */
+export async function linkPayment(
+  db: Connection,
+  entryId: string,
+  stripeIds: (string | null | undefined)[],
+): Promise<void> {
+  for (const id of new Set(stripeIds)) {
+    if (!id || id === entryId) continue;
+    await paymentLinkModel(db)
+      .create({ _id: id, entryId })
+      .catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
+      });
+  }
+}
+
+/**
+ * The payment entry that Stripe ids name, by primary key only: an entry recorded under the id
+ * itself (a one-time payment's PaymentIntent, an invoice), or one a link names.
+ */
+export async function findPayment(
+  db: Connection,
+  stripeIds: (string | null | undefined)[],
+): Promise<LedgerEntry | null> {
+  for (const id of stripeIds) {
+    if (!id) continue;
+    const entryId = (await paymentLinkModel(db).findById(id).lean())?.entryId ?? id;
+    const entry = await ledgerModel(db).findById(entryId).lean<LedgerEntry>();
+    if (entry && PAYMENT_KINDS.has(entry.kind)) return entry;
+  }
+  return null;
 }

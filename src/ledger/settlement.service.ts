@@ -5,6 +5,7 @@ import type { Logger } from '../infra/logger.js';
 import { idOf, isMissingInStripe } from '../infra/stripe.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { type LedgerEntry, ledgerModel, type Settlement } from './ledger.model.js';
+import { linkPayment } from './ledger.service.js';
 
 export interface SettlementDeps {
   db: Connection;
@@ -54,6 +55,8 @@ export async function settleLedgerEntry(deps: SettlementDeps, entryId: string): 
     { _id: entryId, settlement: null },
     { $set: { settlement, ...(chargeId ? { chargeId } : {}) } },
   );
+  // Enrichment only: refunds and disputes find their payment from the events' own ids first.
+  if (PAYMENT_KINDS.has(entry.kind)) await linkPayment(deps.db, entryId, [chargeId]);
   return true;
 }
 

@@ -41,6 +41,31 @@ export interface Subscription {
   lastEventId: string;
 }
 
+/** The mirror's fields that one subscription event determines. */
+export interface SubscriptionState {
+  memberId: Types.ObjectId;
+  customerId: string;
+  status: string;
+  plan: string;
+  interval: string;
+  amount: number;
+  currency: string;
+  currentPeriodEnd?: Date;
+  cancelAtPeriodEnd: boolean;
+}
+
+/**
+ * What one customer.subscription.* event said, stored once and never changed (slots
+ * `<subscriptionId>#<n>`, src/infra/slots.ts). The mirror is always the newest of these.
+ */
+export interface SubscriptionObservation {
+  _id: string;
+  subscriptionId: string;
+  eventId: string;
+  created: number; // Stripe's seconds
+  state: SubscriptionState;
+}
+
 const memberSchema = new Schema<Member>(
   {
     email: { type: String, required: true, unique: true },
@@ -85,13 +110,30 @@ memberSchema.post('insertMany', async function (members: unknown) {
   await ensureMemberKeys(this.db, members as Member[]);
 });
 
+const observationSchema = new Schema<SubscriptionObservation>(
+  {
+    _id: String,
+    subscriptionId: { type: String, required: true },
+    eventId: { type: String, required: true },
+    created: { type: Number, required: true },
+    state: { type: Schema.Types.Mixed, required: true },
+  },
+  { versionKey: false, minimize: false },
+);
+
 export function registerMembershipModels(db: Connection): void {
   registerMemberKeyModel(db);
   registerSupporterTotalModel(db);
   if (!db.models.Member) db.model('Member', memberSchema, 'members');
   if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
+  if (!db.models.SubscriptionObservation)
+    db.model('SubscriptionObservation', observationSchema, 'subscription_observations');
 }
 
 export function membershipModels(db: Connection) {
-  return { Member: db.model<Member>('Member'), Subscription: db.model<Subscription>('Subscription') };
+  return {
+    Member: db.model<Member>('Member'),
+    Subscription: db.model<Subscription>('Subscription'),
+    SubscriptionObservation: db.model<SubscriptionObservation>('SubscriptionObservation'),
+  };
 }

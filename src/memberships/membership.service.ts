@@ -5,14 +5,21 @@ import { normalizeEmail } from '../email/suppression.service.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
+import { appendSlot, readSlots } from '../infra/slots.js';
 import { idOf } from '../infra/stripe.js';
-import { ledgerModel } from '../ledger/ledger.model.js';
-import { recordLedgerEntry, refundedSoFar } from '../ledger/ledger.service.js';
+import { refundStepModel } from '../ledger/ledger.model.js';
+import { findPayment, linkPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
 import { claimMemberKey, createMemberOnce, customerKey, findMemberByCustomer } from './member-keys.js';
-import { type Member, type MemberStatus, membershipModels } from './membership.model.js';
+import {
+  type Member,
+  type MemberStatus,
+  membershipModels,
+  type SubscriptionObservation,
+  type SubscriptionState,
+} from './membership.model.js';
 
 export interface MembershipDeps {
   db: Connection;
@@ -248,6 +255,7 @@ export async function recordInvoicePaid(
     memberId: member._id,
     stripeCustomerId: idOf(invoice.customer),
     invoiceId: invoice.id,
+    billingReason: invoice.billing_reason ?? undefined,
     subscriptionId: subscription.id,
     paymentIntentId: legacy.payment_intent,
     chargeId: legacy.charge,
@@ -255,15 +263,13 @@ export async function recordInvoicePaid(
     interval: metadata.interval,
     campaign: metadata.campaign,
   });
-  const periodEnd = invoice.lines?.data?.[0]?.period?.end;
-  // The period end only moves forward. Checked on the member in hand and written by `_id` alone: a
-  // filter with more than `_id` scans on FerretDB, and is no more atomic there than this check.
-  if (periodEnd && !(member.currentPeriodEnd && member.currentPeriodEnd >= fromUnixSeconds(periodEnd))) {
-    await membershipModels(deps.db).Member.updateOne(
-      { _id: member._id },
-      { $set: { currentPeriodEnd: fromUnixSeconds(periodEnd) } },
-    );
-  }
+  // Today an invoice names its PaymentIntents only through its payments (when Stripe includes
+  // them); invoice_payment.paid links them too. Either way before any refund needs them.
+  for (const invoicePayment of invoice.payments?.data ?? [])
+    await linkPayment(deps.db, invoice.id!, paymentIdsOf(invoicePayment));
+  // The member's period end follows the subscription's own events (customer.subscription.updated
+  // comes with every renewal): one writer per member field, because on FerretDB two concurrent
+  // updates of one document can undo each other.
   return 'applied';
 }
 
@@ -289,6 +295,20 @@ export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.
 // Within one second, a subscription only moves forward: incomplete, then live, then ended.
 const STATUS_RANK: Record<string, number> = { incomplete: 0, canceled: 2, incomplete_expired: 2 };
 const rank = (status: string) => STATUS_RANK[status] ?? 1;
+const ENDED = new Set(['canceled', 'incomplete_expired']);
+
+/**
+ * Which of two observations of one subscription is the newer: an ended subscription stays ended;
+ * otherwise the later event, then the further status within one second, then the event id (so
+ * every process picks the same one).
+ */
+function isNewer(a: SubscriptionObservation, b: SubscriptionObservation): boolean {
+  const key = (o: SubscriptionObservation) =>
+    [ENDED.has(o.state.status) ? 1 : 0, o.created, rank(o.state.status)] as const;
+  const [ka, kb] = [key(a), key(b)];
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! > kb[i]!;
+  return a.eventId > b.eventId;
+}
 
 const MEMBER_STATUS_OF: Record<string, MemberStatus | undefined> = {
   active: 'active',
@@ -300,9 +320,18 @@ const MEMBER_STATUS_OF: Record<string, MemberStatus | undefined> = {
   incomplete_expired: 'canceled',
 };
 
+// How many times one delivery re-derives before giving up with a 5xx (Stripe retries): each
+// round only repeats when a concurrent delivery changed what it read.
+const MAX_ROUNDS = 20;
+
 /**
- * Mirrors a subscription from customer.subscription.* events. Events arrive out of order, so an
- * event older than the last one applied changes nothing, and a canceled subscription stays canceled.
+ * Mirrors a subscription from customer.subscription.* events, which arrive out of order, twice,
+ * and at the same moment. Each event is stored as an immutable observation; the mirror and the
+ * member are then brought to what the newest observation says, and checked again after every
+ * write. No delivery decides from a read it does not re-check: whichever write lands last, the
+ * delivery that made it reads again afterwards, and every observation stored before that read is
+ * accounted for, so any interleaving ends at the newest event's state. A retry after a failure
+ * repeats every step (each is idempotent), so a half-applied event is always finished.
  */
 export async function applySubscriptionEvent(
   deps: MembershipDeps,
@@ -310,124 +339,156 @@ export async function applySubscriptionEvent(
   event: { id: string; created: number; type: string },
 ): Promise<Outcome> {
   if (!isOurs(subscription.metadata)) return 'ignored';
-  const { Member, Subscription } = membershipModels(deps.db);
+  const { Member, Subscription, SubscriptionObservation } = membershipModels(deps.db);
   const customerId = idOf(subscription.customer)!;
-  const existing = await Subscription.findById(subscription.id).lean();
+  const known = await Subscription.findById(subscription.id).select({ memberId: 1 }).lean();
   // The mirror names its member; only a subscription seen for the first time needs the search.
-  const member = existing
-    ? await Member.findById(existing.memberId).lean<Member>()
-    : await findMemberByCustomer(deps.db, customerId);
-  if (!member) throw new NotReadyYet(`no member yet for customer ${customerId}`);
+  const memberId = known?.memberId ?? (await findMemberByCustomer(deps.db, customerId))?._id;
+  if (!memberId) throw new NotReadyYet(`no member yet for customer ${customerId}`);
 
-  const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
-  if (existing) {
-    const stale =
-      existing.status === 'canceled' ||
-      existing.lastEventCreated > event.created ||
-      (existing.lastEventCreated === event.created && rank(status) < rank(existing.status));
-    if (stale) return 'applied';
+  await appendSlot(
+    SubscriptionObservation,
+    subscription.id,
+    {
+      subscriptionId: subscription.id,
+      eventId: event.id,
+      created: event.created,
+      state: stateOf(subscription, event, memberId, customerId),
+    },
+    (stored) => stored.eventId === event.id,
+  );
+
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const observations = await readSlots(SubscriptionObservation, subscription.id);
+    const newest = observations.reduce((a, b) => (isNewer(b, a) ? b : a));
+    const mirror = await Subscription.findById(subscription.id).lean();
+    if (mirror?.lastEventId !== newest.eventId) {
+      await Subscription.updateOne(
+        { _id: subscription.id },
+        { $set: { ...newest.state, lastEventCreated: newest.created, lastEventId: newest.eventId } },
+        { upsert: true },
+      ).catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error; // a racing upsert created it: read again
+      });
+      continue;
+    }
+    const member = await Member.findById(newest.state.memberId).lean<Member>();
+    if (!member) throw new NotReadyYet(`member ${newest.state.memberId} is gone`);
+    const change = memberChange(member, newest);
+    if (change) {
+      await Member.updateOne({ _id: member._id }, { $set: change });
+      continue;
+    }
+    if (ENDED.has(newest.state.status)) {
+      await enqueueEmail(deps.db, deps.clock, {
+        template: 'membership-canceled',
+        to: { email: member.email, name: member.name },
+        locale: member.locale,
+        data: { name: member.name, rejoinUrl: `${deps.publicBaseUrl}/membership` },
+        idempotencyKey: `canceled:${subscription.id}`,
+      });
+    }
+    return 'applied';
   }
+  throw new Error(`subscription ${subscription.id} kept changing under concurrent deliveries`);
+}
+
+/** What one event says the mirror is: a function of the event alone, so any process derives the same. */
+function stateOf(
+  subscription: Stripe.Subscription,
+  event: { type: string },
+  memberId: Member['_id'],
+  customerId: string,
+): SubscriptionState {
   const item = subscription.items?.data?.[0];
   const legacyPeriodEnd = (subscription as unknown as { current_period_end?: number }).current_period_end;
   const periodEnd = item?.current_period_end ?? legacyPeriodEnd;
-  const mirror = {
-    memberId: member._id,
+  return {
+    memberId,
     customerId,
-    status,
-    plan: subscription.metadata.plan ?? existing?.plan ?? 'custom',
+    status: event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status,
+    plan: subscription.metadata.plan ?? 'custom',
     interval: item?.price?.recurring?.interval ?? subscription.metadata.interval ?? 'month',
-    amount: item?.price?.unit_amount ?? existing?.amount ?? 0,
-    currency: item?.price?.currency ?? existing?.currency ?? 'usd',
-    currentPeriodEnd: periodEnd ? fromUnixSeconds(periodEnd) : undefined,
+    amount: item?.price?.unit_amount ?? 0,
+    currency: item?.price?.currency ?? 'usd',
+    ...(periodEnd ? { currentPeriodEnd: fromUnixSeconds(periodEnd) } : {}),
     cancelAtPeriodEnd: subscription.cancel_at_period_end ?? false,
-    lastEventCreated: event.created,
-    lastEventId: event.id,
   };
-  await Subscription.updateOne({ _id: subscription.id }, { $set: mirror }, { upsert: true });
-
-  const memberStatus = MEMBER_STATUS_OF[status];
-  const periodMoved =
-    mirror.currentPeriodEnd !== undefined &&
-    member.currentPeriodEnd?.getTime() !== mirror.currentPeriodEnd.getTime();
-  // Only write what changed: on FerretDB every update costs a scan of the collection.
-  if (memberStatus && (memberStatus !== member.status || periodMoved)) {
-    await Member.updateOne(
-      { _id: member._id },
-      {
-        $set: {
-          status: memberStatus,
-          // When membership ended (what churn counts), kept from the first cancellation; cleared if it comes back.
-          endedAt: memberStatus === 'canceled' ? (member.endedAt ?? fromUnixSeconds(event.created)) : null,
-          ...(mirror.currentPeriodEnd ? { currentPeriodEnd: mirror.currentPeriodEnd } : {}),
-        },
-      },
-    );
-  }
-  if (status === 'canceled') {
-    await enqueueEmail(deps.db, deps.clock, {
-      template: 'membership-canceled',
-      to: { email: member.email, name: member.name },
-      locale: member.locale,
-      data: { name: member.name, rejoinUrl: `${deps.publicBaseUrl}/membership` },
-      idempotencyKey: `canceled:${subscription.id}`,
-    });
-  }
-  return 'applied';
-}
-
-/** Finds the ledger entry of the payment a charge belongs to, if it is ours. */
-async function paymentOfCharge(
-  db: Connection,
-  charge: { id: string; payment_intent?: string | null; invoice?: string | null },
-) {
-  const or: Record<string, string>[] = [{ chargeId: charge.id }];
-  if (charge.payment_intent)
-    or.push({ paymentIntentId: charge.payment_intent }, { _id: charge.payment_intent });
-  if (charge.invoice) or.push({ _id: charge.invoice });
-  return ledgerModel(db)
-    .findOne({ $or: or, kind: { $in: ['subscription_payment', 'one_time_payment', 'gift_purchase'] } })
-    .lean();
 }
 
 /**
- * A refund is negative money. Stripe's charge.refunded carries the running total refunded, so
- * each total is recorded once, as the part not recorded before.
+ * The member fields the newest observation decides, or null when they already hold. Only what
+ * differs is written: on FerretDB every update rewrites the whole document.
+ */
+function memberChange(member: Member, newest: SubscriptionObservation): Partial<Member> | null {
+  const status = MEMBER_STATUS_OF[newest.state.status];
+  if (!status) return null; // incomplete: the member's state waits for a live status
+  // When membership ended (what churn counts): the cancellation's own time; cleared while it runs.
+  const endedAt = status === 'canceled' ? fromUnixSeconds(newest.created) : null;
+  const periodEnd = newest.state.currentPeriodEnd;
+  const change: Partial<Member> = {};
+  if (member.status !== status) change.status = status;
+  if ((member.endedAt?.getTime() ?? null) !== (endedAt?.getTime() ?? null)) change.endedAt = endedAt;
+  if (periodEnd && member.currentPeriodEnd?.getTime() !== new Date(periodEnd).getTime())
+    change.currentPeriodEnd = new Date(periodEnd);
+  return Object.keys(change).length > 0 ? change : null;
+}
+
+/**
+ * A refund is negative money. Stripe's charge.refunded carries the running total refunded; the
+ * charge's refund steps (RefundStep) extend a chain 0 → a → b … by unique insert, each step one
+ * ledger entry, so the entries add up to the largest total seen, whatever the order, however many
+ * deliveries race. Every call walks the whole chain and (re)records each step's entry, so a
+ * delivery that failed half-way is finished by any later one. A refund whose payment is not
+ * recorded yet is kept (the stored event) and answered 5xx: Stripe delivers it again later.
  */
 export async function recordRefund(
   deps: MembershipDeps,
   charge: Stripe.Charge,
   occurredAt: Date,
 ): Promise<Outcome> {
-  const chargeRef = {
-    id: charge.id,
-    payment_intent: idOf(charge.payment_intent),
-    invoice: (charge as unknown as { invoice?: string }).invoice,
-  };
-  const payment = await paymentOfCharge(deps.db, chargeRef);
-  const member = payment?.memberId
-    ? undefined
-    : await findMemberByCustomer(deps.db, idOf(charge.customer) ?? '-');
-  if (!payment && !member && !isOurs(charge.metadata)) return 'ignored';
-  const newlyRefunded = charge.amount_refunded - (await refundedSoFar(deps.db, charge.id));
-  if (newlyRefunded <= 0) return 'applied';
-  await recordLedgerEntry(deps, {
-    _id: `refund:${charge.id}:${charge.amount_refunded}`,
-    kind: 'refund',
-    amount: -newlyRefunded,
-    currency: charge.currency,
-    occurredAt,
-    email: payment?.email ?? member?.email,
-    memberId: payment?.memberId ?? member?._id,
-    stripeCustomerId: idOf(charge.customer),
-    chargeId: charge.id,
-    paymentIntentId: chargeRef.payment_intent,
-    reverses: payment?._id,
-    campaign: payment?.campaign,
-  });
-  return 'applied';
+  const legacy = charge as unknown as { invoice?: string };
+  const payment = await findPayment(deps.db, [idOf(charge.payment_intent), charge.id, legacy.invoice]);
+  if (!payment) throw new NotReadyYet(`refund of ${charge.id}: its payment is not recorded yet`);
+  const total = charge.amount_refunded;
+  const of = charge.refunded ? total : charge.amount;
+  const Steps = refundStepModel(deps.db);
+  for (let from = 0; ; ) {
+    const step = await Steps.findById(`${charge.id}:${from}`).lean();
+    if (!step) {
+      if (from >= total) return 'applied';
+      await Steps.create({
+        _id: `${charge.id}:${from}`,
+        chargeId: charge.id,
+        from,
+        to: total,
+        of,
+        occurredAt,
+      }).catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error; // another delivery extended it first: read its step
+      });
+      continue;
+    }
+    await recordLedgerEntry(deps, {
+      _id: `refund:${charge.id}:${step.to}`,
+      kind: 'refund',
+      amount: step.from - step.to,
+      currency: charge.currency,
+      occurredAt: step.occurredAt,
+      email: payment.email,
+      memberId: payment.memberId,
+      stripeCustomerId: idOf(charge.customer),
+      chargeId: charge.id,
+      paymentIntentId: idOf(charge.payment_intent),
+      reverses: payment._id,
+      campaign: payment.campaign,
+      ...(step.to >= step.of ? { fullRefund: true } : {}),
+    });
+    from = step.to;
+  }
 }
 
-/** A dispute takes the money away when opened; winning it gives it back. */
+/** A dispute takes the money away when opened; winning it gives it back. Kept, like a refund, until its payment is known. */
 export async function recordDispute(
   deps: MembershipDeps,
   dispute: Stripe.Dispute,
@@ -435,11 +496,8 @@ export async function recordDispute(
   phase: 'created' | 'closed',
 ): Promise<Outcome> {
   const chargeId = idOf(dispute.charge)!;
-  const payment = await paymentOfCharge(deps.db, {
-    id: chargeId,
-    payment_intent: idOf(dispute.payment_intent),
-  });
-  if (!payment) return 'ignored';
+  const payment = await findPayment(deps.db, [idOf(dispute.payment_intent), chargeId]);
+  if (!payment) throw new NotReadyYet(`dispute ${dispute.id}: its payment is not recorded yet`);
   if (phase === 'closed' && dispute.status !== 'won') return 'applied';
   await recordLedgerEntry(deps, {
     _id: phase === 'created' ? dispute.id : `${dispute.id}:won`,
@@ -456,3 +514,19 @@ export async function recordDispute(
   });
   return 'applied';
 }
+
+/** invoice_payment.paid: which PaymentIntent (and charge) paid an invoice, for refunds that name only those. */
+export async function linkInvoicePayment(
+  deps: MembershipDeps,
+  invoicePayment: Stripe.InvoicePayment,
+): Promise<Outcome> {
+  const invoiceId = idOf(invoicePayment.invoice as string | { id: string } | undefined);
+  if (!invoiceId) return 'ignored';
+  await linkPayment(deps.db, invoiceId, paymentIdsOf(invoicePayment));
+  return 'applied';
+}
+
+const paymentIdsOf = (invoicePayment: { payment?: Partial<Stripe.InvoicePayment.Payment> | null }) => [
+  idOf(invoicePayment.payment?.payment_intent as string | { id: string } | undefined),
+  idOf(invoicePayment.payment?.charge as string | { id: string } | undefined),
+];

@@ -21,6 +21,8 @@ export interface LedgerRecorded {
   occurredAt: Date;
   /** For refunds and disputes: the Stripe id of the payment they take back. */
   reverses?: string;
+  /** For refunds: this entry completes the refund of the whole payment (a partial refund is false). */
+  fullRefund?: boolean;
 }
 
 export interface AddressSuppressed {

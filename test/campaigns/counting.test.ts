@@ -7,7 +7,14 @@ import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { createStaffUser } from '../../src/staff/staff-auth.service.js';
-import { checkoutSession, postEvent, purchase, stripeEvent } from '../support/stripe-events.js';
+import {
+  charge,
+  checkoutSession,
+  invoice,
+  postEvent,
+  purchase,
+  stripeEvent,
+} from '../support/stripe-events.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 let app: TestApp;
@@ -28,9 +35,16 @@ beforeAll(async () => {
 afterAll(() => app.close());
 beforeEach(async () => {
   await Promise.all(
-    ['campaigns', 'campaign_contributions', 'campaign_revocations', 'members', 'ledger', 'email_jobs'].map(
-      (c) => app.deps.db.collection(c).deleteMany({}),
-    ),
+    [
+      'campaigns',
+      'campaign_contributions',
+      'campaign_revocations',
+      'members',
+      'ledger',
+      'payment_links',
+      'refund_steps',
+      'email_jobs',
+    ].map((c) => app.deps.db.collection(c).deleteMany({})),
   );
   campaign = (
     await campaignModels(app.deps.db).Campaign.create({
@@ -141,6 +155,7 @@ describe('refunds', () => {
       currency: 'eur',
       occurredAt: inWindow(100),
       reverses: 'in_first',
+      fullRefund: true,
     };
     await ledgerModel(app.deps.db).create({
       _id: refund.entryId,
@@ -170,6 +185,7 @@ describe('refunds', () => {
       currency: 'eur',
       occurredAt: inWindow(50),
       reverses: 'in_second',
+      fullRefund: true,
     });
     await ledgerModel(app.deps.db).create({
       _id: 'in_b',
@@ -190,8 +206,55 @@ describe('refunds', () => {
       currency: 'eur',
       occurredAt: END,
       reverses: 'in_b',
+      fullRefund: true,
     });
     expect(await count()).toBe(2);
+  });
+});
+
+describe('refunds through Stripe events', () => {
+  /** A member who joined in the window and paid a first invoice (500) through PaymentIntent `pi`. */
+  async function payingMember() {
+    const p = purchase({ amount: 500 });
+    const at = Math.floor(inWindow(0).getTime() / 1000);
+    const first = {
+      ...invoice(p),
+      billing_reason: 'subscription_create',
+      status_transitions: { paid_at: at },
+      payments: {
+        object: 'list',
+        data: [{ payment: { type: 'payment_intent', payment_intent: p.paymentIntent } }],
+      },
+    };
+    for (const [type, object] of [
+      ['checkout.session.completed', checkoutSession(p)],
+      ['invoice.paid', first],
+    ] as const)
+      expect((await postEvent(app.url, stripeEvent(type, object, at))).status).toBe(200);
+    return { p, refundAt: at + 3600 };
+  }
+  const refund = async (p: ReturnType<typeof purchase>, amountRefunded: number, at: number) =>
+    (await postEvent(app.url, stripeEvent('charge.refunded', charge(p, { amountRefunded }), at))).status;
+
+  it('when a paying member’s first payment is refunded in part, then they still count; when the rest is refunded, then they are taken back once', async () => {
+    const { p, refundAt } = await payingMember();
+    expect(await count()).toBe(1);
+    expect(await refund(p, 100, refundAt)).toBe(200);
+    expect(await count()).toBe(1);
+    expect(await refund(p, 500, refundAt + 60)).toBe(200);
+    expect(await refund(p, 500, refundAt + 60)).toBe(200);
+    expect(await count()).toBe(0);
+  });
+
+  it('when the first payment is refunded in full and Stripe cannot be asked about it, then the member is still taken back (the link comes from the events)', async () => {
+    const { p, refundAt } = await payingMember();
+    // The invoice names no charge; the charge names only its PaymentIntent; settlement (stripe-mock
+    // here) knows neither: the invoice's payments are the only link.
+    expect(
+      await ledgerModel(app.deps.db).findOne({ kind: 'subscription_payment' }).lean(),
+    ).not.toHaveProperty('chargeId');
+    expect(await refund(p, 500, refundAt)).toBe(200);
+    expect(await count()).toBe(0);
   });
 });
 

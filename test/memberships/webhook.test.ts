@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
@@ -23,6 +23,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 let app: TestApp;
 const joined: MemberJoined[] = [];
 let failNextInvoice = false;
+let invoicePaidCalls = 0;
 
 beforeAll(async () => {
   app = await startTestApp({
@@ -30,6 +31,7 @@ beforeAll(async () => {
       stripeEventHandlers: {
         ...STRIPE_EVENT_HANDLERS,
         'invoice.paid': async (deps, event) => {
+          invoicePaidCalls++;
           if (failNextInvoice) {
             failNextInvoice = false;
             throw new Error('database hiccup');
@@ -47,9 +49,16 @@ afterAll(() => app.close());
 afterEach(async () => {
   joined.length = 0;
   await Promise.all(
-    ['members', 'subscriptions', 'ledger', 'stripe_events', 'email_jobs'].map((c) =>
-      app.deps.db.collection(c).deleteMany({}),
-    ),
+    [
+      'members',
+      'subscriptions',
+      'subscription_observations',
+      'ledger',
+      'payment_links',
+      'refund_steps',
+      'stripe_events',
+      'email_jobs',
+    ].map((c) => app.deps.db.collection(c).deleteMany({})),
   );
 });
 
@@ -62,6 +71,17 @@ const send = async (type: string, object: Record<string, unknown>, created = T0)
   const res = await postEvent(app.url, stripeEvent(type, object, created));
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
+const invoicePayments = (paymentIntent: string) => ({
+  object: 'list',
+  data: [
+    {
+      id: `inpay_${paymentIntent}`,
+      object: 'invoice_payment',
+      status: 'paid',
+      payment: { type: 'payment_intent', payment_intent: paymentIntent },
+    },
+  ],
+});
 const member = (email: string) => models().Member.findOne({ email }).lean();
 const emailsTo = (email: string) =>
   models().EmailJob.find({ 'to.email': email }).sort({ createdAt: 1 }).lean();
@@ -232,6 +252,53 @@ describe('duplicates and ordering', () => {
     ]);
   });
 
+  it('when created, a newer updated(active) and an older updated(past_due) arrive at the same moment, then the newest wins, in every one of 20 trials', async () => {
+    for (let trial = 0; trial < 20; trial++) {
+      const p = purchase();
+      await send('checkout.session.completed', checkoutSession(p));
+      const events = [
+        stripeEvent('customer.subscription.created', subscription(p, 'active'), T0 + 1),
+        stripeEvent('customer.subscription.updated', subscription(p, 'active'), T0 + 200),
+        stripeEvent('customer.subscription.updated', subscription(p, 'past_due'), T0 + 100),
+      ];
+      const statuses = await Promise.all(events.map((e) => postEvent(app.url, e).then((r) => r.status)));
+      expect(statuses).toEqual([200, 200, 200]);
+      expect(await models().Subscription.findById(p.subscription).lean(), `trial ${trial}`).toMatchObject({
+        status: 'active',
+        lastEventCreated: T0 + 200,
+        lastEventId: events[1]!.id,
+      });
+      expect((await member(p.email))!.status, `trial ${trial}`).toBe('active');
+    }
+  });
+
+  it('when a cancellation fails after the subscription was written, then Stripe’s retry ends the membership and queues the email', async () => {
+    const p = purchase();
+    await send('checkout.session.completed', checkoutSession(p));
+    const deleted = stripeEvent('customer.subscription.deleted', subscription(p, 'canceled'), T0 + 100);
+    const memberUpdate = vi
+      .spyOn(models().Member, 'updateOne')
+      .mockImplementationOnce(() => Promise.reject(new Error('database down')) as never);
+    try {
+      expect((await postEvent(app.url, deleted)).status).toBe(500);
+    } finally {
+      memberUpdate.mockRestore();
+    }
+    expect((await models().Subscription.findById(p.subscription).lean())!.status).toBe('canceled');
+    expect((await member(p.email))!.status).toBe('active'); // half-applied, as a crash leaves it
+
+    expect((await postEvent(app.url, deleted)).status).toBe(200);
+    expect(await member(p.email)).toMatchObject({ status: 'canceled', endedAt: new Date((T0 + 100) * 1000) });
+    expect((await emailsTo(p.email)).map((e) => e.template)).toEqual([
+      'member-welcome',
+      'membership-canceled',
+    ]);
+    expect(await stripeEventModel(app.deps.db).findById(deleted.id).lean()).toMatchObject({
+      status: 'applied',
+      attempts: 2,
+    });
+  });
+
   it('when a subscription event arrives before we know the member, then it fails (Stripe retries) and applies later', async () => {
     const p = purchase();
     const early = stripeEvent('customer.subscription.updated', subscription(p, 'past_due'), T0 + 5);
@@ -258,6 +325,76 @@ describe('refunds and disputes', () => {
     expect(total).toBe(0);
   });
 
+  it('when three growing refund totals of one charge arrive at once, twice each, then the ledger takes back exactly the largest', async () => {
+    for (let trial = 0; trial < 5; trial++) {
+      const p = purchase({ amount: 3000 });
+      await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+      const events = [1000, 2500, 3000].flatMap((refunded, i) => {
+        const event = stripeEvent('charge.refunded', charge(p, { amountRefunded: refunded }), T0 + 100 + i);
+        return [event, event];
+      });
+      const statuses = await Promise.all(events.map((e) => postEvent(app.url, e).then((r) => r.status)));
+      expect(statuses).toEqual(Array(6).fill(200));
+      const refunds = await models()
+        .Ledger.find({ kind: 'refund', chargeId: `ch_${p.paymentIntent}` })
+        .lean();
+      expect(
+        refunds.reduce((sum, r) => sum + r.amount, 0),
+        `trial ${trial}`,
+      ).toBe(-3000);
+      expect(refunds.filter((r) => r.fullRefund)).toHaveLength(1);
+    }
+  });
+
+  it('when a refund and a dispute arrive before their payment, then they are answered 5xx, kept, and applied once when Stripe retries after the payment', async () => {
+    const p = purchase({ amount: 2000 });
+    const refund = stripeEvent('charge.refunded', charge(p, { amountRefunded: 500 }), T0 + 100);
+    const opened = stripeEvent('charge.dispute.created', dispute(p, 'needs_response'), T0 + 200);
+    expect((await postEvent(app.url, refund)).status).toBe(500);
+    expect((await postEvent(app.url, opened)).status).toBe(500);
+    expect(await stripeEventModel(app.deps.db).findById(refund.id).lean()).toMatchObject({
+      status: 'failed',
+    });
+    expect(await models().Ledger.countDocuments()).toBe(0);
+
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
+    for (const event of [refund, opened, refund, opened])
+      expect((await postEvent(app.url, event)).status).toBe(200);
+    const entries = await models().Ledger.find().sort({ occurredAt: 1 }).lean();
+    expect(entries.map((e) => [e.kind, e.amount, e.reverses ?? null])).toEqual([
+      ['one_time_payment', 2000, null],
+      ['refund', -500, p.paymentIntent],
+      ['dispute', -2000, p.paymentIntent],
+    ]);
+  });
+
+  it('when a renewal is refunded by a charge that names only its PaymentIntent, then the refund is linked to the invoice from the event data alone', async () => {
+    const p = purchase({ amount: 500 });
+    await send('checkout.session.completed', checkoutSession(p));
+    const viaPayments = { ...invoice(p), payments: invoicePayments(p.paymentIntent) };
+    await send('invoice.paid', viaPayments, T0 + 2);
+    const renewal = purchase({ ...p, paymentIntent: `${p.paymentIntent}_2` });
+    const viaEvent = invoice(renewal);
+    await send('invoice.paid', viaEvent, T0 + 30 * 86400);
+    await send(
+      'invoice_payment.paid',
+      {
+        id: 'inpay_2',
+        object: 'invoice_payment',
+        invoice: viaEvent.id,
+        payment: invoicePayments(renewal.paymentIntent).data[0]!.payment,
+      },
+      T0 + 30 * 86400,
+    );
+    await send('charge.refunded', charge(p, { amountRefunded: 500 }), T0 + 100);
+    await send('charge.refunded', charge(renewal, { amountRefunded: 200 }), T0 + 31 * 86400);
+    const refunds = await models().Ledger.find({ kind: 'refund' }).sort({ occurredAt: 1 }).lean();
+    expect(refunds.map((r) => [r.reverses, r.amount, r.fullRefund ?? false, String(r.memberId)])).toEqual([
+      [viaPayments.id, -500, true, String((await member(p.email))!._id)],
+      [viaEvent.id, -200, false, String((await member(p.email))!._id)],
+    ]);
+  });
+
   it('when a charge is disputed and the dispute is won, then the money goes out and comes back', async () => {
     const p = purchase({ amount: 2000 });
     await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }));
@@ -273,10 +410,11 @@ describe('refunds and disputes', () => {
     });
   });
 
-  it('when a refund or dispute concerns a charge that is not ours, then nothing is recorded', async () => {
+  it('when a refund or dispute concerns a charge that is not ours, then nothing is recorded and Stripe is asked to retry', async () => {
     const stranger = purchase();
-    await send('charge.refunded', charge(stranger, { amountRefunded: 500 }));
-    await send('charge.dispute.created', dispute(stranger, 'needs_response'));
+    // Kept and retried by Stripe (it cannot be told from one whose payment is still on its way).
+    expect((await send('charge.refunded', charge(stranger, { amountRefunded: 500 }))).status).toBe(500);
+    expect((await send('charge.dispute.created', dispute(stranger, 'needs_response'))).status).toBe(500);
     expect(await models().Ledger.countDocuments()).toBe(0);
   });
 });
@@ -316,6 +454,27 @@ describe('what is not ours, and what goes wrong', () => {
     expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
       status: 'applied',
       attempts: 2,
+    });
+    expect(await models().Ledger.countDocuments()).toBe(1);
+  });
+});
+
+describe('an event already applied', () => {
+  it('when it is delivered again, then it is acknowledged as a duplicate without running its handler again', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    expect(await (await postEvent(app.url, event)).json()).toMatchObject({
+      duplicate: false,
+      outcome: 'applied',
+    });
+    const callsAfterFirst = invoicePaidCalls;
+    const again = await postEvent(app.url, event);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ received: true, duplicate: true, outcome: 'applied' });
+    expect(invoicePaidCalls).toBe(callsAfterFirst);
+    expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
+      status: 'applied',
+      attempts: 1,
     });
     expect(await models().Ledger.countDocuments()).toBe(1);
   });

@@ -50,9 +50,9 @@ export function signedHeaders(payload: string, options: { secret?: string; times
   };
 }
 
-export function postEvent(baseUrl: string, event: TestEvent) {
+export function postEvent(baseUrl: string, event: TestEvent, signal?: AbortSignal) {
   const body = serialize(event);
-  return fetch(`${baseUrl}/webhooks/stripe`, { method: 'POST', headers: signedHeaders(body), body });
+  return fetch(`${baseUrl}/webhooks/stripe`, { method: 'POST', headers: signedHeaders(body), body, signal });
 }
 
 export interface Purchase {
