@@ -20,6 +20,44 @@ export interface RebuildReport {
 const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
 
 /**
+ * When each member's first payment was fully refunded, by the rule live counting follows
+ * (campaign.service.ts applyLedgerEntry): the payment an invoice marks `subscription_create`, or, for
+ * entries from before that was kept, the member's earliest payment. One pass over the ledger: a
+ * query per member would decode the whole ledger once per member on FerretDB.
+ */
+async function membersTakenBack(db: Connection): Promise<Map<string, Date[]>> {
+  const payments = new Map<string, { memberId: string; occurredAt: Date; billingReason?: string }>();
+  const earliest = new Map<string, { id: string; occurredAt: Date }>();
+  const fullRefunds: { reverses: string; occurredAt: Date }[] = [];
+  const entries = ledgerModel(db)
+    .find()
+    .select({ kind: 1, memberId: 1, occurredAt: 1, billingReason: 1, reverses: 1, fullRefund: 1 })
+    .lean()
+    .cursor();
+  for await (const e of entries) {
+    if (e.kind === 'refund' && e.fullRefund && e.reverses)
+      fullRefunds.push({ reverses: e.reverses, occurredAt: e.occurredAt });
+    if (!PAYMENTS.includes(e.kind) || !e.memberId) continue;
+    const memberId = String(e.memberId);
+    payments.set(e._id, { memberId, occurredAt: e.occurredAt, billingReason: e.billingReason });
+    const seen = earliest.get(memberId);
+    if (!seen || e.occurredAt < seen.occurredAt)
+      earliest.set(memberId, { id: e._id, occurredAt: e.occurredAt });
+  }
+  const takenBack = new Map<string, Date[]>();
+  for (const refund of fullRefunds) {
+    const payment = payments.get(refund.reverses);
+    if (!payment) continue;
+    const first = payment.billingReason
+      ? payment.billingReason === 'subscription_create'
+      : earliest.get(payment.memberId)?.id === refund.reverses;
+    if (first)
+      takenBack.set(payment.memberId, [...(takenBack.get(payment.memberId) ?? []), refund.occurredAt]);
+  }
+  return takenBack;
+}
+
+/**
  * Recomputes each campaign's member count from the members (who joined inside the window, except by
  * a gift, which campaigns count when it is paid) and the
  * ledger (whose first payment was refunded inside it), and reports every difference from the stored
@@ -28,6 +66,7 @@ const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gif
 export async function rebuildCampaignCounts(db: Connection): Promise<RebuildReport[]> {
   const { Campaign, Contribution, Revocation } = campaignModels(db);
   const reports: RebuildReport[] = [];
+  const takenBack = await membersTakenBack(db);
   for (const campaign of await Campaign.find().sort({ startsAt: 1 }).lean<Campaign[]>()) {
     // A reader who joined by redeeming a gift is not counted again: the gift counted when it was paid.
     const members = await membershipModels(db)
@@ -37,21 +76,9 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
     const expected = new Set(members.map((m) => `${campaign._id}:member:${m._id}`));
     const expectedRevoked = new Set<string>();
     for (const member of members) {
-      const payments = await ledgerModel(db)
-        .find({ memberId: member._id, kind: { $in: PAYMENTS } })
-        .sort({ occurredAt: 1 })
-        .limit(1)
-        .lean();
-      const first = payments[0];
-      if (!first) continue;
-      const refunded = await ledgerModel(db)
-        .findOne({
-          kind: 'refund',
-          reverses: first._id,
-          occurredAt: { $gte: campaign.startsAt, $lt: campaign.endsAt },
-        })
-        .lean();
-      if (refunded) expectedRevoked.add(`${campaign._id}:member:${member._id}`);
+      const at = takenBack.get(String(member._id));
+      if (at?.some((t) => campaign.startsAt <= t && t < campaign.endsAt))
+        expectedRevoked.add(`${campaign._id}:member:${member._id}`);
     }
     const stored = new Set(
       (await Contribution.find({ campaignId: campaign._id, kind: 'member' }).select({ _id: 1 }).lean()).map(

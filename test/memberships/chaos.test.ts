@@ -5,6 +5,7 @@ import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { countOf } from '../../src/campaigns/campaign.service.js';
+import { rebuildCampaignCounts } from '../../src/campaigns/rebuild.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
 import {
@@ -460,6 +461,18 @@ describe('chaos: concurrent, duplicated, shuffled Stripe events with a database 
         expect(actual.ledger, context).toEqual(expected.ledger);
         expect(actual.count, context).toBe(expected.count);
         expect(actual.emails, context).toEqual(expected.emails);
+        // The rebuild recomputes the count from members and the ledger: it must agree with the
+        // live tally and with the stored records, whatever order the events came in.
+        const [rebuilt] = await rebuildCampaignCounts(db);
+        expect(rebuilt, context).toMatchObject({
+          live: expected.count,
+          stored: expected.count,
+          recomputed: expected.count,
+          missing: [],
+          extra: [],
+          wronglyRevoked: [],
+          notRevoked: [],
+        });
       } finally {
         await app.close();
         await db.dropDatabase().catch(() => {});
