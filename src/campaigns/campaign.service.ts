@@ -168,8 +168,22 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
     }
     return;
   }
-  // Only a refund of the whole payment takes a member back: a partial refund leaves them paying.
-  if (entry.kind !== 'refund' || !entry.fullRefund || !entry.memberId || !entry.reverses) return;
+  // Only a refund of the whole payment takes anything back: a partial refund leaves it paid.
+  if (entry.kind !== 'refund' || !entry.fullRefund || !entry.reverses) return;
+  // A one-time contribution counted by a campaign is taken back by its full refund (any time: the
+  // money is gone). Its contribution is named by the payment's entry, so this is a lookup by `_id`.
+  for (const campaign of await campaignModels(deps.db).Campaign.find().lean<Campaign[]>()) {
+    const counted = await Contribution.exists({ _id: `${campaign._id}:one_time:${entry.reverses}` });
+    if (counted)
+      await revoke(
+        deps,
+        `${campaign._id}:one_time:${entry.reverses}`,
+        campaign._id,
+        entry.occurredAt,
+        'contribution refunded',
+      );
+  }
+  if (!entry.memberId) return;
   // Whether the refunded payment was the first must not depend on which payments happen to be
   // recorded yet (a renewal can arrive before the first invoice): an invoice says so itself.
   const refunded = await ledgerModel(deps.db).findById(entry.reverses).lean();

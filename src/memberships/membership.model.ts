@@ -121,6 +121,20 @@ const observationSchema = new Schema<SubscriptionObservation>(
   { versionKey: false, minimize: false },
 );
 
+/**
+ * Every subscription a member has had, as append-only slots `<memberId>#0, #1, …` (infra/slots.ts):
+ * a member's status is decided by all of them, read by `_id` without scanning subscriptions.
+ */
+export interface MemberSubscription {
+  _id: string;
+  subscriptionId: string;
+}
+
+const memberSubscriptionSchema = new Schema<MemberSubscription>(
+  { _id: String, subscriptionId: { type: String, required: true } },
+  { versionKey: false },
+);
+
 export function registerMembershipModels(db: Connection): void {
   registerMemberKeyModel(db);
   registerSupporterTotalModel(db);
@@ -128,6 +142,8 @@ export function registerMembershipModels(db: Connection): void {
   if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
   if (!db.models.SubscriptionObservation)
     db.model('SubscriptionObservation', observationSchema, 'subscription_observations');
+  if (!db.models.MemberSubscription)
+    db.model('MemberSubscription', memberSubscriptionSchema, 'member_subscriptions');
 }
 
 export function membershipModels(db: Connection) {
@@ -135,5 +151,6 @@ export function membershipModels(db: Connection) {
     Member: db.model<Member>('Member'),
     Subscription: db.model<Subscription>('Subscription'),
     SubscriptionObservation: db.model<SubscriptionObservation>('SubscriptionObservation'),
+    MemberSubscription: db.model<MemberSubscription>('MemberSubscription'),
   };
 }

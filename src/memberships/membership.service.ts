@@ -55,17 +55,22 @@ async function ensureMember(
   },
 ): Promise<Member> {
   const email = normalizeEmail(input.email);
-  const { member } = await createMemberOnce(deps.db, {
-    email,
-    name: input.name,
-    locale: input.locale ?? 'en',
-    stripeCustomerId: input.customerId,
-    status: 'active',
-    source: 'checkout',
-    joinedAt: input.at,
-    joinedVia: input.via,
-    campaign: input.campaign,
-  });
+  // A known Stripe customer is a known member, whatever address the event carries: a reader who
+  // changed their email in Stripe (or the Customer Portal) stays one member, counted once.
+  const known = input.customerId ? await findMemberByCustomer(deps.db, input.customerId) : null;
+  const { member } = known
+    ? { member: known }
+    : await createMemberOnce(deps.db, {
+        email,
+        name: input.name,
+        locale: input.locale ?? 'en',
+        stripeCustomerId: input.customerId,
+        status: 'active',
+        source: 'checkout',
+        joinedAt: input.at,
+        joinedVia: input.via,
+        campaign: input.campaign,
+      });
   if (input.customerId) {
     // Always claimed (not only when it changes), so a retry completes a key a crash left unwritten.
     await claimMemberKey(deps.db, customerKey(input.customerId), member._id);
@@ -339,7 +344,7 @@ export async function applySubscriptionEvent(
   event: { id: string; created: number; type: string },
 ): Promise<Outcome> {
   if (!isOurs(subscription.metadata)) return 'ignored';
-  const { Member, Subscription, SubscriptionObservation } = membershipModels(deps.db);
+  const { Member, Subscription, SubscriptionObservation, MemberSubscription } = membershipModels(deps.db);
   const customerId = idOf(subscription.customer)!;
   const known = await Subscription.findById(subscription.id).select({ memberId: 1 }).lean();
   // The mirror names its member; only a subscription seen for the first time needs the search.
@@ -358,6 +363,14 @@ export async function applySubscriptionEvent(
     (stored) => stored.eventId === event.id,
   );
 
+  // The member's list of subscriptions, before anything is decided from it (see memberChange).
+  await appendSlot(
+    MemberSubscription,
+    String(memberId),
+    { subscriptionId: subscription.id },
+    (stored) => stored.subscriptionId === subscription.id,
+  );
+
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const observations = await readSlots(SubscriptionObservation, subscription.id);
     const newest = observations.reduce((a, b) => (isNewer(b, a) ? b : a));
@@ -374,12 +387,14 @@ export async function applySubscriptionEvent(
     }
     const member = await Member.findById(newest.state.memberId).lean<Member>();
     if (!member) throw new NotReadyYet(`member ${newest.state.memberId} is gone`);
-    const change = memberChange(member, newest);
+    const all = await newestOfEachSubscription(deps, member._id, newest);
+    const change = memberChange(member, all);
     if (change) {
       await Member.updateOne({ _id: member._id }, { $set: change });
       continue;
     }
-    if (ENDED.has(newest.state.status)) {
+    // "Your membership has ended" only when it has: not when one of two subscriptions ends.
+    if (ENDED.has(newest.state.status) && member.status === 'canceled') {
       await enqueueEmail(deps.db, deps.clock, {
         template: 'membership-canceled',
         to: { email: member.email, name: member.name },
@@ -420,17 +435,45 @@ function stateOf(
  * The member fields the newest observation decides, or null when they already hold. Only what
  * differs is written: on FerretDB every update rewrites the whole document.
  */
-function memberChange(member: Member, newest: SubscriptionObservation): Partial<Member> | null {
-  const status = MEMBER_STATUS_OF[newest.state.status];
-  if (!status) return null; // incomplete: the member's state waits for a live status
-  // When membership ended (what churn counts): the cancellation's own time; cleared while it runs.
-  const endedAt = status === 'canceled' ? fromUnixSeconds(newest.created) : null;
-  const periodEnd = newest.state.currentPeriodEnd;
+/** The newest observation of each subscription the member has had (this one's is in hand). */
+async function newestOfEachSubscription(
+  deps: MembershipDeps,
+  memberId: Member['_id'],
+  current: SubscriptionObservation,
+): Promise<SubscriptionObservation[]> {
+  const { SubscriptionObservation, MemberSubscription } = membershipModels(deps.db);
+  const newest = [current];
+  for (const { subscriptionId } of await readSlots(MemberSubscription, String(memberId))) {
+    if (subscriptionId === current.subscriptionId) continue;
+    const observations = await readSlots(SubscriptionObservation, subscriptionId);
+    if (observations.length) newest.push(observations.reduce((a, b) => (isNewer(b, a) ? b : a)));
+  }
+  return newest;
+}
+
+/**
+ * The member's status follows the best of their subscriptions: a reader who canceled and came back,
+ * or who pays twice, is active while any subscription is; they are canceled only when all ended.
+ */
+function memberChange(member: Member, subscriptions: SubscriptionObservation[]): Partial<Member> | null {
+  const decided = subscriptions.filter((o) => MEMBER_STATUS_OF[o.state.status]);
+  if (decided.length === 0) return null; // incomplete: the member's state waits for a live status
+  const statusOf = (o: SubscriptionObservation) => MEMBER_STATUS_OF[o.state.status]!;
+  const status = (['active', 'past_due', 'canceled'] as const).find((s) =>
+    decided.some((o) => statusOf(o) === s),
+  )!;
+  const deciding = decided.filter((o) => statusOf(o) === status);
+  // When membership ended (what churn counts): the last cancellation's own time; cleared while it runs.
+  const endedAt = status === 'canceled' ? fromUnixSeconds(Math.max(...deciding.map((o) => o.created))) : null;
+  const periodEnds = deciding.map((o) => o.state.currentPeriodEnd).filter((d): d is Date => Boolean(d));
+  const periodEnd = periodEnds.length
+    ? new Date(Math.max(...periodEnds.map((d) => new Date(d).getTime())))
+    : null;
   const change: Partial<Member> = {};
   if (member.status !== status) change.status = status;
   if ((member.endedAt?.getTime() ?? null) !== (endedAt?.getTime() ?? null)) change.endedAt = endedAt;
-  if (periodEnd && member.currentPeriodEnd?.getTime() !== new Date(periodEnd).getTime())
-    change.currentPeriodEnd = new Date(periodEnd);
+  if (periodEnd && member.currentPeriodEnd?.getTime() !== periodEnd.getTime())
+    change.currentPeriodEnd = periodEnd;
   return Object.keys(change).length > 0 ? change : null;
 }
 
