@@ -5,6 +5,7 @@ import { registerCampaignModels } from './campaigns/campaign.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerGiftModels } from './gifts/gift.model.js';
 import { registerClaimModel } from './infra/claims.js';
+import { registerLeaseModel } from './infra/leases.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
@@ -15,6 +16,7 @@ import { registerStaffModels } from './staff/staff.model.js';
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {
   registerClaimModel(db);
+  registerLeaseModel(db);
   registerEmailModels(db);
   registerLedgerModels(db);
   registerMembershipModels(db);

@@ -71,7 +71,10 @@ async function startStripeMock(
     .split('\n')
     .at(-1)!;
   const port = await freePort();
-  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  // stripe-mock also opens HTTPS on 12112 unless told otherwise: two runs at once would collide.
+  const child = spawn(binary, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:'], {
+    stdio: 'ignore',
+  });
   await waitForPort(port, child);
   const version = path.basename(binary).replace('stripe-mock-', '');
   log(`stripe-mock ${version} on port ${port}`);
