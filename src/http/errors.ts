@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { isStripeOutage } from '../infra/stripe.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
 // the contract (clients branch on it); the message may be reworded.
@@ -20,11 +21,15 @@ export const ERROR_CATALOG = {
   internal_error: [500, 'Something went wrong on our side. Please try again later.'],
   stripe_unavailable: [502, 'Stripe could not be reached. Please try again shortly.'],
   payments_not_configured: [503, 'Payments are not available right now.'],
+  payments_unavailable: [503, 'Payments are unavailable for a moment. Please try again shortly.'],
   not_ready: [503, 'The service is not ready.'],
   webhook_not_configured: [503, 'This webhook is not configured on the server.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+// Passing outages: the answer says when to try again (seconds).
+const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = { payments_unavailable: 30, not_ready: 5 };
 
 export interface ErrorDetail {
   path?: string;
@@ -95,6 +100,9 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     error = validationError(err);
   } else if (typeof err?.type === 'string' && BODY_PARSER_ERRORS[err.type]) {
     error = new AppError(BODY_PARSER_ERRORS[err.type]!);
+  } else if (isStripeOutage(err)) {
+    // Stripe unreachable, 5xx or too slow: not the reader's fault and not ours to hide as a 500.
+    error = new AppError('payments_unavailable');
   } else {
     error = new AppError('internal_error');
     req.log.error({ err }, 'unhandled error');
@@ -102,5 +110,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (error.status >= 500 && error.code !== 'internal_error')
     req.log.warn({ code: error.code }, error.message);
   if (res.headersSent) return res.destroy();
+  const retryAfter = RETRY_AFTER_SECONDS[error.code];
+  if (retryAfter) res.set('Retry-After', String(retryAfter));
   res.status(error.status).json(errorBody(error, String(req.id)));
 };
