@@ -39,6 +39,7 @@ export function startBackgroundWork(
         apiKey: config.email.sendgridApiKey,
         baseUrl: config.email.sendgridApiUrl,
         leaseMs: config.jobs.leaseMs,
+        retryBaseMs: config.jobs.retryBaseMs * 2,
       })
     : undefined;
   const gifts = giftDepsFrom(config, deps);

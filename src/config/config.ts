@@ -73,6 +73,7 @@ export const configSchema = z
     EMAIL_PREVIEW_ROUTES: boolean.optional(),
 
     JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+    JOB_RETRY_BASE_SECONDS: positiveInt.default(30),
     JOB_FAULT: z.enum(['crash-after-claim']).optional(),
     METRICS_PORT: port.optional(),
 
@@ -163,7 +164,7 @@ export interface Config {
   };
   brand: { name: string; logoUrl?: string; primaryColor: string; postalAddress: string; footer: string };
   /** The background job runner (src/infra/jobs.ts). */
-  jobs: { leaseMs: number; crashAfterClaim: boolean };
+  jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
   /** Where a process without the web app (the worker) serves /metrics; unset: nowhere. */
   metricsPort?: number;
 }
@@ -256,7 +257,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       postalAddress: env.BRAND_POSTAL_ADDRESS,
       footer: env.BRAND_FOOTER,
     },
-    jobs: { leaseMs: env.JOB_LEASE_SECONDS * 1000, crashAfterClaim: env.JOB_FAULT === 'crash-after-claim' },
+    jobs: {
+      leaseMs: env.JOB_LEASE_SECONDS * 1000,
+      retryBaseMs: env.JOB_RETRY_BASE_SECONDS * 1000,
+      crashAfterClaim: env.JOB_FAULT === 'crash-after-claim',
+    },
     metricsPort: env.METRICS_PORT,
   };
 }

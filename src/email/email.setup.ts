@@ -40,6 +40,7 @@ export function createWorkerFromConfig(
     replyTo: config.email.replyTo,
     maxAttempts: config.email.maxAttempts,
     leaseMs: config.jobs.leaseMs,
+    retryBaseMs: config.jobs.retryBaseMs,
     crashAfterClaim: config.jobs.crashAfterClaim,
     ...overrides,
   });
