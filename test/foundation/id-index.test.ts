@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Connection } from 'mongoose';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/test-app.js';
 
 // Every per-request and per-event path is a primary-key lookup, which is only fast if the server
@@ -10,9 +10,9 @@ import { createTestDatabase } from '../support/test-app.js';
 let db: Connection;
 beforeAll(async () => {
   db = await createTestDatabase();
-  await db.collection('id_index_probe').insertMany(
-    Array.from({ length: 200 }, (_, i) => ({ _id: `doc:${i}` as unknown as never, n: i })),
-  );
+  await db
+    .collection('id_index_probe')
+    .insertMany(Array.from({ length: 200 }, (_, i) => ({ _id: `doc:${i}` as unknown as never, n: i })));
 });
 afterAll(async () => {
   await db.dropDatabase();
