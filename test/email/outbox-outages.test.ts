@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
+import { freePort } from '../../src/infra/embedded-db.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
 import { type ServerProcess, spawnScript } from '../support/server-process.js';
 import { createTestDatabase, databaseUri } from '../support/test-app.js';
@@ -82,7 +83,8 @@ describe('email outbox under failure', () => {
     const ids = await enqueue('crash', 20);
     const dying = worker({ JOB_FAULT: 'crash-after-claim' });
     await dying.exited;
-    const survivor = worker();
+    const metricsPort = await freePort();
+    const survivor = worker({ METRICS_PORT: String(metricsPort) });
     expect(dying.child.signalCode).toBe('SIGKILL');
     expect(dying.output()).toContain('dying while holding the job');
 
@@ -101,6 +103,15 @@ describe('email outbox under failure', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     const used = cpuSeconds(survivor.child.pid!) - before;
     expect(used).toBeLessThan(0.5);
+
+    // The worker has no web app, yet its metrics are served: nothing due, nothing waiting.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain('jobs_due{queue="email"} 0');
+    expect(metrics).toContain('jobs_oldest_due_age_seconds{queue="email"} 0');
+    expect(metrics).toContain(`email_outbox_jobs{status="sent"} ${ids.length}`);
+    console.log(
+      `crash: all sent ${tookMs} ms after the survivor started; idle CPU ${used.toFixed(2)} s in 3 s`,
+    );
 
     survivor.child.kill('SIGTERM');
     expect(await survivor.exited).toBe(0);
