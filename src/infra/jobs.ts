@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Connection, Model, Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
-import { acquireLease, insertLease, leaseKey, pauseQueue, queuePausedUntil, releaseLease } from './leases.js';
+import {
+  acquireLease,
+  insertLease,
+  type Lease,
+  leaseKey,
+  leaseModel,
+  pauseQueue,
+  queuePausedUntil,
+  releaseLease,
+} from './leases.js';
 import type { Logger } from './logger.js';
 import { gauge } from './metrics.js';
 
@@ -151,8 +160,13 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
    */
   async function settle(job: J, seq: number, set: Record<string, unknown>): Promise<boolean> {
     const id = String(job._id);
+    const fence = leaseKey(name, id, seq + 1);
     const fenceExpiry = new Date(clock.now().getTime() + leaseMs);
-    if (!(await insertLease(db, leaseKey(name, id, seq + 1), holder, fenceExpiry))) {
+    // A retry after a lost reply may find its own fence: that one is still ours.
+    if (
+      !(await insertLease(db, fence, holder, fenceExpiry)) &&
+      (await leaseModel(db).findById(fence).lean<Lease>())?.holder !== holder
+    ) {
       logger.warn({ jobId: id }, 'lease lost before the outcome was stored; another worker holds the job');
       return false;
     }
@@ -169,7 +183,27 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     return Math.round(ceiling / 2 + random() * (ceiling / 2));
   }
 
+  /**
+   * The outcome of work already done (an email sent) must not be lost to a database blip, or the
+   * job would be done twice: keep trying while the lease is still ours.
+   */
+  async function settleWhileLeased(job: J, seq: number, set: Record<string, unknown>, until: number) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await settle(job, seq, set);
+      } catch (error) {
+        if (Date.now() + 1_000 >= until) throw error;
+        logger.warn(
+          { jobId: String(job._id), attempt, err: error },
+          'storing a job outcome failed; retrying',
+        );
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 200 * attempt)));
+      }
+    }
+  }
+
   async function work({ job, seq }: { job: J; seq: number }): Promise<void> {
+    const leasedUntil = Date.now() + leaseMs;
     let outcome: Record<string, unknown>;
     try {
       outcome = await options.handle(job);
@@ -182,7 +216,9 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       if (failure.retryable && job.attempts < maxAttempts) {
         const delay = Math.max(backoffMs(job.attempts), failure.retryAfterMs ?? 0);
         if (failure.pauseQueue && failure.retryAfterMs)
-          await pauseQueue(db, name, new Date(now.getTime() + failure.retryAfterMs));
+          await pauseQueue(db, name, new Date(now.getTime() + failure.retryAfterMs)).catch((error) =>
+            logger.warn({ err: error }, 'could not pause the queue; the job itself still waits'),
+          );
         outcome = {
           status: 'pending',
           nextAttemptAt: new Date(now.getTime() + delay),
@@ -194,7 +230,7 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
         options.onFailed?.(job, failure);
       }
     }
-    await settle(job, seq, outcome);
+    await settleWhileLeased(job, seq, outcome, leasedUntil);
   }
 
   async function paused(): Promise<boolean> {
@@ -235,8 +271,11 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
             }
           }
         };
-        await Promise.all(Array.from({ length: concurrency }, lane));
+        // Every lane ends before we return or throw: no job is left running behind stop().
+        const lanes = await Promise.allSettled(Array.from({ length: concurrency }, lane));
         processed += inBatch;
+        const failed = lanes.find((l) => l.status === 'rejected');
+        if (failed) throw (failed as PromiseRejectedResult).reason;
         // No progress: nothing due, or every due job is another worker's. Either way, stop here.
         if (inBatch === 0) return processed;
       }
