@@ -124,8 +124,9 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     const seq = await acquireLease(db, name, id, candidate.claimSeq ?? 0, holder, now, leaseMs);
     if (seq === null) return null;
     const job = await model.findById(candidate._id).lean<J>();
-    if (!job || !isDue(job, now)) {
-      // Settled or rescheduled since the candidate was read.
+    // Settled or rescheduled since the candidate was read; or the chain moved past a very stale
+    // candidate (its old leases already swept), so the position we took is not the job's.
+    if (!job || !isDue(job, now) || (job.claimSeq ?? 0) > seq) {
       await releaseLease(db, name, id, seq);
       return null;
     }
@@ -362,13 +363,21 @@ export function createJobRunner(options: {
 
   async function queueLoop(queue: JobQueue): Promise<void> {
     let failures = 0;
+    let idleRounds = 0;
     while (!stopping) {
       try {
         const processed = await queue.drain(() => stopping);
         failures = 0;
-        if (processed > 0) continue;
+        if (processed > 0) {
+          idleRounds = 0;
+          continue;
+        }
+        // Idle: poll less often (up to 5 polls' time), since each poll is a query the database
+        // answers by scanning on FerretDB; any work found brings the interval back.
+        idleRounds = Math.min(idleRounds + 1, 5);
+        const idleWait = pollIntervalMs * (1 + Math.floor(idleRounds / 2) * 2);
         const pausedUntil = await queue.pausedUntil();
-        const wait = pausedUntil ? pausedUntil.getTime() - clock.now().getTime() : pollIntervalMs;
+        const wait = pausedUntil ? pausedUntil.getTime() - clock.now().getTime() : idleWait;
         await sleep(Math.min(Math.max(wait, pollIntervalMs), 60_000));
       } catch (error) {
         // The database is away, typically: wait longer each time, up to 30 s, and never spin.
