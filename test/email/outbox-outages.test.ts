@@ -86,7 +86,9 @@ describe('email outbox under failure', () => {
     const metricsPort = await freePort();
     const survivor = worker({ METRICS_PORT: String(metricsPort) });
     expect(dying.child.signalCode).toBe('SIGKILL');
-    expect(dying.output()).toContain('dying while holding the job');
+    // It died holding jobs (one per lane that got that far): leased, marked as being sent, not sent.
+    expect(await emailModels(db).EmailJob.countDocuments({ status: 'sending' })).toBeGreaterThanOrEqual(1);
+    expect(capture.requests).toHaveLength(0);
 
     const tookMs = await until(
       () => new Set(acceptedJobIds()).size === ids.length,
@@ -132,7 +134,7 @@ describe('email outbox under failure', () => {
 
     await until(
       () => new Set(acceptedJobIds()).size === ids.length,
-      90_000,
+      150_000,
       'every email sent after recovery',
     );
     await new Promise((r) => setTimeout(r, 1_000));
@@ -152,5 +154,5 @@ describe('email outbox under failure', () => {
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
-  }, 180_000);
+  }, 240_000);
 });
