@@ -21,8 +21,10 @@ import { giftDocs, giftRoutes } from './gifts/gifts.routes.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
+import { createHttpMetrics } from './http/http-metrics.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
 import { requestLogging, requireParsableBody } from './http/request-context.js';
+import { closeConnectionsWhileDraining, type Lifecycle } from './http/shutdown.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
 import { subscribeSettlement } from './ledger/settlement.service.js';
@@ -49,14 +51,21 @@ export interface AppDeps {
   events: DomainEvents;
   /** Replaces the Stripe event handler table (tests use it to make a handler fail). */
   stripeEventHandlers?: HandlerTable;
+  /** Set by the process on SIGTERM: /readyz answers 503 and responses close their connection. */
+  lifecycle?: Lifecycle;
 }
 
 /** The HTTP server: the cached progress fast path first, then the Express app. */
 export function createHttpServer(deps: AppDeps): http.Server {
   const progressCache = newProgressCache(deps);
   const app = createApp(deps, progressCache);
+  const observe = createHttpMetrics(deps.metrics);
+  const lifecycle = deps.lifecycle ?? { draining: false };
   const server = http.createServer((req, res) => {
-    if (!serveCachedProgress(progressCache, req, res)) app(req, res);
+    closeConnectionsWhileDraining(lifecycle, res);
+    if (serveCachedProgress(progressCache, req, res)) return observe(req, res, '/campaigns/:slug/progress');
+    observe(req, res);
+    app(req, res);
   });
   answerClientErrors(server);
   return server;
@@ -116,7 +125,14 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       },
     }),
   );
-  app.use(healthRoutes({ db: deps.db, metrics: deps.metrics, dbTimeoutMs: config.mongo.timeoutMs }));
+  app.use(
+    healthRoutes({
+      db: deps.db,
+      metrics: deps.metrics,
+      dbTimeoutMs: config.mongo.timeoutMs,
+      lifecycle: deps.lifecycle,
+    }),
+  );
 
   // Webhook routes verify signatures over the exact bytes received, so they are mounted here,
   // before any body parser, and read the raw body themselves.

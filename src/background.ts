@@ -6,18 +6,20 @@ import { createWorkerFromConfig } from './email/email.setup.js';
 import { deliverDueGifts, sweepGifts } from './gifts/gift.service.js';
 import { giftDepsFrom } from './gifts/gift-deps.js';
 import type { Clock } from './infra/clock.js';
+import { createJobRunner, type JobRunner, type PeriodicTask, registerJobMetrics } from './infra/jobs.js';
 import type { Logger } from './infra/logger.js';
 import { settleUnsettledEntries } from './ledger/settlement.service.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
+import { sweepExpiredRecords } from './retention/retention.service.js';
 import type { DomainEvents } from './shared/domain-events.js';
 
 const MINUTE = 60_000;
 
 /**
- * The background work a process runs: sending queued email, syncing SendGrid Marketing lists,
- * delivering gifts on their day, the hourly gift sweep, and settling ledger entries whose Stripe
- * fees were not known when they were recorded. Every step is claimed in MongoDB or idempotent,
- * so any number of processes may run it.
+ * The background work a process runs, all through the one job runner (src/infra/jobs.ts):
+ * queued email and SendGrid Marketing changes (leased jobs), and periodic tasks that run once
+ * per period across every process: gift delivery, the hourly gift sweep, settling ledger entries
+ * whose Stripe fees were not known when they were recorded, and the retention sweep.
  */
 export function startBackgroundWork(
   config: Config,
@@ -29,46 +31,30 @@ export function startBackgroundWork(
     stripe: Stripe | null;
     events: DomainEvents;
   },
-) {
+): JobRunner {
   const email = createWorkerFromConfig(config, deps);
-  email.start();
   const sync = config.email.sendgridApiKey
-    ? createMarketingSyncWorker({ ...deps, apiKey: config.email.sendgridApiKey })
+    ? createMarketingSyncWorker({
+        ...deps,
+        apiKey: config.email.sendgridApiKey,
+        baseUrl: config.email.sendgridApiUrl,
+        leaseMs: config.jobs.leaseMs,
+        retryBaseMs: config.jobs.retryBaseMs * 2,
+      })
     : undefined;
-  sync?.start();
   const gifts = giftDepsFrom(config, deps);
-  let lastSweep = 0;
-  const giftRound = async () => {
-    try {
-      await deliverDueGifts(gifts);
-      if (Date.now() - lastSweep >= 60 * MINUTE) {
-        lastSweep = Date.now();
-        await sweepGifts(gifts);
-      }
-    } catch (error) {
-      deps.logger.error({ err: error }, 'gift scheduler round failed');
-    }
-  };
-  const giftTimer = setInterval(giftRound, MINUTE);
-  giftTimer.unref();
-  void giftRound();
   const { stripe } = deps;
-  const settleTimer = stripe
-    ? setInterval(async () => {
-        try {
-          await settleUnsettledEntries({ ...deps, stripe });
-        } catch (error) {
-          deps.logger.error({ err: error }, 'settlement sweep failed');
-        }
-      }, 10 * MINUTE)
-    : undefined;
-  settleTimer?.unref();
-  return {
-    async stop() {
-      clearInterval(giftTimer);
-      clearInterval(settleTimer);
-      sync?.stop();
-      await email.stop();
-    },
-  };
+  const tasks: PeriodicTask[] = [
+    { name: 'gift-delivery', everyMs: MINUTE, run: () => deliverDueGifts(gifts) },
+    { name: 'gift-sweep', everyMs: 60 * MINUTE, run: () => sweepGifts(gifts) },
+    { name: 'retention', everyMs: 60 * MINUTE, run: () => sweepExpiredRecords(deps) },
+    ...(stripe
+      ? [{ name: 'settlement', everyMs: 10 * MINUTE, run: () => settleUnsettledEntries({ ...deps, stripe }) }]
+      : []),
+  ];
+  const queues = [email.queue, ...(sync ? [sync.queue] : [])];
+  registerJobMetrics(deps.metrics, deps.clock, queues);
+  const runner = createJobRunner({ ...deps, queues, tasks });
+  runner.start();
+  return runner;
 }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createHttpServer } from './app.js';
 import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit } from './bootstrap.js';
+import { type Lifecycle, shutDownGracefully } from './http/shutdown.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
@@ -25,7 +26,9 @@ async function main(): Promise<void> {
     );
 
   const events = new DomainEvents();
+  const lifecycle: Lifecycle = { draining: false };
   const server: Server = createHttpServer({
+    lifecycle,
     config,
     db,
     logger,
@@ -45,24 +48,17 @@ async function main(): Promise<void> {
       ? startBackgroundWork(config, { db, clock: systemClock, logger, metrics, stripe, events })
       : undefined;
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    const forced = setTimeout(() => {
-      logger.warn('in-flight requests did not finish in time; closing their connections');
-      server.closeAllConnections();
-    }, config.http.shutdownTimeoutMs);
-    await Promise.all([
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-      worker?.stop(),
-    ]);
-    clearTimeout(forced);
-    await database.close();
+    if (lifecycle.draining) return;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests and the jobs in hand');
+    await shutDownGracefully({
+      server,
+      lifecycle,
+      timeoutMs: config.http.shutdownTimeoutMs,
+      logger,
+      stopWork: worker ? () => worker.stop() : undefined,
+      close: () => database.close(),
+    });
     logger.info('stopped');
     process.exit(0);
   };

@@ -1,32 +1,59 @@
+import http from 'node:http';
 import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit } from './bootstrap.js';
+import { registerOutboxMetrics } from './email/outbox.metrics.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
 import { stripeFromConfig } from './infra/stripe.js';
 import { DomainEvents } from './shared/domain-events.js';
 
-// A process that only does background work (queued email, SendGrid Marketing sync): run as many as you like (`npm run worker`) and set
-// EMAIL_WORKER=off on the web processes to keep sending off them.
+// A process that only does background work (queued email, SendGrid Marketing sync, gift delivery,
+// sweeps): run as many as you like (`npm run worker`) and set EMAIL_WORKER=off on the web processes
+// to keep sending off them. With METRICS_PORT set it serves /metrics (it has no web app).
 
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.logLevel });
   const database = await openDatabase(config, logger);
+  const metrics = createMetricsRegistry();
+  registerOutboxMetrics(metrics, database.db);
   const worker = startBackgroundWork(config, {
     db: database.db,
     clock: systemClock,
     logger,
-    metrics: createMetricsRegistry(),
+    metrics,
     stripe: stripeFromConfig(config.stripe),
     events: new DomainEvents(),
   });
-  logger.info('email worker started');
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : http
+          .createServer(async (req, res) => {
+            if (req.method !== 'GET' || req.url !== '/metrics') return res.writeHead(404).end();
+            try {
+              res.writeHead(200, { 'Content-Type': metrics.contentType }).end(await metrics.metrics());
+            } catch {
+              res.writeHead(500).end();
+            }
+          })
+          .listen(config.metricsPort, config.http.host);
+  logger.info({ metricsPort: config.metricsPort }, 'email worker started');
 
+  let stopping = false;
   const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'email worker stopping: finishing the jobs in hand');
-    await worker.stop();
-    await database.close();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
+    // The job in hand gets what is left of SHUTDOWN_TIMEOUT_MS; an unfinished one stays leased
+    // and another worker takes it over when the lease runs out.
+    const deadline = Math.max(0, config.http.shutdownTimeoutMs - 500);
+    await Promise.race([worker.stop(), new Promise((resolve) => setTimeout(resolve, deadline).unref())]);
+    await Promise.race([database.close(), new Promise((resolve) => setTimeout(resolve, 400).unref())]);
+    logger.info('email worker stopped');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

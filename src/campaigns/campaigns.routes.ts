@@ -85,6 +85,7 @@ export const progressSchema = z
     daysLeft: z.number().int(),
     supporters: z.number().int().meta({ description: 'Active members, all campaigns' }),
     updatedAt: z.string(),
+    stale: z.boolean().optional().meta({ description: 'The database is away: the last good answer' }),
   })
   .meta({ id: 'CampaignProgress' });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fresh from 'fresh';
 import type { Connection } from 'mongoose';
+import { AppError } from '../http/errors.js';
 import { supportersTotal } from '../memberships/supporters.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
@@ -58,18 +59,35 @@ export interface CachedProgress {
   progress: Progress;
   body: string;
   etag: string;
+  /** True when the database did not answer in time and this is the last good answer. */
+  stale?: boolean;
+}
+
+/** How long a reader waits for the database before getting the last good answer instead. */
+const WAIT_FOR_DATABASE_MS = 750;
+/** The oldest last good answer served while the database is away; older, the route answers 503. */
+const MAX_STALE_MS = 60 * 60 * 1000;
+
+interface Entry {
+  /** The last good answer (undefined: no such campaign). */
+  value?: CachedProgress;
+  loadedAt: number;
+  expiresAt: number;
+  pending?: Promise<CachedProgress | undefined>;
+  pendingSince?: number;
 }
 
 /**
  * Progress is read on every article view, so each process keeps it for `ttlMs` and lets one
  * database read refresh it however many requests arrive meanwhile. The ETag depends on the
  * numbers only, so an unchanged count answers 304 across refreshes.
+ *
+ * While the database is away a reader never waits more than WAIT_FOR_DATABASE_MS: they get the
+ * last good answer, marked `stale` (up to MAX_STALE_MS old). With nothing ever cached the read
+ * fails with 503 not_ready.
  */
 export function createProgressCache(options: { db: Connection; ttlMs: number; now: () => Date }) {
-  const entries = new Map<
-    string,
-    { value?: CachedProgress; expiresAt: number; pending?: Promise<CachedProgress | undefined> }
-  >();
+  const entries = new Map<string, Entry>();
 
   async function load(slug: string): Promise<CachedProgress | undefined> {
     const progress = await computeProgress(options.db, slug, options.now());
@@ -77,6 +95,45 @@ export function createProgressCache(options: { db: Connection; ttlMs: number; no
     const { updatedAt: _, ...numbers } = progress;
     const etag = `"${createHash('sha1').update(JSON.stringify(numbers)).digest('base64url').slice(0, 20)}"`;
     return { progress, body: JSON.stringify(progress), etag };
+  }
+
+  function refresh(slug: string, entry: Entry | undefined): Promise<CachedProgress | undefined> {
+    // Unknown slugs are cached too (as undefined); a flood of random ones must not grow memory forever.
+    if (entries.size > 1_000) entries.clear();
+    const pending = load(slug).then(
+      (value) => {
+        const now = Date.now();
+        entries.set(slug, { value, loadedAt: now, expiresAt: now + options.ttlMs });
+        return value;
+      },
+      (error) => {
+        // Keep the last good answer; the next reader starts a new attempt.
+        const current = entries.get(slug);
+        if (current?.value) entries.set(slug, { ...current, pending: undefined, pendingSince: undefined });
+        else entries.delete(slug);
+        throw error;
+      },
+    );
+    pending.catch(() => {}); // a reader that stopped waiting must not leave it unhandled
+    entries.set(slug, {
+      value: entry?.value,
+      loadedAt: entry?.loadedAt ?? 0,
+      expiresAt: entry?.expiresAt ?? 0,
+      pending,
+      pendingSince: Date.now(),
+    });
+    return pending;
+  }
+
+  function lastGood(entry: Entry | undefined): CachedProgress {
+    if (entry?.value && Date.now() - entry.loadedAt <= MAX_STALE_MS) {
+      const progress = { ...entry.value.progress };
+      return { ...entry.value, stale: true, body: JSON.stringify({ ...progress, stale: true }) };
+    }
+    throw new AppError(
+      'not_ready',
+      'Campaign progress is not available right now. Please try again shortly.',
+    );
   }
 
   return {
@@ -88,22 +145,25 @@ export function createProgressCache(options: { db: Connection; ttlMs: number; no
     async get(slug: string): Promise<CachedProgress | undefined> {
       const now = Date.now();
       const entry = entries.get(slug);
-      if (entry && entry.expiresAt > now && !entry.pending) return entry.value;
-      if (entry?.pending) return entry.pending;
-      // Unknown slugs are cached too (as undefined); a flood of random ones must not grow memory forever.
-      if (entries.size > 1_000) entries.clear();
-      const pending = load(slug).then(
-        (value) => {
-          entries.set(slug, { value, expiresAt: Date.now() + options.ttlMs });
-          return value;
-        },
-        (error) => {
-          entries.delete(slug);
-          throw error;
-        },
-      );
-      entries.set(slug, { ...entry, expiresAt: entry?.expiresAt ?? 0, pending });
-      return pending;
+      if (entry && entry.expiresAt > now) return entry.value;
+      const pending = entry?.pending ?? refresh(slug, entry);
+      const waited = now - (entries.get(slug)?.pendingSince ?? now);
+      const budget = WAIT_FOR_DATABASE_MS - waited;
+      // A refresh that has already taken too long: the database is away, answer at once.
+      if (budget <= 0 && entry?.value !== undefined) return lastGood(entry);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(budget, 0));
+      });
+      try {
+        const result = await Promise.race([pending, timeout]);
+        if (result === 'timeout') return lastGood(entries.get(slug));
+        return result;
+      } catch {
+        return lastGood(entries.get(slug));
+      } finally {
+        clearTimeout(timer);
+      }
     },
     clear: () => entries.clear(),
   };

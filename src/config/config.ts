@@ -51,6 +51,7 @@ export const configSchema = z
     STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'a webhook signing secret (whsec_…)').optional(),
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+    STRIPE_TIMEOUT_MS: positiveInt.default(10_000),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -62,6 +63,7 @@ export const configSchema = z
 
     SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
     SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
+    SENDGRID_API_URL: z.url({ protocol: /^https?$/ }).optional(),
     EMAIL_FROM: z.email().default('members@newsroom.example'),
     EMAIL_FROM_NAME: z.string().min(1).default('The Newsroom'),
     EMAIL_REPLY_TO: z.email().optional(),
@@ -69,6 +71,11 @@ export const configSchema = z
     EMAIL_WORKER: z.enum(['inline', 'off']).default('inline'),
     EMAIL_MAX_ATTEMPTS: positiveInt.default(8),
     EMAIL_PREVIEW_ROUTES: boolean.optional(),
+
+    JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+    JOB_RETRY_BASE_SECONDS: positiveInt.default(30),
+    JOB_FAULT: z.enum(['crash-after-claim']).optional(),
+    METRICS_PORT: port.optional(),
 
     BRAND_NAME: z.string().min(1).default('The Newsroom'),
     BRAND_LOGO_URL: z.url().optional(),
@@ -93,8 +100,9 @@ export const configSchema = z
     if (!env.PUBLIC_BASE_URL.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
     }
-    if (env.STRIPE_API_URL) {
-      ctx.addIssue({ code: 'custom', path: ['STRIPE_API_URL'], message: 'must be unset in production' });
+    // Stand-ins for Stripe and SendGrid, and fault injection, are for development and tests only.
+    for (const key of ['STRIPE_API_URL', 'SENDGRID_API_URL', 'JOB_FAULT'] as const) {
+      if (env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'must be unset in production' });
     }
     if (env.STRIPE_SECRET_KEY?.includes('_test_')) {
       ctx.addIssue({
@@ -129,7 +137,14 @@ export interface Config {
   /** The newsroom's time zone: report days and months are cut here. */
   timeZone: string;
   mongo: { uri?: string; poolSize: number; timeoutMs: number; embeddedDir: string };
-  stripe: { secretKey?: string; webhookSecret?: string; webhookToleranceSeconds: number; apiUrl?: string };
+  stripe: {
+    secretKey?: string;
+    webhookSecret?: string;
+    webhookToleranceSeconds: number;
+    apiUrl?: string;
+    /** Per request; a payment route answers 503 payments_unavailable rather than wait longer. */
+    timeoutMs: number;
+  };
   membershipPlansFile?: string;
   /** How long each process keeps a campaign's progress before reading the database again. */
   progressCacheMs: number;
@@ -138,6 +153,8 @@ export interface Config {
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
+    /** Another SendGrid API address (a local fake in tests and rehearsals). */
+    sendgridApiUrl?: string;
     from: { email: string; name: string };
     replyTo?: string;
     devMailDir: string;
@@ -146,6 +163,10 @@ export interface Config {
     previewRoutes: boolean;
   };
   brand: { name: string; logoUrl?: string; primaryColor: string; postalAddress: string; footer: string };
+  /** The background job runner (src/infra/jobs.ts). */
+  jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
+  /** Where a process without the web app (the worker) serves /metrics; unset: nowhere. */
+  metricsPort?: number;
 }
 
 export class ConfigError extends Error {
@@ -204,6 +225,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
       apiUrl: env.STRIPE_API_URL,
+      timeoutMs: env.STRIPE_TIMEOUT_MS,
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
@@ -220,6 +242,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     email: {
       sendgridApiKey: env.SENDGRID_API_KEY,
       sendgridWebhookPublicKey: env.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      sendgridApiUrl: env.SENDGRID_API_URL,
       from: { email: env.EMAIL_FROM, name: env.EMAIL_FROM_NAME },
       replyTo: env.EMAIL_REPLY_TO,
       devMailDir: env.DEV_MAIL_DIR,
@@ -234,5 +257,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       postalAddress: env.BRAND_POSTAL_ADDRESS,
       footer: env.BRAND_FOOTER,
     },
+    jobs: {
+      leaseMs: env.JOB_LEASE_SECONDS * 1000,
+      retryBaseMs: env.JOB_RETRY_BASE_SECONDS * 1000,
+      crashAfterClaim: env.JOB_FAULT === 'crash-after-claim',
+    },
+    metricsPort: env.METRICS_PORT,
   };
 }

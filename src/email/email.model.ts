@@ -18,7 +18,7 @@ export interface EmailJob {
   listUnsubscribeUrl?: string;
   status: EmailStatus;
   attempts: number;
-  /** Counts claims and never goes back (attempts do, on requeue): names each claim uniquely. */
+  /** The job's position in its lease chain (src/infra/leases.ts); never goes back (attempts do, on requeue). */
   claimSeq: number;
   nextAttemptAt: Date;
   lastError?: string;
@@ -74,9 +74,9 @@ const emailJobSchema = new Schema<EmailJob>(
   },
   { timestamps: true, minimize: false },
 );
-// The worker's claim query: due pending jobs, and sending jobs whose lease ran out.
+// The job runner's due query: pending jobs whose time came, and held jobs whose lease ran out
+// (a held job's nextAttemptAt is its lease expiry, see src/infra/jobs.ts).
 emailJobSchema.index({ status: 1, nextAttemptAt: 1 });
-emailJobSchema.index({ status: 1, leaseExpiresAt: 1 });
 
 const suppressionSchema = new Schema<Suppression>(
   {

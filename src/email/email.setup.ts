@@ -17,7 +17,13 @@ export function createRendererFromConfig(config: Config): EmailRenderer {
 /** SendGrid when a key is configured, otherwise the development mail folder. */
 export function createSenderFromConfig(config: Config, deps: { clock: Clock; logger: Logger }): EmailSender {
   if (config.email.sendgridApiKey)
-    return createSendgridSender({ apiKey: config.email.sendgridApiKey, clock: deps.clock });
+    return createSendgridSender({
+      apiKey: config.email.sendgridApiKey,
+      baseUrl: config.email.sendgridApiUrl,
+      // A send must end well inside the job's lease, or another worker could take the job meanwhile.
+      timeoutMs: Math.min(20_000, Math.floor(config.jobs.leaseMs / 3)),
+      clock: deps.clock,
+    });
   return createDevFolderSender({ dir: fromRoot(config.email.devMailDir), logger: deps.logger });
 }
 
@@ -33,6 +39,9 @@ export function createWorkerFromConfig(
     from: config.email.from,
     replyTo: config.email.replyTo,
     maxAttempts: config.email.maxAttempts,
+    leaseMs: config.jobs.leaseMs,
+    retryBaseMs: config.jobs.retryBaseMs,
+    crashAfterClaim: config.jobs.crashAfterClaim,
     ...overrides,
   });
 }

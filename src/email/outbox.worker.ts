@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import type { Connection, Types } from 'mongoose';
+import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
-import { claimOnce, sweepClaims } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
+import { createJobQueue, createJobRunner, JobFailure, type JobQueue } from '../infra/jobs.js';
 import type { Logger } from '../infra/logger.js';
 import { counter } from '../infra/metrics.js';
 import { EMAIL_TEMPLATES, type TemplateName } from './catalog.js';
@@ -10,11 +9,6 @@ import { type EmailJob, emailModels } from './email.model.js';
 import type { EmailRenderer } from './renderer.js';
 import { type EmailSender, SendFailure } from './sender.js';
 import { suppressionBlocking } from './suppression.service.js';
-
-const CANDIDATES = 20;
-const BATCH_PER_LANE = 16;
-const CLAIM_PREFIX = 'email-job:';
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface OutboxWorkerOptions {
   db: Connection;
@@ -33,12 +27,16 @@ export interface OutboxWorkerOptions {
   concurrency?: number;
   pollIntervalMs?: number;
   random?: () => number;
+  /** Fault injection (config JOB_FAULT): die right after taking a job, before sending it. */
+  crashAfterClaim?: boolean;
 }
 
+/** The outbox's queue (run by the one job runner, src/infra/jobs.ts) and a runner of its own. */
 export interface OutboxWorker {
+  queue: JobQueue;
   /** Claims and processes one due job; false when none was due. */
   runOnce(): Promise<boolean>;
-  /** Processes due jobs until none is left; returns how many were processed. */
+  /** Processes due jobs until none is left that this worker can take; returns how many. */
   drain(): Promise<number>;
   start(): void;
   stop(): Promise<void>;
@@ -60,8 +58,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     random = Math.random,
   } = options;
   const { EmailJob } = emailModels(db);
-  const workerId = randomUUID().slice(0, 8);
-  const logger = options.logger.child({ component: 'outbox-worker', workerId });
+  const logger = options.logger.child({ component: 'outbox-worker' });
   const sent = counter(metrics, 'email_sent_total', 'Emails accepted by the provider');
   const failed = counter(
     metrics,
@@ -79,66 +76,14 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     'Emails not sent because the address is suppressed',
   );
 
-  /** Due jobs: pending and due, or sending with an expired lease (their worker died). */
-  function findDue(now: Date, limit: number) {
-    return EmailJob.find({
-      $or: [
-        { status: 'pending', nextAttemptAt: { $lte: now } },
-        { status: 'sending', leaseExpiresAt: { $lte: now } },
-      ],
-    })
-      .sort({ nextAttemptAt: 1 })
-      .limit(limit)
-      .select({ _id: 1, claimSeq: 1 })
-      .lean();
-  }
-
-  /**
-   * Takes the job for one attempt, or returns null if another worker took it first. The claim
-   * sequence number names the claim, so exactly one worker gets each attempt (see claims.ts).
-   */
-  async function claim(
-    candidate: { _id: Types.ObjectId; claimSeq: number },
-    now: Date,
-  ): Promise<EmailJob | null> {
-    if (!(await claimOnce(db, `${CLAIM_PREFIX}${candidate._id}:${candidate.claimSeq}`, now))) return null;
-    return EmailJob.findOneAndUpdate(
-      { _id: candidate._id, claimSeq: candidate.claimSeq },
-      {
-        $set: {
-          status: 'sending',
-          leaseOwner: `${workerId}:${randomUUID()}`,
-          leaseExpiresAt: new Date(now.getTime() + leaseMs),
-        },
-        $inc: { attempts: 1, claimSeq: 1 },
-      },
-      { returnDocument: 'after' },
-    ).lean<EmailJob>();
-  }
-
-  /** Applies the outcome only if the lease is still ours: a job someone else took over is theirs. */
-  async function settle(job: EmailJob, set: Record<string, unknown>): Promise<boolean> {
-    const result = await EmailJob.updateOne(
-      { _id: job._id, status: 'sending', leaseOwner: job.leaseOwner },
-      { $set: set, $unset: { leaseOwner: 1, leaseExpiresAt: 1 } },
-    );
-    return result.modifiedCount === 1;
-  }
-
-  function backoffMs(attempts: number): number {
-    // Exponential with "equal jitter": half fixed, half random, so delays still grow every attempt.
-    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempts - 1));
-    return Math.round(ceiling / 2 + random() * (ceiling / 2));
-  }
-
-  async function deliver(job: EmailJob): Promise<void> {
+  /** One attempt at one job; returns the outcome to store, or throws a JobFailure to retry. */
+  async function deliver(job: EmailJob): Promise<Record<string, unknown>> {
     const jobId = String(job._id);
     const blockedBy = await suppressionBlocking(db, job.to.email, job.kind);
     if (blockedBy) {
-      await settle(job, { status: 'suppressed', lastError: `address suppressed (${blockedBy})` });
       suppressed.inc();
       logger.info({ jobId, template: job.template, reason: blockedBy }, 'email suppressed');
-      return;
+      return { status: 'suppressed', lastError: `address suppressed (${blockedBy})` };
     }
 
     let rendered: ReturnType<EmailRenderer['render']>;
@@ -147,13 +92,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         unsubscribeUrl: job.listUnsubscribeUrl ?? undefined,
       });
     } catch (error) {
-      await settle(job, {
-        status: 'failed',
-        lastError: `template failed to render: ${(error as Error).message}`,
-      });
       failed.inc();
       logger.error({ jobId, template: job.template, err: error }, 'email template failed to render');
-      return;
+      return { status: 'failed', lastError: `template failed to render: ${(error as Error).message}` };
     }
 
     const headers: Record<string, string> = {};
@@ -162,8 +103,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
     }
 
+    let result: { providerMessageId?: string };
     try {
-      const result = await sender.send({
+      result = await sender.send({
         jobId,
         to: { email: job.to.email, name: job.to.name ?? undefined },
         from: options.from,
@@ -172,115 +114,60 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         headers,
         category: job.template,
       });
-      const secrets =
-        (EMAIL_TEMPLATES[job.template as TemplateName] as { secretFields?: string[] }).secretFields ?? [];
-      const settled = await settle(job, {
-        status: 'sent',
-        sentAt: clock.now(),
-        providerMessageId: result.providerMessageId,
-        // The message is delivered; a copy of a secret it carried has no reason to stay.
-        ...Object.fromEntries(secrets.map((field) => [`data.${field}`, '[sent]'])),
-      });
-      sent.inc();
-      if (!settled)
-        logger.warn({ jobId }, 'sent after the lease expired; another worker may have sent it too');
     } catch (error) {
       const failure = error instanceof SendFailure ? error : new SendFailure(String(error), true);
-      if (failure.retryable && job.attempts < maxAttempts) {
-        const delay = Math.max(backoffMs(job.attempts), failure.retryAfterMs ?? 0);
-        await settle(job, {
-          status: 'pending',
-          nextAttemptAt: new Date(clock.now().getTime() + delay),
-          lastError: failure.message,
-        });
-        retried.inc();
-        logger.warn(
-          { jobId, attempts: job.attempts, retryInMs: delay, error: failure.message },
-          'email send failed; will retry',
-        );
-      } else {
-        await settle(job, { status: 'failed', lastError: failure.message });
-        failed.inc();
-        logger.error(
-          { jobId, attempts: job.attempts, error: failure.message },
-          'email send failed; giving up',
-        );
-      }
+      // A 429 asks every worker to wait, not just this job: the queue pauses (jobs.ts).
+      throw new JobFailure(failure.message, failure.retryable, failure.retryAfterMs, failure.status === 429);
     }
+    sent.inc();
+    const secrets =
+      (EMAIL_TEMPLATES[job.template as TemplateName] as { secretFields?: string[] }).secretFields ?? [];
+    return {
+      status: 'sent',
+      sentAt: clock.now(),
+      providerMessageId: result.providerMessageId,
+      // The message is delivered; a copy of a secret it carried has no reason to stay.
+      ...Object.fromEntries(secrets.map((field) => [`data.${field}`, '[sent]'])),
+    };
   }
 
-  async function runOnce(): Promise<boolean> {
-    for (;;) {
-      const now = clock.now();
-      const due = await findDue(now, CANDIDATES);
-      if (due.length === 0) return false;
-      // Start at a random candidate so concurrent workers rarely contend for the same one.
-      const offset = Math.floor(random() * due.length);
-      for (let i = 0; i < due.length; i++) {
-        const job = await claim(due[(offset + i) % due.length]!, now);
-        if (job) {
-          await deliver(job);
-          return true;
-        }
-      }
-    }
-  }
-
-  /** Works through due jobs in batches (one query per batch, not per job) until none is left. */
-  async function drain(): Promise<number> {
-    let processed = 0;
-    for (;;) {
-      const now = clock.now();
-      const due = await findDue(now, concurrency * BATCH_PER_LANE);
-      if (due.length === 0) return processed;
-      let next = 0;
-      const lane = async () => {
-        while (next < due.length) {
-          const job = await claim(due[next++]!, now);
-          if (job) {
-            await deliver(job);
-            processed++;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: concurrency }, lane));
-    }
-  }
-
-  let running: Promise<void> | undefined;
-  let stopping = false;
-  let wake: (() => void) | undefined;
+  const queue = createJobQueue<EmailJob>({
+    name: 'email',
+    db,
+    model: EmailJob,
+    clock,
+    logger: options.logger,
+    activeStatus: 'sending',
+    handle: deliver,
+    leaseMs,
+    maxAttempts,
+    retryBaseMs,
+    retryMaxMs,
+    concurrency,
+    random,
+    crashAfterClaim: options.crashAfterClaim,
+    onRetry(job, failure, delay) {
+      retried.inc();
+      logger.warn(
+        { jobId: String(job._id), attempts: job.attempts, retryInMs: delay, error: failure.message },
+        'email send failed; will retry',
+      );
+    },
+    onFailed(job, failure) {
+      failed.inc();
+      logger.error(
+        { jobId: String(job._id), attempts: job.attempts, error: failure.message },
+        'email send failed; giving up',
+      );
+    },
+  });
+  const runner = createJobRunner({ db, clock, logger: options.logger, queues: [queue], pollIntervalMs });
 
   return {
-    runOnce,
-    drain,
-    start() {
-      if (running) return;
-      stopping = false;
-      let lastSweep = 0;
-      running = (async () => {
-        while (!stopping) {
-          try {
-            if (Date.now() - lastSweep > DAY_MS / 24) {
-              lastSweep = Date.now();
-              await sweepClaims(db, new Date(clock.now().getTime() - DAY_MS), CLAIM_PREFIX);
-            }
-            if ((await drain()) > 0) continue;
-          } catch (error) {
-            logger.error({ err: error }, 'outbox poll failed');
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, pollIntervalMs).unref();
-          });
-        }
-      })();
-    },
-    async stop() {
-      stopping = true;
-      wake?.();
-      await running;
-      running = undefined;
-    },
+    queue,
+    runOnce: () => queue.runOnce(),
+    drain: () => queue.drain(),
+    start: () => runner.start(),
+    stop: () => runner.stop(),
   };
 }

@@ -112,7 +112,7 @@ export async function createGiftCheckout(
     giftId: String(gift._id),
     ...(input.campaign ? { campaign: input.campaign } : {}),
   };
-  const session = await deps.stripe.checkout.sessions.create(
+  const creating = deps.stripe.checkout.sessions.create(
     {
       mode: 'payment',
       line_items: [
@@ -134,6 +134,11 @@ export async function createGiftCheckout(
     },
     { idempotencyKey: `gift-checkout:${gift._id}` },
   );
+  // Stripe failed: no session, so no payment can ever name this gift; do not leave it half-stored.
+  const session = await creating.catch(async (error) => {
+    await giftModel(deps.db).deleteOne({ _id: gift._id });
+    throw error;
+  });
   await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { checkoutSessionId: session.id } });
   if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
   return { giftId: String(gift._id), url: session.url };

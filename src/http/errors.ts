@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { isStripeOutage } from '../infra/stripe.js';
 import { wantsPage } from './negotiate.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
@@ -38,11 +39,15 @@ export const ERROR_CATALOG = {
   internal_error: [500, 'Something went wrong on our side. Please try again later.'],
   stripe_unavailable: [502, 'Stripe could not be reached. Please try again shortly.'],
   payments_not_configured: [503, 'Payments are not available right now.'],
+  payments_unavailable: [503, 'Payments are unavailable for a moment. Please try again shortly.'],
   not_ready: [503, 'The service is not ready.'],
   webhook_not_configured: [503, 'This webhook is not configured on the server.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+// Passing outages: the answer says when to try again (seconds).
+const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = { payments_unavailable: 30, not_ready: 5 };
 
 export interface ErrorDetail {
   path?: string;
@@ -157,6 +162,10 @@ export function clientErrorOf(err: unknown): AppError | undefined {
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   let error = clientErrorOf(err);
+  if (!error && isStripeOutage(err)) {
+    // Stripe unreachable, 5xx or too slow: not the reader's fault and not ours to hide as a 500.
+    error = new AppError('payments_unavailable');
+  }
   if (!error) {
     error = new AppError('internal_error');
     req.log.error({ err }, 'unhandled error');
@@ -164,7 +173,9 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (error.status >= 500 && error.code !== 'internal_error')
     req.log.warn({ code: error.code }, error.message);
   if (res.headersSent) return res.destroy();
-  if (error.code === 'rate_limited') res.set('Retry-After', String(error.retryAfterSeconds ?? 60));
+  const retryAfter =
+    error.code === 'rate_limited' ? (error.retryAfterSeconds ?? 60) : RETRY_AFTER_SECONDS[error.code];
+  if (retryAfter) res.set('Retry-After', String(retryAfter));
   res.status(error.status);
   // A browser posting a hosted form sees the form again with the message; API clients get JSON.
   const page = res.locals.errorPage as ((error: AppError) => void) | undefined;

@@ -5,8 +5,14 @@ import { z } from 'zod';
 import { pingDatabase } from '../infra/db.js';
 import { AppError, errorBodySchema } from './errors.js';
 import type { ApiDocs } from './openapi.js';
+import type { Lifecycle } from './shutdown.js';
 
-export function healthRoutes(deps: { db: Connection; metrics: Registry; dbTimeoutMs: number }): Router {
+export function healthRoutes(deps: {
+  db: Connection;
+  metrics: Registry;
+  dbTimeoutMs: number;
+  lifecycle?: Lifecycle;
+}): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
@@ -14,6 +20,8 @@ export function healthRoutes(deps: { db: Connection; metrics: Registry; dbTimeou
   });
 
   router.get('/readyz', async (_req, res) => {
+    // A draining process says so at once, so the load balancer stops sending it traffic.
+    if (deps.lifecycle?.draining) throw new AppError('not_ready', 'The service is shutting down.');
     try {
       await pingDatabase(deps.db, deps.dbTimeoutMs);
     } catch {
@@ -46,7 +54,7 @@ export function healthDocs(docs: ApiDocs): void {
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: status('ready') } } },
       503: {
-        description: 'Database unreachable',
+        description: 'Database unreachable, or the process is shutting down',
         content: { 'application/json': { schema: errorBodySchema } },
       },
     },

@@ -63,11 +63,4 @@ export async function decideOnce<T>(
   return { won: false, decision: held.decision as T | undefined, decidedAt: held.claimedAt };
 }
 
-/** Claims only matter while their decision is contended; old ones are swept, not kept forever. */
-export async function sweepClaims(db: Connection, olderThan: Date, prefix: string): Promise<number> {
-  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const result = await db
-    .model<Claim>('Claim')
-    .deleteMany({ _id: { $regex: `^${escaped}` }, claimedAt: { $lt: olderThan } });
-  return result.deletedCount;
-}
+// Old claims are swept by the retention sweep (src/retention/retention.service.ts), by prefix.

@@ -20,23 +20,46 @@ export interface StripeConnection {
 export function createStripeClient(
   secretKey: string | undefined,
   connection: StripeConnection = {},
+  timeoutMs = 10_000,
 ): Stripe | null {
   if (!secretKey) return null;
   return new Stripe(secretKey, {
-    maxNetworkRetries: 2,
-    timeout: 20_000,
+    // One retry (same idempotency key): a reader waits at most about twice the timeout before
+    // the route answers 503 payments_unavailable.
+    maxNetworkRetries: 1,
+    timeout: timeoutMs,
     appInfo: { name: 'membership-drive' },
     ...connection,
   });
 }
 
 /** The Stripe client the configuration describes (STRIPE_SECRET_KEY, STRIPE_API_URL). */
-export function stripeFromConfig(stripe: { secretKey?: string; apiUrl?: string }): Stripe | null {
-  if (!stripe.apiUrl) return createStripeClient(stripe.secretKey);
+export function stripeFromConfig(stripe: {
+  secretKey?: string;
+  apiUrl?: string;
+  timeoutMs?: number;
+}): Stripe | null {
+  if (!stripe.apiUrl) return createStripeClient(stripe.secretKey, {}, stripe.timeoutMs);
   const url = new URL(stripe.apiUrl);
-  return createStripeClient(stripe.secretKey, {
-    host: url.hostname,
-    port: url.port ? Number(url.port) : undefined,
-    protocol: url.protocol === 'http:' ? 'http' : 'https',
-  });
+  return createStripeClient(
+    stripe.secretKey,
+    {
+      host: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      protocol: url.protocol === 'http:' ? 'http' : 'https',
+    },
+    stripe.timeoutMs,
+  );
+}
+
+/**
+ * Stripe failed to answer, answered 5xx, or took too long: payments are unavailable for a
+ * moment, which is not the reader's fault (503 payments_unavailable, not 500).
+ */
+export function isStripeOutage(error: unknown): boolean {
+  if (!(error instanceof Stripe.errors.StripeError)) return false;
+  if (error instanceof Stripe.errors.StripeConnectionError) return true;
+  if (error instanceof Stripe.errors.StripeAPIError) return true;
+  if (error instanceof Stripe.errors.StripeRateLimitError) return true;
+  return (error.statusCode ?? 0) >= 500;
 }

@@ -8,7 +8,7 @@ export interface MarketingSyncJob {
   name?: string;
   listId: string; // SendGrid's list id
   action: 'add' | 'remove';
-  status: 'pending' | 'done' | 'failed';
+  status: 'pending' | 'running' | 'done' | 'failed';
   attempts: number;
   claimSeq: number;
   nextAttemptAt: Date;

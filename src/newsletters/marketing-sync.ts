@@ -1,15 +1,17 @@
 import { Client } from '@sendgrid/client';
 import type { Connection } from 'mongoose';
-import { claimOnce } from '../infra/claims.js';
+import { retryAfterMs } from '../email/senders/sendgrid.sender.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
+import { createJobQueue, createJobRunner, JobFailure } from '../infra/jobs.js';
 import type { Logger } from '../infra/logger.js';
 import type { NewsletterList } from './lists.js';
 import { type MarketingSyncJob, marketingSyncModel } from './marketing-sync.model.js';
 
 // Confirmed subscribers live in SendGrid Marketing lists, where the newsletters are sent from.
 // Changes go through jobs like the email outbox: written with the change, retried with backoff,
-// idempotent (adding is an upsert; removing what is not there is fine), one worker per attempt.
+// idempotent (adding is an upsert; removing what is not there is fine), one worker per attempt,
+// run by the one job runner (src/infra/jobs.ts) under a lease.
 
 export async function enqueueMarketingSync(
   deps: { db: Connection; clock: Clock; lists: NewsletterList[] },
@@ -45,11 +47,15 @@ export function createMarketingSyncWorker(options: {
   baseUrl?: string;
   maxAttempts?: number;
   retryBaseMs?: number;
+  leaseMs?: number;
 }) {
-  const { db, clock, maxAttempts = 8, retryBaseMs = 60_000 } = options;
+  const { db, clock, maxAttempts = 8, retryBaseMs = 60_000, leaseMs = 60_000 } = options;
   const client = new Client();
   client.setApiKey(options.apiKey);
   if (options.baseUrl) client.setDefaultRequest('baseUrl', options.baseUrl);
+  // A request must end well inside the lease, or another worker could take the job meanwhile.
+  // (The client honours `timeout` as @sendgrid/mail's setTimeout does; its typings omit it.)
+  client.setDefaultRequest('timeout' as 'method', Math.min(20_000, Math.floor(leaseMs / 3)) as never);
   const Jobs = marketingSyncModel(db);
   const logger = options.logger.child({ component: 'marketing-sync' });
 
@@ -86,71 +92,46 @@ export function createMarketingSyncWorker(options: {
     });
   }
 
-  async function runOnce(): Promise<boolean> {
-    const now = clock.now();
-    const due = await Jobs.find({ status: 'pending', nextAttemptAt: { $lte: now } })
-      .sort({ nextAttemptAt: 1 })
-      .limit(20)
-      .lean();
-    for (const candidate of due) {
-      if (!(await claimOnce(db, `marketing-sync:${candidate._id}:${candidate.claimSeq}`, now))) continue;
-      const attempts = candidate.attempts + 1;
+  const queue = createJobQueue<MarketingSyncJob>({
+    name: 'marketing-sync',
+    db,
+    model: Jobs,
+    clock,
+    logger: options.logger,
+    activeStatus: 'running',
+    leaseMs,
+    maxAttempts,
+    retryBaseMs,
+    concurrency: 1,
+    async handle(job) {
       try {
-        await apply(candidate);
-        await Jobs.updateOne(
-          { _id: candidate._id },
-          { $set: { status: 'done', attempts }, $inc: { claimSeq: 1 } },
-        );
+        await apply(job);
       } catch (error) {
         const status = (error as SyncError).code;
         const retryable = status === undefined || status === 429 || status >= 500;
         const message = status ? `SendGrid ${status}` : String((error as Error).message);
-        const giveUp = !retryable || attempts >= maxAttempts;
-        await Jobs.updateOne(
-          { _id: candidate._id },
-          {
-            $set: {
-              status: giveUp ? 'failed' : 'pending',
-              attempts,
-              lastError: message,
-              nextAttemptAt: new Date(now.getTime() + retryBaseMs * 2 ** (attempts - 1)),
-            },
-            $inc: { claimSeq: 1 },
-          },
-        );
+        const headers = (error as SyncError).response?.headers ?? {};
         logger.warn(
-          { jobId: String(candidate._id), attempts, error: message, giveUp },
+          { jobId: String(job._id), attempts: job.attempts, error: message },
           'marketing sync failed',
         );
+        throw new JobFailure(message, retryable, retryAfterMs(headers, clock.now()), status === 429);
       }
-      return true;
-    }
-    return false;
-  }
-
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
+      return { status: 'done' };
+    },
+  });
+  const runner = createJobRunner({
+    db,
+    clock,
+    logger: options.logger,
+    queues: [queue],
+    pollIntervalMs: 5_000,
+  });
   return {
-    runOnce,
-    async drain() {
-      let n = 0;
-      while (await runOnce()) n++;
-      return n;
-    },
-    start(pollMs = 5_000) {
-      const loop = async () => {
-        try {
-          while (!stopped && (await runOnce()));
-        } catch (error) {
-          logger.error({ err: error }, 'marketing sync poll failed');
-        }
-        if (!stopped) timer = setTimeout(loop, pollMs).unref();
-      };
-      void loop();
-    },
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
+    queue,
+    runOnce: () => queue.runOnce(),
+    drain: () => queue.drain(),
+    start: () => runner.start(),
+    stop: () => runner.stop(),
   };
 }

@@ -7,6 +7,7 @@ import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { signLink } from '../infra/signed-links.js';
+import { eraseAddressFromTemporaryRecords } from '../retention/retention.service.js';
 import type { NewsletterList } from './lists.js';
 import { enqueueMarketingSync } from './marketing-sync.js';
 import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
@@ -269,7 +270,7 @@ export async function exportReaderData(db: Connection, email: string) {
   };
 }
 
-/** Erases a newsletter reader: subscriptions, consent records, tokens and newsletter mail. */
+/** Erases a newsletter reader: subscriptions, consent records, tokens, newsletter mail, and the address in temporary records. */
 export async function deleteReaderData(db: Connection, email: string): Promise<void> {
   const { Subscription, Consent, Token } = newsletterModels(db);
   await Promise.all([
@@ -277,6 +278,7 @@ export async function deleteReaderData(db: Connection, email: string): Promise<v
     Consent.deleteMany({ email }),
     Token.deleteMany({ email }),
     emailModels(db).EmailJob.deleteMany({ 'to.email': email, template: /^newsletter-/ }),
+    eraseAddressFromTemporaryRecords(db, email),
   ]);
 }
 

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { emailModels } from '../../src/email/email.model.js';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { suppressAddress } from '../../src/email/suppression.service.js';
+import { leaseModel } from '../../src/infra/leases.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
 import { createTestDatabase, manualClock } from '../support/test-app.js';
@@ -27,6 +28,8 @@ afterEach(async () => {
   capture.reset();
   await emailModels(db).EmailJob.deleteMany({});
   await emailModels(db).Suppression.deleteMany({});
+  // Leases and queue pauses (a 429's Retry-After) belong to the test that made them.
+  await leaseModel(db).deleteMany({});
 });
 
 const welcome = (n: number | string, email = `reader${n}@example.com`) => ({
