@@ -40,6 +40,11 @@ export async function claimOnce(db: Connection, key: string, now: Date): Promise
   }
 }
 
+/** Whether the claim `key` was ever taken (and not yet swept). */
+export async function hasClaim(db: Connection, key: string): Promise<boolean> {
+  return (await db.model<Claim>('Claim').exists({ _id: key })) !== null;
+}
+
 /**
  * One decision per key, recorded in the claim itself: the first caller's `decision` holds and every
  * caller learns it (`decision` is undefined only for a claim taken by claimOnce, which records none).

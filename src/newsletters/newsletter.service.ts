@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import { emailModels } from '../email/email.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { suppressionBlocking } from '../email/suppression.service.js';
-import { claimOnce } from '../infra/claims.js';
+import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { signLink } from '../infra/signed-links.js';
@@ -173,19 +173,36 @@ export async function confirm(
   if (!stored) return { outcome: 'invalid' };
   const now = deps.clock.now();
   if (stored.expiresAt <= now) return { outcome: 'expired', email: stored.email };
-  if (!(await claimOnce(deps.db, `newsletter-confirmed:${hash}`, now))) {
-    return { outcome: 'already_confirmed', email: stored.email, lists: stored.lists };
-  }
+  // The first click decides when the lists were confirmed; a click after a failure half-way (or a
+  // few seconds after a click that died) finishes the same confirmation, step by idempotent step.
+  const { won, decision, decidedAt } = await decideOnce(deps.db, `newsletter-confirmed:${hash}`, now, {
+    at: now.toISOString(),
+  });
+  const alreadyConfirmed = {
+    outcome: 'already_confirmed' as const,
+    email: stored.email,
+    lists: stored.lists,
+  };
+  const done = `newsletter-confirmation-done:${hash}`;
+  if (await hasClaim(deps.db, done)) return alreadyConfirmed;
+  // A click a few seconds after another is a double click whose twin is finishing the work.
+  if (!won && now.getTime() - decidedAt.getTime() < 10_000) return alreadyConfirmed;
+  const at = new Date(decision?.at ?? decidedAt);
   const confirmed: string[] = [];
   for (const list of stored.lists) {
-    const result = await Subscription.updateOne(
-      { _id: subscriptionId(list, stored.email), status: 'pending' },
-      { $set: { status: 'confirmed', confirmedAt: now } },
-    );
-    if (result.modifiedCount === 1) confirmed.push(list);
+    const id = subscriptionId(list, stored.email);
+    const subscription = await Subscription.findById(id).lean<NewsletterSubscription>();
+    if (subscription?.status === 'pending') {
+      await Subscription.updateOne({ _id: id }, { $set: { status: 'confirmed', confirmedAt: at } });
+      confirmed.push(list);
+    } else if (subscription?.status === 'confirmed' && subscription.confirmedAt?.getTime() === at.getTime()) {
+      confirmed.push(list); // confirmed by an earlier try of this same click
+    }
   }
-  if (confirmed.length === 0)
-    return { outcome: 'already_confirmed', email: stored.email, lists: stored.lists };
+  if (confirmed.length === 0) {
+    await claimOnce(deps.db, done, now);
+    return alreadyConfirmed;
+  }
   await recordConsent(deps, stored.email, confirmed, 'confirmed', context);
   const first = await Subscription.findById(
     subscriptionId(confirmed[0]!, stored.email),
@@ -196,7 +213,7 @@ export async function confirm(
       name: first?.name,
       list,
       action: 'add',
-      at: now,
+      at,
     });
   }
   await enqueueEmail(deps.db, deps.clock, {
@@ -213,6 +230,7 @@ export async function confirm(
     listUnsubscribeUrl: preferencesUrl(deps, stored.email),
     idempotencyKey: `newsletter-welcome:${hash}`,
   });
+  await claimOnce(deps.db, done, now); // last: every step above is finished
   return { outcome: 'confirmed', email: stored.email, lists: confirmed };
 }
 
@@ -224,9 +242,7 @@ export async function unsubscribe(
   context: ConsentContext,
 ): Promise<string[]> {
   const { Subscription } = newsletterModels(deps.db);
-  const current = await Subscription.find({ email, status: { $ne: 'unsubscribed' } }).lean<
-    NewsletterSubscription[]
-  >();
+  const current = (await listSubscriptions(deps, email)).filter((s) => s.status !== 'unsubscribed');
   const targets = current.filter((s) => lists === 'all' || lists.includes(s.list));
   const now = deps.clock.now();
   for (const subscription of targets) {
@@ -247,6 +263,26 @@ export async function unsubscribe(
   return targets.map((s) => s.list);
 }
 
+/**
+ * The reader's subscriptions to the configured lists, by `_id` (`<list>:<email>`): what the
+ * preferences page and unsubscribing read, without scanning every subscription of every reader.
+ */
+export async function listSubscriptions(
+  deps: Pick<NewsletterDeps, 'db' | 'lists'>,
+  email: string,
+): Promise<NewsletterSubscription[]> {
+  const { Subscription } = newsletterModels(deps.db);
+  const found = await Promise.all(
+    deps.lists.map((l) =>
+      Subscription.findById(subscriptionId(l.slug, email)).lean<NewsletterSubscription>(),
+    ),
+  );
+  return found
+    .filter((s): s is NewsletterSubscription => s !== null)
+    .sort((a, b) => a.list.localeCompare(b.list));
+}
+
+/** Every subscription of the address, lists no longer configured too: for data export and erasure (a scan). */
 export async function subscriptionsOf(db: Connection, email: string) {
   return newsletterModels(db).Subscription.find({ email }).sort({ list: 1 }).lean<NewsletterSubscription[]>();
 }

@@ -17,9 +17,9 @@ import {
   confirm,
   deleteReaderData,
   exportReaderData,
+  listSubscriptions,
   type NewsletterDeps,
   subscribe,
-  subscriptionsOf,
   unsubscribe,
 } from './newsletter.service.js';
 
@@ -224,7 +224,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
 
   router.get('/newsletters/unsubscribe', async (req, res) => {
     const { email } = verifiedEmail(req);
-    const subscriptions = (await subscriptionsOf(deps.db, email)).filter((s) => s.status !== 'unsubscribed');
+    const subscriptions = (await listSubscriptions(deps, email)).filter((s) => s.status !== 'unsubscribed');
     page(res, 'newsletter-preferences', {
       email,
       action: req.originalUrl,
