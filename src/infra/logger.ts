@@ -38,14 +38,18 @@ export function createLogger(options: { level: string; destination?: NodeJS.Writ
 // Query parameters that carry a secret (magic links, gift codes, signatures) or a reader's
 // address (unsubscribe and my-data links: `e`).
 const SENSITIVE_QUERY = /^(token|code|key|secret|signature|sig|e|email)$/i;
-// Paths whose segment after the prefix is a reader's address.
-const PRIVATE_PATH = /^(\/admin\/newsletters\/readers\/)[^/?#]+/;
+// Paths whose segment after the prefix is a reader's address (Express matches paths in any case),
+// and any path segment that holds an address at all, encoded or not.
+const PRIVATE_PATH = /^(\/admin\/newsletters\/readers\/)[^/?#]+/i;
+const ADDRESS_SEGMENT = /(?<=\/)[^/?#]*(?:@|%40)[^/?#]*/gi;
 const REDACTED = '[redacted]';
 
 /** Strips secrets and readers' addresses from a URL before it is logged. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  const path = (q === -1 ? url : url.slice(0, q)).replace(PRIVATE_PATH, `$1${REDACTED}`);
+  const path = (q === -1 ? url : url.slice(0, q))
+    .replace(PRIVATE_PATH, `$1${REDACTED}`)
+    .replace(ADDRESS_SEGMENT, REDACTED);
   if (q === -1) return path;
   const params = new URLSearchParams(url.slice(q + 1));
   for (const name of [...params.keys()]) {
