@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import { registerParkedEventModel } from '../webhooks/parked-events.js';
 import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
 import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
 import { registerCampaignModels } from './campaigns/campaign.model.js';
@@ -25,6 +26,7 @@ export function registerModels(db: Connection): void {
   registerLedgerModels(db);
   registerMembershipModels(db);
   registerStripeEventModel(db);
+  registerParkedEventModel(db);
   registerSignInTokenModel(db);
   registerStaffModels(db);
   registerCampaignModels(db);
