@@ -63,6 +63,11 @@ export async function decideOnce<T>(
   return { won: false, decision: held.decision as T | undefined, decidedAt: held.claimedAt };
 }
 
+/** Whether anyone has taken `key` (by claimOnce or decideOnce). */
+export async function claimTaken(db: Connection, key: string): Promise<boolean> {
+  return (await db.model<Claim>('Claim').exists({ _id: key })) !== null;
+}
+
 /** Claims only matter while their decision is contended; old ones are swept, not kept forever. */
 export async function sweepClaims(db: Connection, olderThan: Date, prefix: string): Promise<number> {
   const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
