@@ -1,8 +1,10 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { giftModel } from '../../src/gifts/gift.model.js';
 import { deliverDueGifts } from '../../src/gifts/gift.service.js';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
+import { recordGiftTime, settleGiftTime } from '../../src/gifts/gift-time.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
@@ -136,6 +138,42 @@ describe('gifts redeemed together', () => {
         expect(await gift(giftId)).toMatchObject({ status: 'redeemed', redeemedBy: members[0]!._id });
       }
     }
+  });
+
+  it('when any number of gifts land on one member at once, in any order, then the member’s end counts every one', async () => {
+    // Below the routes: the writes of concurrent redemptions interleave at every step here.
+    const { Member } = membershipModels(app.deps.db);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 2, maxLength: 8 }),
+        async (months) => {
+          const now = clock.now();
+          const { _id } = await Member.create({
+            email: `interleaved${++seq}@example.com`,
+            status: 'active',
+            source: 'gift',
+            joinedAt: now,
+            joinedVia: 'gift:test',
+          });
+          await Promise.all(
+            months.map(async (m, i) => {
+              await recordGiftTime(gifts(), _id, {
+                giftId: `g${i}`,
+                kind: 'grant',
+                at: now,
+                months: m,
+                base: now,
+              });
+              await settleGiftTime(gifts(), _id, now);
+            }),
+          );
+          const total = months.reduce((sum, m) => sum + m, 0);
+          // The 27th of a month plus whole months is the 27th again: the sum is exact in any order.
+          expect((await Member.findById(_id).lean())!.currentPeriodEnd).toEqual(addMonths(now, total));
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 });
 
