@@ -64,8 +64,39 @@ const giftSchema = new Schema<Gift>(
 );
 giftSchema.index({ status: 1, deliverAt: 1 });
 
+/**
+ * The gift time a member holds, as an append-only list per member (slots `<memberId>#<n>`,
+ * src/infra/slots.ts): each redemption appends a grant, each refund a revoke. The member's gift end
+ * is always recomputed from the whole list, so concurrent redemptions add up and a refund takes
+ * back exactly its own gift's months.
+ */
+export interface GiftGrant {
+  _id: string;
+  giftId: string;
+  kind: 'grant' | 'revoke';
+  /** When the gift was redeemed: its months run from here or from the end of earlier time. */
+  at: Date;
+  months: number;
+  /** The member's own (non-gift) time when they redeemed their first gift. */
+  base: Date;
+}
+
+const giftGrantSchema = new Schema<GiftGrant>(
+  {
+    _id: String,
+    giftId: { type: String, required: true },
+    kind: { type: String, enum: ['grant', 'revoke'], required: true },
+    at: { type: Date, required: true },
+    months: { type: Number, required: true },
+    base: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
 export function registerGiftModels(db: Connection): void {
   if (!db.models.Gift) db.model('Gift', giftSchema, 'gifts');
+  if (!db.models.GiftGrant) db.model('GiftGrant', giftGrantSchema, 'gift_grants');
 }
 
 export const giftModel = (db: Connection) => db.model<Gift>('Gift');
+export const giftGrantModel = (db: Connection) => db.model<GiftGrant>('GiftGrant');

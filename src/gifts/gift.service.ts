@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { type Connection, Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { countGift, revokeGift } from '../campaigns/campaign.service.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { AppError } from '../http/errors.js';
-import { claimOnce, decideOnce } from '../infra/claims.js';
+import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -12,12 +12,13 @@ import { signLink } from '../infra/signed-links.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
-import { ensureMemberKeys, findMemberByEmail } from '../memberships/member-keys.js';
+import { claimMemberKey, emailKey, ensureMemberKeys, findMemberByEmail } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { addMonths, calendarKeys, zonedHourToUtc } from '../shared/time.js';
 import { type Gift, giftModel } from './gift.model.js';
 import type { GiftOptions } from './gift-options.js';
+import { giftTimeOf, recordGiftTime, settleGiftTime } from './gift-time.js';
 
 export interface GiftDeps {
   db: Connection;
@@ -202,8 +203,8 @@ async function sendCode(
   gift: Gift,
   template: 'gift-delivery' | 'gift-reminder',
   idempotencyKey: string,
+  code = newCode(),
 ) {
-  const code = newCode();
   await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { codeHash: hashCode(code) } });
   const redeemUrl = `${deps.publicBaseUrl}/gifts/redeem?code=${code}`;
   const data =
@@ -225,25 +226,55 @@ async function sendCode(
   } as never);
 }
 
-/** Delivers every paid gift whose time has come, once each, whatever the number of schedulers. */
+/** A delivery decided longer ago than this and still unfinished has lost its process. */
+export const DELIVERY_FINISH_MS = 60_000;
+
+/**
+ * Delivers every paid gift whose time has come, once each, whatever the number of schedulers. The
+ * claim `gift-deliver:<gift>` records when delivery was decided; the winner delivers, and a later
+ * run finishes a delivery decided over a minute ago that never finished (a crash or a failed write),
+ * so no paid gift is skipped for good.
+ */
 export async function deliverDueGifts(deps: GiftDeps): Promise<number> {
   const now = deps.clock.now();
   const due = await giftModel(deps.db)
     .find({ status: 'paid', deliverAt: { $lte: now } })
+    .sort({ deliverAt: 1, _id: 1 })
     .limit(100)
     .lean<Gift[]>();
   let delivered = 0;
   for (const gift of due) {
-    if (!(await claimOnce(deps.db, `gift-deliver:${gift._id}`, now))) continue;
-    await giftModel(deps.db).updateOne(
-      { _id: gift._id, status: 'paid' },
-      { $set: { status: 'delivered', deliveredAt: now, expiresAt: addMonths(now, deps.expiryMonths) } },
-    );
-    await sendCode(deps, gift, 'gift-delivery', `gift-delivery:${gift._id}`);
-    deps.logger.info({ giftId: String(gift._id) }, 'gift delivered');
-    delivered++;
+    const { won, decision, decidedAt } = await decideOnce(deps.db, `gift-deliver:${gift._id}`, now, {
+      at: now,
+    });
+    if (!won && now.getTime() - decidedAt.getTime() < DELIVERY_FINISH_MS) continue;
+    // A claim from before decisions were recorded names no time: the claim's own time stands in.
+    if (await finishDelivery(deps, gift, decision?.at ?? decidedAt)) delivered++;
   }
   return delivered;
+}
+
+/**
+ * The delivery's writes, each idempotent: the code (derived from the decision, so a retry emails the
+ * same code), its email, then the gift's status as the "done" marker. A gift refunded (or redeemed)
+ * since it was found is not sent.
+ */
+async function finishDelivery(deps: GiftDeps, gift: Gift, at: Date): Promise<boolean> {
+  const current = await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>();
+  if (current?.status !== 'paid') return false;
+  if (await hasClaim(deps.db, decisionKey(gift))) return false; // refund or redemption decided
+  const code = createHmac('sha256', deps.linkSecret)
+    .update(`gift-delivery:${gift._id}:${at.toISOString()}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url'); // 128 bits, like newCode()
+  await sendCode(deps, gift, 'gift-delivery', `gift-delivery:${gift._id}`, code);
+  await giftModel(deps.db).updateOne(
+    { _id: gift._id, status: 'paid' },
+    { $set: { status: 'delivered', deliveredAt: at, expiresAt: addMonths(at, deps.expiryMonths) } },
+  );
+  deps.logger.info({ giftId: String(gift._id) }, 'gift delivered');
+  return true;
 }
 
 export type RedemptionView =
@@ -281,8 +312,7 @@ type GiftDecision =
 
 /** What redeeming does to the recipient's membership, computed once, before the claim. */
 type RedemptionPlan =
-  | { kind: 'new'; memberId: Types.ObjectId; end: Date }
-  | { kind: 'extend'; memberId: Types.ObjectId; end: Date }
+  | { kind: 'new' | 'extend'; memberId: Types.ObjectId; base: Date }
   | { kind: 'paying'; memberId: Types.ObjectId; subscriptionId: string; nextCharge: Date };
 
 const decisionKey = (gift: Pick<Gift, '_id'>) => `gift-redeem:${gift._id}`;
@@ -322,8 +352,14 @@ export async function redeemGift(deps: GiftDeps, code: string, email: string): P
 async function planRedemption(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<RedemptionPlan> {
   const { Subscription } = membershipModels(deps.db);
   const existing = await findMemberByEmail(deps.db, email);
+  // The email's key names the member-to-be, so every gift redeemed by this new email, however
+  // concurrently, plans the same member (createMemberOnce's rule: the first claim of the key wins).
   if (!existing)
-    return { kind: 'new', memberId: new Types.ObjectId(), end: addMonths(now, gift.durationMonths) };
+    return {
+      kind: 'new',
+      memberId: await claimMemberKey(deps.db, emailKey(email), new Types.ObjectId()),
+      base: now,
+    };
   const paying = await Subscription.findOne({
     memberId: existing._id,
     status: { $in: ['active', 'trialing', 'past_due'] },
@@ -339,11 +375,7 @@ async function planRedemption(deps: GiftDeps, gift: Gift, email: string, now: Da
   }
   const stillActive =
     existing.status === 'active' && existing.currentPeriodEnd && existing.currentPeriodEnd > now;
-  return {
-    kind: 'extend',
-    memberId: existing._id,
-    end: addMonths(stillActive ? existing.currentPeriodEnd! : now, gift.durationMonths),
-  };
+  return { kind: 'extend', memberId: existing._id, base: stillActive ? existing.currentPeriodEnd! : now };
 }
 
 /** The redemption's writes, each idempotent; the gift's status last, as the "done" marker. */
@@ -354,6 +386,16 @@ async function finishRedemption(
 ): Promise<void> {
   const { Member, Subscription } = membershipModels(deps.db);
   const { plan, email, at } = decision;
+  // The grant goes in before the member is created or changed: whoever plans from a member this
+  // gift already touched then finds the grant first, so its plan's base (pre-gift time) is unused.
+  if (plan.kind !== 'paying')
+    await recordGiftTime(deps, plan.memberId, {
+      giftId: String(gift._id),
+      kind: 'grant',
+      at,
+      months: gift.durationMonths,
+      base: plan.base,
+    });
   if (plan.kind === 'new') {
     try {
       await Member.create({
@@ -365,10 +407,10 @@ async function finishRedemption(
         source: 'gift',
         joinedAt: at,
         joinedVia: `gift:${gift._id}`,
-        currentPeriodEnd: plan.end,
+        currentPeriodEnd: addMonths(at, gift.durationMonths),
       });
     } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
+      if (!isDuplicateKey(error)) throw error; // created by a racing redemption under the same id
     }
     // The create's hook writes the member's keys; a finish after a crash makes sure they exist.
     await ensureMemberKeys(deps.db, [{ _id: plan.memberId, email }]);
@@ -390,12 +432,8 @@ async function finishRedemption(
       { $set: { currentPeriodEnd: plan.nextCharge } },
     );
     await Member.updateOne({ _id: plan.memberId }, { $set: { currentPeriodEnd: plan.nextCharge } });
-  } else {
-    await Member.updateOne(
-      { _id: plan.memberId },
-      { $set: { status: 'active', currentPeriodEnd: plan.end, endedAt: null } },
-    );
   }
+  if (plan.kind !== 'paying') await settleGiftTime(deps, plan.memberId, at);
   await enqueueEmail(deps.db, deps.clock, {
     template: 'gift-redeemed',
     to: gift.purchaser,
@@ -447,14 +485,29 @@ export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Da
     await finishRedemption(deps, gift, decision);
   }
   const memberId = gift.redeemedBy ?? decision?.plan.memberId;
+  // A paying member's gift moved their next charge; that charge stays where it is.
+  if (memberId && decision?.plan.kind !== 'paying') await takeBackGiftTime(deps, gift, memberId, at);
+  await finishRefund(deps, gift, at);
+}
+
+/** Only the refunded gift's months go: other gifts' time and a paid subscription stay. */
+async function takeBackGiftTime(deps: GiftDeps, gift: Gift, memberId: Types.ObjectId, at: Date) {
+  const granted = (await giftTimeOf(deps, memberId)).find(
+    (item) => item.giftId === String(gift._id) && item.kind === 'grant',
+  );
+  if (granted) {
+    const { _id, ...grant } = granted;
+    await recordGiftTime(deps, memberId, { ...grant, kind: 'revoke', at });
+    return settleGiftTime(deps, memberId, at);
+  }
+  // Redeemed before gift time was recorded: the membership it started ends, as it always did.
   const { Member } = membershipModels(deps.db);
-  const member = memberId ? await Member.findById(memberId).lean<Member>() : null;
+  const member = await Member.findById(memberId).lean<Member>();
   if (member?.source === 'gift')
     await Member.updateOne(
       { _id: member._id },
       { $set: { status: 'expired', currentPeriodEnd: at, endedAt: at } },
     );
-  await finishRefund(deps, gift, at);
 }
 
 /** The daily round: reminders after 7 and 30 days, expiry, and gift memberships nearing or past their end. */
