@@ -100,18 +100,19 @@ async function applyStored(
       outcome = await run();
     } catch (error) {
       if (!(error instanceof WaitsForPayment)) throw error;
-      // Parked (slots, then status) before it is tried once more: a payment recorded meanwhile
-      // either finds it parked and applies it, or was recorded before the second try, which then
-      // finds the payment.
       await parkEvent(deps.db, error.paymentIds, id);
+      // Once more, now that it is parked: a payment recorded meanwhile released before this was
+      // parked, so it would otherwise wait for good.
+      outcome = await run();
+    }
+  } catch (error) {
+    if (error instanceof WaitsForPayment) {
       await StripeEvent.updateOne(
         { _id: id },
         { $set: { status: 'parked', lastError: error.message.slice(0, 500) }, $inc: { attempts: 1 } },
       );
-      outcome = await run();
+      return 'parked';
     }
-  } catch (error) {
-    if (error instanceof WaitsForPayment) return 'parked'; // recorded as such above
     await StripeEvent.updateOne(
       { _id: id },
       {
