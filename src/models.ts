@@ -1,5 +1,4 @@
 import type { Connection } from 'mongoose';
-import { registerParkedEventModel } from '../webhooks/parked-events.js';
 import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
 import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
 import { registerCampaignModels } from './campaigns/campaign.model.js';
@@ -26,7 +25,6 @@ export function registerModels(db: Connection): void {
   registerLedgerModels(db);
   registerMembershipModels(db);
   registerStripeEventModel(db);
-  registerParkedEventModel(db);
   registerSignInTokenModel(db);
   registerStaffModels(db);
   registerCampaignModels(db);

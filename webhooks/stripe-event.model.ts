@@ -11,7 +11,7 @@ export interface StoredStripeEvent {
   type: string;
   created: number; // Stripe's seconds
   livemode: boolean;
-  status: 'received' | 'applied' | 'ignored' | 'pending' | 'parked' | 'failed';
+  status: 'received' | 'applied' | 'ignored' | 'pending' | 'failed';
   attempts: number;
   lastError?: string;
   receivedAt: Date;

@@ -61,24 +61,6 @@ export async function linkPayment(
 }
 
 /**
- * The ids under which money waiting for its payment is kept: the Stripe ids themselves and the
- * entries their links already name (a PaymentIntent linked to an invoice not yet recorded).
- */
-export async function waitingKeys(
-  db: Connection,
-  stripeIds: (string | null | undefined)[],
-): Promise<string[]> {
-  const keys = new Set<string>();
-  for (const id of stripeIds) {
-    if (!id) continue;
-    keys.add(id);
-    const linked = (await paymentLinkModel(db).findById(id).lean())?.entryId;
-    if (linked) keys.add(linked);
-  }
-  return [...keys];
-}
-
-/**
  * The payment entry that Stripe ids name, by primary key only: an entry recorded under the id
  * itself (a one-time payment's PaymentIntent, an invoice), or one a link names.
  */

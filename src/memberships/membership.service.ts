@@ -8,7 +8,7 @@ import type { Logger } from '../infra/logger.js';
 import { appendSlot, readSlots } from '../infra/slots.js';
 import { idOf } from '../infra/stripe.js';
 import { refundStepModel } from '../ledger/ledger.model.js';
-import { findPayment, linkPayment, recordLedgerEntry, waitingKeys } from '../ledger/ledger.service.js';
+import { findPayment, linkPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
@@ -35,21 +35,6 @@ export type Outcome = 'applied' | 'ignored' | 'pending';
 
 /** The event refers to something we do not know yet; answering 5xx makes Stripe send it again later. */
 export class NotReadyYet extends Error {}
-
-/**
- * Money about a payment not recorded yet (a refund or dispute Stripe delivered first, or one of a
- * charge that is not ours at all): kept under the ids that name the payment, and applied when a
- * payment naming one of them is recorded (webhooks/parked-events.ts). Answered 2xx, so Stripe
- * neither retries for days nor disables the endpoint over charges that will never be ours.
- */
-export class WaitsForPayment extends NotReadyYet {
-  constructor(
-    message: string,
-    readonly paymentIds: string[],
-  ) {
-    super(message);
-  }
-}
 
 const isOurs = (metadata: Stripe.Metadata | null | undefined) => metadata?.app === METADATA_APP;
 
@@ -507,11 +492,7 @@ export async function recordRefund(
 ): Promise<Outcome> {
   const legacy = charge as unknown as { invoice?: string };
   const payment = await findPayment(deps.db, [idOf(charge.payment_intent), charge.id, legacy.invoice]);
-  if (!payment)
-    throw new WaitsForPayment(
-      `refund of ${charge.id}: its payment is not recorded yet`,
-      await waitingKeys(deps.db, [idOf(charge.payment_intent), charge.id, legacy.invoice]),
-    );
+  if (!payment) throw new NotReadyYet(`refund of ${charge.id}: its payment is not recorded yet`);
   const total = charge.amount_refunded;
   const of = charge.refunded ? total : charge.amount;
   const Steps = refundStepModel(deps.db);
@@ -559,11 +540,7 @@ export async function recordDispute(
 ): Promise<Outcome> {
   const chargeId = idOf(dispute.charge)!;
   const payment = await findPayment(deps.db, [idOf(dispute.payment_intent), chargeId]);
-  if (!payment)
-    throw new WaitsForPayment(
-      `dispute ${dispute.id}: its payment is not recorded yet`,
-      await waitingKeys(deps.db, [idOf(dispute.payment_intent), chargeId]),
-    );
+  if (!payment) throw new NotReadyYet(`dispute ${dispute.id}: its payment is not recorded yet`);
   if (phase === 'closed' && dispute.status !== 'won') return 'applied';
   await recordLedgerEntry(deps, {
     _id: phase === 'created' ? dispute.id : `${dispute.id}:won`,
