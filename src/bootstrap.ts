@@ -2,13 +2,16 @@ import { existsSync } from 'node:fs';
 import type { Connection } from 'mongoose';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
+import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
+import { backfillDueMarkers } from './infra/due.js';
 import { startEmbeddedDatabase } from './infra/embedded-db.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
 import { fromRoot } from './infra/paths.js';
 import { backfillMemberKeys } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
+import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
 
 // What every process (web server, worker, CLI) does first: read the configuration once, and
 // open the database with every model and index in place.
@@ -32,6 +35,16 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (members) logger.info({ members }, 'gave existing members their lookup keys');
   const marks = await runOnce(db, 'campaign-tallies', () => backfillCampaignTallies(db));
   if (marks) logger.info({ marks }, 'tallied existing campaign contributions');
+  const { EmailJob } = emailModels(db);
+  const queued = await runOnce(db, 'due-markers', async () => {
+    const emails = await backfillDueMarkers(db, EMAIL_QUEUE, EmailJob as never, ['pending', 'sending']);
+    const syncs = await backfillDueMarkers(db, MARKETING_SYNC_QUEUE, marketingSyncModel(db) as never, [
+      'pending',
+      'running',
+    ]);
+    return emails + syncs;
+  });
+  if (queued) logger.info({ queued }, 'marked queued jobs due');
 }
 
 export async function openDatabase(

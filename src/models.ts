@@ -5,6 +5,7 @@ import { registerCampaignModels } from './campaigns/campaign.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerGiftModels } from './gifts/gift.model.js';
 import { registerClaimModel } from './infra/claims.js';
+import { registerDueModel } from './infra/due.js';
 import { registerLeaseModel } from './infra/leases.js';
 import { registerMigrationModel } from './infra/migrations.js';
 import { registerTallyModel } from './infra/tally.js';
@@ -21,6 +22,7 @@ export function registerModels(db: Connection): void {
   registerMigrationModel(db);
   registerTallyModel(db);
   registerLeaseModel(db);
+  registerDueModel(db);
   registerEmailModels(db);
   registerLedgerModels(db);
   registerMembershipModels(db);

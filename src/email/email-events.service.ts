@@ -83,16 +83,17 @@ async function applyEvent(db: Connection, event: SendgridEvent, at: Date): Promi
       await suppressAddress(db, { email: event.email, reason: event.event, detail: event.reason, at });
       return true;
     case 'delivered':
-      if (jobId)
-        await EmailJob.updateOne(
-          { _id: jobId, deliveredAt: { $exists: false } },
-          { $set: { deliveredAt: at } },
-        );
+    case 'open': {
+      if (!jobId) return false;
+      // The first time is kept. Read then write by primary key (a condition on the field would
+      // scan every job on FerretDB); two events racing both write a time within the same moments.
+      const field = event.event === 'delivered' ? 'deliveredAt' : 'openedAt';
+      const job = await EmailJob.findById(jobId)
+        .select({ [field]: 1 })
+        .lean();
+      if (job && !job[field]) await EmailJob.updateOne({ _id: jobId }, { $set: { [field]: at } });
       return false;
-    case 'open':
-      if (jobId)
-        await EmailJob.updateOne({ _id: jobId, openedAt: { $exists: false } }, { $set: { openedAt: at } });
-      return false;
+    }
     default:
       return false; // processed, deferred, click, group events: recorded, nothing to change
   }

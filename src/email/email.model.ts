@@ -74,9 +74,9 @@ const emailJobSchema = new Schema<EmailJob>(
   },
   { timestamps: true, minimize: false },
 );
-// The job runner's due query: pending jobs whose time came, and held jobs whose lease ran out
-// (a held job's nextAttemptAt is its lease expiry, see src/infra/jobs.ts).
-emailJobSchema.index({ status: 1, nextAttemptAt: 1 });
+
+/** The job runner's queue name; due jobs are found through its markers (src/infra/due.ts). */
+export const EMAIL_QUEUE = 'email';
 
 const suppressionSchema = new Schema<Suppression>(
   {

@@ -1,8 +1,8 @@
-import type { Connection } from 'mongoose';
+import { type Connection, isValidObjectId, Types } from 'mongoose';
 import type { Clock } from '../infra/clock.js';
-import { isDuplicateKey } from '../infra/db.js';
+import { insertJob, markDue } from '../infra/due.js';
 import { DEFAULT_LOCALE, EMAIL_TEMPLATES, type TemplateData, type TemplateName } from './catalog.js';
-import { emailModels } from './email.model.js';
+import { EMAIL_QUEUE, emailModels } from './email.model.js';
 import { normalizeEmail } from './suppression.service.js';
 
 export interface EnqueueEmailInput<T extends TemplateName> {
@@ -41,18 +41,11 @@ export async function enqueueEmail<T extends TemplateName>(
     claimSeq: 0,
     nextAttemptAt: clock.now(),
   };
-  // Insert first: the unique index on the key decides, atomically on every backend, and the
-  // common case (a new message) costs one write.
-  try {
-    const job = await EmailJob.create({ idempotencyKey: input.idempotencyKey, ...insert });
-    return { jobId: String(job._id), created: true };
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-    const existing = await EmailJob.findOne({ idempotencyKey: input.idempotencyKey })
-      .select({ _id: 1 })
-      .lean();
-    return { jobId: String(existing!._id), created: false };
-  }
+  // The id follows from the key: a duplicate is refused by the insert itself, with no lookup.
+  return insertJob(db, EMAIL_QUEUE, EmailJob, input.idempotencyKey, {
+    idempotencyKey: input.idempotencyKey,
+    ...insert,
+  });
 }
 
 /** Failed jobs, newest first, for a person deciding what to re-queue. */
@@ -71,12 +64,21 @@ export async function requeueFailedEmails(
   clock: Clock,
   which: { jobIds: string[] } | { all: true },
 ): Promise<number> {
-  const filter =
+  const { EmailJob } = emailModels(db);
+  const ids =
     'all' in which
-      ? { status: 'failed' as const }
-      : { status: 'failed' as const, _id: { $in: which.jobIds } };
-  const result = await emailModels(db).EmailJob.updateMany(filter, {
-    $set: { status: 'pending', attempts: 0, nextAttemptAt: clock.now() },
-  });
-  return result.modifiedCount;
+      ? (await EmailJob.find({ status: 'failed' }).select({ _id: 1 }).lean()).map((job) => job._id)
+      : which.jobIds.filter((id) => isValidObjectId(id)).map((id) => new Types.ObjectId(id));
+  // Marked before and after: a queue tidying markers of finished jobs meanwhile cannot strand one.
+  await markDue(db, EMAIL_QUEUE, ids, clock.now());
+  let requeued = 0;
+  for (const _id of ids) {
+    const result = await EmailJob.updateOne(
+      { _id, status: 'failed' },
+      { $set: { status: 'pending', attempts: 0, nextAttemptAt: clock.now() } },
+    );
+    requeued += result.modifiedCount;
+  }
+  await markDue(db, EMAIL_QUEUE, ids, clock.now());
+  return requeued;
 }

@@ -5,7 +5,7 @@ import { createJobQueue, createJobRunner, JobFailure, type JobQueue } from '../i
 import type { Logger } from '../infra/logger.js';
 import { counter } from '../infra/metrics.js';
 import { EMAIL_TEMPLATES, type TemplateName } from './catalog.js';
-import { type EmailJob, emailModels } from './email.model.js';
+import { EMAIL_QUEUE, type EmailJob, emailModels } from './email.model.js';
 import type { EmailRenderer } from './renderer.js';
 import { type EmailSender, SendFailure } from './sender.js';
 import { suppressionBlocking } from './suppression.service.js';
@@ -132,7 +132,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   const queue = createJobQueue<EmailJob>({
-    name: 'email',
+    name: EMAIL_QUEUE,
     db,
     model: EmailJob,
     clock,

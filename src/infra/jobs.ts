@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Connection, Model, Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
+import { type DueMarker, dueKey, dueModel } from './due.js';
 import {
   acquireLease,
   insertLease,
@@ -17,7 +18,8 @@ import { gauge } from './metrics.js';
 
 // The one job runner for background work. Two kinds of work:
 // - queues (email outbox, SendGrid Marketing sync): documents with a status and a due time,
-//   each attempt taken under a lease (leases.ts), retried with jittered backoff;
+//   stored with a due marker (due.ts) so finding work never reads finished jobs, each attempt
+//   taken under a lease (leases.ts), retried with jittered backoff;
 // - periodic tasks (gift delivery, sweeps, settlement): run once per period across all
 //   processes, decided by inserting the period's key.
 // Every loop either makes progress or sleeps, and stop() returns after the job in hand.
@@ -107,14 +109,37 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
   const dueStatuses = ['pending', activeStatus];
   const isDue = (job: J, now: Date) => dueStatuses.includes(job.status) && job.nextAttemptAt <= now;
 
-  /** Only due jobs: pending ones whose time came, and held ones whose lease ran out. */
-  function findDue(now: Date, limit: number) {
-    return model
-      .find({ status: { $in: dueStatuses }, nextAttemptAt: { $lte: now } })
+  const markers = dueModel(db);
+  const isFinished = (status: string) => !dueStatuses.includes(status);
+
+  /**
+   * Only due jobs: pending ones whose time came, and held ones whose lease ran out. Reads the
+   * markers (src/infra/due.ts), then each job by primary key; tidies markers it finds stale.
+   */
+  async function findDue(now: Date, limit: number): Promise<Pick<J, '_id' | 'claimSeq'>[]> {
+    const due = await markers
+      .find({ queue: name, nextAttemptAt: { $lte: now } })
       .sort({ nextAttemptAt: 1 })
       .limit(limit)
-      .select({ _id: 1, claimSeq: 1 })
-      .lean<Pick<J, '_id' | 'claimSeq'>[]>();
+      .lean<DueMarker[]>();
+    const found: Pick<J, '_id' | 'claimSeq'>[] = [];
+    for (const marker of due) {
+      const job = await model
+        .findById(marker.jobId)
+        .select({ _id: 1, claimSeq: 1, status: 1, nextAttemptAt: 1 })
+        .lean<J>();
+      if (job && isDue(job, now)) found.push(job);
+      // No job a lease after its marker: the enqueue died between the two writes.
+      else if (
+        (!job && marker.createdAt.getTime() < now.getTime() - leaseMs) ||
+        (job && isFinished(job.status))
+      )
+        await markers.deleteOne({ _id: marker._id });
+      // Held by a live worker, or rescheduled: look again when it may be due.
+      else if (job)
+        await markers.updateOne({ _id: marker._id }, { $set: { nextAttemptAt: job.nextAttemptAt } });
+    }
+    return found;
   }
 
   /** Lease and take one job; the lease insert alone decides (see leases.ts). */
@@ -175,6 +200,10 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       { _id: job._id },
       { $set: { ...set, claimSeq: seq + 2 }, $unset: { leaseOwner: 1, leaseExpiresAt: 1 } },
     );
+    // After the job: a crash in between leaves a marker that findDue tidies.
+    const marker = dueKey(name, job._id);
+    if (isFinished(String(set.status))) await markers.deleteOne({ _id: marker });
+    else await markers.updateOne({ _id: marker }, { $set: { nextAttemptAt: set.nextAttemptAt } });
     return true;
   }
 
@@ -283,11 +312,11 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     },
     pausedUntil: () => queuePausedUntil(db, name, clock.now()),
     async backlog() {
-      const now = clock.now();
-      const filter = { status: { $in: dueStatuses }, nextAttemptAt: { $lte: now } };
+      // From the markers: a job settled a moment ago may still be counted until findDue tidies it.
+      const filter = { queue: name, nextAttemptAt: { $lte: clock.now() } };
       const [due, oldest] = await Promise.all([
-        model.countDocuments(filter),
-        model.findOne(filter).sort({ nextAttemptAt: 1 }).select({ nextAttemptAt: 1 }).lean<J>(),
+        markers.countDocuments(filter),
+        markers.findOne(filter).sort({ nextAttemptAt: 1 }).lean<DueMarker>(),
       ]);
       return { due, oldestDueAt: oldest?.nextAttemptAt };
     },

@@ -30,7 +30,9 @@ const schema = new Schema<MarketingSyncJob>(
   },
   { timestamps: true },
 );
-schema.index({ status: 1, nextAttemptAt: 1 });
+
+/** The job runner's queue name; due jobs are found through its markers (src/infra/due.ts). */
+export const MARKETING_SYNC_QUEUE = 'marketing-sync';
 
 export function registerMarketingSyncModel(db: Connection): void {
   if (!db.models.MarketingSyncJob) db.model('MarketingSyncJob', schema, 'marketing_sync_jobs');

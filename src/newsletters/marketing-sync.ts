@@ -2,11 +2,11 @@ import { Client } from '@sendgrid/client';
 import type { Connection } from 'mongoose';
 import { retryAfterMs } from '../email/senders/sendgrid.sender.js';
 import type { Clock } from '../infra/clock.js';
-import { isDuplicateKey } from '../infra/db.js';
+import { insertJob } from '../infra/due.js';
 import { createJobQueue, createJobRunner, JobFailure } from '../infra/jobs.js';
 import type { Logger } from '../infra/logger.js';
 import type { NewsletterList } from './lists.js';
-import { type MarketingSyncJob, marketingSyncModel } from './marketing-sync.model.js';
+import { MARKETING_SYNC_QUEUE, type MarketingSyncJob, marketingSyncModel } from './marketing-sync.model.js';
 
 // Confirmed subscribers live in SendGrid Marketing lists, where the newsletters are sent from.
 // Changes go through jobs like the email outbox: written with the change, retried with backoff,
@@ -19,19 +19,18 @@ export async function enqueueMarketingSync(
 ): Promise<void> {
   const listId = deps.lists.find((l) => l.slug === change.list)?.sendgridListId;
   if (!listId) return; // this list is not synced
-  try {
-    await marketingSyncModel(deps.db).create({
-      key: `${change.action}:${change.list}:${change.email}:${change.at.getTime()}`,
-      email: change.email,
-      name: change.name,
-      listId,
-      action: change.action,
-      status: 'pending',
-      nextAttemptAt: deps.clock.now(),
-    });
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-  }
+  const key = `${change.action}:${change.list}:${change.email}:${change.at.getTime()}`;
+  await insertJob(deps.db, MARKETING_SYNC_QUEUE, marketingSyncModel(deps.db), key, {
+    key,
+    email: change.email,
+    name: change.name,
+    listId,
+    action: change.action,
+    status: 'pending',
+    attempts: 0,
+    claimSeq: 0,
+    nextAttemptAt: deps.clock.now(),
+  });
 }
 
 interface SyncError {
@@ -93,7 +92,7 @@ export function createMarketingSyncWorker(options: {
   }
 
   const queue = createJobQueue<MarketingSyncJob>({
-    name: 'marketing-sync',
+    name: MARKETING_SYNC_QUEUE,
     db,
     model: Jobs,
     clock,

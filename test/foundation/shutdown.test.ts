@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
-import { emailModels } from '../../src/email/email.model.js';
+import { EMAIL_QUEUE, emailModels } from '../../src/email/email.model.js';
+import { markDue } from '../../src/infra/due.js';
 import { freePort } from '../../src/infra/embedded-db.js';
 import { spawnServer } from '../support/server-process.js';
 import { createTestDatabase, databaseUri } from '../support/test-app.js';
@@ -90,7 +91,7 @@ it('when SIGTERM arrives during keep-alive load with 1,000 emails due, then no i
   });
   await server.waitForLog('"listening"');
   const now = new Date();
-  await emailModels(db).EmailJob.insertMany(
+  const backlog = await emailModels(db).EmailJob.insertMany(
     Array.from({ length: 1_000 }, (_, i) => ({
       idempotencyKey: `backlog:${i}`,
       template: 'member-welcome',
@@ -103,6 +104,12 @@ it('when SIGTERM arrives during keep-alive load with 1,000 emails due, then no i
       claimSeq: 0,
       nextAttemptAt: now,
     })),
+  );
+  await markDue(
+    db,
+    EMAIL_QUEUE,
+    backlog.map((job) => job._id),
+    now,
   );
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });

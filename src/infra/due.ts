@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { type Connection, type Model, Schema, Types } from 'mongoose';
+import { isDuplicateKey } from './db.js';
+
+// Which queued jobs may be due, kept apart from the jobs themselves. A queue's collection keeps
+// every job it ever ran (100,000 sent emails at the newsroom's size), and on FerretDB a query on
+// anything but `_id` decodes the whole collection; the due query reads this collection instead,
+// which holds only unfinished jobs, then each job by primary key.
+//
+// A marker is written BEFORE its job, so no crash can leave a job without one; a marker whose job
+// never appeared, or has finished, is removed by the queue when it meets it (src/infra/jobs.ts).
+// A duplicate enqueue may bring back the marker of a finished job: the same clean-up removes it.
+// A marker's time is a hint: the job's own status and time decide.
+
+export interface DueMarker {
+  _id: string; // `<queue>:<jobId>`
+  queue: string;
+  jobId: Types.ObjectId | string;
+  nextAttemptAt: Date;
+  createdAt: Date;
+}
+
+const dueSchema = new Schema<DueMarker>(
+  {
+    _id: String,
+    queue: { type: String, required: true },
+    jobId: { type: Schema.Types.Mixed, required: true },
+    nextAttemptAt: { type: Date, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+dueSchema.index({ queue: 1, nextAttemptAt: 1 });
+
+export function registerDueModel(db: Connection): void {
+  if (!db.models.DueMarker) db.model('DueMarker', dueSchema, 'job_due');
+}
+
+export const dueModel = (db: Connection) => db.model<DueMarker>('DueMarker');
+
+export const dueKey = (queue: string, jobId: unknown) => `${queue}:${String(jobId)}`;
+
+/** Marks jobs due at `at` (written before the jobs are, or before they are made pending again). */
+export async function markDue(db: Connection, queue: string, jobIds: unknown[], at: Date): Promise<void> {
+  if (jobIds.length === 0) return;
+  const markers = jobIds.map((jobId) => ({
+    _id: dueKey(queue, jobId),
+    queue,
+    jobId,
+    nextAttemptAt: at,
+    createdAt: at,
+  }));
+  try {
+    await dueModel(db).collection.insertMany(markers as never[], { ordered: false });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error; // already marked: the marker's job decides anyway
+  }
+}
+
+/**
+ * A job's `_id` derived from its idempotency key: the same job enqueued twice has the same id and
+ * the same marker, so a duplicate costs no lookup and leaves nothing behind.
+ */
+export const jobIdFor = (key: string) =>
+  new Types.ObjectId(createHash('sha256').update(key).digest().subarray(0, 12));
+
+/** Stores a new job with its marker; `created` is false when the job was enqueued before. */
+export async function insertJob<J extends { nextAttemptAt: Date }>(
+  db: Connection,
+  queue: string,
+  model: Model<J>,
+  key: string,
+  doc: Omit<J, '_id' | 'createdAt' | 'updatedAt'>,
+): Promise<{ jobId: string; created: boolean }> {
+  const jobId = jobIdFor(key);
+  await markDue(db, queue, [jobId], doc.nextAttemptAt);
+  try {
+    await model.create({ ...doc, _id: jobId } as never);
+    return { jobId: String(jobId), created: true };
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    return { jobId: String(jobId), created: false };
+  }
+}
+
+/** Marks the unfinished jobs of a queue stored before it kept markers (a migration, run once). */
+export async function backfillDueMarkers(
+  db: Connection,
+  queue: string,
+  model: Model<never>,
+  unfinished: string[],
+): Promise<number> {
+  const jobs = await model.collection
+    .find({ status: { $in: unfinished } }, { projection: { _id: 1 } })
+    .toArray();
+  await markDue(
+    db,
+    queue,
+    jobs.map((job) => job._id),
+    new Date(),
+  );
+  return jobs.length;
+}
