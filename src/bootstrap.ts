@@ -3,13 +3,14 @@ import type { Connection } from 'mongoose';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
+import { backfillGiftKeys } from './gifts/gift.model.js';
 import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
 import { backfillDueMarkers } from './infra/due.js';
 import { startEmbeddedDatabase } from './infra/embedded-db.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
 import { fromRoot } from './infra/paths.js';
-import { backfillMemberKeys } from './memberships/member-keys.js';
+import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
 
@@ -35,6 +36,10 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (members) logger.info({ members }, 'gave existing members their lookup keys');
   const marks = await runOnce(db, 'campaign-tallies', () => backfillCampaignTallies(db));
   if (marks) logger.info({ marks }, 'tallied existing campaign contributions');
+  const subscriptions = await runOnce(db, 'member-subscriptions', () => backfillMemberSubscriptions(db));
+  if (subscriptions) logger.info({ subscriptions }, 'listed existing subscriptions under their members');
+  const gifts = await runOnce(db, 'gift-keys', () => backfillGiftKeys(db));
+  if (gifts) logger.info({ gifts }, 'gave existing gifts their lookup keys');
   const { EmailJob } = emailModels(db);
   const queued = await runOnce(db, 'due-markers', async () => {
     const emails = await backfillDueMarkers(db, EMAIL_QUEUE, EmailJob as never, ['pending', 'sending']);

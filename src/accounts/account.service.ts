@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
-import { findMemberByEmail } from '../memberships/member-keys.js';
+import { findMemberByEmail, subscriptionsOf } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import { signInTokenModel } from './sign-in-token.model.js';
 
@@ -63,12 +63,11 @@ export async function redeemSignInToken(deps: AccountDeps, token: string): Promi
 }
 
 export async function accountOverview(db: Connection, memberId: string) {
-  const { Member, Subscription } = membershipModels(db);
-  const member = await Member.findById(memberId).lean<Member>();
+  const member = await membershipModels(db).Member.findById(memberId).lean<Member>();
   if (!member) return undefined;
-  const subscription = await Subscription.findOne({ memberId: member._id })
-    .sort({ lastEventCreated: -1 })
-    .lean();
+  const [subscription] = (await subscriptionsOf(db, member._id)).sort(
+    (a, b) => (b.lastEventCreated ?? 0) - (a.lastEventCreated ?? 0),
+  );
   return { member, subscription };
 }
 

@@ -124,11 +124,12 @@ export async function countGift(
 
 /** Takes a gift's contribution back (refunded): once per campaign. */
 export async function revokeGift(deps: CampaignDeps, giftId: string, at: Date): Promise<void> {
-  const contributions = await campaignModels(deps.db)
-    .Contribution.find({ _id: { $regex: `:gift:${giftId}$` } })
-    .lean();
-  for (const contribution of contributions)
-    await revoke(deps, contribution._id, contribution.campaignId, at, 'gift refunded');
+  // A contribution is named `<campaign>:gift:<gift>`: a primary-key lookup per campaign (a handful).
+  const { Campaign, Contribution } = campaignModels(deps.db);
+  for (const campaign of await Campaign.find().select({ _id: 1 }).lean()) {
+    const _id = `${campaign._id}:gift:${giftId}`;
+    if (await Contribution.exists({ _id })) await revoke(deps, _id, campaign._id, at, 'gift refunded');
+  }
 }
 
 async function revoke(
@@ -196,17 +197,11 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
         .sort({ occurredAt: 1 })
         .lean();
   if (first?._id !== entry.reverses) return;
-  for (const contribution of await Contribution.find({ memberId: entry.memberId, kind: 'member' }).lean()) {
-    const campaign = await Campaign.findById(contribution.campaignId).lean<Campaign>();
-    if (campaign && campaign.startsAt <= entry.occurredAt && entry.occurredAt < campaign.endsAt) {
-      await revoke(
-        deps,
-        contribution._id,
-        campaign._id,
-        entry.occurredAt,
-        `first payment ${entry.reverses} refunded`,
-      );
-    }
+  for (const campaign of await Campaign.find().lean<Campaign[]>()) {
+    if (!(campaign.startsAt <= entry.occurredAt && entry.occurredAt < campaign.endsAt)) continue;
+    const _id = `${campaign._id}:member:${entry.memberId}`;
+    if (await Contribution.exists({ _id }))
+      await revoke(deps, _id, campaign._id, entry.occurredAt, `first payment ${entry.reverses} refunded`);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Types } from 'mongoose';
 import { appendSlot, readSlots } from '../infra/slots.js';
+import { payingSubscriptionOf } from '../memberships/member-keys.js';
 import { membershipModels } from '../memberships/membership.model.js';
 import { addMonths } from '../shared/time.js';
 import { type GiftGrant, giftGrantModel } from './gift.model.js';
@@ -51,16 +52,14 @@ export async function settleGiftTime(
   memberId: Types.ObjectId,
   at: Date,
 ): Promise<void> {
-  const { Member, Subscription } = membershipModels(deps.db);
+  const { Member } = membershipModels(deps.db);
   for (let seen = -1; ; ) {
     const items = await giftTimeOf(deps, memberId);
     if (items.length === seen) return;
     seen = items.length;
     const member = await Member.findById(memberId).select({ stripeCustomerId: 1 }).lean();
     // Only a member who has been a Stripe customer can have a subscription: no scan for the others.
-    const paying =
-      member?.stripeCustomerId &&
-      (await Subscription.exists({ memberId, status: { $in: ['active', 'trialing', 'past_due'] } }));
+    const paying = member?.stripeCustomerId && (await payingSubscriptionOf(deps.db, memberId));
     if (!member || paying) return;
     const end = giftTimeEnd(items);
     await Member.updateOne(

@@ -1,4 +1,5 @@
 import { type Connection, Schema, type Types } from 'mongoose';
+import { isDuplicateKey } from '../infra/db.js';
 
 export const GIFT_STATUSES = [
   'pending_payment',
@@ -93,7 +94,52 @@ const giftGrantSchema = new Schema<GiftGrant>(
   { versionKey: false },
 );
 
+/**
+ * A gift is looked up by its redemption code (every redemption page) and by its payment (every
+ * refund): each is the `_id` of a small key document naming the gift, so neither lookup scans the
+ * gifts (see src/memberships/member-keys.ts for the same pattern for members).
+ */
+export interface GiftKey {
+  _id: string; // `code:<sha256 of the code>` or `payment:<pi_…>`
+  giftId: Types.ObjectId;
+}
+
+const giftKeySchema = new Schema<GiftKey>(
+  { _id: String, giftId: { type: Schema.Types.ObjectId, required: true } },
+  { versionKey: false },
+);
+
+export const codeKey = (codeHash: string) => `code:${codeHash}`;
+export const paymentKey = (paymentIntentId: string) => `payment:${paymentIntentId}`;
+
+/** Writes a key before the gift field it mirrors, so a stored field always has its key. */
+export async function keyGift(db: Connection, key: string, giftId: Types.ObjectId): Promise<void> {
+  try {
+    await db.model<GiftKey>('GiftKey').create({ _id: key, giftId });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+}
+
+export async function giftByKey(db: Connection, key: string): Promise<Gift | null> {
+  const found = await db.model<GiftKey>('GiftKey').findById(key).lean<GiftKey>();
+  return found ? giftModel(db).findById(found.giftId).lean<Gift>() : null;
+}
+
+/** Keys for gifts stored before the keys were kept (a migration, run once). */
+export async function backfillGiftKeys(db: Connection): Promise<number> {
+  let done = 0;
+  const gifts = giftModel(db).find().select({ codeHash: 1, paymentIntentId: 1 }).lean<Gift[]>().cursor();
+  for await (const gift of gifts) {
+    if (gift.codeHash) await keyGift(db, codeKey(gift.codeHash), gift._id);
+    if (gift.paymentIntentId) await keyGift(db, paymentKey(gift.paymentIntentId), gift._id);
+    done++;
+  }
+  return done;
+}
+
 export function registerGiftModels(db: Connection): void {
+  if (!db.models.GiftKey) db.model('GiftKey', giftKeySchema, 'gift_keys');
   if (!db.models.Gift) db.model('Gift', giftSchema, 'gifts');
   if (!db.models.GiftGrant) db.model('GiftGrant', giftGrantSchema, 'gift_grants');
 }

@@ -12,11 +12,17 @@ import { signLink } from '../infra/signed-links.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
-import { claimMemberKey, emailKey, ensureMemberKeys, findMemberByEmail } from '../memberships/member-keys.js';
+import {
+  claimMemberKey,
+  emailKey,
+  ensureMemberKeys,
+  findMemberByEmail,
+  payingSubscriptionOf,
+} from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { addMonths, calendarKeys, zonedHourToUtc } from '../shared/time.js';
-import { type Gift, giftModel } from './gift.model.js';
+import { codeKey, type Gift, giftByKey, giftModel, keyGift, paymentKey } from './gift.model.js';
 import type { GiftOptions } from './gift-options.js';
 import { giftTimeOf, recordGiftTime, settleGiftTime } from './gift-time.js';
 
@@ -157,6 +163,7 @@ export async function fulfillGiftPayment(
   if (!gift) return 'ignored';
   if (session.payment_status !== 'paid') return 'pending';
   const paymentIntentId = idOf(session.payment_intent);
+  if (paymentIntentId) await keyGift(deps.db, paymentKey(paymentIntentId), gift._id);
   await giftModel(deps.db).updateOne(
     { _id: gift._id, status: 'pending_payment' },
     { $set: { status: 'paid', paidAt: occurredAt, paymentIntentId } },
@@ -205,6 +212,7 @@ async function sendCode(
   idempotencyKey: string,
   code = newCode(),
 ) {
+  await keyGift(deps.db, codeKey(hashCode(code)), gift._id);
   await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { codeHash: hashCode(code) } });
   const redeemUrl = `${deps.publicBaseUrl}/gifts/redeem?code=${code}`;
   const data =
@@ -283,13 +291,10 @@ export type RedemptionView =
 
 /** What a redemption link points at, without changing anything. */
 export async function viewGift(deps: GiftDeps, code: string): Promise<RedemptionView> {
-  const gift =
-    code.length >= 16
-      ? await giftModel(deps.db)
-          .findOne({ codeHash: hashCode(code) })
-          .lean<Gift>()
-      : null;
-  if (!gift) return { state: 'unknown' };
+  const hash = code.length >= 16 ? hashCode(code) : undefined;
+  const gift = hash ? await giftByKey(deps.db, codeKey(hash)) : null;
+  // A code sent again replaces the one before: an older code's key still names the gift.
+  if (!gift || gift.codeHash !== hash) return { state: 'unknown' };
   if (gift.status === 'redeemed') return { state: 'redeemed' };
   if (gift.status === 'refunded') return { state: 'refunded' };
   if (gift.status === 'expired' || (gift.expiresAt && gift.expiresAt <= deps.clock.now()))
@@ -350,7 +355,6 @@ export async function redeemGift(deps: GiftDeps, code: string, email: string): P
 }
 
 async function planRedemption(deps: GiftDeps, gift: Gift, email: string, now: Date): Promise<RedemptionPlan> {
-  const { Subscription } = membershipModels(deps.db);
   const existing = await findMemberByEmail(deps.db, email);
   // The email's key names the member-to-be, so every gift redeemed by this new email, however
   // concurrently, plans the same member (createMemberOnce's rule: the first claim of the key wins).
@@ -360,10 +364,7 @@ async function planRedemption(deps: GiftDeps, gift: Gift, email: string, now: Da
       memberId: await claimMemberKey(deps.db, emailKey(email), new Types.ObjectId()),
       base: now,
     };
-  const paying = await Subscription.findOne({
-    memberId: existing._id,
-    status: { $in: ['active', 'trialing', 'past_due'] },
-  }).lean();
+  const paying = await payingSubscriptionOf(deps.db, existing._id);
   if (paying && deps.stripe) {
     const from = paying.currentPeriodEnd && paying.currentPeriodEnd > now ? paying.currentPeriodEnd : now;
     return {
@@ -469,7 +470,7 @@ async function redemptionFinished(deps: GiftDeps, gift: Gift, waitMs = 2_000): P
  * while it is in flight), then ends the membership the gift started.
  */
 export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Date): Promise<void> {
-  const gift = await giftModel(deps.db).findOne({ paymentIntentId }).lean<Gift>();
+  const gift = await giftByKey(deps.db, paymentKey(paymentIntentId));
   if (!gift || gift.status === 'refunded') return;
   const now = deps.clock.now();
   const { decision, decidedAt } = await decideOnce<GiftDecision>(deps.db, decisionKey(gift), now, {

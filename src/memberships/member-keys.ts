@@ -1,6 +1,7 @@
 import { type Connection, Schema, Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/db.js';
-import { type Member, membershipModels } from './membership.model.js';
+import { appendSlot, readSlots } from '../infra/slots.js';
+import { type Member, membershipModels, type Subscription } from './membership.model.js';
 
 // A member is found by email (every checkout, renewal and sign-in) and by Stripe customer id (every
 // subscription event and refund). On FerretDB only a filter that is exactly `{_id}` uses an index;
@@ -130,4 +131,48 @@ export async function backfillMemberKeys(db: Connection): Promise<number> {
   }
   await ensureMemberKeys(db, batch);
   return done + batch.length;
+}
+
+/** The member's subscription mirrors, by primary keys (their `member_subscriptions` list). */
+export async function subscriptionsOf(db: Connection, memberId: Types.ObjectId | string) {
+  const { Subscription, MemberSubscription } = membershipModels(db);
+  const found: Subscription[] = [];
+  for (const { subscriptionId } of await readSlots(MemberSubscription, String(memberId))) {
+    const mirror = await Subscription.findById(subscriptionId).lean<Subscription>();
+    if (mirror) found.push(mirror);
+  }
+  return found;
+}
+
+/** The member's subscription that is paying now (active, trialing or past due), if any. */
+export async function payingSubscriptionOf(db: Connection, memberId: Types.ObjectId | string) {
+  return (await subscriptionsOf(db, memberId)).find((s) =>
+    ['active', 'trialing', 'past_due'].includes(s.status),
+  );
+}
+
+/** Lists a subscription under its member, once. */
+export async function listMemberSubscription(
+  db: Connection,
+  memberId: Types.ObjectId | string,
+  subscriptionId: string,
+): Promise<void> {
+  await appendSlot(
+    membershipModels(db).MemberSubscription,
+    String(memberId),
+    { subscriptionId },
+    (stored) => stored.subscriptionId === subscriptionId,
+  );
+}
+
+/** Lists every stored subscription under its member, for mirrors written before the lists were kept. */
+export async function backfillMemberSubscriptions(db: Connection): Promise<number> {
+  let done = 0;
+  const mirrors = membershipModels(db).Subscription.find().select({ memberId: 1 }).lean<Subscription[]>();
+  for await (const s of mirrors.cursor()) {
+    if (!s.memberId) continue;
+    await listMemberSubscription(db, s.memberId, s._id);
+    done++;
+  }
+  return done;
 }

@@ -1,5 +1,5 @@
 import { type Connection, Schema, type Types } from 'mongoose';
-import { ensureMemberKeys, registerMemberKeyModel } from './member-keys.js';
+import { ensureMemberKeys, listMemberSubscription, registerMemberKeyModel } from './member-keys.js';
 import { registerSupporterTotalModel } from './supporters.js';
 
 export const MEMBER_STATUSES = ['active', 'past_due', 'canceled', 'expired'] as const;
@@ -108,6 +108,11 @@ memberSchema.post('save', async (member: Member & { db: Connection }) => {
 });
 memberSchema.post('insertMany', async function (members: unknown) {
   await ensureMemberKeys(this.db, members as Member[]);
+});
+
+// Likewise every mirror is listed under its member (`member_subscriptions`, see subscriptionsOf).
+subscriptionSchema.post('save', async (mirror: Subscription & { db: Connection }) => {
+  if (mirror.memberId) await listMemberSubscription(mirror.db, mirror.memberId, mirror._id);
 });
 
 const observationSchema = new Schema<SubscriptionObservation>(

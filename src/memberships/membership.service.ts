@@ -12,7 +12,13 @@ import { findPayment, linkPayment, recordLedgerEntry } from '../ledger/ledger.se
 import type { DomainEvents } from '../shared/domain-events.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
-import { claimMemberKey, createMemberOnce, customerKey, findMemberByCustomer } from './member-keys.js';
+import {
+  claimMemberKey,
+  createMemberOnce,
+  customerKey,
+  findMemberByCustomer,
+  listMemberSubscription,
+} from './member-keys.js';
 import {
   type Member,
   type MemberStatus,
@@ -344,7 +350,7 @@ export async function applySubscriptionEvent(
   event: { id: string; created: number; type: string },
 ): Promise<Outcome> {
   if (!isOurs(subscription.metadata)) return 'ignored';
-  const { Member, Subscription, SubscriptionObservation, MemberSubscription } = membershipModels(deps.db);
+  const { Member, Subscription, SubscriptionObservation } = membershipModels(deps.db);
   const customerId = idOf(subscription.customer)!;
   const known = await Subscription.findById(subscription.id).select({ memberId: 1 }).lean();
   // The mirror names its member; only a subscription seen for the first time needs the search.
@@ -364,12 +370,7 @@ export async function applySubscriptionEvent(
   );
 
   // The member's list of subscriptions, before anything is decided from it (see memberChange).
-  await appendSlot(
-    MemberSubscription,
-    String(memberId),
-    { subscriptionId: subscription.id },
-    (stored) => stored.subscriptionId === subscription.id,
-  );
+  await listMemberSubscription(deps.db, memberId, subscription.id);
 
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const observations = await readSlots(SubscriptionObservation, subscription.id);
