@@ -9,6 +9,7 @@ export interface PublicLeaf {
 export interface CheckpointFields {
   campaign: string;
   slug: string;
+  campaign_ends: string;
   sequence: number;
   tree_size: number;
   root: string;
@@ -18,6 +19,8 @@ export interface CheckpointFields {
   count: number;
   time: string;
   previous: string;
+  /** SHA-256 of the signed body. */
+  hash: string;
 }
 export type ReceiptResult = 'verified' | 'revoked' | 'pending' | 'not_found' | 'invalid' | 'unchecked';
 export interface DriveVerification {
@@ -63,5 +66,7 @@ export function verifyDrive(options: {
   fetchJson: (path: string) => Promise<unknown>;
   slug: string;
   receipt?: string;
+  pinned?: { sequence: number; hash: string }[];
+  now?: Date;
   onProgress?: (step: string) => void;
 }): Promise<DriveVerification>;

@@ -20,6 +20,8 @@
 const encoder = new TextEncoder();
 
 export const FORMAT = 'membership-drive checkpoint v1';
+/** Hourly checkpoints, with room for a late run of the job. */
+const STALE_MS = 2 * 3_600_000;
 
 export function toHex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -163,6 +165,7 @@ export async function verifyConsistency(first, second, path, firstRoot, secondRo
 const FIELDS = [
   ['campaign', /^[0-9a-f]{24}$/],
   ['slug', /^[a-z0-9-]{1,60}$/],
+  ['campaign_ends', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
   ['sequence', /^(0|[1-9]\d*)$/],
   ['tree_size', /^(0|[1-9]\d*)$/],
   ['root', /^[0-9a-f]{64}$/],
@@ -247,8 +250,17 @@ function tallyLeaves(leaves, problems) {
  * non-2xx status. Answers { ok, problems, checkpoints, latest, receipt } where receipt is undefined
  * (none given), 'verified', 'revoked' (included, then taken back by a refund), 'pending' (logged, not
  * yet in a signed checkpoint), 'not_found', 'invalid' (not a receipt) or 'unchecked' (the log failed).
+ * `now`: the time to judge freshness by (a running campaign's latest checkpoint is at most 2 hours old).
+ * `pinned`: checkpoints seen before, `[{ sequence, hash }]`, that must still be published unchanged.
  */
-export async function verifyDrive({ fetchJson, slug, receipt, onProgress = () => {} }) {
+export async function verifyDrive({
+  fetchJson,
+  slug,
+  receipt,
+  pinned = [],
+  now = new Date(),
+  onProgress = () => {},
+}) {
   const problems = [];
   const base = `/campaigns/${encodeURIComponent(slug)}/transparency`;
   onProgress('Fetching the public keys and checkpoints');
@@ -267,6 +279,9 @@ export async function verifyDrive({ fetchJson, slug, receipt, onProgress = () =>
       break;
     }
     if (!(await verifySignature(keys, checkpoint))) problems.push(`checkpoint ${i} has a bad signature`);
+    // The listed fields are for convenience; the signed body is what counts, and they must agree.
+    if (checkpoint.count !== fields.count || checkpoint.treeSize !== fields.tree_size)
+      problems.push(`checkpoint ${i}: the listed count or size differs from the signed one`);
     if (fields.sequence !== i) problems.push(`checkpoint ${i} says it is number ${fields.sequence}`);
     if (fields.previous !== previousHash) problems.push(`checkpoint ${i} does not name the one before it`);
     if (fields.count !== fields.offset_claimed + fields.additions - fields.revocations)
@@ -278,9 +293,26 @@ export async function verifyDrive({ fetchJson, slug, receipt, onProgress = () =>
       if (fields.time < before.time) problems.push(`checkpoint ${i} is older than the one before`);
     }
     previousHash = await sha256Hex(checkpoint.body);
-    parsed.push(fields);
+    if (checkpoint.hash !== undefined && checkpoint.hash !== previousHash)
+      problems.push(`checkpoint ${i}: the listed hash is not the body's`);
+    parsed.push({ ...fields, hash: previousHash });
+  }
+  // A checkpoint this reader saw before (its sequence and hash) must still be there, unchanged: a
+  // log that rewrote its history, even re-signing all of it, cannot pass this.
+  for (const pin of pinned) {
+    if (parsed[pin.sequence]?.hash !== pin.hash)
+      problems.push(`checkpoint ${pin.sequence} is not the one seen before (${pin.hash.slice(0, 12)}…)`);
   }
   const latest = parsed.at(-1);
+  // While a campaign runs a checkpoint is signed at least hourly: an older latest one means the
+  // service stopped signing, or withholds newer checkpoints.
+  if (latest) {
+    const age = now.getTime() - Date.parse(latest.time);
+    if (Date.parse(latest.time) < Date.parse(latest.campaign_ends) && age > STALE_MS)
+      problems.push(
+        `the latest checkpoint is ${Math.floor(age / 60_000)} minutes old while the campaign runs`,
+      );
+  }
   const result = { ok: false, problems, checkpoints: parsed, latest, receipt: undefined };
   if (!latest || problems.length > 0) return finish(result, receipt);
 

@@ -9,6 +9,7 @@ import { runOnce } from './infra/migrations.js';
 import { fromRoot } from './infra/paths.js';
 import { backfillMemberKeys } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
+import { backfillDriveLog } from './transparency/log.service.js';
 
 // What every process (web server, worker, CLI) does first: read the configuration once, and
 // open the database with every model and index in place.
@@ -32,6 +33,8 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (members) logger.info({ members }, 'gave existing members their lookup keys');
   const marks = await runOnce(db, 'campaign-tallies', () => backfillCampaignTallies(db));
   if (marks) logger.info({ marks }, 'tallied existing campaign contributions');
+  const leaves = await runOnce(db, 'drive-log', () => backfillDriveLog(db));
+  if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
 }
 
 export async function openDatabase(

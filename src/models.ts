@@ -14,6 +14,7 @@ import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.j
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
 import { registerReportModels } from './reports/audit.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
+import { registerTransparencyModels } from './transparency/log.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {
@@ -32,4 +33,5 @@ export function registerModels(db: Connection): void {
   registerMarketingSyncModel(db);
   registerGiftModels(db);
   registerReportModels(db);
+  registerTransparencyModels(db);
 }

@@ -8,6 +8,7 @@ import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
 import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
+import { logContribution, logRevocation } from '../transparency/log.service.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 
 export interface CampaignDeps {
@@ -86,9 +87,11 @@ async function addContribution(
     if (!isDuplicateKey(error)) throw error;
     // Stored before, perhaps by a call that died before its mark: the retry completes it.
     await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
+    await logContribution(deps.db, campaign._id, _id, fields.at); // the public drive log, once
     return false;
   }
   await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
+  await logContribution(deps.db, campaign._id, _id, fields.at); // the public drive log (src/transparency/)
   await announceMilestones(deps, campaign);
   return true;
 }
@@ -149,6 +152,7 @@ async function revoke(
     if (!isDuplicateKey(error)) throw error;
   }
   await tallyAdd(deps.db, revocationTally(campaignId), contributionId, at);
+  await logRevocation(deps.db, campaignId, contributionId, at); // the public drive log, once
 }
 
 /**
