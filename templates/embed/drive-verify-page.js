@@ -22,6 +22,18 @@ async function fetchJson(path) {
   return response.json();
 }
 
+// The latest checkpoint this browser verified is kept and must still be published, unchanged, next
+// time: a log that rewrote its past (even re-signing all of it) fails here for every earlier visitor.
+const PIN_KEY = `membership-drive-pin:${slug}`;
+function savedPins() {
+  try {
+    const pin = JSON.parse(localStorage.getItem(PIN_KEY) ?? 'null');
+    return pin && Number.isInteger(pin.sequence) && typeof pin.hash === 'string' ? [pin] : [];
+  } catch {
+    return [];
+  }
+}
+
 function field(name, text) {
   outcome.querySelector(`[data-field="${name}"]`).textContent = text;
 }
@@ -34,11 +46,19 @@ async function check() {
       fetchJson,
       slug,
       receipt: input.value.trim() || undefined,
+      pinned: savedPins(),
       onProgress: (step) => {
         progress.textContent = `${step}…`;
       },
     });
     const latest = result.latest;
+    if (result.ok && latest) {
+      try {
+        localStorage.setItem(PIN_KEY, JSON.stringify({ sequence: latest.sequence, hash: latest.hash }));
+      } catch {
+        // Storage may be off (private windows): the check still ran, it just is not remembered.
+      }
+    }
     document.getElementById('log-result').textContent = result.ok
       ? 'The count is verified'
       : 'The count could not be verified';
