@@ -3,7 +3,8 @@
 // alone. Node built-ins only (fetch, WebCrypto): no install, nothing to trust but this file.
 //
 //   node bin/verify-drive.mjs https://members.example.org birthday [receipt] [options]
-//   npx -p . verify-drive https://members.example.org birthday [receipt]     (from the repository)
+//   npm run verify-drive -- https://members.example.org birthday [receipt]   (in a clone; the
+//   package's "bin" entry makes it npx-able from the repository)
 //
 // Options: --pin <sequence>:<hash>  a checkpoint you saw before (printed by every run) must still be
 //                                   published unchanged; repeatable
