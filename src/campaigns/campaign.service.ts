@@ -86,12 +86,17 @@ async function addContribution(
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
     // Stored before, perhaps by a call that died before its mark: the retry completes it.
-    await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
-    await logContribution(deps.db, campaign._id, _id, fields.at); // the public drive log, once
+    // The public drive log (src/transparency/) is written beside the tally, once per record.
+    await Promise.all([
+      tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
+      logContribution(deps.db, campaign._id, _id, fields.at),
+    ]);
     return false;
   }
-  await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
-  await logContribution(deps.db, campaign._id, _id, fields.at); // the public drive log (src/transparency/)
+  await Promise.all([
+    tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
+    logContribution(deps.db, campaign._id, _id, fields.at, { fresh: true }),
+  ]);
   await announceMilestones(deps, campaign);
   return true;
 }
@@ -151,8 +156,10 @@ async function revoke(
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
-  await tallyAdd(deps.db, revocationTally(campaignId), contributionId, at);
-  await logRevocation(deps.db, campaignId, contributionId, at); // the public drive log, once
+  await Promise.all([
+    tallyAdd(deps.db, revocationTally(campaignId), contributionId, at),
+    logRevocation(deps.db, campaignId, contributionId, at), // the public drive log, once
+  ]);
 }
 
 /**

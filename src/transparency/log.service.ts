@@ -127,14 +127,25 @@ async function appendLeaf(
   recordId: string,
   at: Date,
   revokes?: number,
+  fresh = false,
 ): Promise<number> {
   const record = recordKey(campaignId, kind, recordId);
-  const known = await transparencyModels(db).Alias.findById(recordAlias(record)).lean();
-  if (known) return known.index;
+  // A record logged before is answered by one lookup; a fresh one skips it (a racing duplicate is
+  // still refused by the unique record below).
+  const lookUp = async () =>
+    fresh ? undefined : (await transparencyModels(db).Alias.findById(recordAlias(record)).lean())?.index;
+  const known = await lookUp();
+  if (known !== undefined) return known;
   return inLine(db, campaignId, async () => {
+    // A duplicate that waited here behind the first delivery of its record finds it done.
+    const logged = await lookUp();
+    if (logged !== undefined) return logged;
     const salt = randomBytes(32).toString('hex');
     const commitment = commitmentOf(campaignId, kind, recordId, salt);
-    for (let index = await logSize(db, campaignId); ; index++) {
+    // The hint is a position right after one seen filled, so starting there keeps the run dense; a
+    // stale hint only costs a refused insert. Without one, the end is searched once.
+    const hinted = hints(db).get(campaignId);
+    for (let index = hinted ?? (await logSize(db, campaignId)); ; index++) {
       const leaf: LogLeaf = {
         _id: leafId(campaignId, index),
         campaignId,
@@ -170,14 +181,19 @@ async function appendLeaf(
 
 const idOf = (campaignId: Types.ObjectId | string) => String(campaignId);
 
-/** A contribution counted toward a campaign becomes an `add` leaf, once. Answers its index. */
+/**
+ * A contribution counted toward a campaign becomes an `add` leaf, once. Answers its index. `fresh`:
+ * the caller has just written the contribution for the first time, so no leaf can exist yet and the
+ * lookup for one is skipped (one round trip less on the hot path of every new member).
+ */
 export function logContribution(
   db: Connection,
   campaignId: Types.ObjectId | string,
   contributionId: string,
   at: Date,
+  options: { fresh?: boolean } = {},
 ): Promise<number> {
-  return appendLeaf(db, idOf(campaignId), 'add', contributionId, at);
+  return appendLeaf(db, idOf(campaignId), 'add', contributionId, at, undefined, options.fresh);
 }
 
 /**
