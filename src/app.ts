@@ -37,6 +37,7 @@ import { dashboardRoutes } from './reports/dashboard.routes.js';
 import { reportDocs } from './reports/reports.docs.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
+import { applySponsorshipRefund } from './sponsorship/sponsorship.service.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 import { createSigner } from './transparency/signing.js';
 import { transparencyDocs, transparencyRoutes } from './transparency/transparency.routes.js';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   };
   subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
   if (deps.stripe) subscribeSettlement(deps.events, { ...deps, stripe: deps.stripe });
+  deps.events.on('ledger.recorded', (entry) => applySponsorshipRefund(deps, entry));
   const newsletterDeps = {
     db: deps.db,
     clock: deps.clock,

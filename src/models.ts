@@ -13,6 +13,7 @@ import { registerMembershipModels } from './memberships/membership.model.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
 import { registerReportModels } from './reports/audit.model.js';
+import { registerSponsorshipModels } from './sponsorship/sponsorship.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
 import { registerTransparencyModels } from './transparency/log.model.js';
 
@@ -34,4 +35,5 @@ export function registerModels(db: Connection): void {
   registerGiftModels(db);
   registerReportModels(db);
   registerTransparencyModels(db);
+  registerSponsorshipModels(db);
 }

@@ -69,6 +69,10 @@ export const configSchema = z
       )
       .optional(),
     DRIVE_CHECKPOINT_MINUTES: positiveInt.max(60).default(10),
+    SPONSORSHIP_AUTO_APPROVE_DOMAINS: z
+      .string()
+      .regex(/^[a-z0-9.-]+(,[a-z0-9.-]+)*$/, 'lowercase domains, comma-separated')
+      .optional(),
 
     SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
     SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
@@ -165,6 +169,8 @@ export interface Config {
    * signs, all are published) and how often a growing log gets a new checkpoint.
    */
   transparency: { keys: { kid: string; seed: Buffer }[]; checkpointMs: number };
+  /** Sponsor a reader (src/sponsorship/): confirmed requests from these domains are approved. */
+  sponsorship: { autoApproveDomains: string[] };
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
@@ -261,6 +267,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
           [{ kid: 'dev', seed: createHash('sha256').update(`drive-signing|${sessionSecret}`).digest() }],
       checkpointMs: env.DRIVE_CHECKPOINT_MINUTES * 60_000,
     },
+    sponsorship: { autoApproveDomains: env.SPONSORSHIP_AUTO_APPROVE_DOMAINS?.split(',') ?? [] },
     newsletters: {
       listsFile: env.NEWSLETTER_LISTS_FILE,
       confirmationHours: env.NEWSLETTER_CONFIRMATION_HOURS,
