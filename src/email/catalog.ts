@@ -131,7 +131,11 @@ export const EMAIL_TEMPLATES = {
   }),
   'sponsor-report': define({
     kind: 'transactional',
-    data: z.object({ campaignTitle: z.string(), readers: z.number().int().nonnegative(), months: z.number().int() }),
+    data: z.object({
+      campaignTitle: z.string(),
+      readers: z.number().int().nonnegative(),
+      months: z.number().int(),
+    }),
     sample: { campaignTitle: '1,000 new members for our birthday', readers: 3, months: 12 },
   }),
   'gift-delivery': define({
