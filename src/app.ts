@@ -37,7 +37,10 @@ import { dashboardRoutes } from './reports/dashboard.routes.js';
 import { reportDocs } from './reports/reports.docs.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
+import { applySponsorshipRefund } from './sponsorship/sponsorship.service.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
+import { createSigner } from './transparency/signing.js';
+import { transparencyDocs, transparencyRoutes } from './transparency/transparency.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   };
   subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
   if (deps.stripe) subscribeSettlement(deps.events, { ...deps, stripe: deps.stripe });
+  deps.events.on('ledger.recorded', (entry) => applySponsorshipRefund(deps, entry));
   const newsletterDeps = {
     db: deps.db,
     clock: deps.clock,
@@ -196,6 +200,13 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(reportRoutes({ ...deps, staffAuth, timeZone: config.timeZone }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
+  app.use(
+    transparencyRoutes({
+      db: deps.db,
+      signer: createSigner(config.transparency.keys),
+      brandName: config.brand.name,
+    }),
+  );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   app.use(
     docsRoutes(
@@ -203,6 +214,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
         [
           healthDocs,
           campaignDocs,
+          transparencyDocs,
           giftDocs,
           newsletterDocs,
           membershipDocs,

@@ -12,6 +12,8 @@ import { settleUnsettledEntries } from './ledger/settlement.service.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
 import { sweepExpiredRecords } from './retention/retention.service.js';
 import type { DomainEvents } from './shared/domain-events.js';
+import { signDueCheckpoints } from './transparency/checkpoint.service.js';
+import { createSigner } from './transparency/signing.js';
 
 const MINUTE = 60_000;
 
@@ -19,7 +21,8 @@ const MINUTE = 60_000;
  * The background work a process runs, all through the one job runner (src/infra/jobs.ts):
  * queued email and SendGrid Marketing changes (leased jobs), and periodic tasks that run once
  * per period across every process: gift delivery, the hourly gift sweep, settling ledger entries
- * whose Stripe fees were not known when they were recorded, and the retention sweep.
+ * whose Stripe fees were not known when they were recorded, the retention sweep, and signing the
+ * drive logs' checkpoints (src/transparency/).
  */
 export function startBackgroundWork(
   config: Config,
@@ -48,6 +51,16 @@ export function startBackgroundWork(
     { name: 'gift-delivery', everyMs: MINUTE, run: () => deliverDueGifts(gifts) },
     { name: 'gift-sweep', everyMs: 60 * MINUTE, run: () => sweepGifts(gifts) },
     { name: 'retention', everyMs: 60 * MINUTE, run: () => sweepExpiredRecords(deps) },
+    {
+      name: 'drive-checkpoints',
+      everyMs: MINUTE,
+      run: () =>
+        signDueCheckpoints({
+          ...deps,
+          signer: createSigner(config.transparency.keys),
+          checkpointMs: config.transparency.checkpointMs,
+        }),
+    },
     ...(stripe
       ? [{ name: 'settlement', everyMs: 10 * MINUTE, run: () => settleUnsettledEntries({ ...deps, stripe }) }]
       : []),

@@ -13,6 +13,7 @@ import { fromRoot } from './infra/paths.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
+import { backfillDriveLog } from './transparency/log.service.js';
 
 // What every process (web server, worker, CLI) does first: read the configuration once, and
 // open the database with every model and index in place.
@@ -50,6 +51,8 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
     return emails + syncs;
   });
   if (queued) logger.info({ queued }, 'marked queued jobs due');
+  const leaves = await runOnce(db, 'drive-log', () => backfillDriveLog(db));
+  if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
 }
 
 export async function openDatabase(

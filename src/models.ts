@@ -14,7 +14,9 @@ import { registerMembershipModels } from './memberships/membership.model.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
 import { registerReportModels } from './reports/audit.model.js';
+import { registerSponsorshipModels } from './sponsorship/sponsorship.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
+import { registerTransparencyModels } from './transparency/log.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {
@@ -34,4 +36,6 @@ export function registerModels(db: Connection): void {
   registerMarketingSyncModel(db);
   registerGiftModels(db);
   registerReportModels(db);
+  registerTransparencyModels(db);
+  registerSponsorshipModels(db);
 }

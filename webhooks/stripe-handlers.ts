@@ -14,6 +14,7 @@ import {
   recordRefund,
 } from '../src/memberships/membership.service.js';
 import { fromUnixSeconds } from '../src/shared/time.js';
+import { fulfillSponsorship } from '../src/sponsorship/sponsorship.service.js';
 
 /** The part of a Stripe event a handler needs; stored events replay through the same shape. */
 export interface StripeEventInput {
@@ -35,9 +36,10 @@ const at = (event: StripeEventInput) => fromUnixSeconds(event.created);
 /** A paid Checkout Session: the `kind` in our metadata says which capability fulfils it. */
 const fulfil: StripeEventHandler = (deps, event) => {
   const session = event.object as Stripe.Checkout.Session;
-  return session.metadata?.app === METADATA_APP && session.metadata.kind === 'gift'
-    ? fulfillGiftPayment(deps.gifts, session, at(event))
-    : fulfillCheckoutSession(deps, session, at(event));
+  const kind = session.metadata?.app === METADATA_APP ? session.metadata.kind : undefined;
+  if (kind === 'gift') return fulfillGiftPayment(deps.gifts, session, at(event));
+  if (kind === 'sponsorship') return fulfillSponsorship(deps, session, at(event));
+  return fulfillCheckoutSession(deps, session, at(event));
 };
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);

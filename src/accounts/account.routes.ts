@@ -9,6 +9,7 @@ import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
+import { receiptsOfMember } from '../transparency/receipts.js';
 import {
   type AccountDeps,
   accountOverview,
@@ -108,6 +109,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       nextPaymentLabel: renews ? 'Next payment' : 'Membership ends',
       nextPayment: date(subscription?.currentPeriodEnd ?? member.currentPeriodEnd),
       canManageBilling: Boolean(member.stripeCustomerId && deps.stripe),
+      receipts: await receiptsOfMember(deps.db, String(member._id), deps.publicBaseUrl),
     });
   });
 

@@ -8,6 +8,7 @@ import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
 import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
+import { logContribution, logRevocation } from '../transparency/log.service.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 
 export interface CampaignDeps {
@@ -85,10 +86,17 @@ async function addContribution(
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
     // Stored before, perhaps by a call that died before its mark: the retry completes it.
-    await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
+    // The public drive log (src/transparency/) is written beside the tally, once per record.
+    await Promise.all([
+      tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
+      logContribution(deps.db, campaign._id, _id, fields.at),
+    ]);
     return false;
   }
-  await tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at);
+  await Promise.all([
+    tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
+    logContribution(deps.db, campaign._id, _id, fields.at, { fresh: true }),
+  ]);
   await announceMilestones(deps, campaign);
   return true;
 }
@@ -149,7 +157,10 @@ async function revoke(
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
-  await tallyAdd(deps.db, revocationTally(campaignId), contributionId, at);
+  await Promise.all([
+    tallyAdd(deps.db, revocationTally(campaignId), contributionId, at),
+    logRevocation(deps.db, campaignId, contributionId, at), // the public drive log, once
+  ]);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { isTimeZone } from '../shared/time.js';
 
@@ -60,6 +61,18 @@ export const configSchema = z
     NEWSLETTER_LISTS_FILE: z.string().min(1).optional(),
     NEWSLETTER_CONFIRMATION_HOURS: positiveInt.default(48),
     NEWSLETTER_SIGNUPS_PER_IP: positiveInt.default(20),
+    DRIVE_SIGNING_KEYS: z
+      .string()
+      .regex(
+        /^[\w-]{1,40}:[A-Za-z0-9_-]{43}(,[\w-]{1,40}:[A-Za-z0-9_-]{43})*$/,
+        'kid:seed pairs, comma-separated, each seed 32 random bytes in base64url (43 characters)',
+      )
+      .optional(),
+    DRIVE_CHECKPOINT_MINUTES: positiveInt.max(60).default(10),
+    SPONSORSHIP_AUTO_APPROVE_DOMAINS: z
+      .string()
+      .regex(/^[a-z0-9.-]+(,[a-z0-9.-]+)*$/, 'lowercase domains, comma-separated')
+      .optional(),
 
     SENDGRID_API_KEY: z.string().startsWith('SG.', 'a SendGrid API key (SG.…)').optional(),
     SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40, 'the base64 public key from SendGrid').optional(),
@@ -88,6 +101,7 @@ export const configSchema = z
     const required: (keyof typeof env)[] = [
       'SESSION_SECRET',
       'STAFF_JWT_KEYS',
+      'DRIVE_SIGNING_KEYS',
       'MONGODB_URI',
       'STRIPE_SECRET_KEY',
       'STRIPE_WEBHOOK_SECRET',
@@ -150,6 +164,13 @@ export interface Config {
   progressCacheMs: number;
   newsletters: { listsFile?: string; confirmationHours: number; signupsPerIp: number };
   gifts: { optionsFile?: string; deliveryHour: number; expiryMonths: number };
+  /**
+   * The verifiable drive count (src/transparency/): Ed25519 keys that sign checkpoints (the first
+   * signs, all are published) and how often a growing log gets a new checkpoint.
+   */
+  transparency: { keys: { kid: string; seed: Buffer }[]; checkpointMs: number };
+  /** Sponsor a reader (src/sponsorship/): confirmed requests from these domains are approved. */
+  sponsorship: { autoApproveDomains: string[] };
   email: {
     sendgridApiKey?: string;
     sendgridWebhookPublicKey?: string;
@@ -187,6 +208,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     );
   }
   const env = parsed.data;
+  const sessionSecret = env.SESSION_SECRET ?? 'development-only-session-secret-not-for-production';
   return {
     env: env.NODE_ENV,
     http: {
@@ -200,7 +222,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     logLevel: env.LOG_LEVEL,
     // Outside production a fixed development secret keeps sessions across restarts.
     session: {
-      secret: env.SESSION_SECRET ?? 'development-only-session-secret-not-for-production',
+      secret: sessionSecret,
       days: env.MEMBER_SESSION_DAYS,
     },
     staffAuth: {
@@ -234,6 +256,18 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       deliveryHour: env.GIFT_DELIVERY_HOUR,
       expiryMonths: env.GIFT_EXPIRY_MONTHS,
     },
+    transparency: {
+      keys: env.DRIVE_SIGNING_KEYS
+        ? env.DRIVE_SIGNING_KEYS.split(',').map((pair) => ({
+            kid: pair.slice(0, pair.indexOf(':')),
+            seed: Buffer.from(pair.slice(pair.indexOf(':') + 1), 'base64url'),
+          }))
+        : // Outside production (where the key is required) a key derived from the session secret:
+          // stable across restarts and processes, so development checkpoints stay verifiable.
+          [{ kid: 'dev', seed: createHash('sha256').update(`drive-signing|${sessionSecret}`).digest() }],
+      checkpointMs: env.DRIVE_CHECKPOINT_MINUTES * 60_000,
+    },
+    sponsorship: { autoApproveDomains: env.SPONSORSHIP_AUTO_APPROVE_DOMAINS?.split(',') ?? [] },
     newsletters: {
       listsFile: env.NEWSLETTER_LISTS_FILE,
       confirmationHours: env.NEWSLETTER_CONFIRMATION_HOURS,

@@ -120,6 +120,24 @@ export const EMAIL_TEMPLATES = {
       manageUrl: 'http://localhost:3000/gifts/manage?g=sample',
     },
   }),
+  'sponsorship-confirm': define({
+    kind: 'transactional',
+    data: z.object({ campaignTitle: z.string(), confirmUrl: z.url() }),
+    sample: {
+      campaignTitle: '1,000 new members for our birthday',
+      confirmUrl: 'http://localhost:3000/sponsorships/confirm?request=sample&token=sample',
+    },
+    secretFields: ['confirmUrl'],
+  }),
+  'sponsor-report': define({
+    kind: 'transactional',
+    data: z.object({
+      campaignTitle: z.string(),
+      readers: z.number().int().nonnegative(),
+      months: z.number().int(),
+    }),
+    sample: { campaignTitle: '1,000 new members for our birthday', readers: 3, months: 12 },
+  }),
   'gift-delivery': define({
     kind: 'transactional',
     data: z.object({

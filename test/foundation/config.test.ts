@@ -8,6 +8,7 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   SESSION_SECRET: 'x'.repeat(32),
   STAFF_JWT_KEYS: `k1:${'y'.repeat(32)}`,
+  DRIVE_SIGNING_KEYS: `drive-2026:${'z'.repeat(43)}`,
   PUBLIC_BASE_URL: 'https://members.newsroom.example',
   MONGODB_URI: 'mongodb+srv://cluster.example/membership',
   STRIPE_SECRET_KEY: 'sk_live_abc',

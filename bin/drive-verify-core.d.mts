@@ -1,0 +1,72 @@
+// Types for bin/drive-verify-core.mjs, which stays plain JavaScript so that Node and browsers run it
+// as it is.
+export interface PublicLeaf {
+  index: number;
+  kind: 'add' | 'revoke';
+  commitment: string;
+  revokes?: number;
+}
+export interface CheckpointFields {
+  campaign: string;
+  slug: string;
+  campaign_ends: string;
+  sequence: number;
+  tree_size: number;
+  root: string;
+  additions: number;
+  revocations: number;
+  offset_claimed: number;
+  count: number;
+  time: string;
+  previous: string;
+  /** SHA-256 of the signed body. */
+  hash: string;
+}
+export type ReceiptResult = 'verified' | 'revoked' | 'pending' | 'not_found' | 'invalid' | 'unchecked';
+export interface DriveVerification {
+  ok: boolean;
+  problems: string[];
+  checkpoints: CheckpointFields[];
+  latest?: CheckpointFields;
+  receipt?: ReceiptResult;
+  receiptIndex?: number;
+  leaves?: PublicLeaf[];
+}
+export const FORMAT: string;
+export function toHex(bytes: Uint8Array): string;
+export function fromHex(hex: string): Uint8Array;
+export function sha256Hex(text: string): Promise<string>;
+export function leafHash(leafData: string): Promise<Uint8Array>;
+export function leafDataOf(leaf: Pick<PublicLeaf, 'kind' | 'commitment' | 'revokes'>): string;
+export function commitmentOf(
+  campaignId: string,
+  kind: string,
+  recordId: string,
+  salt: string,
+): Promise<string>;
+export function parseReceipt(text: string): { recordId: string; salt: string } | null;
+export function treeHead(hashes: Uint8Array[]): Promise<Uint8Array>;
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leaf: Uint8Array,
+  path: Uint8Array[],
+  root: Uint8Array,
+): Promise<boolean>;
+export function verifyConsistency(
+  first: number,
+  second: number,
+  path: Uint8Array[],
+  firstRoot: Uint8Array,
+  secondRoot: Uint8Array,
+): Promise<boolean>;
+export function checkpointBody(fields: Record<string, string | number>): string;
+export function parseCheckpointBody(body: string): CheckpointFields | null;
+export function verifyDrive(options: {
+  fetchJson: (path: string) => Promise<unknown>;
+  slug: string;
+  receipt?: string;
+  pinned?: { sequence: number; hash: string }[];
+  now?: Date;
+  onProgress?: (step: string) => void;
+}): Promise<DriveVerification>;

@@ -1,0 +1,395 @@
+// Checks a membership drive's published count without trusting the service that publishes it.
+//
+// Dependency-free and the same file everywhere: `bin/verify-drive.mjs` runs it in Node (built-ins
+// only) and the page at /campaigns/:slug/verify runs it in the browser. It uses nothing but WebCrypto
+// (SHA-256, Ed25519) and a `fetchJson(path)` the caller provides.
+//
+// What it checks, from the public API alone:
+//  1. every checkpoint is signed (Ed25519) by a key published at /.well-known/membership-drive-keys.json;
+//  2. checkpoints form a chain: each names the previous one's hash, sequence numbers and sizes never
+//     go back, and a consistency proof (RFC 6962 / RFC 9162) shows each tree extends the one before,
+//     so nothing logged was ever removed or rewritten;
+//  3. the leaves (public: kind and a salted commitment, nothing personal) hash to the latest signed
+//     root, and every checkpoint's additions and revocations are what those leaves say; every
+//     revocation names an earlier addition, each addition is revoked at most once;
+//  4. each count is offset + additions − revocations. The offset (members counted before the log
+//     existed) is the newsroom's claim: shown, never verified;
+//  5. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
+//     proof leads to the latest signed root.
+
+const encoder = new TextEncoder();
+
+export const FORMAT = 'membership-drive checkpoint v1';
+/** Hourly checkpoints, with room for a late run of the job. */
+const STALE_MS = 2 * 3_600_000;
+
+export function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function fromHex(hex) {
+  if (typeof hex !== 'string' || !/^([0-9a-f]{2})*$/.test(hex)) throw new Error('not lowercase hex');
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function fromBase64(text) {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+}
+
+export async function sha256Hex(text) {
+  return toHex(await sha256(encoder.encode(text)));
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// RFC 6962 §2.1: leaves and interior nodes are hashed with different prefixes, so a leaf can never
+// pass for a node.
+export async function leafHash(leafData) {
+  return sha256(concat(Uint8Array.of(0), encoder.encode(leafData)));
+}
+async function nodeHash(left, right) {
+  return sha256(concat(Uint8Array.of(1), left, right));
+}
+
+/** What a leaf says, as hashed: `add <commitment>` or `revoke <commitment> <index of the addition>`. */
+export function leafDataOf(leaf) {
+  return leaf.kind === 'add' ? `add ${leaf.commitment}` : `revoke ${leaf.commitment} ${leaf.revokes}`;
+}
+
+/** A record's commitment: hiding (the salt is 256 random bits) and binding to campaign and record. */
+export function commitmentOf(campaignId, kind, recordId, salt) {
+  return sha256Hex(`membership-drive receipt v1|${kind}|${campaignId}|${recordId}|${salt}`);
+}
+
+/** A receipt as given to members: `<record id>~<salt>`. */
+export function parseReceipt(text) {
+  const trimmed = String(text).trim();
+  const at = trimmed.lastIndexOf('~');
+  if (at <= 0) return null;
+  const salt = trimmed.slice(at + 1).toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(salt)) return null;
+  return { recordId: trimmed.slice(0, at), salt };
+}
+
+/** MTH(D[n]) of RFC 6962 over leaf hashes. */
+export async function treeHead(hashes) {
+  if (hashes.length === 0) return sha256(new Uint8Array());
+  // Bottom-up: pair neighbours; an odd one out is carried up unchanged (the same as RFC 6962's split).
+  let level = hashes;
+  while (level.length > 1) {
+    const next = [];
+    for (let i = 0; i + 1 < level.length; i += 2) next.push(await nodeHash(level[i], level[i + 1]));
+    if (level.length % 2 === 1) next.push(level[level.length - 1]);
+    level = next;
+  }
+  return level[0];
+}
+
+const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** RFC 9162 §2.1.3.2: does `path` lead from the leaf at `index` to `root` of a tree of `size`? */
+export async function verifyInclusion(index, size, leaf, path, root) {
+  if (!(index >= 0 && index < size)) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(r, root);
+}
+
+/** RFC 9162 §2.1.4.2: does `path` prove the tree (first, firstRoot) is a prefix of (second, secondRoot)? */
+export async function verifyConsistency(first, second, path, firstRoot, secondRoot) {
+  if (first > second) return false;
+  if (first === second) return path.length === 0 && equal(firstRoot, secondRoot);
+  if (first === 0) return path.length === 0; // the empty tree is a prefix of every tree
+  const proof = (first & (first - 1)) === 0 ? [firstRoot, ...path] : [...path];
+  if (proof.length === 0) return false;
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = proof[0];
+  let sr = proof[0];
+  for (const c of proof.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(fr, firstRoot) && equal(sr, secondRoot);
+}
+
+const FIELDS = [
+  ['campaign', /^[0-9a-f]{24}$/],
+  ['slug', /^[a-z0-9-]{1,60}$/],
+  ['campaign_ends', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
+  ['sequence', /^(0|[1-9]\d*)$/],
+  ['tree_size', /^(0|[1-9]\d*)$/],
+  ['root', /^[0-9a-f]{64}$/],
+  ['additions', /^(0|[1-9]\d*)$/],
+  ['revocations', /^(0|[1-9]\d*)$/],
+  ['offset_claimed', /^(0|[1-9]\d*)$/],
+  ['count', /^-?(0|[1-9]\d*)$/],
+  ['time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
+  ['previous', /^([0-9a-f]{64}|none)$/],
+];
+
+/** The signed text of a checkpoint: a first line naming the format, then `name: value` lines. */
+export function checkpointBody(fields) {
+  return `${[FORMAT, ...FIELDS.map(([name]) => `${name}: ${fields[name]}`)].join('\n')}\n`;
+}
+
+/** Reads a signed checkpoint body strictly: exactly the format above, or null. */
+export function parseCheckpointBody(body) {
+  const lines = String(body).split('\n');
+  if (lines.length !== FIELDS.length + 2 || lines[0] !== FORMAT || lines.at(-1) !== '') return null;
+  const out = {};
+  for (let i = 0; i < FIELDS.length; i++) {
+    const [name, pattern] = FIELDS[i];
+    const prefix = `${name}: `;
+    const line = lines[i + 1];
+    if (!line.startsWith(prefix) || !pattern.test(line.slice(prefix.length))) return null;
+    out[name] = line.slice(prefix.length);
+  }
+  for (const name of ['sequence', 'tree_size', 'additions', 'revocations', 'offset_claimed', 'count'])
+    out[name] = Number(out[name]);
+  return out;
+}
+
+async function importKeys(published) {
+  const keys = new Map();
+  for (const key of published?.keys ?? []) {
+    if (key.alg !== 'Ed25519' || key.jwk?.kty !== 'OKP' || key.jwk?.crv !== 'Ed25519') continue;
+    const jwk = { kty: 'OKP', crv: 'Ed25519', x: key.jwk.x };
+    keys.set(key.kid, await crypto.subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['verify']));
+  }
+  return keys;
+}
+
+async function verifySignature(keys, checkpoint) {
+  const key = keys.get(checkpoint.kid);
+  if (!key || typeof checkpoint.signature !== 'string') return false;
+  try {
+    return await crypto.subtle.verify(
+      { name: 'Ed25519' },
+      key,
+      fromBase64(checkpoint.signature),
+      encoder.encode(checkpoint.body),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Counts over leaves, checking that revocations are well-formed. */
+function tallyLeaves(leaves, problems) {
+  let additions = 0;
+  let revocations = 0;
+  const revoked = new Set();
+  const prefix = [{ additions: 0, revocations: 0 }];
+  leaves.forEach((leaf, i) => {
+    if (leaf.kind === 'add') additions++;
+    else if (leaf.kind === 'revoke') {
+      const target = leaves[leaf.revokes];
+      if (!Number.isInteger(leaf.revokes) || leaf.revokes >= i || target?.kind !== 'add')
+        problems.push(`leaf ${i} revokes ${leaf.revokes}, which is not an earlier addition`);
+      else if (revoked.has(leaf.revokes)) problems.push(`leaf ${i} revokes addition ${leaf.revokes} again`);
+      revoked.add(leaf.revokes);
+      revocations++;
+    } else problems.push(`leaf ${i} is of unknown kind`);
+    prefix.push({ additions, revocations });
+  });
+  return prefix;
+}
+
+/**
+ * Verifies a campaign's log. `fetchJson(path)` answers the parsed JSON body, or `{ status }` with a
+ * non-2xx status. Answers { ok, problems, checkpoints, latest, receipt } where receipt is undefined
+ * (none given), 'verified', 'revoked' (included, then taken back by a refund), 'pending' (logged, not
+ * yet in a signed checkpoint), 'not_found', 'invalid' (not a receipt) or 'unchecked' (the log failed).
+ * `now`: the time to judge freshness by (a running campaign's latest checkpoint is at most 2 hours old).
+ * `pinned`: checkpoints seen before, `[{ sequence, hash }]`, that must still be published unchanged.
+ */
+export async function verifyDrive({
+  fetchJson,
+  slug,
+  receipt,
+  pinned = [],
+  now = new Date(),
+  onProgress = () => {},
+}) {
+  const problems = [];
+  const base = `/campaigns/${encodeURIComponent(slug)}/transparency`;
+  onProgress('Fetching the public keys and checkpoints');
+  const keys = await importKeys(await fetchJson('/.well-known/membership-drive-keys.json'));
+  const listed = await fetchJson(`${base}/checkpoints`);
+  const checkpoints = Array.isArray(listed?.checkpoints) ? listed.checkpoints : [];
+  if (checkpoints.length === 0) problems.push('no checkpoints are published');
+
+  onProgress('Checking signatures and the chain');
+  const parsed = [];
+  let previousHash = 'none';
+  for (const [i, checkpoint] of checkpoints.entries()) {
+    const fields = parseCheckpointBody(checkpoint.body);
+    if (!fields) {
+      problems.push(`checkpoint ${i} is not in the checkpoint format`);
+      break;
+    }
+    if (!(await verifySignature(keys, checkpoint))) problems.push(`checkpoint ${i} has a bad signature`);
+    // The listed fields are for convenience; the signed body is what counts, and they must agree.
+    if (checkpoint.count !== fields.count || checkpoint.treeSize !== fields.tree_size)
+      problems.push(`checkpoint ${i}: the listed count or size differs from the signed one`);
+    if (fields.sequence !== i) problems.push(`checkpoint ${i} says it is number ${fields.sequence}`);
+    if (fields.previous !== previousHash) problems.push(`checkpoint ${i} does not name the one before it`);
+    if (fields.count !== fields.offset_claimed + fields.additions - fields.revocations)
+      problems.push(`checkpoint ${i}: count is not offset + additions − revocations`);
+    const before = parsed.at(-1);
+    if (before) {
+      if (fields.campaign !== before.campaign) problems.push(`checkpoint ${i} is for another campaign`);
+      if (fields.tree_size < before.tree_size) problems.push(`checkpoint ${i}: the log shrank`);
+      if (fields.time < before.time) problems.push(`checkpoint ${i} is older than the one before`);
+    }
+    previousHash = await sha256Hex(checkpoint.body);
+    if (checkpoint.hash !== undefined && checkpoint.hash !== previousHash)
+      problems.push(`checkpoint ${i}: the listed hash is not the body's`);
+    parsed.push({ ...fields, hash: previousHash });
+  }
+  // A checkpoint this reader saw before (its sequence and hash) must still be there, unchanged: a
+  // log that rewrote its history, even re-signing all of it, cannot pass this.
+  for (const pin of pinned) {
+    if (parsed[pin.sequence]?.hash !== pin.hash)
+      problems.push(`checkpoint ${pin.sequence} is not the one seen before (${pin.hash.slice(0, 12)}…)`);
+  }
+  const latest = parsed.at(-1);
+  // While a campaign runs a checkpoint is signed at least hourly: an older latest one means the
+  // service stopped signing, or withholds newer checkpoints.
+  if (latest) {
+    const age = now.getTime() - Date.parse(latest.time);
+    if (Date.parse(latest.time) < Date.parse(latest.campaign_ends) && age > STALE_MS)
+      problems.push(
+        `the latest checkpoint is ${Math.floor(age / 60_000)} minutes old while the campaign runs`,
+      );
+  }
+  const result = { ok: false, problems, checkpoints: parsed, latest, receipt: undefined };
+  if (!latest || problems.length > 0) return finish(result, receipt);
+
+  onProgress('Checking that each checkpoint extends the one before');
+  for (let i = 1; i < parsed.length; i++) {
+    const [a, b] = [parsed[i - 1], parsed[i]];
+    const proof = await fetchJson(`${base}/consistency?first=${a.tree_size}&second=${b.tree_size}`);
+    const path = Array.isArray(proof?.path) ? proof.path.map(fromHex) : null;
+    if (!path || !(await verifyConsistency(a.tree_size, b.tree_size, path, fromHex(a.root), fromHex(b.root))))
+      problems.push(`checkpoint ${i} is not consistent with checkpoint ${i - 1}`);
+  }
+
+  onProgress(`Recomputing the root from ${latest.tree_size} leaves`);
+  const leaves = [];
+  while (leaves.length < latest.tree_size) {
+    const page = await fetchJson(`${base}/leaves?start=${leaves.length}&end=${latest.tree_size}`);
+    if (!Array.isArray(page?.leaves) || page.leaves.length === 0) {
+      problems.push('the leaves could not be fetched');
+      return finish(result, receipt);
+    }
+    leaves.push(...page.leaves);
+  }
+  leaves.length = latest.tree_size;
+  const hashes = [];
+  for (const leaf of leaves) hashes.push(await leafHash(leafDataOf(leaf)));
+  if (toHex(await treeHead(hashes)) !== latest.root)
+    problems.push('the leaves do not hash to the signed root');
+  const prefix = tallyLeaves(leaves, problems);
+  for (const [i, fields] of parsed.entries()) {
+    const counted = prefix[fields.tree_size];
+    if (counted.additions !== fields.additions || counted.revocations !== fields.revocations)
+      problems.push(`checkpoint ${i}: additions or revocations differ from its leaves`);
+  }
+  result.ok = problems.length === 0;
+  result.leaves = leaves;
+  return finish(result, receipt, { fetchJson, base, latest, leaves });
+}
+
+async function finish(result, receipt, context) {
+  if (receipt === undefined || receipt === null || receipt === '') return result;
+  const parsed = parseReceipt(receipt);
+  if (!parsed) {
+    result.receipt = 'invalid';
+    return result;
+  }
+  if (!context || !result.ok) {
+    result.receipt = 'unchecked'; // the log itself did not verify: nothing to check it against
+    return result;
+  }
+  const { fetchJson, base, latest, leaves } = context;
+  const commitment = await commitmentOf(latest.campaign, 'add', parsed.recordId, parsed.salt);
+  const proof = await fetchJson(`${base}/inclusion?commitment=${commitment}&treeSize=${latest.tree_size}`);
+  if (proof?.status === 409) {
+    result.receipt = 'pending';
+    return result;
+  }
+  if (!proof || proof.status || !Array.isArray(proof.path)) {
+    result.receipt = 'not_found';
+    return result;
+  }
+  const leaf = await leafHash(`add ${commitment}`);
+  const included = await verifyInclusion(
+    proof.index,
+    latest.tree_size,
+    leaf,
+    proof.path.map(fromHex),
+    fromHex(latest.root),
+  );
+  if (!included) {
+    result.receipt = 'not_found';
+    result.problems.push('the inclusion proof for the receipt does not verify');
+    result.ok = false;
+    return result;
+  }
+  result.receiptIndex = proof.index;
+  result.receipt = leaves.some((l) => l.kind === 'revoke' && l.revokes === proof.index)
+    ? 'revoked'
+    : 'verified';
+  return result;
+}

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import { type Checkpoint, type LogLeaf, leafId, transparencyModels } from './log.model.js';
+import { logSize, writeAliases } from './log.service.js';
+import type { CheckpointSigner } from './signing.js';
+import { loadLog } from './tree-cache.js';
+
+// Signed checkpoints: at least hourly while a campaign runs, when the log has grown (at most every
+// DRIVE_CHECKPOINT_MINUTES), and as soon as a milestone is reached, the service states the log's size,
+// root and count, signs it, and names the checkpoint before it. Checkpoint n is the unique `_id`
+// `<campaign>#n`, so two processes can never publish two different checkpoints n: the chain forks
+// nowhere. Signing runs as a periodic task on the one job runner (src/background.ts).
+
+export interface TransparencyDeps {
+  db: Connection;
+  clock: Clock;
+  logger: Logger;
+  signer: CheckpointSigner;
+  checkpointMs: number;
+}
+
+const HOUR = 3_600_000;
+/** Ended campaigns still get a checkpoint when late refunds change their log, for this long. */
+const AFTER_END_MS = 7 * 24 * HOUR;
+export const CHECKPOINT_FORMAT = 'membership-drive checkpoint v1';
+
+/** The signed text; the same format bin/drive-verify-core.mjs `checkpointBody` writes and reads. */
+export function checkpointBody(fields: {
+  campaign: string;
+  slug: string;
+  campaignEnds: Date;
+  sequence: number;
+  treeSize: number;
+  root: string;
+  additions: number;
+  revocations: number;
+  offset: number;
+  count: number;
+  time: Date;
+  previous: string | null;
+}): string {
+  return `${[
+    CHECKPOINT_FORMAT,
+    `campaign: ${fields.campaign}`,
+    `slug: ${fields.slug}`,
+    `campaign_ends: ${fields.campaignEnds.toISOString()}`,
+    `sequence: ${fields.sequence}`,
+    `tree_size: ${fields.treeSize}`,
+    `root: ${fields.root}`,
+    `additions: ${fields.additions}`,
+    `revocations: ${fields.revocations}`,
+    `offset_claimed: ${fields.offset}`,
+    `count: ${fields.count}`,
+    `time: ${fields.time.toISOString()}`,
+    `previous: ${fields.previous ?? 'none'}`,
+  ].join('\n')}\n`;
+}
+
+/** Checkpoints never change: each process keeps those it has read and probes for the next. */
+const known = new WeakMap<Connection, Map<string, Checkpoint[]>>();
+
+export async function checkpointsOf(db: Connection, campaignId: string): Promise<Checkpoint[]> {
+  const perDb = known.get(db) ?? new Map<string, Checkpoint[]>();
+  known.set(db, perDb);
+  let list = perDb.get(campaignId) ?? [];
+  if (list.length > 0 && !(await transparencyModels(db).Checkpoint.exists({ _id: `${campaignId}#0` })))
+    list = []; // emptied (tests, a restored backup)
+  for (;;) {
+    const next = await transparencyModels(db)
+      .Checkpoint.findById(`${campaignId}#${list.length}`)
+      .lean<Checkpoint>();
+    if (!next) break;
+    list = [...list, next];
+  }
+  perDb.set(campaignId, list);
+  return list;
+}
+
+/** Forgets the checkpoints this process has read (tests that tamper with stored ones). */
+export function forgetCheckpoints(db: Connection): void {
+  known.delete(db);
+}
+
+function crossedMilestone(campaign: Campaign, before: number, after: number): boolean {
+  return campaign.milestones.some(
+    (percent) => before * 100 < campaign.goal * percent && after * 100 >= campaign.goal * percent,
+  );
+}
+
+/**
+ * Signs and stores the campaign's next checkpoint if one is due (or `force`): answers it, or null
+ * when none was due or another process stored checkpoint n first.
+ */
+export async function signCheckpoint(
+  deps: TransparencyDeps,
+  campaign: Campaign,
+  options: { force?: boolean } = {},
+): Promise<Checkpoint | null> {
+  const { db } = deps;
+  const campaignId = String(campaign._id);
+  const now = deps.clock.now();
+  const previous = (await checkpointsOf(db, campaignId)).at(-1);
+  const size = await logSize(db, campaignId);
+  const log = await loadLog(db, campaignId, size);
+  const additions = log.additions[size]!;
+  const revocations = log.revocations[size]!;
+  const count = campaign.startingOffset + additions - revocations;
+  if (!options.force && previous) {
+    const age = now.getTime() - previous.time.getTime();
+    const running = campaign.startsAt <= now && now < campaign.endsAt;
+    const changed = size !== previous.treeSize || count !== previous.count;
+    const due =
+      (running && age >= HOUR) ||
+      (changed && age >= deps.checkpointMs) ||
+      (changed && crossedMilestone(campaign, previous.count, count));
+    if (!due) return null;
+  }
+  // A crash between a leaf and its aliases is repaired here, before the leaf can be asked about.
+  const from = previous?.treeSize ?? 0;
+  const fresh: LogLeaf[] = [];
+  for (let index = from; index < size; index++) {
+    const leaf = await transparencyModels(db).Leaf.findById(leafId(campaignId, index)).lean<LogLeaf>();
+    if (leaf) fresh.push(leaf);
+  }
+  await writeAliases(db, fresh);
+
+  const sequence = previous ? previous.sequence + 1 : 0;
+  const time = previous && previous.time > now ? previous.time : now;
+  const body = checkpointBody({
+    campaign: campaignId,
+    slug: campaign.slug,
+    campaignEnds: campaign.endsAt,
+    sequence,
+    treeSize: size,
+    root: log.tree.root(size).toString('hex'),
+    additions,
+    revocations,
+    offset: campaign.startingOffset,
+    count,
+    time,
+    previous: previous?.hash ?? null,
+  });
+  const checkpoint: Checkpoint = {
+    _id: `${campaignId}#${sequence}`,
+    campaignId,
+    sequence,
+    body,
+    kid: deps.signer.kid,
+    signature: deps.signer.sign(body),
+    hash: createHash('sha256').update(body).digest('hex'),
+    treeSize: size,
+    count,
+    offset: campaign.startingOffset,
+    time,
+  };
+  try {
+    await transparencyModels(db).Checkpoint.create(checkpoint);
+  } catch (error) {
+    if (isDuplicateKey(error)) return null; // another process signed checkpoint `sequence`
+    throw error;
+  }
+  deps.logger.info({ campaign: campaign.slug, sequence, treeSize: size, count }, 'drive checkpoint signed');
+  return checkpoint;
+}
+
+/** The periodic task: every running (or lately ended) campaign that is due gets its checkpoint. */
+export async function signDueCheckpoints(deps: TransparencyDeps): Promise<number> {
+  const now = deps.clock.now();
+  const campaigns = await campaignModels(deps.db)
+    .Campaign.find({ startsAt: { $lte: now }, endsAt: { $gt: new Date(now.getTime() - AFTER_END_MS) } })
+    .lean<Campaign[]>();
+  let signed = 0;
+  for (const campaign of campaigns) if (await signCheckpoint(deps, campaign)) signed++;
+  return signed;
+}

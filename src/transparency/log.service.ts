@@ -1,0 +1,244 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Connection, Types } from 'mongoose';
+import { campaignModels } from '../campaigns/campaign.model.js';
+import { isDuplicateKey } from '../infra/db.js';
+import {
+  commitmentAlias,
+  type LogLeaf,
+  leafId,
+  recordAlias,
+  recordKey,
+  transparencyModels,
+} from './log.model.js';
+
+// Appending to a campaign's drive log, exactly once per record, on any backend and under any
+// concurrency: a leaf's position is taken by inserting its unique `_id` (`<campaign>#<n>`, the one
+// atomic primitive everywhere; the loser moves on to n + 1), and its record is unique too, so a
+// record logged twice — a redelivered event, two processes, a retry after a crash — is one leaf.
+// The run stays dense (a position is only tried after the one before it is seen filled), which is
+// what lets checkpoints read it by primary key.
+
+export type LeafKind = LogLeaf['kind'];
+
+/** The public face of a leaf: nothing personal, nothing that links it to a member. */
+export interface PublicLeaf {
+  index: number;
+  kind: LeafKind;
+  commitment: string;
+  revokes?: number;
+}
+
+/** Same formula as bin/drive-verify-core.mjs `commitmentOf`. */
+export function commitmentOf(campaignId: string, kind: LeafKind, recordId: string, salt: string): string {
+  return createHash('sha256')
+    .update(`membership-drive receipt v1|${kind}|${campaignId}|${recordId}|${salt}`)
+    .digest('hex');
+}
+
+/** What a leaf says, as hashed (bin/drive-verify-core.mjs `leafDataOf`). */
+export const leafDataOf = (leaf: Pick<PublicLeaf, 'kind' | 'commitment' | 'revokes'>) =>
+  leaf.kind === 'add' ? `add ${leaf.commitment}` : `revoke ${leaf.commitment} ${leaf.revokes}`;
+
+export const publicLeaf = (leaf: LogLeaf): PublicLeaf =>
+  leaf.kind === 'add'
+    ? { index: leaf.index, kind: leaf.kind, commitment: leaf.commitment }
+    : { index: leaf.index, kind: leaf.kind, commitment: leaf.commitment, revokes: leaf.revokes };
+
+/** The highest size this process has seen, per database and campaign: only a hint. */
+const seen = new WeakMap<Connection, Map<string, number>>();
+function hints(db: Connection): Map<string, number> {
+  const map = seen.get(db) ?? new Map<string, number>();
+  seen.set(db, map);
+  return map;
+}
+
+async function hasLeaf(db: Connection, campaignId: string, size: number): Promise<boolean> {
+  return (
+    size === 0 || (await transparencyModels(db).Leaf.exists({ _id: leafId(campaignId, size - 1) })) !== null
+  );
+}
+
+/** How many leaves the log holds: the end of the dense run, by primary-key probes from the hint. */
+export async function logSize(db: Connection, campaignId: string): Promise<number> {
+  let low = hints(db).get(campaignId) ?? 0;
+  if (!(await hasLeaf(db, campaignId, low))) low = 0; // emptied (tests, a restored backup)
+  let step = 1;
+  let high = low + 1;
+  while (await hasLeaf(db, campaignId, high)) {
+    low = high;
+    high = low + step;
+    step *= 2;
+  }
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (await hasLeaf(db, campaignId, middle)) low = middle;
+    else high = middle;
+  }
+  hints(db).set(campaignId, low);
+  return low;
+}
+
+/** Appends within one process wait for each other per log (racing for one position helps no one). */
+const queues = new WeakMap<Connection, Map<string, Promise<unknown>>>();
+function inLine<T>(db: Connection, key: string, work: () => Promise<T>): Promise<T> {
+  const perDb = queues.get(db) ?? new Map<string, Promise<unknown>>();
+  queues.set(db, perDb);
+  const turn = (perDb.get(key) ?? Promise.resolve()).then(work);
+  const settled = turn.catch(() => {});
+  perDb.set(key, settled);
+  void settled.then(() => {
+    if (perDb.get(key) === settled) perDb.delete(key);
+  });
+  return turn;
+}
+
+/** Writes the primary-key ways to a leaf; those that exist already are left as they are. */
+export async function writeAliases(db: Connection, leaves: LogLeaf[]): Promise<void> {
+  if (leaves.length === 0) return;
+  const docs = leaves.flatMap((leaf) => [
+    { _id: recordAlias(leaf.record), index: leaf.index },
+    { _id: commitmentAlias(leaf.campaignId, leaf.commitment), index: leaf.index },
+  ]);
+  try {
+    await transparencyModels(db).Alias.insertMany(docs, { ordered: false });
+  } catch (error) {
+    const errors = (error as { writeErrors?: unknown[] }).writeErrors;
+    if (!isDuplicateKey(error) && !errors?.every(isDuplicateKey)) throw error;
+  }
+}
+
+/** The index of `record`'s leaf, if it has one. */
+async function indexOfRecord(db: Connection, record: string): Promise<number | undefined> {
+  const { Alias, Leaf } = transparencyModels(db);
+  const alias = await Alias.findById(recordAlias(record)).lean();
+  if (alias) return alias.index;
+  // Its aliases are written just after the leaf; only a crash in between (or a duplicate racing the
+  // first) gets here, and finding the leaf by its record once repairs them.
+  const leaf = await Leaf.findOne({ record }).lean<LogLeaf>();
+  if (!leaf) return undefined;
+  await writeAliases(db, [leaf]);
+  return leaf.index;
+}
+
+async function appendLeaf(
+  db: Connection,
+  campaignId: string,
+  kind: LeafKind,
+  recordId: string,
+  at: Date,
+  revokes?: number,
+  fresh = false,
+): Promise<number> {
+  const record = recordKey(campaignId, kind, recordId);
+  // A record logged before is answered by one lookup; a fresh one skips it (a racing duplicate is
+  // still refused by the unique record below).
+  const lookUp = async () =>
+    fresh ? undefined : (await transparencyModels(db).Alias.findById(recordAlias(record)).lean())?.index;
+  const known = await lookUp();
+  if (known !== undefined) return known;
+  return inLine(db, campaignId, async () => {
+    // A duplicate that waited here behind the first delivery of its record finds it done.
+    const logged = await lookUp();
+    if (logged !== undefined) return logged;
+    const salt = randomBytes(32).toString('hex');
+    const commitment = commitmentOf(campaignId, kind, recordId, salt);
+    // The hint is a position right after one seen filled, so starting there keeps the run dense; a
+    // stale hint only costs a refused insert. Without one, the end is searched once.
+    const hinted = hints(db).get(campaignId);
+    for (let index = hinted ?? (await logSize(db, campaignId)); ; index++) {
+      const leaf: LogLeaf = {
+        _id: leafId(campaignId, index),
+        campaignId,
+        index,
+        kind,
+        record,
+        recordId,
+        salt,
+        commitment,
+        ...(kind === 'revoke' ? { revokes } : {}),
+        at,
+      };
+      try {
+        await transparencyModels(db).Leaf.create(leaf);
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const taken = await transparencyModels(db).Leaf.findById(leaf._id).lean<LogLeaf>();
+        if (taken && taken.record !== record) {
+          hints(db).set(campaignId, index + 1);
+          continue; // another record took this position: try the next
+        }
+        // This record is logged already (here, or at another position the unique record refused).
+        const existing = await indexOfRecord(db, record);
+        if (existing === undefined) throw new Error(`leaf for ${record} refused but not found`);
+        return existing;
+      }
+      hints(db).set(campaignId, index + 1);
+      await writeAliases(db, [leaf]);
+      return index;
+    }
+  });
+}
+
+const idOf = (campaignId: Types.ObjectId | string) => String(campaignId);
+
+/**
+ * A contribution counted toward a campaign becomes an `add` leaf, once. Answers its index. `fresh`:
+ * the caller has just written the contribution for the first time, so no leaf can exist yet and the
+ * lookup for one is skipped (one round trip less on the hot path of every new member).
+ */
+export function logContribution(
+  db: Connection,
+  campaignId: Types.ObjectId | string,
+  contributionId: string,
+  at: Date,
+  options: { fresh?: boolean } = {},
+): Promise<number> {
+  return appendLeaf(db, idOf(campaignId), 'add', contributionId, at, undefined, options.fresh);
+}
+
+/**
+ * A contribution taken back becomes a `revoke` leaf naming its addition, once. Its addition is
+ * logged first if it is not yet (a crash before it was), so a revocation never names nothing.
+ */
+export async function logRevocation(
+  db: Connection,
+  campaignId: Types.ObjectId | string,
+  contributionId: string,
+  at: Date,
+): Promise<number> {
+  const added = await logContribution(db, campaignId, contributionId, at);
+  return appendLeaf(db, idOf(campaignId), 'revoke', contributionId, at, added);
+}
+
+/** A member's receipt for a contribution: record id and salt, which only they (and we) know. */
+export async function receiptOf(
+  db: Connection,
+  campaignId: Types.ObjectId | string,
+  contributionId: string,
+): Promise<{ receipt: string; index: number } | undefined> {
+  const { Alias, Leaf } = transparencyModels(db);
+  const alias = await Alias.findById(recordAlias(recordKey(idOf(campaignId), 'add', contributionId))).lean();
+  if (!alias) return undefined;
+  const leaf = await Leaf.findById(leafId(idOf(campaignId), alias.index)).lean<LogLeaf>();
+  return leaf ? { receipt: `${leaf.recordId}~${leaf.salt}`, index: leaf.index } : undefined;
+}
+
+/**
+ * Logs every contribution and revocation stored before the log existed: once per database, at start
+ * (src/bootstrap.ts). Idempotent, so processes starting together only repeat lookups.
+ */
+export async function backfillDriveLog(db: Connection): Promise<number> {
+  const { Contribution, Revocation } = campaignModels(db);
+  let done = 0;
+  const added = Contribution.find().sort({ countedAt: 1 }).select({ campaignId: 1, countedAt: 1 }).lean();
+  for await (const c of added.cursor()) {
+    await logContribution(db, c.campaignId, c._id, c.countedAt);
+    done++;
+  }
+  const revoked = Revocation.find().sort({ revokedAt: 1 }).select({ campaignId: 1, revokedAt: 1 }).lean();
+  for await (const r of revoked.cursor()) {
+    await logRevocation(db, r.campaignId, r._id, r.revokedAt);
+    done++;
+  }
+  return done;
+}

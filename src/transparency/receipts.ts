@@ -1,0 +1,40 @@
+import type { Connection } from 'mongoose';
+import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import { receiptOf } from './log.service.js';
+
+export interface MemberReceipt {
+  campaignTitle: string;
+  slug: string;
+  /** `<record id>~<salt>`: what the member pastes into the verify page or the verifier script. */
+  receipt: string;
+  /** The verify page with the receipt after `#`, which the browser never sends to a server. */
+  verifyUrl: string;
+}
+
+/**
+ * A member's receipts, one per campaign that counted them: each is a primary-key lookup of the
+ * contribution's leaf (campaigns are few; their list is the only read that is not by `_id`).
+ */
+export async function receiptsOfMember(
+  db: Connection,
+  memberId: string,
+  publicBaseUrl: string,
+): Promise<MemberReceipt[]> {
+  const campaigns = await campaignModels(db)
+    .Campaign.find()
+    .select({ slug: 1, title: 1, startsAt: 1 })
+    .sort({ startsAt: -1 })
+    .lean<Campaign[]>();
+  const receipts: MemberReceipt[] = [];
+  for (const campaign of campaigns) {
+    const found = await receiptOf(db, campaign._id, `${campaign._id}:member:${memberId}`);
+    if (!found) continue;
+    receipts.push({
+      campaignTitle: campaign.title,
+      slug: campaign.slug,
+      receipt: found.receipt,
+      verifyUrl: `${publicBaseUrl}/campaigns/${campaign.slug}/verify#receipt=${encodeURIComponent(found.receipt)}`,
+    });
+  }
+  return receipts;
+}

@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { type Response, Router } from 'express';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { renderPage } from '../http/pages.js';
+import { parseInput } from '../http/validate.js';
+import { fromRoot } from '../infra/paths.js';
+import { checkpointsOf } from './checkpoint.service.js';
+import { commitmentAlias, transparencyModels } from './log.model.js';
+import type { CheckpointSigner } from './signing.js';
+import { loadLog } from './tree-cache.js';
+
+// The public side of the drive log: keys, checkpoints, leaves and proofs, all readable by anyone
+// from any origin, and the page that checks them in the reader's own browser. Every answer is about
+// signed checkpoints only: a leaf newer than the latest checkpoint is not served yet.
+
+export interface TransparencyRoutesDeps {
+  db: Connection;
+  signer: CheckpointSigner;
+  brandName: string;
+}
+
+export const KEYS_PATH = '/.well-known/membership-drive-keys.json';
+const MAX_LEAVES = 1000;
+const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/);
+const size = z.coerce.number().int().nonnegative();
+const inclusionQuery = z.object({
+  commitment: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 commitment in lowercase hex'),
+  treeSize: size.optional(),
+});
+const consistencyQuery = z
+  .object({ first: size, second: size })
+  .refine((q) => q.first <= q.second, { path: ['first'], message: 'must not be above second' });
+const leavesQuery = z
+  .object({ start: size, end: size })
+  .refine((q) => q.start <= q.end, { path: ['start'], message: 'must not be above end' });
+
+const publicJson = (res: Response) =>
+  res.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'public, max-age=30' });
+
+export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
+  const router = Router();
+  const core = readFileSync(fromRoot('bin/drive-verify-core.mjs'), 'utf8');
+  const pageScript = readFileSync(fromRoot('templates/embed/drive-verify-page.js'), 'utf8');
+
+  async function campaignOf(slug: string) {
+    const campaign = await campaignModels(deps.db)
+      .Campaign.findOne({ slug: parseInput(slugParam, slug) })
+      .lean<Campaign>();
+    if (!campaign) throw new AppError('not_found', 'There is no campaign with this name.');
+    const checkpoints = await checkpointsOf(deps.db, String(campaign._id));
+    return {
+      campaign,
+      campaignId: String(campaign._id),
+      checkpoints,
+      signedSize: checkpoints.at(-1)?.treeSize ?? 0,
+    };
+  }
+
+  /** A size proofs may be about: at most the latest signed checkpoint's. */
+  function withinSigned(value: number, signedSize: number, path: string) {
+    if (value > signedSize)
+      throw new AppError('validation_failed', undefined, [
+        { path, message: `must be at most ${signedSize}, the latest checkpoint's tree size` },
+      ]);
+  }
+
+  router.get(KEYS_PATH, (_req, res) => {
+    publicJson(res).json({ keys: deps.signer.publicKeys });
+  });
+
+  router.get('/campaigns/:slug/transparency/checkpoints', async (req, res) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    const { checkpoints } = await campaignOf(req.params.slug);
+    publicJson(res).json({
+      checkpoints: checkpoints.map((c) => ({
+        sequence: c.sequence,
+        treeSize: c.treeSize,
+        count: c.count,
+        offsetClaimed: c.offset,
+        time: c.time.toISOString(),
+        hash: c.hash,
+        kid: c.kid,
+        signature: c.signature,
+        body: c.body,
+      })),
+    });
+  });
+
+  router.get('/campaigns/:slug/transparency/leaves', async (req, res) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    const { start, end } = parseInput(leavesQuery, req.query);
+    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    withinSigned(end, signedSize, 'end');
+    const log = await loadLog(deps.db, campaignId, end);
+    const last = Math.min(end, start + MAX_LEAVES);
+    publicJson(res).json({ start, end: last, leaves: log.leaves.slice(start, last) });
+  });
+
+  router.get('/campaigns/:slug/transparency/inclusion', async (req, res) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    const query = parseInput(inclusionQuery, req.query);
+    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    const treeSize = query.treeSize ?? signedSize;
+    withinSigned(treeSize, signedSize, 'treeSize');
+    const alias = await transparencyModels(deps.db)
+      .Alias.findById(commitmentAlias(campaignId, query.commitment))
+      .lean();
+    if (!alias) throw new AppError('receipt_not_found');
+    if (alias.index >= treeSize) throw new AppError('receipt_pending');
+    const log = await loadLog(deps.db, campaignId, treeSize);
+    publicJson(res).json({
+      index: alias.index,
+      treeSize,
+      leaf: log.leaves[alias.index],
+      path: log.tree.inclusionProof(alias.index, treeSize).map((h) => h.toString('hex')),
+    });
+  });
+
+  router.get('/campaigns/:slug/transparency/consistency', async (req, res) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    const { first, second } = parseInput(consistencyQuery, req.query);
+    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    withinSigned(second, signedSize, 'second');
+    const log = await loadLog(deps.db, campaignId, second);
+    publicJson(res).json({
+      first,
+      second,
+      path: log.tree.consistencyProof(first, second).map((h) => h.toString('hex')),
+    });
+  });
+
+  router.get('/campaigns/:slug/verify', async (req, res) => {
+    const { campaign } = await campaignOf(req.params.slug);
+    res.type('html').send(
+      renderPage('drive-verify', {
+        title: `Check the count: ${campaign.title}`,
+        brandName: deps.brandName,
+        campaignTitle: campaign.title,
+        slug: campaign.slug,
+      }),
+    );
+  });
+
+  router.get('/transparency/drive-verify-core.mjs', (_req, res) => {
+    publicJson(res).type('application/javascript').send(core);
+  });
+  router.get('/transparency/drive-verify-page.js', (_req, res) => {
+    publicJson(res).type('application/javascript').send(pageScript);
+  });
+
+  return router;
+}
+
+export function transparencyDocs(docs: ApiDocs): void {
+  const error = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: errorBodySchema } },
+  });
+  const slug = z.object({ slug: slugParam });
+  const json = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: z.object({}) } },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: KEYS_PATH,
+    tags: ['Drive transparency'],
+    summary: 'Public Ed25519 keys (JWK) that sign drive checkpoints, by kid',
+    responses: { 200: json('Keys') },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/checkpoints',
+    tags: ['Drive transparency'],
+    summary: 'Every signed checkpoint of the campaign, oldest first (the signed text is `body`)',
+    request: { params: slug },
+    responses: { 200: json('Checkpoints'), 404: error('Unknown campaign') },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/leaves',
+    tags: ['Drive transparency'],
+    summary: `Public leaves [start, end) up to the latest checkpoint, at most ${MAX_LEAVES} per answer`,
+    request: { params: slug, query: leavesQuery },
+    responses: { 200: json('Leaves'), 404: error('Unknown campaign'), 422: error('Bad range') },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/inclusion',
+    tags: ['Drive transparency'],
+    summary: 'RFC 6962 inclusion proof of a receipt commitment in a signed tree size',
+    request: { params: slug, query: inclusionQuery },
+    responses: {
+      200: json('Index and audit path'),
+      404: error('No leaf has this commitment (receipt_not_found)'),
+      409: error('Logged, but not yet in a signed checkpoint (receipt_pending)'),
+      422: error('Bad commitment or tree size'),
+    },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/consistency',
+    tags: ['Drive transparency'],
+    summary: 'RFC 6962 consistency proof between two tree sizes (the log only grows)',
+    request: { params: slug, query: consistencyQuery },
+    responses: { 200: json('Consistency path'), 404: error('Unknown campaign'), 422: error('Bad sizes') },
+  });
+}

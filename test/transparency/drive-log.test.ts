@@ -1,0 +1,241 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import { Types } from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueMemberSession } from '../../src/accounts/member-session.js';
+import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { connectDatabase } from '../../src/infra/db.js';
+import { fromRoot } from '../../src/infra/paths.js';
+import { registerModels } from '../../src/models.js';
+import { checkpointsOf, signDueCheckpoints } from '../../src/transparency/checkpoint.service.js';
+import {
+  commitmentAlias,
+  type LogLeaf,
+  recordAlias,
+  transparencyModels,
+} from '../../src/transparency/log.model.js';
+import { logContribution, logRevocation, logSize, receiptOf } from '../../src/transparency/log.service.js';
+import { databaseUri, manualClock, startTestApp, type TestApp } from '../support/test-app.js';
+import { checkpoint, depsOf, memberJoins, newCampaign } from './support.js';
+
+let app: TestApp;
+const clock = manualClock(new Date('2026-11-27T12:00:00Z'));
+beforeAll(async () => {
+  app = await startTestApp({ deps: { clock } });
+});
+afterAll(() => app.close());
+
+const leavesOf = (campaignId: unknown) =>
+  transparencyModels(app.deps.db)
+    .Leaf.find({ campaignId: String(campaignId) })
+    .sort({ index: 1 })
+    .lean<LogLeaf[]>();
+
+describe('appending to the drive log', () => {
+  it('when two processes log the same records many times at once, then each record is one leaf and the log has no gaps', async () => {
+    // A second connection is a second process: its own queues and hints, racing through the database.
+    const other = await connectDatabase({
+      uri: databaseUri(app.deps.db.name),
+      poolSize: 10,
+      timeoutMs: 10_000,
+    });
+    registerModels(other);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.nat(29), { minLength: 1, maxLength: 90 }), async (picks) => {
+          const campaign = await newCampaign(app);
+          const at = clock.now();
+          await Promise.all(
+            picks.map((n, i) => logContribution(i % 2 ? other : app.deps.db, campaign._id, `c:${n}`, at)),
+          );
+          const leaves = await leavesOf(campaign._id);
+          expect(leaves.map((l) => l.index)).toEqual(leaves.map((_, i) => i));
+          expect(leaves.map((l) => l.recordId).sort()).toEqual(
+            [...new Set(picks.map((n) => `c:${n}`))].sort(),
+          );
+          expect(await logSize(app.deps.db, String(campaign._id))).toBe(leaves.length);
+        }),
+        { numRuns: 12 },
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('when a revocation is logged before its addition (a crash lost it) and again, then the addition comes first and each is one leaf', async () => {
+    const campaign = await newCampaign(app);
+    await Promise.all([1, 2, 3].map(() => logRevocation(app.deps.db, campaign._id, 'c:lost', clock.now())));
+    const leaves = await leavesOf(campaign._id);
+    expect(leaves.map((l) => [l.kind, l.revokes])).toEqual([
+      ['add', undefined],
+      ['revoke', 0],
+    ]);
+  });
+
+  it('when a process died between a leaf and its lookups, then the next delivery and the next checkpoint restore them', async () => {
+    const campaign = await newCampaign(app);
+    const index = await logContribution(app.deps.db, campaign._id, 'c:crash', clock.now());
+    const [leaf] = await leavesOf(campaign._id);
+    const { Alias } = transparencyModels(app.deps.db);
+    await Alias.deleteMany({
+      _id: { $in: [recordAlias(leaf!.record), commitmentAlias(leaf!.campaignId, leaf!.commitment)] },
+    });
+    expect(await logContribution(app.deps.db, campaign._id, 'c:crash', clock.now())).toBe(index);
+    expect(await Alias.findById(recordAlias(leaf!.record)).lean()).toMatchObject({ index });
+    await Alias.deleteMany({});
+    await checkpoint(app, campaign);
+    expect(await Alias.findById(commitmentAlias(leaf!.campaignId, leaf!.commitment)).lean()).toMatchObject({
+      index,
+    });
+    expect(await leavesOf(campaign._id)).toHaveLength(1);
+  });
+});
+
+describe('checkpoints', () => {
+  it('when a campaign runs, then it is checkpointed at once, when the log grows after the interval, at least hourly, and at a milestone', async () => {
+    await campaignModels(app.deps.db).Campaign.deleteMany({});
+    const campaign = await newCampaign(app, { goal: 8, milestones: [50] });
+    const id = String(campaign._id);
+    const run = () => signDueCheckpoints(depsOf(app));
+    expect(await run()).toBe(1); // the first one
+    expect(await run()).toBe(0); // nothing changed
+    await memberJoins(app, clock.now());
+    clock.advance(60_000);
+    expect(await run()).toBe(0); // grown, but within DRIVE_CHECKPOINT_MINUTES
+    clock.advance(10 * 60_000);
+    expect(await run()).toBe(1); // grown, interval passed
+    for (let i = 0; i < 3; i++) await memberJoins(app, clock.now());
+    clock.advance(60_000);
+    expect(await run()).toBe(1); // 4 of 8: the 50% milestone, signed without waiting
+    clock.advance(59 * 60_000);
+    expect(await run()).toBe(0);
+    clock.advance(2 * 60_000);
+    expect(await run()).toBe(1); // an hour without change: still signed while it runs
+    const list = await checkpointsOf(app.deps.db, id);
+    expect(list.map((c) => [c.treeSize, c.count])).toEqual([
+      [0, 0],
+      [1, 1],
+      [4, 4],
+      [4, 4],
+    ]);
+  });
+
+  it('when two processes sign at the same moment, then one checkpoint per number exists and the chain holds', async () => {
+    const campaign = await newCampaign(app);
+    await memberJoins(app, clock.now());
+    const results = await Promise.all(Array.from({ length: 6 }, () => checkpoint(app, campaign)));
+    const stored = await checkpointsOf(app.deps.db, String(campaign._id));
+    expect(results.filter(Boolean).length).toBe(stored.length);
+    expect(stored.map((c) => c.sequence)).toEqual(stored.map((_, i) => i));
+  });
+});
+
+describe('the public API', () => {
+  it('when asked, then keys, checkpoints and proofs are public JSON any site may read', async () => {
+    const campaign = await newCampaign(app);
+    await memberJoins(app, clock.now());
+    await checkpoint(app, campaign);
+    const keys = await fetch(`${app.url}/.well-known/membership-drive-keys.json`);
+    expect(keys.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await keys.json()).toEqual({
+      keys: [
+        {
+          kid: 'dev',
+          alg: 'Ed25519',
+          jwk: { kty: 'OKP', crv: 'Ed25519', x: expect.stringMatching(/^[\w-]{43}$/) },
+        },
+      ],
+    });
+    const list = await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/checkpoints`);
+    const [first] = (await list.json()).checkpoints;
+    expect(first).toMatchObject({ sequence: 0, treeSize: 1, count: 1, offsetClaimed: 0, kid: 'dev' });
+    expect(first.body).toContain('offset_claimed: 0\n');
+    const leaves = await (
+      await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/leaves?start=0&end=1`)
+    ).json();
+    expect(leaves.leaves).toEqual([
+      { index: 0, kind: 'add', commitment: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
+    expect(JSON.stringify(leaves)).not.toMatch(/member|salt|@/);
+  });
+
+  it('when a request is malformed, names a size beyond the signed one, or an unknown commitment or campaign, then it gets a clear 4xx', async () => {
+    const campaign = await newCampaign(app);
+    const memberId = await memberJoins(app, clock.now());
+    const base = `${app.url}/campaigns/${campaign.slug}/transparency`;
+    const code = async (path: string) => {
+      const response = await fetch(path);
+      return [response.status, (await response.json()).error?.code];
+    };
+    expect(await code(`${base}/inclusion?commitment=xyz`)).toEqual([422, 'validation_failed']);
+    expect(await code(`${base}/consistency?first=2&second=1`)).toEqual([422, 'validation_failed']);
+    expect(await code(`${base}/leaves?start=0&end=5`)).toEqual([422, 'validation_failed']);
+    expect(await code(`${app.url}/campaigns/nope/transparency/checkpoints`)).toEqual([404, 'not_found']);
+    const { receipt } = (await receiptOf(app.deps.db, campaign._id, `${campaign._id}:member:${memberId}`))!;
+    const [recordId, salt] = receipt.split('~') as [string, string];
+    const { commitmentOf } = await import('../../src/transparency/log.service.js');
+    const commitment = commitmentOf(String(campaign._id), 'add', recordId, salt);
+    expect(await code(`${base}/inclusion?commitment=${commitment}`)).toEqual([409, 'receipt_pending']);
+    await checkpoint(app, campaign);
+    expect((await fetch(`${base}/inclusion?commitment=${commitment}`)).status).toBe(200);
+    expect(await code(`${base}/inclusion?commitment=${'0'.repeat(64)}`)).toEqual([404, 'receipt_not_found']);
+  });
+
+  it('when the standalone verifier script is run with node against the service, then it says verified, and fails a forged receipt', async () => {
+    const campaign = await newCampaign(app);
+    const memberId = await memberJoins(app, clock.now());
+    await checkpoint(app, campaign);
+    const { receipt } = (await receiptOf(app.deps.db, campaign._id, `${campaign._id}:member:${memberId}`))!;
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [
+        fromRoot('bin/verify-drive.mjs'),
+        app.url,
+        campaign.slug,
+        ...args,
+        '--at',
+        clock.now().toISOString(),
+      ]).then(
+        (r) => ({ code: 0, out: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
+      );
+    const real = await run(receipt);
+    expect(real.code).toBe(0);
+    expect(real.out).toContain('receipt:       verified');
+    expect(real.out).toContain('count:         1');
+    const forged = await run(`${campaign._id}:member:${new Types.ObjectId()}~${'cd'.repeat(32)}`);
+    expect(forged.code).toBe(1);
+    expect(forged.out).toContain('receipt:       not_found');
+  });
+});
+
+describe('the member account page', () => {
+  it('when a counted member opens their account, then it shows their receipt and a link to check it', async () => {
+    const campaign = await newCampaign(app);
+    const { Member } = (await import('../../src/memberships/membership.model.js')).membershipModels(
+      app.deps.db,
+    );
+    const member = await Member.create({
+      email: `reader-${Date.now()}@example.com`,
+      status: 'active',
+      source: 'checkout',
+      joinedAt: clock.now(),
+      joinedVia: `sub_${Date.now()}`,
+    });
+    await logContribution(app.deps.db, campaign._id, `${campaign._id}:member:${member._id}`, clock.now());
+    const { receipt } = (await receiptOf(app.deps.db, campaign._id, `${campaign._id}:member:${member._id}`))!;
+    const session = issueMemberSession(
+      { secret: app.deps.config.session.secret, issuer: app.deps.config.http.publicBaseUrl, days: 1 },
+      String(member._id),
+      clock.now(),
+    );
+    const page = await (
+      await fetch(`${app.url}/account`, { headers: { cookie: `md_member=${session}` } })
+    ).text();
+    expect(page).toContain(receipt);
+    expect(page).toContain(
+      // Handlebars writes `=` as `&#x3D;` in attributes; the browser reads it back as `=`.
+      `http://members.test/campaigns/${campaign.slug}/verify#receipt&#x3D;${encodeURIComponent(receipt)}`,
+    );
+  });
+});

@@ -1,0 +1,69 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Campaign } from '../../src/campaigns/campaign.model.js';
+import { receiptOf } from '../../src/transparency/log.service.js';
+import { launchChromium, screenshot, watchErrors } from '../support/browser.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { checkpoint, memberJoins, memberRefunded, newCampaign } from './support.js';
+
+// The verify page runs the standalone verifier in the reader's browser (WebCrypto: SHA-256 and
+// Ed25519), against the real service.
+
+let app: TestApp;
+let browser: Browser;
+let campaign: Campaign;
+let receipt: string;
+
+beforeAll(async () => {
+  app = await startTestApp({ deps: { clock: { now: () => new Date() } } });
+  campaign = await newCampaign(app, { startingOffset: 100 });
+  const members = [];
+  for (let i = 0; i < 5; i++) members.push(await memberJoins(app, new Date(Date.now() - 60_000 + i)));
+  await checkpoint(app, campaign);
+  await memberRefunded(app, members[4]!, new Date());
+  await checkpoint(app, campaign);
+  receipt = (await receiptOf(app.deps.db, campaign._id, `${campaign._id}:member:${members[1]}`))!.receipt;
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+describe('the verify page in Chromium', () => {
+  it('when a member opens their receipt link, then the page says the count and their receipt are verified', async () => {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${app.url}/campaigns/${campaign.slug}/verify#receipt=${encodeURIComponent(receipt)}`);
+    const outcome = page.locator('#outcome');
+    await expect.poll(() => outcome.getAttribute('data-result'), { timeout: 15_000 }).toBe('verified');
+    expect(await page.locator('#log-result').textContent()).toBe('The count is verified');
+    expect(await page.locator('[data-field="count"]').textContent()).toBe('104');
+    expect(await page.locator('[data-field="proven"]').textContent()).toBe('5 counted − 1 taken back = 4');
+    expect(await page.locator('[data-field="offset"]').textContent()).toBe('100');
+    expect(await page.locator('#receipt-result').getAttribute('data-result')).toBe('verified');
+    expect(await page.locator('#receipt-result').textContent()).toContain('Your receipt is verified');
+    await screenshot(page, 'drive-verify-verified');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('when someone types a forged receipt, then the page says it was not found', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/campaigns/${campaign.slug}/verify`);
+    await expect
+      .poll(() => page.locator('#outcome').getAttribute('data-result'), { timeout: 15_000 })
+      .toBe('verified');
+    const [recordId] = receipt.split('~');
+    await page.fill('#receipt', `${recordId}~${'0'.repeat(64)}`);
+    await page.click('button[type="submit"]');
+    await expect
+      .poll(() => page.locator('#receipt-result').getAttribute('data-result'), { timeout: 15_000 })
+      .toBe('not_found');
+    expect(await page.locator('#receipt-result').textContent()).toBe(
+      'Your receipt was not found in this campaign’s log.',
+    );
+    await screenshot(page, 'drive-verify-not-found');
+    await page.close();
+  });
+});
