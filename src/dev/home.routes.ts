@@ -95,16 +95,14 @@ export function devHomeRoutes(deps: DevHomeDeps): Router {
         "frame-ancestors 'self'",
       ].join('; '),
     );
-    res
-      .type('html')
-      .send(
-        renderDocument('dev/demo', {
-          base,
-          campaign: DEMO_CAMPAIGN.slug,
-          nonce,
-          brandName: config.brand.name,
-        }),
-      );
+    res.type('html').send(
+      renderDocument('dev/demo', {
+        base,
+        campaign: DEMO_CAMPAIGN.slug,
+        nonce,
+        brandName: config.brand.name,
+      }),
+    );
   });
 
   router.get('/dev/mail/:file', async (req, res) => {
