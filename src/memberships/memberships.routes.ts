@@ -30,6 +30,15 @@ const idempotencyKeyHeader = z
   .regex(/^[\w-]{8,100}$/)
   .optional();
 
+/**
+ * The hosted form sends an input left blank (the "choose my own" amount under a fixed tier) as "";
+ * for an optional field that means "not given", not an invalid value.
+ */
+const withoutBlankFields = (body: unknown) =>
+  body && typeof body === 'object' && !Array.isArray(body)
+    ? Object.fromEntries(Object.entries(body).filter(([, value]) => value !== ''))
+    : body;
+
 export function membershipRoutes(deps: MembershipRoutesDeps): Router {
   const router = Router();
 
@@ -62,7 +71,7 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
     async (req, res) => {
       const sessions = deps.stripe ?? deps.localCheckout;
       if (!sessions) throw new AppError('payments_not_configured');
-      const request = parseInput(checkoutRequestSchema, req.body);
+      const request = parseInput(checkoutRequestSchema, withoutBlankFields(req.body));
       const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
       const session = await createCheckoutSession(
         { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
