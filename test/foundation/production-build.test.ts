@@ -37,7 +37,11 @@ function assembled(root: string): string[] {
 function productionEnv(port: number): Record<string, string> {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return {
-    PATH: process.env.PATH ?? '',
+    // Without the checkout's node_modules/.bin (vitest puts it on PATH): no tsx to fall back on.
+    PATH: (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((dir) => !dir.includes('node_modules'))
+      .join(path.delimiter),
     HOME: process.env.HOME ?? '',
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
