@@ -1,3 +1,4 @@
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { giftModel } from '../../src/gifts/gift.model.js';
@@ -139,6 +140,31 @@ describe('the local checkout', () => {
         .collection('stripe_events')
         .countDocuments({ _id: { $regex: page.slice(-24) } } as never),
     ).toBe(0);
+  });
+});
+
+describe('the webhook beside the local checkout', () => {
+  it('when an event is signed with another secret, then it is refused with 400 and nothing is stored', async () => {
+    const before = await app.deps.db.collection('stripe_events').countDocuments();
+    const payload = JSON.stringify({
+      id: 'evt_forged',
+      type: 'checkout.session.completed',
+      data: { object: {} },
+    });
+    const res = await fetch(`${app.url}/webhooks/stripe`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+          payload,
+          secret: 'whsec_someone_else',
+        }),
+      },
+      body: payload,
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe('webhook_signature_invalid');
+    expect(await app.deps.db.collection('stripe_events').countDocuments()).toBe(before);
   });
 });
 
