@@ -209,7 +209,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   if (config.env === 'development') {
-    app.use(devHomeRoutes({ config, database: deps.runtime?.database ?? 'MongoDB' }));
+    app.use(devHomeRoutes({ config, db: deps.db, database: deps.runtime?.database ?? 'MongoDB' }));
   }
   if (localCheckout && config.stripe.webhookSecret) {
     app.use(

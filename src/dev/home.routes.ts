@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Router } from 'express';
+import type { Connection } from 'mongoose';
+import { campaignModels } from '../campaigns/campaign.model.js';
 import type { Config } from '../config/config.js';
 import { AppError } from '../http/errors.js';
 import { renderDocument, renderPage } from '../http/pages.js';
@@ -13,6 +15,7 @@ import { DEMO_CAMPAIGN } from './demo-seed.js';
 
 export interface DevHomeDeps {
   config: Config;
+  db: Connection;
   /** Which database server runs, and where its data is. */
   database: string;
 }
@@ -54,6 +57,16 @@ function paymentsMode(config: Config): string {
   return `Stripe${where} (${config.stripe.secretKey.includes('_test_') ? 'test' : 'live'} key)`;
 }
 
+/** Whether /demo has its campaign (the seed skips a database that already held data). */
+async function demoState(deps: DevHomeDeps): Promise<string> {
+  // A development page over a handful of campaigns: the slug lookup may scan them.
+  const campaign = await campaignModels(deps.db).Campaign.exists({ slug: DEMO_CAMPAIGN.slug });
+  if (campaign) return `campaign "${DEMO_CAMPAIGN.slug}" is running (seeded once by npm run dev)`;
+  return deps.config.demoDrive
+    ? `no campaign "${DEMO_CAMPAIGN.slug}": the database held data before the first npm run dev, so no demo was seeded`
+    : 'off (DEMO_DRIVE=false)';
+}
+
 export function devHomeRoutes(deps: DevHomeDeps): Router {
   const router = Router();
   const { config } = deps;
@@ -67,9 +80,7 @@ export function devHomeRoutes(deps: DevHomeDeps): Router {
         database: deps.database,
         payments: paymentsMode(config),
         mail: mailDir ? `written to ${mailDir} (no SENDGRID_API_KEY)` : 'SendGrid',
-        demo: config.demoDrive
-          ? `campaign "${DEMO_CAMPAIGN.title}" (seeded once by npm run dev)`
-          : 'off (DEMO_DRIVE=false)',
+        demo: await demoState(deps),
         campaign: DEMO_CAMPAIGN.slug,
         previews: config.email.previewRoutes,
         mailFolder: mailDir,

@@ -58,7 +58,9 @@ it('when a newcomer opens the home page, follows to /demo and becomes a member o
 
   // The home page says what runs and leads to the demo.
   await page.goto(`${base}/`);
-  expect(await page.locator('main').textContent()).toContain('local checkout (no Stripe key)');
+  const home = await page.locator('main').textContent();
+  expect(home).toContain('local checkout (no Stripe key)');
+  expect(home).toContain('campaign "birthday" is running');
   await screenshot(page, 'dev-home');
   await page.click('text=Open the demo drive');
   await page.waitForURL(`${base}/demo`);
