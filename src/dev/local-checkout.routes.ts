@@ -83,8 +83,11 @@ export function localCheckoutRoutes(deps: LocalCheckoutRoutesDeps): Router {
       const { email, name, outcome } = parseInput(payment, req.body);
       const at = Math.floor(deps.clock.now().getTime() / 1000);
       const events = eventsForPayment(session, { email, name }, outcome, at);
-      // The events go to this very server, at the address the reader reached it on.
-      await deliverEvents(`${req.protocol}://${req.get('host')}/webhooks/stripe`, deps.webhookSecret, events);
+      // The events go to this very process, on the socket this request came in on (not to whatever
+      // the Host header names).
+      const { localAddress, localPort } = req.socket;
+      const host = localAddress?.includes(':') ? `[${localAddress}]` : localAddress;
+      await deliverEvents(`http://${host}:${localPort}/webhooks/stripe`, deps.webhookSecret, events);
       res.redirect(303, session.successUrl.replace('{CHECKOUT_SESSION_ID}', session._id));
     },
   );
