@@ -79,7 +79,12 @@ it('when the build is pruned of devDependencies and holds only what the Dockerfi
   ]);
   // The installed packages as hard links (quick, no network); npm rewrites its lock in place, so
   // that one file is a real copy and the checkout's own stays untouched.
-  await run('cp', ['-al', fromRoot('node_modules'), path.join(tmp, 'node_modules')]);
+  // (A temporary folder on another filesystem cannot hold hard links: then a plain copy.) It stays
+  // outside the checkout, so nothing the prune removed can be found in a parent's node_modules.
+  await run('cp', ['-al', fromRoot('node_modules'), path.join(tmp, 'node_modules')]).catch(async () => {
+    rmSync(path.join(tmp, 'node_modules'), { recursive: true, force: true });
+    await run('cp', ['-a', fromRoot('node_modules'), path.join(tmp, 'node_modules')]);
+  });
   rmSync(path.join(tmp, 'node_modules/.package-lock.json'));
   cpSync(fromRoot('node_modules/.package-lock.json'), path.join(tmp, 'node_modules/.package-lock.json'));
   for (const file of files.filter((f) => f !== 'dist' && f !== 'node_modules')) {
