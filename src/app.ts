@@ -13,6 +13,9 @@ import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
 import { createProgressCache, type ProgressCache } from './campaigns/progress.service.js';
 import { serveCachedProgress } from './campaigns/progress-fast-path.js';
 import type { Config } from './config/config.js';
+import { devHomeRoutes } from './dev/home.routes.js';
+import { createLocalCheckout } from './dev/local-checkout.js';
+import { localCheckoutRoutes } from './dev/local-checkout.routes.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
@@ -56,6 +59,8 @@ export interface AppDeps {
   stripeEventHandlers?: HandlerTable;
   /** Set by the process on SIGTERM: /readyz answers 503 and responses close their connection. */
   lifecycle?: Lifecycle;
+  /** What the process runs on, for the development home page. */
+  runtime?: { database: string };
 }
 
 /** The HTTP server: the cached progress fast path first, then the Express app. */
@@ -106,7 +111,11 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     confirmationHours: config.newsletters.confirmationHours,
   };
   deps.events.on('address.suppressed', ({ email }) => removeSuppressedFromLists(newsletterDeps, email));
-  const giftDeps = giftDepsFrom(config, deps);
+  // Development without a Stripe key: checkout goes to a local payment page (src/dev/).
+  const localCheckout = config.stripe.localCheckout
+    ? createLocalCheckout({ db: deps.db, clock: deps.clock, publicBaseUrl: config.http.publicBaseUrl })
+    : undefined;
+  const giftDeps = { ...giftDepsFrom(config, deps), localCheckout };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
@@ -152,6 +161,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     stripeWebhookRoutes({
       ...membershipDeps,
       stripe: deps.stripe,
+      localCheckout: Boolean(localCheckout),
       webhookSecret: config.stripe.webhookSecret,
       toleranceSeconds: config.stripe.webhookToleranceSeconds,
       handlers: deps.stripeEventHandlers,
@@ -167,6 +177,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     membershipRoutes({
       db: deps.db,
       stripe: deps.stripe,
+      localCheckout,
       plans,
       publicBaseUrl: config.http.publicBaseUrl,
       brandName: config.brand.name,
@@ -208,6 +219,19 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     }),
   );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
+  if (config.env === 'development') {
+    app.use(devHomeRoutes({ config, db: deps.db, database: deps.runtime?.database ?? 'MongoDB' }));
+  }
+  if (localCheckout && config.stripe.webhookSecret) {
+    app.use(
+      localCheckoutRoutes({
+        db: deps.db,
+        clock: deps.clock,
+        brandName: config.brand.name,
+        webhookSecret: config.stripe.webhookSecret,
+      }),
+    );
+  }
   app.use(
     docsRoutes(
       buildOpenApiDocument(

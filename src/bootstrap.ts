@@ -58,7 +58,7 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
 export async function openDatabase(
   config: Config,
   logger: Logger,
-): Promise<{ db: Connection; close(): Promise<void> }> {
+): Promise<{ db: Connection; close(): Promise<void>; description: string }> {
   const embedded = config.mongo.uri
     ? undefined
     : await startEmbeddedDatabase({
@@ -85,6 +85,10 @@ export async function openDatabase(
   }
   return {
     db,
+    // For the development home page: which server, and where its data lives.
+    description: embedded
+      ? `${server}, embedded (${embedded.kind}), data in ${embedded.dataDir}`
+      : `${server} at MONGODB_URI`,
     close: async () => {
       await db.close();
       await embedded?.stop();

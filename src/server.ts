@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createHttpServer } from './app.js';
 import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit } from './bootstrap.js';
+import { startDevelopment } from './dev/dev-start.js';
 import { type Lifecycle, shutDownGracefully } from './http/shutdown.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
@@ -18,12 +19,20 @@ async function main(): Promise<void> {
   const { db } = database;
   const metrics = createMetricsRegistry();
   const stripe = stripeFromConfig(config.stripe);
-  if (!stripe) logger.warn('STRIPE_SECRET_KEY is not set: payment routes answer 503 payments_not_configured');
+  if (!stripe && config.stripe.localCheckout)
+    logger.info('STRIPE_SECRET_KEY is not set: checkout goes to the local payment page (LOCAL_CHECKOUT)');
+  else if (!stripe)
+    logger.warn('STRIPE_SECRET_KEY is not set: payment routes answer 503 payments_not_configured');
   if (!config.email.sendgridApiKey)
     logger.warn(
       { dir: config.email.devMailDir },
       'SENDGRID_API_KEY is not set: emails are written to a folder',
     );
+
+  const development =
+    config.env === 'development'
+      ? await startDevelopment(config, { db, clock: systemClock, logger })
+      : undefined;
 
   const events = new DomainEvents();
   const lifecycle: Lifecycle = { draining: false };
@@ -36,12 +45,14 @@ async function main(): Promise<void> {
     metrics,
     stripe,
     events,
+    runtime: { database: database.description },
   }).listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'listening');
+  development?.announce();
 
   const worker =
     config.email.worker === 'inline'

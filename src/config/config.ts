@@ -53,6 +53,8 @@ export const configSchema = z
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
     STRIPE_TIMEOUT_MS: positiveInt.default(10_000),
+    LOCAL_CHECKOUT: boolean.optional(),
+    DEMO_DRIVE: boolean.default(true),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -97,6 +99,16 @@ export const configSchema = z
     BRAND_FOOTER: z.string().default('You receive this email because you support independent journalism.'),
   })
   .superRefine((env, ctx) => {
+    // The local checkout stands in for Stripe: never beside a real key, never outside development.
+    if (env.LOCAL_CHECKOUT && env.NODE_ENV !== 'development') {
+      ctx.addIssue({ code: 'custom', path: ['LOCAL_CHECKOUT'], message: 'is for development only' });
+    } else if (env.LOCAL_CHECKOUT && env.STRIPE_SECRET_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LOCAL_CHECKOUT'],
+        message: 'cannot be on while STRIPE_SECRET_KEY is set (payments go to Stripe)',
+      });
+    }
     if (env.NODE_ENV !== 'production') return;
     const required: (keyof typeof env)[] = [
       'SESSION_SECRET',
@@ -158,7 +170,14 @@ export interface Config {
     apiUrl?: string;
     /** Per request; a payment route answers 503 payments_unavailable rather than wait longer. */
     timeoutMs: number;
+    /**
+     * Development without a Stripe key: checkout goes to a local payment page that posts signed
+     * Stripe events to our own webhook (src/dev/local-checkout.ts).
+     */
+    localCheckout: boolean;
   };
+  /** `npm run dev` seeds the demo drive into an empty database (src/dev/demo-seed.ts). */
+  demoDrive: boolean;
   membershipPlansFile?: string;
   /** How long each process keeps a campaign's progress before reading the database again. */
   progressCacheMs: number;
@@ -209,6 +228,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   }
   const env = parsed.data;
   const sessionSecret = env.SESSION_SECRET ?? 'development-only-session-secret-not-for-production';
+  const localCheckout = env.LOCAL_CHECKOUT ?? (env.NODE_ENV === 'development' && !env.STRIPE_SECRET_KEY);
   return {
     env: env.NODE_ENV,
     http: {
@@ -244,11 +264,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     },
     stripe: {
       secretKey: env.STRIPE_SECRET_KEY,
-      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      // The local checkout signs its events; without an endpoint secret it uses a fixed one.
+      webhookSecret:
+        env.STRIPE_WEBHOOK_SECRET ?? (localCheckout ? 'whsec_development_only_local_checkout' : undefined),
       webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
       apiUrl: env.STRIPE_API_URL,
       timeoutMs: env.STRIPE_TIMEOUT_MS,
+      localCheckout,
     },
+    demoDrive: env.DEMO_DRIVE && env.NODE_ENV === 'development',
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
     gifts: {

@@ -11,7 +11,7 @@ import type { Logger } from '../infra/logger.js';
 import { signLink } from '../infra/signed-links.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
-import { METADATA_APP } from '../memberships/checkout.service.js';
+import { type CheckoutSessions, METADATA_APP } from '../memberships/checkout.service.js';
 import {
   claimMemberKey,
   emailKey,
@@ -32,6 +32,8 @@ export interface GiftDeps {
   logger: Logger;
   events: DomainEvents;
   stripe: Stripe | null;
+  /** Development without Stripe: gift checkout goes to the local payment page instead. */
+  localCheckout?: CheckoutSessions;
   options: GiftOptions;
   publicBaseUrl: string;
   linkSecret: string;
@@ -87,7 +89,8 @@ export async function createGiftCheckout(
   deps: GiftDeps,
   input: GiftPurchase,
 ): Promise<{ giftId: string; url: string }> {
-  if (!deps.stripe) throw new AppError('payments_not_configured');
+  const sessions = deps.stripe ?? deps.localCheckout;
+  if (!sessions) throw new AppError('payments_not_configured');
   const amount = giftPrice(deps.options, input.durationMonths, input.currency);
   const now = deps.clock.now();
   const today = calendarKeys(now, deps.timeZone).day;
@@ -119,7 +122,7 @@ export async function createGiftCheckout(
     giftId: String(gift._id),
     ...(input.campaign ? { campaign: input.campaign } : {}),
   };
-  const creating = deps.stripe.checkout.sessions.create(
+  const creating = sessions.checkout.sessions.create(
     {
       mode: 'payment',
       line_items: [

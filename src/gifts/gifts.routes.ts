@@ -236,7 +236,8 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
     const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), req.query);
     if (!verifyLink(deps.linkSecret, sig, 'gift-continue', m))
       throw new AppError('forbidden', 'This link is not valid.');
-    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const sessions = deps.stripe ?? deps.localCheckout;
+    if (!sessions) throw new AppError('payments_not_configured');
     const member = await membershipModels(deps.db).Member.findById(m).lean<Member>();
     if (!member) throw new AppError('not_found');
     const lastGift = await giftModel(deps.db)
@@ -245,7 +246,7 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
       .lean<Gift>();
     const currency = (lastGift?.currency ?? 'eur') as 'eur';
     const session = await createCheckoutSession(
-      { db: deps.db, stripe: deps.stripe, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+      { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
       {
         kind: 'membership',
         plan: deps.plans.tiers[0]!.id,

@@ -26,6 +26,11 @@ function compiled(name: string): HandlebarsTemplateDelegate {
   return template;
 }
 
+/** A whole document of its own, without our layout (the development /demo is the news site's page). */
+export function renderDocument(name: string, data: Record<string, unknown>): string {
+  return compiled(name)(data);
+}
+
 export function renderPage(
   name: string,
   data: { title: string; brandName: string } & Record<string, unknown>,

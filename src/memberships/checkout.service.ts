@@ -44,9 +44,24 @@ export const checkoutRequestSchema = z
   .meta({ id: 'CheckoutRequest' });
 export type CheckoutRequest = z.infer<typeof checkoutRequestSchema>;
 
+/**
+ * The one Stripe call checkout makes: Stripe's client, or in development without a key the local
+ * checkout (src/dev/local-checkout.ts).
+ */
+export interface CheckoutSessions {
+  checkout: {
+    sessions: {
+      create(
+        params: Stripe.Checkout.SessionCreateParams,
+        options?: Stripe.RequestOptions,
+      ): Promise<{ id: string; url: string | null }>;
+    };
+  };
+}
+
 export interface CheckoutDeps {
   db: Connection;
-  stripe: Stripe;
+  stripe: CheckoutSessions;
   plans: Plans;
   publicBaseUrl: string;
 }

@@ -9,12 +9,14 @@ import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
-import { checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
+import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { CURRENCIES, type Plans, plansSchema } from './plans.js';
 
 export interface MembershipRoutesDeps {
   db: Connection;
   stripe: Stripe | null;
+  /** Development without Stripe: checkout goes to the local payment page instead. */
+  localCheckout?: CheckoutSessions;
   plans: Plans;
   publicBaseUrl: string;
   brandName: string;
@@ -27,6 +29,15 @@ const idempotencyKeyHeader = z
   .string()
   .regex(/^[\w-]{8,100}$/)
   .optional();
+
+/**
+ * The hosted form sends an input left blank (the "choose my own" amount under a fixed tier) as "";
+ * for an optional field that means "not given", not an invalid value.
+ */
+const withoutBlankFields = (body: unknown) =>
+  body && typeof body === 'object' && !Array.isArray(body)
+    ? Object.fromEntries(Object.entries(body).filter(([, value]) => value !== ''))
+    : body;
 
 export function membershipRoutes(deps: MembershipRoutesDeps): Router {
   const router = Router();
@@ -58,11 +69,12 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
     '/memberships/checkout',
     errorsAsPage((res, error, req) => membershipPage(req, res, error)),
     async (req, res) => {
-      if (!deps.stripe) throw new AppError('payments_not_configured');
-      const request = parseInput(checkoutRequestSchema, req.body);
+      const sessions = deps.stripe ?? deps.localCheckout;
+      if (!sessions) throw new AppError('payments_not_configured');
+      const request = parseInput(checkoutRequestSchema, withoutBlankFields(req.body));
       const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
       const session = await createCheckoutSession(
-        { db: deps.db, stripe: deps.stripe, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+        { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
         request,
         idempotencyKey,
       );

@@ -62,6 +62,20 @@ describe('configuration', () => {
     ]);
   });
 
+  it('when the local checkout is asked for outside development or beside a Stripe key, then the service refuses to start', () => {
+    expect(problemsOf({ ...PRODUCTION, LOCAL_CHECKOUT: 'true' })).toEqual([
+      'LOCAL_CHECKOUT: is for development only',
+    ]);
+    expect(
+      problemsOf({ NODE_ENV: 'development', LOCAL_CHECKOUT: 'true', STRIPE_SECRET_KEY: 'sk_test_x' }),
+    ).toEqual(['LOCAL_CHECKOUT: cannot be on while STRIPE_SECRET_KEY is set (payments go to Stripe)']);
+    expect(loadConfig({ NODE_ENV: 'development' }).stripe.localCheckout).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development', STRIPE_SECRET_KEY: 'sk_test_x' }).stripe.localCheckout).toBe(
+      false,
+    );
+    expect(loadConfig({ ...PRODUCTION }).stripe.localCheckout).toBe(false);
+  });
+
   it('when .env.example is read, then it documents exactly the variables the schema reads', () => {
     const example = readFileSync(fromRoot('.env.example'), 'utf8');
     const documented = [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]).sort();

@@ -192,6 +192,26 @@ describe('checkout', () => {
     expect(res.headers.get('location')).toMatch(/^https:\/\//);
   });
 
+  it('when the hosted form is posted as a browser sends it, with the own-amount and name fields left blank, then the reader is redirected to Stripe Checkout', async () => {
+    const form = new URLSearchParams({
+      kind: 'membership',
+      plan: 'supporter',
+      amount: '',
+      interval: 'month',
+      currency: 'eur',
+      email: 'blank-fields@example.com',
+      name: '',
+    });
+    const res = await fetch(`${app.url}/memberships/checkout`, {
+      method: 'POST',
+      headers: { accept: 'text/html' },
+      body: form,
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^https:\/\//);
+  });
+
   it('when the hosted membership page is opened, then it offers every tier in a form that works without JavaScript', async () => {
     const html = await (await fetch(`${app.url}/membership?campaign=birthday`)).text();
     expect(html).toContain('<form method="post" action="/memberships/checkout">');
