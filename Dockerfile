@@ -22,6 +22,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY scripts/run.mjs ./scripts/run.mjs
 COPY templates ./templates
+# The drive verifier: served to browsers by the verify page and runnable with `npx verify-drive`.
+COPY bin ./bin
 # The image's own user (uid 1000): the process cannot write to the application files.
 USER node
 EXPOSE 3000

@@ -51,6 +51,7 @@ function productionEnv(port: number): Record<string, string> {
     MONGODB_URI: databaseUri(`prod_${randomBytes(6).toString('hex')}`),
     SESSION_SECRET: randomBytes(32).toString('hex'),
     STAFF_JWT_KEYS: `k1:${randomBytes(32).toString('hex')}`,
+    DRIVE_SIGNING_KEYS: `drive-1:${randomBytes(32).toString('base64url')}`,
     STRIPE_SECRET_KEY: 'sk_live_productionbuildtest',
     STRIPE_WEBHOOK_SECRET: 'whsec_productionbuildtest',
     SENDGRID_API_KEY: 'SG.productionbuildtest',
@@ -63,7 +64,15 @@ function productionEnv(port: number): Record<string, string> {
 it('when the build is pruned of devDependencies and holds only what the Dockerfile copies, then npm start answers /readyz and a CLI runs from dist', async () => {
   const files = runtimeFiles(readFileSync(fromRoot('Dockerfile'), 'utf8'));
   expect(files.sort()).toEqual(
-    ['dist', 'node_modules', 'package-lock.json', 'package.json', 'scripts/run.mjs', 'templates'].sort(),
+    [
+      'bin',
+      'dist',
+      'node_modules',
+      'package-lock.json',
+      'package.json',
+      'scripts/run.mjs',
+      'templates',
+    ].sort(),
   );
 
   // Build stage: compile as `npm run build` does, into the copy rather than the checkout's dist.
@@ -134,7 +143,7 @@ it('when the build is pruned of devDependencies and holds only what the Dockerfi
     const cli = await run('npm', ['run', '--silent', 'campaigns:rebuild'], { cwd: tmp, env });
     expect(cli.stdout.trim()).toBe('No campaigns.');
   } finally {
-    process.kill(-server.pid!, 'SIGTERM');
+    if (server.exitCode === null) process.kill(-server.pid!, 'SIGTERM');
     await exited;
   }
 }, 120_000);
