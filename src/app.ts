@@ -166,6 +166,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       plans,
       publicBaseUrl: config.http.publicBaseUrl,
       brandName: config.brand.name,
+      checkout: config.stripe.checkout,
+      logger: deps.logger,
     }),
   );
   app.use(

@@ -52,6 +52,10 @@ export const configSchema = z
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
     STRIPE_TIMEOUT_MS: positiveInt.default(10_000),
+    STRIPE_PROMOTION_CODES: boolean.default(false),
+    STRIPE_AUTOMATIC_TAX: boolean.default(false),
+    STRIPE_TAX_ID_COLLECTION: boolean.default(false),
+    CHARITY_STATEMENT: z.string().trim().min(1).max(1000).optional(),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -144,6 +148,8 @@ export interface Config {
     apiUrl?: string;
     /** Per request; a payment route answers 503 payments_unavailable rather than wait longer. */
     timeoutMs: number;
+    /** What membership Checkout offers (src/memberships/checkout.service.ts). */
+    checkout: CheckoutSettings;
   };
   membershipPlansFile?: string;
   /** How long each process keeps a campaign's progress before reading the database again. */
@@ -167,6 +173,17 @@ export interface Config {
   jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
   /** Where a process without the web app (the worker) serves /metrics; unset: nowhere. */
   metricsPort?: number;
+}
+
+export interface CheckoutSettings {
+  /** Readers may enter a Stripe promotion code at Checkout. */
+  promotionCodes: boolean;
+  /** Stripe Tax computes VAT/sales tax from the reader's address (needs Stripe Tax set up). */
+  automaticTax: boolean;
+  /** Readers (businesses) may give a VAT or other tax id, printed on their invoices. */
+  taxIdCollection: boolean;
+  /** A registered charity's statement, shown at Checkout, on the membership page and on receipts. */
+  charityStatement?: string;
 }
 
 export class ConfigError extends Error {
@@ -226,6 +243,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
       apiUrl: env.STRIPE_API_URL,
       timeoutMs: env.STRIPE_TIMEOUT_MS,
+      checkout: {
+        promotionCodes: env.STRIPE_PROMOTION_CODES,
+        automaticTax: env.STRIPE_AUTOMATIC_TAX,
+        taxIdCollection: env.STRIPE_TAX_ID_COLLECTION,
+        charityStatement: env.CHARITY_STATEMENT,
+      },
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
