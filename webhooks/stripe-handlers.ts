@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
+import { applyCustomerUpdated } from '../src/memberships/customer-email.js';
 import {
   applySubscriptionEvent,
   fulfillCheckoutSession,
@@ -13,6 +14,7 @@ import {
   recordInvoicePaid,
   recordRefund,
 } from '../src/memberships/membership.service.js';
+import { notifyPaymentActionRequired, remindUpcomingRenewal } from '../src/memberships/renewal-notices.js';
 import { fromUnixSeconds } from '../src/shared/time.js';
 
 /** The part of a Stripe event a handler needs; stored events replay through the same shape. */
@@ -59,6 +61,10 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'invoice.paid': (deps, event) => recordInvoicePaid(deps, event.object as Stripe.Invoice, at(event)),
   'invoice_payment.paid': (deps, event) => linkInvoicePayment(deps, event.object as Stripe.InvoicePayment),
   'invoice.payment_failed': (deps, event) => notifyPaymentFailed(deps, event.object as Stripe.Invoice),
+  'invoice.payment_action_required': (deps, event) =>
+    notifyPaymentActionRequired(deps, event.object as Stripe.Invoice),
+  'invoice.upcoming': (deps, event) => remindUpcomingRenewal(deps, event.object as Stripe.Invoice),
+  'customer.updated': (deps, event) => applyCustomerUpdated(deps, event.object as Stripe.Customer, event),
   'customer.subscription.created': subscriptionHandler,
   'customer.subscription.updated': subscriptionHandler,
   'customer.subscription.deleted': subscriptionHandler,

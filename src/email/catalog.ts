@@ -58,6 +58,38 @@ export const EMAIL_TEMPLATES = {
     }),
     sample: { name: 'Olena', amount: 500, currency: 'EUR', updateUrl: 'http://localhost:3000/account' },
   }),
+  'payment-action-required': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      amount: z.number().int().nonnegative(),
+      currency: z.string().length(3),
+      confirmUrl: z.url(),
+    }),
+    sample: {
+      name: 'Olena',
+      amount: 5000,
+      currency: 'EUR',
+      confirmUrl: 'https://invoice.stripe.com/i/acct_sample/test_sample',
+    },
+  }),
+  'renewal-reminder': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      amount: z.number().int().nonnegative(),
+      currency: z.string().length(3),
+      renewsAt: z.iso.datetime(),
+      manageUrl: z.url(),
+    }),
+    sample: {
+      name: 'Olena',
+      amount: 5000,
+      currency: 'EUR',
+      renewsAt: '2026-12-24T10:00:00Z',
+      manageUrl: 'http://localhost:3000/account',
+    },
+  }),
   'membership-canceled': define({
     kind: 'transactional',
     data: z.object({ name, rejoinUrl: z.url() }),

@@ -20,6 +20,7 @@ import {
   type SubscriptionObservation,
   type SubscriptionState,
 } from './membership.model.js';
+import { tierOfLookupKey } from './stripe-catalog.js';
 
 export interface MembershipDeps {
   db: Connection;
@@ -213,7 +214,10 @@ async function mirrorNewSubscription(
   }
 }
 
-function subscriptionOfInvoice(invoice: Stripe.Invoice): { id?: string; metadata?: Stripe.Metadata | null } {
+export function subscriptionOfInvoice(invoice: Stripe.Invoice): {
+  id?: string;
+  metadata?: Stripe.Metadata | null;
+} {
   const details = invoice.parent?.subscription_details;
   // Before API version 2025-03-31 these lived on the invoice itself.
   const legacy = invoice as unknown as {
@@ -422,7 +426,8 @@ function stateOf(
     memberId,
     customerId,
     status: event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status,
-    plan: subscription.metadata.plan ?? 'custom',
+    // A switch in the Customer Portal changes the price, not our metadata: the tier is the price's.
+    plan: tierOfLookupKey(item?.price?.lookup_key) ?? subscription.metadata.plan ?? 'custom',
     interval: item?.price?.recurring?.interval ?? subscription.metadata.interval ?? 'month',
     amount: item?.price?.unit_amount ?? 0,
     currency: item?.price?.currency ?? 'usd',

@@ -1,8 +1,9 @@
 import Stripe from 'stripe';
+import { STRIPE_API_VERSION } from '../../src/infra/stripe.js';
 import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { TEST_ENV } from './test-app.js';
 
-// Stripe events as Stripe sends them (API version 2026-10), signed with the test endpoint secret.
+// Stripe events as Stripe sends them (the pinned API version, STRIPE_API_VERSION), signed with the test endpoint secret.
 
 const stripe = new Stripe(TEST_ENV.STRIPE_SECRET_KEY);
 let seq = 0;
@@ -29,7 +30,7 @@ export function serialize(event: TestEvent): string {
   return JSON.stringify({
     id: event.id,
     object: 'event',
-    api_version: '2026-10-28.endive',
+    api_version: STRIPE_API_VERSION,
     created: event.created,
     livemode: false,
     pending_webhooks: 1,
@@ -135,7 +136,15 @@ export function subscription(p: Purchase, status: string, options: { cancelAtPer
           id: `si_${p.subscription}`,
           current_period_start: T0,
           current_period_end: T0 + (p.interval === 'year' ? 365 : 30) * 86400,
-          price: { unit_amount: p.amount, currency: p.currency, recurring: { interval: p.interval } },
+          price: {
+            id: `price_${p.plan}_${p.interval}_${p.currency}`,
+            object: 'price',
+            // Tiers are sold at their Stripe Price (npm run stripe:setup); custom amounts have none.
+            lookup_key: p.plan === 'custom' ? null : `membership:${p.plan}:${p.interval}:${p.currency}`,
+            unit_amount: p.amount,
+            currency: p.currency,
+            recurring: { interval: p.interval },
+          },
         },
       ],
     },
