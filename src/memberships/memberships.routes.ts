@@ -52,6 +52,7 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
           tiers: deps.plans.tiers,
           currencies: CURRENCIES.filter((c) => deps.plans.tiers.some((t) => t.prices[c])),
           campaign,
+          checkout: deps.checkout,
           error: error && { message: error.message, details: error.details },
         }),
       );
