@@ -90,6 +90,29 @@ export const EMAIL_TEMPLATES = {
       manageUrl: 'http://localhost:3000/account',
     },
   }),
+  'supporter-statement': define({
+    kind: 'receipt',
+    data: z.object({
+      name,
+      year: z.number().int(),
+      totals: z
+        .array(
+          z.object({
+            currency: z.string().length(3),
+            payments: z.number().int().positive(),
+            net: z.number().int(),
+          }),
+        )
+        .min(1),
+      charityStatement: z.string().optional(),
+    }),
+    sample: {
+      name: 'Olena',
+      year: 2026,
+      totals: [{ currency: 'EUR', payments: 12, net: 6000 }],
+      charityStatement: 'The Newsroom is a registered charity, no. 1234567.',
+    },
+  }),
   'membership-canceled': define({
     kind: 'transactional',
     data: z.object({ name, rejoinUrl: z.url() }),
