@@ -152,6 +152,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       toleranceSeconds: config.stripe.webhookToleranceSeconds,
       handlers: deps.stripeEventHandlers,
       gifts: giftDeps,
+      charityStatement: config.stripe.checkout.charityStatement,
     }),
   );
 

@@ -14,6 +14,7 @@ import {
   recordInvoicePaid,
   recordRefund,
 } from '../src/memberships/membership.service.js';
+import { oneTimePaymentIntent, stripeReceiptUrl } from '../src/memberships/receipt-links.js';
 import { notifyPaymentActionRequired, remindUpcomingRenewal } from '../src/memberships/renewal-notices.js';
 import { fromUnixSeconds } from '../src/shared/time.js';
 
@@ -28,6 +29,10 @@ export interface StripeEventInput {
 /** Memberships' dependencies, plus the gifts capability (one webhook, one fulfilment mechanism). */
 export interface WebhookDeps extends MembershipDeps {
   gifts: GiftDeps;
+  /** Asked for what an event does not carry (a receipt's link); absent in replay. */
+  stripe?: Stripe | null;
+  /** A charity's statement for receipts (CHARITY_STATEMENT). */
+  charityStatement?: string;
 }
 
 export type StripeEventHandler = (deps: WebhookDeps, event: StripeEventInput) => Promise<Outcome>;
@@ -35,11 +40,16 @@ export type StripeEventHandler = (deps: WebhookDeps, event: StripeEventInput) =>
 const at = (event: StripeEventInput) => fromUnixSeconds(event.created);
 
 /** A paid Checkout Session: the `kind` in our metadata says which capability fulfils it. */
-const fulfil: StripeEventHandler = (deps, event) => {
+const fulfil: StripeEventHandler = async (deps, event) => {
   const session = event.object as Stripe.Checkout.Session;
-  return session.metadata?.app === METADATA_APP && session.metadata.kind === 'gift'
-    ? fulfillGiftPayment(deps.gifts, session, at(event))
-    : fulfillCheckoutSession(deps, session, at(event));
+  if (session.metadata?.app === METADATA_APP && session.metadata.kind === 'gift')
+    return fulfillGiftPayment(deps.gifts, session, at(event));
+  const paymentIntent = oneTimePaymentIntent(session, METADATA_APP);
+  const receiptUrl = await stripeReceiptUrl(deps.stripe, paymentIntent, deps.logger);
+  return fulfillCheckoutSession(deps, session, at(event), {
+    ...(receiptUrl ? { receiptUrl } : {}),
+    ...(deps.charityStatement ? { charityStatement: deps.charityStatement } : {}),
+  });
 };
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);

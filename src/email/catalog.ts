@@ -39,6 +39,9 @@ export const EMAIL_TEMPLATES = {
       currency: z.string().length(3),
       paidAt: z.iso.datetime(),
       reference: z.string(),
+      /** Stripe's receipt page for the payment, when Stripe told us it. */
+      receiptUrl: z.url().optional(),
+      charityStatement: z.string().optional(),
     }),
     sample: {
       name: 'Olena',
@@ -46,6 +49,8 @@ export const EMAIL_TEMPLATES = {
       currency: 'EUR',
       paidAt: '2026-11-27T10:00:00Z',
       reference: 'ch_sample',
+      receiptUrl: 'https://pay.stripe.com/receipts/payment/sample',
+      charityStatement: 'The Newsroom is a registered charity, no. 1234567.',
     },
   }),
   'payment-failed': define({

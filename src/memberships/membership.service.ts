@@ -100,6 +100,8 @@ export async function fulfillCheckoutSession(
   deps: MembershipDeps,
   session: Stripe.Checkout.Session,
   occurredAt: Date,
+  /** For the one-time receipt: Stripe's receipt page and the charity statement (receipt-links.ts). */
+  receipt: { receiptUrl?: string; charityStatement?: string } = {},
 ): Promise<Outcome> {
   const metadata = session.metadata ?? {};
   if (!isOurs(metadata) || !['membership', 'one_time'].includes(metadata.kind ?? '')) {
@@ -138,6 +140,7 @@ export async function fulfillCheckoutSession(
         currency: (session.currency ?? 'usd').toUpperCase(),
         paidAt: occurredAt.toISOString(),
         reference: paymentIntentId ?? session.id,
+        ...receipt,
       },
       idempotencyKey: `receipt:${session.id}`,
     });

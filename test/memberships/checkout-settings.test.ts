@@ -1,7 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { emailModels } from '../../src/email/email.model.js';
+import { createEmailRenderer } from '../../src/email/renderer.js';
+import { fromRoot } from '../../src/infra/paths.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { catalogModels } from '../../src/memberships/stripe-catalog.js';
+import { checkoutSession, postEvent, purchase, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -186,5 +190,35 @@ describe('checkout settings', () => {
     } finally {
       await plain.close();
     }
+  });
+});
+
+describe('receipts', () => {
+  it('when a one-time contribution is paid, then the receipt links Stripe’s receipt page and carries the charity statement', async () => {
+    const p = purchase({ amount: 2500 });
+    const res = await postEvent(
+      app.url,
+      stripeEvent('checkout.session.completed', checkoutSession(p, { kind: 'one_time' })),
+    );
+    expect(res.status).toBe(200);
+    const asked = recorder.requests.find((r) => r.path === `/v1/payment_intents/${p.paymentIntent}`);
+    expect(asked).toMatchObject({ method: 'GET', status: 200, params: { 'expand[0]': 'latest_charge' } });
+
+    const [job] = await emailModels(app.deps.db).EmailJob.find({ 'to.email': p.email }).lean();
+    expect(job).toMatchObject({
+      template: 'contribution-receipt',
+      data: {
+        amount: 2500,
+        receiptUrl: expect.stringMatching(/^https:\/\/.+\/receipts\//),
+        charityStatement: STATEMENT,
+      },
+    });
+    const renderer = createEmailRenderer({
+      templatesDir: fromRoot('templates/emails'),
+      brand: { name: 'The Newsroom', primaryColor: '#1a56db', postalAddress: '1 Press Street', footer: '' },
+    });
+    const mail = renderer.render('contribution-receipt', 'en', job!.data);
+    expect(mail.html).toContain(`href="${(job!.data as { receiptUrl: string }).receiptUrl}"`);
+    expect(mail.text).toContain(STATEMENT);
   });
 });
