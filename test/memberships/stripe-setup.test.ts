@@ -5,8 +5,9 @@ import { DEFAULT_PLANS, type Plans } from '../../src/memberships/plans.js';
 import { catalogModels } from '../../src/memberships/stripe-catalog.js';
 import { setupStripe } from '../../src/memberships/stripe-setup.js';
 import { STRIPE_EVENT_HANDLERS } from '../../webhooks/stripe-handlers.js';
+import { spawnScript } from '../support/server-process.js';
 import { type PlantedAnswer, startStripeRecorder } from '../support/stripe-recorder.js';
-import { createTestDatabase, TEST_ENV } from '../support/test-app.js';
+import { createTestDatabase, databaseUri, TEST_ENV } from '../support/test-app.js';
 
 // `npm run stripe:setup` through the recording proxy to stripe-mock: what Stripe received for the
 // products, prices (lookup keys), the Customer Portal configuration and the webhook endpoint.
@@ -338,5 +339,36 @@ describe('npm run stripe:setup on an account already set up', () => {
     const stored = await catalogModels(db).CatalogPrice.findById('membership:supporter:month:eur').lean();
     expect(stored?.unitAmount).toBe(600);
     expect(stored?.priceId).not.toBe('price_supporter_month_eur_500');
+  });
+});
+
+describe('the stripe:setup command', () => {
+  it('when run, then it prints what it did and the new endpoint’s signing secret, once, for STRIPE_WEBHOOK_SECRET', async () => {
+    const recorder = await startStripeRecorder({ answer: endpointCreated });
+    try {
+      const cli = spawnScript('webhooks/stripe-setup.cli.ts', {
+        MONGODB_URI: databaseUri(db.name),
+        STRIPE_SECRET_KEY: TEST_ENV.STRIPE_SECRET_KEY,
+        STRIPE_API_URL: `http://127.0.0.1:${recorder.connection.port}`,
+        PUBLIC_BASE_URL: URL_BASE,
+      });
+      expect(await cli.exited).toBe(0);
+      expect(cli.output()).toContain('price membership:patron:year:gbp → price_');
+      expect(cli.output()).toContain(
+        `webhook endpoint we_created (${URL_BASE}/webhooks/stripe, API 2026-10-28.endive): created`,
+      );
+      expect(cli.output()).toContain('STRIPE_WEBHOOK_SECRET=whsec_shown_once');
+      expect(
+        recorder.requests.filter((r) => r.method === 'POST' && r.path === '/v1/webhook_endpoints'),
+      ).toHaveLength(1);
+    } finally {
+      await recorder.close();
+    }
+  });
+
+  it('when no Stripe key is set, then it says so and exits 78', async () => {
+    const cli = spawnScript('webhooks/stripe-setup.cli.ts', { MONGODB_URI: databaseUri(db.name) });
+    expect(await cli.exited).toBe(78);
+    expect(cli.output()).toContain('STRIPE_SECRET_KEY is not set');
   });
 });
