@@ -14,7 +14,10 @@ export async function stripeReceiptUrl(
 ): Promise<string | undefined> {
   if (!stripe || !paymentIntentId) return undefined;
   try {
-    const intent = await stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] });
+    // The same request settlement makes (ledger/settlement.service.ts), so Stripe sees one shape.
+    const intent = await stripe.paymentIntents.retrieve(paymentIntentId, {
+      expand: ['latest_charge.balance_transaction'],
+    });
     const charge = intent.latest_charge;
     return typeof charge === 'object' && charge?.receipt_url ? charge.receipt_url : undefined;
   } catch (error) {

@@ -202,7 +202,11 @@ describe('receipts', () => {
     );
     expect(res.status).toBe(200);
     const asked = recorder.requests.find((r) => r.path === `/v1/payment_intents/${p.paymentIntent}`);
-    expect(asked).toMatchObject({ method: 'GET', status: 200, params: { 'expand[0]': 'latest_charge' } });
+    expect(asked).toMatchObject({
+      method: 'GET',
+      status: 200,
+      params: { 'expand[0]': 'latest_charge.balance_transaction' },
+    });
 
     const [job] = await emailModels(app.deps.db).EmailJob.find({ 'to.email': p.email }).lean();
     expect(job).toMatchObject({
