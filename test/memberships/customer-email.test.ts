@@ -67,6 +67,30 @@ describe('customer.updated', () => {
     expect(signIn.map((j) => j.to.email)).toEqual(['new.address@example.com']);
   });
 
+  it('when a member who reads a newsletter changes their email, then the subscription and its consent stay with the address that gave them, and the new address is subscribed to nothing', async () => {
+    const p = purchase();
+    await becomeMember(p);
+    const signup = await fetch(`${app.url}/newsletters/subscriptions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: p.email, lists: ['editors-picks'] }),
+    });
+    expect(signup.status).toBe(202);
+    const newsletter = (email: string) =>
+      Promise.all(
+        ['newsletter_subscriptions', 'newsletter_consents'].map((c) =>
+          app.deps.db.collection(c).countDocuments({ email }),
+        ),
+      );
+    const before = await newsletter(p.email);
+    expect(before[0]).toBeGreaterThan(0);
+    const moved = `moved-${++seq}@example.com`;
+    await deliver(customerUpdated(p, moved, T0 + 100));
+    expect((await memberOf(p))?.email).toBe(moved);
+    expect(await newsletter(p.email)).toEqual(before);
+    expect(await newsletter(moved)).toEqual([0, 0]);
+  });
+
   it('when an older change arrives after a newer one, or twice, then the newest address stays', async () => {
     const p = purchase();
     await becomeMember(p);
