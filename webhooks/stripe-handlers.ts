@@ -14,7 +14,7 @@ import {
   recordInvoicePaid,
   recordRefund,
 } from '../src/memberships/membership.service.js';
-import { oneTimePaymentIntent, stripeReceiptUrl } from '../src/memberships/receipt-links.js';
+import { paidOneTimePaymentIntent, stripeReceiptUrl } from '../src/memberships/receipt-links.js';
 import { notifyPaymentActionRequired, remindUpcomingRenewal } from '../src/memberships/renewal-notices.js';
 import { fromUnixSeconds } from '../src/shared/time.js';
 
@@ -42,14 +42,16 @@ const at = (event: StripeEventInput) => fromUnixSeconds(event.created);
 /** A paid Checkout Session: the `kind` in our metadata says which capability fulfils it. */
 const fulfil: StripeEventHandler = async (deps, event) => {
   const session = event.object as Stripe.Checkout.Session;
-  if (session.metadata?.app === METADATA_APP && session.metadata.kind === 'gift')
-    return fulfillGiftPayment(deps.gifts, session, at(event));
-  const paymentIntent = oneTimePaymentIntent(session, METADATA_APP);
+  // One-time contributions and gifts get a receipt from us that links Stripe's own.
+  const paymentIntent = paidOneTimePaymentIntent(session, METADATA_APP);
   const receiptUrl = await stripeReceiptUrl(deps.stripe, paymentIntent, deps.logger);
-  return fulfillCheckoutSession(deps, session, at(event), {
+  const receipt = {
     ...(receiptUrl ? { receiptUrl } : {}),
     ...(deps.charityStatement ? { charityStatement: deps.charityStatement } : {}),
-  });
+  };
+  return session.metadata?.app === METADATA_APP && session.metadata.kind === 'gift'
+    ? fulfillGiftPayment(deps.gifts, session, at(event), receipt)
+    : fulfillCheckoutSession(deps, session, at(event), receipt);
 };
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);

@@ -169,6 +169,8 @@ export const EMAIL_TEMPLATES = {
       currency: z.string().length(3),
       deliverOn: z.string(),
       manageUrl: z.url(),
+      receiptUrl: z.url().optional(),
+      charityStatement: z.string().optional(),
     }),
     sample: {
       name: 'Olena',

@@ -26,8 +26,10 @@ export async function stripeReceiptUrl(
   }
 }
 
-/** The PaymentIntent of a paid one-time contribution session of ours, whose receipt links Stripe's. */
-export const oneTimePaymentIntent = (session: Stripe.Checkout.Session, app: string) =>
-  session.metadata?.app === app && session.metadata.kind === 'one_time' && session.payment_status === 'paid'
+/** The PaymentIntent of a paid one-time payment session of ours (a contribution or a gift), whose receipt links Stripe's. */
+export const paidOneTimePaymentIntent = (session: Stripe.Checkout.Session, app: string) =>
+  session.metadata?.app === app &&
+  ['one_time', 'gift'].includes(session.metadata.kind ?? '') &&
+  session.payment_status === 'paid'
     ? idOf(session.payment_intent)
     : undefined;
