@@ -31,7 +31,7 @@ export async function notifyPaymentActionRequired(
   invoice: Stripe.Invoice,
 ): Promise<Outcome> {
   const subscription = subscriptionOfInvoice(invoice);
-  if (!subscription.id || subscription.metadata?.app !== METADATA_APP) return 'ignored';
+  if (!invoice.id || !subscription.id || subscription.metadata?.app !== METADATA_APP) return 'ignored';
   if (!invoice.hosted_invoice_url) throw new Error(`invoice ${invoice.id} has no hosted invoice URL`);
   const paid = invoice.status === 'paid' || (await ledgerModel(deps.db).exists({ _id: invoice.id }));
   if (paid) {
