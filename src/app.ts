@@ -166,6 +166,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       toleranceSeconds: config.stripe.webhookToleranceSeconds,
       handlers: deps.stripeEventHandlers,
       gifts: giftDeps,
+      charityStatement: config.stripe.checkout.charityStatement,
     }),
   );
 
@@ -181,6 +182,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       plans,
       publicBaseUrl: config.http.publicBaseUrl,
       brandName: config.brand.name,
+      checkout: config.stripe.checkout,
+      logger: deps.logger,
     }),
   );
   app.use(

@@ -10,7 +10,9 @@ import { registerLeaseModel } from './infra/leases.js';
 import { registerMigrationModel } from './infra/migrations.js';
 import { registerTallyModel } from './infra/tally.js';
 import { registerLedgerModels } from './ledger/ledger.model.js';
+import { registerCustomerEmailModel } from './memberships/customer-email.js';
 import { registerMembershipModels } from './memberships/membership.model.js';
+import { registerStripeCatalogModels } from './memberships/stripe-catalog.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
 import { registerReportModels } from './reports/audit.model.js';
@@ -28,6 +30,8 @@ export function registerModels(db: Connection): void {
   registerEmailModels(db);
   registerLedgerModels(db);
   registerMembershipModels(db);
+  registerStripeCatalogModels(db);
+  registerCustomerEmailModel(db);
   registerStripeEventModel(db);
   registerSignInTokenModel(db);
   registerStaffModels(db);

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
+import { applyCustomerUpdated } from '../src/memberships/customer-email.js';
 import {
   applySubscriptionEvent,
   fulfillCheckoutSession,
@@ -13,6 +14,8 @@ import {
   recordInvoicePaid,
   recordRefund,
 } from '../src/memberships/membership.service.js';
+import { paidOneTimePaymentIntent, stripeReceiptUrl } from '../src/memberships/receipt-links.js';
+import { notifyPaymentActionRequired, remindUpcomingRenewal } from '../src/memberships/renewal-notices.js';
 import { fromUnixSeconds } from '../src/shared/time.js';
 import { fulfillSponsorship } from '../src/sponsorship/sponsorship.service.js';
 
@@ -27,6 +30,10 @@ export interface StripeEventInput {
 /** Memberships' dependencies, plus the gifts capability (one webhook, one fulfilment mechanism). */
 export interface WebhookDeps extends MembershipDeps {
   gifts: GiftDeps;
+  /** Asked for what an event does not carry (a receipt's link); absent in replay. */
+  stripe?: Stripe | null;
+  /** A charity's statement for receipts (CHARITY_STATEMENT). */
+  charityStatement?: string;
 }
 
 export type StripeEventHandler = (deps: WebhookDeps, event: StripeEventInput) => Promise<Outcome>;
@@ -34,12 +41,20 @@ export type StripeEventHandler = (deps: WebhookDeps, event: StripeEventInput) =>
 const at = (event: StripeEventInput) => fromUnixSeconds(event.created);
 
 /** A paid Checkout Session: the `kind` in our metadata says which capability fulfils it. */
-const fulfil: StripeEventHandler = (deps, event) => {
+const fulfil: StripeEventHandler = async (deps, event) => {
   const session = event.object as Stripe.Checkout.Session;
   const kind = session.metadata?.app === METADATA_APP ? session.metadata.kind : undefined;
-  if (kind === 'gift') return fulfillGiftPayment(deps.gifts, session, at(event));
   if (kind === 'sponsorship') return fulfillSponsorship(deps, session, at(event));
-  return fulfillCheckoutSession(deps, session, at(event));
+  // One-time contributions and gifts get a receipt from us that links Stripe's own.
+  const paymentIntent = paidOneTimePaymentIntent(session, METADATA_APP);
+  const receiptUrl = await stripeReceiptUrl(deps.stripe, paymentIntent, deps.logger);
+  const receipt = {
+    ...(receiptUrl ? { receiptUrl } : {}),
+    ...(deps.charityStatement ? { charityStatement: deps.charityStatement } : {}),
+  };
+  return kind === 'gift'
+    ? fulfillGiftPayment(deps.gifts, session, at(event), receipt)
+    : fulfillCheckoutSession(deps, session, at(event), receipt);
 };
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);
@@ -61,6 +76,10 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'invoice.paid': (deps, event) => recordInvoicePaid(deps, event.object as Stripe.Invoice, at(event)),
   'invoice_payment.paid': (deps, event) => linkInvoicePayment(deps, event.object as Stripe.InvoicePayment),
   'invoice.payment_failed': (deps, event) => notifyPaymentFailed(deps, event.object as Stripe.Invoice),
+  'invoice.payment_action_required': (deps, event) =>
+    notifyPaymentActionRequired(deps, event.object as Stripe.Invoice),
+  'invoice.upcoming': (deps, event) => remindUpcomingRenewal(deps, event.object as Stripe.Invoice),
+  'customer.updated': (deps, event) => applyCustomerUpdated(deps, event.object as Stripe.Customer, event),
   'customer.subscription.created': subscriptionHandler,
   'customer.subscription.updated': subscriptionHandler,
   'customer.subscription.deleted': subscriptionHandler,

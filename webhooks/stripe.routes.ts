@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../src/http/errors.js';
 import type { ApiDocs } from '../src/http/openapi.js';
+import { warnOnApiVersion } from '../src/infra/stripe.js';
 import { type HandlerTable, receiveStripeEvent } from './stripe-events.service.js';
 import type { WebhookDeps } from './stripe-handlers.js';
 
@@ -40,6 +41,7 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     } catch {
       throw new AppError('webhook_signature_invalid');
     }
+    warnOnApiVersion(deps.logger, event);
     try {
       const result = await receiveStripeEvent(deps, event, deps.handlers);
       res.json({ received: true, ...result });

@@ -6,6 +6,7 @@ import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { findMemberByEmail, subscriptionsOf } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
+import { portalConfigurationId } from '../memberships/stripe-catalog.js';
 import { signInTokenModel } from './sign-in-token.model.js';
 
 export const SIGN_IN_LINK_MINUTES = 15;
@@ -78,9 +79,12 @@ export async function billingPortalUrl(
 ): Promise<string | undefined> {
   const member = await membershipModels(deps.db).Member.findById(memberId).lean<Member>();
   if (!member?.stripeCustomerId) return undefined;
+  // Setup's configuration offers switching tiers and intervals; without it, the account's default.
+  const configuration = await portalConfigurationId(deps.db);
   const session = await deps.stripe.billingPortal.sessions.create({
     customer: member.stripeCustomerId,
     return_url: `${deps.publicBaseUrl}/account`,
+    ...(configuration ? { configuration } : {}),
   });
   return session.url;
 }

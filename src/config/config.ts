@@ -55,6 +55,10 @@ export const configSchema = z
     STRIPE_TIMEOUT_MS: positiveInt.default(10_000),
     LOCAL_CHECKOUT: boolean.optional(),
     DEMO_DRIVE: boolean.default(true),
+    STRIPE_PROMOTION_CODES: boolean.default(false),
+    STRIPE_AUTOMATIC_TAX: boolean.default(false),
+    STRIPE_TAX_ID_COLLECTION: boolean.default(false),
+    CHARITY_STATEMENT: z.string().trim().min(1).max(1000).optional(),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -175,6 +179,8 @@ export interface Config {
      * Stripe events to our own webhook (src/dev/local-checkout.ts).
      */
     localCheckout: boolean;
+    /** What membership Checkout offers (src/memberships/checkout.service.ts). */
+    checkout: CheckoutSettings;
   };
   /** `npm run dev` seeds the demo drive into an empty database (src/dev/demo-seed.ts). */
   demoDrive: boolean;
@@ -207,6 +213,17 @@ export interface Config {
   jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
   /** Where a process without the web app (the worker) serves /metrics; unset: nowhere. */
   metricsPort?: number;
+}
+
+export interface CheckoutSettings {
+  /** Readers may enter a Stripe promotion code at Checkout. */
+  promotionCodes: boolean;
+  /** Stripe Tax computes VAT/sales tax from the reader's address (needs Stripe Tax set up). */
+  automaticTax: boolean;
+  /** Readers (businesses) may give a VAT or other tax id, printed on their invoices. */
+  taxIdCollection: boolean;
+  /** A registered charity's statement, shown at Checkout, on the membership page and on receipts. */
+  charityStatement?: string;
 }
 
 export class ConfigError extends Error {
@@ -271,6 +288,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       apiUrl: env.STRIPE_API_URL,
       timeoutMs: env.STRIPE_TIMEOUT_MS,
       localCheckout,
+      checkout: {
+        promotionCodes: env.STRIPE_PROMOTION_CODES,
+        automaticTax: env.STRIPE_AUTOMATIC_TAX,
+        taxIdCollection: env.STRIPE_TAX_ID_COLLECTION,
+        charityStatement: env.CHARITY_STATEMENT,
+      },
     },
     demoDrive: env.DEMO_DRIVE && env.NODE_ENV === 'development',
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,

@@ -1,11 +1,10 @@
+import { STRIPE_API_VERSION } from '../infra/stripe.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 
-// Stripe events as Stripe sends them (API version 2026-10), with only the fields our handlers
+// Stripe events as Stripe sends them (the pinned API version, STRIPE_API_VERSION), with only the fields our handlers
 // read. The local checkout (development without Stripe) sends these through the real
 // /webhooks/stripe, and the tests build theirs from the same functions, so both exercise exactly
 // the shapes the handlers are written against.
-
-export const STRIPE_API_VERSION = '2026-10-28.endive';
 
 export interface StripeEventShape {
   id: string;
@@ -111,7 +110,15 @@ export function subscription(
           id: `si_${p.subscription}`,
           current_period_start: p.at,
           current_period_end: periodEnd(p),
-          price: { unit_amount: p.amount, currency: p.currency, recurring: { interval: p.interval } },
+          price: {
+            id: `price_${p.plan}_${p.interval}_${p.currency}`,
+            object: 'price',
+            // Tiers are sold at their Stripe Price (npm run stripe:setup); custom amounts have none.
+            lookup_key: p.plan === 'custom' ? null : `membership:${p.plan}:${p.interval}:${p.currency}`,
+            unit_amount: p.amount,
+            currency: p.currency,
+            recurring: { interval: p.interval },
+          },
         },
       ],
     },

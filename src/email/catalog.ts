@@ -39,6 +39,9 @@ export const EMAIL_TEMPLATES = {
       currency: z.string().length(3),
       paidAt: z.iso.datetime(),
       reference: z.string(),
+      /** Stripe's receipt page for the payment, when Stripe told us it. */
+      receiptUrl: z.url().optional(),
+      charityStatement: z.string().optional(),
     }),
     sample: {
       name: 'Olena',
@@ -46,6 +49,8 @@ export const EMAIL_TEMPLATES = {
       currency: 'EUR',
       paidAt: '2026-11-27T10:00:00Z',
       reference: 'ch_sample',
+      receiptUrl: 'https://pay.stripe.com/receipts/payment/sample',
+      charityStatement: 'The Newsroom is a registered charity, no. 1234567.',
     },
   }),
   'payment-failed': define({
@@ -57,6 +62,61 @@ export const EMAIL_TEMPLATES = {
       updateUrl: z.url(),
     }),
     sample: { name: 'Olena', amount: 500, currency: 'EUR', updateUrl: 'http://localhost:3000/account' },
+  }),
+  'payment-action-required': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      amount: z.number().int().nonnegative(),
+      currency: z.string().length(3),
+      confirmUrl: z.url(),
+    }),
+    sample: {
+      name: 'Olena',
+      amount: 5000,
+      currency: 'EUR',
+      confirmUrl: 'https://invoice.stripe.com/i/acct_sample/test_sample',
+    },
+  }),
+  'renewal-reminder': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      amount: z.number().int().nonnegative(),
+      currency: z.string().length(3),
+      renewsAt: z.iso.datetime(),
+      manageUrl: z.url(),
+    }),
+    sample: {
+      name: 'Olena',
+      amount: 5000,
+      currency: 'EUR',
+      renewsAt: '2026-12-24T10:00:00Z',
+      manageUrl: 'http://localhost:3000/account',
+    },
+  }),
+  'supporter-statement': define({
+    kind: 'receipt',
+    data: z.object({
+      name,
+      year: z.number().int(),
+      totals: z
+        .array(
+          z.object({
+            currency: z.string().length(3),
+            payments: z.number().int().positive(),
+            net: z.number().int(),
+          }),
+        )
+        .min(1),
+      charityStatement: z.string().optional(),
+    }),
+    sample: {
+      name: 'Olena',
+      year: 2026,
+      totals: [{ currency: 'EUR', payments: 12, net: 6000 }],
+      charityStatement: 'The Newsroom is a registered charity, no. 1234567.',
+    },
   }),
   'membership-canceled': define({
     kind: 'transactional',
@@ -109,6 +169,8 @@ export const EMAIL_TEMPLATES = {
       currency: z.string().length(3),
       deliverOn: z.string(),
       manageUrl: z.url(),
+      receiptUrl: z.url().optional(),
+      charityStatement: z.string().optional(),
     }),
     sample: {
       name: 'Olena',

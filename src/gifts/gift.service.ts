@@ -159,6 +159,8 @@ export async function fulfillGiftPayment(
   deps: GiftDeps,
   session: Stripe.Checkout.Session,
   occurredAt: Date,
+  /** For the receipt: Stripe's receipt page and the charity statement (memberships/receipt-links.ts). */
+  receipt: { receiptUrl?: string; charityStatement?: string } = {},
 ): Promise<'applied' | 'ignored' | 'pending'> {
   const giftId = session.metadata?.giftId;
   const gift =
@@ -199,6 +201,7 @@ export async function fulfillGiftPayment(
       currency: gift.currency.toUpperCase(),
       deliverOn: longDate(gift.deliverAt, deps.timeZone),
       manageUrl: manageUrl(deps, String(gift._id)),
+      ...receipt,
     },
     idempotencyKey: `gift-receipt:${gift._id}`,
   });

@@ -2,6 +2,36 @@ import Stripe from 'stripe';
 
 export type { Stripe };
 
+/**
+ * The Stripe API version this code is written for, in one place: every request sends it, the
+ * webhook endpoint is created with it (npm run stripe:setup), and the fixtures use its shapes. It is
+ * the version the installed `stripe` package is typed for; upgrading the package means reading
+ * Stripe's changelog, moving this pin and the endpoint's version together (stripe:setup creates a
+ * new endpoint when they differ), and updating the fixtures.
+ */
+export const STRIPE_API_VERSION = '2026-10-28.endive' as const satisfies typeof Stripe.API_VERSION;
+
+/**
+ * An event rendered in another API version than ours has other shapes (fields move between
+ * versions): say so loudly, with both versions, so an endpoint left on an old version is noticed.
+ */
+export function warnOnApiVersion(
+  logger: { warn(fields: object, message: string): void },
+  event: { id: string; type: string; api_version?: string | null },
+): void {
+  if (event.api_version && event.api_version !== STRIPE_API_VERSION) {
+    logger.warn(
+      {
+        eventId: event.id,
+        type: event.type,
+        eventApiVersion: event.api_version,
+        apiVersion: STRIPE_API_VERSION,
+      },
+      'stripe event rendered in another API version than the code is written for; check the webhook endpoint (npm run stripe:setup)',
+    );
+  }
+}
+
 /** Stripe answered that the object does not exist (as opposed to failing to answer). */
 export const isMissingInStripe = (error: unknown) => (error as { code?: string }).code === 'resource_missing';
 
@@ -24,6 +54,7 @@ export function createStripeClient(
 ): Stripe | null {
   if (!secretKey) return null;
   return new Stripe(secretKey, {
+    apiVersion: STRIPE_API_VERSION,
     // One retry (same idempotency key): a reader waits at most about twice the timeout before
     // the route answers 503 payments_unavailable.
     maxNetworkRetries: 1,

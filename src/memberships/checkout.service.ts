@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { z } from 'zod';
+import type { CheckoutSettings } from '../config/config.js';
 import { AppError } from '../http/errors.js';
 import { emailField } from '../http/validate.js';
+import type { Logger } from '../infra/logger.js';
 import { findMemberByEmail } from './member-keys.js';
 import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
+import { findCatalogPrice, lookupKeyOf } from './stripe-catalog.js';
 
 /** Marks Checkout Sessions as ours: a session without it (another app on a shared account) is ignored. */
 export const METADATA_APP = 'membership-drive';
@@ -64,6 +67,69 @@ export interface CheckoutDeps {
   stripe: CheckoutSessions;
   plans: Plans;
   publicBaseUrl: string;
+  /** Promotion codes, tax, charity statement; all off when absent. */
+  settings?: CheckoutSettings;
+  logger?: Logger;
+}
+
+const NO_SETTINGS: CheckoutSettings = { promotionCodes: false, automaticTax: false, taxIdCollection: false };
+
+/**
+ * A tier is sold at its Stripe Price (made by `npm run stripe:setup`), so the Customer Portal can
+ * switch a member between tiers and intervals. Custom amounts and one-time contributions have no
+ * Price and go as price_data; so does a tier whose Price is missing or has another amount than the
+ * plans say (setup not run since the plans changed), with a warning rather than a wrong charge.
+ */
+async function lineItemFor(
+  deps: CheckoutDeps,
+  request: CheckoutRequest,
+  chosen: { plan: string; name: string; amount: number },
+): Promise<Stripe.Checkout.SessionCreateParams.LineItem> {
+  const interval = request.kind === 'membership' ? request.interval : undefined;
+  if (interval && chosen.plan !== 'custom') {
+    const key = lookupKeyOf(chosen.plan, interval, request.currency);
+    const price = await findCatalogPrice(deps.db, key, chosen.amount);
+    if (price) return { quantity: 1, price: price.priceId };
+    deps.logger?.warn(
+      { lookupKey: key },
+      'no Stripe Price for this tier and amount: run npm run stripe:setup',
+    );
+  }
+  const taxInclusive = request.kind === 'membership' && deps.settings?.automaticTax;
+  return {
+    quantity: 1,
+    price_data: {
+      currency: request.currency,
+      unit_amount: chosen.amount,
+      product_data: { name: chosen.name },
+      ...(interval ? { recurring: { interval } } : {}),
+      ...(taxInclusive ? { tax_behavior: 'inclusive' as const } : {}),
+    },
+  };
+}
+
+/**
+ * The newsroom's Checkout settings as Stripe parameters. Promotion codes and tax apply to
+ * memberships (a membership with benefits may owe VAT; a donation does not); the charity statement
+ * is shown above the pay button of every session.
+ */
+function settingsParams(
+  settings: CheckoutSettings,
+  request: CheckoutRequest,
+  existingCustomer: boolean,
+): Partial<Stripe.Checkout.SessionCreateParams> {
+  const membership = request.kind === 'membership';
+  const tax = membership && settings.automaticTax;
+  const taxIds = membership && settings.taxIdCollection;
+  return {
+    ...(membership && settings.promotionCodes ? { allow_promotion_codes: true } : {}),
+    ...(tax ? { automatic_tax: { enabled: true } } : {}),
+    ...(taxIds ? { tax_id_collection: { enabled: true } } : {}),
+    // Stripe computes tax from, and stores tax ids on, the customer: a known customer's address and
+    // name must be allowed to come from what they enter at Checkout.
+    ...((tax || taxIds) && existingCustomer ? { customer_update: { address: 'auto', name: 'auto' } } : {}),
+    ...(settings.charityStatement ? { custom_text: { submit: { message: settings.charityStatement } } } : {}),
+  };
 }
 
 /** Resolves what the reader asked for against the configured plans: name and price, or a 422. */
@@ -111,7 +177,7 @@ function priceFor(plans: Plans, request: CheckoutRequest): { plan: string; name:
 
 /**
  * Creates a Stripe Checkout Session for a membership (subscription mode) or a one-time
- * contribution (payment mode). Prices go as price_data, so nothing is set up in the dashboard;
+ * contribution (payment mode), at the tier's Stripe Price or as price_data (lineItemFor);
  * metadata says what the session is for, and the webhook fulfils it.
  */
 export async function createCheckoutSession(
@@ -121,7 +187,8 @@ export async function createCheckoutSession(
   /** A gift member continuing: the first charge waits until their gift ends. */
   options: { trialEnd?: Date } = {},
 ): Promise<{ sessionId: string; url: string }> {
-  const { plan, name, amount } = priceFor(deps.plans, request);
+  const chosen = priceFor(deps.plans, request);
+  const { plan } = chosen;
   const reference = randomUUID();
   const interval = request.kind === 'membership' ? request.interval : undefined;
   const metadata: Record<string, string> = {
@@ -145,18 +212,9 @@ export async function createCheckoutSession(
   const session = await deps.stripe.checkout.sessions.create(
     {
       mode: request.kind === 'membership' ? 'subscription' : 'payment',
-      line_items: [
-        {
-          quantity: 1,
-          price_data: {
-            currency: request.currency,
-            unit_amount: amount,
-            product_data: { name },
-            ...(interval ? { recurring: { interval } } : {}),
-          },
-        },
-      ],
+      line_items: [await lineItemFor(deps, request, chosen)],
       ...customer,
+      ...settingsParams(deps.settings ?? NO_SETTINGS, request, Boolean(known?.stripeCustomerId)),
       client_reference_id: reference,
       metadata,
       ...(request.kind === 'membership'

@@ -26,6 +26,7 @@ import {
   type SubscriptionObservation,
   type SubscriptionState,
 } from './membership.model.js';
+import { tierOfLookupKey } from './stripe-catalog.js';
 
 export interface MembershipDeps {
   db: Connection;
@@ -105,6 +106,8 @@ export async function fulfillCheckoutSession(
   deps: MembershipDeps,
   session: Stripe.Checkout.Session,
   occurredAt: Date,
+  /** For the one-time receipt: Stripe's receipt page and the charity statement (receipt-links.ts). */
+  receipt: { receiptUrl?: string; charityStatement?: string } = {},
 ): Promise<Outcome> {
   const metadata = session.metadata ?? {};
   if (!isOurs(metadata) || !['membership', 'one_time'].includes(metadata.kind ?? '')) {
@@ -143,6 +146,7 @@ export async function fulfillCheckoutSession(
         currency: (session.currency ?? 'usd').toUpperCase(),
         paidAt: occurredAt.toISOString(),
         reference: paymentIntentId ?? session.id,
+        ...receipt,
       },
       idempotencyKey: `receipt:${session.id}`,
     });
@@ -219,7 +223,10 @@ async function mirrorNewSubscription(
   }
 }
 
-function subscriptionOfInvoice(invoice: Stripe.Invoice): { id?: string; metadata?: Stripe.Metadata | null } {
+export function subscriptionOfInvoice(invoice: Stripe.Invoice): {
+  id?: string;
+  metadata?: Stripe.Metadata | null;
+} {
   const details = invoice.parent?.subscription_details;
   // Before API version 2025-03-31 these lived on the invoice itself.
   const legacy = invoice as unknown as {
@@ -423,7 +430,8 @@ function stateOf(
     memberId,
     customerId,
     status: event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status,
-    plan: subscription.metadata.plan ?? 'custom',
+    // A switch in the Customer Portal changes the price, not our metadata: the tier is the price's.
+    plan: tierOfLookupKey(item?.price?.lookup_key) ?? subscription.metadata.plan ?? 'custom',
     interval: item?.price?.recurring?.interval ?? subscription.metadata.interval ?? 'month',
     amount: item?.price?.unit_amount ?? 0,
     currency: item?.price?.currency ?? 'usd',

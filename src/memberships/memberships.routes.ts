@@ -3,11 +3,13 @@ import { type Request, type Response, Router } from 'express';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { z } from 'zod';
+import type { CheckoutSettings } from '../config/config.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderPage } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
+import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { CURRENCIES, type Plans, plansSchema } from './plans.js';
@@ -20,6 +22,8 @@ export interface MembershipRoutesDeps {
   plans: Plans;
   publicBaseUrl: string;
   brandName: string;
+  checkout?: CheckoutSettings;
+  logger?: Logger;
 }
 
 const checkoutResponseSchema = z
@@ -59,6 +63,7 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
           tiers: deps.plans.tiers,
           currencies: CURRENCIES.filter((c) => deps.plans.tiers.some((t) => t.prices[c])),
           campaign,
+          checkout: deps.checkout,
           error: error && { message: error.message, details: error.details },
         }),
       );
@@ -74,7 +79,14 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
       const request = parseInput(checkoutRequestSchema, withoutBlankFields(req.body));
       const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
       const session = await createCheckoutSession(
-        { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+        {
+          db: deps.db,
+          stripe: sessions,
+          plans: deps.plans,
+          publicBaseUrl: deps.publicBaseUrl,
+          settings: deps.checkout,
+          logger: deps.logger,
+        },
         request,
         idempotencyKey,
       );

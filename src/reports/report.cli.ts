@@ -22,6 +22,13 @@ import {
 import { growthQuery, reconciliationQuery, revenueQuery } from './report-queries.js';
 import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import {
+  emailStatements,
+  STATEMENT_COLUMNS,
+  statementCsvLines,
+  statementQuery,
+  supporterStatements,
+} from './statement.report.js';
+import {
   countSupporters,
   SUPPORTER_COLUMNS,
   supporterRows,
@@ -37,7 +44,9 @@ const USAGE = `Usage:
                     [--currency eur] [--source checkout|gift] [--campaign SLUG] [--joinedFrom YYYY-MM-DD] [--joinedTo YYYY-MM-DD]
   npm run report -- revenue --out FILE.csv --from YYYY-MM --to YYYY-MM [--by month|day] [--bom]
   npm run report -- growth --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]
-  npm run report -- reconciliation --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]`;
+  npm run report -- reconciliation --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]
+  npm run report -- statement --out FILE.csv --year YYYY [--email] [--bom]
+                    (--email also queues one statement email per supporter, once per year)`;
 
 type Values = Record<string, string | boolean | undefined>;
 interface Export {
@@ -85,6 +94,27 @@ const EXPORTERS: Record<string, Exporter> = {
     return { filters: data!, columns, lines };
   },
 
+  async statement(values, { db, config }) {
+    const { data, error } = parse(statementQuery, { year: values.year });
+    if (error) return error;
+    const statements = await supporterStatements(db, data!.year);
+    if (values.email) {
+      const queued = await emailStatements(
+        { db, clock: systemClock, charityStatement: config.stripe.checkout.charityStatement },
+        data!.year,
+        statements,
+      );
+      process.stderr.write(
+        `statement: ${queued} emails queued (${statements.length - queued} already sent or queued before)\n`,
+      );
+    }
+    return {
+      filters: { year: data!.year, email: Boolean(values.email) },
+      columns: STATEMENT_COLUMNS,
+      lines: statementCsvLines(statements),
+    };
+  },
+
   async reconciliation(values, { db, config }) {
     const { data, error } = parse(reconciliationQuery, values);
     if (error) return error;
@@ -118,6 +148,8 @@ async function main(): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       by: { type: 'string', default: 'month' },
+      year: { type: 'string' },
+      email: { type: 'boolean', default: false },
     },
   });
   const [name] = positionals;

@@ -150,7 +150,12 @@ describe('purchase and payment', () => {
       .EmailJob.find({ template: 'gift-receipt', 'data.manageUrl': { $regex: giftId } })
       .lean();
     expect(receipts).toHaveLength(1);
-    expect(receipts[0]!.data).toMatchObject({ recipientName: 'Taras', deliverOn: '24 December 2026' });
+    expect(receipts[0]!.data).toMatchObject({
+      recipientName: 'Taras',
+      deliverOn: '24 December 2026',
+      // Stripe's receipt page for the payment (stripe-mock's charge), asked for as the payment is recorded.
+      receiptUrl: expect.stringMatching(/^https:\/\/.+\/receipts\//),
+    });
     const after = await countOf(app.deps.db, (await campaignModels(app.deps.db).Campaign.findOne().lean())!);
     expect(after).toBe(before + 1);
   });

@@ -13,7 +13,17 @@ export interface RecordedStripeRequest {
   status: number;
 }
 
-export async function startStripeRecorder() {
+/**
+ * A planted answer, for what stateless stripe-mock cannot say (an object that exists or is missing,
+ * a version its spec does not know yet); undefined forwards the request to stripe-mock.
+ */
+export type PlantedAnswer = (request: {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+}) => { status: number; body: unknown } | undefined;
+
+export async function startStripeRecorder(options: { answer?: PlantedAnswer } = {}) {
   const target = inject('stripeMock');
   const requests: RecordedStripeRequest[] = [];
   const server = http.createServer((req, res) => {
@@ -22,15 +32,26 @@ export async function startStripeRecorder() {
       body += chunk;
     });
     req.on('end', () => {
+      const method = req.method ?? '';
+      const path = (req.url ?? '').split('?')[0]!;
+      const params = Object.fromEntries(
+        new URLSearchParams(method === 'GET' ? (req.url ?? '').split('?')[1] : body),
+      );
+      const planted = options.answer?.({ method, path, params });
+      if (planted) {
+        const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
+        requests.push({ method, path, params, idempotencyKey, status: planted.status });
+        res.writeHead(planted.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(planted.body));
+        return;
+      }
       const upstream = http.request(
         { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
           requests.push({
-            method: req.method ?? '',
-            path: (req.url ?? '').split('?')[0]!,
-            params: Object.fromEntries(
-              new URLSearchParams(req.method === 'GET' ? (req.url ?? '').split('?')[1] : body),
-            ),
+            method,
+            path,
+            params,
             idempotencyKey: req.headers['idempotency-key'] as string | undefined,
             status: answer.statusCode ?? 0,
           });
