@@ -52,6 +52,7 @@ export const configSchema = z
     STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
     STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
     STRIPE_TIMEOUT_MS: positiveInt.default(10_000),
+    STRIPE_ADOPT_UNTAGGED: boolean.default(false),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -144,6 +145,12 @@ export interface Config {
     apiUrl?: string;
     /** Per request; a payment route answers 503 payments_unavailable rather than wait longer. */
     timeoutMs: number;
+    /**
+     * Events about subscriptions and invoices without our `metadata.app` are ours too (the
+     * newsroom's own Stripe account, adopted with `npm run import -- stripe`). Off: only adopted
+     * customers and subscriptions are, besides our own.
+     */
+    adoptUntagged: boolean;
   };
   membershipPlansFile?: string;
   /** How long each process keeps a campaign's progress before reading the database again. */
@@ -226,6 +233,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       webhookToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
       apiUrl: env.STRIPE_API_URL,
       timeoutMs: env.STRIPE_TIMEOUT_MS,
+      adoptUntagged: env.STRIPE_ADOPT_UNTAGGED,
     },
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
