@@ -14,7 +14,7 @@ import { CURRENCIES, INTERVALS, type Plans } from '../memberships/plans.js';
 //   LAST_CHANGED,…; unsubscribed adds UNSUB_TIME,…; cleaned adds CLEAN_TIME,…
 // - listmonk (Subscribers → Export): uuid,email,name,attributes,status,created_at,updated_at
 
-export type MemberFormat = 'ghost' | 'plain';
+export type MemberFormat = 'ghost' | 'plain' | 'stripe';
 export type SubscriberFormat = 'mailchimp' | 'listmonk';
 
 export function detectMemberFormat(header: string[]): MemberFormat | undefined {
@@ -39,6 +39,8 @@ export interface MemberRow {
   status: MemberStatus;
   labels: string[];
   subscription?: { plan: string; amount: number; currency: string; interval: string };
+  currentPeriodEnd?: Date;
+  endedAt?: Date;
 }
 
 export type SubscriberState = 'confirmed' | 'unsubscribed' | 'cleaned' | 'blocklisted';
@@ -64,7 +66,8 @@ const FORMULA = /^[=+\-@\t\r＝＋－＠]/;
 function email(raw: string | undefined): string | { rejected: string } {
   const value = normalizeEmail(raw ?? '');
   if (!value) return { rejected: 'no email address' };
-  if (!emailSchema.safeParse(value).success) return { rejected: `invalid email address "${value.slice(0, 80)}"` };
+  if (!emailSchema.safeParse(value).success)
+    return { rejected: `invalid email address "${value.slice(0, 80)}"` };
   return value;
 }
 
@@ -120,7 +123,9 @@ export function parseMemberRow(
     if (values.deleted_at?.trim()) return { rejected: 'deleted in Ghost' };
     const comped = values.complimentary_plan?.trim().toLowerCase() === 'true';
     if (!customerId && !comped)
-      return { rejected: 'a free member (no Stripe customer, not complimentary): import as newsletter subscribers' };
+      return {
+        rejected: 'a free member (no Stripe customer, not complimentary): import as newsletter subscribers',
+      };
     return { row: { email: address, name: who, joinedAt, customerId, status: 'active', labels } };
   }
 
@@ -140,7 +145,8 @@ export function parseMemberRow(
   let amount: number | undefined;
   if (amountText) {
     // Major units as people write them in a spreadsheet: 5, 5.00, 12.5.
-    if (!/^\d{1,7}(\.\d{1,2})?$/.test(amountText)) return { rejected: `invalid amount "${amountText.slice(0, 20)}"` };
+    if (!/^\d{1,7}(\.\d{1,2})?$/.test(amountText))
+      return { rejected: `invalid amount "${amountText.slice(0, 20)}"` };
     const [whole, cents = ''] = amountText.split('.');
     amount = Number(whole) * 100 + Number(cents.padEnd(2, '0'));
   } else {
@@ -172,16 +178,24 @@ export function parseSubscriberRow(
     const createdAt = parseTime(values.created_at) ?? undefined;
     const updatedAt = parseTime(values.updated_at) ?? undefined;
     const status = values.status?.trim().toLowerCase();
-    if (status === 'enabled') return { row: { email: address, name: who, state: 'confirmed', confirmAt: createdAt } };
+    if (status === 'enabled')
+      return { row: { email: address, name: who, state: 'confirmed', confirmAt: createdAt } };
     if (status === 'blocklisted')
-      return { row: { email: address, name: who, state: 'blocklisted', confirmAt: createdAt, leftAt: updatedAt } };
+      return {
+        row: { email: address, name: who, state: 'blocklisted', confirmAt: createdAt, leftAt: updatedAt },
+      };
     if (status === 'disabled')
-      return { row: { email: address, name: who, state: 'unsubscribed', confirmAt: createdAt, leftAt: updatedAt } };
+      return {
+        row: { email: address, name: who, state: 'unsubscribed', confirmAt: createdAt, leftAt: updatedAt },
+      };
     return { rejected: `unknown listmonk status "${(status ?? '').slice(0, 20)}"` };
   }
   const address = email(values['Email Address']);
   if (isRejected(address)) return address;
-  const full = [values['First Name'], values['Last Name']].map((p) => p?.trim()).filter(Boolean).join(' ');
+  const full = [values['First Name'], values['Last Name']]
+    .map((p) => p?.trim())
+    .filter(Boolean)
+    .join(' ');
   const who = name(full);
   if (isRejected(who)) return who;
   const optinAt = parseTime(values.OPTIN_TIME);

@@ -6,8 +6,8 @@ import { type Member, membershipModels } from '../memberships/membership.model.j
 import type { Plans } from '../memberships/plans.js';
 import type { NewsletterList } from '../newsletters/lists.js';
 import { newsletterModels } from '../newsletters/newsletter.model.js';
-import { countRecords, readCsv, readHeader } from './csv-reader.js';
 import { insertUnique, mapLimit, stableObjectId } from './bulk.js';
+import { countRecords, readCsv, readHeader } from './csv-reader.js';
 import {
   detectMemberFormat,
   detectSubscriberFormat,
@@ -44,7 +44,8 @@ export interface ImportOptions {
 }
 
 export interface Rejection {
-  line: number;
+  /** The file's line number, or the Stripe object's id. */
+  line: number | string;
   email: string;
   reason: string;
 }
@@ -60,6 +61,8 @@ export interface ImportSummary {
   existing: number;
   rejected: Rejection[];
   dryRun: boolean;
+  /** What else was written (Stripe: subscriptions, invoices, charges, refunds). */
+  details?: Record<string, number>;
 }
 
 export class UnknownFormatError extends Error {}
@@ -129,14 +132,20 @@ export async function importMembersFile(
   await runFile(
     file,
     (values) => parseMemberRow(format, values, deps.plans),
-    ({ rows }) => writeMembers(deps, format, rows, summary, options),
+    async ({ rows }) => {
+      await writeMembers(deps, format, rows, summary, options);
+    },
     summary,
     options,
   );
   return summary;
 }
 
-const newSummary = (kind: ImportSummary['kind'], format: string, options: ImportOptions): ImportSummary => ({
+export const newSummary = (
+  kind: ImportSummary['kind'],
+  format: string,
+  options: ImportOptions,
+): ImportSummary => ({
   kind,
   format,
   rows: 0,
@@ -151,20 +160,20 @@ const newSummary = (kind: ImportSummary['kind'], format: string, options: Import
  * (`email:`, `customer:`), then a subscription mirror for rows that name a plan. A member whose
  * address already belongs to someone else (a reader who joined through checkout) is left alone.
  */
-async function writeMembers(
+export async function writeMembers(
   deps: ImportDeps,
   format: MemberFormat,
   rows: MemberRow[],
   summary: ImportSummary,
   options: ImportOptions,
-) {
+): Promise<(Member['_id'] | null)[]> {
   const { Member, Subscription } = membershipModels(deps.db);
   if (options.dryRun) {
     const known = await mapLimit(rows, 8, async (row) =>
       Boolean(await deps.db.model('MemberKey').exists({ _id: emailKey(row.email) })),
     );
     for (const k of known) k ? summary.existing++ : summary.created++;
-    return;
+    return rows.map(() => null);
   }
   const now = deps.clock.now();
   const docs: Member[] = rows.map((row) => ({
@@ -178,7 +187,8 @@ async function writeMembers(
     joinedAt: row.joinedAt,
     joinedVia: `import:${format}`,
     ...(row.labels.length ? { labels: row.labels } : {}),
-    ...(row.status === 'canceled' || row.status === 'expired' ? { endedAt: row.joinedAt } : {}),
+    ...(row.currentPeriodEnd ? { currentPeriodEnd: row.currentPeriodEnd } : {}),
+    ...(row.endedAt ? { endedAt: row.endedAt } : {}),
     createdAt: now,
     updatedAt: now,
   }));
@@ -216,6 +226,7 @@ async function writeMembers(
   );
   await insertUnique(Subscription.collection, subscriptions);
   options.checkpoint?.('subscriptions');
+  return docs.map((doc, i) => (ours[i] ? doc._id : null));
 }
 
 /** Newsletter subscribers of one list from Mailchimp's or listmonk's export (detected by header). */
@@ -263,7 +274,9 @@ async function writeSubscribers(
   const { Suppression } = emailModels(deps.db);
   const idOf = (row: SubscriberRow) => `${list.slug}:${row.email}`;
   if (options.dryRun) {
-    const known = await mapLimit(rows, 8, async (row) => Boolean(await Subscription.exists({ _id: idOf(row) })));
+    const known = await mapLimit(rows, 8, async (row) =>
+      Boolean(await Subscription.exists({ _id: idOf(row) })),
+    );
     for (const k of known) k ? summary.existing++ : summary.created++;
     return;
   }
