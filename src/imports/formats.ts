@@ -43,7 +43,8 @@ export interface MemberRow {
   endedAt?: Date;
 }
 
-export type SubscriberState = 'confirmed' | 'unsubscribed' | 'cleaned' | 'blocklisted';
+/** `disabled` (listmonk): off the list, but not an opt-out of all mail, so not suppressed. */
+export type SubscriberState = 'confirmed' | 'unsubscribed' | 'cleaned' | 'blocklisted' | 'disabled';
 
 export interface SubscriberRow {
   email: string;
@@ -186,7 +187,7 @@ export function parseSubscriberRow(
       };
     if (status === 'disabled')
       return {
-        row: { email: address, name: who, state: 'unsubscribed', confirmAt: createdAt, leftAt: updatedAt },
+        row: { email: address, name: who, state: 'disabled', confirmAt: createdAt, leftAt: updatedAt },
       };
     return { rejected: `unknown listmonk status "${(status ?? '').slice(0, 20)}"` };
   }

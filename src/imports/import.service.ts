@@ -254,7 +254,8 @@ export async function importSubscribersFile(
   return summary;
 }
 
-const LEFT = new Set(['unsubscribed', 'cleaned', 'blocklisted']);
+const LEFT = new Set(['unsubscribed', 'cleaned', 'blocklisted', 'disabled']);
+const SUPPRESSED = new Set(['unsubscribed', 'cleaned', 'blocklisted']);
 
 /**
  * One batch of subscribers: the list subscription (`<list>:<email>`, confirmed or unsubscribed),
@@ -328,7 +329,7 @@ async function writeSubscribers(
   await insertUnique(
     Suppression.collection,
     rows
-      .filter((row) => LEFT.has(row.state))
+      .filter((row) => SUPPRESSED.has(row.state))
       .map((row) => ({
         _id: row.email,
         // Cleaned: Mailchimp found the address undeliverable (hard bounces).

@@ -103,15 +103,16 @@ function invoiceSubscription(invoice: Stripe.Invoice) {
 
 export async function adoptStripeAccount(
   deps: AdoptDeps,
-  options: ImportOptions & { since?: Date; onStage?: (stage: string) => void } = {},
+  options: ImportOptions & { since?: Date; pageSize?: number; onStage?: (stage: string) => void } = {},
 ): Promise<ImportSummary> {
   const summary = newSummary('stripe', 'stripe', options);
+  const page = options.pageSize ?? 100;
   const details: StripeCounts = { subscriptions: 0, invoices: 0, charges: 0, refunds: 0 };
   summary.details = details;
 
   options.onStage?.('subscriptions');
   const subsOf = new Map<string, Stripe.Subscription[]>();
-  for await (const sub of deps.stripe.subscriptions.list({ status: 'all', limit: 100 })) {
+  for await (const sub of deps.stripe.subscriptions.list({ status: 'all', limit: page })) {
     if (isOurs(sub.metadata)) continue;
     const customer = idOf(sub.customer)!;
     subsOf.set(customer, [...(subsOf.get(customer) ?? []), sub]);
@@ -129,7 +130,7 @@ export async function adoptStripeAccount(
     batch = [];
     options.onRows?.(summary.rows);
   };
-  for await (const customer of deps.stripe.customers.list({ limit: 100 })) {
+  for await (const customer of deps.stripe.customers.list({ limit: page })) {
     if (!subsOf.has(customer.id)) continue; // one-time donors and strangers are not members
     summary.rows++;
     if (!customer.email) {
@@ -143,9 +144,9 @@ export async function adoptStripeAccount(
 
   if (options.since) {
     options.onStage?.('invoices');
-    const invoicePayments = await adoptInvoices(deps, options.since, memberOf, summary, options);
+    const invoicePayments = await adoptInvoices(deps, options.since, memberOf, summary, { ...options, page });
     options.onStage?.('charges');
-    await adoptCharges(deps, options.since, invoicePayments, summary, options);
+    await adoptCharges(deps, options.since, invoicePayments, summary, { ...options, page });
   }
   return summary;
 }
@@ -264,7 +265,7 @@ async function adoptInvoices(
   since: Date,
   memberOf: Map<string, Types.ObjectId>,
   summary: ImportSummary,
-  options: ImportOptions,
+  options: ImportOptions & { page: number },
 ): Promise<Set<string>> {
   const invoicePayments = new Set<string>();
   let entries: NewEntry[] = [];
@@ -280,7 +281,7 @@ async function adoptInvoices(
   for await (const invoice of deps.stripe.invoices.list({
     status: 'paid',
     created,
-    limit: 100,
+    limit: options.page,
     expand: ['data.payments'],
   })) {
     const paymentIds = (invoice.payments?.data ?? []).flatMap((p) =>
@@ -325,10 +326,10 @@ async function adoptCharges(
   since: Date,
   invoicePayments: Set<string>,
   summary: ImportSummary,
-  options: ImportOptions,
+  options: ImportOptions & { page: number },
 ) {
   const created = { gte: Math.floor(since.getTime() / 1000) };
-  for await (const charge of deps.stripe.charges.list({ created, limit: 100 })) {
+  for await (const charge of deps.stripe.charges.list({ created, limit: options.page })) {
     if (charge.status !== 'succeeded' || !charge.paid) continue;
     const paymentIntent = idOf(charge.payment_intent);
     let payment = await findPayment(deps.db, [paymentIntent, charge.id]);
