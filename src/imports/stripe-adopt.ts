@@ -186,21 +186,20 @@ async function adoptCustomers(
     const id = known[i]?._id ?? resolved[fresh.indexOf(c)];
     if (id) memberOf.set(c.id, id);
   });
-  // A member a members file brought (imported, linked by customer id) takes the status Stripe has.
+  // A member a members file brought (imported, linked by customer id) takes the status Stripe has;
+  // written only when it differs, so a second run changes nothing.
   await mapLimit(
-    customers.filter((_, i) => known[i]?.source === 'imported'),
+    customers.flatMap((c, i) => (known[i]?.source === 'imported' ? [[c, known[i]!] as const] : [])),
     8,
-    async (c) => {
+    async ([c, member]) => {
       const row = memberRowOf(c, subsOf.get(c.id)!);
-      await Member.updateOne(
-        { _id: memberOf.get(c.id)! },
-        {
-          $set: {
-            status: row.status,
-            ...(row.currentPeriodEnd ? { currentPeriodEnd: row.currentPeriodEnd } : {}),
-          },
-        },
-      );
+      const change = {
+        ...(member.status !== row.status ? { status: row.status } : {}),
+        ...(row.currentPeriodEnd && member.currentPeriodEnd?.getTime() !== row.currentPeriodEnd.getTime()
+          ? { currentPeriodEnd: row.currentPeriodEnd }
+          : {}),
+      };
+      if (Object.keys(change).length) await Member.updateOne({ _id: member._id }, { $set: change });
     },
   );
   const now = deps.clock.now();
@@ -219,21 +218,29 @@ async function adoptCustomers(
   );
   options.checkpoint?.('stripe-subscriptions');
   // The observation and the member's subscription list the subscription handler decides from:
-  // a later event about one of several subscriptions sees the others as they were adopted.
-  await mapLimit(subs, 8, async (sub) => {
-    const memberId = memberOf.get(idOf(sub.customer)!)!;
-    await appendSlot(
-      SubscriptionObservation,
-      sub.id,
-      { subscriptionId: sub.id, eventId: `import:${sub.id}`, created: 0, state: stateOf(sub, memberId) },
-      (stored: SubscriptionObservation) => stored.eventId === `import:${sub.id}`,
-    );
-    await appendSlot(
-      MemberSubscription,
-      String(memberId),
-      { subscriptionId: sub.id },
-      (stored) => stored.subscriptionId === sub.id,
-    );
+  // a later event about one of several subscriptions sees the others as they were adopted. One
+  // member's subscriptions in id order, so every run (and a rerun after a crash) lists them alike.
+  const byMember = new Map<string, Stripe.Subscription[]>();
+  for (const sub of subs) {
+    const key = String(memberOf.get(idOf(sub.customer)!));
+    byMember.set(key, [...(byMember.get(key) ?? []), sub]);
+  }
+  await mapLimit([...byMember.values()], 8, async (memberSubs) => {
+    for (const sub of memberSubs.sort((a, b) => a.id.localeCompare(b.id))) {
+      const memberId = memberOf.get(idOf(sub.customer)!)!;
+      await appendSlot(
+        SubscriptionObservation,
+        sub.id,
+        { subscriptionId: sub.id, eventId: `import:${sub.id}`, created: 0, state: stateOf(sub, memberId) },
+        (stored: SubscriptionObservation) => stored.eventId === `import:${sub.id}`,
+      );
+      await appendSlot(
+        MemberSubscription,
+        String(memberId),
+        { subscriptionId: sub.id },
+        (stored) => stored.subscriptionId === sub.id,
+      );
+    }
   });
   options.checkpoint?.('stripe-observations');
 }

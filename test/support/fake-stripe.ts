@@ -178,6 +178,7 @@ export async function startFakeStripe() {
       objects.set(object.id, object);
       return object;
     },
+    get: (id: string) => objects.get(id),
     /** Money that is not a supporter's: a payout to the bank. */
     payout(input: { amount: number; currency: string; created: number }) {
       const id = nextId('po');
