@@ -1,8 +1,8 @@
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
-import { isAdoptedStripeObject } from '../imports/adopted.js';
 import { normalizeEmail } from '../email/suppression.service.js';
+import { isAdoptedStripeObject } from '../imports/adopted.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
