@@ -212,7 +212,9 @@ export async function writeMembers(
             _id: `import:${docs[i]!._id}`,
             memberId: docs[i]!._id,
             customerId: row.customerId ?? '',
-            status: row.status === 'expired' ? 'canceled' : row.status,
+            // Not a Stripe subscription (its id is ours): nothing may ask Stripe about it, so it
+            // never looks live to code that would (a gift moving a paying member's next charge).
+            status: 'external',
             ...row.subscription,
             cancelAtPeriodEnd: false,
             lastEventCreated: 0,

@@ -94,7 +94,7 @@ describe('members files', () => {
       amount: 15000,
       currency: 'eur',
       interval: 'year',
-      status: 'active',
+      status: 'external',
       source: 'imported',
     });
     // No amount given: the tier's price.

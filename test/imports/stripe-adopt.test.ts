@@ -11,7 +11,7 @@ import { membershipModels } from '../../src/memberships/membership.model.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { staffToken } from '../support/staff.js';
 import { postEvent, stripeEvent, T0 } from '../support/stripe-events.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 import { importDeps, snapshot } from './import-support.js';
 import { plantAccount, SINCE } from './stripe-account.js';
 
@@ -229,5 +229,47 @@ describe('adopted subscriptions afterwards', () => {
     const november = revenue.rows.find((r) => r.period === '2026-11')!;
     expect(november).toMatchObject({ gross: 500, refunds: -500 - 300 });
     expect(await countOf(app.deps.db, campaign)).toBe(0);
+  });
+});
+
+describe('STRIPE_ADOPT_UNTAGGED', () => {
+  it("when it is on, then a subscription made by the newsroom's older forms is ours: its payment makes a member and its cancellation applies", async () => {
+    const own = await startTestApp({ config: testConfig({ STRIPE_ADOPT_UNTAGGED: 'true' }) });
+    try {
+      const send = async (type: string, object: Record<string, unknown>, created = T0) =>
+        (await postEvent(own.url, stripeEvent(type, object, created))).status;
+      expect(
+        await send('invoice.paid', {
+          id: 'in_OLDFORM',
+          object: 'invoice',
+          customer: 'cus_OLDFORM',
+          customer_email: 'old.form@example.com',
+          amount_paid: 700,
+          amount_due: 700,
+          currency: 'eur',
+          status: 'paid',
+          billing_reason: 'subscription_create',
+          status_transitions: { paid_at: T0 },
+          parent: {
+            type: 'subscription_details',
+            subscription_details: { subscription: 'sub_OLDFORM', metadata: {} },
+          },
+        }),
+      ).toBe(200);
+      expect(await findMemberByCustomer(own.deps.db, 'cus_OLDFORM')).toMatchObject({
+        email: 'old.form@example.com',
+        status: 'active',
+      });
+      expect(
+        await send(
+          'customer.subscription.deleted',
+          untaggedSubscription('sub_OLDFORM', 'cus_OLDFORM', 'canceled'),
+          T0 + 60,
+        ),
+      ).toBe(200);
+      expect(await findMemberByCustomer(own.deps.db, 'cus_OLDFORM')).toMatchObject({ status: 'canceled' });
+    } finally {
+      await own.close();
+    }
   });
 });
