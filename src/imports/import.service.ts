@@ -5,6 +5,7 @@ import { emailKey, ensureMemberKeys } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import type { Plans } from '../memberships/plans.js';
 import type { NewsletterList } from '../newsletters/lists.js';
+import { marketingSyncModel } from '../newsletters/marketing-sync.model.js';
 import { newsletterModels } from '../newsletters/newsletter.model.js';
 import { insertUnique, mapLimit, stableObjectId } from './bulk.js';
 import { countRecords, readCsv, readHeader } from './csv-reader.js';
@@ -302,6 +303,8 @@ async function writeSubscribers(
   summary.created += inserted.size;
   summary.existing += rows.length - inserted.size;
   options.checkpoint?.('subscriptions');
+  await addToMarketingList(deps, list, subscriptions, inserted, now);
+  options.checkpoint?.('marketing-sync');
 
   const sourcePage = `import:${format}`;
   const consent = (row: SubscriberRow, action: string, at: Date | undefined, ip?: string) =>
@@ -341,4 +344,51 @@ async function writeSubscribers(
       })),
   );
   options.checkpoint?.('suppressions');
+}
+
+/**
+ * Newsletters are sent from SendGrid Marketing lists (src/newsletters/marketing-sync.ts): every
+ * confirmed imported reader of a synced list gets the same "add" job a confirmation enqueues (no
+ * email: it adds a contact). Keyed by the confirmation time, so a rerun enqueues nothing new; a row
+ * a previous run inserted is added only if it is still confirmed (a primary-key read, synced lists only).
+ */
+async function addToMarketingList(
+  deps: ImportDeps,
+  list: NewsletterList,
+  subscriptions: { _id: string; email: string; name?: string; status: string; confirmedAt?: Date }[],
+  inserted: Set<number>,
+  now: Date,
+) {
+  if (!list.sendgridListId) return;
+  const { Subscription } = newsletterModels(deps.db);
+  const confirmed = await mapLimit(
+    subscriptions.map((s, i) => [s, i] as const),
+    8,
+    async ([s, i]) =>
+      s.status === 'confirmed' &&
+      (inserted.has(i) ||
+        (await Subscription.findById(s._id).select({ status: 1 }).lean())?.status === 'confirmed'),
+  );
+  await insertUnique(
+    marketingSyncModel(deps.db).collection,
+    subscriptions
+      .filter((_, i) => confirmed[i])
+      .map((s) => {
+        const key = `add:${list.slug}:${s.email}:${s.confirmedAt?.getTime() ?? 'imported'}`;
+        return {
+          _id: stableObjectId(`sync:${key}`),
+          key,
+          email: s.email,
+          ...(s.name ? { name: s.name } : {}),
+          listId: list.sendgridListId,
+          action: 'add',
+          status: 'pending',
+          attempts: 0,
+          claimSeq: 0,
+          nextAttemptAt: now,
+          createdAt: now,
+          updatedAt: now,
+        };
+      }),
+  );
 }

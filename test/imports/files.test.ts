@@ -224,6 +224,18 @@ describe('newsletter subscribers files', () => {
     expect(await Suppression.findById('paused@example.io').lean()).toBeNull();
   });
 
+  it('when the list is synced to SendGrid Marketing, then each confirmed reader is queued to be added there, once, and leavers are not', async () => {
+    await importSubscribersFile(deps, fixture('mailchimp-subscribed.csv'), 'synced');
+    await importSubscribersFile(deps, fixture('mailchimp-unsubscribed.csv'), 'synced');
+    await importSubscribersFile(deps, fixture('mailchimp-subscribed.csv'), 'synced');
+    const jobs = await app.deps.db.collection('marketing_sync_jobs').find().sort({ email: 1 }).toArray();
+    expect(jobs.map(({ email, listId, action, status }) => ({ email, listId, action, status }))).toEqual([
+      { email: 'andrii.melnyk@example.net', listId: 'sg-list-1', action: 'add', status: 'pending' },
+      { email: 'sofia.bondar@example.net', listId: 'sg-list-1', action: 'add', status: 'pending' },
+    ]);
+    await app.deps.db.collection('newsletter_subscriptions').deleteMany({ list: 'synced' });
+  });
+
   it('when a list is not one of ours, then the import refuses before reading a row', async () => {
     await expect(importSubscribersFile(deps, fixture('listmonk-subscribers.csv'), 'nope')).rejects.toThrow(
       /unknown newsletter list/,

@@ -7,11 +7,17 @@ import { DEFAULT_LISTS } from '../../src/newsletters/lists.js';
 
 export const fixture = (name: string) => path.join(import.meta.dirname, 'fixtures', name);
 
+/** Our lists, and one synced to a SendGrid Marketing list (where newsletters are sent from). */
+export const LISTS = [
+  ...DEFAULT_LISTS,
+  { ...DEFAULT_LISTS[0]!, slug: 'synced', sendgridListId: 'sg-list-1' },
+];
+
 export const importDeps = (db: Connection, clock: Clock): ImportDeps => ({
   db,
   clock,
   plans: DEFAULT_PLANS,
-  lists: DEFAULT_LISTS,
+  lists: LISTS,
 });
 
 /** Every collection an import writes (and email_jobs, which it must not), as sorted plain JSON. */
@@ -27,6 +33,7 @@ export const IMPORTED_COLLECTIONS = [
   'ledger',
   'payment_links',
   'refund_steps',
+  'marketing_sync_jobs',
   'email_jobs',
 ];
 

@@ -14,7 +14,7 @@ import { adoptStripeAccount } from '../../src/imports/stripe-adopt.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { createTestDatabase, manualClock } from '../support/test-app.js';
-import { IMPORTED_COLLECTIONS, importDeps, snapshot } from './import-support.js';
+import { fixture, IMPORTED_COLLECTIONS, importDeps, snapshot } from './import-support.js';
 import { plantAccount, SINCE } from './stripe-account.js';
 
 // Whatever row an import is stopped at (a crash, Ctrl-C, a lost connection), running it again
@@ -68,6 +68,11 @@ const IMPORTS: Record<string, Run> = {
   members: (options) => importMembersFile(deps(), membersFile, { ...options, batchSize: 3 }),
   subscribers: (options) =>
     importSubscribersFile(deps(), unsubscribedFile, 'daily', { ...options, batchSize: 3 }),
+  'synced subscribers': (options) =>
+    importSubscribersFile(deps(), fixture('mailchimp-subscribed.csv'), 'synced', {
+      ...options,
+      batchSize: 1,
+    }),
   stripe: (options) =>
     adoptStripeAccount(
       { ...deps(), stripe, timeZone: 'UTC' },
@@ -99,7 +104,11 @@ for (const [name, run] of Object.entries(IMPORTS)) {
         await run({});
         expect(await snapshot(db)).toEqual(reference);
       }),
-      { numRuns: 6 },
+      // Small imports have few stopping points: every one of them is tried, then generated ones.
+      {
+        numRuns: 6,
+        examples: checkpoints <= 16 ? Array.from({ length: checkpoints }, (_, k) => [k] as [number]) : [],
+      },
     );
   });
 }
