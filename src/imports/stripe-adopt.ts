@@ -19,6 +19,7 @@ import {
   type ImportDeps,
   type ImportOptions,
   type ImportSummary,
+  importedMemberId,
   newSummary,
   writeMembers,
 } from './import.service.js';
@@ -167,7 +168,13 @@ async function adoptCustomers(
   const rows = fresh.map((c) => memberRowOf(c, subsOf.get(c.id)!));
   const owners = await writeMembers(deps, 'stripe', rows, summary, options);
   summary.existing += customers.length - fresh.length;
-  if (options.dryRun) return;
+  if (options.dryRun) {
+    // Who they would be, so the dry run counts their invoices too.
+    customers.forEach((c, i) => {
+      memberOf.set(c.id, known[i]?._id ?? importedMemberId(c.email!.trim().toLowerCase()));
+    });
+    return;
+  }
   // Not ours: the address belongs to a member already (a reader who also joined through checkout).
   const resolved = await mapLimit(
     fresh.map((c, i) => [c, i] as const),

@@ -71,6 +71,17 @@ const untaggedSubscription = (id: string, customer: string, status: string, amou
 });
 
 describe('adopting the Stripe account', () => {
+  it('when a dry run walks the account, then it counts what would be adopted and writes nothing', async () => {
+    const before = await snapshot(app.deps.db);
+    const summary = await adoptStripeAccount(
+      { ...importDeps(app.deps.db, app.deps.clock), stripe, timeZone: 'UTC' },
+      { since: SINCE, pageSize: 5, dryRun: true },
+    );
+    expect(summary).toMatchObject({ dryRun: true, rows: 13, created: 12, existing: 0 });
+    expect(summary.details).toMatchObject({ invoices: 11, charges: 1 });
+    expect(await snapshot(app.deps.db)).toEqual(before);
+  });
+
   it('when the account is walked page by page, then each customer with a subscription not ours is an imported member with its real dates, subscriptions, invoices, charges and refunds', async () => {
     const summary = await adopt();
     expect(summary).toMatchObject({ kind: 'stripe', rows: 13, created: 12, existing: 0 });
