@@ -3,11 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { countOf } from '../../src/campaigns/campaign.service.js';
 import { emailModels } from '../../src/email/email.model.js';
+import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { adoptStripeAccount } from '../../src/imports/stripe-adopt.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { findMemberByCustomer } from '../../src/memberships/member-keys.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { replayStripeEvents } from '../../webhooks/replay.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { staffToken } from '../support/staff.js';
 import { postEvent, stripeEvent, T0 } from '../support/stripe-events.js';
@@ -240,6 +242,20 @@ describe('adopted subscriptions afterwards', () => {
     const november = revenue.rows.find((r) => r.period === '2026-11')!;
     expect(november).toMatchObject({ gross: 500, refunds: -500 - 300 });
     expect(await countOf(app.deps.db, campaign)).toBe(0);
+  });
+});
+
+describe('replay', () => {
+  it('when the stored events are replayed, then they rebuild the same state on top of what was imported', async () => {
+    const report = await replayStripeEvents(app.deps.db, {
+      clock: app.deps.clock,
+      logger: app.deps.logger,
+      timeZone: 'UTC',
+      publicBaseUrl: 'http://members.test',
+      gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
+    });
+    expect(report.compared.members).toBe(12);
+    expect(report.differences).toEqual([]);
   });
 });
 
