@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { importMembersFile, importSubscribersFile } from '../src/imports/import.service.js';
+import { importMembersFile } from '../src/imports/import.service.js';
+import { importSubscribersFile } from '../src/imports/subscribers.import.js';
 import { systemClock } from '../src/infra/clock.js';
 import { DEFAULT_PLANS } from '../src/memberships/plans.js';
 import { DEFAULT_LISTS } from '../src/newsletters/lists.js';

@@ -6,15 +6,10 @@ import { createLogger } from '../infra/logger.js';
 import { stripeFromConfig } from '../infra/stripe.js';
 import { loadPlans } from '../memberships/plans.js';
 import { loadLists } from '../newsletters/lists.js';
-import {
-  type ImportSummary,
-  importMembersFile,
-  importSubscribersFile,
-  rowsIn,
-  UnknownFormatError,
-} from './import.service.js';
+import { type ImportSummary, importMembersFile, rowsIn, UnknownFormatError } from './import.service.js';
 import { recordImport, writeRejections } from './import-audit.js';
 import { adoptStripeAccount } from './stripe-adopt.js';
+import { importSubscribersFile } from './subscribers.import.js';
 
 // `npm run import -- <what> …`: brings the newsroom's existing supporters in (README, "Importing
 // supporters"). Never emails anyone. Exit codes: 0 done, 2 bad arguments or an unknown file, 1 an error.

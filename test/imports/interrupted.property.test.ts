@@ -5,12 +5,9 @@ import fc from 'fast-check';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  type ImportOptions,
-  importMembersFile,
-  importSubscribersFile,
-} from '../../src/imports/import.service.js';
+import { type ImportOptions, importMembersFile } from '../../src/imports/import.service.js';
 import { adoptStripeAccount } from '../../src/imports/stripe-adopt.js';
+import { importSubscribersFile } from '../../src/imports/subscribers.import.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { createTestDatabase, manualClock } from '../support/test-app.js';
