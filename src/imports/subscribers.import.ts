@@ -44,6 +44,12 @@ export async function importSubscribersFile(
     ({ rows }) => writeSubscribers(deps, target, format, rows, summary, options),
     summary,
     options,
+    {
+      deps,
+      scope: `subscribers:${format}:${target.slug}`,
+      stillThere: async (row) =>
+        Boolean(await newsletterModels(deps.db).Subscription.exists({ _id: `${target.slug}:${row.email}` })),
+    },
   );
   return summary;
 }
