@@ -1,3 +1,4 @@
+import { importBenchmark } from './import.bench.js';
 import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
@@ -10,6 +11,7 @@ import { supportersCsvBenchmark } from './supporters-csv.bench.js';
 // same run, because absolute numbers on shared machines are noise.
 
 const BENCHMARKS: Record<string, () => Promise<object>> = {
+  import: importBenchmark,
   newsletter: newsletterBenchmark,
   outbox: outboxBenchmark,
   progress: progressBenchmark,

@@ -92,6 +92,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     events: deps.events,
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
+    adoptUntagged: config.stripe.adoptUntagged,
   };
   const staffAuth = {
     keys: config.staffAuth.keys,

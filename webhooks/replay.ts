@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import { copyImportedRecords } from '../src/imports/replay-seed.js';
 import { ensureIndexes } from '../src/infra/db.js';
 import { ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
@@ -57,6 +58,8 @@ export async function replayStripeEvents(
   registerModels(scratch);
   await ensureIndexes(scratch);
   try {
+    await copyImportedRecords(live, scratch); // the starting point events were applied on
+
     const events = new DomainEvents();
     const scratchDeps: WebhookDeps = {
       ...deps,

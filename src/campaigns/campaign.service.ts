@@ -104,7 +104,8 @@ async function addContribution(
 /** A reader's first membership counts toward every campaign running when it started. */
 export async function countNewMember(deps: CampaignDeps, joined: MemberJoined): Promise<void> {
   // A gift counted when it was paid (countGift); its recipient joining must not count it again.
-  if (joined.source === 'gift') return;
+  // An imported supporter was a member before the drive: never a new one.
+  if (joined.source === 'gift' || joined.source === 'imported') return;
   for (const campaign of await campaignsRunningAt(deps.db, joined.joinedAt)) {
     await addContribution(deps, campaign, `member:${joined.memberId}`, {
       kind: 'member',

@@ -59,6 +59,7 @@ export const configSchema = z
     STRIPE_AUTOMATIC_TAX: boolean.default(false),
     STRIPE_TAX_ID_COLLECTION: boolean.default(false),
     CHARITY_STATEMENT: z.string().trim().min(1).max(1000).optional(),
+    STRIPE_ADOPT_UNTAGGED: boolean.default(false),
     MEMBERSHIP_PLANS_FILE: z.string().min(1).optional(),
     PROGRESS_CACHE_SECONDS: z.coerce.number().int().nonnegative().default(5),
     GIFT_OPTIONS_FILE: z.string().min(1).optional(),
@@ -181,6 +182,12 @@ export interface Config {
     localCheckout: boolean;
     /** What membership Checkout offers (src/memberships/checkout.service.ts). */
     checkout: CheckoutSettings;
+    /**
+     * Events about subscriptions and invoices without our `metadata.app` are ours too (the
+     * newsroom's own Stripe account, adopted with `npm run import -- stripe`). Off: only adopted
+     * customers and subscriptions are, besides our own.
+     */
+    adoptUntagged: boolean;
   };
   /** `npm run dev` seeds the demo drive into an empty database (src/dev/demo-seed.ts). */
   demoDrive: boolean;
@@ -294,6 +301,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
         taxIdCollection: env.STRIPE_TAX_ID_COLLECTION,
         charityStatement: env.CHARITY_STATEMENT,
       },
+      adoptUntagged: env.STRIPE_ADOPT_UNTAGGED,
     },
     demoDrive: env.DEMO_DRIVE && env.NODE_ENV === 'development',
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,

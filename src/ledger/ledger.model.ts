@@ -58,6 +58,8 @@ export interface LedgerEntry {
   interval?: string;
   campaign?: string;
   recordedAt: Date;
+  /** `imported`: walked from the Stripe account by `npm run import -- stripe` (src/imports/). */
+  source?: 'imported';
   /** Added once Stripe has booked the money; the facts above never change. */
   settlement?: Settlement;
 }
@@ -101,6 +103,7 @@ const ledgerSchema = new Schema<LedgerEntry>(
     interval: String,
     campaign: String,
     recordedAt: { type: Date, required: true },
+    source: String,
     settlement: { type: settlementSchema, default: undefined },
   },
   { versionKey: false },

@@ -12,12 +12,15 @@ export interface Member {
   locale: string;
   stripeCustomerId?: string;
   status: MemberStatus;
-  source: 'checkout' | 'gift';
+  /** `imported`: an existing supporter brought in by `npm run import` (src/imports/); never a new member of a drive. */
+  source: 'checkout' | 'gift' | 'imported';
   /** When they first became a member: what campaigns count. Never changes. */
   joinedAt: Date;
   /** The checkout session (or gift) that made them a member. */
   joinedVia: string;
   campaign?: string;
+  /** Labels brought from an imported file (Ghost's labels, the plain format's). */
+  labels?: string[];
   currentPeriodEnd?: Date;
   /** When the membership last ended (canceled or expired); null while it runs. */
   endedAt?: Date | null;
@@ -39,6 +42,8 @@ export interface Subscription {
   cancelAtPeriodEnd: boolean;
   lastEventCreated: number; // Stripe event `created` (seconds) of the last applied event
   lastEventId: string;
+  /** `imported`: adopted from the Stripe account or a members file (src/imports/). */
+  source?: 'imported';
 }
 
 /** The mirror's fields that one subscription event determines. */
@@ -73,10 +78,11 @@ const memberSchema = new Schema<Member>(
     locale: { type: String, required: true, default: 'en' },
     stripeCustomerId: { type: String, index: true },
     status: { type: String, enum: MEMBER_STATUSES, required: true },
-    source: { type: String, enum: ['checkout', 'gift'], required: true },
+    source: { type: String, enum: ['checkout', 'gift', 'imported'], required: true },
     joinedAt: { type: Date, required: true, index: true },
     joinedVia: { type: String, required: true },
     campaign: String,
+    labels: { type: [String], default: undefined },
     currentPeriodEnd: Date,
     endedAt: Date,
   },
@@ -97,6 +103,7 @@ const subscriptionSchema = new Schema<Subscription>(
     cancelAtPeriodEnd: { type: Boolean, required: true, default: false },
     lastEventCreated: { type: Number, required: true },
     lastEventId: { type: String, required: true },
+    source: String,
   },
   { timestamps: true, versionKey: false },
 );

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { normalizeEmail } from '../email/suppression.service.js';
+import { isAdoptedStripeObject } from '../imports/adopted.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -35,6 +36,8 @@ export interface MembershipDeps {
   events: DomainEvents;
   timeZone: string;
   publicBaseUrl: string;
+  /** STRIPE_ADOPT_UNTAGGED (src/imports/adopted.ts). */
+  adoptUntagged?: boolean;
 }
 
 /** What applying a Stripe object did: changed state, was not ours, or waits for payment. */
@@ -44,6 +47,13 @@ export type Outcome = 'applied' | 'ignored' | 'pending';
 export class NotReadyYet extends Error {}
 
 const isOurs = (metadata: Stripe.Metadata | null | undefined) => metadata?.app === METADATA_APP;
+
+/** Ours by our metadata, or an untagged object of the newsroom's adopted account (src/imports/). */
+const isOursOrAdopted = async (
+  deps: MembershipDeps,
+  metadata: Stripe.Metadata | null | undefined,
+  ids: { subscriptionId?: string; customerId?: string },
+) => isOurs(metadata) || isAdoptedStripeObject(deps, ids);
 
 /**
  * Makes the reader a member, once: the unique email decides who is first. The first time is
@@ -246,7 +256,8 @@ export async function recordInvoicePaid(
   occurredAt: Date,
 ): Promise<Outcome> {
   const subscription = subscriptionOfInvoice(invoice);
-  if (!subscription.id || !isOurs(subscription.metadata)) return 'ignored';
+  const ids = { subscriptionId: subscription.id, customerId: idOf(invoice.customer) };
+  if (!subscription.id || !(await isOursOrAdopted(deps, subscription.metadata, ids))) return 'ignored';
   if (!invoice.customer_email) throw new Error(`invoice ${invoice.id} has no customer email`);
   const metadata = subscription.metadata ?? {};
   const member = await ensureMember(deps, {
@@ -294,7 +305,9 @@ export async function recordInvoicePaid(
 /** A failed renewal: tell the reader, with a link to update the card. State follows subscription events. */
 export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.Invoice): Promise<Outcome> {
   const subscription = subscriptionOfInvoice(invoice);
-  if (!subscription.id || !isOurs(subscription.metadata) || !invoice.customer_email) return 'ignored';
+  const ids = { subscriptionId: subscription.id, customerId: idOf(invoice.customer) };
+  if (!subscription.id || !invoice.customer_email) return 'ignored';
+  if (!(await isOursOrAdopted(deps, subscription.metadata, ids))) return 'ignored';
   await enqueueEmail(deps.db, deps.clock, {
     template: 'payment-failed',
     to: { email: invoice.customer_email, name: invoice.customer_name ?? undefined },
@@ -356,9 +369,10 @@ export async function applySubscriptionEvent(
   subscription: Stripe.Subscription,
   event: { id: string; created: number; type: string },
 ): Promise<Outcome> {
-  if (!isOurs(subscription.metadata)) return 'ignored';
-  const { Member, Subscription, SubscriptionObservation } = membershipModels(deps.db);
   const customerId = idOf(subscription.customer)!;
+  const ids = { subscriptionId: subscription.id, customerId };
+  if (!(await isOursOrAdopted(deps, subscription.metadata, ids))) return 'ignored';
+  const { Member, Subscription, SubscriptionObservation } = membershipModels(deps.db);
   const known = await Subscription.findById(subscription.id).select({ memberId: 1 }).lean();
   // The mirror names its member; only a subscription seen for the first time needs the search.
   const memberId = known?.memberId ?? (await findMemberByCustomer(deps.db, customerId))?._id;

@@ -25,6 +25,8 @@ export interface ConsentRecord {
   ip?: string;
   userAgent?: string;
   consentTextVersion?: string;
+  /** Brought from another provider's export (src/imports/): `at` and `ip` are that provider's. */
+  imported?: boolean;
 }
 
 /** A confirmation link's token, stored as its SHA-256 only. */
@@ -60,6 +62,7 @@ const consentSchema = new Schema<ConsentRecord>(
     ip: String,
     userAgent: String,
     consentTextVersion: String,
+    imported: Boolean,
   },
   { versionKey: false },
 );

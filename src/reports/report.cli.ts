@@ -41,7 +41,7 @@ import {
 
 const USAGE = `Usage:
   npm run report -- supporters --out FILE.csv [--bom] [--status active] [--plan P] [--interval month|year]
-                    [--currency eur] [--source checkout|gift] [--campaign SLUG] [--joinedFrom YYYY-MM-DD] [--joinedTo YYYY-MM-DD]
+                    [--currency eur] [--source checkout|gift|imported] [--campaign SLUG] [--joinedFrom YYYY-MM-DD] [--joinedTo YYYY-MM-DD]
   npm run report -- revenue --out FILE.csv --from YYYY-MM --to YYYY-MM [--by month|day] [--bom]
   npm run report -- growth --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]
   npm run report -- reconciliation --out FILE.csv --from YYYY-MM-DD --to YYYY-MM-DD [--bom]

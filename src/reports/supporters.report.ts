@@ -9,7 +9,7 @@ export const supportersFilterSchema = z.object({
   plan: z.string().max(40).optional(),
   interval: z.enum(['month', 'year']).optional(),
   currency: z.enum(['usd', 'eur', 'gbp']).optional(),
-  source: z.enum(['checkout', 'gift']).optional(),
+  source: z.enum(['checkout', 'gift', 'imported']).optional(),
   campaign: z.string().max(60).optional(),
   joinedFrom: z.iso.date().optional(),
   joinedTo: z.iso.date().optional().meta({ description: 'Inclusive' }),

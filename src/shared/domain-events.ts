@@ -8,7 +8,7 @@ export interface MemberJoined {
   memberId: string;
   email: string;
   joinedAt: Date;
-  source: 'checkout' | 'gift';
+  source: 'checkout' | 'gift' | 'imported';
   campaign?: string;
 }
 

@@ -173,6 +173,12 @@ export async function startFakeStripe() {
         balance_transactions: transactions,
       });
     },
+    /** Any object the account holds as given (customers, subscriptions, invoices, charges of an account a test adopts). */
+    put<T extends StripeObject>(object: T): T {
+      objects.set(object.id, object);
+      return object;
+    },
+    get: (id: string) => objects.get(id),
     /** Money that is not a supporter's: a payout to the bank. */
     payout(input: { amount: number; currency: string; created: number }) {
       const id = nextId('po');
@@ -257,6 +263,27 @@ export async function startFakeStripe() {
           path,
         ),
       ];
+    // The account's own lists, as the import walks them (newest first, `created` range, `status`).
+    const listed = {
+      customers: 'customer',
+      subscriptions: 'subscription',
+      invoices: 'invoice',
+      charges: 'charge',
+    };
+    const type = listed[resource as keyof typeof listed];
+    if (type && !id) {
+      const status = query.get('status');
+      return [
+        200,
+        list(
+          ofType(type).filter(
+            (o) => inCreatedRange(o, query) && (!status || status === 'all' || o.status === status),
+          ),
+          query,
+          path,
+        ),
+      ];
+    }
     const object = id ? objects.get(id) : undefined;
     if (object) return [200, expandOne(object, query)];
     return [
