@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claimOnce, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
-import { emailKey, ensureMemberKeys } from '../memberships/member-keys.js';
+import { emailKey, ensureMemberKeys, listMemberSubscription } from '../memberships/member-keys.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import type { Plans } from '../memberships/plans.js';
 import type { NewsletterList } from '../newsletters/lists.js';
@@ -247,6 +247,8 @@ export async function writeMembers(
       : [],
   );
   await insertUnique(Subscription.collection, subscriptions);
+  // Listed under the member like every mirror, so the account page finds it by primary keys.
+  await mapLimit(subscriptions, 8, (s) => listMemberSubscription(deps.db, s.memberId, s._id));
   options.checkpoint?.('subscriptions');
   return docs.map((doc, i) => (ours[i] ? doc._id : null));
 }
