@@ -115,6 +115,8 @@ describe('readers asking and staff deciding', () => {
       note: 'outside the programme',
       decidedBy: 'staff:editor@newsroom.example',
     });
+    const told = await emailModels(app.deps.db).EmailJob.findOne({ template: 'sponsorship-declined' }).lean();
+    expect(told).toMatchObject({ locale: 'uk', to: { email: 'olha@example.org' } });
     expect((await post('/sponsorships/birthday/decisions', { ids: ['x'], decision: 'approve' })).status).toBe(
       401,
     );
