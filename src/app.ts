@@ -40,7 +40,9 @@ import { dashboardRoutes } from './reports/dashboard.routes.js';
 import { reportDocs } from './reports/reports.docs.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
+import { sponsorshipDocs, sponsorshipRoutes } from './sponsorship/sponsorship.routes.js';
 import { applySponsorshipRefund } from './sponsorship/sponsorship.service.js';
+import { sponsorshipDepsFrom } from './sponsorship/sponsorship-deps.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 import { createSigner } from './transparency/signing.js';
 import { transparencyDocs, transparencyRoutes } from './transparency/transparency.routes.js';
@@ -216,6 +218,15 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
   app.use(
+    sponsorshipRoutes({
+      ...sponsorshipDepsFrom(config, deps),
+      stripe: deps.stripe,
+      staffAuth,
+      brandName: config.brand.name,
+      requestsPerIp: 10,
+    }),
+  );
+  app.use(
     transparencyRoutes({
       db: deps.db,
       signer: createSigner(config.transparency.keys),
@@ -243,6 +254,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
           healthDocs,
           campaignDocs,
           transparencyDocs,
+          sponsorshipDocs,
           giftDocs,
           newsletterDocs,
           membershipDocs,

@@ -191,6 +191,11 @@ export const EMAIL_TEMPLATES = {
     },
     secretFields: ['confirmUrl'],
   }),
+  'sponsorship-declined': define({
+    kind: 'transactional',
+    data: z.object({ campaignTitle: z.string() }),
+    sample: { campaignTitle: '1,000 new members for our birthday' },
+  }),
   'sponsor-report': define({
     kind: 'transactional',
     data: z.object({

@@ -162,6 +162,14 @@ export async function decideRequest(
   const { decision } = await decideOnce(deps.db, `sponsor-decide:${requestId}`, now, input);
   if (decision?.decision !== input.decision) return 'already_decided';
   if (input.decision === 'decline') {
+    const campaign = await campaignModels(deps.db).Campaign.findById(request.campaignId).lean<Campaign>();
+    await enqueueEmail(deps.db, deps.clock, {
+      template: 'sponsorship-declined',
+      to: { email: request.email },
+      locale: request.locale,
+      data: { campaignTitle: campaign?.title ?? '' },
+      idempotencyKey: `sponsor-declined:${request._id}`,
+    });
     await Request.updateOne(
       { _id: request._id },
       { $set: { status: 'declined', note: decision.note, decidedBy: decision.by, decidedAt: now } },

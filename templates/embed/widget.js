@@ -2,7 +2,7 @@
  *   <script src="https://MEMBERS_HOST/widget.js" async></script>
  *   <membership-goal campaign="birthday"></membership-goal>   (or <div data-membership-goal="birthday"></div>)
  * Attributes: locale="en|uk" (default: the page's lang), refresh-interval="60" (seconds),
- * accent="#1a56db". Theme with CSS custom properties on the element: --mg-accent, --mg-text,
+ * accent="#1a56db", show-sponsored (also shows "N readers sponsored" by supporters). Theme with CSS custom properties on the element: --mg-accent, --mg-text,
  * --mg-track, --mg-font. Styles live in a Shadow DOM, so the page's CSS cannot break it. */
 (function () {
   'use strict';
@@ -15,7 +15,8 @@
       days: function (d) { return d === 1 ? '1 day left' : d + ' days left'; },
       ended: 'The drive has ended', join: 'Become a member', gift: 'Gift a membership',
       label: 'Progress toward the goal', error: 'Progress is unavailable right now.',
-      notFound: 'This campaign was not found. Check the campaign name in the embed code.'
+      notFound: 'This campaign was not found. Check the campaign name in the embed code.',
+      sponsored: function (n) { return n === 1 ? '1 reader sponsored by supporters' : n + ' readers sponsored by supporters'; }
     },
     uk: {
       goal: function (c, g) { return c + ' з ' + g + ' нових членів'; },
@@ -24,7 +25,8 @@
         return 'Залишилося ' + d + ' ' + w; },
       ended: 'Кампанію завершено', join: 'Стати членом спільноти', gift: 'Подарувати членство',
       label: 'Поступ до мети', error: 'Дані тимчасово недоступні.',
-      notFound: 'Кампанію не знайдено. Перевірте назву кампанії в коді вставки.'
+      notFound: 'Кампанію не знайдено. Перевірте назву кампанії в коді вставки.',
+      sponsored: function (n) { return 'Членств, оплачених прихильниками для інших читачів: ' + n; }
     }
   };
   var CSS =
@@ -39,6 +41,7 @@
     '.bar{height:100%;width:0;background:var(--mg-accent,#1a56db);transition:width .6s ease}' +
     '@media (prefers-reduced-motion:reduce){.bar{transition:none}}' +
     '.numbers{display:flex;justify-content:space-between;gap:8px;margin:8px 0 12px;font-size:15px}' +
+    '.sponsored{margin:0 0 12px;font-size:14px}' +
     '.actions{display:flex;flex-wrap:wrap;gap:8px}' +
     'a{display:inline-block;padding:10px 16px;border-radius:4px;font-weight:700;text-decoration:none;font-size:15px}' +
     'a{border:2px solid var(--mg-accent,#1a56db)}a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{color:var(--mg-accent,#1a56db)}' +
@@ -52,6 +55,7 @@
     this._root.innerHTML = '<style>' + CSS + '</style><div class="box" part="box"><h2></h2>' +
       '<div class="track" role="progressbar" aria-valuemin="0"><div class="bar"></div></div>' +
       '<div class="numbers"><span class="count"></span><span class="days"></span></div>' +
+      '<p class="sponsored" hidden></p>' +
       '<div class="actions" hidden><a class="join" part="join"></a><a class="gift" part="gift"></a></div>' +
       '<p class="error" hidden></p></div>';
     var accent = this.getAttribute('accent');
@@ -71,7 +75,7 @@
     // no-cache: revalidate with the ETag each time (a cheap 304), so a refresh never shows a stale count.
     fetch(origin + '/campaigns/' + encodeURIComponent(self._slug()) + '/progress', { credentials: 'omit', cache: 'no-cache' })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
-      .then(function (p) { self._render(p); self._delay = self._interval(); })
+      .then(function (p) { self._render(p); self._delay = self._interval(); self._sponsored(); })
       .catch(function (e) { self._failed(e && e.message === '404'); self._delay = Math.min(self._delay * 2, 600000); })
       .then(function () { self._schedule(); });
   };
@@ -102,6 +106,18 @@
     q('.actions').hidden = false; q('.track').hidden = false;
     q('.error').hidden = true;
   };
+  // Optional: how many readers supporters have sponsored (a line under the numbers when any).
+  Goal.prototype._sponsored = function () {
+    if (!this.hasAttribute('show-sponsored')) return;
+    var self = this, line = this._root.querySelector('.sponsored');
+    fetch(origin + '/campaigns/' + encodeURIComponent(self._slug()) + '/sponsored', { credentials: 'omit' })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+      .then(function (s) {
+        line.textContent = TEXT[self._locale()].sponsored(s.readersSponsored);
+        line.hidden = !(s.readersSponsored > 0);
+      })
+      .catch(function () { line.hidden = true; });
+  };
   // An unknown campaign says so instead of showing an empty bar and two empty buttons.
   Goal.prototype._failed = function (notFound) {
     var r = this._root, e = r.querySelector('.error'), t = TEXT[this._locale()];
@@ -116,7 +132,7 @@
   for (var i = 0; i < nodes.length; i++) {
     var el = document.createElement('membership-goal');
     el.setAttribute('campaign', nodes[i].getAttribute('data-membership-goal'));
-    ['locale', 'refresh-interval', 'accent'].forEach(function (a) { if (nodes[i].hasAttribute(a)) el.setAttribute(a, nodes[i].getAttribute(a)); });
+    ['locale', 'refresh-interval', 'accent', 'show-sponsored'].forEach(function (a) { if (nodes[i].hasAttribute(a)) el.setAttribute(a, nodes[i].getAttribute(a)); });
     nodes[i].appendChild(el);
   }
 })();

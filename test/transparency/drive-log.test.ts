@@ -15,7 +15,13 @@ import {
   recordAlias,
   transparencyModels,
 } from '../../src/transparency/log.model.js';
-import { logContribution, logRevocation, logSize, receiptOf } from '../../src/transparency/log.service.js';
+import {
+  backfillDriveLog,
+  logContribution,
+  logRevocation,
+  logSize,
+  receiptOf,
+} from '../../src/transparency/log.service.js';
 import { databaseUri, manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 import { checkpoint, depsOf, memberJoins, newCampaign } from './support.js';
 
@@ -237,5 +243,38 @@ describe('the member account page', () => {
       // Handlebars writes `=` as `&#x3D;` in attributes; the browser reads it back as `=`.
       `http://members.test/campaigns/${campaign.slug}/verify#receipt&#x3D;${encodeURIComponent(receipt)}`,
     );
+  });
+});
+
+describe('contributions from before the log', () => {
+  it('when the drive-log migration runs over stored contributions and revocations, then each is logged once, however often it runs', async () => {
+    const campaign = await newCampaign(app);
+    const { Contribution, Revocation } = campaignModels(app.deps.db);
+    const ids = ['member:a', 'member:b', 'gift:c'].map((who) => `${campaign._id}:${who}`);
+    await Contribution.insertMany(
+      ids.map((_id, i) => ({
+        _id,
+        campaignId: campaign._id,
+        kind: 'member',
+        source: 'direct',
+        countedAt: new Date(clock.now().getTime() + i),
+        day: '2026-11-27',
+      })),
+    );
+    await Revocation.create({
+      _id: ids[1],
+      campaignId: campaign._id,
+      revokedAt: clock.now(),
+      reason: 'refund',
+    });
+    await Promise.all([backfillDriveLog(app.deps.db), backfillDriveLog(app.deps.db)]);
+    await backfillDriveLog(app.deps.db);
+    const leaves = await leavesOf(campaign._id);
+    expect(leaves.map((l) => [l.kind, l.recordId, l.revokes])).toEqual([
+      ['add', ids[0], undefined],
+      ['add', ids[1], undefined],
+      ['add', ids[2], undefined],
+      ['revoke', ids[1], 1],
+    ]);
   });
 });

@@ -1,0 +1,294 @@
+import { type Request, type Response, Router } from 'express';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import { errorsAsPage, wantsPage } from '../http/negotiate.js';
+import type { ApiDocs } from '../http/openapi.js';
+import { renderPage } from '../http/pages.js';
+import { emailField, parseInput } from '../http/validate.js';
+import { enforceRateLimit } from '../infra/rate-limit.js';
+import { METADATA_APP } from '../memberships/checkout.service.js';
+import { requireRole } from '../staff/require-role.js';
+import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
+import { poolState } from './pool.service.js';
+import { type SponsorshipRequest, sponsorshipModels } from './sponsorship.model.js';
+import {
+  confirmSponsorshipRequest,
+  decideRequest,
+  poolReport,
+  requestSponsorship,
+  type SponsorshipDeps,
+  sendSponsorReports,
+} from './sponsorship.service.js';
+
+// Thin handlers: parse, call the service, answer. Readers' routes work as plain forms; staff routes
+// are JSON for the console.
+
+export interface SponsorshipRoutesDeps extends SponsorshipDeps {
+  stripe: Stripe | null;
+  staffAuth: StaffAuthConfig;
+  brandName: string;
+  /** Requests per IP per 10 minutes. */
+  requestsPerIp: number;
+}
+
+const slug = z.string().regex(/^[a-z0-9-]{1,60}$/);
+const checkoutSchema = z
+  .object({
+    campaign: slug,
+    email: emailField,
+    currency: z.enum(['usd', 'eur', 'gbp']),
+    memberships: z.coerce.number().int().min(1).max(100).optional(),
+    amount: z.coerce.number().int().min(100).max(10_000_000).optional(),
+  })
+  .refine((c) => (c.memberships === undefined) !== (c.amount === undefined), {
+    path: ['memberships'],
+    message: 'give either memberships or amount',
+  })
+  .meta({ id: 'SponsorshipCheckout' });
+const requestSchema = z
+  .object({
+    campaign: slug,
+    email: emailField,
+    reason: z.string().trim().min(1).max(500),
+    country: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z]{2}$/, 'a two-letter country code')
+      .transform((c) => c.toUpperCase()),
+    locale: z.enum(['en', 'uk']).default('en'),
+  })
+  .meta({ id: 'SponsorshipRequest' });
+const confirmSchema = z.object({
+  request: z.string().regex(/^[0-9a-f]{24}$/),
+  token: z.string().min(10).max(100),
+});
+const decisionsSchema = z
+  .object({
+    ids: z
+      .array(z.string().regex(/^[0-9a-f]{24}$/))
+      .min(1)
+      .max(200),
+    decision: z.enum(['approve', 'decline']),
+    note: z.string().max(500).optional(),
+  })
+  .meta({ id: 'SponsorshipDecisions' });
+const SAME_ANSWER =
+  'Thank you. If this address can receive email, we have sent a link to confirm your request.';
+
+export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
+  const router = Router();
+  const staff = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin', 'editor');
+  const finance = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'finance', 'admin');
+  const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
+    res
+      .status(status)
+      .type('html')
+      .send(renderPage(name, { title: 'A sponsored membership', brandName: deps.brandName, ...data }));
+
+  async function campaignOf(value: string): Promise<Campaign> {
+    const campaign = await campaignModels(deps.db)
+      .Campaign.findOne({ slug: parseInput(slug, value) })
+      .lean<Campaign>();
+    if (!campaign) throw new AppError('not_found', 'There is no campaign with this name.');
+    return campaign;
+  }
+
+  router.post('/sponsorships/checkout', async (req, res) => {
+    const input = parseInput(checkoutSchema, req.body);
+    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const campaign = await campaignOf(input.campaign);
+    const price = deps.prices[input.currency];
+    if (!price)
+      throw new AppError('validation_failed', undefined, [{ path: 'currency', message: 'not offered' }]);
+    const amount = input.amount ?? price * input.memberships!;
+    const metadata = { app: METADATA_APP, kind: 'sponsorship', campaignId: String(campaign._id) };
+    const session = await deps.stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        line_items: [
+          {
+            quantity: 1,
+            price_data: {
+              currency: input.currency,
+              unit_amount: amount,
+              product_data: {
+                name: input.memberships
+                  ? `Sponsor ${input.memberships} reader${input.memberships > 1 ? 's' : ''} for a year`
+                  : 'Sponsor readers who cannot pay',
+              },
+            },
+          },
+        ],
+        customer_email: input.email,
+        metadata,
+        payment_intent_data: { metadata },
+        success_url: `${deps.publicBaseUrl}/membership/thanks`,
+        cancel_url: `${deps.publicBaseUrl}/membership`,
+      },
+      { idempotencyKey: req.get('idempotency-key') ? `sponsor:${req.get('idempotency-key')}` : undefined },
+    );
+    if (wantsPage(req) && session.url) return res.redirect(303, session.url);
+    res.status(201).json({ sessionId: session.id, url: session.url });
+  });
+
+  const requestForm = errorsAsPage((res, error, req) =>
+    page(res, 'sponsorship-request', { campaign: req.body?.campaign, error }, error.status),
+  );
+  router.get('/sponsorships/request', (req, res) => {
+    page(res, 'sponsorship-request', {
+      campaign: typeof req.query.campaign === 'string' ? req.query.campaign : '',
+    });
+  });
+  router.post('/sponsorships/requests', requestForm, async (req, res) => {
+    // Validated first: a malformed request uses up no one's allowance.
+    const input = parseInput(requestSchema, req.body);
+    await enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `sponsor-request-ip:${req.ip}`,
+      limit: deps.requestsPerIp,
+      windowMs: 10 * 60_000,
+    });
+    const campaign = await campaignOf(input.campaign);
+    await requestSponsorship(deps, { ...input, campaign });
+    if (wantsPage(req)) return page(res, 'sponsorship-message', { message: SAME_ANSWER }, 202);
+    res.status(202).json({ message: SAME_ANSWER });
+  });
+
+  // Opening the link changes nothing (mail scanners open links); the button's POST confirms.
+  router.get('/sponsorships/confirm', (req, res) => {
+    const query = parseInput(confirmSchema, req.query);
+    page(res, 'sponsorship-confirm', query);
+  });
+  router.post('/sponsorships/confirm', async (req, res) => {
+    const input = parseInput(confirmSchema, req.body);
+    const request = await confirmSponsorshipRequest(deps, input.request, input.token);
+    if (!request) throw new AppError('invalid_link');
+    const message = 'Thank you: your request is confirmed. We will write to you when it is decided.';
+    if (wantsPage(req)) return page(res, 'sponsorship-message', { message });
+    res.json({ message });
+  });
+
+  router.get('/sponsorships/:slug/requests', staff, async (req, res) => {
+    const campaign = await campaignOf(String(req.params.slug));
+    const status = parseInput(
+      z.enum(['unconfirmed', 'requested', 'approved', 'declined']).default('requested'),
+      req.query.status,
+    );
+    const requests = await sponsorshipModels(deps.db)
+      .Request.find({ campaignId: campaign._id, status })
+      .sort({ createdAt: 1 })
+      .limit(500)
+      .lean<SponsorshipRequest[]>();
+    res.json({
+      requests: requests.map((r) => ({
+        id: String(r._id),
+        email: r.email,
+        reason: r.reason,
+        country: r.country,
+        locale: r.locale,
+        status: r.status,
+        note: r.note,
+        createdAt: r.createdAt,
+      })),
+    });
+  });
+
+  // Bulk decisions: each request decided once; an approval draws from the pool (or waits for money).
+  router.post('/sponsorships/:slug/decisions', staff, async (req: Request, res) => {
+    await campaignOf(String(req.params.slug));
+    const input = parseInput(decisionsSchema, req.body);
+    const by = `staff:${req.staff?.email ?? 'unknown'}`;
+    const results = [];
+    for (const id of input.ids)
+      results.push({
+        id,
+        outcome: await decideRequest(deps, id, { decision: input.decision, note: input.note, by }),
+      });
+    res.json({ results });
+  });
+
+  router.get('/reports/sponsorship/:slug', finance, async (req, res) => {
+    const campaign = await campaignOf(String(req.params.slug));
+    res.json({ campaign: campaign.slug, pools: await poolReport(deps, String(campaign._id)) });
+  });
+
+  router.post('/sponsorships/:slug/sponsor-reports', staff, async (req, res) => {
+    const campaign = await campaignOf(String(req.params.slug));
+    const period = parseInput(z.object({ period: z.string().regex(/^[\w-]{1,40}$/) }), req.body).period;
+    res.json({ sent: (await sendSponsorReports(deps, campaign, period)).length });
+  });
+
+  // For the widget: how many readers the drive's supporters have sponsored (public, cacheable).
+  router.get('/campaigns/:slug/sponsored', async (req, res) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    const campaign = await campaignOf(String(req.params.slug));
+    let readers = 0;
+    for (const [currency, price] of Object.entries(deps.prices))
+      readers += (await poolState(deps.db, String(campaign._id), currency, price)).allocations;
+    res.set('Cache-Control', 'public, max-age=60').json({ readersSponsored: readers });
+  });
+
+  return router;
+}
+
+export function sponsorshipDocs(docs: ApiDocs): void {
+  const error = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: errorBodySchema } },
+  });
+  const ok = (description: string) => ({ description });
+  const params = z.object({ slug });
+  const secured = { security: [{ staffToken: [] }] };
+  docs.registerPath({
+    method: 'post',
+    path: '/sponsorships/checkout',
+    tags: ['Sponsorship'],
+    summary: 'Pay into a campaign’s sponsorship pool (whole memberships or any amount) via Stripe Checkout',
+    request: { body: { content: { 'application/json': { schema: checkoutSchema } } } },
+    responses: {
+      201: ok('Checkout session'),
+      422: error('Invalid fields'),
+      503: error('Payments not configured'),
+    },
+  });
+  docs.registerPath({
+    method: 'post',
+    path: '/sponsorships/requests',
+    tags: ['Sponsorship'],
+    summary:
+      'A reader asks for a sponsored membership (double opt-in by email; same answer for every address)',
+    request: { body: { content: { 'application/json': { schema: requestSchema } } } },
+    responses: {
+      202: ok('Confirmation sent'),
+      422: error('Invalid fields'),
+      429: error('Too many requests'),
+    },
+  });
+  docs.registerPath({
+    method: 'post',
+    path: '/sponsorships/{slug}/decisions',
+    tags: ['Sponsorship'],
+    summary: 'Approve or decline requests in bulk, with a note (admin, editor)',
+    ...secured,
+    request: { params, body: { content: { 'application/json': { schema: decisionsSchema } } } },
+    responses: { 200: ok('Outcome per request'), 401: error('No token'), 403: error('Role not allowed') },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/reports/sponsorship/{slug}',
+    tags: ['Sponsorship'],
+    summary: 'Pool balance, money in, refunds and memberships given, per currency (finance, admin)',
+    ...secured,
+    request: { params },
+    responses: { 200: ok('Pools'), 401: error('No token'), 403: error('Role not allowed') },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/sponsored',
+    tags: ['Sponsorship'],
+    summary: 'How many readers the drive’s supporters have sponsored (public, CORS)',
+    request: { params },
+    responses: { 200: ok('{ readersSponsored }'), 404: error('Unknown campaign') },
+  });
+}
