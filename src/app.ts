@@ -23,6 +23,7 @@ import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
 import { createHttpMetrics } from './http/http-metrics.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
+import { pageContext } from './http/pages.js';
 import { requestLogging, requireParsableBody } from './http/request-context.js';
 import { closeConnectionsWhileDraining, type Lifecycle } from './http/shutdown.js';
 import type { Clock } from './infra/clock.js';
@@ -158,6 +159,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(requireParsableBody);
   app.use(express.json({ limit: config.http.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: config.http.bodyLimit }));
+  // Every page's language (query, form, Accept-Language) and the brand it is shown under.
+  app.use(pageContext(config.brand));
 
   app.use(
     membershipRoutes({
@@ -165,7 +168,6 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       stripe: deps.stripe,
       plans,
       publicBaseUrl: config.http.publicBaseUrl,
-      brandName: config.brand.name,
     }),
   );
   app.use(
@@ -180,18 +182,16 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
         days: config.session.days,
       },
       secureCookies: config.env === 'production',
-      brandName: config.brand.name,
     }),
   );
   app.use(
     newsletterRoutes({
       ...newsletterDeps,
       subscribeLimitPerIp: config.newsletters.signupsPerIp,
-      brandName: config.brand.name,
       staffAuth,
     }),
   );
-  app.use(giftRoutes({ ...giftDeps, brandName: config.brand.name, plans, redeemLimitPerIp: 30 }));
+  app.use(giftRoutes({ ...giftDeps, plans, redeemLimitPerIp: 30 }));
   app.use(dashboardRoutes());
   app.use(reportRoutes({ ...deps, staffAuth, timeZone: config.timeZone }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));

@@ -6,7 +6,7 @@ import { formatMoney } from '../email/renderer.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import {
@@ -23,7 +23,6 @@ export interface AccountRoutesDeps extends AccountDeps {
   stripe: Stripe | null;
   session: SessionKeys;
   secureCookies: boolean;
-  brandName: string;
   /** Sign-in requests per IP per 15 minutes. */
   signInLimitPerIp?: number;
 }
@@ -35,10 +34,7 @@ const tokenBody = z.object({ token: z.string().min(20).max(100) });
 export function accountRoutes(deps: AccountRoutesDeps): Router {
   const router = Router();
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(renderPage(name, { title: 'Your membership', brandName: deps.brandName, ...data }));
+    sendPage(res, name, { title: 'account.title', ...data }, status);
   const memberOf = (req: Request) =>
     readMemberSession(deps.session, parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE], deps.clock.now());
   // Sign-in requests and link redemptions share one allowance per IP, across processes.

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, type ErrorCode, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
@@ -27,7 +27,6 @@ import {
 import { giftOptionsSchema } from './gift-options.js';
 
 export interface GiftRoutesDeps extends GiftDeps {
-  brandName: string;
   plans: Plans;
   /** Redemption attempts per IP per 10 minutes, across processes. */
   redeemLimitPerIp: number;
@@ -92,10 +91,7 @@ const campaignOf = (value: unknown) =>
 export function giftRoutes(deps: GiftRoutesDeps): Router {
   const router = Router();
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(renderPage(name, { title: 'Gift a membership', brandName: deps.brandName, ...data }));
+    sendPage(res, name, { title: 'gifts.title', ...data }, status);
   const stateError = (state: string) => {
     const { code, message } = STATE_ERRORS[state]!;
     return new AppError(code, message);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
@@ -28,7 +28,6 @@ export const CONSENT_TEXT_VERSION = '2026-11';
 const CONSENT_TEXT = 'We will email you the newsletters you chose. Unsubscribe at any time with one click.';
 
 export interface NewsletterRoutesDeps extends NewsletterDeps {
-  brandName: string;
   staffAuth: StaffAuthConfig;
   /** Sign-up requests per IP per 10 minutes, counted across all processes. */
   subscribeLimitPerIp: number;
@@ -56,10 +55,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   const router = Router();
   const listSlugs = new Set(deps.lists.map((l) => l.slug));
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(renderPage(name, { title: 'Newsletters', brandName: deps.brandName, ...data }));
+    sendPage(res, name, { title: 'newsletters.title', ...data }, status);
   const context = (req: Request, sourcePage?: string, consentTextVersion?: string): ConsentContext => ({
     ip: req.ip,
     userAgent: req.get('user-agent')?.slice(0, 300),
