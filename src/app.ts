@@ -9,6 +9,7 @@ import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.route
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import { accountDocs, accountRoutes } from './accounts/account.routes.js';
 import { subscribeCampaigns } from './campaigns/campaign.listeners.js';
+import { campaignConsoleRoutes } from './campaigns/campaign-console.routes.js';
 import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
 import { createProgressCache, type ProgressCache } from './campaigns/progress.service.js';
 import { serveCachedProgress } from './campaigns/progress-fast-path.js';
@@ -35,9 +36,12 @@ import { loadLists } from './newsletters/lists.js';
 import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
 import { dashboardRoutes } from './reports/dashboard.routes.js';
+import { driveOverviewRoutes } from './reports/drive-overview.routes.js';
 import { reportDocs } from './reports/reports.docs.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
+import { consoleSignInRoutes } from './staff/console.routes.js';
+import { consoleSession } from './staff/console-session.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 
 export interface AppDeps {
@@ -196,6 +200,17 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(reportRoutes({ ...deps, staffAuth, timeZone: config.timeZone }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
   app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
+  // The staff console: server-rendered pages over the same staff tokens, carried in cookies.
+  const consoleDeps = {
+    db: deps.db,
+    clock: deps.clock,
+    auth: staffAuth,
+    secureCookies: config.env === 'production',
+  };
+  app.use('/console', consoleSession(consoleDeps));
+  app.use(consoleSignInRoutes(consoleDeps));
+  app.use(driveOverviewRoutes({ db: deps.db, clock: deps.clock }));
+  app.use(campaignConsoleRoutes({ db: deps.db, clock: deps.clock, progressCache }));
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   app.use(
     docsRoutes(

@@ -8,6 +8,7 @@ import type { ApiDocs } from '../http/openapi.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import { fromRoot } from '../infra/paths.js';
+import { messagesFor } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { campaignModels } from './campaign.model.js';
@@ -21,6 +22,7 @@ import {
   updateCampaign,
   updateCampaignSchema,
 } from './campaign-admin.js';
+import { embedOptions } from './embed-snippets.js';
 import { type ProgressCache, revalidates } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
@@ -55,7 +57,11 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   const router = Router();
   const cache = deps.progressCache;
   const staff = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin', 'editor');
-  const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8');
+  // The widget's words are the message catalogue's, written into the script once at start.
+  const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8').replace(
+    '/*@MESSAGES@*/ { en: {}, uk: {} }',
+    JSON.stringify(messagesFor('embed.')),
+  );
   const widgetPage = Handlebars.compile(
     readFileSync(fromRoot('templates/pages/campaign-widget.hbs'), 'utf8'),
   );
@@ -85,28 +91,32 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
 
   router.get('/campaigns/:slug/progress.svg', async (req, res) => {
     const cached = await progressOf(req.params.slug);
-    const accent =
-      typeof req.query.accent === 'string' && /^#[0-9a-f]{6}$/i.test(req.query.accent)
-        ? req.query.accent
-        : undefined;
-    embeddable(res).type('image/svg+xml').send(progressSvg(cached.progress, accent));
+    const options = embedOptions(req.query);
+    embeddable(res)
+      .type('image/svg+xml')
+      .send(progressSvg(cached.progress, { ...options, accent: options.accent ?? '#1a56db' }));
   });
 
   // The iframe embed, for sites that cannot run third-party scripts: framable by any site.
   router.get('/campaigns/:slug/widget', async (req, res) => {
     const cached = await progressOf(req.params.slug);
-    const locale = req.query.locale === 'uk' ? 'uk' : 'en';
-    const accent =
-      typeof req.query.accent === 'string' && /^#[0-9a-f]{6}$/i.test(req.query.accent)
-        ? req.query.accent
-        : undefined;
+    const options = embedOptions(req.query);
     res.removeHeader('X-Frame-Options');
     res.set({
       'Content-Security-Policy':
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors *",
       'Cache-Control': PUBLIC_CACHE,
     });
-    res.type('html').send(widgetPage({ slug: cached.progress.slug, locale, accent }));
+    res.type('html').send(
+      widgetPage({
+        slug: cached.progress.slug,
+        ...options,
+        theme:
+          typeof req.query.theme === 'string' && /^(light|dark)$/.test(req.query.theme)
+            ? req.query.theme
+            : undefined,
+      }),
+    );
   });
 
   router.get('/widget.js', (_req, res) => {

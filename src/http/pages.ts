@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import Handlebars from 'handlebars';
@@ -47,6 +47,14 @@ hbs.registerPartial(
   'fieldError',
   '{{#if message}}<p class="error field-error" id="{{id}}-error">{{message}}</p>{{/if}}',
 );
+// Pieces several pages share (templates/pages/partials/<name>.hbs → {{> name}}).
+for (const file of readdirSync(fromRoot('templates/pages/partials'))) {
+  if (file.endsWith('.hbs'))
+    hbs.registerPartial(
+      file.slice(0, -4),
+      readFileSync(path.join(fromRoot('templates/pages/partials'), file), 'utf8'),
+    );
+}
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 function compiled(name: string): HandlebarsTemplateDelegate {
