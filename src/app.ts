@@ -30,6 +30,7 @@ import { closeConnectionsWhileDraining, type Lifecycle } from './http/shutdown.j
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
 import { subscribeSettlement } from './ledger/settlement.service.js';
+import { memberConsoleRoutes } from './memberships/member-console.routes.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
 import { loadLists } from './newsletters/lists.js';
@@ -211,6 +212,13 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(consoleSignInRoutes(consoleDeps));
   app.use(driveOverviewRoutes({ db: deps.db, clock: deps.clock }));
   app.use(campaignConsoleRoutes({ db: deps.db, clock: deps.clock, progressCache }));
+  app.use(
+    memberConsoleRoutes({
+      db: deps.db,
+      clock: deps.clock,
+      stripeDashboard: `https://dashboard.stripe.com${config.stripe.secretKey?.startsWith('sk_live') || config.stripe.secretKey?.startsWith('rk_live') ? '' : '/test'}`,
+    }),
+  );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   app.use(
     docsRoutes(

@@ -38,6 +38,7 @@ describe('campaigns in the console, in Chromium', () => {
     expect(await page.textContent('#goal-error')).toBe('Enter a whole number, like 1000.');
     expect(await page.getAttribute('#goal', 'aria-describedby')).toContain('goal-error');
     expect(await page.inputValue('#title')).toBe('Winter drive');
+    errors.length = 0; // Chromium logs the 422 answer itself as a failed resource
     await page.fill('#goal', '500');
     await page.click('button:text-is("Create campaign")');
     await page.waitForURL(/\/console\/campaigns\/winter-drive\?created=1$/);
@@ -91,7 +92,7 @@ describe('campaigns in the console, in Chromium', () => {
       await reader
         .locator('membership-goal')
         .evaluate((el) => el.shadowRoot?.querySelector('.count')?.textContent),
-    ).toBe('0 з 500 нових членів');
+    ).toBe('0 з 500 нових членів · 0%');
     await screenshot(reader, 'host-page-with-snippet');
     expect(readerErrors).toEqual([]);
     await reader.close();
