@@ -5,6 +5,7 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
+import { messagesFor, translate } from '../shared/messages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
@@ -146,7 +147,8 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     }
     if (wantsPage(req))
       return page(res, 'newsletter-message', { heading: 'Thank you!', message: THANK_YOU }, 202);
-    res.status(202).json({ message: THANK_YOU });
+    // The reader's language for the embed (its `locale`); the API's documented English otherwise.
+    res.status(202).json({ message: input.locale ? translate(input.locale, 'embed.newsletter.thanks') : THANK_YOU });
   });
 
   // Opening the link changes nothing (mail scanners open every link); the button confirms.
@@ -287,7 +289,11 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     res.status(204).end();
   });
 
-  const formScript = readFileSync(fromRoot('templates/embed/newsletter-form.js'), 'utf8');
+  // The form's words are the message catalogue's, written into the script once at start.
+  const formScript = readFileSync(fromRoot('templates/embed/newsletter-form.js'), 'utf8').replace(
+    '/*@MESSAGES@*/ { en: {}, uk: {} }',
+    JSON.stringify(messagesFor('embed.newsletter.')),
+  );
   router.get('/embed/newsletter-form.js', (_req, res) => {
     res.set({
       'Cross-Origin-Resource-Policy': 'cross-origin',

@@ -63,6 +63,12 @@ const en = {
   'embed.error': 'Progress is unavailable right now.',
   'embed.notFound': 'This campaign was not found. Check the campaign name in the embed code.',
   'embed.supporters': { one: 'All thanks to {count} supporter', other: 'All thanks to {count} supporters' },
+  'embed.newsletter.legend': 'Newsletters',
+  'embed.newsletter.email': 'Email',
+  'embed.newsletter.submit': 'Sign up',
+  'embed.newsletter.invalid': 'Please enter a correct email address',
+  'embed.newsletter.failed': 'Something went wrong. Please try again.',
+  'embed.newsletter.thanks': "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
 } satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;
@@ -139,6 +145,12 @@ const uk: Record<MessageKey, Message> = {
     many: 'Усе завдяки {count} прихильникам',
     other: 'Усе завдяки {count} прихильника',
   },
+  'embed.newsletter.legend': 'Розсилки',
+  'embed.newsletter.email': 'Електронна пошта',
+  'embed.newsletter.submit': 'Підписатися',
+  'embed.newsletter.invalid': 'Введіть правильну адресу електронної пошти',
+  'embed.newsletter.failed': 'Щось пішло не так. Спробуйте ще раз.',
+  'embed.newsletter.thanks': 'Дякуємо за підписку. Ми надіслали вам лист для підтвердження.',
 };
 
 export const MESSAGES: Record<Locale, Record<MessageKey, Message>> = { en, uk };
