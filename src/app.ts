@@ -90,6 +90,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     events: deps.events,
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
+    linkSecret: config.session.secret,
   };
   const staffAuth = {
     keys: config.staffAuth.keys,

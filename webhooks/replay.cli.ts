@@ -17,6 +17,7 @@ try {
     logger,
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
+    linkSecret: config.session.secret,
     // Replay calls no Stripe API: every fact it needs is in the stored events.
     gifts: giftDepsFrom(config, {
       db: database.db,

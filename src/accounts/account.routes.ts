@@ -17,6 +17,7 @@ import {
   requestSignInLink,
   SIGN_IN_LINK_MINUTES,
 } from './account.service.js';
+import { openCardUpdate, readCardLink } from './card-update.js';
 import { issueMemberSession, readMemberSession, SESSION_COOKIE, type SessionKeys } from './member-session.js';
 
 export interface AccountRoutesDeps extends AccountDeps {
@@ -115,6 +116,31 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     if (!url) throw new AppError('not_found', 'There is no billing account for this membership.');
     res.redirect(303, url);
   });
+
+  // The dunning email's card link: a page with a button (opening changes nothing), then the portal.
+  const cardLinkSpent = () =>
+    new AppError(
+      'invalid_link',
+      'This card link has expired or was already used. Sign in below to update your card.',
+    );
+  router.get('/account/card', (req, res) => {
+    const link = readCardLink(deps.session.secret, req.query, deps.clock.now());
+    if (!link) return page(res, 'account-sign-in', { message: cardLinkSpent().message }, 400);
+    page(res, 'account-card', { query: req.query });
+  });
+
+  router.post(
+    '/account/card',
+    errorsAsPage((res, error) => page(res, 'account-sign-in', { message: error.message }, error.status)),
+    async (req, res) => {
+      const link = readCardLink(deps.session.secret, req.body, deps.clock.now());
+      if (!link) throw cardLinkSpent();
+      if (!deps.stripe) throw new AppError('payments_not_configured');
+      const url = await openCardUpdate({ ...deps, stripe: deps.stripe }, link);
+      if (!url) throw cardLinkSpent();
+      res.redirect(303, url);
+    },
+  );
 
   router.post('/account/sign-out', (_req, res) => {
     res.clearCookie(SESSION_COOKIE, { path: '/' });

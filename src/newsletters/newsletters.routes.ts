@@ -5,11 +5,11 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
-import { messagesFor, translate } from '../shared/messages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import { verifyLink } from '../infra/signed-links.js';
+import { messagesFor, translate } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { newsletterModels } from './newsletter.model.js';
@@ -148,7 +148,9 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     if (wantsPage(req))
       return page(res, 'newsletter-message', { heading: 'Thank you!', message: THANK_YOU }, 202);
     // The reader's language for the embed (its `locale`); the API's documented English otherwise.
-    res.status(202).json({ message: input.locale ? translate(input.locale, 'embed.newsletter.thanks') : THANK_YOU });
+    res
+      .status(202)
+      .json({ message: input.locale ? translate(input.locale, 'embed.newsletter.thanks') : THANK_YOU });
   });
 
   // Opening the link changes nothing (mail scanners open every link); the button confirms.

@@ -54,6 +54,10 @@ const en = {
   'gifts.months': { one: '{count} month', other: '{count} months' },
   'newsletters.title': 'Newsletters',
   'account.title': 'Your membership',
+  'account.card.title': 'Update your card',
+  'account.card.body':
+    'Press the button to open the secure Stripe page where you change the card for your membership.',
+  'account.card.submit': 'Update my card',
   'embed.goal': { one: '{count} of {goal} new members', other: '{count} of {goal} new members' },
   'embed.daysLeft': { one: '{count} day left', other: '{count} days left' },
   'embed.ended': 'The drive has ended',
@@ -68,7 +72,8 @@ const en = {
   'embed.newsletter.submit': 'Sign up',
   'embed.newsletter.invalid': 'Please enter a correct email address',
   'embed.newsletter.failed': 'Something went wrong. Please try again.',
-  'embed.newsletter.thanks': "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
+  'embed.newsletter.thanks':
+    "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
 } satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;
@@ -121,6 +126,10 @@ const uk: Record<MessageKey, Message> = {
   },
   'newsletters.title': 'Розсилки',
   'account.title': 'Ваше членство',
+  'account.card.title': 'Оновити картку',
+  'account.card.body':
+    'Натисніть кнопку, щоб відкрити захищену сторінку Stripe, де можна змінити картку для членства.',
+  'account.card.submit': 'Оновити картку',
   'embed.goal': {
     one: '{count} з {goal} нових членів',
     few: '{count} з {goal} нових членів',
