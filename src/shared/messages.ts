@@ -52,6 +52,10 @@ const en = {
     'Welcome aboard. A confirmation is on its way to your inbox; your membership starts as soon as the payment is confirmed.',
   'gifts.title': 'Gift a membership',
   'gifts.months': { one: '{count} month', other: '{count} months' },
+  'gifts.continue.title': 'Continue your membership',
+  'gifts.continue.lead':
+    'Your gift membership ends on {date}. Choose how you would like to continue: the first payment is taken only when your gift ends.',
+  'gifts.continue.submit': 'Continue to payment',
   'newsletters.title': 'Newsletters',
   'account.title': 'Your membership',
   'account.card.title': 'Update your card',
@@ -118,6 +122,10 @@ const uk: Record<MessageKey, Message> = {
   'membership.thanks.body':
     'Ласкаво просимо. Підтвердження вже прямує до вашої скриньки; членство почнеться, щойно платіж буде підтверджено.',
   'gifts.title': 'Подарувати членство',
+  'gifts.continue.title': 'Продовжити членство',
+  'gifts.continue.lead':
+    'Ваше подароване членство закінчується {date}. Оберіть, як продовжити: перший платіж буде списано лише після завершення подарунка.',
+  'gifts.continue.submit': 'Перейти до оплати',
   'gifts.months': {
     one: '{count} місяць',
     few: '{count} місяці',
