@@ -123,24 +123,22 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       'invalid_link',
       'This card link has expired or was already used. Sign in below to update your card.',
     );
-  router.get('/account/card', (req, res) => {
-    const link = readCardLink(deps.session.secret, req.query, deps.clock.now());
-    if (!link) return page(res, 'account-sign-in', { message: cardLinkSpent().message }, 400);
+  const cardLinkErrors = errorsAsPage((res, error) =>
+    page(res, 'account-sign-in', { message: error.message }, error.status),
+  );
+  router.get('/account/card', cardLinkErrors, (req, res) => {
+    if (!readCardLink(deps.session.secret, req.query, deps.clock.now())) throw cardLinkSpent();
     page(res, 'account-card', { query: req.query });
   });
 
-  router.post(
-    '/account/card',
-    errorsAsPage((res, error) => page(res, 'account-sign-in', { message: error.message }, error.status)),
-    async (req, res) => {
-      const link = readCardLink(deps.session.secret, req.body, deps.clock.now());
-      if (!link) throw cardLinkSpent();
-      if (!deps.stripe) throw new AppError('payments_not_configured');
-      const url = await openCardUpdate({ ...deps, stripe: deps.stripe }, link);
-      if (!url) throw cardLinkSpent();
-      res.redirect(303, url);
-    },
-  );
+  router.post('/account/card', cardLinkErrors, async (req, res) => {
+    const link = readCardLink(deps.session.secret, req.body ?? {}, deps.clock.now());
+    if (!link) throw cardLinkSpent();
+    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const url = await openCardUpdate({ ...deps, stripe: deps.stripe }, link);
+    if (!url) throw cardLinkSpent();
+    res.redirect(303, url);
+  });
 
   router.post('/account/sign-out', (_req, res) => {
     res.clearCookie(SESSION_COOKIE, { path: '/' });

@@ -99,7 +99,10 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     consoleErrors(section, (res, error, req) => newForm(res, req.body, error)),
     editors,
     async (req, res) => {
-      const created = await createCampaign(deps.db, { slug: req.body.slug, ...campaignFromForm(req.body) });
+      const created = await createCampaign(deps.db, {
+        slug: req.body?.slug,
+        ...campaignFromForm(req.body ?? {}),
+      });
       deps.progressCache.clear();
       res.redirect(303, `/console/campaigns/${created.slug}?created=1`);
     },
@@ -174,7 +177,10 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         .Campaign.findOne({ slug: slugParam.parse(slug) })
         .lean<Campaign>();
       if (!current) throw new AppError('not_found', 'There is no campaign with this name.');
-      const changes = changedFields(presentCampaign(current), campaignFromForm(req.body, current.timeZone));
+      const changes = changedFields(
+        presentCampaign(current),
+        campaignFromForm(req.body ?? {}, current.timeZone),
+      );
       const saved: CampaignView = await updateCampaign(deps.db, slug, changes);
       deps.progressCache.clear();
       res.redirect(303, `/console/campaigns/${saved.slug}?saved=1`);
