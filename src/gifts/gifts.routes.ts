@@ -13,7 +13,7 @@ import { createCheckoutSession } from '../memberships/checkout.service.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 import { offeredCurrencies } from '../memberships/membership-form.js';
 import type { Plans } from '../memberships/plans.js';
-import { formatMoney, INTL_LOCALE, isLocale, type Locale } from '../shared/messages.js';
+import { formatMoney, INTL_LOCALE, isLocale, type Locale, translate } from '../shared/messages.js';
 import { calendarKeys } from '../shared/time.js';
 import { type Gift, giftModel } from './gift.model.js';
 import {
@@ -107,16 +107,30 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
       error.status,
     ),
   );
+  /** Each duration in the reader's words with its price in every currency it is sold in. */
+  const giftChoices = (locale: Locale) => {
+    const currencies = (['usd', 'eur', 'gbp'] as const).filter((c) =>
+      deps.options.durations.some((d) => d.prices[c]),
+    );
+    return {
+      currencies,
+      durations: deps.options.durations.map((d) => ({
+        months: d.months,
+        label: translate(locale, 'gifts.months', { count: d.months }),
+        prices: currencies
+          .filter((c) => d.prices[c] !== undefined)
+          .map((c) => formatMoney(d.prices[c]!, c.toUpperCase(), locale))
+          .join(' · '),
+      })),
+    };
+  };
   const giftForm = (req: Request, res: Response, error?: AppError) => {
     const now = deps.clock.now();
     page(
       res,
       'gifts',
       {
-        durations: deps.options.durations,
-        currencies: ['usd', 'eur', 'gbp'].filter((c) =>
-          deps.options.durations.some((d) => d.prices[c as 'usd']),
-        ),
+        ...giftChoices(res.locals.locale as Locale),
         today: calendarKeys(now, deps.timeZone).day,
         lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
         campaign: campaignOf(req.query.campaign ?? req.body?.campaign),

@@ -123,7 +123,7 @@ describe('accessibility (axe-core) in light and dark mode', () => {
     }
     expect(found).toEqual([]);
     await context.close();
-  });
+  }, 120_000);
 
   it('when the console is checked as an admin (and refused as an editor), then no page has a serious or critical violation', async () => {
     const found: string[] = [];
@@ -154,7 +154,7 @@ describe('accessibility (axe-core) in light and dark mode', () => {
       await editor.context().close();
     }
     expect(found).toEqual([]);
-  });
+  }, 120_000);
 
   it('when the embeds are on a page of another origin, light or dark, then they have no serious or critical violation', async () => {
     const host = await startHostSite({
@@ -187,5 +187,5 @@ describe('accessibility (axe-core) in light and dark mode', () => {
     expect(found).toEqual([]);
     await context.close();
     await host.close();
-  });
+  }, 60_000);
 });
