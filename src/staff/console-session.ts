@@ -18,6 +18,7 @@ import {
 const ACCESS = 'md_staff';
 const REFRESH = 'md_staff_refresh';
 const PATH = '/console';
+const ASSET = /^\/console\.(css|js)$/;
 
 export interface ConsoleSessionDeps extends StaffAuthDeps {
   secureCookies: boolean;
@@ -43,6 +44,9 @@ export const refreshTokenOf = (req: Request) => parseCookies(req.headers.cookie 
 /** Who is signed in to the console (renewing an expired access token), or nobody. */
 export function consoleSession(deps: ConsoleSessionDeps): RequestHandler {
   return async (req, res, next) => {
+    // The console's own script and styles need no one signed in, and must not race the page for
+    // the single-use refresh token.
+    if (ASSET.test(req.path)) return next();
     const cookies = parseCookies(req.headers.cookie ?? '');
     const now = deps.clock.now();
     const access = cookies[ACCESS] ? verifyStaffToken(deps.auth, cookies[ACCESS], now) : undefined;
@@ -53,8 +57,9 @@ export function consoleSession(deps: ConsoleSessionDeps): RequestHandler {
         setConsoleCookies(res, deps, tokens);
         req.staff = verifyStaffToken(deps.auth, tokens.accessToken, now);
       } catch (error) {
+        // Spent or expired: not signed in. The cookies are left alone, since a request racing this
+        // one may just have renewed them; sign-out and the cookies' own lifetime remove them.
         if (!(error instanceof AppError)) return next(error);
-        clearConsoleCookies(res);
       }
     }
     if (req.method === 'POST' && !sameOrigin(req)) return next(new AppError('forbidden'));
