@@ -9,6 +9,7 @@ import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.route
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import { accountDocs, accountRoutes } from './accounts/account.routes.js';
 import { subscribeCampaigns } from './campaigns/campaign.listeners.js';
+import { campaignConsoleRoutes } from './campaigns/campaign-console.routes.js';
 import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
 import { createProgressCache, type ProgressCache } from './campaigns/progress.service.js';
 import { serveCachedProgress } from './campaigns/progress-fast-path.js';
@@ -26,23 +27,28 @@ import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
 import { createHttpMetrics } from './http/http-metrics.js';
 import { buildOpenApiDocument, docsRoutes } from './http/openapi.js';
+import { pageContext } from './http/pages.js';
 import { requestLogging, requireParsableBody } from './http/request-context.js';
 import { closeConnectionsWhileDraining, type Lifecycle } from './http/shutdown.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
 import { subscribeSettlement } from './ledger/settlement.service.js';
+import { memberConsoleRoutes } from './memberships/member-console.routes.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
 import { loadLists } from './newsletters/lists.js';
 import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
 import { dashboardRoutes } from './reports/dashboard.routes.js';
+import { driveOverviewRoutes } from './reports/drive-overview.routes.js';
 import { reportDocs } from './reports/reports.docs.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
 import { sponsorshipDocs, sponsorshipRoutes } from './sponsorship/sponsorship.routes.js';
 import { applySponsorshipRefund } from './sponsorship/sponsorship.service.js';
 import { sponsorshipDepsFrom } from './sponsorship/sponsorship-deps.js';
+import { consoleSignInRoutes } from './staff/console.routes.js';
+import { consoleSession } from './staff/console-session.js';
 import { staffDocs, staffRoutes } from './staff/staff.routes.js';
 import { createSigner } from './transparency/signing.js';
 import { transparencyDocs, transparencyRoutes } from './transparency/transparency.routes.js';
@@ -95,6 +101,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
     adoptUntagged: config.stripe.adoptUntagged,
+    linkSecret: config.session.secret,
   };
   const staffAuth = {
     keys: config.staffAuth.keys,
@@ -176,6 +183,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   app.use(requireParsableBody);
   app.use(express.json({ limit: config.http.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: config.http.bodyLimit }));
+  // Every page's language (query, form, Accept-Language) and the brand it is shown under.
+  app.use(pageContext(config.brand));
 
   app.use(
     membershipRoutes({
@@ -184,7 +193,6 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       localCheckout,
       plans,
       publicBaseUrl: config.http.publicBaseUrl,
-      brandName: config.brand.name,
       checkout: config.stripe.checkout,
       logger: deps.logger,
     }),
@@ -201,18 +209,16 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
         days: config.session.days,
       },
       secureCookies: config.env === 'production',
-      brandName: config.brand.name,
     }),
   );
   app.use(
     newsletterRoutes({
       ...newsletterDeps,
       subscribeLimitPerIp: config.newsletters.signupsPerIp,
-      brandName: config.brand.name,
       staffAuth,
     }),
   );
-  app.use(giftRoutes({ ...giftDeps, brandName: config.brand.name, plans, redeemLimitPerIp: 30 }));
+  app.use(giftRoutes({ ...giftDeps, plans, redeemLimitPerIp: 30 }));
   app.use(dashboardRoutes());
   app.use(reportRoutes({ ...deps, staffAuth, timeZone: config.timeZone }));
   app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
@@ -231,6 +237,24 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       db: deps.db,
       signer: createSigner(config.transparency.keys),
       brandName: config.brand.name,
+    }),
+  );
+  // The staff console: server-rendered pages over the same staff tokens, carried in cookies.
+  const consoleDeps = {
+    db: deps.db,
+    clock: deps.clock,
+    auth: staffAuth,
+    secureCookies: config.env === 'production',
+  };
+  app.use('/console', consoleSession(consoleDeps));
+  app.use(consoleSignInRoutes(consoleDeps));
+  app.use(driveOverviewRoutes({ db: deps.db, clock: deps.clock }));
+  app.use(campaignConsoleRoutes({ db: deps.db, clock: deps.clock, progressCache }));
+  app.use(
+    memberConsoleRoutes({
+      db: deps.db,
+      clock: deps.clock,
+      stripeDashboard: `https://dashboard.stripe.com${config.stripe.secretKey?.startsWith('sk_live') || config.stripe.secretKey?.startsWith('rk_live') ? '' : '/test'}`,
     }),
   );
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));

@@ -18,6 +18,7 @@ try {
     timeZone: config.timeZone,
     publicBaseUrl: config.http.publicBaseUrl,
     adoptUntagged: config.stripe.adoptUntagged,
+    linkSecret: config.session.secret,
     // Replay calls no Stripe API: every fact it needs is in the stored events.
     gifts: giftDepsFrom(config, {
       db: database.db,

@@ -6,7 +6,7 @@ import { formatMoney } from '../email/renderer.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import { receiptsOfMember } from '../transparency/receipts.js';
@@ -18,13 +18,13 @@ import {
   requestSignInLink,
   SIGN_IN_LINK_MINUTES,
 } from './account.service.js';
+import { openCardUpdate, readCardLink } from './card-update.js';
 import { issueMemberSession, readMemberSession, SESSION_COOKIE, type SessionKeys } from './member-session.js';
 
 export interface AccountRoutesDeps extends AccountDeps {
   stripe: Stripe | null;
   session: SessionKeys;
   secureCookies: boolean;
-  brandName: string;
   /** Sign-in requests per IP per 15 minutes. */
   signInLimitPerIp?: number;
 }
@@ -36,10 +36,7 @@ const tokenBody = z.object({ token: z.string().min(20).max(100) });
 export function accountRoutes(deps: AccountRoutesDeps): Router {
   const router = Router();
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(renderPage(name, { title: 'Your membership', brandName: deps.brandName, ...data }));
+    sendPage(res, name, { title: 'account.title', ...data }, status);
   const memberOf = (req: Request) =>
     readMemberSession(deps.session, parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE], deps.clock.now());
   // Sign-in requests and link redemptions share one allowance per IP, across processes.
@@ -119,6 +116,29 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     if (!deps.stripe) throw new AppError('payments_not_configured');
     const url = await billingPortalUrl({ ...deps, stripe: deps.stripe }, memberId);
     if (!url) throw new AppError('not_found', 'There is no billing account for this membership.');
+    res.redirect(303, url);
+  });
+
+  // The dunning email's card link: a page with a button (opening changes nothing), then the portal.
+  const cardLinkSpent = () =>
+    new AppError(
+      'invalid_link',
+      'This card link has expired or was already used. Sign in below to update your card.',
+    );
+  const cardLinkErrors = errorsAsPage((res, error) =>
+    page(res, 'account-sign-in', { message: error.message }, error.status),
+  );
+  router.get('/account/card', cardLinkErrors, (req, res) => {
+    if (!readCardLink(deps.session.secret, req.query, deps.clock.now())) throw cardLinkSpent();
+    page(res, 'account-card', { query: req.query });
+  });
+
+  router.post('/account/card', cardLinkErrors, async (req, res) => {
+    const link = readCardLink(deps.session.secret, req.body ?? {}, deps.clock.now());
+    if (!link) throw cardLinkSpent();
+    if (!deps.stripe) throw new AppError('payments_not_configured');
+    const url = await openCardUpdate({ ...deps, stripe: deps.stripe }, link);
+    if (!url) throw cardLinkSpent();
     res.redirect(303, url);
   });
 

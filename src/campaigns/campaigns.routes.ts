@@ -7,13 +7,22 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
-import { isDuplicateKey } from '../infra/db.js';
 import { fromRoot } from '../infra/paths.js';
-import { isTimeZone } from '../shared/time.js';
+import { messagesFor } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
-import { type Campaign, campaignModels } from './campaign.model.js';
+import { campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
+import {
+  createCampaign,
+  createCampaignSchema,
+  endCampaign,
+  presentCampaign,
+  slugParam,
+  updateCampaign,
+  updateCampaignSchema,
+} from './campaign-admin.js';
+import { embedOptions } from './embed-snippets.js';
 import { type ProgressCache, revalidates } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
@@ -27,51 +36,6 @@ export interface CampaignRoutesDeps {
 
 // Browsers and CDNs may keep progress briefly; a CDN may serve a stale copy while it refreshes.
 export const PUBLIC_CACHE = 'public, max-age=15, s-maxage=30, stale-while-revalidate=60';
-const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/);
-const timeZone = z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv');
-
-// Each field once, without defaults: creating fills the defaults in, changing leaves every field
-// it does not name as it is (zod's .partial() would keep the defaults and reset them).
-const fields = {
-  title: z.string().trim().min(1).max(120),
-  description: z.string().max(1000),
-  goal: z.number().int().positive().max(10_000_000),
-  startsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
-  endsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
-  timeZone,
-  startingOffset: z.number().int().nonnegative(),
-  milestones: z.array(z.number().int().min(1).max(1000)).max(20),
-};
-const createCampaignSchema = z
-  .object({
-    ...fields,
-    slug: slugParam,
-    description: fields.description.default(''),
-    timeZone: timeZone.default('UTC'),
-    startingOffset: fields.startingOffset.default(0),
-    counts: z
-      .object({ gifts: z.boolean().default(true), oneTime: z.boolean().default(false) })
-      .default({ gifts: true, oneTime: false }),
-    milestones: fields.milestones.default([25, 50, 75, 100]),
-  })
-  .refine((c) => c.endsAt > c.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
-  .meta({ id: 'CampaignCreate' });
-const updateCampaignSchema = z
-  .object({
-    ...fields,
-    counts: z.object({ gifts: z.boolean(), oneTime: z.boolean() }).partial(),
-  })
-  .partial()
-  .meta({ id: 'CampaignUpdate' });
-
-/** The update as `$set` paths: `counts.oneTime` alone leaves `counts.gifts` as it is. */
-function setPaths(changes: z.infer<typeof updateCampaignSchema>): Record<string, unknown> {
-  const { counts, ...rest } = changes;
-  const set: Record<string, unknown> = { ...rest };
-  for (const [key, value] of Object.entries(counts ?? {})) set[`counts.${key}`] = value;
-  return set;
-}
-
 export const progressSchema = z
   .object({
     slug: z.string(),
@@ -93,7 +57,11 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   const router = Router();
   const cache = deps.progressCache;
   const staff = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin', 'editor');
-  const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8');
+  // The widget's words are the message catalogue's, written into the script once at start.
+  const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8').replace(
+    '/*@MESSAGES@*/ { en: {}, uk: {} }',
+    JSON.stringify(messagesFor('embed.')),
+  );
   const widgetPage = Handlebars.compile(
     readFileSync(fromRoot('templates/pages/campaign-widget.hbs'), 'utf8'),
   );
@@ -123,28 +91,32 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
 
   router.get('/campaigns/:slug/progress.svg', async (req, res) => {
     const cached = await progressOf(req.params.slug);
-    const accent =
-      typeof req.query.accent === 'string' && /^#[0-9a-f]{6}$/i.test(req.query.accent)
-        ? req.query.accent
-        : undefined;
-    embeddable(res).type('image/svg+xml').send(progressSvg(cached.progress, accent));
+    const options = embedOptions(req.query);
+    embeddable(res)
+      .type('image/svg+xml')
+      .send(progressSvg(cached.progress, { ...options, accent: options.accent ?? '#1a56db' }));
   });
 
   // The iframe embed, for sites that cannot run third-party scripts: framable by any site.
   router.get('/campaigns/:slug/widget', async (req, res) => {
     const cached = await progressOf(req.params.slug);
-    const locale = req.query.locale === 'uk' ? 'uk' : 'en';
-    const accent =
-      typeof req.query.accent === 'string' && /^#[0-9a-f]{6}$/i.test(req.query.accent)
-        ? req.query.accent
-        : undefined;
+    const options = embedOptions(req.query);
     res.removeHeader('X-Frame-Options');
     res.set({
       'Content-Security-Policy':
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors *",
       'Cache-Control': PUBLIC_CACHE,
     });
-    res.type('html').send(widgetPage({ slug: cached.progress.slug, locale, accent }));
+    res.type('html').send(
+      widgetPage({
+        slug: cached.progress.slug,
+        ...options,
+        theme:
+          typeof req.query.theme === 'string' && /^(light|dark)$/.test(req.query.theme)
+            ? req.query.theme
+            : undefined,
+      }),
+    );
   });
 
   router.get('/widget.js', (_req, res) => {
@@ -158,65 +130,28 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     const campaigns = await campaignModels(deps.db).Campaign.find().sort({ startsAt: -1 }).lean();
     res.json({
       campaigns: await Promise.all(
-        campaigns.map(async (c) => ({ ...present(c), count: await countOf(deps.db, c) })),
+        campaigns.map(async (c) => ({ ...presentCampaign(c), count: await countOf(deps.db, c) })),
       ),
     });
   });
 
   router.post('/campaigns', staff, async (req, res) => {
-    const input = parseInput(createCampaignSchema, req.body);
-    try {
-      const campaign = await campaignModels(deps.db).Campaign.create(input);
-      res.status(201).json(present(campaign.toObject()));
-    } catch (error) {
-      if (isDuplicateKey(error)) throw new AppError('conflict', `A campaign called "${input.slug}" exists.`);
-      throw error;
-    }
+    res.status(201).json(await createCampaign(deps.db, req.body));
   });
 
   router.patch('/campaigns/:slug', staff, async (req, res) => {
-    const changes = parseInput(updateCampaignSchema, req.body);
-    const { Campaign } = campaignModels(deps.db);
-    const existing = await Campaign.findOne({ slug: parseInput(slugParam, req.params.slug) }).lean();
-    if (!existing) throw new AppError('not_found', 'There is no campaign with this name.');
-    const merged = { ...existing, ...changes, counts: { ...existing.counts, ...changes.counts } };
-    if (merged.endsAt <= merged.startsAt) {
-      throw new AppError('validation_failed', undefined, [
-        { path: 'endsAt', message: 'must be after startsAt' },
-      ]);
-    }
-    await Campaign.updateOne({ _id: existing._id }, { $set: setPaths(changes) });
+    const campaign = await updateCampaign(deps.db, String(req.params.slug), req.body);
     cache.clear();
-    res.json(present(merged));
+    res.json(campaign);
   });
 
   router.post('/campaigns/:slug/end', staff, async (req, res) => {
-    const { Campaign } = campaignModels(deps.db);
-    const existing = await Campaign.findOne({ slug: parseInput(slugParam, req.params.slug) }).lean();
-    if (!existing) throw new AppError('not_found', 'There is no campaign with this name.');
-    const now = deps.clock.now();
-    const endsAt = new Date(Math.min(existing.endsAt.getTime(), now.getTime()));
-    await Campaign.updateOne({ _id: existing._id }, { $set: { endsAt } });
+    const campaign = await endCampaign(deps.db, deps.clock, String(req.params.slug));
     cache.clear();
-    res.json(present({ ...existing, endsAt }));
+    res.json(campaign);
   });
 
   return router;
-}
-
-function present(c: Omit<Campaign, '_id' | 'createdAt' | 'updatedAt'>) {
-  return {
-    slug: c.slug,
-    title: c.title,
-    description: c.description,
-    goal: c.goal,
-    startsAt: c.startsAt.toISOString(),
-    endsAt: c.endsAt.toISOString(),
-    timeZone: c.timeZone,
-    startingOffset: c.startingOffset,
-    counts: c.counts,
-    milestones: c.milestones,
-  };
 }
 
 export function campaignDocs(docs: ApiDocs): void {

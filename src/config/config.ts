@@ -101,7 +101,9 @@ export const configSchema = z
     BRAND_LOGO_URL: z.url().optional(),
     BRAND_PRIMARY_COLOR: hexColor.default('#1a56db'),
     BRAND_POSTAL_ADDRESS: z.string().min(1).default('1 Press Street, Springfield'),
-    BRAND_FOOTER: z.string().default('You receive this email because you support independent journalism.'),
+    // Unset: the footer line comes from the message catalogue in each email's language.
+    BRAND_FOOTER: z.string().min(1).optional(),
+    BRAND_FOOTER_UK: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
     // The local checkout stands in for Stripe: never beside a real key, never outside development.
@@ -215,7 +217,14 @@ export interface Config {
     maxAttempts: number;
     previewRoutes: boolean;
   };
-  brand: { name: string; logoUrl?: string; primaryColor: string; postalAddress: string; footer: string };
+  brand: {
+    name: string;
+    logoUrl?: string;
+    primaryColor: string;
+    postalAddress: string;
+    /** Footer line per language; a language without one uses the catalogue's (src/shared/messages.ts). */
+    footer: { en?: string; uk?: string };
+  };
   /** The background job runner (src/infra/jobs.ts). */
   jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
   /** Where a process without the web app (the worker) serves /metrics; unset: nowhere. */
@@ -344,7 +353,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       logoUrl: env.BRAND_LOGO_URL,
       primaryColor: env.BRAND_PRIMARY_COLOR,
       postalAddress: env.BRAND_POSTAL_ADDRESS,
-      footer: env.BRAND_FOOTER,
+      footer: { en: env.BRAND_FOOTER, uk: env.BRAND_FOOTER_UK },
     },
     jobs: {
       leaseMs: env.JOB_LEASE_SECONDS * 1000,

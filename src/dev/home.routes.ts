@@ -6,7 +6,7 @@ import type { Connection } from 'mongoose';
 import { campaignModels } from '../campaigns/campaign.model.js';
 import type { Config } from '../config/config.js';
 import { AppError } from '../http/errors.js';
-import { renderDocument, renderPage } from '../http/pages.js';
+import { type PageBrand, renderDocument, renderPage } from '../http/pages.js';
 import { fromRoot } from '../infra/paths.js';
 import { DEMO_CAMPAIGN } from './demo-seed.js';
 
@@ -76,7 +76,7 @@ export function devHomeRoutes(deps: DevHomeDeps): Router {
     res.type('html').send(
       renderPage('dev/home', {
         title: 'Development',
-        brandName: config.brand.name,
+        brand: res.locals.brand as PageBrand,
         database: deps.database,
         payments: paymentsMode(config),
         mail: mailDir ? `written to ${mailDir} (no SENDGRID_API_KEY)` : 'SendGrid',

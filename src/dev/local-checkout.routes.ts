@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { AppError } from '../http/errors.js';
 import { errorsAsPage } from '../http/negotiate.js';
-import { renderPage } from '../http/pages.js';
+import { type PageBrand, renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import {
@@ -56,7 +56,7 @@ export function localCheckoutRoutes(deps: LocalCheckoutRoutesDeps): Router {
       .send(
         renderPage('dev/checkout', {
           title: 'Local checkout',
-          brandName: deps.brandName,
+          brand: res.locals.brand as PageBrand,
           id: session._id,
           productName: session.productName,
           price: price(session),

@@ -261,9 +261,8 @@ export const EMAIL_TEMPLATES = {
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;
 export type TemplateData<T extends TemplateName> = z.infer<(typeof EMAIL_TEMPLATES)[T]['data']>;
 
-export const LOCALES = ['en', 'uk'] as const;
-export type Locale = (typeof LOCALES)[number];
-export const DEFAULT_LOCALE: Locale = 'en';
+// The languages are the message catalogue's (src/shared/messages.ts): one list for pages, emails and embeds.
+export { DEFAULT_LOCALE, LOCALES, type Locale } from '../shared/messages.js';
 
 export function isTemplateName(value: string): value is TemplateName {
   return Object.hasOwn(EMAIL_TEMPLATES, value);

@@ -2,14 +2,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import juice from 'juice';
-import { DEFAULT_LOCALE, EMAIL_TEMPLATES, LOCALES, type Locale, type TemplateName } from './catalog.js';
+import {
+  DEFAULT_LOCALE,
+  formatMoney,
+  INTL_LOCALE,
+  LOCALES,
+  type Locale,
+  translate,
+} from '../shared/messages.js';
+import { EMAIL_TEMPLATES, type TemplateName } from './catalog.js';
 
 export interface Brand {
   name: string;
   logoUrl?: string;
   primaryColor: string;
   postalAddress: string;
-  footer: string;
+  /** Footer line per language; a language without one uses the message catalogue's. */
+  footer: Partial<Record<Locale, string>>;
 }
 
 export interface RenderedEmail {
@@ -26,8 +35,6 @@ export interface EmailRenderer {
     options?: { unsubscribeUrl?: string },
   ): RenderedEmail;
 }
-
-const INTL_LOCALE: Record<Locale, string> = { en: 'en-GB', uk: 'uk-UA' };
 
 type Compiled = {
   subject: HandlebarsTemplateDelegate;
@@ -55,7 +62,6 @@ export function createEmailRenderer(options: { templatesDir: string; brand: Bran
   const read = (...parts: string[]) => readFileSync(path.join(templatesDir, ...parts), 'utf8');
   const htmlLayout = hbs.compile(read('layout.html.hbs'));
   const textLayout = hbs.compile(read('layout.text.hbs'), { noEscape: true });
-  const layoutStrings = JSON.parse(read('layout.strings.json')) as Record<Locale, Record<string, string>>;
 
   const compiled = new Map<string, Compiled>();
   for (const template of Object.keys(EMAIL_TEMPLATES)) {
@@ -90,7 +96,8 @@ export function createEmailRenderer(options: { templatesDir: string; brand: Bran
         locale: usedLocale,
         subject,
         unsubscribeUrl: renderOptions.unsubscribeUrl,
-        t: layoutStrings[usedLocale],
+        footer: brand.footer[usedLocale] ?? translate(usedLocale, 'email.footer'),
+        t: { unsubscribe: translate(usedLocale, 'email.unsubscribe') },
       };
       const html = juice(htmlLayout({ ...shared, body: parts.html(context) }));
       const text = textLayout({ ...shared, body: parts.text(context).trim() }).trim();
@@ -99,11 +106,4 @@ export function createEmailRenderer(options: { templatesDir: string; brand: Bran
   };
 }
 
-export function formatMoney(amountMinor: number, currency: string, locale: string): string {
-  const format = new Intl.NumberFormat(INTL_LOCALE[locale as Locale] ?? INTL_LOCALE.en, {
-    style: 'currency',
-    currency,
-  });
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(amountMinor / 10 ** digits);
-}
+export { formatMoney };

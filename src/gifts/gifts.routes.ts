@@ -4,14 +4,16 @@ import { z } from 'zod';
 import { AppError, type ErrorCode, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import { verifyLink } from '../infra/signed-links.js';
 import { createCheckoutSession } from '../memberships/checkout.service.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
+import { offeredCurrencies } from '../memberships/membership-form.js';
 import type { Plans } from '../memberships/plans.js';
+import { formatMoney, INTL_LOCALE, isLocale, type Locale, translate } from '../shared/messages.js';
 import { calendarKeys } from '../shared/time.js';
 import { type Gift, giftModel } from './gift.model.js';
 import {
@@ -27,7 +29,6 @@ import {
 import { giftOptionsSchema } from './gift-options.js';
 
 export interface GiftRoutesDeps extends GiftDeps {
-  brandName: string;
   plans: Plans;
   /** Redemption attempts per IP per 10 minutes, across processes. */
   redeemLimitPerIp: number;
@@ -92,10 +93,7 @@ const campaignOf = (value: unknown) =>
 export function giftRoutes(deps: GiftRoutesDeps): Router {
   const router = Router();
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(renderPage(name, { title: 'Gift a membership', brandName: deps.brandName, ...data }));
+    sendPage(res, name, { title: 'gifts.title', ...data }, status);
   const stateError = (state: string) => {
     const { code, message } = STATE_ERRORS[state]!;
     return new AppError(code, message);
@@ -109,16 +107,30 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
       error.status,
     ),
   );
+  /** Each duration in the reader's words with its price in every currency it is sold in. */
+  const giftChoices = (locale: Locale) => {
+    const currencies = (['usd', 'eur', 'gbp'] as const).filter((c) =>
+      deps.options.durations.some((d) => d.prices[c]),
+    );
+    return {
+      currencies,
+      durations: deps.options.durations.map((d) => ({
+        months: d.months,
+        label: translate(locale, 'gifts.months', { count: d.months }),
+        prices: currencies
+          .filter((c) => d.prices[c] !== undefined)
+          .map((c) => formatMoney(d.prices[c]!, c.toUpperCase(), locale))
+          .join(' · '),
+      })),
+    };
+  };
   const giftForm = (req: Request, res: Response, error?: AppError) => {
     const now = deps.clock.now();
     page(
       res,
       'gifts',
       {
-        durations: deps.options.durations,
-        currencies: ['usd', 'eur', 'gbp'].filter((c) =>
-          deps.options.durations.some((d) => d.prices[c as 'usd']),
-        ),
+        ...giftChoices(res.locals.locale as Locale),
         today: calendarKeys(now, deps.timeZone).day,
         lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
         campaign: campaignOf(req.query.campaign ?? req.body?.campaign),
@@ -231,47 +243,97 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
     return managePage(req, res, 'Saved.');
   });
 
-  // A gift member continuing as a paying member: Checkout with a trial until the gift ends.
-  router.post('/gifts/continue', async (req, res) => {
-    const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), req.query);
+  // A gift member continuing as a paying member: they choose the tier and how often, then
+  // Checkout with a trial until the gift ends. The link names the member and is signed.
+  const continuing = async (query: unknown) => {
+    const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), query);
     if (!verifyLink(deps.linkSecret, sig, 'gift-continue', m))
       throw new AppError('forbidden', 'This link is not valid.');
-    const sessions = deps.stripe ?? deps.localCheckout;
-    if (!sessions) throw new AppError('payments_not_configured');
     const member = await membershipModels(deps.db).Member.findById(m).lean<Member>();
     if (!member) throw new AppError('not_found');
     const lastGift = await giftModel(deps.db)
       .findOne({ redeemedBy: member._id })
       .sort({ redeemedAt: -1 })
       .lean<Gift>();
-    const currency = (lastGift?.currency ?? 'eur') as 'eur';
-    const session = await createCheckoutSession(
-      { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+    const offered = deps.plans.tiers.some((t) => t.prices[lastGift?.currency as 'eur'])
+      ? (lastGift!.currency as 'eur')
+      : offeredCurrencies(deps.plans)[0]!;
+    return { member, currency: offered };
+  };
+  const choice = z.object({
+    plan: z
+      .string()
+      .refine((id) => deps.plans.tiers.some((t) => t.id === id), 'Choose one of the memberships'),
+    interval: z.enum(['month', 'year']),
+  });
+  const continuePage = async (req: Request, res: Response, error?: AppError) => {
+    const { member, currency } = await continuing(req.query);
+    const locale = res.locals.locale as Locale;
+    const chosen = (req.body ?? {}) as { plan?: string; interval?: string };
+    page(
+      res,
+      'gift-continue',
       {
-        kind: 'membership',
-        plan: deps.plans.tiers[0]!.id,
-        interval: 'month',
-        currency,
-        email: member.email,
-        locale: 'en',
+        title: 'gifts.continue.title',
+        action: req.originalUrl,
+        currency: currency.toUpperCase(),
+        name: member.name,
+        endsOn:
+          member.currentPeriodEnd &&
+          new Intl.DateTimeFormat(INTL_LOCALE[locale], { dateStyle: 'long', timeZone: deps.timeZone }).format(
+            member.currentPeriodEnd,
+          ),
+        tiers: deps.plans.tiers.map((tier, i) => ({
+          id: tier.id,
+          name: tier.name,
+          description: tier.description,
+          checked: chosen.plan ? chosen.plan === tier.id : i === 0,
+          month:
+            tier.prices[currency] && formatMoney(tier.prices[currency].month, currency.toUpperCase(), locale),
+          year:
+            tier.prices[currency] && formatMoney(tier.prices[currency].year, currency.toUpperCase(), locale),
+        })),
+        yearly: chosen.interval === 'year',
+        error: error && { message: error.message },
       },
-      `continue-${member._id}`,
-      {
-        trialEnd:
-          member.currentPeriodEnd && member.currentPeriodEnd > deps.clock.now()
-            ? member.currentPeriodEnd
-            : undefined,
-      },
+      error?.status,
     );
-    res.redirect(303, session.url);
-  });
-  router.get('/gifts/continue', (req, res) => {
-    page(res, 'gift-redeem', {
-      heading: 'Continue your membership',
-      message: 'Your first payment starts only when your gift ends.',
-      continueAction: req.originalUrl,
-    });
-  });
+  };
+  router.get('/gifts/continue', (req, res) => continuePage(req, res));
+  router.post(
+    '/gifts/continue',
+    errorsAsPage((res, error, req) => {
+      void continuePage(req, res, error).catch(() =>
+        page(res, 'gift-redeem', { heading: error.message, message: '' }, error.status),
+      );
+    }),
+    async (req, res) => {
+      const { member, currency } = await continuing(req.query);
+      const { plan, interval } = parseInput(choice, req.body);
+      const sessions = deps.stripe ?? deps.localCheckout;
+      if (!sessions) throw new AppError('payments_not_configured');
+      const session = await createCheckoutSession(
+        { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+        {
+          kind: 'membership',
+          plan,
+          interval,
+          currency,
+          email: member.email,
+          locale: isLocale(member.locale) ? member.locale : 'en',
+        },
+        // One Checkout per member and choice: pressing again resumes it; another choice is another.
+        `continue-${member._id}-${plan}-${interval}`,
+        {
+          trialEnd:
+            member.currentPeriodEnd && member.currentPeriodEnd > deps.clock.now()
+              ? member.currentPeriodEnd
+              : undefined,
+        },
+      );
+      res.redirect(303, session.url);
+    },
+  );
 
   const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
   router.get('/embed/gift-button.js', (_req, res) => {

@@ -6,6 +6,7 @@ import type { CheckoutSettings } from '../config/config.js';
 import { AppError } from '../http/errors.js';
 import { emailField } from '../http/validate.js';
 import type { Logger } from '../infra/logger.js';
+import { formatMoney, LOCALES, parseAmountInUnits, translate } from '../shared/messages.js';
 import { findMemberByEmail } from './member-keys.js';
 import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
 import { findCatalogPrice, lookupKeyOf } from './stripe-catalog.js';
@@ -21,7 +22,13 @@ const reader = {
     .string()
     .regex(/^[a-z0-9-]{1,60}$/)
     .optional(),
-  locale: z.enum(['en', 'uk']).default('en'),
+  locale: z.enum(LOCALES).default('en'),
+  amountDecimal: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().max(40).optional())
+    .meta({
+      description:
+        'The amount as a person types it, in currency units ("7.50" or "7,50"); what the hosted form sends. Wins over `amount`.',
+    }),
 };
 
 export const checkoutRequestSchema = z
@@ -42,7 +49,16 @@ export const checkoutRequestSchema = z
         .meta({ description: 'Minor units; only for plan "custom"' }),
       ...reader,
     }),
-    z.object({ kind: z.literal('one_time'), amount: z.coerce.number().int().positive(), ...reader }),
+    z.object({
+      kind: z.literal('one_time'),
+      amount: z.coerce
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .meta({ description: 'Minor units (750 = 7.50); or send amountDecimal' }),
+      ...reader,
+    }),
   ])
   .meta({ id: 'CheckoutRequest' });
 export type CheckoutRequest = z.infer<typeof checkoutRequestSchema>;
@@ -132,34 +148,48 @@ function settingsParams(
   };
 }
 
+/**
+ * The amount the reader chose, in minor units: typed in currency units ("7.50" → 750, no floating
+ * point) or sent as minor units by an API client; checked against the plan's range. Messages are
+ * in the reader's language, and name the field the reader typed into.
+ */
+function chosenAmount(request: CheckoutRequest, range: { min: number; max: number } | undefined): number {
+  const { locale, currency } = request;
+  const field = request.amountDecimal !== undefined ? 'amountDecimal' : 'amount';
+  const invalid = (message: string, path = field) =>
+    new AppError('validation_failed', undefined, [{ path, message }]);
+  if (!range)
+    throw invalid(translate(locale, 'error.currency', { currency: currency.toUpperCase() }), 'currency');
+  const amount =
+    request.amountDecimal !== undefined
+      ? parseAmountInUnits(request.amountDecimal, currency)
+      : request.amount;
+  if (amount === undefined) {
+    throw invalid(
+      translate(locale, request.amountDecimal !== undefined ? 'error.amountFormat' : 'error.amountMissing'),
+    );
+  }
+  if (amount < range.min || amount > range.max) {
+    const show = (minor: number) => formatMoney(minor, currency.toUpperCase(), locale);
+    throw invalid(translate(locale, 'error.amountRange', { min: show(range.min), max: show(range.max) }));
+  }
+  return amount;
+}
+
 /** Resolves what the reader asked for against the configured plans: name and price, or a 422. */
 function priceFor(plans: Plans, request: CheckoutRequest): { plan: string; name: string; amount: number } {
-  const money = (amount: number, range: { min: number; max: number } | undefined, field: string) => {
-    if (!range)
-      throw new AppError('validation_failed', undefined, [
-        { path: 'currency', message: `${request.currency.toUpperCase()} is not offered` },
-      ]);
-    if (amount < range.min || amount > range.max) {
-      throw new AppError('validation_failed', undefined, [
-        { path: field, message: `Choose an amount between ${range.min} and ${range.max} (minor units)` },
-      ]);
-    }
-    return amount;
-  };
   if (request.kind === 'one_time') {
     return {
       plan: 'one_time',
-      name: 'One-time contribution',
-      amount: money(request.amount, plans.oneTime[request.currency], 'amount'),
+      name: translate(request.locale, 'membership.oneTimeName'),
+      amount: chosenAmount(request, plans.oneTime[request.currency]),
     };
   }
   if (request.plan === 'custom') {
-    if (request.amount === undefined)
-      throw new AppError('validation_failed', undefined, [{ path: 'amount', message: 'Choose an amount' }]);
     return {
       plan: 'custom',
       name: 'Membership',
-      amount: money(request.amount, plans.customAmount[request.currency], 'amount'),
+      amount: chosenAmount(request, plans.customAmount[request.currency]),
     };
   }
   const tier = plans.tiers.find((t) => t.id === request.plan);

@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
+import { cardUpdateUrl } from '../accounts/card-update.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { normalizeEmail } from '../email/suppression.service.js';
 import { isAdoptedStripeObject } from '../imports/adopted.js';
@@ -38,6 +39,8 @@ export interface MembershipDeps {
   publicBaseUrl: string;
   /** STRIPE_ADOPT_UNTAGGED (src/imports/adopted.ts). */
   adoptUntagged?: boolean;
+  /** Signs links that act for a reader without a login (the dunning email's card update). */
+  linkSecret: string;
 }
 
 /** What applying a Stripe object did: changed state, was not ours, or waits for payment. */
@@ -316,7 +319,16 @@ export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.
       name: invoice.customer_name ?? undefined,
       amount: invoice.amount_due,
       currency: invoice.currency.toUpperCase(),
-      updateUrl: `${deps.publicBaseUrl}/account`,
+      // Straight to the card form: a signed, single-use link (accounts/card-update.ts); customer_email
+      // was checked above and an invoice always names its customer.
+      updateUrl: cardUpdateUrl(deps.publicBaseUrl, deps.linkSecret, {
+        customer: idOf(invoice.customer)!,
+        invoice: invoice.id!,
+        // Stripe always sends `created`; the clock keeps a link valid if an event ever lacks it.
+        invoiceCreated: Number.isInteger(invoice.created)
+          ? invoice.created
+          : Math.floor(deps.clock.now().getTime() / 1000),
+      }),
     },
     idempotencyKey: `payment-failed:${invoice.id}`,
   });

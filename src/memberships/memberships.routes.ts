@@ -7,12 +7,14 @@ import type { CheckoutSettings } from '../config/config.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
+import type { Locale } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
-import { CURRENCIES, type Plans, plansSchema } from './plans.js';
+import { membershipForm } from './membership-form.js';
+import { type Plans, plansSchema } from './plans.js';
 
 export interface MembershipRoutesDeps {
   db: Connection;
@@ -21,7 +23,6 @@ export interface MembershipRoutesDeps {
   localCheckout?: CheckoutSessions;
   plans: Plans;
   publicBaseUrl: string;
-  brandName: string;
   checkout?: CheckoutSettings;
   logger?: Logger;
 }
@@ -51,22 +52,16 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
   });
 
   const membershipPage = (req: Request, res: Response, error?: AppError) => {
-    const value = req.query.campaign ?? req.body?.campaign;
-    const campaign = typeof value === 'string' && /^[a-z0-9-]{1,60}$/.test(value) ? value : undefined;
-    res
-      .status(error?.status ?? 200)
-      .type('html')
-      .send(
-        renderPage('membership', {
-          title: 'Become a member',
-          brandName: deps.brandName,
-          tiers: deps.plans.tiers,
-          currencies: CURRENCIES.filter((c) => deps.plans.tiers.some((t) => t.prices[c])),
-          campaign,
-          checkout: deps.checkout,
-          error: error && { message: error.message, details: error.details },
-        }),
-      );
+    sendPage(
+      res,
+      'membership',
+      {
+        title: 'membership.title',
+        ...membershipForm(deps.plans, req, res.locals.locale as Locale, error),
+        checkout: deps.checkout,
+      },
+      error?.status ?? 200,
+    );
   };
 
   /** JSON callers get the Checkout URL; the no-JavaScript form is redirected straight to it. */
@@ -105,7 +100,7 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
   });
 
   router.get('/membership/thanks', (_req, res) => {
-    res.type('html').send(renderPage('membership-thanks', { title: 'Thank you', brandName: deps.brandName }));
+    sendPage(res, 'membership-thanks', { title: 'membership.thanks.title' });
   });
 
   return router;

@@ -4,11 +4,12 @@ import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import { verifyLink } from '../infra/signed-links.js';
+import { messagesFor, translate } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { newsletterModels } from './newsletter.model.js';
@@ -28,7 +29,6 @@ export const CONSENT_TEXT_VERSION = '2026-11';
 const CONSENT_TEXT = 'We will email you the newsletters you chose. Unsubscribe at any time with one click.';
 
 export interface NewsletterRoutesDeps extends NewsletterDeps {
-  brandName: string;
   staffAuth: StaffAuthConfig;
   /** Sign-up requests per IP per 10 minutes, counted across all processes. */
   subscribeLimitPerIp: number;
@@ -56,10 +56,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   const router = Router();
   const listSlugs = new Set(deps.lists.map((l) => l.slug));
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(renderPage(name, { title: 'Newsletters', brandName: deps.brandName, ...data }));
+    sendPage(res, name, { title: 'newsletters.title', ...data }, status);
   const context = (req: Request, sourcePage?: string, consentTextVersion?: string): ConsentContext => ({
     ip: req.ip,
     userAgent: req.get('user-agent')?.slice(0, 300),
@@ -150,7 +147,10 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     }
     if (wantsPage(req))
       return page(res, 'newsletter-message', { heading: 'Thank you!', message: THANK_YOU }, 202);
-    res.status(202).json({ message: THANK_YOU });
+    // The reader's language for the embed (its `locale`); the API's documented English otherwise.
+    res
+      .status(202)
+      .json({ message: input.locale ? translate(input.locale, 'embed.newsletter.thanks') : THANK_YOU });
   });
 
   // Opening the link changes nothing (mail scanners open every link); the button confirms.
@@ -291,7 +291,11 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
     res.status(204).end();
   });
 
-  const formScript = readFileSync(fromRoot('templates/embed/newsletter-form.js'), 'utf8');
+  // The form's words are the message catalogue's, written into the script once at start.
+  const formScript = readFileSync(fromRoot('templates/embed/newsletter-form.js'), 'utf8').replace(
+    '/*@MESSAGES@*/ { en: {}, uk: {} }',
+    JSON.stringify(messagesFor('embed.newsletter.')),
+  );
   router.get('/embed/newsletter-form.js', (_req, res) => {
     res.set({
       'Cross-Origin-Resource-Policy': 'cross-origin',

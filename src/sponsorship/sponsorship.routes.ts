@@ -5,7 +5,7 @@ import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { type PageBrand, renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
@@ -85,7 +85,9 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     res
       .status(status)
       .type('html')
-      .send(renderPage(name, { title: 'A sponsored membership', brandName: deps.brandName, ...data }));
+      .send(
+        renderPage(name, { title: 'A sponsored membership', brand: res.locals.brand as PageBrand, ...data }),
+      );
 
   async function campaignOf(value: string): Promise<Campaign> {
     const campaign = await campaignModels(deps.db)

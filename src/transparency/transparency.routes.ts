@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { renderPage } from '../http/pages.js';
+import { type PageBrand, renderPage } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { checkpointsOf } from './checkpoint.service.js';
@@ -138,7 +138,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
     res.type('html').send(
       renderPage('drive-verify', {
         title: `Check the count: ${campaign.title}`,
-        brandName: deps.brandName,
+        brand: res.locals.brand as PageBrand,
         campaignTitle: campaign.title,
         slug: campaign.slug,
       }),

@@ -1,18 +1,26 @@
 /* Newsletter sign-up form for the news site. One line on any page:
  *   <script src="https://MEMBERS_HOST/embed/newsletter-form.js" async></script>
  *   <newsletter-signup lists="editors-picks,explaining-ukraine"></newsletter-signup>
- * Without JavaScript, link to https://MEMBERS_HOST/newsletters (a plain HTML form). */
+ * Attributes: locale="en|uk" (default: the page's lang), theme="light|dark" (default: the reader's
+ * system setting). Theme with --mg-bg, --mg-text, --mg-border, --mg-accent (or --ns-accent), or
+ * style the parts: newsletter-signup::part(box|legend|label|input|error|button|done).
+ * Without JavaScript, link to https://MEMBERS_HOST/newsletters (a plain HTML form). The words come
+ * from the service's message catalogue, written in below when this file is served. */
 (function () {
   'use strict';
   if (!window.customElements || customElements.get('newsletter-signup')) return;
   var script = document.currentScript;
   var origin = script ? new URL(script.src).origin : '';
-  var INVALID = 'Please enter a correct email address';
+  var MESSAGES = /*@MESSAGES@*/ { en: {}, uk: {} };
+  var DARK = '--bg:var(--mg-bg,#18181b);--fg:var(--mg-text,#f4f4f5);--line:var(--mg-border,#71717a);--err:#fca5a5';
+  // A background of its own, so the text stays readable on light and dark sites alike.
   var CSS =
-    ':host{display:block}.box{color:#18181b;font:16px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;text-align:left}' +
-    'label{display:block;margin:4px 0}input[type=email]{font:inherit;padding:8px;width:100%;box-sizing:border-box;border:1px solid #a1a1aa;border-radius:4px}' +
-    'input[aria-invalid=true]{border-color:#b91c1c}.error{color:#b91c1c;font-size:14px;min-height:1.2em;margin:4px 0}' +
-    'button{font:inherit;font-weight:700;padding:10px 18px;margin-top:8px;background:var(--ns-accent,#1a56db);color:#fff;border:0;border-radius:4px;cursor:pointer}' +
+    ':host{display:block}.box{--bg:var(--mg-bg,#fff);--fg:var(--mg-text,#18181b);--line:var(--mg-border,#a1a1aa);--err:#b91c1c;' +
+    'background:var(--bg);color:var(--fg);padding:16px;border-radius:8px;font:16px/1.4 var(--mg-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);text-align:left}' +
+    '@media (prefers-color-scheme:dark){:host(:not([theme=light])) .box{' + DARK + '}}:host([theme=dark]) .box{' + DARK + '}' +
+    'label{display:block;margin:4px 0}input[type=email]{font:inherit;padding:8px;width:100%;box-sizing:border-box;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:4px}' +
+    'input[aria-invalid=true]{border-color:var(--err)}.error{color:var(--err);font-size:14px;min-height:1.2em;margin:4px 0}' +
+    'button{font:inherit;font-weight:700;padding:10px 18px;margin-top:8px;background:var(--mg-accent,var(--ns-accent,#1a56db));color:#fff;border:0;border-radius:4px;cursor:pointer}' +
     'input:focus-visible,button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.done{font-weight:700}';
 
   class Signup extends HTMLElement {
@@ -20,11 +28,18 @@
       if (this.shadowRoot) return;
       var root = this.attachShadow({ mode: 'open' });
       var self = this;
-      root.innerHTML = '<style>' + CSS + '</style><div class="box"><form novalidate>' +
-        '<fieldset style="border:0;padding:0;margin:0"><legend style="font-weight:700">Newsletters</legend><div class="lists"></div></fieldset>' +
-        '<label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="email" aria-describedby="error">' +
-        '<p class="error" id="error" aria-live="polite"></p><button type="submit">Sign up</button></form>' +
-        '<p class="done" role="status" hidden></p></div>';
+      var locale = (this.getAttribute('locale') || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
+      if (!MESSAGES[locale]) locale = 'en';
+      var t = function (key) { return MESSAGES[locale]['embed.newsletter.' + key] || MESSAGES.en['embed.newsletter.' + key]; };
+      var INVALID = t('invalid');
+      root.innerHTML = '<style>' + CSS + '</style><div class="box" part="box"><form novalidate>' +
+        '<fieldset style="border:0;padding:0;margin:0"><legend part="legend" style="font-weight:700"></legend><div class="lists"></div></fieldset>' +
+        '<label for="email" part="label"></label><input id="email" part="input" name="email" type="email" required autocomplete="email" aria-describedby="error">' +
+        '<p class="error" part="error" id="error" aria-live="polite"></p><button type="submit" part="button"></button></form>' +
+        '<p class="done" part="done" role="status" hidden></p></div>';
+      root.querySelector('legend').textContent = t('legend');
+      root.querySelector('label').textContent = t('email');
+      root.querySelector('button').textContent = t('submit');
       var wanted = (this.getAttribute('lists') || '').split(',').filter(Boolean);
       fetch(origin + '/newsletters/lists', { credentials: 'omit' })
         .then(function (r) { return r.json(); })
@@ -54,7 +69,7 @@
           method: 'POST',
           credentials: 'omit',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: email.value, lists: lists, sourcePage: location.href, locale: self.getAttribute('locale') || undefined }),
+          body: JSON.stringify({ email: email.value, lists: lists, sourcePage: location.href, locale: self.getAttribute('locale') || document.documentElement.lang ? locale : undefined }),
         })
           .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
           .then(function (result) {
@@ -64,7 +79,7 @@
             done.textContent = result.body.message;
             done.hidden = false;
           })
-          .catch(function () { fail('Something went wrong. Please try again.'); });
+          .catch(function () { fail(t('failed')); });
       });
     }
   }

@@ -72,9 +72,11 @@ describe('the script widget on another origin', () => {
     expect(await bar.getAttribute('aria-valuemax')).toBe('1000');
     expect(await bar.getAttribute('aria-valuetext')).toBe('612 of 1,000 new members (61%)');
     expect(await widget.locator('a.join').getAttribute('href')).toBe(
-      `${app.url}/membership?campaign=birthday`,
+      `${app.url}/membership?campaign=birthday&locale=en`,
     );
-    expect(await widget.locator('a.gift').getAttribute('href')).toBe(`${app.url}/gifts?campaign=birthday`);
+    expect(await widget.locator('a.gift').getAttribute('href')).toBe(
+      `${app.url}/gifts?campaign=birthday&locale=en`,
+    );
     expect(await widget.locator('a.join').textContent()).toBe('Become a member');
 
     // The host's hostile rules reach neither colours, fonts nor visibility inside the widget.

@@ -8,7 +8,7 @@ const brand = {
   logoUrl: 'https://cdn.kyivweekly.example/logo.png',
   primaryColor: '#0057b7',
   postalAddress: '12 Khreshchatyk St, Kyiv',
-  footer: 'You get this because you support Kyiv Weekly.',
+  footer: { en: 'You get this because you support Kyiv Weekly.' },
 };
 const renderer = createEmailRenderer({ templatesDir: fromRoot('templates/emails'), brand });
 const confirmation = {
@@ -44,6 +44,23 @@ describe('email rendering', () => {
     expect(renderer.render('newsletter-confirmation', 'de', confirmation).subject).toBe(
       'Please confirm your subscription',
     );
+  });
+
+  it('when a Ukrainian email is rendered, then its footer and unsubscribe link are Ukrainian too', () => {
+    const email = renderer.render(
+      'newsletter-welcome',
+      'uk',
+      {
+        lists: ['Пояснюємо Україну'],
+        preferencesUrl: 'https://members.test/p',
+        dataUrl: 'https://members.test/d',
+      },
+      { unsubscribeUrl: 'https://members.test/u' },
+    );
+    expect(email.text).toContain('Ви отримали цей лист, бо підтримуєте незалежну журналістику.');
+    expect(email.text).toContain('Відписатися: https://members.test/u');
+    expect(email.text).not.toContain('You get this because');
+    expect(email.html).toContain('Ви отримали цей лист');
   });
 
   it('when money is shown, then it is formatted from minor units for the reader locale', () => {

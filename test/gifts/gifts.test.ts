@@ -432,15 +432,38 @@ describe('reminders and expiry', () => {
 
     recorder.requests.length = 0;
     const url = new URL(String(invite!.data.continueUrl));
-    const res = await fetch(`${app.url}${url.pathname}${url.search}`, { method: 'POST', redirect: 'manual' });
+    // The page offers every tier with its price in the gift's currency, monthly or yearly.
+    const choices = await (await fetch(`${app.url}${url.pathname}${url.search}`)).text();
+    expect(choices).toContain('value="supporter"');
+    expect(choices).toContain('value="patron"');
+    expect(choices).toContain('€15.00 a month or €150.00 a year');
+    expect(choices).toContain('value="year"');
+    const res = await fetch(`${app.url}${url.pathname}${url.search}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'plan=patron&interval=year',
+      redirect: 'manual',
+    });
     expect(res.status).toBe(303);
     expect(recorder.requests[0]).toMatchObject({
       path: '/v1/checkout/sessions',
       params: {
         mode: 'subscription',
+        'line_items[0][price_data][unit_amount]': '15000',
+        'line_items[0][price_data][recurring][interval]': 'year',
+        'metadata[plan]': 'patron',
         'subscription_data[trial_end]': String(Date.parse('2027-02-10T10:00:00Z') / 1000),
       },
     });
+    // A plan that does not exist is refused, and nothing goes to Stripe.
+    recorder.requests.length = 0;
+    const bad = await fetch(`${app.url}${url.pathname}${url.search}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ plan: 'platinum', interval: 'year' }),
+    });
+    expect(bad.status).toBe(422);
+    expect(recorder.requests).toEqual([]);
 
     clock.set(new Date('2027-02-10T10:00:01Z'));
     await sweepGifts(gifts());

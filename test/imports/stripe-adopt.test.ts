@@ -250,6 +250,7 @@ describe('replay', () => {
     const report = await replayStripeEvents(app.deps.db, {
       clock: app.deps.clock,
       logger: app.deps.logger,
+      linkSecret: app.deps.config.session.secret,
       timeZone: 'UTC',
       publicBaseUrl: 'http://members.test',
       gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),

@@ -219,7 +219,7 @@ describe('receipts', () => {
     });
     const renderer = createEmailRenderer({
       templatesDir: fromRoot('templates/emails'),
-      brand: { name: 'The Newsroom', primaryColor: '#1a56db', postalAddress: '1 Press Street', footer: '' },
+      brand: { name: 'The Newsroom', primaryColor: '#1a56db', postalAddress: '1 Press Street', footer: {} },
     });
     const mail = renderer.render('contribution-receipt', 'en', job!.data);
     expect(mail.html).toContain(`href="${(job!.data as { receiptUrl: string }).receiptUrl}"`);

@@ -45,7 +45,7 @@ afterEach(async () => {
 
 const renderer = createEmailRenderer({
   templatesDir: fromRoot('templates/emails'),
-  brand: { name: 'The Newsroom', primaryColor: '#1a56db', postalAddress: '1 Press Street', footer: '' },
+  brand: { name: 'The Newsroom', primaryColor: '#1a56db', postalAddress: '1 Press Street', footer: {} },
 });
 const send = async (type: string, object: Record<string, unknown>, created = T0) => {
   const res = await postEvent(app.url, stripeEvent(type, object, created));

@@ -51,6 +51,7 @@ const replay = () =>
     logger: app.deps.logger,
     timeZone: 'UTC',
     publicBaseUrl: 'http://members.test',
+    linkSecret: app.deps.config.session.secret,
     gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
   });
 

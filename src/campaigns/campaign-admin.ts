@@ -1,0 +1,116 @@
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { AppError } from '../http/errors.js';
+import { parseInput } from '../http/validate.js';
+import type { Clock } from '../infra/clock.js';
+import { isDuplicateKey } from '../infra/db.js';
+import { isTimeZone } from '../shared/time.js';
+import { type Campaign, campaignModels } from './campaign.model.js';
+
+// Creating, changing and ending a campaign: the rules the JSON API and the console share.
+
+export const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/, 'lowercase letters, digits and dashes');
+const timeZone = z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv');
+
+// Each field once, without defaults: creating fills the defaults in, changing leaves every field
+// it does not name as it is (zod's .partial() would keep the defaults and reset them).
+const fields = {
+  title: z.string().trim().min(1).max(120),
+  description: z.string().max(1000),
+  goal: z.number().int().positive().max(10_000_000),
+  startsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
+  endsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
+  timeZone,
+  startingOffset: z.number().int().nonnegative(),
+  milestones: z.array(z.number().int().min(1).max(1000)).max(20),
+};
+export const createCampaignSchema = z
+  .object({
+    ...fields,
+    slug: slugParam,
+    description: fields.description.default(''),
+    timeZone: timeZone.default('UTC'),
+    startingOffset: fields.startingOffset.default(0),
+    counts: z
+      .object({ gifts: z.boolean().default(true), oneTime: z.boolean().default(false) })
+      .default({ gifts: true, oneTime: false }),
+    milestones: fields.milestones.default([25, 50, 75, 100]),
+  })
+  .refine((c) => c.endsAt > c.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
+  .meta({ id: 'CampaignCreate' });
+export const updateCampaignSchema = z
+  .object({
+    ...fields,
+    counts: z.object({ gifts: z.boolean(), oneTime: z.boolean() }).partial(),
+  })
+  .partial()
+  .meta({ id: 'CampaignUpdate' });
+export type CampaignChanges = z.infer<typeof updateCampaignSchema>;
+export type CampaignView = ReturnType<typeof presentCampaign>;
+
+/** The update as `$set` paths: `counts.oneTime` alone leaves `counts.gifts` as it is. */
+function setPaths(changes: CampaignChanges): Record<string, unknown> {
+  const { counts, ...rest } = changes;
+  const set: Record<string, unknown> = { ...rest };
+  for (const [key, value] of Object.entries(counts ?? {})) set[`counts.${key}`] = value;
+  return set;
+}
+
+async function existing(db: Connection, slug: string): Promise<Campaign> {
+  const found = await campaignModels(db)
+    .Campaign.findOne({ slug: parseInput(slugParam, slug) })
+    .lean<Campaign>();
+  if (!found) throw new AppError('not_found', 'There is no campaign with this name.');
+  return found;
+}
+
+export async function createCampaign(db: Connection, input: unknown): Promise<CampaignView> {
+  const campaign = parseInput(createCampaignSchema, input);
+  try {
+    return presentCampaign((await campaignModels(db).Campaign.create(campaign)).toObject());
+  } catch (error) {
+    if (isDuplicateKey(error))
+      throw new AppError('conflict', `A campaign called "${campaign.slug}" exists.`, [
+        { path: 'slug', message: 'This name is taken by another campaign.' },
+      ]);
+    throw error;
+  }
+}
+
+/** Changes only the fields named; the window must stay the right way round. */
+export async function updateCampaign(db: Connection, slug: string, input: unknown): Promise<CampaignView> {
+  const changes = parseInput(updateCampaignSchema, input);
+  const before = await existing(db, slug);
+  const merged = { ...before, ...changes, counts: { ...before.counts, ...changes.counts } };
+  if (merged.endsAt <= merged.startsAt) {
+    throw new AppError('validation_failed', undefined, [
+      { path: 'endsAt', message: 'must be after startsAt' },
+    ]);
+  }
+  if (Object.keys(changes).length > 0)
+    await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: setPaths(changes) });
+  return presentCampaign(merged);
+}
+
+/** Ends the campaign now (a campaign already over keeps its end). */
+export async function endCampaign(db: Connection, clock: Clock, slug: string): Promise<CampaignView> {
+  const before = await existing(db, slug);
+  const endsAt = new Date(Math.min(before.endsAt.getTime(), clock.now().getTime()));
+  await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: { endsAt } });
+  return presentCampaign({ ...before, endsAt });
+}
+
+export function presentCampaign(c: Omit<Campaign, '_id' | 'createdAt' | 'updatedAt'>) {
+  return {
+    slug: c.slug,
+    title: c.title,
+    description: c.description,
+    goal: c.goal,
+    startsAt: c.startsAt.toISOString(),
+    endsAt: c.endsAt.toISOString(),
+    timeZone: c.timeZone,
+    startingOffset: c.startingOffset,
+    counts: c.counts,
+    milestones: c.milestones,
+  };
+}

@@ -1,0 +1,197 @@
+import { type Request, type Response, Router } from 'express';
+import type { Connection } from 'mongoose';
+import { AppError, type ErrorDetail } from '../http/errors.js';
+import type { Clock } from '../infra/clock.js';
+import { campaignReport } from '../reports/drive.reports.js';
+import { consoleErrors, rolesFor, sendConsolePage } from '../staff/console-page.js';
+import { consoleRole } from '../staff/console-session.js';
+import { type Campaign, campaignModels } from './campaign.model.js';
+import { countOf } from './campaign.service.js';
+import {
+  type CampaignView,
+  createCampaign,
+  endCampaign,
+  presentCampaign,
+  slugParam,
+  updateCampaign,
+} from './campaign-admin.js';
+import { campaignFormValues, campaignFromForm, changedFields } from './campaign-form.js';
+import { embedOptions, embedSnippets } from './embed-snippets.js';
+import type { ProgressCache } from './progress.service.js';
+
+// Campaigns in the staff console (admin, editor): list, create, change only what was changed, end
+// now; each campaign's page previews the widget, iframe and image with copy-paste snippets, its
+// milestones and its count's history. Forms post without JavaScript; errors are shown by each field.
+
+export interface CampaignConsoleDeps {
+  db: Connection;
+  clock: Clock;
+  progressCache: ProgressCache;
+}
+
+const stateOf = (c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
+  now < c.startsAt ? 'upcoming' : now >= c.endsAt ? 'ended' : 'running';
+
+const fieldErrors = (details: ErrorDetail[] | undefined) =>
+  Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
+
+/** Where the embeds are served from: the address staff opened the console at (what readers reach). */
+const originOf = (req: Request) => `${req.protocol}://${req.get('host')}`;
+
+export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
+  const router = Router();
+  const editors = consoleRole(...rolesFor('campaigns'));
+  const section = 'campaigns';
+
+  router.get('/console/campaigns', consoleErrors(section), editors, async (req, res) => {
+    const now = deps.clock.now();
+    const campaigns = await campaignModels(deps.db).Campaign.find().sort({ startsAt: -1 }).lean<Campaign[]>();
+    const rows = await Promise.all(
+      campaigns.map(async (c) => ({
+        ...presentCampaign(c),
+        count: await countOf(deps.db, c),
+        state: stateOf(c, now),
+      })),
+    );
+    sendConsolePage(res, 'campaigns', {
+      title: 'Campaigns',
+      section,
+      campaigns: rows,
+      ended: typeof req.query.ended === 'string' ? req.query.ended : undefined,
+    });
+  });
+
+  const newForm = (res: Response, values: Record<string, unknown>, error?: AppError) =>
+    sendConsolePage(
+      res,
+      'campaign-new',
+      {
+        title: 'New campaign',
+        section,
+        values,
+        errors: fieldErrors(error?.details),
+        error: error && (error.details?.length ? 'Please correct the fields marked below.' : error.message),
+      },
+      error?.status ?? 200,
+    );
+
+  router.get('/console/campaigns/new', consoleErrors(section), editors, (_req, res) => {
+    const now = deps.clock.now();
+    newForm(
+      res,
+      campaignFormValues({
+        slug: '',
+        title: '',
+        description: '',
+        goal: 1000,
+        startsAt: now.toISOString(),
+        endsAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
+        timeZone: 'UTC',
+        startingOffset: 0,
+        counts: { gifts: true, oneTime: false },
+        milestones: [25, 50, 75, 100],
+      }),
+    );
+  });
+
+  router.post(
+    '/console/campaigns',
+    consoleErrors(section, (res, error, req) => newForm(res, req.body, error)),
+    editors,
+    async (req, res) => {
+      const created = await createCampaign(deps.db, {
+        slug: req.body?.slug,
+        ...campaignFromForm(req.body ?? {}),
+      });
+      deps.progressCache.clear();
+      res.redirect(303, `/console/campaigns/${created.slug}?created=1`);
+    },
+  );
+
+  const campaignPage = async (
+    req: Request,
+    res: Response,
+    error?: AppError,
+    typed?: Record<string, unknown>,
+  ) => {
+    const slug = slugParam.safeParse(req.params.slug);
+    const campaign = slug.success
+      ? await campaignModels(deps.db).Campaign.findOne({ slug: slug.data }).lean<Campaign>()
+      : null;
+    if (!campaign) throw new AppError('not_found', 'There is no campaign with this name.');
+    const view = presentCampaign(campaign);
+    const [count, history] = await Promise.all([
+      countOf(deps.db, campaign),
+      campaignReport(deps.db, view.slug),
+    ]);
+    const options = embedOptions(req.query);
+    sendConsolePage(
+      res,
+      'campaign',
+      {
+        title: view.title,
+        section,
+        campaign: view,
+        state: stateOf(campaign, deps.clock.now()),
+        count,
+        percent: Math.floor((count * 100) / view.goal),
+        milestones: view.milestones.map((m) => ({ percent: m, reached: count * 100 >= view.goal * m })),
+        history: history?.days ?? [],
+        values: typed ?? campaignFormValues(view),
+        errors: fieldErrors(error?.details),
+        error: error && (error.details?.length ? 'Please correct the fields marked below.' : error.message),
+        notice: req.query.created ? 'Campaign created.' : req.query.saved ? 'Changes saved.' : undefined,
+        options,
+        snippets: embedSnippets(originOf(req), view.slug, options),
+      },
+      error?.status ?? 200,
+    );
+  };
+
+  router.get('/console/campaigns/:slug', consoleErrors(section), editors, (req, res) =>
+    campaignPage(req, res),
+  );
+
+  // The console's script asks for the snippets as the options change (one place writes them).
+  router.get('/console/campaigns/:slug/snippets', editors, (req, res) => {
+    const slug = slugParam.parse(req.params.slug);
+    res.set('Cache-Control', 'no-store').json(embedSnippets(originOf(req), slug, embedOptions(req.query)));
+  });
+
+  router.post(
+    '/console/campaigns/:slug',
+    consoleErrors(section, (res, error, req) => {
+      void campaignPage(req, res, error, req.body).catch(() =>
+        sendConsolePage(
+          res,
+          'message',
+          { title: 'Not found', section, message: error.message },
+          error.status,
+        ),
+      );
+    }),
+    editors,
+    async (req, res) => {
+      const slug = String(req.params.slug);
+      const current = await campaignModels(deps.db)
+        .Campaign.findOne({ slug: slugParam.parse(slug) })
+        .lean<Campaign>();
+      if (!current) throw new AppError('not_found', 'There is no campaign with this name.');
+      const changes = changedFields(
+        presentCampaign(current),
+        campaignFromForm(req.body ?? {}, current.timeZone),
+      );
+      const saved: CampaignView = await updateCampaign(deps.db, slug, changes);
+      deps.progressCache.clear();
+      res.redirect(303, `/console/campaigns/${saved.slug}?saved=1`);
+    },
+  );
+
+  router.post('/console/campaigns/:slug/end', consoleErrors(section), editors, async (req, res) => {
+    const ended = await endCampaign(deps.db, deps.clock, String(req.params.slug));
+    deps.progressCache.clear();
+    res.redirect(303, `/console/campaigns?ended=${encodeURIComponent(ended.slug)}`);
+  });
+
+  return router;
+}

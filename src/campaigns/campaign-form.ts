@@ -1,0 +1,92 @@
+import { TZDate } from '@date-fns/tz';
+import { AppError, type ErrorDetail } from '../http/errors.js';
+import { isTimeZone, localDateTime } from '../shared/time.js';
+import type { CampaignView } from './campaign-admin.js';
+
+// The console's campaign form as the API's input: numbers typed as text, dates typed on the
+// newsroom's clock (datetime-local, in the campaign's time zone), milestones as "25, 50, 75",
+// checkboxes that a browser leaves out when unticked. Format problems are named by field; the
+// rules (ranges, window order) are campaign-admin's.
+
+type Form = Record<string, unknown>;
+const str = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+
+/** The stored campaign as the form shows it. */
+export function campaignFormValues(c: CampaignView): Record<string, string | boolean> {
+  const local = (iso: string) => localDateTime(new Date(iso), c.timeZone).replace(' ', 'T');
+  return {
+    slug: c.slug,
+    title: c.title,
+    description: c.description,
+    goal: String(c.goal),
+    startsAt: local(c.startsAt),
+    endsAt: local(c.endsAt),
+    timeZone: c.timeZone,
+    startingOffset: String(c.startingOffset),
+    milestones: c.milestones.join(', '),
+    countsGifts: c.counts.gifts,
+    countsOneTime: c.counts.oneTime,
+  };
+}
+
+/** The form's fields in the API's shape; a 422 naming each field typed in a form we cannot read. */
+export function campaignFromForm(form: Form, fallbackTimeZone = 'UTC') {
+  const problems: ErrorDetail[] = [];
+  const whole = (field: string) => {
+    const text = str(form[field]);
+    if (/^\d{1,9}$/.test(text)) return Number(text);
+    problems.push({ path: field, message: 'Enter a whole number, like 1000.' });
+    return 0;
+  };
+  const timeZone = str(form.timeZone) || fallbackTimeZone;
+  if (!isTimeZone(timeZone))
+    problems.push({ path: 'timeZone', message: 'Enter a time zone like Europe/Kyiv.' });
+  const instant = (field: string) => {
+    const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2})?$/.exec(str(form[field]));
+    if (!match || !isTimeZone(timeZone)) {
+      if (!match) problems.push({ path: field, message: 'Enter a date and time.' });
+      return '';
+    }
+    const [y, m, d, h, min] = match.slice(1).map(Number) as [number, number, number, number, number];
+    return new Date(new TZDate(y, m - 1, d, h, min, 0, timeZone).getTime()).toISOString();
+  };
+  const milestoneText = str(form.milestones);
+  const milestones = milestoneText ? milestoneText.split(/[\s,;%]+/).filter(Boolean) : [];
+  if (milestones.some((m) => !/^\d{1,4}$/.test(m)))
+    problems.push({
+      path: 'milestones',
+      message: 'Enter percentages separated by commas, like 25, 50, 100.',
+    });
+  const input = {
+    title: str(form.title),
+    description: typeof form.description === 'string' ? form.description : '',
+    goal: whole('goal'),
+    startsAt: instant('startsAt'),
+    endsAt: instant('endsAt'),
+    timeZone,
+    startingOffset: str(form.startingOffset) ? whole('startingOffset') : 0,
+    milestones: milestones.map(Number).sort((a, b) => a - b),
+    counts: { gifts: Boolean(form.countsGifts), oneTime: Boolean(form.countsOneTime) },
+  };
+  if (problems.length) throw new AppError('validation_failed', undefined, problems);
+  return input;
+}
+
+/** Only what the form changed, so a save never rewrites a field someone else changed meanwhile. */
+export function changedFields(current: CampaignView, typed: ReturnType<typeof campaignFromForm>) {
+  const changes: Record<string, unknown> = {};
+  // The form shows times to the minute: a stored time with seconds is unchanged if the minute is.
+  const toMinute = (iso: string) => new Date(Math.floor(Date.parse(iso) / 60_000) * 60_000).toISOString();
+  for (const key of ['title', 'description', 'goal', 'timeZone', 'startingOffset'] as const) {
+    if (typed[key] !== current[key]) changes[key] = typed[key];
+  }
+  for (const key of ['startsAt', 'endsAt'] as const) {
+    if (typed[key] !== toMinute(current[key])) changes[key] = typed[key];
+  }
+  if (typed.milestones.join() !== current.milestones.join()) changes.milestones = typed.milestones;
+  const counts: Record<string, boolean> = {};
+  if (typed.counts.gifts !== current.counts.gifts) counts.gifts = typed.counts.gifts;
+  if (typed.counts.oneTime !== current.counts.oneTime) counts.oneTime = typed.counts.oneTime;
+  if (Object.keys(counts).length) changes.counts = counts;
+  return changes;
+}

@@ -1,0 +1,53 @@
+// The three ways a news site embeds a campaign, as the console offers them for copying: the
+// widget (script + custom element), the iframe (sites that run no third-party scripts) and the
+// SVG image (emails, AMP). Options are one list so a new one (issue 20's "readers sponsored") is
+// one more entry here and in each embed.
+
+export interface EmbedOptions {
+  locale: 'en' | 'uk';
+  accent?: string;
+  /** Show "All thanks to N supporters" under the progress. */
+  supporters: boolean;
+  /** The preview's page background in the console (the embeds themselves follow the host page). */
+  theme: 'light' | 'dark';
+}
+
+const ACCENT = /^#[0-9a-f]{6}$/i;
+
+export function embedOptions(query: Record<string, unknown>): EmbedOptions {
+  const accent = typeof query.accent === 'string' && ACCENT.test(query.accent) ? query.accent : undefined;
+  return {
+    locale: query.locale === 'uk' ? 'uk' : 'en',
+    accent,
+    supporters: query.supporters === '1' || query.supporters === 'on' || query.supporters === 'true',
+    theme: query.theme === 'dark' ? 'dark' : 'light',
+  };
+}
+
+const escapeAttr = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+
+/** The query string the iframe and the image take for these options. */
+export function embedQuery(options: EmbedOptions): string {
+  const query = new URLSearchParams({ locale: options.locale });
+  if (options.accent) query.set('accent', options.accent);
+  if (options.supporters) query.set('supporters', '1');
+  return query.toString();
+}
+
+export function embedSnippets(origin: string, slug: string, options: EmbedOptions) {
+  const attributes = [
+    `campaign="${escapeAttr(slug)}"`,
+    `locale="${options.locale}"`,
+    ...(options.accent ? [`accent="${options.accent}"`] : []),
+    ...(options.supporters ? ['show-supporters'] : []),
+  ].join(' ');
+  const query = embedQuery(options);
+  const title = options.locale === 'uk' ? 'Поступ кампанії' : 'Membership drive progress';
+  return {
+    query,
+    widget: `<script src="${origin}/widget.js" async></script>\n<membership-goal ${attributes}></membership-goal>`,
+    iframe: `<iframe src="${origin}/campaigns/${slug}/widget?${escapeAttr(query)}" title="${title}" width="100%" height="190" style="border:0" loading="lazy"></iframe>`,
+    image: `<a href="${origin}/membership"><img src="${origin}/campaigns/${slug}/progress.svg?${escapeAttr(query)}" alt="${title}" width="480" height="${options.supporters ? 120 : 96}"></a>`,
+    widgetAttributes: { locale: options.locale, accent: options.accent, supporters: options.supporters },
+  };
+}
