@@ -1,4 +1,5 @@
 import { type Connection, Schema } from 'mongoose';
+import { isDuplicateKey } from './db.js';
 
 // Data written before a version learned to keep something (a lookup key, a tally) is brought up to
 // date once per database, at start. Each step is idempotent, so processes starting together, or one
@@ -27,6 +28,12 @@ export async function runOnce<T>(
   const Migrations = db.model<Migration>('Migration');
   if (await Migrations.exists({ _id: name })) return undefined;
   const result = await step();
-  await Migrations.updateOne({ _id: name }, { $set: { doneAt: new Date() } }, { upsert: true });
+  // Processes starting together both run the step (it is idempotent) and both mark it: an upsert
+  // is an insert when nothing is there, so the second may meet the first one's mark. Done either way.
+  await Migrations.updateOne({ _id: name }, { $set: { doneAt: new Date() } }, { upsert: true }).catch(
+    (error: unknown) => {
+      if (!isDuplicateKey(error)) throw error;
+    },
+  );
   return result;
 }
