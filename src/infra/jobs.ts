@@ -124,20 +124,28 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       .lean<DueMarker[]>();
     const found: Pick<J, '_id' | 'claimSeq'>[] = [];
     for (const marker of due) {
-      const job = await model
-        .findById(marker.jobId)
-        .select({ _id: 1, claimSeq: 1, status: 1, nextAttemptAt: 1 })
-        .lean<J>();
-      if (job && isDue(job, now)) found.push(job);
-      // No job a lease after its marker: the enqueue died between the two writes.
-      else if (
-        (!job && marker.createdAt.getTime() < now.getTime() - leaseMs) ||
-        (job && isFinished(job.status))
-      )
-        await markers.deleteOne({ _id: marker._id });
-      // Held by a live worker, or rescheduled: look again when it may be due.
-      else if (job)
-        await markers.updateOne({ _id: marker._id }, { $set: { nextAttemptAt: job.nextAttemptAt } });
+      try {
+        const job = await model
+          .findById(marker.jobId)
+          .select({ _id: 1, claimSeq: 1, status: 1, nextAttemptAt: 1 })
+          .lean<J>();
+        if (job && isDue(job, now)) found.push(job);
+        // No job a lease after its marker: the enqueue died between the two writes.
+        else if (
+          (!job && marker.createdAt.getTime() < now.getTime() - leaseMs) ||
+          (job && isFinished(job.status))
+        )
+          await markers.deleteOne({ _id: marker._id });
+        // Held by a live worker, or rescheduled: look again when it may be due.
+        else if (job)
+          await markers.updateOne({ _id: marker._id }, { $set: { nextAttemptAt: job.nextAttemptAt } });
+      } catch (error) {
+        // One failed read must not cost the whole batch (and the runner's back-off): the jobs
+        // already found are worked now; this marker is met again next round.
+        if (found.length === 0) throw error;
+        logger.warn({ err: error, jobId: String(marker.jobId) }, 'reading a due job failed; next round');
+        break;
+      }
     }
     return found;
   }
