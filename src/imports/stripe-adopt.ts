@@ -12,6 +12,7 @@ import {
   type SubscriptionObservation,
   type SubscriptionState,
 } from '../memberships/membership.model.js';
+import { subscriptionOfInvoice } from '../memberships/membership.service.js';
 import { calendarKeys, fromUnixSeconds } from '../shared/time.js';
 import { insertUnique, mapLimit } from './bulk.js';
 import type { MemberRow } from './formats.js';
@@ -87,18 +88,6 @@ function memberRowOf(customer: Stripe.Customer, subs: Stripe.Subscription[]): Me
     labels: [],
     ...(ends.length ? { currentPeriodEnd: fromUnixSeconds(Math.max(...ends)) } : {}),
     ...(status === 'canceled' && endedAt ? { endedAt: fromUnixSeconds(endedAt) } : {}),
-  };
-}
-
-function invoiceSubscription(invoice: Stripe.Invoice) {
-  const details = invoice.parent?.subscription_details;
-  const legacy = invoice as unknown as {
-    subscription?: string;
-    subscription_details?: { metadata?: Stripe.Metadata };
-  };
-  return {
-    id: idOf(details?.subscription as string | { id: string } | undefined) ?? legacy.subscription,
-    metadata: details?.metadata ?? legacy.subscription_details?.metadata,
   };
 }
 
@@ -305,7 +294,7 @@ async function adoptInvoices(
       ].filter((id): id is string => Boolean(id)),
     );
     for (const id of paymentIds) invoicePayments.add(id);
-    const subscription = invoiceSubscription(invoice);
+    const subscription = subscriptionOfInvoice(invoice);
     const customer = idOf(invoice.customer);
     if (!subscription.id || isOurs(subscription.metadata) || !customer) continue;
     const memberId = memberOf.get(customer) ?? (await findMemberByCustomer(deps.db, customer))?._id;
