@@ -8,11 +8,11 @@ import { sendgridWebhookDocs, sendgridWebhookRoutes } from '../webhooks/sendgrid
 import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.routes.js';
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import { accountDocs, accountRoutes } from './accounts/account.routes.js';
-import { subscribeCampaigns } from './campaigns/campaign.listeners.js';
 import { campaignConsoleRoutes } from './campaigns/campaign-console.routes.js';
 import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
 import { createProgressCache, type ProgressCache } from './campaigns/progress.service.js';
 import { serveCachedProgress } from './campaigns/progress-fast-path.js';
+import { newsletterDepsFrom, webhookDepsFrom, wireCapabilities } from './capabilities.js';
 import type { Config } from './config/config.js';
 import { devHomeRoutes } from './dev/home.routes.js';
 import { createLocalCheckout } from './dev/local-checkout.js';
@@ -32,12 +32,9 @@ import { requestLogging, requireParsableBody } from './http/request-context.js';
 import { closeConnectionsWhileDraining, type Lifecycle } from './http/shutdown.js';
 import type { Clock } from './infra/clock.js';
 import type { Logger } from './infra/logger.js';
-import { subscribeSettlement } from './ledger/settlement.service.js';
 import { memberConsoleRoutes } from './memberships/member-console.routes.js';
 import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
 import { loadPlans } from './memberships/plans.js';
-import { loadLists } from './newsletters/lists.js';
-import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
 import { dashboardRoutes } from './reports/dashboard.routes.js';
 import { driveOverviewRoutes } from './reports/drive-overview.routes.js';
@@ -45,7 +42,6 @@ import { reportDocs } from './reports/reports.docs.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import type { DomainEvents } from './shared/domain-events.js';
 import { sponsorshipDocs, sponsorshipRoutes } from './sponsorship/sponsorship.routes.js';
-import { applySponsorshipRefund } from './sponsorship/sponsorship.service.js';
 import { sponsorshipDepsFrom } from './sponsorship/sponsorship-deps.js';
 import { consoleSignInRoutes } from './staff/console.routes.js';
 import { consoleSession } from './staff/console-session.js';
@@ -93,34 +89,14 @@ const newProgressCache = (deps: AppDeps) =>
 export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgressCache(deps)): Express {
   const { config } = deps;
   const plans = loadPlans(config.membershipPlansFile);
-  const membershipDeps = {
-    db: deps.db,
-    clock: deps.clock,
-    logger: deps.logger,
-    events: deps.events,
-    timeZone: config.timeZone,
-    publicBaseUrl: config.http.publicBaseUrl,
-    adoptUntagged: config.stripe.adoptUntagged,
-    linkSecret: config.session.secret,
-  };
   const staffAuth = {
     keys: config.staffAuth.keys,
     issuer: config.http.publicBaseUrl,
     accessTokenMinutes: config.staffAuth.accessTokenMinutes,
     refreshTokenDays: config.staffAuth.refreshTokenDays,
   };
-  subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
-  if (deps.stripe) subscribeSettlement(deps.events, { ...deps, stripe: deps.stripe });
-  deps.events.on('ledger.recorded', (entry) => applySponsorshipRefund(deps, entry));
-  const newsletterDeps = {
-    db: deps.db,
-    clock: deps.clock,
-    lists: loadLists(config.newsletters.listsFile),
-    publicBaseUrl: config.http.publicBaseUrl,
-    linkSecret: config.session.secret,
-    confirmationHours: config.newsletters.confirmationHours,
-  };
-  deps.events.on('address.suppressed', ({ email }) => removeSuppressedFromLists(newsletterDeps, email));
+  wireCapabilities(config, deps);
+  const newsletterDeps = newsletterDepsFrom(config, deps);
   // Development without a Stripe key: checkout goes to a local payment page (src/dev/).
   const localCheckout = config.stripe.localCheckout
     ? createLocalCheckout({ db: deps.db, clock: deps.clock, publicBaseUrl: config.http.publicBaseUrl })
@@ -169,14 +145,11 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   );
   app.use(
     stripeWebhookRoutes({
-      ...membershipDeps,
-      stripe: deps.stripe,
+      ...webhookDepsFrom(config, deps),
       localCheckout: Boolean(localCheckout),
       webhookSecret: config.stripe.webhookSecret,
       toleranceSeconds: config.stripe.webhookToleranceSeconds,
       handlers: deps.stripeEventHandlers,
-      gifts: giftDeps,
-      charityStatement: config.stripe.checkout.charityStatement,
     }),
   );
 

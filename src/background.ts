@@ -1,6 +1,9 @@
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
+import { STRIPE_EVENT_QUEUE } from '../webhooks/stripe-event.model.js';
+import { createStripeEventQueue } from '../webhooks/stripe-events.service.js';
+import { webhookDepsFrom, wireCapabilities } from './capabilities.js';
 import type { Config } from './config/config.js';
 import { createWorkerFromConfig } from './email/email.setup.js';
 import { deliverDueGifts, sweepGifts } from './gifts/gift.service.js';
@@ -19,7 +22,7 @@ const MINUTE = 60_000;
 
 /**
  * The background work a process runs, all through the one job runner (src/infra/jobs.ts):
- * queued email and SendGrid Marketing changes (leased jobs), and periodic tasks that run once
+ * applying stored Stripe events, queued email and SendGrid Marketing changes (leased jobs), and periodic tasks that run once
  * per period across every process: gift delivery, the hourly gift sweep, settling ledger entries
  * whose Stripe fees were not known when they were recorded, the retention sweep, and signing the
  * drive logs' checkpoints (src/transparency/).
@@ -65,9 +68,17 @@ export function startBackgroundWork(
       ? [{ name: 'settlement', everyMs: 10 * MINUTE, run: () => settleUnsettledEntries({ ...deps, stripe }) }]
       : []),
   ];
-  const queues = [email.queue, ...(sync ? [sync.queue] : [])];
+  // Stripe events stored by any web process: applied here right after they arrive when this is
+  // that process (EMAIL_WORKER=inline), else at the next poll, and retried here when they fail.
+  wireCapabilities(config, deps);
+  const stripeEvents = createStripeEventQueue({
+    ...webhookDepsFrom(config, deps),
+    leaseMs: config.jobs.leaseMs,
+  });
+  const queues = [stripeEvents, email.queue, ...(sync ? [sync.queue] : [])];
   registerJobMetrics(deps.metrics, deps.clock, queues);
   const runner = createJobRunner({ ...deps, queues, tasks });
+  deps.events.on('stripe.event.stored', () => runner.wake(STRIPE_EVENT_QUEUE));
   runner.start();
   return runner;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Connection } from 'mongoose';
+import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
@@ -51,6 +52,16 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
     return emails + syncs;
   });
   if (queued) logger.info({ queued }, 'marked queued jobs due');
+  // Before events were applied from a queue, a failed one waited for Stripe to send it again.
+  const events = await runOnce(db, 'stripe-event-queue', async () => {
+    const StripeEvent = stripeEventModel(db);
+    await StripeEvent.updateMany(
+      { status: { $in: ['received', 'failed'] } },
+      { $set: { status: 'received', attempts: 0, claimSeq: 0, nextAttemptAt: new Date() } },
+    );
+    return backfillDueMarkers(db, STRIPE_EVENT_QUEUE, StripeEvent as never, ['received']);
+  });
+  if (events) logger.info({ events }, 'queued stripe events that were not applied');
   const leaves = await runOnce(db, 'drive-log', () => backfillDriveLog(db));
   if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
 }

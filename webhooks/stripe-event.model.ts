@@ -1,18 +1,26 @@
 import { type Connection, Schema } from 'mongoose';
 
 /**
- * Every verified Stripe event, stored once by its id, with where its processing stands. The
- * payload lives apart (StripeEventPayload, written once, never changed) so that recording the
- * outcome rewrites a small document: on FerretDB an update costs time in proportion to the
- * collection's size, and payloads are most of it.
+ * Every verified Stripe event, stored once by its id, with where its processing stands. It is
+ * also the event's job in the `stripe-events` queue (src/infra/jobs.ts): `received` waits to be
+ * applied, `applying` is held by a worker, `failed` ran out of attempts; `applied`, `ignored`
+ * (nothing to do) and `pending` (a checkout still waiting for its payment) are done. The payload
+ * lives apart (StripeEventPayload, written once, never changed) so that each status change
+ * rewrites a small document.
  */
+/** The job queue that applies stored events (src/infra/jobs.ts); its jobs are the stored events. */
+export const STRIPE_EVENT_QUEUE = 'stripe-events';
+
 export interface StoredStripeEvent {
   _id: string; // evt_…
   type: string;
   created: number; // Stripe's seconds
   livemode: boolean;
-  status: 'received' | 'applied' | 'ignored' | 'pending' | 'failed';
+  status: 'received' | 'applying' | 'applied' | 'ignored' | 'pending' | 'failed';
   attempts: number;
+  /** The queue's lease chain position and next try (src/infra/jobs.ts). */
+  claimSeq: number;
+  nextAttemptAt: Date;
   lastError?: string;
   receivedAt: Date;
   appliedAt?: Date;
@@ -32,6 +40,8 @@ const storedStripeEventSchema = new Schema<StoredStripeEvent>(
     livemode: { type: Boolean, required: true },
     status: { type: String, required: true },
     attempts: { type: Number, required: true, default: 0 },
+    claimSeq: { type: Number, default: 0 },
+    nextAttemptAt: Date,
     lastError: String,
     receivedAt: { type: Date, required: true },
     appliedAt: Date,

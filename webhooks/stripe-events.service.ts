@@ -1,79 +1,134 @@
 import type Stripe from 'stripe';
 import { isDuplicateKey } from '../src/infra/db.js';
+import { dueKey, dueModel, markDue } from '../src/infra/due.js';
+import { createJobQueue, type JobQueue } from '../src/infra/jobs.js';
 import type { Outcome } from '../src/memberships/membership.service.js';
-import { stripeEventModel, stripeEventPayloadModel } from './stripe-event.model.js';
+import {
+  STRIPE_EVENT_QUEUE,
+  type StoredStripeEvent,
+  stripeEventModel,
+  stripeEventPayloadModel,
+} from './stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS, type StripeEventHandler, type WebhookDeps } from './stripe-handlers.js';
 
 export type HandlerTable = Record<string, StripeEventHandler>;
 
+const DONE: readonly string[] = ['applied', 'ignored', 'pending'];
+
+export type Receipt = { duplicate: boolean; outcome: 'queued' | Outcome };
+
 /**
- * Stores a verified event once (its id is the key), then applies it. A duplicate of an event
- * already applied is acknowledged without effect; a duplicate of one that failed or is still in
- * flight is applied again, which is safe because every effect is keyed by the Stripe object it
- * records. A failure is recorded on the stored event and rethrown, so Stripe retries.
+ * Stores a verified event once (its id is the key) and queues it; the caller answers Stripe 200
+ * as soon as this returns. Applying happens in the `stripe-events` queue, so a slow or failing
+ * effect (a refund that arrives before its payment) is retried by us with back-off instead of
+ * holding Stripe's connection or answering 500: Stripe asks endpoints to answer before "complex
+ * logic", and ingest costs three inserts whatever the event does.
+ *
+ * Order matters for crashes: the payload first (an event record never exists without what
+ * applying and replay need), then the due marker, then the record that is the job. A crash
+ * between them answers Stripe with an error, and Stripe's redelivery completes what is missing.
  */
-export async function receiveStripeEvent(
+export async function storeStripeEvent(
   deps: WebhookDeps,
   event: Stripe.Event,
   handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
-): Promise<{ duplicate: boolean; outcome: Outcome | 'unhandled' }> {
+): Promise<Receipt> {
   const StripeEvent = stripeEventModel(deps.db);
+  const now = deps.clock.now();
+  await stripeEventPayloadModel(deps.db)
+    .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
+    .catch((error: unknown) => {
+      if (!isDuplicateKey(error)) throw error;
+    });
+  // A type nobody handles is recorded as done: it needs no queue.
+  const handled = event.type in handlers;
+  if (handled) await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
   try {
-    // Payload first: an event record never exists without what replay needs to rebuild from.
-    await stripeEventPayloadModel(deps.db)
-      .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
-      .catch((error: unknown) => {
-        if (!isDuplicateKey(error)) throw error;
-      });
     await StripeEvent.create({
       _id: event.id,
       type: event.type,
       created: event.created,
       livemode: event.livemode,
-      status: 'received',
+      status: handled ? 'received' : 'ignored',
       attempts: 0,
-      receivedAt: deps.clock.now(),
+      claimSeq: 0,
+      nextAttemptAt: now,
+      receivedAt: now,
+      ...(handled ? {} : { appliedAt: now }),
     });
+    return { duplicate: false, outcome: handled ? 'queued' : 'ignored' };
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
-    const stored = await StripeEvent.findById(event.id).select({ status: 1 }).lean();
-    if (stored && stored.status !== 'received' && stored.status !== 'failed') {
-      return { duplicate: true, outcome: stored.status === 'pending' ? 'pending' : 'applied' };
-    }
   }
+  const stored = await StripeEvent.findById(event.id).select({ status: 1 }).lean();
+  if (stored && DONE.includes(stored.status)) {
+    // The marker just written would only be tidied later: a finished job needs none.
+    if (handled) await dueModel(deps.db).deleteOne({ _id: dueKey(STRIPE_EVENT_QUEUE, event.id) });
+    return { duplicate: true, outcome: stored.status as Outcome };
+  }
+  if (stored?.status === 'failed') {
+    // We gave up on it; Stripe (or staff, from the Dashboard) sending it again starts it over.
+    await StripeEvent.updateOne(
+      { _id: event.id },
+      { $set: { status: 'received', attempts: 0, nextAttemptAt: now } },
+    );
+  }
+  return { duplicate: true, outcome: 'queued' };
+}
 
+/** Applies one stored event: its payload through the handler table. */
+async function applyStoredEvent(
+  deps: WebhookDeps,
+  handlers: HandlerTable,
+  event: StoredStripeEvent,
+): Promise<Record<string, unknown>> {
   const handler = handlers[event.type];
-  if (!handler) {
-    await StripeEvent.updateOne(
-      { _id: event.id },
-      { $set: { status: 'ignored', appliedAt: deps.clock.now() } },
-    );
-    return { duplicate: false, outcome: 'unhandled' };
-  }
-  try {
-    const outcome = await handler(deps, {
-      id: event.id,
-      type: event.type,
-      created: event.created,
-      object: event.data.object,
-    });
-    await StripeEvent.updateOne(
-      { _id: event.id },
-      {
-        $set: { status: outcome, appliedAt: deps.clock.now() },
-        $inc: { attempts: 1 },
-        $unset: { lastError: 1 },
-      },
-    );
-    return { duplicate: false, outcome };
-  } catch (error) {
-    await StripeEvent.updateOne(
-      { _id: event.id },
-      {
-        $set: { status: 'failed', lastError: String((error as Error).message).slice(0, 500) },
-        $inc: { attempts: 1 },
-      },
-    );
-    throw error;
-  }
+  const payload = await stripeEventPayloadModel(deps.db).findById(event._id).lean();
+  if (!handler) return { status: 'ignored', appliedAt: deps.clock.now() };
+  if (!payload) throw new Error(`the payload of ${event._id} is missing`);
+  const outcome = await handler(deps, {
+    id: event._id,
+    type: event.type,
+    created: event.created,
+    object: payload.object,
+  });
+  return { status: outcome, appliedAt: deps.clock.now() };
+}
+
+/**
+ * The queue that applies stored events. Every effect is keyed by the Stripe object it records, so
+ * an event applied twice (a worker that died after applying, before settling) changes nothing the
+ * second time. The first retries come quickly: the usual failure is an event that came before the
+ * one it depends on, which Stripe sends within seconds; then back-off to hourly, for about a day.
+ */
+export function createStripeEventQueue(
+  deps: WebhookDeps & { leaseMs?: number },
+  handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
+): JobQueue {
+  const logger = deps.logger.child({ component: 'stripe-events' });
+  return createJobQueue<StoredStripeEvent>({
+    name: STRIPE_EVENT_QUEUE,
+    db: deps.db,
+    model: stripeEventModel(deps.db),
+    clock: deps.clock,
+    logger: deps.logger,
+    queuedStatus: 'received',
+    activeStatus: 'applying',
+    failedStatus: 'failed',
+    leaseMs: deps.leaseMs ?? 60_000,
+    retryBaseMs: 2_000,
+    retryMaxMs: 60 * 60_000,
+    maxAttempts: 30,
+    handle: (event) => applyStoredEvent(deps, handlers, event),
+    onRetry: (event, failure, delayMs) =>
+      logger.warn(
+        { eventId: event._id, type: event.type, attempts: event.attempts, delayMs, err: failure.message },
+        'applying a stripe event failed; trying again',
+      ),
+    onFailed: (event, failure) =>
+      logger.error(
+        { eventId: event._id, type: event.type, attempts: event.attempts, err: failure.message },
+        'applying a stripe event failed for good; resend it from the Stripe Dashboard or run stripe:replay',
+      ),
+  });
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, errorBodySchema } from '../src/http/errors.js';
 import type { ApiDocs } from '../src/http/openapi.js';
 import { warnOnApiVersion } from '../src/infra/stripe.js';
-import { type HandlerTable, receiveStripeEvent } from './stripe-events.service.js';
+import { type HandlerTable, storeStripeEvent } from './stripe-events.service.js';
 import type { WebhookDeps } from './stripe-handlers.js';
 
 export interface StripeWebhookDeps extends WebhookDeps {
@@ -19,7 +19,9 @@ export interface StripeWebhookDeps extends WebhookDeps {
 /**
  * Stripe's webhook. The signature covers the exact bytes Stripe sent, so this route takes the raw
  * body (no JSON parser runs before it) and verifies it before anything is stored. A bad signature,
- * an old timestamp or a re-serialised body is refused with 400 and leaves no trace.
+ * an old timestamp or a re-serialised body is refused with 400 and leaves no trace. A verified
+ * event is stored and queued, answered 200, and applied by the `stripe-events` queue right after
+ * (stripe-events.service.ts); only a failure to store it answers 500, and Stripe sends it again.
  */
 export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
   const router = Router();
@@ -43,13 +45,11 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     }
     warnOnApiVersion(deps.logger, event);
     try {
-      const result = await receiveStripeEvent(deps, event, deps.handlers);
-      res.json({ received: true, ...result });
+      const receipt = await storeStripeEvent(deps, event, deps.handlers);
+      res.json({ received: true, ...receipt });
+      if (receipt.outcome === 'queued') await deps.events.publish('stripe.event.stored', { id: event.id });
     } catch (error) {
-      req.log.warn(
-        { eventId: event.id, type: event.type, err: error },
-        'stripe event failed; Stripe will retry',
-      );
+      req.log.warn({ eventId: event.id, type: event.type, err: error }, 'storing a stripe event failed');
       throw error;
     }
   });
@@ -61,14 +61,19 @@ export function stripeWebhookDocs(docs: ApiDocs): void {
     method: 'post',
     path: '/webhooks/stripe',
     tags: ['Webhooks'],
-    summary: 'Stripe events (signed); each is stored once and applied idempotently',
+    summary: 'Stripe events (signed); each is stored once, answered, then applied idempotently',
     request: { headers: z.object({ 'Stripe-Signature': z.string() }) },
     responses: {
       200: {
-        description: 'Stored and applied (or a duplicate, acknowledged without effect)',
+        description:
+          'Stored and queued for applying (`queued`), or already done (`applied`, `ignored`, `pending`: a duplicate, acknowledged without effect)',
         content: {
           'application/json': {
-            schema: z.object({ received: z.literal(true), duplicate: z.boolean(), outcome: z.string() }),
+            schema: z.object({
+              received: z.literal(true),
+              duplicate: z.boolean(),
+              outcome: z.enum(['queued', 'applied', 'ignored', 'pending']),
+            }),
           },
         },
       },
@@ -77,7 +82,7 @@ export function stripeWebhookDocs(docs: ApiDocs): void {
         content: { 'application/json': { schema: errorBodySchema } },
       },
       500: {
-        description: 'Applying failed; Stripe retries',
+        description: 'Storing failed (the database is away); Stripe sends it again',
         content: { 'application/json': { schema: errorBodySchema } },
       },
     },

@@ -26,7 +26,7 @@ import { gauge } from './metrics.js';
 
 /** The fields every queued job has; each queue's model adds its own. */
 export interface QueuedJob {
-  _id: Types.ObjectId;
+  _id: Types.ObjectId | string;
   status: string;
   attempts: number;
   /** The lease chain position to try next (leases.ts); only lease holders write it. */
@@ -54,6 +54,8 @@ export interface JobQueueOptions<J extends QueuedJob> {
   model: Model<J>;
   clock: Clock;
   logger: Logger;
+  /** The status of a job waiting for its turn (default `pending`). */
+  queuedStatus?: string;
   /** The status a job has while a worker holds it, e.g. `sending`. */
   activeStatus: string;
   failedStatus?: string;
@@ -94,6 +96,7 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     db,
     model,
     clock,
+    queuedStatus = 'pending',
     activeStatus,
     failedStatus = 'failed',
     leaseMs = 60_000,
@@ -106,7 +109,7 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
   const batchSize = options.batchSize ?? concurrency * 16;
   const holder = randomUUID().slice(0, 8);
   const logger = options.logger.child({ component: 'jobs', queue: name, holder });
-  const dueStatuses = ['pending', activeStatus];
+  const dueStatuses = [queuedStatus, activeStatus];
   const isDue = (job: J, now: Date) => dueStatuses.includes(job.status) && job.nextAttemptAt <= now;
 
   const markers = dueModel(db);
@@ -258,7 +261,7 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
             logger.warn({ err: error }, 'could not pause the queue; the job itself still waits'),
           );
         outcome = {
-          status: 'pending',
+          status: queuedStatus,
           nextAttemptAt: new Date(now.getTime() + delay),
           lastError: failure.message,
         };
@@ -366,6 +369,8 @@ export interface PeriodicTask {
 
 export interface JobRunner {
   start(): void;
+  /** New work was queued for `queue`: look now rather than at the next poll. */
+  wake(queue: string): void;
   /** Stops taking work, lets the job in hand finish, and returns; the backlog stays for later. */
   stop(): Promise<void>;
 }
@@ -384,19 +389,24 @@ export function createJobRunner(options: {
   let stopping = false;
   let loops: Promise<void>[] = [];
   const sleepers = new Set<() => void>();
+  // Queues woken while their loop was busy: the loop looks again instead of sleeping.
+  const woken = new Set<string>();
 
-  function sleep(ms: number): Promise<void> {
+  function sleep(ms: number, queue?: string): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         sleepers.delete(done);
+        queueSleepers.get(queue ?? '')?.delete(done);
         resolve();
       };
       const timer = setTimeout(done, Math.max(10, ms));
       timer.unref();
       sleepers.add(done);
+      if (queue) queueSleepers.set(queue, (queueSleepers.get(queue) ?? new Set()).add(done));
     });
   }
+  const queueSleepers = new Map<string, Set<() => void>>();
 
   async function queueLoop(queue: JobQueue): Promise<void> {
     let failures = 0;
@@ -405,7 +415,7 @@ export function createJobRunner(options: {
       try {
         const processed = await queue.drain(() => stopping);
         failures = 0;
-        if (processed > 0) {
+        if (processed > 0 || woken.delete(queue.name)) {
           idleRounds = 0;
           continue;
         }
@@ -415,7 +425,8 @@ export function createJobRunner(options: {
         const idleWait = pollIntervalMs * (1 + Math.floor(idleRounds / 2) * 2);
         const pausedUntil = await queue.pausedUntil();
         const wait = pausedUntil ? pausedUntil.getTime() - clock.now().getTime() : idleWait;
-        await sleep(Math.min(Math.max(wait, pollIntervalMs), 60_000));
+        await sleep(Math.min(Math.max(wait, pollIntervalMs), 60_000), queue.name);
+        woken.delete(queue.name);
       } catch (error) {
         // The database is away, typically: wait longer each time, up to 30 s, and never spin.
         failures++;
@@ -453,6 +464,11 @@ export function createJobRunner(options: {
       if (loops.length) return;
       stopping = false;
       loops = [...queues.map(queueLoop), ...(tasks.length ? [taskLoop()] : [])];
+    },
+    wake(queue) {
+      if (stopping || !queues.some((q) => q.name === queue)) return;
+      woken.add(queue);
+      for (const wakeUp of [...(queueSleepers.get(queue) ?? [])]) wakeUp();
     },
     async stop() {
       stopping = true;

@@ -4,6 +4,7 @@ import { emailModels } from '../../src/email/email.model.js';
 import { findMemberByCustomer, findMemberByEmail } from '../../src/memberships/member-keys.js';
 import {
   checkoutSession,
+  outcomeOf,
   type Purchase,
   postEvent,
   purchase,
@@ -36,7 +37,7 @@ const customerUpdated = (p: Purchase, email: string, created: number, id = `evt_
 const deliver = async (event: ReturnType<typeof customerUpdated>) => {
   const res = await postEvent(app.url, event);
   expect(res.status).toBe(200);
-  return (await res.json()) as { outcome: string };
+  return { outcome: await outcomeOf(app.url, event.id) };
 };
 async function becomeMember(p: Purchase) {
   const res = await postEvent(app.url, stripeEvent('checkout.session.completed', checkoutSession(p)));

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import * as shapes from '../../src/dev/stripe-events.js';
-import { TEST_ENV } from './test-app.js';
+import { type manualClock, TEST_ENV, type TestApp, testAppAt } from './test-app.js';
 
 // Stripe events as Stripe sends them, signed with the test endpoint secret. The shapes live in
 // src/dev/stripe-events.ts (the local checkout sends the same ones); this adds test ids, a fixed
@@ -35,9 +35,50 @@ export function signedHeaders(payload: string, options: { secret?: string; times
   };
 }
 
-export function postEvent(baseUrl: string, event: TestEvent, signal?: AbortSignal) {
+/**
+ * Sends an event as Stripe does. When this test file's own app stored it, the events it queued are
+ * applied before this returns (what its job runner does right after answering), so the test sees
+ * their effects; a failure to apply stays queued for its retry, as in production.
+ */
+export async function postEvent(baseUrl: string, event: TestEvent, signal?: AbortSignal) {
   const body = serialize(event);
-  return fetch(`${baseUrl}/webhooks/stripe`, { method: 'POST', headers: signedHeaders(body), body, signal });
+  const res = await fetch(`${baseUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: signedHeaders(body),
+    body,
+    signal,
+  });
+  if (res.status === 200)
+    await testAppAt(baseUrl)
+      ?.applyStripeEvents()
+      .catch(() => 0);
+  return res;
+}
+
+/** What applying a stored event came to (`applied`, `ignored`, `pending`), or where it waits. */
+export async function outcomeOf(baseUrl: string, eventId: string): Promise<string | undefined> {
+  const app = testAppAt(baseUrl);
+  if (!app) throw new Error(`no test app at ${baseUrl}`);
+  const stored = await app.deps.db.collection('stripe_events').findOne({ _id: eventId as never });
+  return stored?.status as string | undefined;
+}
+
+/**
+ * Moves the test app's clock to the next retry of a queued Stripe event and applies what is due
+ * then, as the job runner would; returns how many were applied (0 when none waits).
+ */
+export async function retryStripeEvents(app: TestApp): Promise<number> {
+  const next = await app.deps.db
+    .collection('stripe_events')
+    .find({ status: 'received' })
+    .sort({ nextAttemptAt: 1 })
+    .limit(1)
+    .next();
+  if (!next) return 0;
+  const clock = app.deps.clock as Partial<ReturnType<typeof manualClock>>;
+  if (!clock.set) throw new Error('retryStripeEvents needs the test app’s manual clock');
+  if (next.nextAttemptAt > app.deps.clock.now()) clock.set(next.nextAttemptAt as Date);
+  return app.applyStripeEvents();
 }
 
 export function purchase(overrides: Partial<Purchase> = {}): Purchase {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Connection } from 'mongoose';
 import { inject } from 'vitest';
 import { type AppDeps, createHttpServer } from '../../src/app.js';
+import { webhookDepsFrom } from '../../src/capabilities.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/infra/clock.js';
 import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
@@ -11,6 +12,7 @@ import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { registerModels } from '../../src/models.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
+import { createStripeEventQueue } from '../../webhooks/stripe-events.service.js';
 
 export const TEST_ENV = {
   NODE_ENV: 'test',
@@ -66,8 +68,19 @@ export function manualClock(
 export interface TestApp {
   url: string;
   deps: AppDeps;
+  /**
+   * Applies the Stripe events the app has stored and queued, as the process's job runner does
+   * right after answering Stripe (the test app runs no job runner). Returns how many it applied;
+   * one that failed waits for its retry time, like in production.
+   */
+  applyStripeEvents(): Promise<number>;
   close(): Promise<void>;
 }
+
+const running = new Map<string, TestApp>();
+
+/** The test app listening at `url`, if this test file started it. */
+export const testAppAt = (url: string) => running.get(url);
 
 /** The real app, listening on a random port, against the suite's database and stripe-mock. */
 export async function startTestApp(
@@ -88,10 +101,14 @@ export async function startTestApp(
   const server = createHttpServer(deps).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
+  const stripeEvents = createStripeEventQueue(webhookDepsFrom(config, deps), deps.stripeEventHandlers);
+  const url = `http://127.0.0.1:${port}`;
+  const app: TestApp = {
+    url,
     deps,
+    applyStripeEvents: () => stripeEvents.drain(),
     close: async () => {
+      running.delete(url);
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       if (!options.db) {
@@ -100,4 +117,6 @@ export async function startTestApp(
       }
     },
   };
+  running.set(url, app);
+  return app;
 }
