@@ -64,13 +64,14 @@ export async function outcomeOf(baseUrl: string, eventId: string): Promise<strin
 }
 
 /**
- * Moves the test app's clock to the next retry of a queued Stripe event and applies what is due
- * then, as the job runner would; returns how many were applied (0 when none waits).
+ * Moves the test app's clock to the next retry of a queued Stripe event (or the end of the lease
+ * of one a failed attempt left held) and applies what is due then, as the job runner would;
+ * returns how many were taken (0 when none waits).
  */
 export async function retryStripeEvents(app: TestApp): Promise<number> {
   const next = await app.deps.db
     .collection('stripe_events')
-    .find({ status: 'received' })
+    .find({ status: { $in: ['received', 'applying'] } })
     .sort({ nextAttemptAt: 1 })
     .limit(1)
     .next();
@@ -79,6 +80,31 @@ export async function retryStripeEvents(app: TestApp): Promise<number> {
   if (!clock.set) throw new Error('retryStripeEvents needs the test app’s manual clock');
   if (next.nextAttemptAt > app.deps.clock.now()) clock.set(next.nextAttemptAt as Date);
   return app.applyStripeEvents();
+}
+
+/** Retries until every stored event is done (what the job runner does over time); throws if some never are. */
+export async function settleStripeEvents(app: TestApp, rounds = 200): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    try {
+      const left = await app.deps.db
+        .collection('stripe_events')
+        .countDocuments({ status: { $in: ['received', 'applying'] } });
+      if (left === 0) return;
+      // None taken: one is held by a lease a failed attempt left behind; let that lease run out.
+      if ((await retryStripeEvents(app)) === 0)
+        (app.deps.clock as ReturnType<typeof manualClock>).advance(61_000);
+    } catch {
+      await new Promise((r) => setTimeout(r, 200)); // the database is coming back
+    }
+  }
+  const stuck = await app.deps.db
+    .collection('stripe_events')
+    .find({ status: { $in: ['received', 'applying'] } })
+    .toArray();
+  const markers = await app.deps.db.collection('job_due').find({ queue: 'stripe-events' }).toArray();
+  throw new Error(
+    `stripe events still unapplied after ${rounds} rounds of retries: ${JSON.stringify({ stuck, markers })}`,
+  );
 }
 
 export function purchase(overrides: Partial<Purchase> = {}): Purchase {
