@@ -39,7 +39,12 @@ async function startCheckout(path: string, fields: Record<string, string>): Prom
   return location.pathname;
 }
 
-const pay = (page: string, fields: Record<string, string>) => fetch(`${app.url}${page}`, form(fields));
+/** Pays on the local page; the events it sends are applied before this returns (see applyStripeEvents). */
+const pay = async (page: string, fields: Record<string, string>) => {
+  const res = await fetch(`${app.url}${page}`, form(fields));
+  await app.applyStripeEvents();
+  return res;
+};
 
 describe('the local checkout', () => {
   it('when a membership is paid twice on the local page, then one member, one subscription and one ledger entry exist', async () => {

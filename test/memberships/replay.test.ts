@@ -11,6 +11,7 @@ import {
   invoice,
   postEvent,
   purchase,
+  settleStripeEvents,
   stripeEvent,
   subscription,
   T0,
@@ -40,8 +41,8 @@ beforeAll(async () => {
   ];
   for (const event of deliveries) await postEvent(app.url, event);
   await postEvent(app.url, deliveries[1]!); // a duplicate
-  // The first delivery failed (its member did not exist yet); Stripe retries it.
-  expect((await postEvent(app.url, deliveries[0]!)).status).toBe(200);
+  // Applying the first one failed (its member did not exist yet); the queue retries it.
+  await settleStripeEvents(app);
 });
 afterAll(() => app.close());
 

@@ -64,21 +64,27 @@ export async function outcomeOf(baseUrl: string, eventId: string): Promise<strin
 }
 
 /**
- * Moves the test app's clock to the next retry of a queued Stripe event (or the end of the lease
- * of one a failed attempt left held) and applies what is due then, as the job runner would;
- * returns how many were taken (0 when none waits).
+ * Lets the next retry of a queued Stripe event come (or the end of the lease a failed attempt left
+ * held) and applies what is due then, as the job runner would; returns how many were taken (0 when
+ * none waits). The app's manual clock moves to that time, or with `keepClock` the waiting events
+ * are made due at the present time instead (for tests that compare against the clock).
  */
-export async function retryStripeEvents(app: TestApp): Promise<number> {
-  const next = await app.deps.db
-    .collection('stripe_events')
-    .find({ status: { $in: ['received', 'applying'] } })
-    .sort({ nextAttemptAt: 1 })
-    .limit(1)
-    .next();
+export async function retryStripeEvents(app: TestApp, { keepClock = false } = {}): Promise<number> {
+  const waiting = { status: { $in: ['received', 'applying'] } };
+  const events = app.deps.db.collection('stripe_events');
+  const next = await events.find(waiting).sort({ nextAttemptAt: 1 }).limit(1).next();
   if (!next) return 0;
-  const clock = app.deps.clock as Partial<ReturnType<typeof manualClock>>;
-  if (!clock.set) throw new Error('retryStripeEvents needs the test app’s manual clock');
-  if (next.nextAttemptAt > app.deps.clock.now()) clock.set(next.nextAttemptAt as Date);
+  const now = app.deps.clock.now();
+  if (keepClock) {
+    await events.updateMany(waiting, { $set: { nextAttemptAt: now } });
+    await app.deps.db
+      .collection('job_due')
+      .updateMany({ queue: 'stripe-events' }, { $set: { nextAttemptAt: now } });
+  } else if (next.nextAttemptAt > now) {
+    const clock = app.deps.clock as Partial<ReturnType<typeof manualClock>>;
+    if (!clock.set) throw new Error('retryStripeEvents needs the test app’s manual clock');
+    clock.set(next.nextAttemptAt as Date);
+  }
   return app.applyStripeEvents();
 }
 
