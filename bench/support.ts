@@ -5,16 +5,20 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { createHttpServer } from '../src/app.js';
+import { webhookDepsFrom } from '../src/capabilities.js';
 import { loadConfig } from '../src/config/config.js';
 import { systemClock } from '../src/infra/clock.js';
 import { connectDatabase, describeServer, ensureIndexes } from '../src/infra/db.js';
 import { startEmbeddedDatabase } from '../src/infra/embedded-db.js';
+import type { JobQueue } from '../src/infra/jobs.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createMetricsRegistry } from '../src/infra/metrics.js';
 import { fromRoot } from '../src/infra/paths.js';
 import { createStripeClient, type StripeConnection } from '../src/infra/stripe.js';
 import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
+import { STRIPE_EVENT_QUEUE } from '../webhooks/stripe-event.model.js';
+import { createStripeEventQueue } from '../webhooks/stripe-events.service.js';
 
 /** A fresh database for one benchmark: MONGODB_URI if set, else the embedded server in a temp folder. */
 export async function benchDatabase(
@@ -66,9 +70,14 @@ export async function startBenchApp(
   db: Connection,
   env: Record<string, string> = {},
   stripeConnection?: StripeConnection,
-): Promise<{ url: string; server: http.Server }> {
+): Promise<{
+  url: string;
+  server: http.Server;
+  /** Applies the Stripe events the app stored, as the job runner would (the bench app runs none). */
+  applyStripeEvents(): Promise<{ ms: number; left: number }>;
+}> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
-  const server = createHttpServer({
+  const deps = {
     config,
     db,
     logger: createLogger({ level: 'silent' }),
@@ -76,8 +85,26 @@ export async function startBenchApp(
     metrics: createMetricsRegistry(),
     stripe: createStripeClient(config.stripe.secretKey, stripeConnection),
     events: new DomainEvents(),
-  });
-  return { url: await listen(server), server };
+  };
+  const server = createHttpServer(deps);
+  const stripeEvents = createStripeEventQueue(webhookDepsFrom(config, deps));
+  return {
+    url: await listen(server),
+    server,
+    applyStripeEvents: () =>
+      timed(() => drainStripeEvents(db, stripeEvents)).then(({ ms, result }) => ({ ms, left: result })),
+  };
+}
+
+/** Drains the queue, waiting out retries of events that came before their member; returns how many are left. */
+async function drainStripeEvents(db: Connection, queue: JobQueue, timeBoxMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeBoxMs;
+  for (;;) {
+    await queue.drain();
+    const left = await db.collection('job_due').countDocuments({ queue: STRIPE_EVENT_QUEUE });
+    if (left === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export function listen(server: http.Server): Promise<string> {

@@ -24,9 +24,10 @@ export type Receipt = { duplicate: boolean; outcome: 'queued' | Outcome };
  * holding Stripe's connection or answering 500: Stripe asks endpoints to answer before "complex
  * logic", and ingest costs three inserts whatever the event does.
  *
- * Order matters for crashes: the payload first (an event record never exists without what
- * applying and replay need), then the due marker, then the record that is the job. A crash
- * between them answers Stripe with an error, and Stripe's redelivery completes what is missing.
+ * Order matters for crashes: the payload and the due marker first (together), then the record
+ * that is the job, so an event record never exists without what applying and replay need, nor
+ * without its marker. A crash in between answers Stripe with an error, and Stripe's redelivery
+ * completes what is missing.
  */
 export async function storeStripeEvent(
   deps: WebhookDeps,
@@ -35,14 +36,16 @@ export async function storeStripeEvent(
 ): Promise<Receipt> {
   const StripeEvent = stripeEventModel(deps.db);
   const now = deps.clock.now();
-  await stripeEventPayloadModel(deps.db)
-    .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
-    .catch((error: unknown) => {
-      if (!isDuplicateKey(error)) throw error;
-    });
   // A type nobody handles is recorded as done: it needs no queue.
   const handled = event.type in handlers;
-  if (handled) await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
+  await Promise.all([
+    stripeEventPayloadModel(deps.db)
+      .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
+      .catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
+      }),
+    handled ? markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now) : undefined,
+  ]);
   try {
     await StripeEvent.create({
       _id: event.id,
