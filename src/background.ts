@@ -74,6 +74,7 @@ export function startBackgroundWork(
   const stripeEvents = createStripeEventQueue({
     ...webhookDepsFrom(config, deps),
     leaseMs: config.jobs.leaseMs,
+    crashAfterClaim: config.jobs.crashAfterClaim,
   });
   const queues = [stripeEvents, email.queue, ...(sync ? [sync.queue] : [])];
   registerJobMetrics(deps.metrics, deps.clock, queues);

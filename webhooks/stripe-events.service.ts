@@ -105,7 +105,7 @@ async function applyStoredEvent(
  * one it depends on, which Stripe sends within seconds; then back-off to hourly, for about a day.
  */
 export function createStripeEventQueue(
-  deps: WebhookDeps & { leaseMs?: number },
+  deps: WebhookDeps & { leaseMs?: number; crashAfterClaim?: boolean },
   handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
 ): JobQueue {
   const logger = deps.logger.child({ component: 'stripe-events' });
@@ -119,6 +119,7 @@ export function createStripeEventQueue(
     activeStatus: 'applying',
     failedStatus: 'failed',
     leaseMs: deps.leaseMs ?? 60_000,
+    crashAfterClaim: deps.crashAfterClaim,
     retryBaseMs: 2_000,
     retryMaxMs: 60 * 60_000,
     maxAttempts: 30,
