@@ -7,6 +7,7 @@ import { webhookDepsFrom } from '../../src/capabilities.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/infra/clock.js';
 import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
+import type { JobQueue } from '../../src/infra/jobs.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
@@ -101,12 +102,15 @@ export async function startTestApp(
   const server = createHttpServer(deps).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
-  const stripeEvents = createStripeEventQueue(webhookDepsFrom(config, deps), deps.stripeEventHandlers);
+  let stripeEvents: JobQueue | undefined; // made when first used: some tests' databases have no models
   const url = `http://127.0.0.1:${port}`;
   const app: TestApp = {
     url,
     deps,
-    applyStripeEvents: () => stripeEvents.drain(),
+    applyStripeEvents: () => {
+      stripeEvents ??= createStripeEventQueue(webhookDepsFrom(config, deps), deps.stripeEventHandlers);
+      return stripeEvents.drain();
+    },
     close: async () => {
       running.delete(url);
       server.closeAllConnections();
