@@ -206,6 +206,7 @@ async function seedTo(db: Connection, campaignId: Types.ObjectId, to: number, fr
   const e = range(SEED.stripeEvents);
   await bulk(db, 'StripeEvent', e.count, (k) => ({
     _id: `evt_seed${e.first + k}`,
+    object: { id: `in_seed${e.first + k}`, object: 'invoice', amount_paid: 500, padding: 'x'.repeat(600) },
     type: 'invoice.paid',
     created: T0,
     livemode: false,
@@ -213,10 +214,6 @@ async function seedTo(db: Connection, campaignId: Types.ObjectId, to: number, fr
     attempts: 1,
     receivedAt: at,
     appliedAt: at,
-  }));
-  await bulk(db, 'StripeEventPayload', e.count, (k) => ({
-    _id: `evt_seed${e.first + k}`,
-    object: { id: `in_seed${e.first + k}`, object: 'invoice', amount_paid: 500, padding: 'x'.repeat(600) },
   }));
   const l = range(SEED.ledger);
   await bulk(db, 'LedgerEntry', l.count, (k) => {

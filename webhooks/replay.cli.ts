@@ -32,6 +32,8 @@ try {
     `Replayed ${report.events} events; compared ${report.compared.members} members, ` +
       `${report.compared.subscriptions} subscriptions, ${report.compared.ledgerEntries} ledger entries.`,
   );
+  if (report.queued > 0)
+    console.log(`${report.queued} events are still queued (not applied yet): left out of both sides.`);
   if (report.differences.length === 0)
     console.log('No differences: the stored events reproduce the current state.');
   for (const difference of report.differences) console.log(`DIFFERENCE ${difference}`);

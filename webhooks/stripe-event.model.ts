@@ -1,18 +1,23 @@
 import { type Connection, Schema } from 'mongoose';
 
-/**
- * Every verified Stripe event, stored once by its id, with where its processing stands. It is
- * also the event's job in the `stripe-events` queue (src/infra/jobs.ts): `received` waits to be
- * applied, `applying` is held by a worker, `failed` ran out of attempts; `applied`, `ignored`
- * (nothing to do) and `pending` (a checkout still waiting for its payment) are done. The payload
- * lives apart (StripeEventPayload, written once, never changed) so that each status change
- * rewrites a small document.
- */
 /** The job queue that applies stored events (src/infra/jobs.ts); its jobs are the stored events. */
 export const STRIPE_EVENT_QUEUE = 'stripe-events';
 
+/** Statuses of an event whose processing is over. */
+export const DONE_STATUSES: readonly string[] = ['applied', 'ignored', 'pending'];
+
+/**
+ * Every verified Stripe event, stored once by its id with what Stripe sent (`object`, never
+ * changed: what applying and replay read) and where its processing stands. It is also the
+ * event's job in the `stripe-events` queue (src/infra/jobs.ts): `received` waits to be applied,
+ * `applying` is held by a worker, `failed` ran out of attempts; `applied`, `ignored` (nothing to
+ * do) and `pending` (a checkout still waiting for its payment) are done. One document, so that
+ * storing an event is one insert beside its due marker.
+ */
 export interface StoredStripeEvent {
   _id: string; // evt_…
+  /** event.data.object as Stripe sent it; events stored before it lived here have a StripeEventPayload. */
+  object?: Record<string, unknown>;
   type: string;
   created: number; // Stripe's seconds
   livemode: boolean;
@@ -26,7 +31,7 @@ export interface StoredStripeEvent {
   appliedAt?: Date;
 }
 
-/** event.data.object as Stripe sent it: what replay rebuilds state from. */
+/** Where event.data.object was kept before it moved into the event itself: read, never written. */
 export interface StripeEventPayload {
   _id: string; // the event id
   object: Record<string, unknown>;
@@ -35,6 +40,7 @@ export interface StripeEventPayload {
 const storedStripeEventSchema = new Schema<StoredStripeEvent>(
   {
     _id: String,
+    object: Schema.Types.Mixed,
     type: { type: String, required: true },
     created: { type: Number, required: true, index: true },
     livemode: { type: Boolean, required: true },
@@ -46,7 +52,7 @@ const storedStripeEventSchema = new Schema<StoredStripeEvent>(
     receivedAt: { type: Date, required: true },
     appliedAt: Date,
   },
-  { versionKey: false },
+  { versionKey: false, minimize: false },
 );
 
 const payloadSchema = new Schema<StripeEventPayload>(
@@ -61,3 +67,14 @@ export function registerStripeEventModel(db: Connection): void {
 
 export const stripeEventModel = (db: Connection) => db.model<StoredStripeEvent>('StripeEvent');
 export const stripeEventPayloadModel = (db: Connection) => db.model<StripeEventPayload>('StripeEventPayload');
+
+/** What Stripe sent with a stored event (events stored before it moved in: from StripeEventPayload). */
+export async function payloadOf(
+  db: Connection,
+  event: Pick<StoredStripeEvent, '_id' | 'object'>,
+): Promise<Record<string, unknown>> {
+  if (event.object) return event.object;
+  const kept = await stripeEventPayloadModel(db).findById(event._id).lean();
+  if (!kept) throw new Error(`stored event ${event._id} has no payload`);
+  return kept.object;
+}

@@ -4,16 +4,15 @@ import { dueKey, dueModel, markDue } from '../src/infra/due.js';
 import { createJobQueue, type JobQueue } from '../src/infra/jobs.js';
 import type { Outcome } from '../src/memberships/membership.service.js';
 import {
+  DONE_STATUSES,
+  payloadOf,
   STRIPE_EVENT_QUEUE,
   type StoredStripeEvent,
   stripeEventModel,
-  stripeEventPayloadModel,
 } from './stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS, type StripeEventHandler, type WebhookDeps } from './stripe-handlers.js';
 
 export type HandlerTable = Record<string, StripeEventHandler>;
-
-const DONE: readonly string[] = ['applied', 'ignored', 'pending'];
 
 export type Receipt = { duplicate: boolean; outcome: 'queued' | Outcome };
 
@@ -22,12 +21,11 @@ export type Receipt = { duplicate: boolean; outcome: 'queued' | Outcome };
  * as soon as this returns. Applying happens in the `stripe-events` queue, so a slow or failing
  * effect (a refund that arrives before its payment) is retried by us with back-off instead of
  * holding Stripe's connection or answering 500: Stripe asks endpoints to answer before "complex
- * logic", and ingest costs three inserts whatever the event does.
+ * logic", and ingest costs two inserts whatever the event does.
  *
- * Order matters for crashes: the payload and the due marker first (together), then the record
- * that is the job, so an event record never exists without what applying and replay need, nor
- * without its marker. A crash in between answers Stripe with an error, and Stripe's redelivery
- * completes what is missing.
+ * The two inserts (the due marker, and the event with its payload, which is the job) go together,
+ * in one round trip. If either fails, Stripe gets an error and sends the event again, and the
+ * redelivery writes what is missing (every delivery writes the marker, a duplicate included).
  */
 export async function storeStripeEvent(
   deps: WebhookDeps,
@@ -38,33 +36,37 @@ export async function storeStripeEvent(
   const now = deps.clock.now();
   // A type nobody handles is recorded as done: it needs no queue.
   const handled = event.type in handlers;
-  await Promise.all([
-    stripeEventPayloadModel(deps.db)
-      .create({ _id: event.id, object: event.data.object as unknown as Record<string, unknown> })
-      .catch((error: unknown) => {
-        if (!isDuplicateKey(error)) throw error;
-      }),
-    handled ? markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now) : undefined,
-  ]);
-  try {
-    await StripeEvent.create({
-      _id: event.id,
-      type: event.type,
-      created: event.created,
-      livemode: event.livemode,
-      status: handled ? 'received' : 'ignored',
-      attempts: 0,
-      claimSeq: 0,
-      nextAttemptAt: now,
-      receivedAt: now,
-      ...(handled ? {} : { appliedAt: now }),
-    });
-    return { duplicate: false, outcome: handled ? 'queued' : 'ignored' };
-  } catch (error) {
+  const record: StoredStripeEvent = {
+    _id: event.id,
+    object: event.data.object as unknown as Record<string, unknown>,
+    type: event.type,
+    created: event.created,
+    livemode: event.livemode,
+    status: handled ? 'received' : 'ignored',
+    attempts: 0,
+    claimSeq: 0,
+    nextAttemptAt: now,
+    receivedAt: now,
+    ...(handled ? {} : { appliedAt: now }),
+  };
+  const ignoreDuplicate = (error: unknown) => {
     if (!isDuplicateKey(error)) throw error;
-  }
+  };
+  // Written by the driver, not mongoose: the payload is stored as Stripe sent it, and ingest is the
+  // hottest write path there is.
+  const [, inserted] = await Promise.all([
+    handled ? markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now) : undefined,
+    StripeEvent.collection.insertOne(record as never).then(
+      () => true,
+      (error: unknown) => {
+        ignoreDuplicate(error);
+        return false;
+      },
+    ),
+  ]);
+  if (inserted) return { duplicate: false, outcome: handled ? 'queued' : 'ignored' };
   const stored = await StripeEvent.findById(event.id).select({ status: 1 }).lean();
-  if (stored && DONE.includes(stored.status)) {
+  if (stored && DONE_STATUSES.includes(stored.status)) {
     // The marker just written would only be tidied later: a finished job needs none.
     if (handled) await dueModel(deps.db).deleteOne({ _id: dueKey(STRIPE_EVENT_QUEUE, event.id) });
     return { duplicate: true, outcome: stored.status as Outcome };
@@ -86,14 +88,12 @@ async function applyStoredEvent(
   event: StoredStripeEvent,
 ): Promise<Record<string, unknown>> {
   const handler = handlers[event.type];
-  const payload = await stripeEventPayloadModel(deps.db).findById(event._id).lean();
   if (!handler) return { status: 'ignored', appliedAt: deps.clock.now() };
-  if (!payload) throw new Error(`the payload of ${event._id} is missing`);
   const outcome = await handler(deps, {
     id: event._id,
     type: event.type,
     created: event.created,
-    object: payload.object,
+    object: await payloadOf(deps.db, event),
   });
   return { status: outcome, appliedAt: deps.clock.now() };
 }
