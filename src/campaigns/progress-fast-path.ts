@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { fastRouteMetrics } from '../http/http-metrics.js';
 import { requestIdFor } from '../http/request-context.js';
+import { apiSecurityHeaders } from '../http/security-headers.js';
 import type { Lifecycle } from '../http/shutdown.js';
 import { PUBLIC_CACHE } from './campaigns.routes.js';
 import { type CachedProgress, type ProgressCache, revalidates } from './progress.service.js';
@@ -40,21 +41,21 @@ interface Prepared {
 /**
  * The progress endpoint is read on every article view of the news site. When its answer is
  * already in this process's cache, it is written straight from Node's HTTP server, before
- * Express: the same bytes and headers the Express route sends (helmet's included; a test compares
- * them), at nearly bare Node's rate (see bench/progress.bench.ts). So nothing here may allocate or
+ * Express: the same bytes and headers the Express route sends (helmet's, as for an API answer; a
+ * test compares them), at nearly bare Node's rate (see bench/progress.bench.ts). So nothing here may allocate or
  * look up more than needed per request: each cached answer's header lists are built once, the
  * latency metric is observed directly instead of through a `finish` listener, and draining is
  * one property read. Everything else, including a cache miss, goes to Express.
  */
 export function progressFastPath(options: {
   cache: ProgressCache;
-  /** Helmet's headers, as Express sends them (src/http/security-headers.ts). */
+  /** Helmet's headers as Express sets them (src/http/security-headers.ts). */
   securityHeaders: string[];
   lifecycle: Lifecycle;
   metrics: Registry;
 }): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { cache, lifecycle } = options;
-  const base = merge(options.securityHeaders, ROUTE_HEADERS);
+  const base = merge(apiSecurityHeaders(options.securityHeaders), ROUTE_HEADERS);
   const observe = fastRouteMetrics(options.metrics, ROUTE, 'GET');
   const prepared = new WeakMap<CachedProgress, Prepared>();
 
