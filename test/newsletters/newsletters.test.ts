@@ -246,12 +246,18 @@ describe('abuse', () => {
     expect(await statusOf('two-lists@example.com', 'daily')).toBe('confirmed');
   });
 
-  it('when one IP sends a burst, then it gets 429', async () => {
+  it('when one IP sends a burst, then it gets 429, and a refused sign-up stores nothing', async () => {
     const statuses = [];
     for (let i = 0; i < 12; i++)
       statuses.push((await signUp({ email: `burst${i}@example.com` }, '10.9.9.9')).status);
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(202));
     expect(statuses.slice(10)).toEqual([429, 429]);
+    for (const email of ['burst10@example.com', 'burst11@example.com']) {
+      expect(await statusOf(email)).toBeUndefined();
+      expect(await models().Consent.countDocuments({ email })).toBe(0);
+      expect(await confirmations(email)).toHaveLength(0);
+    }
+    expect(await statusOf('burst9@example.com')).toBe('pending');
   });
 
   it('when the honeypot is filled, then the answer is the same and nothing is stored or sent', async () => {
