@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { emailModels } from '../email/email.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
@@ -101,7 +101,7 @@ function dropUndefined<T extends object>(doc: T): T {
  * On the embedded database every write is its own commit behind one writer, so what a reader waits
  * for is the number of writes in a row: writes that do not depend on each other go together
  * (`admit`, the caller's rate limit, with the suppression read; each list's subscription with the
- * consent record; each list's confirmation claim). The token, the job's due marker and the job stay
+ * consent record; each list's token). The token, the job's due marker and the job stay
  * in that order: an email must never carry a link whose token was not stored (src/infra/due.ts
  * explains the marker).
  */
@@ -111,7 +111,6 @@ export async function subscribe(
   context: ConsentContext,
   admit: () => Promise<void> = async () => {},
 ): Promise<void> {
-  const { Token } = newsletterModels(deps.db);
   const now = deps.clock.now();
   const name = cleanName(input.name);
   // Only a read beside the admission: a refused request still changes nothing.
@@ -126,24 +125,20 @@ export async function subscribe(
   const needConfirmation = input.lists.filter((_, i) => requested[i]);
   if (needConfirmation.length === 0 || suppressed) return;
   // The limit is per address and list: a reader who signs up for a second list a minute after the
-  // first still gets that list's confirmation; a burst naming one list sends it once.
+  // first still gets that list's confirmation; a burst naming one list sends it once. Each list's
+  // decision is the insert of its own token (see storeToken): for one list, that is the token mailed.
   const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
-  const claimed = await Promise.all(
-    needConfirmation.map((list) =>
-      claimOnce(deps.db, `newsletter-confirmation:${input.email}:${list}:${window}`, now),
-    ),
+  const perList = await Promise.all(
+    needConfirmation.map((list) => storeToken(deps, input.email, [list], window, now)),
   );
-  const toConfirm = needConfirmation.filter((_, i) => claimed[i]);
+  const toConfirm = needConfirmation.filter((_, i) => perList[i] !== undefined);
   if (toConfirm.length === 0) return;
-
-  const token = randomBytes(32).toString('base64url');
-  const stored: ConfirmationToken = {
-    _id: sha256(token),
-    email: input.email,
-    lists: toConfirm,
-    expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
-  };
-  await Token.collection.insertOne(stored as never);
+  // One email for several lists carries one token for all of them.
+  const token =
+    toConfirm.length === 1
+      ? perList.find((t) => t !== undefined)
+      : await storeToken(deps, input.email, toConfirm, window, now);
+  if (token === undefined) return;
   await enqueueEmail(deps.db, deps.clock, {
     template: 'newsletter-confirmation',
     to: { email: input.email, name },
@@ -155,6 +150,36 @@ export async function subscribe(
     },
     idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
   });
+}
+
+/**
+ * Stores the confirmation token for an address, its lists and a window; undefined when it was
+ * stored before. The token is an HMAC of those under the link secret, as unguessable as a random one
+ * to anyone without the secret (and stored only as its hash), but the same for a second request in
+ * the same window: so its unique insert is also the decision "one confirmation email per address
+ * and list per window", one write where a claim and a random token took two.
+ */
+async function storeToken(
+  deps: NewsletterDeps,
+  email: string,
+  lists: string[],
+  window: number,
+  now: Date,
+): Promise<string | undefined> {
+  const token = signLink(deps.linkSecret, 'newsletter-confirmation', email, lists.join(','), String(window));
+  const stored: ConfirmationToken = {
+    _id: sha256(token),
+    email,
+    lists,
+    expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
+  };
+  try {
+    await newsletterModels(deps.db).Token.collection.insertOne(stored as never);
+    return token;
+  } catch (error) {
+    if (isDuplicateKey(error)) return undefined;
+    throw error;
+  }
 }
 
 /** Makes one list pending for the address unless it is confirmed; true when it needs a confirmation. */

@@ -230,6 +230,23 @@ describe('abuse', () => {
     expect(await confirmations('victim@example.com')).toHaveLength(1);
   });
 
+  it('when sign-ups naming a list alone and with another race, then each list is in exactly one confirmation email', async () => {
+    const mixes = [['editors-picks'], ['editors-picks', 'explaining-ukraine'], ['explaining-ukraine']];
+    for (const email of ['mix1@example.com', 'mix2@example.com', 'mix3@example.com']) {
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          signUp({ email, lists: mixes[(i + email.length) % 3]! }, `10.2.${email.length}.${i}`),
+        ),
+      );
+      expect(responses.every((r) => r.status === 202)).toBe(true);
+      const named = (await confirmations(email)).flatMap((mail) => mail.data.lists as string[]);
+      expect({ email, named: named.sort() }).toEqual({
+        email,
+        named: ["Editors' Picks", 'Explaining Ukraine'],
+      });
+    }
+  });
+
   it('when a reader signs up for a second list minutes after the first, then each list gets its confirmation and each can be confirmed', async () => {
     expect((await signUp({ email: 'two-lists@example.com', lists: ['editors-picks'] })).status).toBe(202);
     clock.advance(2 * 60_000);
