@@ -65,7 +65,8 @@ export async function decideOnce<T>(
   decision: T,
 ): Promise<{ won: boolean; decision: T | undefined; decidedAt: Date }> {
   try {
-    await claims(db).insertOne({ _id: key, claimedAt: now, decision } as never);
+    // A document, not a driver insert: a decision's undefined fields must be left out, not stored as null.
+    await db.model<Claim>('Claim').create({ _id: key, claimedAt: now, decision });
     return { won: true, decision, decidedAt: now };
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
