@@ -5,6 +5,7 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
+import { useApiSecurityHeaders } from '../http/security-headers.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import { fromRoot } from '../infra/paths.js';
@@ -83,6 +84,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   router.get('/campaigns/:slug/progress', async (req, res) => {
     // Set before the lookup: the news site's widget must be able to read a 404 too.
     res.set('Access-Control-Allow-Origin', '*');
+    useApiSecurityHeaders(res);
     const cached = await progressOf(req.params.slug);
     embeddable(res).set('ETag', cached.etag);
     if (revalidates(req.get('if-none-match'), cached.etag)) return res.status(304).end();

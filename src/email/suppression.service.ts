@@ -30,7 +30,8 @@ export async function suppressionBlocking(
   kind: EmailKind,
 ): Promise<SuppressionReason | undefined> {
   const { Suppression } = emailModels(db);
-  const suppression = await Suppression.findById(normalizeEmail(email)).lean();
+  // Read on every sign-up and every email sent: a plain driver read, no mongoose query to build.
+  const suppression = await Suppression.collection.findOne({ _id: normalizeEmail(email) } as never);
   if (!suppression) return undefined;
   const reason = suppression.reason as SuppressionReason;
   if (kind === 'receipt' && (reason === 'unsubscribe' || reason === 'spamreport')) return undefined;

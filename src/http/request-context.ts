@@ -7,13 +7,18 @@ import { AppError } from './errors.js';
 
 const SAFE_REQUEST_ID = /^[\w.-]{8,64}$/;
 
-/** Request id (kept from a trusted proxy's X-Request-Id when it looks sane) and one log line per request. */
+/** The request id: a trusted proxy's X-Request-Id when it looks sane, else a new one. */
+export function requestIdFor(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** Request id (see requestIdFor) and one log line per request. */
 export function requestLogging(logger: Logger): RequestHandler {
   return pinoHttp({
     logger,
     genReqId(req: IncomingMessage, res: ServerResponse) {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+      const id = requestIdFor(req);
       res.setHeader('X-Request-Id', id);
       return id;
     },

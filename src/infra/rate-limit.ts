@@ -27,13 +27,15 @@ export async function takeSlot(
 ): Promise<boolean> {
   const window = `${key}:${Math.floor(now.getTime() / windowMs)}`;
   if (nextSlotHint.size > 10_000) nextSlotHint.clear();
-  for (let slot = nextSlotHint.get(window) ?? 0; slot < limit; slot++) {
-    if (await claimOnce(db, `${RATE_SLOT_PREFIX}${window}:${slot}`, now)) {
-      nextSlotHint.set(window, slot + 1);
-      return true;
-    }
+  let slot = nextSlotHint.get(window) ?? 0;
+  while (slot < limit) {
+    // Moved on before the insert is sent, so this process's concurrent requests try different slots
+    // instead of all but one losing the same slot and paying another round trip. A slot whose
+    // insert fails for another reason stays unused: the limit errs on the strict side.
+    nextSlotHint.set(window, slot + 1);
+    if (await claimOnce(db, `${RATE_SLOT_PREFIX}${window}:${slot}`, now)) return true;
+    slot = Math.max(slot + 1, nextSlotHint.get(window) ?? 0);
   }
-  nextSlotHint.set(window, limit);
   return false;
 }
 

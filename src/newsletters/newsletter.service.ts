@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { emailModels } from '../email/email.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
@@ -10,7 +10,7 @@ import { signLink } from '../infra/signed-links.js';
 import { eraseAddressFromTemporaryRecords } from '../retention/retention.service.js';
 import type { NewsletterList } from './lists.js';
 import { enqueueMarketingSync } from './marketing-sync.js';
-import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
+import { type ConfirmationToken, type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
 
 export interface NewsletterDeps {
   db: Connection;
@@ -74,9 +74,22 @@ async function recordConsent(
   context: ConsentContext,
 ) {
   const at = deps.clock.now();
-  await newsletterModels(deps.db).Consent.insertMany(
-    lists.map((list) => ({ email, list, action, at, ...context })),
-  );
+  // Written on every sign-up: through the driver (see dropUndefined).
+  const records = lists.map((list) => dropUndefined({ email, list, action, at, ...context }));
+  const { collection } = newsletterModels(deps.db).Consent;
+  // One list is the usual case, and the driver's insertMany goes through its bulk machinery.
+  if (records.length === 1) await collection.insertOne(records[0] as never);
+  else await collection.insertMany(records as never[]);
+}
+
+/**
+ * A sign-up's writes go through the driver rather than as mongoose documents: on the embedded
+ * database a sign-up is bound by CPU, and casting and validating a document cost about as much as
+ * the insert. Every field is typed here and was validated at the edge; undefined ones are left out,
+ * as mongoose leaves them out.
+ */
+function dropUndefined<T extends object>(doc: T): T {
+  return Object.fromEntries(Object.entries(doc).filter(([, value]) => value !== undefined)) as T;
 }
 
 /**
@@ -84,62 +97,48 @@ async function recordConsent(
  * the answer (and its timing) says nothing about who is subscribed. Lists already confirmed stay
  * so; the rest become pending and a confirmation email goes out, at most once per address and list per window, never
  * to a suppressed address.
+ *
+ * On the embedded database every write is its own commit behind one writer, so what a reader waits
+ * for is the number of writes in a row: writes that do not depend on each other go together
+ * (`admit`, the caller's rate limit, with the suppression read; each list's subscription with the
+ * consent record; each list's token). The token, the job's due marker and the job stay
+ * in that order: an email must never carry a link whose token was not stored (src/infra/due.ts
+ * explains the marker).
  */
 export async function subscribe(
   deps: NewsletterDeps,
   input: { email: string; lists: string[]; name?: string; locale: string },
   context: ConsentContext,
+  admit: () => Promise<void> = async () => {},
 ): Promise<void> {
-  const { Subscription, Token } = newsletterModels(deps.db);
   const now = deps.clock.now();
   const name = cleanName(input.name);
-  const needConfirmation: string[] = [];
-  for (const list of input.lists) {
-    const id = subscriptionId(list, input.email);
-    try {
-      await Subscription.create({
-        _id: id,
-        list,
-        email: input.email,
-        name,
-        locale: input.locale,
-        status: 'pending',
-        requestedAt: now,
-      });
-      needConfirmation.push(list);
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      const existing = await Subscription.findById(id).lean<NewsletterSubscription>();
-      if (existing?.status === 'confirmed') continue;
-      if (existing?.status === 'unsubscribed') {
-        await Subscription.updateOne(
-          { _id: id },
-          { $set: { status: 'pending', requestedAt: now, name, locale: input.locale } },
-        );
-      }
-      needConfirmation.push(list);
-    }
-  }
-  await recordConsent(deps, input.email, input.lists, 'opt_in_requested', context);
-  if (needConfirmation.length === 0) return;
-  if (await suppressionBlocking(deps.db, input.email, 'transactional')) return;
+  // Only a read beside the admission: a refused request still changes nothing.
+  const [suppressed] = await Promise.all([
+    suppressionBlocking(deps.db, input.email, 'transactional'),
+    admit(),
+  ]);
+  const [requested] = await Promise.all([
+    Promise.all(input.lists.map((list) => requestList(deps, list, input, name, now))),
+    recordConsent(deps, input.email, input.lists, 'opt_in_requested', context),
+  ]);
+  const needConfirmation = input.lists.filter((_, i) => requested[i]);
+  if (needConfirmation.length === 0 || suppressed) return;
   // The limit is per address and list: a reader who signs up for a second list a minute after the
-  // first still gets that list's confirmation; a burst naming one list sends it once.
+  // first still gets that list's confirmation; a burst naming one list sends it once. Each list's
+  // decision is the insert of its own token (see storeToken): for one list, that is the token mailed.
   const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
-  const toConfirm: string[] = [];
-  for (const list of needConfirmation) {
-    if (await claimOnce(deps.db, `newsletter-confirmation:${input.email}:${list}:${window}`, now))
-      toConfirm.push(list);
-  }
+  const perList = await Promise.all(
+    needConfirmation.map((list) => storeToken(deps, input.email, [list], window, now)),
+  );
+  const toConfirm = needConfirmation.filter((_, i) => perList[i] !== undefined);
   if (toConfirm.length === 0) return;
-
-  const token = randomBytes(32).toString('base64url');
-  await Token.create({
-    _id: sha256(token),
-    email: input.email,
-    lists: toConfirm,
-    expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
-  });
+  // One email for several lists carries one token for all of them.
+  const token =
+    toConfirm.length === 1
+      ? perList.find((t) => t !== undefined)
+      : await storeToken(deps, input.email, toConfirm, window, now);
+  if (token === undefined) return;
   await enqueueEmail(deps.db, deps.clock, {
     template: 'newsletter-confirmation',
     to: { email: input.email, name },
@@ -151,6 +150,72 @@ export async function subscribe(
     },
     idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
   });
+}
+
+/**
+ * Stores the confirmation token for an address, its lists and a window; undefined when it was
+ * stored before. The token is an HMAC of those under the link secret, as unguessable as a random one
+ * to anyone without the secret (and stored only as its hash), but the same for a second request in
+ * the same window: so its unique insert is also the decision "one confirmation email per address
+ * and list per window", one write where a claim and a random token took two.
+ */
+async function storeToken(
+  deps: NewsletterDeps,
+  email: string,
+  lists: string[],
+  window: number,
+  now: Date,
+): Promise<string | undefined> {
+  const token = signLink(deps.linkSecret, 'newsletter-confirmation', email, lists.join(','), String(window));
+  const stored: ConfirmationToken = {
+    _id: sha256(token),
+    email,
+    lists,
+    expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
+  };
+  try {
+    await newsletterModels(deps.db).Token.collection.insertOne(stored as never);
+    return token;
+  } catch (error) {
+    if (isDuplicateKey(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Makes one list pending for the address unless it is confirmed; true when it needs a confirmation. */
+async function requestList(
+  deps: NewsletterDeps,
+  list: string,
+  input: { email: string; locale: string },
+  name: string | undefined,
+  now: Date,
+): Promise<boolean> {
+  const { Subscription } = newsletterModels(deps.db);
+  const id = subscriptionId(list, input.email);
+  try {
+    const subscription: NewsletterSubscription = dropUndefined({
+      _id: id,
+      list,
+      email: input.email,
+      name,
+      locale: input.locale,
+      status: 'pending',
+      requestedAt: now,
+    });
+    await Subscription.collection.insertOne(subscription as never);
+    return true;
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+  const existing = await Subscription.findById(id).lean<NewsletterSubscription>();
+  if (existing?.status === 'confirmed') return false;
+  if (existing?.status === 'unsubscribed') {
+    await Subscription.updateOne(
+      { _id: id },
+      { $set: { status: 'pending', requestedAt: now, name, locale: input.locale } },
+    );
+  }
+  return true;
 }
 
 const listName = (deps: NewsletterDeps, slug: string) =>

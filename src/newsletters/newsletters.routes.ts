@@ -131,18 +131,21 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
       throw new AppError('validation_failed', `Unknown newsletter: ${unknown.join(', ')}`, [
         { path: 'lists', message: 'Unknown newsletter' },
       ]);
-    await enforceRateLimit(deps.db, deps.clock.now(), {
-      key: `newsletter-ip:${req.ip}`,
-      limit: deps.subscribeLimitPerIp,
-      windowMs: 10 * 60_000,
-    });
+    const rateLimit = () =>
+      enforceRateLimit(deps.db, deps.clock.now(), {
+        key: `newsletter-ip:${req.ip}`,
+        limit: deps.subscribeLimitPerIp,
+        windowMs: 10 * 60_000,
+      });
     // A filled honeypot is a bot: it gets the same answer, and nothing happens.
-    if (!input.website) {
+    if (input.website) await rateLimit();
+    else {
       const locale = input.locale ?? deps.lists.find((l) => l.slug === input.lists[0])?.language ?? 'en';
       await subscribe(
         deps,
         { email: input.email, lists: [...new Set(input.lists)], name: input.name, locale },
         context(req, input.sourcePage, input.consentTextVersion),
+        rateLimit,
       );
     }
     if (wantsPage(req))

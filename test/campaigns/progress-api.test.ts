@@ -6,6 +6,7 @@ import { registerModels } from '../../src/models.js';
 import { databaseUri, manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 let app: TestApp;
+const lifecycle = { draining: false };
 const clock = manualClock(new Date('2026-11-21T12:00:00Z'));
 const reads: string[] = [];
 
@@ -18,7 +19,11 @@ beforeAll(async () => {
   db.getClient().on('commandStarted', (event) => {
     if (['find', 'count', 'aggregate'].includes(event.commandName)) reads.push(event.commandName);
   });
-  app = await startTestApp({ db, config: testConfig({ PROGRESS_CACHE_SECONDS: '1' }), deps: { clock } });
+  app = await startTestApp({
+    db,
+    config: testConfig({ PROGRESS_CACHE_SECONDS: '1' }),
+    deps: { clock, lifecycle },
+  });
   await campaignModels(db).Campaign.create({
     slug: 'birthday',
     title: '1,000 new members for our birthday',
@@ -62,25 +67,53 @@ describe('public progress', () => {
     expect(res.headers.get('etag')).toMatch(/^"[\w-]+"$/);
   });
 
-  it('when the answer comes from the cache fast path, then it is the same bytes and headers as from Express', async () => {
-    await new Promise((r) => setTimeout(r, 1_100)); // let the 1 s cache expire: the next answer is Express's
-    const viaExpress = await fetch(`${app.url}/campaigns/birthday/progress`);
-    const viaFastPath = await fetch(`${app.url}/campaigns/birthday/progress`);
-    expect(await viaFastPath.text()).toBe(await viaExpress.text());
-    for (const header of [
-      'content-type',
-      'cache-control',
-      'etag',
-      'access-control-allow-origin',
-      'cross-origin-resource-policy',
-      'x-content-type-options',
-    ]) {
-      expect({ header, value: viaFastPath.headers.get(header) }).toEqual({
-        header,
-        value: viaExpress.headers.get(header),
-      });
+  it('when the answer comes from the cache fast path, then it is the same status, bytes and headers as from Express, 200 and 304 alike', async () => {
+    const etag = (await fetch(`${app.url}/campaigns/birthday/progress`)).headers.get('etag')!;
+    const cases: Record<string, string>[] = [
+      {},
+      { 'if-none-match': `W/${etag}` },
+      { 'x-request-id': 'proxy-given-1234' },
+    ];
+    for (const headers of cases) {
+      const [viaExpress, viaFastPath] = await viaExpressThenFastPath(headers);
+      expect({ headers, status: viaFastPath.status }).toEqual({ headers, status: viaExpress.status });
+      expect(await viaFastPath.text()).toBe(await viaExpress.text());
+      expect(comparable(viaFastPath)).toEqual(comparable(viaExpress));
+      // An API answer's security headers: a policy that allows nothing, nosniff, no document headers.
+      expect(viaFastPath.headers.get('content-security-policy')).toBe(
+        "default-src 'none'; frame-ancestors 'none'",
+      );
+      expect(viaFastPath.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(viaFastPath.headers.get('x-frame-options')).toBeNull();
+      const requestIds = [viaExpress, viaFastPath].map((res) => res.headers.get('x-request-id'));
+      if ('x-request-id' in headers) expect(requestIds).toEqual(['proxy-given-1234', 'proxy-given-1234']);
+      else for (const id of requestIds) expect(id).toMatch(/^[0-9a-f-]{36}$/);
     }
-    expect(viaFastPath.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('when the process is draining, then answers from the fast path and from Express both ask the client to close the connection', async () => {
+    lifecycle.draining = true;
+    try {
+      const answers = await viaExpressThenFastPath({});
+      expect(answers.map((res) => [res.status, res.headers.get('connection')])).toEqual([
+        [200, 'close'],
+        [200, 'close'],
+      ]);
+    } finally {
+      lifecycle.draining = false;
+    }
+    expect((await fetch(`${app.url}/campaigns/birthday/progress`)).headers.get('connection')).toBe(
+      'keep-alive',
+    );
+  });
+
+  it('when answers come from the fast path and from Express, then the latency metric counts each of them under the route', async () => {
+    const before = await progressAnswersCounted();
+    const etag = (await fetch(`${app.url}/campaigns/birthday/progress`)).headers.get('etag')!;
+    await viaExpressThenFastPath({});
+    await viaExpressThenFastPath({ 'if-none-match': etag });
+    const after = await progressAnswersCounted();
+    expect({ 200: after[200] - before[200], 304: after[304] - before[304] }).toEqual({ 200: 3, 304: 2 });
   });
 
   it('when the caller already has the current version, then 304 with no body', async () => {
@@ -165,3 +198,32 @@ describe('public progress', () => {
     expect(gzipSync(await res.text()).length).toBeLessThanOrEqual(10 * 1024);
   });
 });
+
+/** The same request twice: once when the 1 s cache has just expired (Express answers), then again (the fast path). */
+async function viaExpressThenFastPath(headers: Record<string, string>): Promise<[Response, Response]> {
+  await new Promise((r) => setTimeout(r, 1_100));
+  const url = `${app.url}/campaigns/birthday/progress`;
+  return [await fetch(url, { headers }), await fetch(url, { headers })];
+}
+
+/** Every header but those that differ per answer by nature: the time and the generated request id. */
+function comparable(res: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (name !== 'date' && name !== 'x-request-id') headers[name] = value;
+  });
+  return headers;
+}
+
+async function progressAnswersCounted(): Promise<Record<200 | 304, number>> {
+  const metric = await app.deps.metrics.getSingleMetric('http_request_duration_seconds')!.get();
+  const values = metric.values as { metricName?: string; labels: Record<string, unknown>; value: number }[];
+  const count = (status: string) =>
+    values.find(
+      (v) =>
+        v.metricName === 'http_request_duration_seconds_count' &&
+        v.labels.route === '/campaigns/:slug/progress' &&
+        v.labels.status === status,
+    )?.value ?? 0;
+  return { 200: count('200'), 304: count('304') };
+}

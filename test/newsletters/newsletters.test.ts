@@ -230,6 +230,23 @@ describe('abuse', () => {
     expect(await confirmations('victim@example.com')).toHaveLength(1);
   });
 
+  it('when sign-ups naming a list alone and with another race, then each list is in exactly one confirmation email', async () => {
+    const mixes = [['editors-picks'], ['editors-picks', 'explaining-ukraine'], ['explaining-ukraine']];
+    for (const email of ['mix1@example.com', 'mix2@example.com', 'mix3@example.com']) {
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          signUp({ email, lists: mixes[(i + email.length) % 3]! }, `10.2.${email.length}.${i}`),
+        ),
+      );
+      expect(responses.every((r) => r.status === 202)).toBe(true);
+      const named = (await confirmations(email)).flatMap((mail) => mail.data.lists as string[]);
+      expect({ email, named: named.sort() }).toEqual({
+        email,
+        named: ["Editors' Picks", 'Explaining Ukraine'],
+      });
+    }
+  });
+
   it('when a reader signs up for a second list minutes after the first, then each list gets its confirmation and each can be confirmed', async () => {
     expect((await signUp({ email: 'two-lists@example.com', lists: ['editors-picks'] })).status).toBe(202);
     clock.advance(2 * 60_000);
@@ -246,12 +263,18 @@ describe('abuse', () => {
     expect(await statusOf('two-lists@example.com', 'daily')).toBe('confirmed');
   });
 
-  it('when one IP sends a burst, then it gets 429', async () => {
+  it('when one IP sends a burst, then it gets 429, and a refused sign-up stores nothing', async () => {
     const statuses = [];
     for (let i = 0; i < 12; i++)
       statuses.push((await signUp({ email: `burst${i}@example.com` }, '10.9.9.9')).status);
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(202));
     expect(statuses.slice(10)).toEqual([429, 429]);
+    for (const email of ['burst10@example.com', 'burst11@example.com']) {
+      expect(await statusOf(email)).toBeUndefined();
+      expect(await models().Consent.countDocuments({ email })).toBe(0);
+      expect(await confirmations(email)).toHaveLength(0);
+    }
+    expect(await statusOf('burst9@example.com')).toBe('pending');
   });
 
   it('when the honeypot is filled, then the answer is the same and nothing is stored or sent', async () => {
