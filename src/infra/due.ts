@@ -51,7 +51,10 @@ export async function markDue(db: Connection, queue: string, jobIds: unknown[], 
     createdAt: at,
   }));
   try {
-    await dueModel(db).collection.insertMany(markers as never[], { ordered: false });
+    // One marker (every enqueue, every Stripe event) skips the driver's bulk path.
+    const collection = dueModel(db).collection;
+    if (markers.length === 1) await collection.insertOne(markers[0] as never);
+    else await collection.insertMany(markers as never[], { ordered: false });
   } catch (error) {
     if (!isDuplicateKey(error)) throw error; // already marked: the marker's job decides anyway
   }

@@ -151,7 +151,7 @@ export async function startFerretDb(
     binary,
     [
       '--handler=sqlite',
-      `--sqlite-url=file:${dataDir}/`,
+      `--sqlite-url=file:${dataDir}/?_pragma=synchronous(normal)`,
       `--listen-addr=127.0.0.1:${port}`,
       `--state-dir=${dataDir}`,
       '--telemetry=disable',
