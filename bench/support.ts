@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Connection } from 'mongoose';
 import { createHttpServer } from '../src/app.js';
 import { webhookDepsFrom } from '../src/capabilities.js';
@@ -113,4 +115,28 @@ export function listen(server: http.Server): Promise<string> {
       resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
     ),
   );
+}
+
+/**
+ * Sends signed webhook deliveries from a separate process (bench/webhook-load.ts), CONCURRENCY at
+ * a time, each until answered 200; returns how many were accepted and the time it took.
+ */
+export async function deliverFromOtherProcess(
+  url: string,
+  deliveries: { body: string; headers: Record<string, string> }[],
+  concurrency: number,
+): Promise<{ accepted: number; refused: number; ms: number }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'webhook-load-'));
+  const file = path.join(dir, 'deliveries.json');
+  writeFileSync(file, JSON.stringify({ url, concurrency, deliveries }));
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', fromRoot('bench/webhook-load.ts'), file],
+      { cwd: fromRoot(), maxBuffer: 1024 * 1024 },
+    );
+    return JSON.parse(stdout) as { accepted: number; refused: number; ms: number };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
