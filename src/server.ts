@@ -58,6 +58,10 @@ async function main(): Promise<void> {
     config.email.worker === 'inline'
       ? startBackgroundWork(config, { db, clock: systemClock, logger, metrics, stripe, events })
       : undefined;
+  if (!worker)
+    logger.info(
+      'EMAIL_WORKER=off: stored Stripe events and queued email wait for `npm run worker` processes; run at least one',
+    );
 
   const shutdown = async (signal: string) => {
     if (lifecycle.draining) return;
