@@ -75,6 +75,7 @@ export function startBackgroundWork(
     ...webhookDepsFrom(config, deps),
     leaseMs: config.jobs.leaseMs,
     crashAfterClaim: config.jobs.crashAfterClaim,
+    metrics: deps.metrics,
   });
   const queues = [stripeEvents, email.queue, ...(sync ? [sync.queue] : [])];
   registerJobMetrics(deps.metrics, deps.clock, queues);

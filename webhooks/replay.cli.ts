@@ -33,7 +33,10 @@ try {
       `${report.compared.subscriptions} subscriptions, ${report.compared.ledgerEntries} ledger entries.`,
   );
   if (report.queued > 0)
-    console.log(`${report.queued} events are still queued (not applied yet): left out of both sides.`);
+    console.log(
+      `${report.queued} events are still queued (not applied yet): not replayed. One that failed and waits ` +
+        'for its retry may show as a difference; run this again when the queue is empty.',
+    );
   if (report.differences.length === 0)
     console.log('No differences: the stored events reproduce the current state.');
   for (const difference of report.differences) console.log(`DIFFERENCE ${difference}`);

@@ -11,7 +11,10 @@ import { STRIPE_EVENT_HANDLERS, type WebhookDeps } from './stripe-handlers.js';
 
 export interface ReplayReport {
   events: number;
-  /** Events stored but not applied yet (waiting in the queue): not replayed, so not compared. */
+  /**
+   * Events stored but not applied yet (waiting in the queue): not replayed. One that failed and
+   * waits for its retry may have left part of its effect in the live state, shown as a difference.
+   */
   queued: number;
   compared: { members: number; subscriptions: number; ledgerEntries: number };
   differences: string[];
@@ -77,6 +80,7 @@ export async function replayStripeEvents(
       .lean();
     // The live state holds only what the queue has applied so far: replay the same.
     const stored = all.filter((event) => DONE_STATUSES.includes(event.status));
+    const failed = all.filter((event) => event.status === 'failed');
     let waiting = stored;
     while (waiting.length > 0) {
       const deferred: typeof stored = [];
@@ -103,7 +107,11 @@ export async function replayStripeEvents(
       waiting = deferred;
     }
 
-    const differences: string[] = [];
+    // An event given up on is a difference by definition: Stripe says something we never applied.
+    const differences: string[] = failed.map(
+      (event) =>
+        `event ${event._id} (${event.type}) failed for good: ${event.lastError ?? 'no error recorded'}`,
+    );
     const [liveMembers, replayMembers] = await Promise.all(
       [live, scratch].map((db) => membershipModels(db).Member.find().lean()),
     );
@@ -118,7 +126,7 @@ export async function replayStripeEvents(
     compare('ledger entry', liveLedger!, replayLedger!, (e) => e._id, LEDGER_FIELDS, differences);
     return {
       events: stored.length,
-      queued: all.length - stored.length,
+      queued: all.length - stored.length - failed.length,
       compared: {
         members: liveMembers!.length,
         subscriptions: liveSubs!.length,

@@ -1,7 +1,9 @@
+import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { isDuplicateKey } from '../src/infra/db.js';
 import { dueKey, dueModel, markDue } from '../src/infra/due.js';
 import { createJobQueue, type JobQueue } from '../src/infra/jobs.js';
+import { counter } from '../src/infra/metrics.js';
 import type { Outcome } from '../src/memberships/membership.service.js';
 import {
   DONE_STATUSES,
@@ -54,8 +56,8 @@ export async function storeStripeEvent(
   };
   // Written by the driver, not mongoose: the payload is stored as Stripe sent it, and ingest is the
   // hottest write path there is.
-  const [, inserted] = await Promise.all([
-    handled ? markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now) : undefined,
+  const [marked, inserted] = await Promise.all([
+    handled ? markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now) : 0,
     StripeEvent.collection.insertOne(record as never).then(
       () => true,
       (error: unknown) => {
@@ -64,7 +66,12 @@ export async function storeStripeEvent(
       },
     ),
   ]);
-  if (inserted) return { duplicate: false, outcome: handled ? 'queued' : 'ignored' };
+  if (inserted) {
+    // The marker was already there: left by a delivery whose event insert failed. A worker may have
+    // taken it for an orphan and removed it while this insert ran: write it again (rare).
+    if (handled && marked === 0) await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
+    return { duplicate: false, outcome: handled ? 'queued' : 'ignored' };
+  }
   const stored = await StripeEvent.findById(event.id).select({ status: 1 }).lean();
   if (stored && DONE_STATUSES.includes(stored.status)) {
     // The marker just written would only be tidied later: a finished job needs none.
@@ -72,11 +79,13 @@ export async function storeStripeEvent(
     return { duplicate: true, outcome: stored.status as Outcome };
   }
   if (stored?.status === 'failed') {
-    // We gave up on it; Stripe (or staff, from the Dashboard) sending it again starts it over.
+    // We gave up on it; staff sending it again from the Dashboard starts it over. The marker goes
+    // in again after the reset: a worker may have removed it as a finished job's meanwhile.
     await StripeEvent.updateOne(
       { _id: event.id },
       { $set: { status: 'received', attempts: 0, nextAttemptAt: now } },
     );
+    await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
   }
   return { duplicate: true, outcome: 'queued' };
 }
@@ -102,13 +111,16 @@ async function applyStoredEvent(
  * The queue that applies stored events. Every effect is keyed by the Stripe object it records, so
  * an event applied twice (a worker that died after applying, before settling) changes nothing the
  * second time. The first retries come quickly: the usual failure is an event that came before the
- * one it depends on, which Stripe sends within seconds; then back-off to hourly, for about a day.
+ * one it depends on, which Stripe sends within seconds; then back-off to hourly, for about three days.
  */
 export function createStripeEventQueue(
-  deps: WebhookDeps & { leaseMs?: number; crashAfterClaim?: boolean },
+  deps: WebhookDeps & { leaseMs?: number; crashAfterClaim?: boolean; metrics?: Registry },
   handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
 ): JobQueue {
   const logger = deps.logger.child({ component: 'stripe-events' });
+  const failed =
+    deps.metrics &&
+    counter(deps.metrics, 'stripe_events_failed_total', 'Stripe events given up on after every retry');
   return createJobQueue<StoredStripeEvent>({
     name: STRIPE_EVENT_QUEUE,
     db: deps.db,
@@ -122,17 +134,19 @@ export function createStripeEventQueue(
     crashAfterClaim: deps.crashAfterClaim,
     retryBaseMs: 2_000,
     retryMaxMs: 60 * 60_000,
-    maxAttempts: 30,
+    maxAttempts: 100, // about three days, as long as Stripe itself retries a delivery
     handle: (event) => applyStoredEvent(deps, handlers, event),
     onRetry: (event, failure, delayMs) =>
       logger.warn(
         { eventId: event._id, type: event.type, attempts: event.attempts, delayMs, err: failure.message },
         'applying a stripe event failed; trying again',
       ),
-    onFailed: (event, failure) =>
+    onFailed: (event, failure) => {
+      failed?.inc();
       logger.error(
         { eventId: event._id, type: event.type, attempts: event.attempts, err: failure.message },
-        'applying a stripe event failed for good; resend it from the Stripe Dashboard or run stripe:replay',
-      ),
+        'applying a stripe event failed for good; fix the cause, then resend the event from the Stripe Dashboard',
+      );
+    },
   });
 }

@@ -44,14 +44,19 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
       throw new AppError('webhook_signature_invalid');
     }
     warnOnApiVersion(deps.logger, event);
+    let receipt: Awaited<ReturnType<typeof storeStripeEvent>>;
     try {
-      const receipt = await storeStripeEvent(deps, event, deps.handlers);
-      res.json({ received: true, ...receipt });
-      if (receipt.outcome === 'queued') await deps.events.publish('stripe.event.stored', { id: event.id });
+      receipt = await storeStripeEvent(deps, event, deps.handlers);
     } catch (error) {
       req.log.warn({ eventId: event.id, type: event.type, err: error }, 'storing a stripe event failed');
       throw error;
     }
+    res.json({ received: true, ...receipt });
+    // Wakes this process's job runner; the answer is already out, so nothing here may throw.
+    if (receipt.outcome === 'queued')
+      await deps.events
+        .publish('stripe.event.stored', { id: event.id })
+        .catch((error: unknown) => req.log.warn({ err: error }, 'waking the job runner failed'));
   });
   return router;
 }

@@ -40,9 +40,12 @@ export const dueModel = (db: Connection) => db.model<DueMarker>('DueMarker');
 
 export const dueKey = (queue: string, jobId: unknown) => `${queue}:${String(jobId)}`;
 
-/** Marks jobs due at `at` (written before the jobs are, or before they are made pending again). */
-export async function markDue(db: Connection, queue: string, jobIds: unknown[], at: Date): Promise<void> {
-  if (jobIds.length === 0) return;
+/**
+ * Marks jobs due at `at` (written before the jobs are, or before they are made pending again).
+ * Returns how many markers it wrote: fewer when some existed already.
+ */
+export async function markDue(db: Connection, queue: string, jobIds: unknown[], at: Date): Promise<number> {
+  if (jobIds.length === 0) return 0;
   const markers = jobIds.map((jobId) => ({
     _id: dueKey(queue, jobId),
     queue,
@@ -55,8 +58,10 @@ export async function markDue(db: Connection, queue: string, jobIds: unknown[], 
     const collection = dueModel(db).collection;
     if (markers.length === 1) await collection.insertOne(markers[0] as never);
     else await collection.insertMany(markers as never[], { ordered: false });
+    return markers.length;
   } catch (error) {
     if (!isDuplicateKey(error)) throw error; // already marked: the marker's job decides anyway
+    return (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
   }
 }
 

@@ -143,7 +143,14 @@ async function deliverUntilApplied(event: TestEvent): Promise<number> {
     if (status === 'failed') expect((await postEvent(app.url, event)).status).toBe(200);
     else await retryStripeEvents(app, { keepClock: true });
   }
-  throw new Error(`event ${event.id} was never applied (${status})`);
+  const db = app.deps.db;
+  const state = {
+    event: await db.collection('stripe_events').findOne({ _id: event.id as never }, { projection: { object: 0 } }),
+    markers: await db.collection('job_due').find({ jobId: event.id }).toArray(),
+    leases: await db.collection('job_leases').find({ _id: { $regex: event.id } as never }).toArray(),
+    now: clock.now(),
+  };
+  throw new Error(`event ${event.id} was never applied (${status}): ${JSON.stringify(state)}`);
 }
 
 let ip = 0;

@@ -3,6 +3,7 @@ import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { replayStripeEvents } from '../../webhooks/replay.js';
+import { stripeEventModel } from '../../webhooks/stripe-event.model.js';
 import { spawnScript } from '../support/server-process.js';
 import {
   charge,
@@ -89,4 +90,14 @@ it('when `npm run stripe:replay` finds differences, then it prints them and exit
     'Replayed 11 events; compared 3 members, 3 subscriptions, 5 ledger entries.',
   );
   expect(cli.output()).toContain('DIFFERENCE ledger entry');
+});
+
+it('when an event failed for good, then replay names it as a difference', async () => {
+  const event = await stripeEventModel(app.deps.db).findOne({ type: 'charge.dispute.created' }).lean();
+  await stripeEventModel(app.deps.db).updateOne(
+    { _id: event!._id },
+    { $set: { status: 'failed', lastError: 'planted' } },
+  );
+  const { differences } = await replay();
+  expect(differences).toContain(`event ${event!._id} (charge.dispute.created) failed for good: planted`);
 });

@@ -503,6 +503,25 @@ describe('an event already applied', () => {
   });
 });
 
+describe('an event we gave up on', () => {
+  it('when staff send it again after its last retry failed, then it is queued afresh and applied', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    failNextInvoice = true;
+    expect((await postEvent(app.url, event)).status).toBe(200);
+    // As after the last attempt: failed, and no longer due.
+    await stripeEventModel(app.deps.db).updateOne({ _id: event.id }, { $set: { status: 'failed' } });
+    await app.deps.db.collection('job_due').deleteMany({ jobId: event.id });
+    expect(await retryStripeEvents(app)).toBe(0);
+    expect(await models().Ledger.countDocuments()).toBe(0);
+
+    const again = await postEvent(app.url, event);
+    expect(await again.json()).toEqual({ received: true, duplicate: true, outcome: 'queued' });
+    expect(await outcomeOf(app.url, event.id)).toBe('applied');
+    expect(await models().Ledger.countDocuments()).toBe(1);
+  });
+});
+
 describe('signature verification', () => {
   const body = serialize(stripeEvent('checkout.session.completed', checkoutSession(purchase())));
   const post = (payload: string, headers: Record<string, string>) =>

@@ -76,10 +76,12 @@ export async function retryStripeEvents(app: TestApp, { keepClock = false } = {}
   if (!next) return 0;
   const now = app.deps.clock.now();
   if (keepClock) {
-    await events.updateMany(waiting, { $set: { nextAttemptAt: now } });
-    await app.deps.db
-      .collection('job_due')
-      .updateMany({ queue: 'stripe-events' }, { $set: { nextAttemptAt: now } });
+    await app.whileQueueIdle(async () => {
+      await events.updateMany(waiting, { $set: { nextAttemptAt: now } });
+      await app.deps.db
+        .collection('job_due')
+        .updateMany({ queue: 'stripe-events' }, { $set: { nextAttemptAt: now } });
+    });
   } else if (next.nextAttemptAt > now) {
     const clock = app.deps.clock as Partial<ReturnType<typeof manualClock>>;
     if (!clock.set) throw new Error('retryStripeEvents needs the test app’s manual clock');

@@ -75,6 +75,12 @@ export interface TestApp {
    * one that failed waits for its retry time, like in production.
    */
   applyStripeEvents(): Promise<number>;
+  /**
+   * Runs `change` while no drain of the app's Stripe event queue runs. On FerretDB an update is a
+   * read-modify-write without a lock, so a test that rewrites queued events' times must not race
+   * the queue's own writes (it could put back a status the queue had just moved on).
+   */
+  whileQueueIdle<T>(change: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -103,13 +109,36 @@ export async function startTestApp(
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   let stripeEvents: JobQueue | undefined; // made when first used: some tests' databases have no models
+  let draining = 0;
+  let alone: Promise<void> = Promise.resolve();
+  const idle: (() => void)[] = [];
   const url = `http://127.0.0.1:${port}`;
   const app: TestApp = {
     url,
     deps,
-    applyStripeEvents: () => {
+    applyStripeEvents: async () => {
+      await alone;
       stripeEvents ??= createStripeEventQueue(webhookDepsFrom(config, deps), deps.stripeEventHandlers);
-      return stripeEvents.drain();
+      draining++;
+      try {
+        return await stripeEvents.drain();
+      } finally {
+        if (--draining === 0) for (const wake of idle.splice(0)) wake();
+      }
+    },
+    whileQueueIdle: async (change) => {
+      const before = alone;
+      let release = () => {};
+      alone = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await before;
+      while (draining > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      try {
+        return await change();
+      } finally {
+        release();
+      }
     },
     close: async () => {
       running.delete(url);
