@@ -145,9 +145,14 @@ async function deliverUntilApplied(event: TestEvent): Promise<number> {
   }
   const db = app.deps.db;
   const state = {
-    event: await db.collection('stripe_events').findOne({ _id: event.id as never }, { projection: { object: 0 } }),
+    event: await db
+      .collection('stripe_events')
+      .findOne({ _id: event.id as never }, { projection: { object: 0 } }),
     markers: await db.collection('job_due').find({ jobId: event.id }).toArray(),
-    leases: await db.collection('job_leases').find({ _id: { $regex: event.id } as never }).toArray(),
+    leases: await db
+      .collection('job_leases')
+      .find({ _id: { $regex: event.id } as never })
+      .toArray(),
     now: clock.now(),
   };
   throw new Error(`event ${event.id} was never applied (${status}): ${JSON.stringify(state)}`);

@@ -1,5 +1,5 @@
 import type { Connection } from 'mongoose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { freePort } from '../../src/infra/embedded-db.js';
@@ -35,7 +35,9 @@ const createCampaign = () =>
     startingOffset: 0,
   });
 
-beforeAll(async () => {
+// Each test has a database of its own: a job left by one (the first's welcome email) must not be
+// what the second's doomed worker takes.
+beforeEach(async () => {
   db = await createTestDatabase();
   await createCampaign();
   const stripeMock = inject('stripeMock');
@@ -48,7 +50,7 @@ beforeAll(async () => {
     JOB_LEASE_SECONDS: '2',
   };
 });
-afterAll(async () => {
+afterEach(async () => {
   await db.dropDatabase();
   await db.close();
 });
