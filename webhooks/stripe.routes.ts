@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, errorBodySchema } from '../src/http/errors.js';
 import type { ApiDocs } from '../src/http/openapi.js';
 import { warnOnApiVersion } from '../src/infra/stripe.js';
-import { type HandlerTable, storeStripeEvent } from './stripe-events.service.js';
+import { type HandlerTable, type Receipt, storeStripeEvent } from './stripe-events.service.js';
 import type { WebhookDeps } from './stripe-handlers.js';
 
 export interface StripeWebhookDeps extends WebhookDeps {
@@ -44,7 +44,7 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
       throw new AppError('webhook_signature_invalid');
     }
     warnOnApiVersion(deps.logger, event);
-    let receipt: Awaited<ReturnType<typeof storeStripeEvent>>;
+    let receipt: Receipt;
     try {
       receipt = await storeStripeEvent(deps, event, deps.handlers);
     } catch (error) {

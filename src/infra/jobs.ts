@@ -388,7 +388,8 @@ export function createJobRunner(options: {
   const holder = randomUUID().slice(0, 8);
   let stopping = false;
   let loops: Promise<void>[] = [];
-  const sleepers = new Set<() => void>();
+  // Each sleeping loop's wake-up, with the queue it sleeps for (none: the periodic tasks' loop).
+  const sleepers = new Map<() => void, string | undefined>();
   // Queues woken while their loop was busy: the loop looks again instead of sleeping.
   const woken = new Set<string>();
 
@@ -397,16 +398,13 @@ export function createJobRunner(options: {
       const done = () => {
         clearTimeout(timer);
         sleepers.delete(done);
-        queueSleepers.get(queue ?? '')?.delete(done);
         resolve();
       };
       const timer = setTimeout(done, Math.max(10, ms));
       timer.unref();
-      sleepers.add(done);
-      if (queue) queueSleepers.set(queue, (queueSleepers.get(queue) ?? new Set()).add(done));
+      sleepers.set(done, queue);
     });
   }
-  const queueSleepers = new Map<string, Set<() => void>>();
 
   async function queueLoop(queue: JobQueue): Promise<void> {
     let failures = 0;
@@ -468,11 +466,11 @@ export function createJobRunner(options: {
     wake(queue) {
       if (stopping || !queues.some((q) => q.name === queue)) return;
       woken.add(queue);
-      for (const wakeUp of [...(queueSleepers.get(queue) ?? [])]) wakeUp();
+      for (const [wakeUp, sleepingFor] of [...sleepers]) if (sleepingFor === queue) wakeUp();
     },
     async stop() {
       stopping = true;
-      for (const wake of [...sleepers]) wake();
+      for (const wake of [...sleepers.keys()]) wake();
       await Promise.all(loops);
       loops = [];
     },
