@@ -125,10 +125,15 @@ export async function deliverFromOtherProcess(
   url: string,
   deliveries: { body: string; headers: Record<string, string> }[],
   concurrency: number,
+  /** Sent first and not counted: they warm up the sending process (bench/webhook-load.ts). */
+  warmUp: { body: string; headers: Record<string, string> }[] = [],
 ): Promise<{ accepted: number; refused: number; ms: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'webhook-load-'));
   const file = path.join(dir, 'deliveries.json');
-  writeFileSync(file, JSON.stringify({ url, concurrency, deliveries }));
+  writeFileSync(
+    file,
+    JSON.stringify({ url, concurrency, warmUp: warmUp.length, deliveries: [...warmUp, ...deliveries] }),
+  );
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,

@@ -1,12 +1,13 @@
 import type { Connection } from 'mongoose';
 import { copyImportedRecords } from '../src/imports/replay-seed.js';
 import { ensureIndexes } from '../src/infra/db.js';
+import { dueModel } from '../src/infra/due.js';
 import { ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
 import { NotReadyYet } from '../src/memberships/membership.service.js';
 import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
-import { DONE_STATUSES, payloadOf, stripeEventModel } from './stripe-event.model.js';
+import { DONE_STATUSES, payloadOf, STRIPE_EVENT_QUEUE, stripeEventModel } from './stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS, type WebhookDeps } from './stripe-handlers.js';
 
 export interface ReplayReport {
@@ -126,7 +127,7 @@ export async function replayStripeEvents(
     compare('ledger entry', liveLedger!, replayLedger!, (e) => e._id, LEDGER_FIELDS, differences);
     return {
       events: stored.length,
-      queued: all.length - stored.length - failed.length,
+      queued: all.length - stored.length - failed.length + (await notStoredYet(live, all)),
       compared: {
         members: liveMembers!.length,
         subscriptions: liveSubs!.length,
@@ -167,3 +168,13 @@ function compare<T>(
 
 const show = (value: unknown) =>
   value instanceof Date ? value.toISOString() : JSON.stringify(value ?? null);
+
+/** Events received but still only in their due marker: the queue has not stored them yet. */
+async function notStoredYet(live: Connection, stored: { _id: string }[]): Promise<number> {
+  const ids = new Set(stored.map((event) => event._id));
+  const carried = await dueModel(live)
+    .find({ queue: STRIPE_EVENT_QUEUE, job: { $exists: true } })
+    .select({ jobId: 1 })
+    .lean();
+  return carried.filter((marker) => !ids.has(String(marker.jobId))).length;
+}

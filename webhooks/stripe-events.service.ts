@@ -1,12 +1,10 @@
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { isDuplicateKey } from '../src/infra/db.js';
-import { dueKey, dueModel, markDue } from '../src/infra/due.js';
+import { carryJob, markDueWithJob } from '../src/infra/due.js';
 import { createJobQueue, type JobQueue } from '../src/infra/jobs.js';
 import { counter } from '../src/infra/metrics.js';
-import type { Outcome } from '../src/memberships/membership.service.js';
 import {
-  DONE_STATUSES,
   payloadOf,
   STRIPE_EVENT_QUEUE,
   type StoredStripeEvent,
@@ -16,25 +14,25 @@ import { STRIPE_EVENT_HANDLERS, type StripeEventHandler, type WebhookDeps } from
 
 export type HandlerTable = Record<string, StripeEventHandler>;
 
-export type Receipt = { duplicate: boolean; outcome: 'queued' | Outcome };
+export type Receipt = { duplicate: boolean; outcome: 'queued' | 'ignored' };
 
 /**
- * Stores a verified event once (its id is the key) and queues it; the caller answers Stripe 200
- * as soon as this returns. Applying happens in the `stripe-events` queue, so a slow or failing
- * effect (a refund that arrives before its payment) is retried by us with back-off instead of
- * holding Stripe's connection or answering 500: Stripe asks endpoints to answer before "complex
- * logic", and ingest costs two inserts whatever the event does.
+ * Queues a verified event (its id is the key); the caller answers Stripe 200 as soon as this
+ * returns. Applying happens in the `stripe-events` queue, so a slow or failing effect (a refund
+ * that arrives before its payment) is retried by us with back-off instead of holding Stripe's
+ * connection or answering 500: Stripe asks endpoints to answer before "complex logic".
  *
- * The two inserts (the due marker, and the event with its payload, which is the job) go together,
- * in one round trip. If either fails, Stripe gets an error and sends the event again, and the
- * redelivery writes what is missing (every delivery writes the marker, a duplicate included).
+ * Ingest is one insert, whatever the event does: the event's due marker, carrying the event
+ * (src/infra/due.ts). The queue stores it in `stripe_events` when it first meets the marker, and
+ * settles a delivery of an event it already has there: an applied one is left as it is, one we
+ * gave up on starts over (staff resending it from the Dashboard). So `duplicate` says only that
+ * the event was still waiting. If the insert fails, Stripe gets an error and sends the event again.
  */
 export async function storeStripeEvent(
   deps: WebhookDeps,
   event: Stripe.Event,
   handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
 ): Promise<Receipt> {
-  const StripeEvent = stripeEventModel(deps.db);
   const now = deps.clock.now();
   // A type nobody handles is recorded as done: it needs no queue.
   const handled = event.type in handlers;
@@ -51,42 +49,19 @@ export async function storeStripeEvent(
     receivedAt: now,
     ...(handled ? {} : { appliedAt: now }),
   };
-  const ignoreDuplicate = (error: unknown) => {
-    if (!isDuplicateKey(error)) throw error;
-  };
-  // Written by the driver, not mongoose: the payload is stored as Stripe sent it, and ingest is the
-  // hottest write path there is.
-  const [marked, inserted] = await Promise.all([
-    handled ? markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now) : 0,
-    StripeEvent.collection.insertOne(record as never).then(
-      () => true,
-      (error: unknown) => {
-        ignoreDuplicate(error);
-        return false;
-      },
-    ),
-  ]);
-  if (inserted) {
-    // The marker was already there: left by a delivery whose event insert failed. A worker may have
-    // taken it for an orphan and removed it while this insert ran: write it again (rare).
-    if (handled && marked === 0) await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
-    return { duplicate: false, outcome: handled ? 'queued' : 'ignored' };
+  if (!handled) {
+    try {
+      // Written by the driver, not mongoose: the payload is stored as Stripe sent it.
+      await stripeEventModel(deps.db).collection.insertOne(record as never);
+      return { duplicate: false, outcome: 'ignored' };
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      return { duplicate: true, outcome: 'ignored' };
+    }
   }
-  const stored = await StripeEvent.findById(event.id).select({ status: 1 }).lean();
-  if (stored && DONE_STATUSES.includes(stored.status)) {
-    // The marker just written would only be tidied later: a finished job needs none.
-    if (handled) await dueModel(deps.db).deleteOne({ _id: dueKey(STRIPE_EVENT_QUEUE, event.id) });
-    return { duplicate: true, outcome: stored.status as Outcome };
-  }
-  if (stored?.status === 'failed') {
-    // We gave up on it; staff sending it again from the Dashboard starts it over. The marker goes
-    // in again after the reset: a worker may have removed it as a finished job's meanwhile.
-    await StripeEvent.updateOne(
-      { _id: event.id },
-      { $set: { status: 'received', attempts: 0, nextAttemptAt: now } },
-    );
-    await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
-  }
+  if (await markDueWithJob(deps.db, STRIPE_EVENT_QUEUE, record))
+    return { duplicate: false, outcome: 'queued' };
+  await carryJob(deps.db, STRIPE_EVENT_QUEUE, record);
   return { duplicate: true, outcome: 'queued' };
 }
 

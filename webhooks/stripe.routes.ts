@@ -20,8 +20,8 @@ export interface StripeWebhookDeps extends WebhookDeps {
  * Stripe's webhook. The signature covers the exact bytes Stripe sent, so this route takes the raw
  * body (no JSON parser runs before it) and verifies it before anything is stored. A bad signature,
  * an old timestamp or a re-serialised body is refused with 400 and leaves no trace. A verified
- * event is stored and queued, answered 200, and applied by the `stripe-events` queue right after
- * (stripe-events.service.ts); only a failure to store it answers 500, and Stripe sends it again.
+ * event is queued, answered 200, and applied by the `stripe-events` queue right after
+ * (stripe-events.service.ts); only a failure to queue it answers 500, and Stripe sends it again.
  */
 export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
   const router = Router();
@@ -66,18 +66,18 @@ export function stripeWebhookDocs(docs: ApiDocs): void {
     method: 'post',
     path: '/webhooks/stripe',
     tags: ['Webhooks'],
-    summary: 'Stripe events (signed); each is stored once, answered, then applied idempotently',
+    summary: 'Stripe events (signed); each is queued, answered, then applied once',
     request: { headers: z.object({ 'Stripe-Signature': z.string() }) },
     responses: {
       200: {
         description:
-          'Stored and queued for applying (`queued`), or already done (`applied`, `ignored`, `pending`: a duplicate, acknowledged without effect)',
+          'Queued for applying (`queued`; an event already applied is left as it is), or a type this service does not handle (`ignored`). `duplicate`: the event was already waiting here.',
         content: {
           'application/json': {
             schema: z.object({
               received: z.literal(true),
               duplicate: z.boolean(),
-              outcome: z.enum(['queued', 'applied', 'ignored', 'pending']),
+              outcome: z.enum(['queued', 'ignored']),
             }),
           },
         },

@@ -11,6 +11,12 @@ import { isDuplicateKey } from './db.js';
 // never appeared, or has finished, is removed by the queue when it meets it (src/infra/jobs.ts).
 // A duplicate enqueue may bring back the marker of a finished job: the same clean-up removes it.
 // A marker's time is a hint: the job's own status and time decide.
+//
+// A marker may carry its job (`job`): then enqueueing is one insert, and the queue stores the job
+// from the marker when it first meets it (a Stripe event's ingest, the hottest write path). Until
+// then the job exists only in its marker, so whoever enqueues that way must look for it there too.
+// Such a marker for a job already stored is a new enqueue of it: a finished job stays as it is
+// (the marker is tidied), one that failed for good starts over.
 
 export interface DueMarker {
   _id: string; // `<queue>:<jobId>`
@@ -18,6 +24,8 @@ export interface DueMarker {
   jobId: Types.ObjectId | string;
   nextAttemptAt: Date;
   createdAt: Date;
+  /** The job itself, when it was enqueued in its marker and not yet stored (see above). */
+  job?: Record<string, unknown>;
 }
 
 const dueSchema = new Schema<DueMarker>(
@@ -27,6 +35,7 @@ const dueSchema = new Schema<DueMarker>(
     jobId: { type: Schema.Types.Mixed, required: true },
     nextAttemptAt: { type: Date, required: true },
     createdAt: { type: Date, required: true },
+    job: Schema.Types.Mixed,
   },
   { versionKey: false },
 );
@@ -62,6 +71,61 @@ export async function markDue(db: Connection, queue: string, jobIds: unknown[], 
   } catch (error) {
     if (!isDuplicateKey(error)) throw error; // already marked: the marker's job decides anyway
     return (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+  }
+}
+
+/**
+ * Enqueues a job in its marker: one insert. False when the job's marker exists already (queued, or
+ * a finished job's marker not yet tidied): the caller decides from the stored job, if any.
+ */
+export async function markDueWithJob(
+  db: Connection,
+  queue: string,
+  job: { _id: unknown; nextAttemptAt: Date },
+): Promise<boolean> {
+  const marker = {
+    _id: dueKey(queue, job._id),
+    queue,
+    jobId: job._id,
+    nextAttemptAt: job.nextAttemptAt,
+    createdAt: job.nextAttemptAt,
+    job,
+  };
+  try {
+    await dueModel(db).collection.insertOne(marker as never);
+    return true;
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    return false;
+  }
+}
+
+/**
+ * Makes sure the job's marker carries it: for a job enqueued again while not yet stored, whose
+ * marker may be a bare one (written by an older enqueue that died before storing its job), which
+ * the queue would otherwise remove as an orphan.
+ */
+export async function carryJob(
+  db: Connection,
+  queue: string,
+  job: { _id: unknown; nextAttemptAt: Date },
+): Promise<void> {
+  try {
+    await dueModel(db).collection.updateOne(
+      { _id: dueKey(queue, job._id) as never },
+      {
+        $set: { job },
+        $setOnInsert: {
+          queue,
+          jobId: job._id,
+          nextAttemptAt: job.nextAttemptAt,
+          createdAt: job.nextAttemptAt,
+        },
+      },
+      { upsert: true },
+    );
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error; // inserted meanwhile by another enqueue: it carries the job
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Connection, Model, Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
+import { isDuplicateKey } from './db.js';
 import { type DueMarker, dueKey, dueModel } from './due.js';
 import {
   acquireLease,
@@ -128,10 +129,8 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     const found: Pick<J, '_id' | 'claimSeq'>[] = [];
     for (const marker of due) {
       try {
-        const job = await model
-          .findById(marker.jobId)
-          .select({ _id: 1, claimSeq: 1, status: 1, nextAttemptAt: 1 })
-          .lean<J>();
+        let job = marker.job ? await storeJobFrom(marker) : await readJob(marker.jobId);
+        if (job?.status === failedStatus && marker.job) job = await startOver(job, now);
         if (job && isDue(job, now)) found.push(job);
         // No job a lease after its marker: the enqueue died between the two writes.
         else if (
@@ -151,6 +150,36 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       }
     }
     return found;
+  }
+
+  const readJob = (id: unknown) =>
+    model.findById(id).select({ _id: 1, claimSeq: 1, status: 1, nextAttemptAt: 1 }).lean<J>();
+
+  /**
+   * A job enqueued in its marker (src/infra/due.ts) is stored the first time a worker meets it:
+   * the insert alone tells whether it was stored before (usually not, so no read comes first).
+   */
+  async function storeJobFrom(marker: DueMarker): Promise<J | null> {
+    try {
+      await model.collection.insertOne(marker.job as never);
+      return marker.job as unknown as J;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      return readJob(marker.jobId); // another worker stored it first
+    }
+  }
+
+  /**
+   * A job enqueued in its marker again after it failed for good (a Stripe event resent from the
+   * Dashboard once its cause was fixed): it starts over with a fresh round of attempts.
+   */
+  async function startOver(job: J, now: Date): Promise<J> {
+    logger.info({ jobId: String(job._id) }, 'a job that had failed was enqueued again; starting over');
+    await model.updateOne(
+      { _id: job._id },
+      { $set: { status: queuedStatus, attempts: 0, nextAttemptAt: now } },
+    );
+    return { ...job, status: queuedStatus, nextAttemptAt: now };
   }
 
   /** Lease and take one job; the lease insert alone decides (see leases.ts). */
@@ -214,7 +243,12 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     // After the job: a crash in between leaves a marker that findDue tidies.
     const marker = dueKey(name, job._id);
     if (isFinished(String(set.status))) await markers.deleteOne({ _id: marker });
-    else await markers.updateOne({ _id: marker }, { $set: { nextAttemptAt: set.nextAttemptAt } });
+    // The job is stored by now: a marker that carried it need not any more (due scans read markers).
+    else
+      await markers.updateOne(
+        { _id: marker },
+        { $set: { nextAttemptAt: set.nextAttemptAt }, $unset: { job: 1 } },
+      );
     return true;
   }
 

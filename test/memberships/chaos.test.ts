@@ -17,7 +17,6 @@ import {
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { registerModels } from '../../src/models.js';
-import { stripeEventModel } from '../../webhooks/stripe-event.model.js';
 import {
   checkoutSession,
   postEvent,
@@ -26,6 +25,7 @@ import {
   stripeEvent,
   T0,
   type TestEvent,
+  unappliedEvents,
 } from '../support/stripe-events.js';
 import { startTestApp, testConfig } from '../support/test-app.js';
 
@@ -422,7 +422,7 @@ async function actualState(db: Connection, campaignId: unknown) {
   const emails = (await emailModels(db).EmailJob.find().lean())
     .map((j) => `${j.template} ${j.to.email}`)
     .sort();
-  const unapplied = await stripeEventModel(db).countDocuments({ status: { $nin: ['applied'] } });
+  const unapplied = await unappliedEvents(db);
   return { members, subscriptions, ledger, count: await countOf(db, campaign), emails, unapplied };
 }
 

@@ -4,7 +4,6 @@ import { countOf } from '../../src/campaigns/campaign.service.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { stripeEventModel } from '../../webhooks/stripe-event.model.js';
 import {
   charge,
   checkoutSession,
@@ -15,6 +14,7 @@ import {
   stripeEvent,
   subscription,
   T0,
+  unappliedEvents,
 } from '../support/stripe-events.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -79,7 +79,7 @@ async function story() {
     ledger: ledger.reduce((sum, e) => sum + e.amount, 0),
     count: await countOf(db, campaign),
     emails: (await emailModels(db).EmailJob.find().lean()).map((j) => j.template).sort(),
-    unapplied: await stripeEventModel(db).countDocuments({ status: { $ne: 'applied' } }),
+    unapplied: await unappliedEvents(db),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   stripeEvent,
   subscription,
   T0,
+  unappliedEvents,
 } from '../support/stripe-events.js';
 import { createTestDatabase, databaseUri, TEST_ENV } from '../support/test-app.js';
 
@@ -74,7 +75,7 @@ const stateOf = async (p: ReturnType<typeof purchase>) => ({
   member: (await membershipModels(db).Member.findOne({ email: p.email }).lean())?.status,
   ledger: await ledgerModel(db).countDocuments({ stripeCustomerId: p.customer }),
   welcome: await emailModels(db).EmailJob.countDocuments({ 'to.email': p.email, template: 'member-welcome' }),
-  unapplied: await stripeEventModel(db).countDocuments({ status: { $ne: 'applied' } }),
+  unapplied: await unappliedEvents(db),
   // Counted by the campaign's listener: the process applying the event must have it.
   counted: await campaignModels(db).Contribution.countDocuments({
     memberId: (await membershipModels(db).Member.findOne({ email: p.email }).lean())?._id,

@@ -15,6 +15,7 @@ import {
   purchase,
   retryStripeEvents,
   serialize,
+  settleStripeEvents,
   signedHeaders,
   stripeEvent,
   subscription,
@@ -482,7 +483,7 @@ describe('what is not ours, and what goes wrong', () => {
 });
 
 describe('an event already applied', () => {
-  it('when it is delivered again, then it is acknowledged as a duplicate without running its handler again', async () => {
+  it('when it is delivered again, then it is acknowledged and left as it is, without running its handler again', async () => {
     const p = purchase();
     const event = stripeEvent('invoice.paid', invoice(p));
     expect(await (await postEvent(app.url, event)).json()).toMatchObject({
@@ -493,12 +494,49 @@ describe('an event already applied', () => {
     const callsAfterFirst = invoicePaidCalls;
     const again = await postEvent(app.url, event);
     expect(again.status).toBe(200);
-    expect(await again.json()).toEqual({ received: true, duplicate: true, outcome: 'applied' });
+    // Answered from the one insert that queues it: whether it was applied before, the queue finds out.
+    expect(await again.json()).toEqual({ received: true, duplicate: false, outcome: 'queued' });
     expect(invoicePaidCalls).toBe(callsAfterFirst);
     expect(await stripeEventModel(app.deps.db).findById(event.id).lean()).toMatchObject({
       status: 'applied',
       attempts: 1,
     });
+    expect(await models().Ledger.countDocuments()).toBe(1);
+    expect(await app.deps.db.collection('job_due').countDocuments({ jobId: event.id })).toBe(0);
+  });
+});
+
+describe('an event whose first delivery died after its marker', () => {
+  it('when Stripe sends it again, then the marker left bare gets the event and it is applied', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    // What an older version's ingest left when storing the event itself failed: a bare marker.
+    const past = new Date(app.deps.clock.now().getTime() - 5 * 60_000);
+    await app.deps.db.collection('job_due').insertOne({
+      _id: `stripe-events:${event.id}` as never,
+      queue: 'stripe-events',
+      jobId: event.id,
+      nextAttemptAt: past,
+      createdAt: past,
+    });
+    expect(await (await postEvent(app.url, event)).json()).toMatchObject({ duplicate: true });
+    await settleStripeEvents(app);
+    expect(await outcomeOf(app.url, event.id)).toBe('applied');
+    expect(await models().Ledger.countDocuments()).toBe(1);
+  });
+});
+
+describe('an event delivered again while it waits', () => {
+  it('when the second delivery comes before the queue took the first, then it is answered as a duplicate and applied once', async () => {
+    const p = purchase();
+    const event = stripeEvent('invoice.paid', invoice(p));
+    const body = serialize(event);
+    const deliver = () =>
+      fetch(`${app.url}/webhooks/stripe`, { method: 'POST', headers: signedHeaders(body), body });
+    expect(await (await deliver()).json()).toEqual({ received: true, duplicate: false, outcome: 'queued' });
+    expect(await (await deliver()).json()).toEqual({ received: true, duplicate: true, outcome: 'queued' });
+    await settleStripeEvents(app);
+    expect(await outcomeOf(app.url, event.id)).toBe('applied');
     expect(await models().Ledger.countDocuments()).toBe(1);
   });
 });
@@ -516,7 +554,7 @@ describe('an event we gave up on', () => {
     expect(await models().Ledger.countDocuments()).toBe(0);
 
     const again = await postEvent(app.url, event);
-    expect(await again.json()).toEqual({ received: true, duplicate: true, outcome: 'queued' });
+    expect(await again.json()).toEqual({ received: true, duplicate: false, outcome: 'queued' });
     expect(await outcomeOf(app.url, event.id)).toBe('applied');
     expect(await models().Ledger.countDocuments()).toBe(1);
   });

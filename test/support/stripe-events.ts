@@ -1,3 +1,4 @@
+import type { Connection } from 'mongoose';
 import Stripe from 'stripe';
 import * as shapes from '../../src/dev/stripe-events.js';
 import { type manualClock, TEST_ENV, type TestApp, testAppAt } from './test-app.js';
@@ -73,7 +74,8 @@ export async function retryStripeEvents(app: TestApp, { keepClock = false } = {}
   const waiting = { status: { $in: ['received', 'applying'] } };
   const events = app.deps.db.collection('stripe_events');
   const next = await events.find(waiting).sort({ nextAttemptAt: 1 }).limit(1).next();
-  if (!next) return 0;
+  // Received but not stored yet (still in its due marker): due now.
+  if (!next) return (await notStoredYet(app)) > 0 ? app.applyStripeEvents() : 0;
   const now = app.deps.clock.now();
   if (keepClock) {
     await app.whileQueueIdle(async () => {
@@ -90,6 +92,26 @@ export async function retryStripeEvents(app: TestApp, { keepClock = false } = {}
   return app.applyStripeEvents();
 }
 
+/** Events received but not stored yet: they wait in a due marker that carries them (src/infra/due.ts). */
+const notStoredYet = (app: TestApp) =>
+  app.deps.db.collection('job_due').countDocuments({ queue: 'stripe-events', job: { $exists: true } });
+
+/**
+ * Events not applied yet, stored or not: those stored with another status, and those still in a
+ * due marker (received and not stored yet, or waiting for a retry).
+ */
+export async function unappliedEvents(db: Connection): Promise<number> {
+  const stored = await db
+    .collection('stripe_events')
+    .find({ status: { $ne: 'applied' } }, { projection: { _id: 1 } })
+    .toArray();
+  const queued = await db
+    .collection('job_due')
+    .find({ queue: 'stripe-events' }, { projection: { jobId: 1 } })
+    .toArray();
+  return new Set([...stored.map((e) => String(e._id)), ...queued.map((m) => String(m.jobId))]).size;
+}
+
 /** Retries until every stored event is done (what the job runner does over time); throws if some never are. */
 export async function settleStripeEvents(app: TestApp, rounds = 200): Promise<void> {
   for (let round = 0; round < rounds; round++) {
@@ -97,7 +119,7 @@ export async function settleStripeEvents(app: TestApp, rounds = 200): Promise<vo
       const left = await app.deps.db
         .collection('stripe_events')
         .countDocuments({ status: { $in: ['received', 'applying'] } });
-      if (left === 0) return;
+      if (left + (await notStoredYet(app)) === 0) return;
       // None taken: one is held by a lease a failed attempt left behind; let that lease run out.
       if ((await retryStripeEvents(app)) === 0)
         (app.deps.clock as ReturnType<typeof manualClock>).advance(61_000);
