@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { fastRouteMetrics } from '../http/http-metrics.js';
-import { requestIdFor } from '../http/request-context.js';
+import { rawHeader, requestIdFor } from '../http/request-context.js';
 import { apiSecurityHeaders } from '../http/security-headers.js';
 import type { Lifecycle } from '../http/shutdown.js';
 import { PUBLIC_CACHE } from './campaigns.routes.js';
@@ -43,7 +43,8 @@ interface Prepared {
  * already in this process's cache, it is written straight from Node's HTTP server, before
  * Express: the same bytes and headers the Express route sends (helmet's, as for an API answer; a
  * test compares them), at nearly bare Node's rate (see bench/progress.bench.ts). So nothing here may allocate or
- * look up more than needed per request: each cached answer's header lists are built once, the
+ * look up more than needed per request: each cached answer's header lists are built once, the two
+ * request headers it needs are read from the raw list (req.headers is built on first use), the
  * latency metric is observed directly instead of through a `finish` listener, and draining is
  * one property read. Everything else, including a cache miss, goes to Express.
  */
@@ -86,8 +87,9 @@ export function progressFastPath(options: {
     if (!cached) return false;
     const started = performance.now();
     const { body, ok, notModified } = prepare(cached);
-    const fresh = revalidates(req.headers['if-none-match'], cached.etag);
-    const headers = [...(fresh ? notModified : ok), 'X-Request-Id', requestIdFor(req)];
+    const fresh = revalidates(rawHeader(req, 'if-none-match'), cached.etag);
+    const requestId = requestIdFor(req, rawHeader(req, 'x-request-id'));
+    const headers = [...(fresh ? notModified : ok), 'X-Request-Id', requestId];
     // As closeConnectionsWhileDraining does for Express's answers (src/http/shutdown.ts).
     if (lifecycle.draining) headers.push('Connection', 'close');
     if (fresh) res.writeHead(304, headers).end();

@@ -8,9 +8,24 @@ import { AppError } from './errors.js';
 const SAFE_REQUEST_ID = /^[\w.-]{8,64}$/;
 
 /** The request id: a trusted proxy's X-Request-Id when it looks sane, else a new one. */
-export function requestIdFor(req: IncomingMessage): string {
-  const incoming = req.headers['x-request-id'];
+export function requestIdFor(req: IncomingMessage, incoming = req.headers['x-request-id']): string {
   return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/**
+ * One request header as `req.headers` would give it (repeated ones joined with ", "), read from
+ * the raw list: Node builds `req.headers` on first use, which the progress fast path can skip.
+ * Only for headers Node joins, not for those it keeps once (Host, Content-Type, …).
+ */
+export function rawHeader(req: IncomingMessage, lowerCaseName: string): string | undefined {
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerCaseName.length && name.toLowerCase() === lowerCaseName)
+      value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  }
+  return value;
 }
 
 /** Request id (see requestIdFor) and one log line per request. */

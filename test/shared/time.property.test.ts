@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { calendarKeys, zonedDayRange, zonedHourToUtc } from '../../src/shared/time.js';
+import { calendarKeys, localDateTime, zonedDayRange, zonedHourToUtc } from '../../src/shared/time.js';
 
 // Local days cut at the right instant in every zone, on every DST day of 2024–2030. The oracle is
 // independent of the code: it reads the wall clock with Intl and searches for the first instant of
@@ -99,5 +100,39 @@ describe('local days in every time zone', () => {
     expect(range.to.getTime() - range.from.getTime()).toBe(23 * HOUR);
     expect(calendarKeys(range.from, 'Australia/Sydney').day).toBe('2026-10-04');
     expect(calendarKeys(new Date(range.from.getTime() - 1), 'Australia/Sydney').day).toBe('2026-10-03');
+  });
+});
+
+describe('local date and time in every time zone', () => {
+  const oracle = (t: number, zone: string) =>
+    new Date(wall(t, zone)).toISOString().slice(0, 16).replace('T', ' ');
+
+  it('when the clocks change (2024–2030, every IANA zone), then every minute around the change reads as Intl reads it', () => {
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const zone of ZONES) {
+      for (const change of transitions(zone)) {
+        // What the quarter-hour cache in localDateTime rests on: clocks change at a quarter hour of UTC.
+        if (change % (15 * MINUTE) !== 0) wrong.push(`${zone} changes at ${new Date(change).toISOString()}`);
+        for (let t = change - 20 * MINUTE; t <= change + 20 * MINUTE; t += MINUTE - 1_000) {
+          checked++;
+          const actual = localDateTime(new Date(t), zone);
+          if (actual !== oracle(t, zone)) wrong.push(`${zone} ${new Date(t).toISOString()}: ${actual}`);
+        }
+      }
+    }
+    expect(wrong.slice(0, 20)).toEqual([]);
+    expect(checked).toBeGreaterThan(10_000);
+  }, 120_000);
+
+  it('when any instant from 1900 to 2100 is read in any zone, then it reads as Intl reads it', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(1900, 0, 1), max: Date.UTC(2100, 0, 1) }),
+        fc.constantFrom(...ZONES),
+        (t, zone) => localDateTime(new Date(t), zone) === oracle(t, zone),
+      ),
+      { numRuns: 5_000 },
+    );
   });
 });
