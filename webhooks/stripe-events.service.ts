@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
-import { isDuplicateKey } from '../src/infra/db.js';
-import { carryJob, markDueWithJob } from '../src/infra/due.js';
+import { insertUnlessPresent } from '../src/infra/db.js';
+import { markDue, markDueWithJob } from '../src/infra/due.js';
 import { createJobQueue, type JobQueue } from '../src/infra/jobs.js';
 import { counter } from '../src/infra/metrics.js';
 import {
@@ -49,19 +49,16 @@ export async function storeStripeEvent(
     receivedAt: now,
     ...(handled ? {} : { appliedAt: now }),
   };
-  if (!handled) {
-    try {
-      // Written by the driver, not mongoose: the payload is stored as Stripe sent it.
-      await stripeEventModel(deps.db).collection.insertOne(record as never);
-      return { duplicate: false, outcome: 'ignored' };
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      return { duplicate: true, outcome: 'ignored' };
-    }
-  }
+  // Written by the driver, not mongoose: the payload is stored as Stripe sent it.
+  const events = stripeEventModel(deps.db).collection;
+  if (!handled) return { duplicate: !(await insertUnlessPresent(events, record)), outcome: 'ignored' };
   if (await markDueWithJob(deps.db, STRIPE_EVENT_QUEUE, record))
     return { duplicate: false, outcome: 'queued' };
-  await carryJob(deps.db, STRIPE_EVENT_QUEUE, record);
+  // Its marker is there already: usually carrying it, but it may be a bare one, left by an older
+  // version whose ingest stored the event apart and died in between, which the queue would remove
+  // as an orphan. Store the event as the queue would, then mark it again in case a worker just did.
+  await insertUnlessPresent(events, record);
+  await markDue(deps.db, STRIPE_EVENT_QUEUE, [event.id], now);
   return { duplicate: true, outcome: 'queued' };
 }
 

@@ -66,12 +66,12 @@ export function stripeWebhookDocs(docs: ApiDocs): void {
     method: 'post',
     path: '/webhooks/stripe',
     tags: ['Webhooks'],
-    summary: 'Stripe events (signed); each is queued, answered, then applied once',
+    summary: 'Stripe events (signed); each is queued, answered, then applied idempotently',
     request: { headers: z.object({ 'Stripe-Signature': z.string() }) },
     responses: {
       200: {
         description:
-          'Queued for applying (`queued`; an event already applied is left as it is), or a type this service does not handle (`ignored`). `duplicate`: the event was already waiting here.',
+          'Queued for applying (`queued`; an event already applied is left as it is), or a type this service does not handle (`ignored`). `duplicate`: this delivery found the event already queued here (or, for `ignored`, stored); a delivery of an event applied earlier is not looked up and answers `false`.',
         content: {
           'application/json': {
             schema: z.object({

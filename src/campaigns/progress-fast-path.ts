@@ -88,7 +88,7 @@ export function progressFastPath(options: {
     const started = performance.now();
     const { body, ok, notModified } = prepare(cached);
     const fresh = revalidates(rawHeader(req, 'if-none-match'), cached.etag);
-    const requestId = requestIdFor(req, rawHeader(req, 'x-request-id'));
+    const requestId = requestIdFor(rawHeader(req, 'x-request-id'));
     const headers = [...(fresh ? notModified : ok), 'X-Request-Id', requestId];
     // As closeConnectionsWhileDraining does for Express's answers (src/http/shutdown.ts).
     if (lifecycle.draining) headers.push('Connection', 'close');

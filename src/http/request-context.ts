@@ -8,7 +8,7 @@ import { AppError } from './errors.js';
 const SAFE_REQUEST_ID = /^[\w.-]{8,64}$/;
 
 /** The request id: a trusted proxy's X-Request-Id when it looks sane, else a new one. */
-export function requestIdFor(req: IncomingMessage, incoming = req.headers['x-request-id']): string {
+export function requestIdFor(incoming: string | string[] | undefined): string {
   return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
@@ -33,7 +33,7 @@ export function requestLogging(logger: Logger): RequestHandler {
   return pinoHttp({
     logger,
     genReqId(req: IncomingMessage, res: ServerResponse) {
-      const id = requestIdFor(req);
+      const id = requestIdFor(req.headers['x-request-id']);
       res.setHeader('X-Request-Id', id);
       return id;
     },

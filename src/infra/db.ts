@@ -62,3 +62,17 @@ export async function describeServer(connection: Connection): Promise<string> {
 export function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: number } | null)?.code === 11000;
 }
+
+/** Inserts a document unless one with its `_id` exists; true when this call inserted it. */
+export async function insertUnlessPresent(
+  collection: { insertOne(doc: never): Promise<unknown> },
+  doc: object,
+): Promise<boolean> {
+  try {
+    await collection.insertOne(doc as never);
+    return true;
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    return false;
+  }
+}

@@ -101,35 +101,6 @@ export async function markDueWithJob(
 }
 
 /**
- * Makes sure the job's marker carries it: for a job enqueued again while not yet stored, whose
- * marker may be a bare one (written by an older enqueue that died before storing its job), which
- * the queue would otherwise remove as an orphan.
- */
-export async function carryJob(
-  db: Connection,
-  queue: string,
-  job: { _id: unknown; nextAttemptAt: Date },
-): Promise<void> {
-  try {
-    await dueModel(db).collection.updateOne(
-      { _id: dueKey(queue, job._id) as never },
-      {
-        $set: { job },
-        $setOnInsert: {
-          queue,
-          jobId: job._id,
-          nextAttemptAt: job.nextAttemptAt,
-          createdAt: job.nextAttemptAt,
-        },
-      },
-      { upsert: true },
-    );
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error; // inserted meanwhile by another enqueue: it carries the job
-  }
-}
-
-/**
  * A job's `_id` derived from its idempotency key: the same job enqueued twice has the same id and
  * the same marker, so a duplicate costs no lookup and leaves nothing behind.
  */

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Connection, Model, Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
-import { isDuplicateKey } from './db.js';
-import { type DueMarker, dueKey, dueModel } from './due.js';
+import { insertUnlessPresent } from './db.js';
+import { type DueMarker, dueKey, dueModel, markDue } from './due.js';
 import {
   acquireLease,
   insertLease,
@@ -137,7 +137,10 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
           (!job && marker.createdAt.getTime() < now.getTime() - leaseMs) ||
           (job && isFinished(job.status))
         )
-          await markers.deleteOne({ _id: marker._id });
+          // A marker read bare is removed only if still bare: an enqueue may have given it a job since.
+          await markers.deleteOne(
+            marker.job ? { _id: marker._id } : { _id: marker._id, job: { $exists: false } },
+          );
         // Held by a live worker, or rescheduled: look again when it may be due.
         else if (job)
           await markers.updateOne({ _id: marker._id }, { $set: { nextAttemptAt: job.nextAttemptAt } });
@@ -160,13 +163,8 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
    * the insert alone tells whether it was stored before (usually not, so no read comes first).
    */
   async function storeJobFrom(marker: DueMarker): Promise<J | null> {
-    try {
-      await model.collection.insertOne(marker.job as never);
-      return marker.job as unknown as J;
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      return readJob(marker.jobId); // another worker stored it first
-    }
+    if (await insertUnlessPresent(model.collection, marker.job!)) return marker.job as unknown as J;
+    return readJob(marker.jobId); // stored before: by another worker, or an earlier enqueue
   }
 
   /**
@@ -179,6 +177,8 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       { _id: job._id },
       { $set: { status: queuedStatus, attempts: 0, nextAttemptAt: now } },
     );
+    // Marked again after: a worker may have tidied the marker meanwhile, as a failed job's.
+    await markDue(db, name, [job._id], now);
     return { ...job, status: queuedStatus, nextAttemptAt: now };
   }
 
@@ -244,10 +244,16 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     const marker = dueKey(name, job._id);
     if (isFinished(String(set.status))) await markers.deleteOne({ _id: marker });
     // The job is stored by now: a marker that carried it need not any more (due scans read markers).
+    // An upsert: a worker may have tidied the marker while the job was failed (a resend restarted it).
     else
       await markers.updateOne(
         { _id: marker },
-        { $set: { nextAttemptAt: set.nextAttemptAt }, $unset: { job: 1 } },
+        {
+          $set: { nextAttemptAt: set.nextAttemptAt },
+          $unset: { job: 1 },
+          $setOnInsert: { queue: name, jobId: job._id, createdAt: clock.now() },
+        },
+        { upsert: true },
       );
     return true;
   }
