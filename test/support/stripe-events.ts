@@ -113,8 +113,11 @@ export async function unappliedEvents(db: Connection): Promise<number> {
 }
 
 /** Retries until every stored event is done (what the job runner does over time); throws if some never are. */
-export async function settleStripeEvents(app: TestApp, rounds = 200): Promise<void> {
-  for (let round = 0; round < rounds; round++) {
+export async function settleStripeEvents(app: TestApp, rounds = 200, timeBoxMs = 60_000): Promise<void> {
+  // Also bounded in time, so a stuck event fails with what is stuck below, not the test's timeout.
+  const deadline = Date.now() + timeBoxMs;
+  let round = 0;
+  for (; round < rounds && Date.now() < deadline; round++) {
     try {
       const left = await app.deps.db
         .collection('stripe_events')
@@ -133,7 +136,7 @@ export async function settleStripeEvents(app: TestApp, rounds = 200): Promise<vo
     .toArray();
   const markers = await app.deps.db.collection('job_due').find({ queue: 'stripe-events' }).toArray();
   throw new Error(
-    `stripe events still unapplied after ${rounds} rounds of retries: ${JSON.stringify({ stuck, markers })}`,
+    `stripe events still unapplied after ${round} rounds of retries: ${JSON.stringify({ stuck, markers })}`,
   );
 }
 
