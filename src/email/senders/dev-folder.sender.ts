@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../infra/logger.js';
 import type { EmailSender } from '../sender.js';
@@ -13,9 +13,9 @@ export function createDevFolderSender(options: { dir: string; logger: Logger }):
       await mkdir(options.dir, { recursive: true });
       const { html, text, ...envelope } = email;
       await Promise.all([
-        writeFile(`${base}.html`, html),
-        writeFile(`${base}.txt`, text),
-        writeFile(`${base}.json`, JSON.stringify(envelope, null, 2)),
+        writeWhole(`${base}.html`, html),
+        writeWhole(`${base}.txt`, text),
+        writeWhole(`${base}.json`, JSON.stringify(envelope, null, 2)),
       ]);
       options.logger.info(
         { jobId: email.jobId, file: `${base}.html` },
@@ -24,4 +24,10 @@ export function createDevFolderSender(options: { dir: string; logger: Logger }):
       return { providerMessageId: `dev-${email.jobId}` };
     },
   };
+}
+
+/** Written under a temporary name, then renamed: whoever watches the folder never opens half a file. */
+async function writeWhole(file: string, content: string): Promise<void> {
+  await writeFile(`${file}.partial`, content);
+  await rename(`${file}.partial`, file);
 }
