@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Connection, type Model, Schema, Types } from 'mongoose';
-import { isDuplicateKey } from './db.js';
+import { insertUnlessPresent, isDuplicateKey } from './db.js';
 
 // Which queued jobs may be due, kept apart from the jobs themselves. A queue's collection keeps
 // every job it ever ran (100,000 sent emails at the newsroom's size), and on FerretDB a query on
@@ -83,21 +83,14 @@ export async function markDueWithJob(
   queue: string,
   job: { _id: unknown; nextAttemptAt: Date },
 ): Promise<boolean> {
-  const marker = {
+  return insertUnlessPresent(dueModel(db).collection, {
     _id: dueKey(queue, job._id),
     queue,
     jobId: job._id,
     nextAttemptAt: job.nextAttemptAt,
     createdAt: job.nextAttemptAt,
     job,
-  };
-  try {
-    await dueModel(db).collection.insertOne(marker as never);
-    return true;
-  } catch (error) {
-    if (!isDuplicateKey(error)) throw error;
-    return false;
-  }
+  });
 }
 
 /**
