@@ -1,7 +1,6 @@
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
-import { STRIPE_EVENT_QUEUE } from '../webhooks/stripe-event.model.js';
 import { createStripeEventQueue } from '../webhooks/stripe-events.service.js';
 import { webhookDepsFrom, wireCapabilities } from './capabilities.js';
 import type { Config } from './config/config.js';
@@ -80,7 +79,6 @@ export function startBackgroundWork(
   const queues = [stripeEvents, email.queue, ...(sync ? [sync.queue] : [])];
   registerJobMetrics(deps.metrics, deps.clock, queues);
   const runner = createJobRunner({ ...deps, queues, tasks });
-  deps.events.on('stripe.event.stored', () => runner.wake(STRIPE_EVENT_QUEUE));
   runner.start();
   return runner;
 }

@@ -51,12 +51,8 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
       req.log.warn({ eventId: event.id, type: event.type, err: error }, 'storing a stripe event failed');
       throw error;
     }
+    // Queued: this process's job runner, if it runs one, was woken by the marker (src/infra/due.ts).
     res.json({ received: true, ...receipt });
-    // Wakes this process's job runner; the answer is already out, so nothing here may throw.
-    if (receipt.outcome === 'queued')
-      await deps.events
-        .publish('stripe.event.stored', { id: event.id })
-        .catch((error: unknown) => req.log.warn({ err: error }, 'waking the job runner failed'));
   });
   return router;
 }

@@ -49,6 +49,24 @@ export const dueModel = (db: Connection) => db.model<DueMarker>('DueMarker');
 
 export const dueKey = (queue: string, jobId: unknown) => `${queue}:${String(jobId)}`;
 
+// The job runners of this process on a connection, told when a job is marked due, so that work
+// queued here starts now rather than at their next poll (work queued by another process waits for
+// the poll). A marker written also proves the database is answering: a runner backing off after
+// an outage looks again at once.
+const dueListeners = new WeakMap<Connection, Set<(queue: string) => void>>();
+
+/** Calls `listener` with the queue's name whenever this process marks a job due on `db`; returns the unsubscribe. */
+export function onMarkedDue(db: Connection, listener: (queue: string) => void): () => void {
+  const listeners = dueListeners.get(db) ?? new Set();
+  dueListeners.set(db, listeners);
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function markedDue(db: Connection, queue: string): void {
+  for (const listener of dueListeners.get(db) ?? []) listener(queue);
+}
+
 /**
  * Marks jobs due at `at` (written before the jobs are, or before they are made pending again).
  * Returns how many markers it wrote: fewer when some existed already.
@@ -67,9 +85,11 @@ export async function markDue(db: Connection, queue: string, jobIds: unknown[], 
     const collection = dueModel(db).collection;
     if (markers.length === 1) await collection.insertOne(markers[0] as never);
     else await collection.insertMany(markers as never[], { ordered: false });
+    markedDue(db, queue);
     return markers.length;
   } catch (error) {
     if (!isDuplicateKey(error)) throw error; // already marked: the marker's job decides anyway
+    markedDue(db, queue);
     return (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
   }
 }
@@ -83,7 +103,7 @@ export async function markDueWithJob(
   queue: string,
   job: { _id: unknown; nextAttemptAt: Date },
 ): Promise<boolean> {
-  return insertUnlessPresent(dueModel(db).collection, {
+  const inserted = await insertUnlessPresent(dueModel(db).collection, {
     _id: dueKey(queue, job._id),
     queue,
     jobId: job._id,
@@ -91,6 +111,8 @@ export async function markDueWithJob(
     createdAt: job.nextAttemptAt,
     job,
   });
+  markedDue(db, queue);
+  return inserted;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Connection, Model, Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
 import { insertUnlessPresent } from './db.js';
-import { type DueMarker, dueKey, dueModel, markDue } from './due.js';
+import { type DueMarker, dueKey, dueModel, markDue, onMarkedDue } from './due.js';
 import {
   acquireLease,
   insertLease,
@@ -408,9 +408,8 @@ export interface PeriodicTask {
 }
 
 export interface JobRunner {
+  /** Starts the loops; a job marked due by this process (src/infra/due.ts) is looked for at once. */
   start(): void;
-  /** New work was queued for `queue`: look now rather than at the next poll. */
-  wake(queue: string): void;
   /** Stops taking work, lets the job in hand finish, and returns; the backlog stays for later. */
   stop(): Promise<void>;
 }
@@ -469,7 +468,8 @@ export function createJobRunner(options: {
         // The database is away, typically: wait longer each time, up to 30 s, and never spin.
         failures++;
         logger.error({ err: error, queue: queue.name, failures }, 'job queue round failed');
-        await sleep(Math.min(30_000, pollIntervalMs * 2 ** Math.min(failures, 5)));
+        // Work queued meanwhile in this process ends the wait: its marker was just written.
+        await sleep(Math.min(30_000, pollIntervalMs * 2 ** Math.min(failures, 5)), queue.name);
       }
     }
   }
@@ -497,20 +497,25 @@ export function createJobRunner(options: {
     }
   }
 
+  /** New work was queued for `queue`: look now rather than at the next poll. */
+  function wake(queue: string): void {
+    if (stopping || !queues.some((q) => q.name === queue)) return;
+    woken.add(queue);
+    for (const [wakeUp, sleepingFor] of [...sleepers]) if (sleepingFor === queue) wakeUp();
+  }
+  let unsubscribe = () => {};
+
   return {
     start() {
       if (loops.length) return;
       stopping = false;
+      unsubscribe = onMarkedDue(db, wake);
       loops = [...queues.map(queueLoop), ...(tasks.length ? [taskLoop()] : [])];
-    },
-    wake(queue) {
-      if (stopping || !queues.some((q) => q.name === queue)) return;
-      woken.add(queue);
-      for (const [wakeUp, sleepingFor] of [...sleepers]) if (sleepingFor === queue) wakeUp();
     },
     async stop() {
       stopping = true;
-      for (const wake of [...sleepers.keys()]) wake();
+      unsubscribe();
+      for (const wakeUp of [...sleepers.keys()]) wakeUp();
       await Promise.all(loops);
       loops = [];
     },

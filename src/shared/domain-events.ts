@@ -30,16 +30,10 @@ export interface AddressSuppressed {
   reason: string;
 }
 
-/** A verified Stripe event is stored and waits in the `stripe-events` queue. */
-export interface StripeEventStored {
-  id: string;
-}
-
 export interface DomainEventMap {
   'member.joined': MemberJoined;
   'ledger.recorded': LedgerRecorded;
   'address.suppressed': AddressSuppressed;
-  'stripe.event.stored': StripeEventStored;
 }
 
 type Handler<K extends keyof DomainEventMap> = (event: DomainEventMap[K]) => Promise<void> | void;
