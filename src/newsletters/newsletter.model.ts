@@ -35,6 +35,8 @@ export interface ConfirmationToken {
   email: string;
   lists: string[];
   expiresAt: Date;
+  /** The sign-up that stored it: its id and the lists it asked to confirm (newsletter.service.ts). */
+  request?: { by: string; asked: string[] };
 }
 
 const subscriptionSchema = new Schema<NewsletterSubscription>(
@@ -73,6 +75,7 @@ const tokenSchema = new Schema<ConfirmationToken>(
     email: { type: String, required: true },
     lists: [String],
     expiresAt: { type: Date, required: true },
+    request: { by: String, asked: [String] },
   },
   { versionKey: false },
 );

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { emailModels } from '../email/email.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
@@ -128,36 +128,51 @@ export async function subscribe(
   // first still gets that list's confirmation; a burst naming one list sends it once. Each list's
   // decision is the insert of its own token (see storeToken): for one list, that is the token mailed.
   const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
+  const request = { by: randomUUID(), asked: needConfirmation };
   const perList = await Promise.all(
-    needConfirmation.map((list) => storeToken(deps, input.email, [list], window, now)),
+    needConfirmation.map((list) => storeToken(deps, input.email, [list], window, now, request)),
   );
-  const toConfirm = needConfirmation.filter((_, i) => perList[i] !== undefined);
-  if (toConfirm.length === 0) return;
+  const toConfirm = needConfirmation.filter((_, i) => perList[i]!.created);
+  const emails = new Map<string, string[]>(); // token -> the lists its email confirms
   // One email for several lists carries one token for all of them.
-  const token =
-    toConfirm.length === 1
-      ? perList.find((t) => t !== undefined)
-      : await storeToken(deps, input.email, toConfirm, window, now);
-  if (token === undefined) return;
-  await enqueueEmail(deps.db, deps.clock, {
-    template: 'newsletter-confirmation',
-    to: { email: input.email, name },
-    locale: input.locale,
-    data: {
-      name,
-      lists: toConfirm.map((slug) => listName(deps, slug)),
-      confirmUrl: `${deps.publicBaseUrl}/newsletters/confirm?token=${token}`,
-    },
-    idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
-  });
+  if (toConfirm.length === 1) emails.set(perList.find((t) => t.created)!.token, toConfirm);
+  else if (toConfirm.length > 1)
+    emails.set((await storeToken(deps, input.email, toConfirm, window, now, request)).token, toConfirm);
+  // A list decided before: its email was queued then, unless that request failed after deciding
+  // (the database went away), and this may be the reader trying again. Queue it again; its key
+  // makes that a no-op when it was queued.
+  const decidedBefore = needConfirmation.filter((_, i) => !perList[i]!.created);
+  for (const earlier of await Promise.all(
+    decidedBefore.map((list) => emailOfEarlierRequest(deps, input.email, list, window, now)),
+  ))
+    if (earlier) emails.set(earlier.token, earlier.lists);
+  await Promise.all(
+    [...emails].map(([token, lists]) =>
+      enqueueEmail(deps.db, deps.clock, {
+        template: 'newsletter-confirmation',
+        to: { email: input.email, name },
+        locale: input.locale,
+        data: {
+          name,
+          lists: lists.map((slug) => listName(deps, slug)),
+          confirmUrl: `${deps.publicBaseUrl}/newsletters/confirm?token=${token}`,
+        },
+        idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
+      }),
+    ),
+  );
 }
 
+const confirmationToken = (deps: NewsletterDeps, email: string, lists: string[], window: number) =>
+  signLink(deps.linkSecret, 'newsletter-confirmation', email, lists.join(','), String(window));
+
 /**
- * Stores the confirmation token for an address, its lists and a window; undefined when it was
- * stored before. The token is an HMAC of those under the link secret, as unguessable as a random one
- * to anyone without the secret (and stored only as its hash), but the same for a second request in
- * the same window: so its unique insert is also the decision "one confirmation email per address
- * and list per window", one write where a claim and a random token took two.
+ * Stores the confirmation token for an address, its lists and a window; `created` is false when it
+ * was stored before. The token is an HMAC of those under the link secret, as unguessable as a random
+ * one to anyone without the secret (and stored only as its hash), but the same for a second request
+ * in the same window: so its unique insert is also the decision "one confirmation email per address
+ * and list per window", one write where a claim and a random token took two. The request that
+ * decided is kept with it (`request`), so that a later request can rebuild that request's email.
  */
 async function storeToken(
   deps: NewsletterDeps,
@@ -165,21 +180,50 @@ async function storeToken(
   lists: string[],
   window: number,
   now: Date,
-): Promise<string | undefined> {
-  const token = signLink(deps.linkSecret, 'newsletter-confirmation', email, lists.join(','), String(window));
+  request: { by: string; asked: string[] },
+): Promise<{ token: string; created: boolean }> {
+  const token = confirmationToken(deps, email, lists, window);
   const stored: ConfirmationToken = {
     _id: sha256(token),
     email,
     lists,
     expiresAt: new Date(now.getTime() + deps.confirmationHours * 3_600_000),
+    request,
   };
   try {
     await newsletterModels(deps.db).Token.collection.insertOne(stored as never);
-    return token;
+    return { token, created: true };
   } catch (error) {
-    if (isDuplicateKey(error)) return undefined;
+    if (isDuplicateKey(error)) return { token, created: false };
     throw error;
   }
+}
+
+/**
+ * The email an earlier request in this window queued (or was about to queue) for `list`: the one
+ * for the lists that request decided. Known once every list it asked for is decided, by it or by
+ * another request; until then it may still decide more, and a guess could put a list in two emails.
+ */
+async function emailOfEarlierRequest(
+  deps: NewsletterDeps,
+  email: string,
+  list: string,
+  window: number,
+  now: Date,
+): Promise<{ token: string; lists: string[] } | undefined> {
+  const { Token } = newsletterModels(deps.db);
+  const decisionOf = (one: string) =>
+    Token.findById(sha256(confirmationToken(deps, email, [one], window))).lean<ConfirmationToken>();
+  const mine = await decisionOf(list);
+  const request = mine?.request;
+  if (!request) return undefined;
+  const decisions = await Promise.all(request.asked.map((one) => (one === list ? mine : decisionOf(one))));
+  if (decisions.some((decision) => !decision)) return undefined;
+  const decided = request.asked.filter((_, i) => decisions[i]!.request?.by === request.by);
+  if (decided.length === 1) return { token: confirmationToken(deps, email, decided, window), lists: decided };
+  // Stored again before it is mailed (an email never carries a token that was not stored).
+  const { token } = await storeToken(deps, email, decided, window, now, request);
+  return { token, lists: decided };
 }
 
 /** Makes one list pending for the address unless it is confirmed; true when it needs a confirmation. */
