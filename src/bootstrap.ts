@@ -81,6 +81,7 @@ export async function openDatabase(
     uri,
     poolSize: config.mongo.poolSize,
     timeoutMs: config.mongo.timeoutMs,
+    logger,
   });
   registerModels(db);
   await ensureIndexes(db);

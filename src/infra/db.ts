@@ -1,4 +1,5 @@
 import mongoose, { type Connection } from 'mongoose';
+import type { Logger } from './logger.js';
 
 export interface DbOptions {
   uri: string;
@@ -6,6 +7,7 @@ export interface DbOptions {
   timeoutMs: number;
   /** How often the driver checks the server (default 10 s); tests that restart the server check sooner. */
   heartbeatMs?: number;
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /** One connection per process; models are bound to it, never to mongoose's global connection. */
@@ -22,7 +24,65 @@ export async function connectDatabase(options: DbOptions): Promise<Connection> {
     autoCreate: false,
   });
   await connection.asPromise();
+  reopenWhenMonitorHangs(connection, options);
   return connection;
+}
+
+/**
+ * Works around a MongoDB driver bug (mongodb 7.8 to 7.9.1): when every socket to the server dies at
+ * once, the server monitor may write its heartbeat to a socket Node has already destroyed but whose
+ * 'close' it has not seen yet, and then wait for 'drain' forever. That monitor never checks again,
+ * the server stays Unknown, and every operation fails server selection until the process restarts.
+ * A heartbeat that has not ended well past its own timeouts is that: reopen the client, which
+ * starts a new monitor (models keep working: they go through the same client).
+ */
+function reopenWhenMonitorHangs(connection: Connection, options: DbOptions): void {
+  const client = connection.getClient();
+  // A polled heartbeat ends within about two connect timeouts (connect, then hello); an awaited one
+  // (the streaming protocol of MongoDB 4.4+, not FerretDB) also waits up to the heartbeat interval.
+  const hungAfterMs = (awaited: boolean) =>
+    (awaited ? (options.heartbeatMs ?? 10_000) : 0) + 2 * options.timeoutMs + 5_000;
+  const inProgress = new Map<string, number>(); // server address -> when its heartbeat is hung
+  client.on('serverHeartbeatStarted', (event) => {
+    if (!inProgress.has(event.connectionId))
+      inProgress.set(event.connectionId, Date.now() + hungAfterMs(event.awaited));
+  });
+  client.on('serverHeartbeatSucceeded', (event) => inProgress.delete(event.connectionId));
+  client.on('serverHeartbeatFailed', (event) => inProgress.delete(event.connectionId));
+  let reopening = false;
+  let closed = false;
+  const reopen = async () => {
+    await client.close().catch(() => {});
+    // Until it connects: a client whose connect failed stays closed (operations never reconnect it).
+    while (!closed) {
+      try {
+        await client.connect();
+        return;
+      } catch (error) {
+        options.logger?.warn({ err: error }, 'reopening the database client failed; trying again');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const hung = [...inProgress].find(([, hungAt]) => now > hungAt);
+    if (!hung || reopening) return;
+    reopening = true;
+    inProgress.clear();
+    options.logger?.warn(
+      { server: hung[0] },
+      'database monitor hung (driver bug); reopening the database client',
+    );
+    void reopen().finally(() => {
+      reopening = false;
+    });
+  }, 1_000);
+  timer.unref();
+  connection.once('close', () => {
+    closed = true;
+    clearInterval(timer);
+  });
 }
 
 /** Builds the indexes of every model registered on the connection (unique indexes carry our idempotency). */
