@@ -80,18 +80,18 @@ export async function markDue(db: Connection, queue: string, jobIds: unknown[], 
     nextAttemptAt: at,
     createdAt: at,
   }));
+  let written = markers.length;
   try {
     // One marker (every enqueue, every Stripe event) skips the driver's bulk path.
     const collection = dueModel(db).collection;
     if (markers.length === 1) await collection.insertOne(markers[0] as never);
     else await collection.insertMany(markers as never[], { ordered: false });
-    markedDue(db, queue);
-    return markers.length;
   } catch (error) {
     if (!isDuplicateKey(error)) throw error; // already marked: the marker's job decides anyway
-    markedDue(db, queue);
-    return (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+    written = (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
   }
+  markedDue(db, queue);
+  return written;
 }
 
 /**

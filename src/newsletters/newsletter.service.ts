@@ -142,10 +142,8 @@ export async function subscribe(
   // (the database went away), and this may be the reader trying again. Queue it again; its key
   // makes that a no-op when it was queued.
   const decidedBefore = needConfirmation.filter((_, i) => !perList[i]!.created);
-  for (const earlier of await Promise.all(
-    decidedBefore.map((list) => emailOfEarlierRequest(deps, input.email, list, window, now)),
-  ))
-    if (earlier) emails.set(earlier.token, earlier.lists);
+  for (const earlier of await emailsOfEarlierRequests(deps, input.email, decidedBefore, window, now))
+    emails.set(earlier.token, earlier.lists);
   await Promise.all(
     [...emails].map(([token, lists]) =>
       enqueueEmail(deps.db, deps.clock, {
@@ -200,30 +198,46 @@ async function storeToken(
 }
 
 /**
- * The email an earlier request in this window queued (or was about to queue) for `list`: the one
- * for the lists that request decided. Known once every list it asked for is decided, by it or by
- * another request; until then it may still decide more, and a guess could put a list in two emails.
+ * The emails the earlier requests in this window that decided `lists` queued (or were about to
+ * queue): each for the lists its request decided. Known once every list that request asked for is
+ * decided, by it or by another request; until then it may still decide more, and a guess could put a
+ * list in two emails. Each decision is read once, however many of those requests name it.
  */
-async function emailOfEarlierRequest(
+async function emailsOfEarlierRequests(
   deps: NewsletterDeps,
   email: string,
-  list: string,
+  lists: string[],
   window: number,
   now: Date,
-): Promise<{ token: string; lists: string[] } | undefined> {
+): Promise<{ token: string; lists: string[] }[]> {
   const { Token } = newsletterModels(deps.db);
-  const decisionOf = (one: string) =>
-    Token.findById(sha256(confirmationToken(deps, email, [one], window))).lean<ConfirmationToken>();
-  const mine = await decisionOf(list);
-  const request = mine?.request;
-  if (!request) return undefined;
-  const decisions = await Promise.all(request.asked.map((one) => (one === list ? mine : decisionOf(one))));
-  if (decisions.some((decision) => !decision)) return undefined;
-  const decided = request.asked.filter((_, i) => decisions[i]!.request?.by === request.by);
-  if (decided.length === 1) return { token: confirmationToken(deps, email, decided, window), lists: decided };
-  // Stored again before it is mailed (an email never carries a token that was not stored).
-  const { token } = await storeToken(deps, email, decided, window, now, request);
-  return { token, lists: decided };
+  const reads = new Map<string, Promise<ConfirmationToken | null>>();
+  const decisionOf = (list: string) => {
+    let read = reads.get(list);
+    if (!read) {
+      read = Token.findById(sha256(confirmationToken(deps, email, [list], window)))
+        .lean<ConfirmationToken>()
+        .exec();
+      reads.set(list, read);
+    }
+    return read;
+  };
+  const requests = new Map<string, { by: string; asked: string[] }>();
+  for (const decision of await Promise.all(lists.map(decisionOf)))
+    if (decision?.request) requests.set(decision.request.by, decision.request);
+  const found = await Promise.all(
+    [...requests.values()].map(async (request) => {
+      const decisions = await Promise.all(request.asked.map(decisionOf));
+      if (decisions.some((decision) => !decision)) return undefined;
+      const decided = request.asked.filter((_, i) => decisions[i]!.request?.by === request.by);
+      if (decided.length === 1)
+        return { token: confirmationToken(deps, email, decided, window), lists: decided };
+      // Stored again before it is mailed (an email never carries a token that was not stored).
+      const { token } = await storeToken(deps, email, decided, window, now, request);
+      return { token, lists: decided };
+    }),
+  );
+  return found.filter((earlier) => earlier !== undefined);
 }
 
 /** Makes one list pending for the address unless it is confirmed; true when it needs a confirmation. */
