@@ -32,6 +32,46 @@ export function readConfigOrExit(): Config {
   }
 }
 
+/**
+ * How a process stops: once, on SIGTERM, SIGINT or a crash, whichever comes first, by running the
+ * `stop` given to `stopWith` (finish what is in flight), then exiting 0. A crash is an exception or
+ * rejection nothing caught: it is logged as one JSON line with its stack (Node would print it raw to
+ * stderr, outside the log pipeline) and makes the exit code 1, so a supervisor restarts the process.
+ * A crash before `stopWith`, or a second one, exits at once.
+ */
+export function stoppingOnce(logger: Logger): { stopWith(stop: (reason: string) => Promise<void>): void } {
+  let exitCode = 0;
+  let crashed = false;
+  let stop: ((reason: string) => Promise<void>) | undefined;
+  let stopping: Promise<void> | undefined;
+  const stopOnce = (reason: string) =>
+    (stopping ??= (async () => {
+      try {
+        await stop?.(reason);
+      } catch (error) {
+        logger.error({ err: error }, 'stopping failed');
+        exitCode = 1;
+      }
+      process.exit(exitCode);
+    })());
+  const crash = (kind: string) => (error: unknown) => {
+    logger.fatal({ err: error }, `${kind}: stopping`);
+    if (crashed) process.exit(1);
+    crashed = true;
+    exitCode = 1;
+    void stopOnce(kind);
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled rejection'));
+  return {
+    stopWith(given) {
+      stop = given;
+      process.on('SIGTERM', () => void stopOnce('SIGTERM'));
+      process.on('SIGINT', () => void stopOnce('SIGINT'));
+    },
+  };
+}
+
 /** Brings data from before a version up to date, once per database (infra/migrations.ts). */
 async function migrate(db: Connection, logger: Logger): Promise<void> {
   const members = await runOnce(db, 'member-keys', () => backfillMemberKeys(db));

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createHttpServer } from './app.js';
 import { startBackgroundWork } from './background.js';
-import { openDatabase, readConfigOrExit } from './bootstrap.js';
+import { openDatabase, readConfigOrExit, stoppingOnce } from './bootstrap.js';
 import { startDevelopment } from './dev/dev-start.js';
 import { type Lifecycle, shutDownGracefully } from './http/shutdown.js';
 import { systemClock } from './infra/clock.js';
@@ -15,6 +15,7 @@ import { DomainEvents } from './shared/domain-events.js';
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.logLevel });
+  const stopping = stoppingOnce(logger);
   const database = await openDatabase(config, logger);
   const { db } = database;
   const metrics = createMetricsRegistry();
@@ -63,9 +64,8 @@ async function main(): Promise<void> {
       'EMAIL_WORKER=off: stored Stripe events and queued email wait for `npm run worker` processes; run at least one',
     );
 
-  const shutdown = async (signal: string) => {
-    if (lifecycle.draining) return;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests and the jobs in hand');
+  stopping.stopWith(async (reason) => {
+    logger.info({ reason }, 'shutting down: finishing in-flight requests and the jobs in hand');
     await shutDownGracefully({
       server,
       lifecycle,
@@ -75,10 +75,7 @@ async function main(): Promise<void> {
       close: () => database.close(),
     });
     logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
 main().catch((error) => {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { startBackgroundWork } from './background.js';
-import { openDatabase, readConfigOrExit } from './bootstrap.js';
+import { openDatabase, readConfigOrExit, stoppingOnce } from './bootstrap.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
@@ -15,6 +15,7 @@ import { DomainEvents } from './shared/domain-events.js';
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.logLevel });
+  const stopping = stoppingOnce(logger);
   const database = await openDatabase(config, logger);
   const metrics = createMetricsRegistry();
   registerOutboxMetrics(metrics, database.db);
@@ -41,11 +42,8 @@ async function main(): Promise<void> {
           .listen(config.metricsPort, config.http.host);
   logger.info({ metricsPort: config.metricsPort }, 'email worker started');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'email worker stopping: finishing the jobs in hand');
+  stopping.stopWith(async (reason) => {
+    logger.info({ reason }, 'email worker stopping: finishing the jobs in hand');
     metricsServer?.close();
     metricsServer?.closeAllConnections();
     // The job in hand gets what is left of SHUTDOWN_TIMEOUT_MS; an unfinished one stays leased
@@ -54,10 +52,7 @@ async function main(): Promise<void> {
     await Promise.race([worker.stop(), new Promise((resolve) => setTimeout(resolve, deadline).unref())]);
     await Promise.race([database.close(), new Promise((resolve) => setTimeout(resolve, 400).unref())]);
     logger.info('email worker stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
 main().catch((error) => {

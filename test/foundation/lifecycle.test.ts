@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startEmbeddedDatabase } from '../../src/infra/embedded-db.js';
@@ -11,6 +12,42 @@ import { databaseUri } from '../support/test-app.js';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** A request whose client sends its body slowly: in flight until `finish` sends the rest. */
+function slowRequest(port: number) {
+  const body = JSON.stringify({ note: 'x'.repeat(200) });
+  const request = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/slow-upload',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  });
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    request.on('response', (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    request.on('error', reject);
+  });
+  request.write(body.slice(0, 50));
+  return {
+    finish() {
+      request.end(body.slice(50));
+      return response;
+    },
+  };
+}
+
+/** A module preloaded into a process that rejects a promise nobody handles when the process gets SIGUSR2. */
+function plantedRejection(): string {
+  const file = path.join(tmp, 'planted-rejection.mjs');
+  writeFileSync(file, "process.on('SIGUSR2', () => { Promise.reject(new Error('planted failure')); });\n");
+  return `--import=${pathToFileURL(file).href}`;
+}
+
 describe('graceful shutdown', () => {
   it('when SIGTERM arrives during a slow request, then that request finishes, new ones are refused, and the exit code is 0', async () => {
     const port = await freePort();
@@ -18,26 +55,7 @@ describe('graceful shutdown', () => {
     const server = spawnServer({ MONGODB_URI: uri, PORT: String(port), LOG_LEVEL: 'info' });
     await server.waitForLog('"listening"');
 
-    // A client that sends its body slowly keeps the request in flight as long as it likes.
-    const body = JSON.stringify({ note: 'x'.repeat(200) });
-    const request = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/slow-upload',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    });
-    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      request.on('response', (res) => {
-        let text = '';
-        res.on('data', (c) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-      });
-      request.on('error', reject);
-    });
-    request.write(body.slice(0, 50));
+    const slow = slowRequest(port);
     await new Promise((r) => setTimeout(r, 200));
 
     server.child.kill('SIGTERM');
@@ -49,11 +67,46 @@ describe('graceful shutdown', () => {
     expect(refused).toBe('refused');
     expect(server.child.exitCode).toBeNull();
 
-    request.end(body.slice(50));
-    const finished = await response;
+    const finished = await slow.finish();
     expect(finished.status).toBe(404);
     expect(JSON.parse(finished.body).error.code).toBe('not_found');
     expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"stopped"');
+  });
+});
+
+describe('a crash', () => {
+  it('when a promise rejection goes unhandled, then it is logged as one JSON line, the request in flight still gets its answer, and the exit code is 1', async () => {
+    const port = await freePort();
+    const server = spawnServer({
+      MONGODB_URI: databaseUri('lifecycle-crash'),
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: plantedRejection(),
+    });
+    await server.waitForLog('"listening"');
+    const slow = slowRequest(port);
+    await new Promise((r) => setTimeout(r, 200));
+
+    server.child.kill('SIGUSR2');
+    await server.waitForLog('shutting down');
+    const fatal = server
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map(
+        (line) =>
+          JSON.parse(line) as { level: string; msg: string; err?: { message: string; stack: string } },
+      )
+      .find((line) => line.level === 'fatal');
+    expect(fatal?.msg).toBe('unhandled rejection: stopping');
+    expect(fatal?.err?.message).toBe('planted failure');
+    expect(fatal?.err?.stack).toContain('planted-rejection.mjs');
+    expect(server.output()).toContain('"reason":"unhandled rejection"');
+
+    const finished = await slow.finish();
+    expect(finished.status).toBe(404);
+    expect(await server.exited).toBe(1);
     expect(server.output()).toContain('"stopped"');
   });
 });
