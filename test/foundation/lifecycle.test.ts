@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startEmbeddedDatabase } from '../../src/infra/embedded-db.js';
-import { spawnServer } from '../support/server-process.js';
+import { spawnScript, spawnServer } from '../support/server-process.js';
 import { databaseUri } from '../support/test-app.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
@@ -108,6 +108,20 @@ describe('a crash', () => {
     expect(finished.status).toBe(404);
     expect(await server.exited).toBe(1);
     expect(server.output()).toContain('"stopped"');
+  });
+
+  it('when a worker has an unhandled rejection, then it logs it, stops its work and exits 1', async () => {
+    const worker = spawnScript('src/worker.ts', {
+      NODE_ENV: 'test',
+      MONGODB_URI: databaseUri('lifecycle-crash-worker'),
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: plantedRejection(),
+    });
+    await worker.waitForLog('email worker started');
+    worker.child.kill('SIGUSR2');
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toMatch(/"level":"fatal".*"msg":"unhandled rejection: stopping"/);
+    expect(worker.output()).toContain('"email worker stopped"');
   });
 });
 
