@@ -8,7 +8,7 @@ import { NotReadyYet } from '../src/memberships/membership.service.js';
 import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
 import { DONE_STATUSES, payloadOf, STRIPE_EVENT_QUEUE, stripeEventModel } from './stripe-event.model.js';
-import { STRIPE_EVENT_HANDLERS, type WebhookDeps } from './stripe-handlers.js';
+import { handlerFor, STRIPE_EVENT_HANDLERS, type WebhookDeps } from './stripe-handlers.js';
 
 export interface ReplayReport {
   events: number;
@@ -86,11 +86,12 @@ export async function replayStripeEvents(
     while (waiting.length > 0) {
       const deferred: typeof stored = [];
       for (const event of waiting) {
-        const handler = STRIPE_EVENT_HANDLERS[event.type];
+        const handler = handlerFor(STRIPE_EVENT_HANDLERS, event.type);
         if (!handler) continue;
         const object = await payloadOf(
           live,
-          (await stripeEventModel(live).findById(event._id).select({ object: 1 }).lean()) ?? event,
+          (await stripeEventModel(live).findById(event._id).select({ payload: 1, object: 1 }).lean()) ??
+            event,
         );
         try {
           await handler(scratchDeps, {

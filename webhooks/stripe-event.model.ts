@@ -16,7 +16,12 @@ export const DONE_STATUSES: readonly string[] = ['applied', 'ignored', 'pending'
  */
 export interface StoredStripeEvent {
   _id: string; // evt_…
-  /** event.data.object as Stripe sent it; events stored before it lived here have a StripeEventPayload. */
+  /**
+   * event.data.object as Stripe sent it, as JSON text: Stripe allows metadata keys (the reader's, the
+   * Dashboard's) with `.` or `$`, which a document's field names may not have.
+   */
+  payload?: string;
+  /** The same as a document, in events stored before `payload`; older ones have a StripeEventPayload. */
   object?: Record<string, unknown>;
   type: string;
   created: number; // Stripe's seconds
@@ -40,6 +45,7 @@ export interface StripeEventPayload {
 const storedStripeEventSchema = new Schema<StoredStripeEvent>(
   {
     _id: String,
+    payload: String,
     object: Schema.Types.Mixed,
     type: { type: String, required: true },
     created: { type: Number, required: true, index: true },
@@ -71,8 +77,9 @@ export const stripeEventPayloadModel = (db: Connection) => db.model<StripeEventP
 /** What Stripe sent with a stored event (events stored before it moved in: from StripeEventPayload). */
 export async function payloadOf(
   db: Connection,
-  event: Pick<StoredStripeEvent, '_id' | 'object'>,
+  event: Pick<StoredStripeEvent, '_id' | 'payload' | 'object'>,
 ): Promise<Record<string, unknown>> {
+  if (event.payload !== undefined) return JSON.parse(event.payload) as Record<string, unknown>;
   if (event.object) return event.object;
   const kept = await stripeEventPayloadModel(db).findById(event._id).lean();
   if (!kept) throw new Error(`stored event ${event._id} has no payload`);

@@ -10,7 +10,12 @@ import {
   type StoredStripeEvent,
   stripeEventModel,
 } from './stripe-event.model.js';
-import { STRIPE_EVENT_HANDLERS, type StripeEventHandler, type WebhookDeps } from './stripe-handlers.js';
+import {
+  handlerFor,
+  STRIPE_EVENT_HANDLERS,
+  type StripeEventHandler,
+  type WebhookDeps,
+} from './stripe-handlers.js';
 
 export type HandlerTable = Record<string, StripeEventHandler>;
 
@@ -35,10 +40,10 @@ export async function storeStripeEvent(
 ): Promise<Receipt> {
   const now = deps.clock.now();
   // A type nobody handles is recorded as done: it needs no queue.
-  const handled = event.type in handlers;
+  const handled = handlerFor(handlers, event.type) !== undefined;
   const record: StoredStripeEvent = {
     _id: event.id,
-    object: event.data.object as unknown as Record<string, unknown>,
+    payload: JSON.stringify(event.data.object),
     type: event.type,
     created: event.created,
     livemode: event.livemode,
@@ -49,7 +54,6 @@ export async function storeStripeEvent(
     receivedAt: now,
     ...(handled ? {} : { appliedAt: now }),
   };
-  // Written by the driver, not mongoose: the payload is stored as Stripe sent it.
   const events = stripeEventModel(deps.db).collection;
   if (!handled) return { duplicate: !(await insertUnlessPresent(events, record)), outcome: 'ignored' };
   if (await markDueWithJob(deps.db, STRIPE_EVENT_QUEUE, record))
@@ -68,7 +72,7 @@ async function applyStoredEvent(
   handlers: HandlerTable,
   event: StoredStripeEvent,
 ): Promise<Record<string, unknown>> {
-  const handler = handlers[event.type];
+  const handler = handlerFor(handlers, event.type);
   if (!handler) return { status: 'ignored', appliedAt: deps.clock.now() };
   const outcome = await handler(deps, {
     id: event._id,

@@ -95,3 +95,14 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'charge.dispute.closed': (deps, event) =>
     recordDispute(deps, event.object as Stripe.Dispute, at(event), 'closed'),
 };
+
+/**
+ * The table's handler for a type, or none. Only the table's own entries count: an event type is
+ * text Stripe sends, and `constructor` or `toString` would otherwise find the Object prototype's.
+ */
+export function handlerFor(
+  handlers: Record<string, StripeEventHandler>,
+  type: string,
+): StripeEventHandler | undefined {
+  return Object.hasOwn(handlers, type) ? handlers[type] : undefined;
+}

@@ -17,6 +17,19 @@ export interface StripeWebhookDeps extends WebhookDeps {
 }
 
 /**
+ * What storing and applying an event rely on. Stripe's own events always have it; a body that is
+ * signed with our secret but lacks it (a hand-made test, a bug in a tool) is refused with 400 rather
+ * than stored under an id like `undefined` or failing with 500 on every retry.
+ */
+const readableEvent = z.object({
+  id: z.string().regex(/^evt_[\w-]{1,250}$/),
+  type: z.string().min(1).max(200),
+  created: z.number().int().nonnegative(),
+  livemode: z.boolean(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+
+/**
  * Stripe's webhook. The signature covers the exact bytes Stripe sent, so this route takes the raw
  * body (no JSON parser runs before it) and verifies it before anything is stored. A bad signature,
  * an old timestamp or a re-serialised body is refused with 400 and leaves no trace. A verified
@@ -43,6 +56,7 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     } catch {
       throw new AppError('webhook_signature_invalid');
     }
+    if (!readableEvent.safeParse(event).success) throw new AppError('webhook_event_invalid');
     warnOnApiVersion(deps.logger, event);
     let receipt: Receipt;
     try {
@@ -79,7 +93,8 @@ export function stripeWebhookDocs(docs: ApiDocs): void {
         },
       },
       400: {
-        description: 'Missing or invalid signature, or too old',
+        description:
+          'Missing or invalid signature, too old (`webhook_signature_invalid`), or signed but not a readable event (`webhook_event_invalid`)',
         content: { 'application/json': { schema: errorBodySchema } },
       },
       500: {

@@ -8,6 +8,7 @@ import { wantsPage } from './negotiate.js';
 export const ERROR_CATALOG = {
   invalid_json: [400, 'The request body is not valid JSON.'],
   webhook_signature_invalid: [400, 'The webhook signature could not be verified.'],
+  webhook_event_invalid: [400, 'The webhook is signed, but it is not an event this service can read.'],
   bad_request: [400, 'The request could not be understood.'],
   invalid_encoding: [400, 'The request body is not encoded as its Content-Encoding header says.'],
   invalid_path: [400, 'The address contains characters that could not be decoded.'],

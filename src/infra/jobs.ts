@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Connection, Model, Types } from 'mongoose';
+import mongoose, { type Connection, type Model, type Types } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
 import { insertUnlessPresent } from './db.js';
@@ -273,7 +273,8 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       try {
         return await settle(job, seq, set);
       } catch (error) {
-        if (Date.now() + 1_000 >= until) throw error;
+        // Mongoose refusing the outcome (a cast or validation error) would refuse it again.
+        if (error instanceof mongoose.Error || Date.now() + 1_000 >= until) throw error;
         logger.warn(
           { jobId: String(job._id), attempt, err: error },
           'storing a job outcome failed; retrying',
@@ -283,35 +284,46 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     }
   }
 
+  /** What a failed attempt stores: the next try with back-off, or, after the last one, failed. */
+  async function failedAttempt(job: J, error: unknown): Promise<Record<string, unknown>> {
+    const failure =
+      error instanceof JobFailure ? error : new JobFailure((error as Error)?.message ?? String(error), true);
+    const now = clock.now();
+    if (failure.retryable && job.attempts < maxAttempts) {
+      const delay = Math.max(backoffMs(job.attempts), failure.retryAfterMs ?? 0);
+      if (failure.pauseQueue && failure.retryAfterMs)
+        await pauseQueue(db, name, new Date(now.getTime() + failure.retryAfterMs)).catch((error) =>
+          logger.warn({ err: error }, 'could not pause the queue; the job itself still waits'),
+        );
+      options.onRetry?.(job, failure, delay);
+      return {
+        status: queuedStatus,
+        nextAttemptAt: new Date(now.getTime() + delay),
+        lastError: failure.message,
+      };
+    }
+    options.onFailed?.(job, failure);
+    return { status: failedStatus, lastError: failure.message };
+  }
+
   async function work({ job, seq }: { job: J; seq: number }): Promise<void> {
     const leasedUntil = Date.now() + leaseMs;
     let outcome: Record<string, unknown>;
     try {
       outcome = await options.handle(job);
     } catch (error) {
-      const failure =
-        error instanceof JobFailure
-          ? error
-          : new JobFailure((error as Error)?.message ?? String(error), true);
-      const now = clock.now();
-      if (failure.retryable && job.attempts < maxAttempts) {
-        const delay = Math.max(backoffMs(job.attempts), failure.retryAfterMs ?? 0);
-        if (failure.pauseQueue && failure.retryAfterMs)
-          await pauseQueue(db, name, new Date(now.getTime() + failure.retryAfterMs)).catch((error) =>
-            logger.warn({ err: error }, 'could not pause the queue; the job itself still waits'),
-          );
-        outcome = {
-          status: queuedStatus,
-          nextAttemptAt: new Date(now.getTime() + delay),
-          lastError: failure.message,
-        };
-        options.onRetry?.(job, failure, delay);
-      } else {
-        outcome = { status: failedStatus, lastError: failure.message };
-        options.onFailed?.(job, failure);
-      }
+      outcome = await failedAttempt(job, error);
     }
-    await settleWhileLeased(job, seq, outcome, leasedUntil);
+    try {
+      await settleWhileLeased(job, seq, outcome, leasedUntil);
+    } catch (error) {
+      if (!(error instanceof mongoose.Error) || outcome.status === failedStatus) throw error;
+      // An outcome the model refuses is a bug in the handler. Counted as a failed attempt, the job
+      // backs off and in the end fails, instead of being taken again after every lease, forever.
+      // Named, not quoted: the refused value may be anything the handler returned.
+      const refused = new JobFailure(`its outcome could not be stored (${error.name})`, true);
+      await settleWhileLeased(job, seq, await failedAttempt(job, refused), leasedUntil);
+    }
   }
 
   async function paused(): Promise<boolean> {
