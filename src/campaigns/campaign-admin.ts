@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
-import { AppError } from '../http/errors.js';
+import { AppError, type ErrorDetail } from '../http/errors.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
@@ -11,6 +11,18 @@ import { type Campaign, campaignModels } from './campaign.model.js';
 
 export const slugParam = z.string().regex(/^[a-z0-9-]{1,60}$/, 'lowercase letters, digits and dashes');
 const timeZone = z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv');
+
+/** Ten years: a drive, not an archive (the console draws one bar per day of the window). */
+export const MAX_WINDOW_DAYS = 3_660;
+
+/** What is wrong with a campaign's window, if anything: creating and changing share the rules. */
+function windowProblem(c: { startsAt: Date; endsAt: Date }): Required<ErrorDetail> | undefined {
+  if (c.startsAt.getUTCFullYear() < 2000) return { path: 'startsAt', message: 'must be in 2000 or later' };
+  if (c.endsAt <= c.startsAt) return { path: 'endsAt', message: 'must be after startsAt' };
+  if (c.endsAt.getTime() - c.startsAt.getTime() > MAX_WINDOW_DAYS * 86_400_000)
+    return { path: 'endsAt', message: 'must be at most ten years after startsAt' };
+  return undefined;
+}
 
 // Each field once, without defaults: creating fills the defaults in, changing leaves every field
 // it does not name as it is (zod's .partial() would keep the defaults and reset them).
@@ -36,7 +48,10 @@ export const createCampaignSchema = z
       .default({ gifts: true, oneTime: false }),
     milestones: fields.milestones.default([25, 50, 75, 100]),
   })
-  .refine((c) => c.endsAt > c.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
+  .superRefine((c, ctx) => {
+    const problem = windowProblem(c);
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
+  })
   .meta({ id: 'CampaignCreate' });
 export const updateCampaignSchema = z
   .object({
@@ -82,11 +97,8 @@ export async function updateCampaign(db: Connection, slug: string, input: unknow
   const changes = parseInput(updateCampaignSchema, input);
   const before = await existing(db, slug);
   const merged = { ...before, ...changes, counts: { ...before.counts, ...changes.counts } };
-  if (merged.endsAt <= merged.startsAt) {
-    throw new AppError('validation_failed', undefined, [
-      { path: 'endsAt', message: 'must be after startsAt' },
-    ]);
-  }
+  const problem = windowProblem(merged);
+  if (problem) throw new AppError('validation_failed', undefined, [problem]);
   if (Object.keys(changes).length > 0)
     await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: setPaths(changes) });
   return presentCampaign(merged);

@@ -48,6 +48,12 @@ export function campaignFromForm(form: Form, fallbackTimeZone = 'UTC') {
       return '';
     }
     const [y, m, d, h, min] = match.slice(1).map(Number) as [number, number, number, number, number];
+    // Date would move 30 February to 2 March, and read year 0 as 1900: take only a real day and time.
+    const wall = new Date(Date.UTC(y, m - 1, d, h, min));
+    if (y < 1000 || wall.getUTCMonth() !== m - 1 || wall.getUTCDate() !== d || h > 23 || min > 59) {
+      problems.push({ path: field, message: 'Enter a date and time that exist, like 2026-12-01T09:00.' });
+      return '';
+    }
     return new Date(new TZDate(y, m - 1, d, h, min, 0, timeZone).getTime()).toISOString();
   };
   const milestoneText = str(form.milestones);

@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { countOf } from '../campaigns/campaign.service.js';
+import { MAX_WINDOW_DAYS } from '../campaigns/campaign-admin.js';
 import { supportersTotal } from '../memberships/supporters.js';
 import { calendarKeys } from '../shared/time.js';
 
@@ -65,7 +66,9 @@ export async function driveOverview(db: Connection, campaign: Campaign, now: Dat
   ]);
   const zone = campaign.timeZone;
   const first = calendarKeys(campaign.startsAt, zone).day;
-  const last = calendarKeys(new Date(campaign.endsAt.getTime() - 1), zone).day;
+  // Campaigns saved before windows were limited may run for centuries: chart the first ten years.
+  const end = Math.min(campaign.endsAt.getTime(), campaign.startsAt.getTime() + MAX_WINDOW_DAYS * DAY_MS);
+  const last = calendarKeys(new Date(end - 1), zone).day;
   const today = calendarKeys(now, zone).day;
   const byDay = new Map<string, DriveDay>(
     daysBetween(first, last).map((day) => [day, { day, checkout: 0, gift: 0, oneTime: 0, revoked: 0 }]),
