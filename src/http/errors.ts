@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
-import { isStripeOutage } from '../infra/stripe.js';
+import { isStripeError, isStripeOutage } from '../infra/stripe.js';
 import { wantsPage } from './negotiate.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
@@ -146,6 +146,8 @@ const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
 export function clientErrorOf(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
   if (err instanceof z.ZodError) return validationError(err);
+  // Stripe's 401 is our key, its 400 our request: not the reader's to fix (nor "sign in").
+  if (isStripeError(err)) return undefined;
   const e = (err ?? {}) as {
     type?: unknown;
     code?: unknown;

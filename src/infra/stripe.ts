@@ -83,6 +83,9 @@ export function stripeFromConfig(stripe: {
   );
 }
 
+/** An error from Stripe's client: whatever its status, it is about our request to Stripe, not the reader's to us. */
+export const isStripeError = (error: unknown): boolean => error instanceof Stripe.errors.StripeError;
+
 /**
  * Stripe failed to answer, answered 5xx, or took too long: payments are unavailable for a
  * moment, which is not the reader's fault (503 payments_unavailable, not 500).
