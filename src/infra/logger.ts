@@ -52,8 +52,9 @@ export function redactUrl(url: string): string {
     .replace(ADDRESS_SEGMENT, REDACTED);
   if (q === -1) return path;
   const params = new URLSearchParams(url.slice(q + 1));
-  for (const name of [...params.keys()]) {
-    if (SENSITIVE_QUERY.test(name)) params.set(name, REDACTED);
+  // By name, and any value that holds an address, whatever it is called (a console search's `q`).
+  for (const [name, value] of [...params]) {
+    if (SENSITIVE_QUERY.test(name) || value.includes('@')) params.set(name, REDACTED);
   }
   return `${path}?${params.toString()}`;
 }

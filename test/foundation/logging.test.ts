@@ -90,4 +90,19 @@ describe('log redaction', () => {
     }
     expect(logText).not.toContain(admin.accessToken);
   });
+
+  it('when staff search for a reader by address, under any parameter name, then the access log keeps no address', async () => {
+    const e = encodeURIComponent(ADDRESS);
+    for (const path of [
+      `/console/members?q=${e}`,
+      `/console/members?q=${ADDRESS}`,
+      `/anything?filter=x&who=${e}`,
+    ])
+      await fetch(`${app.url}${path}`);
+    await settle();
+    expect(logText).not.toContain('olena.reader');
+    const access = lines().filter((l) => l.includes('/console/members') || l.includes('/anything'));
+    expect(access.length).toBeGreaterThanOrEqual(3);
+    expect(access.join('\n')).toContain('filter=x');
+  });
 });
