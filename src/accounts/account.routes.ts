@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { parse as parseCookies } from 'cookie';
 import { type Request, type Response, Router } from 'express';
 import type Stripe from 'stripe';
@@ -30,6 +31,12 @@ export interface AccountRoutesDeps extends AccountDeps {
 }
 
 const SAME_ANSWER = 'If this address belongs to a membership, we have sent it a sign-in link.';
+/**
+ * Members and strangers also get it in the same time. A member's link is several writes and a
+ * stranger's none: answering as soon as the work was done told who is a member (8-42 ms against
+ * 3-4 ms, every time). The link is still queued before the answer, as a 202 promises.
+ */
+const SIGN_IN_ANSWER_MS = 250;
 const signInBody = z.object({ email: emailField }).meta({ id: 'SignInRequest' });
 const tokenBody = z.object({ token: z.string().min(20).max(100) });
 
@@ -54,7 +61,9 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
   router.post('/account/sign-in', signInFormErrors, async (req, res) => {
     const { email } = parseInput(signInBody, req.body);
     await signInLimit(req);
+    const answerAt = delay(SIGN_IN_ANSWER_MS);
     await requestSignInLink(deps, email);
+    await answerAt;
     if (wantsPage(req))
       return page(res, 'account-check-email', { message: SAME_ANSWER, minutes: SIGN_IN_LINK_MINUTES }, 202);
     res.status(202).json({ message: SAME_ANSWER });
