@@ -11,7 +11,8 @@ export const sendgridEventSchema = z.looseObject({
   email: z.string().min(3),
   event: z.string().min(1),
   sg_event_id: z.string().min(1).max(200),
-  timestamp: z.number().int(),
+  // Seconds; bounded so that every value is a date (1e15 is not, and failed to store with 500).
+  timestamp: z.number().int().min(0).max(253_402_300_799), // 9999-12-31T23:59:59Z
   job_id: z.string().optional(), // our custom arg, echoed back on every event
   type: z.string().optional(), // on bounces: "bounce" (permanent) or "blocked" (temporary)
   reason: z.string().optional(),

@@ -17,7 +17,8 @@ export function requireRole(
 ): RequestHandler {
   const handler: RequestHandler = (req, _res, next) => {
     const header = req.get('authorization') ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    // The scheme's name is case-insensitive (RFC 9110 11.1): `bearer …` is the same credential.
+    const token = /^bearer /i.test(header) ? header.slice(7).trim() : undefined;
     const staff = token ? verifyStaffToken(deps.auth, token, deps.clock.now()) : undefined;
     if (!staff) return next(new AppError('unauthorized'));
     if (!roles.includes(staff.role)) return next(new AppError('forbidden'));

@@ -161,6 +161,14 @@ describe('SendGrid event webhook', () => {
     expect(res.status).toBe(422);
     expect(await models().EmailEvent.countDocuments()).toBe(0);
   });
+
+  it('when an event is signed but its timestamp is no date (1e15, -1e15), then 422 and nothing is stored', async () => {
+    for (const timestamp of [1e15, -1e15]) {
+      const res = await postEvents(JSON.stringify([event({ event: 'bounce', timestamp })]));
+      expect(res.status).toBe(422);
+    }
+    expect(await models().EmailEvent.countDocuments()).toBe(0);
+  });
 });
 
 describe('SendGrid event webhook without a key', () => {

@@ -42,6 +42,17 @@ describe('staff access tokens', () => {
     expect(header).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k2' });
   });
 
+  it('when the scheme is written in another case (bearer, BEARER), then the token still works', async () => {
+    const editor = await staffToken(app.url, app.deps.db, 'editor');
+    for (const [scheme, slug] of [
+      ['bearer', 'by-lower'],
+      ['BEARER', 'by-upper'],
+    ] as const)
+      expect((await createCampaign({ authorization: `${scheme} ${editor.accessToken}` }, slug)).status).toBe(
+        201,
+      );
+  });
+
   it('when the role is not allowed, then 403', async () => {
     const finance = await staffToken(app.url, app.deps.db, 'finance');
     const res = await createCampaign({ authorization: finance.authorization });
