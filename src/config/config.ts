@@ -22,7 +22,9 @@ export const configSchema = z
       .string()
       .regex(/^\d+(b|kb|mb)$/, 'a size like 100kb')
       .default('100kb'),
-    SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    // Above the longest email send (20 s), so a deploy lets a send in flight end: one abandoned is
+    // sent again when its lease runs out, and SendGrid may have taken the first.
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
     TIME_ZONE: z.string().refine(isTimeZone, 'an IANA time zone like Europe/Kyiv').default('UTC'),
 
     SESSION_SECRET: z.string().min(32, 'at least 32 random characters (openssl rand -hex 32)').optional(),

@@ -14,14 +14,25 @@ export function createRendererFromConfig(config: Config): EmailRenderer {
   return createEmailRenderer({ templatesDir: fromRoot('templates/emails'), brand: config.brand });
 }
 
+/**
+ * How long one send may take. It ends well inside the job's lease, or another worker could take the
+ * job meanwhile; and inside a graceful stop, with time left to store its outcome, or the stop would
+ * abandon a send SendGrid may have taken, and the job would be sent again when its lease ran out.
+ */
+export function sendTimeoutMs(config: Config): number {
+  return Math.max(
+    1_000,
+    Math.min(20_000, Math.floor(config.jobs.leaseMs / 3), config.http.shutdownTimeoutMs - 2_000),
+  );
+}
+
 /** SendGrid when a key is configured, otherwise the development mail folder. */
 export function createSenderFromConfig(config: Config, deps: { clock: Clock; logger: Logger }): EmailSender {
   if (config.email.sendgridApiKey)
     return createSendgridSender({
       apiKey: config.email.sendgridApiKey,
       baseUrl: config.email.sendgridApiUrl,
-      // A send must end well inside the job's lease, or another worker could take the job meanwhile.
-      timeoutMs: Math.min(20_000, Math.floor(config.jobs.leaseMs / 3)),
+      timeoutMs: sendTimeoutMs(config),
       clock: deps.clock,
     });
   return createDevFolderSender({ dir: fromRoot(config.email.devMailDir), logger: deps.logger });

@@ -119,6 +119,26 @@ describe('email outbox under failure', () => {
     expect(await survivor.exited).toBe(0);
   }, 180_000);
 
+  it('when a deploy stops a worker while SendGrid takes 12 s to answer a send, then the worker waits for the answer, stores it, and the email is sent once', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    setTimeout(() => release(), 12_000);
+    capture.respondNext({ holdUntil: held, after: { status: 202 } });
+    const [id] = await enqueue('deploy', 1);
+    // SHUTDOWN_TIMEOUT_MS and JOB_LEASE_SECONDS as deployed: the defaults.
+    const stopping = worker({ JOB_LEASE_SECONDS: '60' });
+    await until(() => capture.requests.length === 1, 30_000, 'the send reached SendGrid');
+    const signalled = Date.now();
+    stopping.child.kill('SIGTERM');
+    expect(await stopping.exited).toBe(0);
+    expect(Date.now() - signalled).toBeGreaterThan(8_000); // it waited for SendGrid's answer
+    // Stored as sent: no later worker sends it again.
+    expect(await emailModels(db).EmailJob.findById(id).lean()).toMatchObject({ status: 'sent' });
+    expect(capture.requests).toHaveLength(1);
+  }, 60_000);
+
   it('when SendGrid answers 500, then 429 with Retry-After, while two workers run, then after it recovers every email is sent exactly once and no one sends during Retry-After', async () => {
     const ids = await enqueue('outage', 30);
     capture.respondAlways({ status: 500 });
