@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import { type Gift, giftModel } from '../gifts/gift.model.js';
 import { ledgerModel, paymentLinkModel, refundStepModel } from '../ledger/ledger.model.js';
 import { membershipModels } from '../memberships/membership.model.js';
 import { insertUnique } from './bulk.js';
@@ -11,7 +12,8 @@ import { insertUnique } from './bulk.js';
 export async function copyImportedRecords(live: Connection, scratch: Connection): Promise<void> {
   const from = membershipModels(live);
   const to = membershipModels(scratch);
-  const members = await from.Member.find({ source: 'imported' }).lean();
+  // Members a redeemed gift made came from our own pages, not from an event, as imported ones did.
+  const members = await from.Member.find({ source: { $in: ['imported', 'gift'] } }).lean();
   const memberIds = new Set(members.map((m) => String(m._id)));
   await insertUnique(to.Member.collection, members);
   const keys = await live.collection('member_keys').find().toArray();
@@ -47,4 +49,29 @@ export async function copyImportedRecords(live: Connection, scratch: Connection)
     const step = await refundStepModel(live).findById(id).lean();
     if (step) await insertUnique(refundStepModel(scratch).collection, [step]);
   }
+}
+
+/**
+ * Gifts as bought: our checkout stores each gift before Stripe has an event about it, and the
+ * payment's event fulfils that gift (no gift: the event is ignored, and replay would miss its money).
+ * So replay starts from every gift as it stood before payment, and its events pay and refund it again.
+ */
+export async function copyGiftsAsBought(live: Connection, scratch: Connection): Promise<void> {
+  const gifts = await giftModel(live).find().lean<Gift[]>();
+  await insertUnique(
+    giftModel(scratch).collection,
+    gifts.map(
+      ({
+        paidAt: _paidAt,
+        paymentIntentId: _paymentIntentId,
+        codeHash: _codeHash,
+        deliveredAt: _deliveredAt,
+        redeemedAt: _redeemedAt,
+        redeemedBy: _redeemedBy,
+        expiresAt: _expiresAt,
+        refundedAt: _refundedAt,
+        ...bought
+      }) => ({ ...bought, status: 'pending_payment' as const }),
+    ),
+  );
 }
