@@ -36,6 +36,15 @@ export interface QueuedJob {
 }
 
 /** Why an attempt did not succeed: retryable ones are tried again, not before `retryAfterMs`. */
+/**
+ * Mongoose refusing a value (cast, validation, strict mode): it would refuse it again. Not any
+ * mongoose error: a command that timed out waiting for the connection is one too, and is a blip.
+ */
+const isRefusal = (error: unknown) =>
+  error instanceof mongoose.Error.CastError ||
+  error instanceof mongoose.Error.ValidationError ||
+  error instanceof mongoose.Error.StrictModeError;
+
 export class JobFailure extends Error {
   constructor(
     message: string,
@@ -273,8 +282,7 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
       try {
         return await settle(job, seq, set);
       } catch (error) {
-        // Mongoose refusing the outcome (a cast or validation error) would refuse it again.
-        if (error instanceof mongoose.Error || Date.now() + 1_000 >= until) throw error;
+        if (isRefusal(error) || Date.now() + 1_000 >= until) throw error;
         logger.warn(
           { jobId: String(job._id), attempt, err: error },
           'storing a job outcome failed; retrying',
@@ -317,11 +325,11 @@ export function createJobQueue<J extends QueuedJob>(options: JobQueueOptions<J>)
     try {
       await settleWhileLeased(job, seq, outcome, leasedUntil);
     } catch (error) {
-      if (!(error instanceof mongoose.Error) || outcome.status === failedStatus) throw error;
-      // An outcome the model refuses is a bug in the handler. Counted as a failed attempt, the job
-      // backs off and in the end fails, instead of being taken again after every lease, forever.
-      // Named, not quoted: the refused value may be anything the handler returned.
-      const refused = new JobFailure(`its outcome could not be stored (${error.name})`, true);
+      if (!isRefusal(error) || outcome.status === failedStatus) throw error;
+      // An outcome the model refuses is a bug in the handler, and its work is done (an email sent):
+      // the job fails now, visibly, instead of being taken again after every lease, forever, or
+      // retried into doing that work again. Named, not quoted: the value may be anything.
+      const refused = new JobFailure(`its outcome could not be stored (${error.name})`, false);
       await settleWhileLeased(job, seq, await failedAttempt(job, refused), leasedUntil);
     }
   }

@@ -8,7 +8,6 @@ import {
   outcomeOf,
   postEvent,
   purchase,
-  retryStripeEvents,
   signedHeaders,
   stripeEvent,
   subscription,
@@ -115,20 +114,16 @@ describe('metadata keys a document field may not have', () => {
 });
 
 describe('a handler whose outcome cannot be stored', () => {
-  it('when applying returns an outcome the model refuses, then the attempt counts as failed and backs off, naming the error but not the value', async () => {
+  it('when applying returns an outcome the model refuses, then the event fails at once, naming the error but not the value, and no lease is left', async () => {
     const event = stripeEvent('test.outcome_refused', { id: 'obj_refused' });
     expect((await postEvent(app.url, event)).status).toBe(200);
-    const events = app.deps.db.collection('stripe_events');
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const stored = await events.findOne({ _id: event.id as never });
-      expect(stored).toMatchObject({
-        status: 'received',
-        attempts: attempt,
-        lastError: 'its outcome could not be stored (CastError)',
-      });
-      expect(stored!.nextAttemptAt.getTime()).toBeGreaterThan(app.deps.clock.now().getTime());
-      expect(stored).not.toHaveProperty('leaseOwner');
-      await retryStripeEvents(app);
-    }
+    const stored = await app.deps.db.collection('stripe_events').findOne({ _id: event.id as never });
+    expect(stored).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      lastError: 'its outcome could not be stored (CastError)',
+    });
+    expect(stored).not.toHaveProperty('leaseOwner');
+    expect(await app.deps.db.collection('job_due').countDocuments({ jobId: event.id })).toBe(0);
   });
 });
