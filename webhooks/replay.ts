@@ -104,7 +104,7 @@ export async function replayStripeEvents(
     // The list without payloads (60,000 events at the newsroom's size); each payload is read in turn.
     const all = await stripeEventModel(live)
       .find()
-      .select({ object: 0 })
+      .select({ object: 0, payload: 0 })
       .sort({ created: 1, receivedAt: 1 })
       .lean();
     // The live state holds only what the queue has applied so far: replay the same.

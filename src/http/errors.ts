@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
-import { isStripeError, isStripeOutage } from '../infra/stripe.js';
+import { isStripeError, isStripeIdempotencyError, isStripeOutage } from '../infra/stripe.js';
 import { wantsPage } from './negotiate.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
@@ -22,6 +22,10 @@ export const ERROR_CATALOG = {
   method_not_allowed: [405, 'This method is not allowed here.'],
   request_timeout: [408, 'The request took too long to arrive.'],
   conflict: [409, 'The request conflicts with the current state.'],
+  idempotency_key_reused: [
+    409,
+    'This Idempotency-Key was used for another request, or that request is still running.',
+  ],
   gift_already_redeemed: [409, 'This gift has already been used.'],
   receipt_pending: [
     409,
@@ -146,6 +150,8 @@ const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
 export function clientErrorOf(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
   if (err instanceof z.ZodError) return validationError(err);
+  // The client's Idempotency-Key, which we pass on: reused with another body, or sent twice at once.
+  if (isStripeIdempotencyError(err)) return new AppError('idempotency_key_reused');
   // Stripe's 401 is our key, its 400 our request: not the reader's to fix (nor "sign in").
   if (isStripeError(err)) return undefined;
   const e = (err ?? {}) as {

@@ -14,3 +14,9 @@ export const emailField = z
   .trim()
   .toLowerCase()
   .pipe(z.email('Please enter a correct email address').max(254));
+
+/** A client's Idempotency-Key header, passed on to Stripe inside our own key. */
+export const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[\w-]{8,100}$/)
+  .optional();

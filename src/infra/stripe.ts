@@ -85,6 +85,8 @@ export function stripeFromConfig(stripe: {
 
 /** An error from Stripe's client: whatever its status, it is about our request to Stripe, not the reader's to us. */
 export const isStripeError = (error: unknown): boolean => error instanceof Stripe.errors.StripeError;
+export const isStripeIdempotencyError = (error: unknown): boolean =>
+  error instanceof Stripe.errors.StripeIdempotencyError;
 
 /**
  * Stripe failed to answer, answered 5xx, or took too long: payments are unavailable for a

@@ -8,7 +8,7 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
-import { parseInput } from '../http/validate.js';
+import { idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
 import type { Locale } from '../shared/messages.js';
@@ -30,10 +30,6 @@ export interface MembershipRoutesDeps {
 const checkoutResponseSchema = z
   .object({ sessionId: z.string(), url: z.url() })
   .meta({ id: 'CheckoutSession' });
-const idempotencyKeyHeader = z
-  .string()
-  .regex(/^[\w-]{8,100}$/)
-  .optional();
 
 /**
  * The hosted form sends an input left blank (the "choose my own" amount under a fixed tier) as "";

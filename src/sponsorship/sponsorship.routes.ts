@@ -6,7 +6,7 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { type PageBrand, renderPage } from '../http/pages.js';
-import { emailField, parseInput } from '../http/validate.js';
+import { emailField, idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import { enforceRateLimit } from '../infra/rate-limit.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 import { requireRole } from '../staff/require-role.js';
@@ -99,6 +99,7 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
 
   router.post('/sponsorships/checkout', async (req, res) => {
     const input = parseInput(checkoutSchema, req.body);
+    const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
     if (!deps.stripe) throw new AppError('payments_not_configured');
     const campaign = await campaignOf(input.campaign);
     const price = deps.prices[input.currency];
@@ -129,7 +130,7 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
         success_url: `${deps.publicBaseUrl}/membership/thanks`,
         cancel_url: `${deps.publicBaseUrl}/membership`,
       },
-      { idempotencyKey: req.get('idempotency-key') ? `sponsor:${req.get('idempotency-key')}` : undefined },
+      { idempotencyKey: idempotencyKey && `sponsor:${idempotencyKey}` },
     );
     if (wantsPage(req) && session.url) return res.redirect(303, session.url);
     res.status(201).json({ sessionId: session.id, url: session.url });

@@ -55,10 +55,10 @@ beforeEach(() => {
   logs.length = 0;
 });
 
-const checkout = () =>
+const checkout = (headers: Record<string, string> = {}) =>
   fetch(`${app.url}/memberships/checkout`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({
       kind: 'membership',
       plan: 'supporter',
@@ -91,6 +91,18 @@ describe('when Stripe refuses our request', () => {
       expect(await membershipModels(app.deps.db).Member.countDocuments()).toBe(0);
     });
   }
+
+  it('because the client reused its Idempotency-Key for another request, then checkout answers 409 idempotency_key_reused', async () => {
+    answer = {
+      status: 400,
+      type: 'idempotency_error',
+      message:
+        'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+    };
+    const res = await checkout({ 'idempotency-key': 'reader-key-0001' });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+  });
 
   it('with 429, then checkout answers 503 payments_unavailable with Retry-After', async () => {
     answer = { status: 429, type: 'rate_limit_error', message: 'Too many requests.' };

@@ -73,6 +73,21 @@ describe('paying into the pool', () => {
   });
 });
 
+describe('the Idempotency-Key header', () => {
+  it('when it is too long or holds other characters than letters, digits, _ and -, then 422 and Stripe is not asked', async () => {
+    const before = recorder.requests.length;
+    for (const key of ['k'.repeat(300), 'key with spaces', 'short']) {
+      const res = await post(
+        '/sponsorships/checkout',
+        { campaign: 'birthday', email: 'anna@example.com', currency: 'eur', memberships: 1 },
+        { 'idempotency-key': key },
+      );
+      expect(res.status).toBe(422);
+    }
+    expect(recorder.requests.length).toBe(before);
+  });
+});
+
 describe('readers asking and staff deciding', () => {
   it('when a reader asks through the form, confirms, and an editor decides in bulk with a note, then the request is decided and a malformed request changes nothing', async () => {
     const bad = await post('/sponsorships/requests', {
