@@ -17,7 +17,9 @@ export const MAX_WINDOW_DAYS = 3_660;
 
 /** What is wrong with a campaign's window, if anything: creating and changing share the rules. */
 function windowProblem(c: { startsAt: Date; endsAt: Date }): Required<ErrorDetail> | undefined {
-  if (c.startsAt.getUTCFullYear() < 2000) return { path: 'startsAt', message: 'must be in 2000 or later' };
+  // 2000-01-01 in the easternmost zone (UTC+14).
+  if (c.startsAt < new Date('1999-12-31T10:00:00Z'))
+    return { path: 'startsAt', message: 'must be in 2000 or later' };
   if (c.endsAt <= c.startsAt) return { path: 'endsAt', message: 'must be after startsAt' };
   if (c.endsAt.getTime() - c.startsAt.getTime() > MAX_WINDOW_DAYS * 86_400_000)
     return { path: 'endsAt', message: 'must be at most ten years after startsAt' };
@@ -97,7 +99,8 @@ export async function updateCampaign(db: Connection, slug: string, input: unknow
   const changes = parseInput(updateCampaignSchema, input);
   const before = await existing(db, slug);
   const merged = { ...before, ...changes, counts: { ...before.counts, ...changes.counts } };
-  const problem = windowProblem(merged);
+  // Checked when the window changes: a campaign saved before the limits can still be renamed.
+  const problem = (changes.startsAt || changes.endsAt) && windowProblem(merged);
   if (problem) throw new AppError('validation_failed', undefined, [problem]);
   if (Object.keys(changes).length > 0)
     await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: setPaths(changes) });

@@ -52,9 +52,10 @@ export function redactUrl(url: string): string {
     .replace(ADDRESS_SEGMENT, REDACTED);
   if (q === -1) return path;
   const params = new URLSearchParams(url.slice(q + 1));
-  // By name, and any value that holds an address, whatever it is called (a console search's `q`).
-  for (const [name, value] of [...params]) {
-    if (SENSITIVE_QUERY.test(name) || value.includes('@')) params.set(name, REDACTED);
-  }
-  return `${path}?${params.toString()}`;
+  // By name, and any name or value that holds an address, whatever it is called (a search's `q`).
+  const kept = [...params].map(([name, value]) => [
+    name.includes('@') ? REDACTED : name,
+    SENSITIVE_QUERY.test(name) || value.includes('@') ? REDACTED : value,
+  ]);
+  return `${path}?${new URLSearchParams(kept).toString()}`;
 }

@@ -66,12 +66,15 @@ export async function driveOverview(db: Connection, campaign: Campaign, now: Dat
   ]);
   const zone = campaign.timeZone;
   const first = calendarKeys(campaign.startsAt, zone).day;
+  const last = calendarKeys(new Date(campaign.endsAt.getTime() - 1), zone).day;
   // Campaigns saved before windows were limited may run for centuries: chart the first ten years.
-  const end = Math.min(campaign.endsAt.getTime(), campaign.startsAt.getTime() + MAX_WINDOW_DAYS * DAY_MS);
-  const last = calendarKeys(new Date(end - 1), zone).day;
+  const charted = Math.min(campaign.endsAt.getTime(), campaign.startsAt.getTime() + MAX_WINDOW_DAYS * DAY_MS);
   const today = calendarKeys(now, zone).day;
   const byDay = new Map<string, DriveDay>(
-    daysBetween(first, last).map((day) => [day, { day, checkout: 0, gift: 0, oneTime: 0, revoked: 0 }]),
+    daysBetween(first, calendarKeys(new Date(charted - 1), zone).day).map((day) => [
+      day,
+      { day, checkout: 0, gift: 0, oneTime: 0, revoked: 0 },
+    ]),
   );
   const dayOf = (day: string) => {
     const entry = byDay.get(day) ?? { day, checkout: 0, gift: 0, oneTime: 0, revoked: 0 };

@@ -152,5 +152,13 @@ describe('a campaign saved before windows were limited', () => {
     expect(overview.days.length).toBeLessThanOrEqual(MAX_WINDOW_DAYS + 1);
     expect(perDayChart('New members per day', overview.days)).toContain('<svg');
     expect(Date.now() - started).toBeLessThan(2_000);
+
+    // It can still be renamed; only a change to its window meets the limits.
+    const renamed = await fetch(`${app.url}/campaigns/legacy-forever`, {
+      method: 'PATCH',
+      headers: auth,
+      body: JSON.stringify({ title: 'Always on' }),
+    });
+    expect(renamed.status).toBe(200);
   });
 });

@@ -41,10 +41,17 @@ function slowRequest(port: number) {
   };
 }
 
-/** A module preloaded into a process that rejects a promise nobody handles when the process gets SIGUSR2. */
-function plantedRejection(): string {
-  const file = path.join(tmp, 'planted-rejection.mjs');
-  writeFileSync(file, "process.on('SIGUSR2', () => { Promise.reject(new Error('planted failure')); });\n");
+/**
+ * A module preloaded into a process that, when the process gets SIGUSR2, rejects a promise nobody
+ * handles, or throws where nobody catches (`exception`).
+ */
+function plantedRejection(kind: 'rejection' | 'exception' = 'rejection'): string {
+  const file = path.join(tmp, `planted-${kind}.mjs`);
+  const failure =
+    kind === 'rejection'
+      ? "Promise.reject(new Error('planted failure'));"
+      : "setImmediate(() => { throw new Error('planted failure'); });";
+  writeFileSync(file, `process.on('SIGUSR2', () => { ${failure} });\n`);
   return `--import=${pathToFileURL(file).href}`;
 }
 
@@ -76,39 +83,43 @@ describe('graceful shutdown', () => {
 });
 
 describe('a crash', () => {
-  it('when a promise rejection goes unhandled, then it is logged as one JSON line, the request in flight still gets its answer, and the exit code is 1', async () => {
-    const port = await freePort();
-    const server = spawnServer({
-      MONGODB_URI: databaseUri('lifecycle-crash'),
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      NODE_OPTIONS: plantedRejection(),
+  for (const [kind, what] of [
+    ['rejection', 'unhandled rejection'],
+    ['exception', 'uncaught exception'],
+  ] as const)
+    it(`when there is an ${what}, then it is logged as one JSON line, the request in flight still gets its answer, and the exit code is 1`, async () => {
+      const port = await freePort();
+      const server = spawnServer({
+        MONGODB_URI: databaseUri('lifecycle-crash'),
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        NODE_OPTIONS: plantedRejection(kind),
+      });
+      await server.waitForLog('"listening"');
+      const slow = slowRequest(port);
+      await new Promise((r) => setTimeout(r, 200));
+
+      server.child.kill('SIGUSR2');
+      await server.waitForLog('shutting down');
+      const fatal = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map(
+          (line) =>
+            JSON.parse(line) as { level: string; msg: string; err?: { message: string; stack: string } },
+        )
+        .find((line) => line.level === 'fatal');
+      expect(fatal?.msg).toBe(`${what}: stopping`);
+      expect(fatal?.err?.message).toBe('planted failure');
+      expect(fatal?.err?.stack).toContain(`planted-${kind}.mjs`);
+      expect(server.output()).toContain(`"reason":"${what}"`);
+
+      const finished = await slow.finish();
+      expect(finished.status).toBe(404);
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toContain('"stopped"');
     });
-    await server.waitForLog('"listening"');
-    const slow = slowRequest(port);
-    await new Promise((r) => setTimeout(r, 200));
-
-    server.child.kill('SIGUSR2');
-    await server.waitForLog('shutting down');
-    const fatal = server
-      .output()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map(
-        (line) =>
-          JSON.parse(line) as { level: string; msg: string; err?: { message: string; stack: string } },
-      )
-      .find((line) => line.level === 'fatal');
-    expect(fatal?.msg).toBe('unhandled rejection: stopping');
-    expect(fatal?.err?.message).toBe('planted failure');
-    expect(fatal?.err?.stack).toContain('planted-rejection.mjs');
-    expect(server.output()).toContain('"reason":"unhandled rejection"');
-
-    const finished = await slow.finish();
-    expect(finished.status).toBe(404);
-    expect(await server.exited).toBe(1);
-    expect(server.output()).toContain('"stopped"');
-  });
 
   it('when a worker has an unhandled rejection, then it logs it, stops its work and exits 1', async () => {
     const worker = spawnScript('src/worker.ts', {

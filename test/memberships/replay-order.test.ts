@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
+import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { replayStripeEvents } from '../../webhooks/replay.js';
 import {
@@ -123,3 +124,13 @@ it('when partial refunds of a payment are delivered in any order, then replay fi
     },
   );
 }, 180_000);
+
+it('when a refund recorded live has drifted from Stripe, then replay names its charge', async () => {
+  const refund = await ledgerModel(app.deps.db).findOne({ kind: 'refund' }).lean();
+  await ledgerModel(app.deps.db).updateOne({ _id: refund!._id }, { $set: { amount: refund!.amount - 1 } });
+  const { differences } = await replay();
+  expect(differences).toHaveLength(1);
+  expect(differences[0]).toMatch(
+    new RegExp(`^refunds of charge ${refund!.chargeId}: amount is -\\d+ now, -\\d+ after replay$`),
+  );
+});
