@@ -106,6 +106,32 @@ async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
 }
 
+/**
+ * A process may start before its database (a host reboot, a compose file without health checks): it
+ * waits up to a minute, saying so on every try, instead of exiting at the first refusal.
+ */
+const DATABASE_START_WAIT_MS = 60_000;
+
+async function connectWhenReachable(
+  options: Parameters<typeof connectDatabase>[0],
+  logger: Logger,
+): Promise<Connection> {
+  const giveUpAt = Date.now() + DATABASE_START_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectDatabase(options);
+    } catch (error) {
+      if (Date.now() >= giveUpAt) throw error;
+      const retryInMs = Math.min(5_000, 500 * attempt);
+      logger.warn(
+        { attempt, retryInMs, error: (error as Error).message },
+        'database not reachable yet; trying again',
+      );
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
+    }
+  }
+}
+
 export async function openDatabase(
   config: Config,
   logger: Logger,
@@ -117,12 +143,10 @@ export async function openDatabase(
         log: (message) => logger.info(message),
       });
   const uri = config.mongo.uri ?? embedded!.uri;
-  const db = await connectDatabase({
-    uri,
-    poolSize: config.mongo.poolSize,
-    timeoutMs: config.mongo.timeoutMs,
+  const db = await connectWhenReachable(
+    { uri, poolSize: config.mongo.poolSize, timeoutMs: config.mongo.timeoutMs, logger },
     logger,
-  });
+  );
   registerModels(db);
   await ensureIndexes(db);
   await migrate(db, logger);

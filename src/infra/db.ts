@@ -23,7 +23,12 @@ export async function connectDatabase(options: DbOptions): Promise<Connection> {
     autoIndex: false,
     autoCreate: false,
   });
-  await connection.asPromise();
+  try {
+    await connection.asPromise();
+  } catch (error) {
+    await connection.close().catch(() => {}); // its monitor would keep trying in the background
+    throw error;
+  }
   reopenWhenMonitorHangs(connection, options);
   return connection;
 }

@@ -7,6 +7,7 @@ import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startEmbeddedDatabase } from '../../src/infra/embedded-db.js';
 import { spawnScript, spawnServer } from '../support/server-process.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { databaseUri } from '../support/test-app.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
@@ -80,6 +81,34 @@ describe('graceful shutdown', () => {
     expect(await server.exited).toBe(0);
     expect(server.output()).toContain('"stopped"');
   });
+});
+
+describe('starting before the database', () => {
+  it('when the database cannot be reached at start, then the process says so, waits, and serves once it can', async () => {
+    const target = new URL(databaseUri('lifecycle-late'));
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    proxy.cut();
+    target.port = String(proxy.port);
+    const port = await freePort();
+    const server = spawnServer({
+      MONGODB_URI: target.toString(),
+      MONGODB_TIMEOUT_MS: '1000',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await server.waitForLog('database not reachable yet');
+      expect(server.child.exitCode).toBeNull();
+      proxy.restore();
+      await server.waitForLog('"listening"', 30_000);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+      await proxy.close();
+    }
+  }, 60_000);
 });
 
 describe('a crash', () => {
