@@ -1,10 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { parse as parseCookies } from 'cookie';
 import { type Request, type Response, Router } from 'express';
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import { formatMoney } from '../email/renderer.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
+import { inFixedTime } from '../http/fixed-time.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
@@ -61,9 +61,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
   router.post('/account/sign-in', signInFormErrors, async (req, res) => {
     const { email } = parseInput(signInBody, req.body);
     await signInLimit(req);
-    const answerAt = delay(SIGN_IN_ANSWER_MS);
-    await requestSignInLink(deps, email);
-    await answerAt;
+    await inFixedTime(SIGN_IN_ANSWER_MS, () => requestSignInLink(deps, email));
     if (wantsPage(req))
       return page(res, 'account-check-email', { message: SAME_ANSWER, minutes: SIGN_IN_LINK_MINUTES }, 202);
     res.status(202).json({ message: SAME_ANSWER });

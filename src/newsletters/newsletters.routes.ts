@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
+import { inFixedTime } from '../http/fixed-time.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
@@ -25,6 +26,8 @@ import {
 } from './newsletter.service.js';
 
 export const THANK_YOU = "Thank you for signing up for this newsletter. We've sent you a confirmation email.";
+/** Covers a sign-up's writes on an idle database (5-15 ms) and keeps sign-up p99 within 100 ms. */
+const SIGN_UP_ANSWER_MS = 60;
 export const CONSENT_TEXT_VERSION = '2026-11';
 const CONSENT_TEXT = 'We will email you the newsletters you chose. Unsubscribe at any time with one click.';
 
@@ -137,9 +140,10 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
         limit: deps.subscribeLimitPerIp,
         windowMs: 10 * 60_000,
       });
-    // A filled honeypot is a bot: it gets the same answer, and nothing happens.
-    if (input.website) await rateLimit();
-    else {
+    // A filled honeypot is a bot: it gets the same answer, and nothing happens. The same answer in
+    // the same time: a confirmed address skips the writes a new one takes (5 ms against 9 to 15).
+    await inFixedTime(SIGN_UP_ANSWER_MS, async () => {
+      if (input.website) return rateLimit();
       const locale = input.locale ?? deps.lists.find((l) => l.slug === input.lists[0])?.language ?? 'en';
       await subscribe(
         deps,
@@ -147,7 +151,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
         context(req, input.sourcePage, input.consentTextVersion),
         rateLimit,
       );
-    }
+    });
     if (wantsPage(req))
       return page(res, 'newsletter-message', { heading: 'Thank you!', message: THANK_YOU }, 202);
     // The reader's language for the embed (its `locale`); the API's documented English otherwise.
@@ -201,6 +205,12 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
 
   router.post('/newsletters/confirm/resend', async (req, res) => {
     const { token } = parseInput(tokenSchema, req.body);
+    // Each resend records consent asked again: the sign-up's allowance per IP bounds it too.
+    await enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `newsletter-ip:${req.ip}`,
+      limit: deps.subscribeLimitPerIp,
+      windowMs: 10 * 60_000,
+    });
     const { createHash } = await import('node:crypto');
     const stored = await newsletterModels(deps.db)
       .Token.findById(createHash('sha256').update(token).digest('hex'))

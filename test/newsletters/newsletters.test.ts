@@ -207,6 +207,30 @@ describe('what the endpoint reveals', () => {
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
   });
 
+  it('when confirmed and new addresses sign up, then neither answer comes sooner than the other could', async () => {
+    await signUp({ email: 'timed-confirmed@example.com' });
+    await post('/newsletters/confirm', { token: await latestToken('timed-confirmed@example.com') });
+    for (const email of [
+      'timed-confirmed@example.com',
+      'timed-new@example.com',
+      'timed-confirmed@example.com',
+    ]) {
+      const started = performance.now();
+      expect((await signUp({ email })).status).toBe(202);
+      // The floor (60 ms) is above what either takes here: a confirmed address answered in 5 ms.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(58);
+    }
+  });
+
+  it('when a confirmation is resent again and again from one IP, then the sign-up allowance stops it', async () => {
+    await signUp({ email: 'resend@example.com' });
+    const token = await latestToken('resend@example.com');
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) statuses.push((await post('/newsletters/confirm/resend', { token })).status);
+    expect(statuses.filter((s) => s === 202).length).toBeLessThanOrEqual(20);
+    expect(statuses.at(-1)).toBe(429);
+  });
+
   it('when the email is invalid or a list unknown, then 422 with a message a form can show', async () => {
     const bad = await signUp({ email: 'not-an-email' });
     expect(bad.status).toBe(422);
