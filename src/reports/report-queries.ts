@@ -18,10 +18,23 @@ export const supportersQuery = supportersFilterSchema.extend({
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+/**
+ * Reports cover this service's years. Year 0 read as 1900 without a word, and 9999's last day has no
+ * next midnight (500).
+ */
+const inReportYears = (value: string) => value >= '2000' && value < '2200';
+const YEARS = 'a date from 2000 to 2199';
+const reportDay = z.iso.date().refine(inReportYears, YEARS);
+const reportMonthOrDay = z
+  .string()
+  .regex(/^\d{4}-(0[1-9]|1[0-2])(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD')
+  .refine((v) => v.length === 7 || z.iso.date().safeParse(v).success, 'a day that exists')
+  .refine(inReportYears, YEARS);
+
 /** Whole local days from..to; at most `maxDays` long where a report walks every day or asks Stripe. */
 const period = (maxDays: number) =>
   z
-    .object({ from: z.iso.date(), to: z.iso.date().meta({ description: 'Inclusive' }) })
+    .object({ from: reportDay, to: reportDay.meta({ description: 'Inclusive' }) })
     .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['to'] })
     .refine(({ from, to }) => Date.parse(to) - Date.parse(from) < maxDays * 86_400_000, {
       message: `the range may be at most ${maxDays} days`,
@@ -34,11 +47,8 @@ export const revenueQuery = z
   .object({
     ...csvOptions,
     by: z.enum(['day', 'month']).default('month'),
-    from: z.string().regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD'),
-    to: z
-      .string()
-      .regex(/^\d{4}-\d{2}(-\d{2})?$/, 'YYYY-MM or YYYY-MM-DD')
-      .meta({ description: 'Inclusive; a month means all its days' }),
+    from: reportMonthOrDay,
+    to: reportMonthOrDay.meta({ description: 'Inclusive; a month means all its days' }),
   })
   .refine(({ from, to }) => from.slice(0, 7) <= to.slice(0, 7) && from <= `${to}-31`, {
     message: 'from must not be after to',

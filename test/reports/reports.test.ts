@@ -312,6 +312,23 @@ describe('revenue periods', () => {
   });
 });
 
+describe('report dates out of this service’s years', () => {
+  for (const path of [
+    '/reports/summary?from=9999-12-31&to=9999-12-31',
+    '/reports/growth?from=9999-12-30&to=9999-12-31',
+    '/reports/summary?from=0000-01-01&to=0000-01-02',
+    '/reports/revenue?from=0000-01&to=0000-02',
+    '/reports/revenue?from=2026-13&to=2026-13',
+    '/reports/revenue?by=day&from=2026-02-30&to=2026-03-01',
+  ]) {
+    it(`when ${path} is asked for, then 422 names the date instead of 500 or another year`, async () => {
+      const res = await get(path);
+      expect(res.status).toBe(422);
+      expect((await res.json()).error.code).toBe('validation_failed');
+    });
+  }
+});
+
 describe('report CLI', () => {
   it('when `npm run report` exports supporters to a file, then the file holds the filtered rows and the pull is audited', async () => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
