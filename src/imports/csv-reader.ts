@@ -40,11 +40,18 @@ export async function countRecords(file: string): Promise<number> {
   return Math.max(count, 0);
 }
 
+/** A file no reader can take apart for certain: it is refused whole, before anything is imported. */
+export class CsvSyntaxError extends Error {}
+
 async function* csvFields(file: string): AsyncGenerator<{ line: number; fields: string[] }> {
   let fields: string[] = [];
   let field = '';
   let quoted = false;
   let afterQuote = false;
+  // A field that began with something else than a quote: a quote inside it is a character
+  // (Dwayne "The Rock" Johnson), as Excel reads it, not the start of a quoted field that would run
+  // on, swallowing every row after it.
+  let bare = false;
   let line = 1;
   let startLine = 1;
   let first = true;
@@ -66,7 +73,9 @@ async function* csvFields(file: string): AsyncGenerator<{ line: number; fields: 
         }
         continue;
       }
-      if (c === '"') {
+      if (c === '"' && bare) {
+        field += c;
+      } else if (c === '"') {
         if (afterQuote) field += '"'; // "" inside a quoted field
         quoted = true;
         afterQuote = false;
@@ -74,6 +83,7 @@ async function* csvFields(file: string): AsyncGenerator<{ line: number; fields: 
         fields.push(field);
         field = '';
         afterQuote = false;
+        bare = false;
       } else if (c === '\n') {
         if (field.endsWith('\r') && !afterQuote) field = field.slice(0, -1);
         fields.push(field);
@@ -81,16 +91,22 @@ async function* csvFields(file: string): AsyncGenerator<{ line: number; fields: 
         fields = [];
         field = '';
         afterQuote = false;
+        bare = false;
         line++;
         startLine = line;
       } else if (c === '\r' && afterQuote) {
         // CR after a closing quote: the LF that follows ends the record.
       } else {
         field += c;
+        bare = !afterQuote;
         afterQuote = false;
       }
     }
   }
+  if (quoted)
+    throw new CsvSyntaxError(
+      `line ${startLine}: a quoted field is never closed, so the rows after it cannot be told apart; fix the quote and import again (nothing was imported)`,
+    );
   if (field !== '' || fields.length > 0) {
     fields.push(field.endsWith('\r') ? field.slice(0, -1) : field);
     yield { line: startLine, fields };

@@ -6,6 +6,7 @@ import { createLogger } from '../infra/logger.js';
 import { stripeFromConfig } from '../infra/stripe.js';
 import { loadPlans } from '../memberships/plans.js';
 import { loadLists } from '../newsletters/lists.js';
+import { CsvSyntaxError } from './csv-reader.js';
 import { type ImportSummary, importMembersFile, rowsIn, UnknownFormatError } from './import.service.js';
 import { recordImport, writeRejections } from './import-audit.js';
 import { adoptStripeAccount } from './stripe-adopt.js';
@@ -94,7 +95,7 @@ async function main(): Promise<number> {
     console.log(describe(summary, reportFile));
     return 0;
   } catch (error) {
-    if (error instanceof UnknownFormatError) {
+    if (error instanceof UnknownFormatError || error instanceof CsvSyntaxError) {
       console.error(error.message);
       return 2;
     }
