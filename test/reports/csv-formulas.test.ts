@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { csvStream } from '../../src/reports/csv.js';
 
@@ -32,5 +33,44 @@ describe('CSV formula neutralising', () => {
       'Olena,4',
       '',
     ]);
+  });
+});
+
+/** A line's cells as a spreadsheet splits it on `delimiter`, quotes honoured. */
+function cellsAsSplitBy(line: string, delimiter: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted && c === '"' && line[i + 1] === '"') {
+      cell += '"';
+      i++;
+    } else if (c === '"' && (quoted || cell === '')) quoted = !quoted;
+    else if (c === delimiter && !quoted) {
+      cells.push(cell);
+      cell = '';
+    } else cell += c;
+  }
+  return [...cells, cell];
+}
+
+describe('CSV opened with another separator', () => {
+  it('when any text is exported, then no cell starts a formula, whether the spreadsheet splits on commas, semicolons or tabs', async () => {
+    const text = fc.string({
+      unit: fc.constantFrom('a', ';', ',', '\t', '=', '+', '-', '@', '＝', '"', ' '),
+      maxLength: 10,
+    });
+    await fc.assert(
+      fc.asyncProperty(text, async (name) => {
+        const [, line] = (await csvOf([{ name, amount: 1 }])).split('\n');
+        for (const delimiter of [',', ';', '\t'])
+          for (const cell of cellsAsSplitBy(line!, delimiter))
+            expect(/^[=+\-@\t\r＝＋－＠]/.test(cell) && !/^-?\d+$/.test(cell), `${delimiter}: ${cell}`).toBe(
+              false,
+            );
+      }),
+      { seed: 20261206, numRuns: 500 },
+    );
   });
 });
