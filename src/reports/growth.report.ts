@@ -1,7 +1,7 @@
 import type { Connection } from 'mongoose';
-import { membershipModels, type Subscription } from '../memberships/membership.model.js';
+import { membershipModels } from '../memberships/membership.model.js';
 import { calendarKeys } from '../shared/time.js';
-import { membersWithLatestSubscription } from './member-stream.js';
+import { membersWithLatestSubscription, revenueOf } from './member-stream.js';
 
 export interface GrowthDay {
   day: string; // YYYY-MM-DD in the newsroom's time zone
@@ -43,8 +43,6 @@ export async function growthReport(
   let activeBefore = 0;
   const mrrBefore: Record<string, number> = {};
 
-  const twelfths = (sub: Subscription | undefined) =>
-    sub ? { currency: sub.currency, value: sub.amount * (sub.interval === 'year' ? 1 : 12) } : undefined;
   const add = (into: Record<string, number>, currency: string, value: number) => {
     into[currency] = (into[currency] ?? 0) + value;
   };
@@ -56,19 +54,19 @@ export async function growthReport(
     const joined = calendarKeys(member.joinedAt, options.timeZone).day;
     const ended = member.endedAt ? calendarKeys(member.endedAt, options.timeZone).day : undefined;
     if (joined > options.to || (ended && ended < options.from)) continue;
-    const revenue = twelfths(subscription);
+    const revenue = revenueOf(subscription, member);
     if (joined < options.from) {
       activeBefore++;
-      if (revenue) add(mrrBefore, revenue.currency, revenue.value);
+      if (revenue) add(mrrBefore, revenue.currency, revenue.twelfths);
     } else {
       const i = index.get(joined)!;
       joinedOn[i]!++;
-      if (revenue) add(mrrChange[i]!, revenue.currency, revenue.value);
+      if (revenue) add(mrrChange[i]!, revenue.currency, revenue.twelfths);
     }
     if (ended && ended <= options.to) {
       const i = index.get(ended)!;
       endedOn[i]!++;
-      if (revenue) add(mrrChange[i]!, revenue.currency, -revenue.value);
+      if (revenue) add(mrrChange[i]!, revenue.currency, -revenue.twelfths);
     }
   }
 

@@ -22,6 +22,29 @@ export function membersWithLatestSubscription(
   );
 }
 
+/**
+ * Subscription statuses that bring money in: Stripe's paying ones, and `external` (imported, with the
+ * plan and amount the import gave). Every report counts revenue by this one rule.
+ */
+const PAYING = new Set(['active', 'trialing', 'past_due', 'external']);
+
+/**
+ * A member's monthly revenue in twelfths (yearly plans stay exact) while the member is active, from
+ * its latest subscription: one that pays, or one canceled when the membership ended (it paid until
+ * then). A canceled one under a membership that runs on (gift time) brings nothing.
+ */
+export function revenueOf(
+  sub: Subscription | undefined,
+  member: Pick<Member, 'endedAt'>,
+): { currency: string; twelfths: number } | undefined {
+  if (!sub || !(PAYING.has(sub.status) || (sub.status === 'canceled' && member.endedAt))) return undefined;
+  return { currency: sub.currency, twelfths: sub.amount * (sub.interval === 'year' ? 1 : 12) };
+}
+
+/** A member at an instant: joined before it, not ended by then. Summary and growth count alike. */
+export const activeAt = (member: Pick<Member, 'joinedAt' | 'endedAt'>, at: Date) =>
+  member.joinedAt < at && !(member.endedAt && member.endedAt < at);
+
 export const isLater = (s: Subscription, than: Subscription | undefined) =>
   (than?.lastEventCreated ?? -1) <= s.lastEventCreated;
 

@@ -1,5 +1,5 @@
 import type { Connection } from 'mongoose';
-import { membersWithLatestSubscription } from './member-stream.js';
+import { activeAt, membersWithLatestSubscription, revenueOf } from './member-stream.js';
 
 export interface SummaryReport {
   from: string;
@@ -15,11 +15,10 @@ export interface SummaryReport {
 }
 
 /**
- * The membership at a glance for a period [from, to): who is active now by plan and currency, MRR,
- * and how many joined and left in the period. One streamed pass over members with their latest
- * subscription, in constant memory.
+ * The membership at a glance for a period [from, to): who is active at its end by plan and currency,
+ * MRR, and how many joined and left in the period: the growth report's last day, by the same rules
+ * (member-stream.ts). One streamed pass over members with their latest subscription, in constant memory.
  */
-const PAYING = new Set(['active', 'trialing', 'past_due']);
 
 export async function summaryReport(
   db: Connection,
@@ -33,21 +32,23 @@ export async function summaryReport(
   for await (const [member, latest] of membersWithLatestSubscription(db)) {
     if (member.joinedAt >= period.from && member.joinedAt < period.to) joined++;
     if (member.endedAt && member.endedAt >= period.from && member.endedAt < period.to) churned++;
-    if (member.joinedAt < period.from && !(member.endedAt && member.endedAt < period.from)) activeAtStart++;
-    if (member.status !== 'active') continue;
-    const sub = latest && PAYING.has(latest.status) ? latest : undefined;
-    const key = sub ? `${sub.plan}|${sub.interval}|${sub.currency}` : 'gift||';
+    if (activeAt(member, period.from)) activeAtStart++;
+    if (!activeAt(member, period.to)) continue;
+    const revenue = revenueOf(latest, member);
+    const sub = revenue ? latest : undefined;
+    // No paying subscription: gift time, or (imported without a plan, lapsed payment) none.
+    const unpaid = member.source === 'gift' ? 'gift' : 'none';
+    const key = sub ? `${sub.plan}|${sub.interval}|${sub.currency}` : `${unpaid}||`;
     const row = byPlan.get(key) ?? {
-      plan: sub?.plan ?? 'gift',
+      plan: sub?.plan ?? unpaid,
       interval: sub?.interval ?? '',
       currency: sub?.currency ?? '',
       members: 0,
     };
     row.members++;
     byPlan.set(key, row);
-    if (sub)
-      mrrTimesTwelve[sub.currency] =
-        (mrrTimesTwelve[sub.currency] ?? 0) + sub.amount * (sub.interval === 'year' ? 1 : 12);
+    if (revenue)
+      mrrTimesTwelve[revenue.currency] = (mrrTimesTwelve[revenue.currency] ?? 0) + revenue.twelfths;
   }
   // Summed in twelfths and divided once, so yearly plans do not lose a cent each to rounding.
   const mrr = Object.fromEntries(
