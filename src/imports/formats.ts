@@ -79,18 +79,35 @@ function name(raw: string | undefined): string | undefined | { rejected: string 
   return value.slice(0, 200);
 }
 
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
 /**
  * A time as the tools write it: ISO 8601, Mailchimp's "2019-03-04 10:11:12" (UTC) or Postgres's
- * "2020-07-07 07:41:51.474716+00" (listmonk). Empty: undefined; unreadable: null.
+ * "2020-07-07 07:41:51.474716+00" (listmonk); no zone means UTC. Empty: undefined; unreadable: null.
+ * Only those shapes, and only days that exist from 1900 to 2199: JavaScript's own reading took
+ * "May 20" for 2001, "1" for 2001-01-01, 2019-02-30 for 2 March, and 05/20/2019 in the importing
+ * machine's time zone.
  */
 export function parseTime(raw: string | undefined): Date | undefined | null {
-  let text = raw?.trim() ?? '';
+  const text = raw?.trim() ?? '';
   if (!text) return undefined;
-  text = text.replace(' ', 'T');
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) text += 'T00:00:00Z';
-  else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)) text += 'Z';
-  text = text.replace(/([+-]\d{2})$/, '$1:00');
-  const date = new Date(text);
+  const match = ISO_TIME.exec(text.replace(' ', 'T'));
+  if (!match) return null;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', fraction = '', zone = 'Z'] =
+    match as unknown as string[];
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  const exists =
+    Number(y) >= 1900 &&
+    Number(y) < 2200 &&
+    day.getUTCMonth() === Number(mo) - 1 &&
+    day.getUTCDate() === Number(d) &&
+    Number(h) < 24 &&
+    Number(mi) < 60 &&
+    Number(sec) < 60;
+  if (!exists) return null;
+  const offset = zone === 'Z' ? zone : `${zone.slice(0, 3)}:${zone.slice(3).replace(':', '') || '00'}`;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${sec}${fraction.slice(0, 4)}${offset}`);
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
