@@ -35,9 +35,9 @@ export function createLogger(options: { level: string; destination?: NodeJS.Writ
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
-// Query parameters that carry a secret (magic links, gift codes, signatures) or a reader's
-// address (unsubscribe and my-data links: `e`).
-const SENSITIVE_QUERY = /^(token|code|key|secret|signature|sig|e|email)$/i;
+// Query parameters that carry a secret (magic links, gift codes, signatures), a reader's address
+// (unsubscribe and my-data links: `e`) or what staff searched for (a reader's name: `q`).
+const SENSITIVE_QUERY = /^(token|code|key|secret|signature|sig|e|email|q|search)$/i;
 // Paths whose segment after the prefix is a reader's address (Express matches paths in any case),
 // and any path segment that holds an address at all, encoded or not.
 const PRIVATE_PATH = /^(\/admin\/newsletters\/readers\/)[^/?#]+/i;
