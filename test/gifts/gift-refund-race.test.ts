@@ -5,10 +5,10 @@ import { emailModels } from '../../src/email/email.model.js';
 import { giftModel } from '../../src/gifts/gift.model.js';
 import { REDEMPTION_FINISH_MS } from '../../src/gifts/gift.service.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
-import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import {
   outcomeOf,
+  paidGiftSession,
   postEvent,
   retryStripeEvents,
   stripeEvent,
@@ -72,20 +72,7 @@ async function paidGift(): Promise<string> {
   });
   expect(res.status).toBe(201);
   const { giftId } = (await res.json()) as { giftId: string };
-  const paid = stripeEvent(
-    'checkout.session.completed',
-    {
-      id: `cs_gift_${giftId}`,
-      object: 'checkout.session',
-      mode: 'payment',
-      payment_status: 'paid',
-      amount_total: 5000,
-      currency: 'eur',
-      payment_intent: `pi_gift_${giftId}`,
-      metadata: { app: METADATA_APP, kind: 'gift', giftId },
-    },
-    unix(),
-  );
+  const paid = stripeEvent('checkout.session.completed', paidGiftSession(giftId), unix());
   expect((await postEvent(app.url, paid)).status).toBe(200);
   return giftId;
 }

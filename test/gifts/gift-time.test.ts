@@ -6,10 +6,9 @@ import { deliverDueGifts } from '../../src/gifts/gift.service.js';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { recordGiftTime, settleGiftTime } from '../../src/gifts/gift-time.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
-import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { addMonths } from '../../src/shared/time.js';
-import { postEvent, stripeEvent } from '../support/stripe-events.js';
+import { paidGiftSession, postEvent, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -64,23 +63,7 @@ async function buyGift(deliverOn = today()): Promise<string> {
 }
 
 const pay = (giftId: string) =>
-  postEvent(
-    app.url,
-    stripeEvent(
-      'checkout.session.completed',
-      {
-        id: `cs_gift_${giftId}`,
-        object: 'checkout.session',
-        mode: 'payment',
-        payment_status: 'paid',
-        amount_total: 5000,
-        currency: 'eur',
-        payment_intent: `pi_gift_${giftId}`,
-        metadata: { app: METADATA_APP, kind: 'gift', giftId },
-      },
-      unix(),
-    ),
-  );
+  postEvent(app.url, stripeEvent('checkout.session.completed', paidGiftSession(giftId), unix()));
 
 const refund = (giftId: string) =>
   postEvent(

@@ -1,14 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
-import { METADATA_APP } from '../../src/memberships/checkout.service.js';
-import { replayStripeEvents } from '../../webhooks/replay.js';
 import {
   charge,
   checkoutSession,
+  paidGiftSession,
   postEvent,
   purchase,
+  replayOf,
   settleStripeEvents,
   stripeEvent,
   T0,
@@ -25,15 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const replay = () =>
-  replayStripeEvents(app.deps.db, {
-    clock: app.deps.clock,
-    logger: app.deps.logger,
-    timeZone: 'UTC',
-    publicBaseUrl: 'http://members.test',
-    linkSecret: app.deps.config.session.secret,
-    gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
-  });
+const replay = () => replayOf(app);
 
 it('when a gift was bought, paid and refunded in two steps delivered backwards, then replay finds no difference', async () => {
   const res = await fetch(`${app.url}/gifts/checkout`, {
@@ -52,20 +43,7 @@ it('when a gift was bought, paid and refunded in two steps delivered backwards, 
   expect(res.status).toBe(201);
   const { giftId } = (await res.json()) as { giftId: string };
   const pi = `pi_gift_${giftId}`;
-  const paid = stripeEvent(
-    'checkout.session.completed',
-    {
-      id: `cs_gift_${giftId}`,
-      object: 'checkout.session',
-      mode: 'payment',
-      payment_status: 'paid',
-      amount_total: 5000,
-      currency: 'eur',
-      payment_intent: pi,
-      metadata: { app: METADATA_APP, kind: 'gift', giftId },
-    },
-    T0,
-  );
+  const paid = stripeEvent('checkout.session.completed', paidGiftSession(giftId), T0);
   const refund = (amountRefunded: number, at: number) =>
     stripeEvent(
       'charge.refunded',

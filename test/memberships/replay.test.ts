@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { replayStripeEvents } from '../../webhooks/replay.js';
 import { stripeEventModel } from '../../webhooks/stripe-event.model.js';
 import { spawnScript } from '../support/server-process.js';
 import {
@@ -12,6 +10,7 @@ import {
   invoice,
   postEvent,
   purchase,
+  replayOf,
   settleStripeEvents,
   stripeEvent,
   subscription,
@@ -47,15 +46,7 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const replay = () =>
-  replayStripeEvents(app.deps.db, {
-    clock: app.deps.clock,
-    logger: app.deps.logger,
-    timeZone: 'UTC',
-    publicBaseUrl: 'http://members.test',
-    linkSecret: app.deps.config.session.secret,
-    gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
-  });
+const replay = () => replayOf(app);
 
 it('when every stored event is replayed into an empty database, then it reproduces the same state', async () => {
   const report = await replay();

@@ -1,13 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { replayStripeEvents } from '../../webhooks/replay.js';
 import { STRIPE_EVENT_HANDLERS } from '../../webhooks/stripe-handlers.js';
 import {
   checkoutSession,
   outcomeOf,
   postEvent,
   purchase,
+  replayOf,
   signedHeaders,
   stripeEvent,
   subscription,
@@ -100,14 +99,7 @@ describe('metadata keys a document field may not have', () => {
       stripeCustomerId: p.customer,
     });
 
-    const replay = await replayStripeEvents(app.deps.db, {
-      clock: app.deps.clock,
-      logger: app.deps.logger,
-      timeZone: 'UTC',
-      publicBaseUrl: 'http://members.test',
-      linkSecret: app.deps.config.session.secret,
-      gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
-    });
+    const replay = await replayOf(app);
     expect(replay.compared.members).toBe(1);
     expect(replay.differences).toEqual([]);
   });

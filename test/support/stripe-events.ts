@@ -1,6 +1,9 @@
 import type { Connection } from 'mongoose';
 import Stripe from 'stripe';
 import * as shapes from '../../src/dev/stripe-events.js';
+import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
+import { METADATA_APP } from '../../src/memberships/checkout.service.js';
+import { replayStripeEvents } from '../../webhooks/replay.js';
 import { type manualClock, TEST_ENV, type TestApp, testAppAt } from './test-app.js';
 
 // Stripe events as Stripe sends them, signed with the test endpoint secret. The shapes live in
@@ -23,6 +26,32 @@ export function stripeEvent(
   id = nextId('evt'),
 ): TestEvent {
   return shapes.stripeEvent(type, object, created, id);
+}
+
+/** The Checkout Session of a gift bought on our pages (`giftId` from POST /gifts/checkout), paid. */
+export function paidGiftSession(giftId: string, amount = 5000) {
+  return {
+    id: `cs_gift_${giftId}`,
+    object: 'checkout.session',
+    mode: 'payment',
+    payment_status: 'paid',
+    amount_total: amount,
+    currency: 'eur',
+    payment_intent: `pi_gift_${giftId}`,
+    metadata: { app: METADATA_APP, kind: 'gift', giftId },
+  };
+}
+
+/** `npm run stripe:replay` against this test app's database. */
+export function replayOf(app: TestApp) {
+  return replayStripeEvents(app.deps.db, {
+    clock: app.deps.clock,
+    logger: app.deps.logger,
+    timeZone: 'UTC',
+    publicBaseUrl: 'http://members.test',
+    linkSecret: app.deps.config.session.secret,
+    gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
+  });
 }
 
 export function signedHeaders(payload: string, options: { secret?: string; timestamp?: number } = {}) {
