@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll } from 'vitest';
 import { fromRoot } from '../../src/infra/paths.js';
 
 export interface ServerProcess {
@@ -7,6 +8,14 @@ export interface ServerProcess {
   exited: Promise<number | null>;
   waitForLog(text: string, timeoutMs?: number): Promise<void>;
 }
+
+// A test that fails before it stops its process must not leave it running: an orphan keeps its port,
+// and once nobody reads its output it cannot even exit (its log writes block on the full pipe).
+// (Registered when a test file imports this: it runs after that file's tests.)
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 /** Runs `src/server.ts` as its own process, the way `npm run dev` does, with exactly this environment. */
 export function spawnServer(env: Record<string, string>): ServerProcess {
@@ -27,7 +36,13 @@ export function spawnScript(script: string, env: Record<string, string>, args: s
   child.stderr?.on('data', (chunk) => {
     output += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => output,
