@@ -35,7 +35,6 @@ export interface QueuedJob {
   nextAttemptAt: Date;
 }
 
-/** Why an attempt did not succeed: retryable ones are tried again, not before `retryAfterMs`. */
 /**
  * Mongoose refusing a value (cast, validation, strict mode): it would refuse it again. Not any
  * mongoose error: a command that timed out waiting for the connection is one too, and is a blip.
@@ -45,6 +44,7 @@ const isRefusal = (error: unknown) =>
   error instanceof mongoose.Error.ValidationError ||
   error instanceof mongoose.Error.StrictModeError;
 
+/** Why an attempt did not succeed: retryable ones are tried again, not before `retryAfterMs`. */
 export class JobFailure extends Error {
   constructor(
     message: string,

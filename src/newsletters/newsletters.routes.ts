@@ -57,6 +57,13 @@ const linkQuery = z.object({ e: emailField, sig: z.string().min(20).max(100), li
 
 export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   const router = Router();
+  // Sign-ups and confirmation resends share one allowance per IP, across processes.
+  const signUpLimit = (req: Request) =>
+    enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `newsletter-ip:${req.ip}`,
+      limit: deps.subscribeLimitPerIp,
+      windowMs: 10 * 60_000,
+    });
   const listSlugs = new Set(deps.lists.map((l) => l.slug));
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
     sendPage(res, name, { title: 'newsletters.title', ...data }, status);
@@ -134,12 +141,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
       throw new AppError('validation_failed', `Unknown newsletter: ${unknown.join(', ')}`, [
         { path: 'lists', message: 'Unknown newsletter' },
       ]);
-    const rateLimit = () =>
-      enforceRateLimit(deps.db, deps.clock.now(), {
-        key: `newsletter-ip:${req.ip}`,
-        limit: deps.subscribeLimitPerIp,
-        windowMs: 10 * 60_000,
-      });
+    const rateLimit = () => signUpLimit(req);
     // A filled honeypot is a bot: it gets the same answer, and nothing happens. The same answer in
     // the same time: a confirmed address skips the writes a new one takes (5 ms against 9 to 15).
     await inFixedTime(SIGN_UP_ANSWER_MS, async () => {
@@ -206,11 +208,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   router.post('/newsletters/confirm/resend', async (req, res) => {
     const { token } = parseInput(tokenSchema, req.body);
     // Each resend records consent asked again: the sign-up's allowance per IP bounds it too.
-    await enforceRateLimit(deps.db, deps.clock.now(), {
-      key: `newsletter-ip:${req.ip}`,
-      limit: deps.subscribeLimitPerIp,
-      windowMs: 10 * 60_000,
-    });
+    await signUpLimit(req);
     const { createHash } = await import('node:crypto');
     const stored = await newsletterModels(deps.db)
       .Token.findById(createHash('sha256').update(token).digest('hex'))
