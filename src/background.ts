@@ -2,6 +2,8 @@ import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { createStripeEventQueue } from '../webhooks/stripe-events.service.js';
+import { signDueCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
+import { createSigner } from './campaigns/drive-log/signing.js';
 import { webhookDepsFrom, wireCapabilities } from './capabilities.js';
 import type { Config } from './config/config.js';
 import { createWorkerFromConfig } from './email/email.setup.js';
@@ -14,8 +16,6 @@ import { settleUnsettledEntries } from './ledger/settlement.service.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
 import { sweepExpiredRecords } from './retention/retention.service.js';
 import type { DomainEvents } from './shared/domain-events.js';
-import { signDueCheckpoints } from './transparency/checkpoint.service.js';
-import { createSigner } from './transparency/signing.js';
 
 const MINUTE = 60_000;
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Connection } from 'mongoose';
 import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
+import { backfillDriveLog } from './campaigns/drive-log/log.service.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { backfillGiftKeys } from './gifts/gift.model.js';
@@ -14,7 +15,6 @@ import { fromRoot } from './infra/paths.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { registerModels } from './models.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
-import { backfillDriveLog } from './transparency/log.service.js';
 
 // What every process (web server, worker, CLI) does first: read the configuration once, and
 // open the database with every model and index in place.

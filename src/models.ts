@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
 import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
 import { registerCampaignModels } from './campaigns/campaign.model.js';
+import { registerTransparencyModels } from './campaigns/drive-log/log.model.js';
 import { registerEmailModels } from './email/email.model.js';
 import { registerGiftModels } from './gifts/gift.model.js';
 import { registerClaimModel } from './infra/claims.js';
@@ -15,10 +16,9 @@ import { registerMembershipModels } from './memberships/membership.model.js';
 import { registerStripeCatalogModels } from './memberships/stripe-catalog.js';
 import { registerMarketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { registerNewsletterModels } from './newsletters/newsletter.model.js';
-import { registerReportModels } from './reports/audit.model.js';
 import { registerSponsorshipModels } from './sponsorship/sponsorship.model.js';
+import { registerReportModels } from './staff/audit.model.js';
 import { registerStaffModels } from './staff/staff.model.js';
-import { registerTransparencyModels } from './transparency/log.model.js';
 
 // Every capability's models, bound to one connection. ensureIndexes() builds their indexes at start.
 export function registerModels(db: Connection): void {

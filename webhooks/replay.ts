@@ -5,7 +5,6 @@ import { dueModel } from '../src/infra/due.js';
 import { type LedgerEntry, ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
 import { NotReadyYet } from '../src/memberships/membership.service.js';
-import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
 import { DONE_STATUSES, payloadOf, STRIPE_EVENT_QUEUE, stripeEventModel } from './stripe-event.model.js';
 import { handlerFor, STRIPE_EVENT_HANDLERS, type WebhookDeps } from './stripe-handlers.js';
@@ -85,6 +84,8 @@ function refundTotals(entries: LedgerEntry[]): [LedgerEntry[], LedgerEntry[]] {
 export async function replayStripeEvents(
   live: Connection,
   deps: Omit<WebhookDeps, 'db' | 'events'>,
+  /** Binds every capability's models to the scratch database (src/models.ts, given by the caller). */
+  registerModels: (db: Connection) => void,
 ): Promise<ReplayReport> {
   const scratch = live.useDb(`${live.name}_replay_${Date.now()}`, { useCache: false });
   registerModels(scratch);

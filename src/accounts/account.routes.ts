@@ -2,15 +2,15 @@ import { parse as parseCookies } from 'cookie';
 import { type Request, type Response, Router } from 'express';
 import type Stripe from 'stripe';
 import { z } from 'zod';
+import { receiptsOfMember } from '../campaigns/drive-log/receipts.js';
 import { formatMoney } from '../email/renderer.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { inFixedTime } from '../http/fixed-time.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
+import { enforceRateLimit } from '../http/rate-limit.js';
 import { emailField, parseInput } from '../http/validate.js';
-import { enforceRateLimit } from '../infra/rate-limit.js';
-import { receiptsOfMember } from '../transparency/receipts.js';
 import {
   type AccountDeps,
   accountOverview,

@@ -8,8 +8,8 @@ import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
 import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
-import { logContribution, logRevocation } from '../transparency/log.service.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
+import { logContribution, logRevocation } from './drive-log/log.service.js';
 
 export interface CampaignDeps {
   db: Connection;

@@ -1,7 +1,6 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import { isStripeError, isStripeIdempotencyError, isStripeOutage } from '../infra/stripe.js';
-import { wantsPage } from './negotiate.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
 // the contract (clients branch on it); the message may be reworded.
@@ -202,3 +201,17 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   }
   res.json(errorBody(error, String(req.id)));
 };
+
+// One decision for every route that serves both API clients and hosted no-JavaScript forms.
+// An explicit Accept wins: a browser asks for text/html first, an API client for JSON. Without
+// one (or with a bare */*, as fetch and curl send), a form post or a GET of a page route is a
+// browser and anything else is an API client.
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/** True when the answer should be a readable page, false when it should be JSON. */
+export function wantsPage(req: Request): boolean {
+  const accept = req.get('accept')?.trim();
+  if (accept && accept !== '*/*') return req.accepts(['application/json', 'text/html']) === 'text/html';
+  return req.method === 'GET' || req.method === 'HEAD' || req.is(FORM) === FORM;
+}

@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import type { Connection } from 'mongoose';
-import { reportPullModel } from '../reports/audit.model.js';
-import { csvStream } from '../reports/csv.js';
+import { csvStream } from '../http/csv.js';
+import { reportPullModel } from '../staff/audit.model.js';
 import type { ImportSummary } from './import.service.js';
 
 // Every import run is written to the staff audit log, the one report pulls go to (report_audit):

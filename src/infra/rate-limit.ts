@@ -1,7 +1,7 @@
 import type { Connection } from 'mongoose';
-import { AppError } from '../http/errors.js';
 import { claimOnce } from './claims.js';
 
+// The store half of the one rate limiter (the HTTP half, 429 and Retry-After, is src/http/rate-limit.ts).
 // The one rate limiter of the app. A limit must hold however many processes serve the traffic,
 // so it lives in the database, built on the one primitive that is atomic on every backend we
 // run on: an insert with a unique _id (see claims.ts). No $inc (FerretDB loses concurrent ones).
@@ -37,27 +37,4 @@ export async function takeSlot(
     slot = Math.max(slot + 1, nextSlotHint.get(window) ?? 0);
   }
   return false;
-}
-
-export interface RateLimitRule {
-  /** What is counted, e.g. `account-sign-in-ip:203.0.113.7`. */
-  key: string;
-  limit: number;
-  windowMs: number;
-}
-
-/**
- * Takes a slot for this request or refuses it with 429 and Retry-After (seconds until the window
- * turns). Call it after the request is validated: a malformed request is refused for that and
- * must not use up anyone's allowance or write anything.
- */
-export async function enforceRateLimit(db: Connection, now: Date, rule: RateLimitRule): Promise<void> {
-  if (await takeSlot(db, rule.key, rule.limit, rule.windowMs, now)) return;
-  const windowEnd = (Math.floor(now.getTime() / rule.windowMs) + 1) * rule.windowMs;
-  throw new AppError(
-    'rate_limited',
-    undefined,
-    undefined,
-    Math.max(1, Math.ceil((windowEnd - now.getTime()) / 1000)),
-  );
 }

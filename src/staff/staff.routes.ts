@@ -2,8 +2,8 @@ import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
+import { enforceRateLimit } from '../http/rate-limit.js';
 import { emailField, parseInput } from '../http/validate.js';
-import { enforceRateLimit } from '../infra/rate-limit.js';
 import {
   refreshStaffTokens,
   revokeRefreshToken,

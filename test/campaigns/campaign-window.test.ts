@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { MAX_WINDOW_DAYS } from '../../src/campaigns/campaign-admin.js';
-import { campaignFromForm } from '../../src/campaigns/campaign-form.js';
+import { campaignFromForm } from '../../src/console/campaign-form.js';
+import { perDayChart } from '../../src/console/overview-charts.js';
 import type { AppError } from '../../src/http/errors.js';
 import { driveOverview } from '../../src/reports/drive-overview.js';
-import { perDayChart } from '../../src/reports/overview-charts.js';
 import { staffToken } from '../support/staff.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 

@@ -70,14 +70,14 @@ describe('email processes', () => {
       { $set: { status: 'failed', attempts: 8, lastError: 'SendGrid 400: bad address' } },
     );
 
-    const list = spawnScript('src/email/outbox.cli.ts', env, ['failed']);
+    const list = spawnScript('src/cli/outbox.ts', env, ['failed']);
     expect(await list.exited).toBe(0);
     expect(list.output()).toContain(jobId);
     expect(list.output()).toContain('b***@example.com');
     expect(list.output()).toContain('SendGrid 400: bad address');
     expect(list.output()).not.toContain('broken@example.com');
 
-    const requeue = spawnScript('src/email/outbox.cli.ts', env, ['requeue', jobId]);
+    const requeue = spawnScript('src/cli/outbox.ts', env, ['requeue', jobId]);
     expect(await requeue.exited).toBe(0);
     expect(requeue.output()).toContain('Re-queued 1 email.');
     expect(await emailModels(db).EmailJob.findById(jobId).lean()).toMatchObject({
@@ -85,7 +85,7 @@ describe('email processes', () => {
       attempts: 0,
     });
 
-    const misuse = spawnScript('src/email/outbox.cli.ts', env, ['requeue', 'not-an-id']);
+    const misuse = spawnScript('src/cli/outbox.ts', env, ['requeue', 'not-an-id']);
     expect(await misuse.exited).toBe(2);
     expect(misuse.output()).toContain('requeue needs job ids');
   });

@@ -6,7 +6,7 @@ import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/infra/db.js';
 import { registerModels } from '../../src/models.js';
-import { reportPullModel } from '../../src/reports/audit.model.js';
+import { reportPullModel } from '../../src/staff/audit.model.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { spawnScript } from '../support/server-process.js';
 import { databaseUri } from '../support/test-app.js';
@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 async function cli(...args: string[]) {
-  const run = spawnScript('src/imports/import.cli.ts', env, args);
+  const run = spawnScript('src/cli/import.ts', env, args);
   const code = await run.exited;
   return { code, output: run.output() };
 }

@@ -9,6 +9,7 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { findMemberByCustomer } from '../../src/memberships/member-keys.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { registerModels } from '../../src/models.js';
 import { replayStripeEvents } from '../../webhooks/replay.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { staffToken } from '../support/staff.js';
@@ -247,14 +248,18 @@ describe('adopted subscriptions afterwards', () => {
 
 describe('replay', () => {
   it('when the stored events are replayed, then they rebuild the same state on top of what was imported', async () => {
-    const report = await replayStripeEvents(app.deps.db, {
-      clock: app.deps.clock,
-      logger: app.deps.logger,
-      linkSecret: app.deps.config.session.secret,
-      timeZone: 'UTC',
-      publicBaseUrl: 'http://members.test',
-      gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
-    });
+    const report = await replayStripeEvents(
+      app.deps.db,
+      {
+        clock: app.deps.clock,
+        logger: app.deps.logger,
+        linkSecret: app.deps.config.session.secret,
+        timeZone: 'UTC',
+        publicBaseUrl: 'http://members.test',
+        gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
+      },
+      registerModels,
+    );
     expect(report.compared.members).toBe(12);
     expect(report.differences).toEqual([]);
   });

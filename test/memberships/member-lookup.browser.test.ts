@@ -4,7 +4,7 @@ import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { reportPullModel } from '../../src/reports/audit.model.js';
+import { reportPullModel } from '../../src/staff/audit.model.js';
 import { launchChromium, screenshot, watchErrors } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';

@@ -75,7 +75,7 @@ it('when the live state has drifted from the events, then replay names each diff
 
 it('when `npm run stripe:replay` finds differences, then it prints them and exits 1', async () => {
   const uri = databaseUri(app.deps.db.name);
-  const cli = spawnScript('webhooks/replay.cli.ts', { MONGODB_URI: uri });
+  const cli = spawnScript('src/cli/stripe-replay.ts', { MONGODB_URI: uri });
   expect(await cli.exited).toBe(1);
   expect(cli.output()).toContain(
     'Replayed 11 events; compared 3 members, 3 subscriptions, 5 ledger entries.',

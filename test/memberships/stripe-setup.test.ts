@@ -346,7 +346,7 @@ describe('the stripe:setup command', () => {
   it('when run, then it prints what it did and the new endpoint’s signing secret, once, for STRIPE_WEBHOOK_SECRET', async () => {
     const recorder = await startStripeRecorder({ answer: endpointCreated });
     try {
-      const cli = spawnScript('webhooks/stripe-setup.cli.ts', {
+      const cli = spawnScript('src/cli/stripe-setup.ts', {
         MONGODB_URI: databaseUri(db.name),
         STRIPE_SECRET_KEY: TEST_ENV.STRIPE_SECRET_KEY,
         STRIPE_API_URL: `http://127.0.0.1:${recorder.connection.port}`,
@@ -367,7 +367,7 @@ describe('the stripe:setup command', () => {
   });
 
   it('when no Stripe key is set, then it says so and exits 78', async () => {
-    const cli = spawnScript('webhooks/stripe-setup.cli.ts', { MONGODB_URI: databaseUri(db.name) });
+    const cli = spawnScript('src/cli/stripe-setup.ts', { MONGODB_URI: databaseUri(db.name) });
     expect(await cli.exited).toBe(78);
     expect(cli.output()).toContain('STRIPE_SECRET_KEY is not set');
   });

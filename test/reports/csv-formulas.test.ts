@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { csvStream } from '../../src/reports/csv.js';
+import { csvStream } from '../../src/http/csv.js';
 
 async function csvOf(rows: Record<string, unknown>[]): Promise<string> {
   const stream = csvStream(['name', 'amount']);

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { settleUnsettledEntries } from '../../src/ledger/settlement.service.js';
-import { reportPullModel } from '../../src/reports/audit.model.js';
 import { reconciliationBody, revenueBody } from '../../src/reports/reports.docs.js';
+import { reportPullModel } from '../../src/staff/audit.model.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { spawnScript } from '../support/server-process.js';
 import { staffToken } from '../support/staff.js';
@@ -293,7 +293,7 @@ describe('reconciliation against Stripe balance transactions', () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'reconcile-')), 'problems.csv');
     const uri = databaseUri(app.deps.db.name);
     const cli = spawnScript(
-      'src/reports/report.cli.ts',
+      'src/cli/report.ts',
       {
         MONGODB_URI: uri,
         TIME_ZONE: 'UTC',

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEDGER_KINDS, ledgerModel } from '../../src/ledger/ledger.model.js';
 import { recordLedgerEntry } from '../../src/ledger/ledger.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { reportPullModel } from '../../src/reports/audit.model.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
+import { reportPullModel } from '../../src/staff/audit.model.js';
 import { staffToken } from '../support/staff.js';
 import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -337,7 +337,7 @@ describe('report CLI', () => {
     const { spawnScript } = await import('../support/server-process.js');
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'report-')), 'active.csv');
     const uri = databaseUri(app.deps.db.name);
-    const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri, TIME_ZONE: TZ }, [
+    const cli = spawnScript('src/cli/report.ts', { MONGODB_URI: uri, TIME_ZONE: TZ }, [
       'supporters',
       '--out',
       out,
@@ -358,7 +358,7 @@ describe('report CLI', () => {
       filters: { status: 'active', source: 'gift' },
     });
 
-    const refused = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri }, [
+    const refused = spawnScript('src/cli/report.ts', { MONGODB_URI: uri }, [
       'revenue',
       '--out',
       out,

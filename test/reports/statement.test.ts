@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
-import { reportPullModel } from '../../src/reports/audit.model.js';
+import { reportPullModel } from '../../src/staff/audit.model.js';
 import { spawnScript } from '../support/server-process.js';
 import {
   charge,
@@ -34,7 +34,7 @@ const MAR_2026 = Date.parse('2026-03-05T10:00:00Z') / 1000;
 
 const runStatement = (out: string, ...extra: string[]) =>
   spawnScript(
-    'src/reports/report.cli.ts',
+    'src/cli/report.ts',
     {
       MONGODB_URI: databaseUri(app.deps.db.name),
       TIME_ZONE: 'UTC',
@@ -114,7 +114,7 @@ it('when the 2026 statement is run, then each supporter has one line per currenc
 
 it('when the year is missing or not a year, then the CLI exits 2 and says why', async () => {
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'statement-')), 'x.csv');
-  const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: databaseUri(app.deps.db.name) }, [
+  const cli = spawnScript('src/cli/report.ts', { MONGODB_URI: databaseUri(app.deps.db.name) }, [
     'statement',
     '--out',
     out,

@@ -85,7 +85,7 @@ it('when growth is pulled for a few days, then each day shows who joined and lef
 
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'growth-')), 'growth.csv');
   const uri = databaseUri(app.deps.db.name);
-  const cli = spawnScript('src/reports/report.cli.ts', { MONGODB_URI: uri, TIME_ZONE: 'UTC' }, [
+  const cli = spawnScript('src/cli/report.ts', { MONGODB_URI: uri, TIME_ZONE: 'UTC' }, [
     'growth',
     '--out',
     out,

@@ -128,7 +128,7 @@ describe('staff sign-in and refresh', () => {
 
   it('when the CLI creates the first admin, then that admin can sign in with the printed password', async () => {
     const uri = databaseUri(app.deps.db.name);
-    const cli = spawnScript('src/staff/staff.cli.ts', { MONGODB_URI: uri }, [
+    const cli = spawnScript('src/cli/staff.ts', { MONGODB_URI: uri }, [
       'create',
       '--email',
       'First@Newsroom.example',
@@ -143,7 +143,7 @@ describe('staff sign-in and refresh', () => {
       body: JSON.stringify({ email: 'first@newsroom.example', password }),
     });
     expect(res.status).toBe(200);
-    const again = spawnScript('src/staff/staff.cli.ts', { MONGODB_URI: uri }, [
+    const again = spawnScript('src/cli/staff.ts', { MONGODB_URI: uri }, [
       'create',
       '--email',
       'first@newsroom.example',

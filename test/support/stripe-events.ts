@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import * as shapes from '../../src/dev/stripe-events.js';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { METADATA_APP } from '../../src/memberships/checkout.service.js';
+import { registerModels } from '../../src/models.js';
 import { replayStripeEvents } from '../../webhooks/replay.js';
 import { type manualClock, TEST_ENV, type TestApp, testAppAt } from './test-app.js';
 
@@ -44,14 +45,18 @@ export function paidGiftSession(giftId: string, amount = 5000) {
 
 /** `npm run stripe:replay` against this test app's database. */
 export function replayOf(app: TestApp) {
-  return replayStripeEvents(app.deps.db, {
-    clock: app.deps.clock,
-    logger: app.deps.logger,
-    timeZone: 'UTC',
-    publicBaseUrl: 'http://members.test',
-    linkSecret: app.deps.config.session.secret,
-    gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
-  });
+  return replayStripeEvents(
+    app.deps.db,
+    {
+      clock: app.deps.clock,
+      logger: app.deps.logger,
+      timeZone: 'UTC',
+      publicBaseUrl: 'http://members.test',
+      linkSecret: app.deps.config.session.secret,
+      gifts: giftDepsFrom(app.deps.config, { ...app.deps, stripe: null }),
+    },
+    registerModels,
+  );
 }
 
 export function signedHeaders(payload: string, options: { secret?: string; timestamp?: number } = {}) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countOf } from '../../src/campaigns/campaign.service.js';
-import { receiptOf } from '../../src/transparency/log.service.js';
+import { receiptOf } from '../../src/campaigns/drive-log/log.service.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   checkpoint,

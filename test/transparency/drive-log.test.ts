@@ -5,23 +5,23 @@ import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueMemberSession } from '../../src/accounts/member-session.js';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
-import { connectDatabase } from '../../src/infra/db.js';
-import { fromRoot } from '../../src/infra/paths.js';
-import { registerModels } from '../../src/models.js';
-import { checkpointsOf, signDueCheckpoints } from '../../src/transparency/checkpoint.service.js';
+import { checkpointsOf, signDueCheckpoints } from '../../src/campaigns/drive-log/checkpoint.service.js';
 import {
   commitmentAlias,
   type LogLeaf,
   recordAlias,
   transparencyModels,
-} from '../../src/transparency/log.model.js';
+} from '../../src/campaigns/drive-log/log.model.js';
 import {
   backfillDriveLog,
   logContribution,
   logRevocation,
   logSize,
   receiptOf,
-} from '../../src/transparency/log.service.js';
+} from '../../src/campaigns/drive-log/log.service.js';
+import { connectDatabase } from '../../src/infra/db.js';
+import { fromRoot } from '../../src/infra/paths.js';
+import { registerModels } from '../../src/models.js';
 import { databaseUri, manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 import { checkpoint, depsOf, memberJoins, newCampaign } from './support.js';
 
@@ -180,7 +180,7 @@ describe('the public API', () => {
     expect(await code(`${app.url}/campaigns/nope/transparency/checkpoints`)).toEqual([404, 'not_found']);
     const { receipt } = (await receiptOf(app.deps.db, campaign._id, `${campaign._id}:member:${memberId}`))!;
     const [recordId, salt] = receipt.split('~') as [string, string];
-    const { commitmentOf } = await import('../../src/transparency/log.service.js');
+    const { commitmentOf } = await import('../../src/campaigns/drive-log/log.service.js');
     const commitment = commitmentOf(String(campaign._id), 'add', recordId, salt);
     expect(await code(`${base}/inclusion?commitment=${commitment}`)).toEqual([409, 'receipt_pending']);
     await checkpoint(app, campaign);

@@ -8,7 +8,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../../bin/drive-verify-core.mjs';
-import { leafHash, MerkleTree } from '../../src/transparency/merkle.js';
+import { leafHash, MerkleTree } from '../../src/campaigns/drive-log/merkle.js';
 
 // The server's tree (src/transparency/merkle.ts) and the standalone verifier's checks
 // (bin/drive-verify-core.mjs) are independent code; here each is held to the other and to RFC 6962.

@@ -1,7 +1,7 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { createSigner } from '../../src/transparency/signing.js';
 
 const PRODUCTION = {
   NODE_ENV: 'production',

@@ -2,9 +2,9 @@ import { Types } from 'mongoose';
 import { verifyDrive } from '../../bin/drive-verify-core.mjs';
 import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { countGift, countNewMember, revokeGift } from '../../src/campaigns/campaign.service.js';
+import { signCheckpoint } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
-import { signCheckpoint } from '../../src/transparency/checkpoint.service.js';
-import { createSigner } from '../../src/transparency/signing.js';
 import type { TestApp } from '../support/test-app.js';
 
 // What the drive-log tests share: a campaign around the test clock, the ways a count changes (a

@@ -3,10 +3,14 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyDrive } from '../../bin/drive-verify-core.mjs';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
-import { checkpointBody, forgetCheckpoints } from '../../src/transparency/checkpoint.service.js';
-import { type Checkpoint, type LogLeaf, transparencyModels } from '../../src/transparency/log.model.js';
-import { createSigner } from '../../src/transparency/signing.js';
-import { forgetLoadedLogs } from '../../src/transparency/tree-cache.js';
+import { checkpointBody, forgetCheckpoints } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import {
+  type Checkpoint,
+  type LogLeaf,
+  transparencyModels,
+} from '../../src/campaigns/drive-log/log.model.js';
+import { createSigner } from '../../src/campaigns/drive-log/signing.js';
+import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   checkpoint,

@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
-import { receiptOf } from '../../src/transparency/log.service.js';
+import { receiptOf } from '../../src/campaigns/drive-log/log.service.js';
 import { launchChromium, screenshot, watchErrors } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { checkpoint, memberJoins, memberRefunded, newCampaign } from './support.js';

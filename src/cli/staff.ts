@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
-import { runCli } from '../infra/cli.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { createLogger } from '../infra/logger.js';
-import { STAFF_ROLES, type StaffRole } from './staff.model.js';
-import { createStaffUser } from './staff-auth.service.js';
+import { STAFF_ROLES, type StaffRole } from '../staff/staff.model.js';
+import { createStaffUser } from '../staff/staff-auth.service.js';
+import { runCli } from './cli-support.js';
 
 const USAGE = `Usage:
   npm run staff -- create --email EMAIL --name NAME [--role admin|finance|editor]

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { isValidObjectId } from 'mongoose';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
-import { runCli } from '../infra/cli.js';
+import { listFailedEmails, requeueFailedEmails } from '../email/outbox.service.js';
 import { systemClock } from '../infra/clock.js';
 import { createLogger } from '../infra/logger.js';
-import { listFailedEmails, requeueFailedEmails } from './outbox.service.js';
+import { runCli } from './cli-support.js';
 
 const USAGE = `Usage:
   npm run outbox -- failed [--limit N]        list failed emails, newest first

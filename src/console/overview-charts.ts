@@ -1,5 +1,5 @@
 import Handlebars from 'handlebars';
-import type { DriveDay } from './drive-overview.js';
+import type { DriveDay } from '../reports/drive-overview.js';
 
 // The overview's charts as inline SVG drawn on the server: readable without JavaScript, each with
 // a title and a table of the same numbers beside it for screen readers.

@@ -1,5 +1,5 @@
 import type { Connection } from 'mongoose';
-import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import { type Campaign, campaignModels } from '../campaign.model.js';
 import { receiptOf } from './log.service.js';
 
 export interface MemberReceipt {

@@ -2,8 +2,8 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { AppError } from '../http/errors.js';
 import { errorsAsPage } from '../http/negotiate.js';
 import { type PageBrand, renderPage } from '../http/pages.js';
-import type { StaffRole } from './staff.model.js';
-import type { StaffIdentity } from './staff-auth.service.js';
+import type { StaffRole } from '../staff/staff.model.js';
+import type { StaffIdentity } from '../staff/staff-auth.service.js';
 
 // The console's pages share one layout whose navigation shows each role only what it may open.
 

@@ -6,34 +6,34 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
 import type { Config } from '../config/config.js';
-import { progressBar, runCli } from '../infra/cli.js';
+import { csvStream } from '../http/csv.js';
 import { systemClock } from '../infra/clock.js';
 import { createLogger } from '../infra/logger.js';
 import { stripeFromConfig } from '../infra/stripe.js';
-import { zonedDayRange } from '../shared/time.js';
-import { reportPullModel } from './audit.model.js';
-import { csvStream } from './csv.js';
-import { growthCsv, growthReport } from './growth.report.js';
+import { growthCsv, growthReport } from '../reports/growth.report.js';
 import {
   RECONCILIATION_COLUMNS,
   reconcileWithStripe,
   reconciliationCsvLines,
-} from './reconciliation.report.js';
-import { growthQuery, reconciliationQuery, revenueQuery } from './report-queries.js';
-import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
+} from '../reports/reconciliation.report.js';
+import { growthQuery, reconciliationQuery, revenueQuery } from '../reports/report-queries.js';
+import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from '../reports/revenue.report.js';
 import {
   emailStatements,
   STATEMENT_COLUMNS,
   statementCsvLines,
   statementQuery,
   supporterStatements,
-} from './statement.report.js';
+} from '../reports/statement.report.js';
 import {
   countSupporters,
   SUPPORTER_COLUMNS,
   supporterRows,
   supportersFilterSchema,
-} from './supporters.report.js';
+} from '../reports/supporters.report.js';
+import { zonedDayRange } from '../shared/time.js';
+import { reportPullModel } from '../staff/audit.model.js';
+import { progressBar, runCli } from './cli-support.js';
 
 // `npm run report -- <name> --out FILE.csv [filters]`: the reports as CSV files for scheduled
 // exports, each pull audited like one from the API. Exit codes: 0 written, 2 bad arguments,

@@ -1,7 +1,7 @@
 import { TZDate } from '@date-fns/tz';
+import type { CampaignView } from '../campaigns/campaign-admin.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import { isTimeZone, localDateTime } from '../shared/time.js';
-import type { CampaignView } from './campaign-admin.js';
 
 // The console's campaign form as the API's input: numbers typed as text, dates typed on the
 // newsroom's clock (datetime-local, in the campaign's time zone), milestones as "25, 50, 75",

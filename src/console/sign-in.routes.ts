@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
+import { enforceRateLimit } from '../http/rate-limit.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
-import { enforceRateLimit } from '../infra/rate-limit.js';
+import { STAFF_SIGN_INS_PER_IP } from '../staff/staff.routes.js';
+import { revokeRefreshToken, signInStaff } from '../staff/staff-auth.service.js';
 import { consoleErrors, sendConsolePage } from './console-page.js';
 import {
   type ConsoleSessionDeps,
@@ -11,8 +13,6 @@ import {
   refreshTokenOf,
   setConsoleCookies,
 } from './console-session.js';
-import { STAFF_SIGN_INS_PER_IP } from './staff.routes.js';
-import { revokeRefreshToken, signInStaff } from './staff-auth.service.js';
 
 const signInForm = z.object({
   email: emailField,

@@ -1,10 +1,10 @@
-import { openDatabase, readConfigOrExit } from '../src/bootstrap.js';
-import { runCli } from '../src/infra/cli.js';
-import { createLogger } from '../src/infra/logger.js';
-import { stripeFromConfig } from '../src/infra/stripe.js';
-import { loadPlans } from '../src/memberships/plans.js';
-import { setupStripe } from '../src/memberships/stripe-setup.js';
-import { STRIPE_EVENT_HANDLERS } from './stripe-handlers.js';
+import { STRIPE_EVENT_HANDLERS } from '../../webhooks/stripe-handlers.js';
+import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { createLogger } from '../infra/logger.js';
+import { stripeFromConfig } from '../infra/stripe.js';
+import { loadPlans } from '../memberships/plans.js';
+import { setupStripe } from '../memberships/stripe-setup.js';
+import { runCli } from './cli-support.js';
 
 // `npm run stripe:setup`: Products and Prices per tier, the Customer Portal configuration and the
 // webhook endpoint, created or brought up to date (src/memberships/stripe-setup.ts). Safe to rerun.

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
-import type { Clock } from '../infra/clock.js';
-import { isDuplicateKey } from '../infra/db.js';
-import type { Logger } from '../infra/logger.js';
+import type { Clock } from '../../infra/clock.js';
+import { isDuplicateKey } from '../../infra/db.js';
+import type { Logger } from '../../infra/logger.js';
+import { type Campaign, campaignModels } from '../campaign.model.js';
 import { type Checkpoint, type LogLeaf, leafId, transparencyModels } from './log.model.js';
 import { logSize, writeAliases } from './log.service.js';
 import type { CheckpointSigner } from './signing.js';

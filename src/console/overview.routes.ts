@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import type { Connection } from 'mongoose';
 import type { Clock } from '../infra/clock.js';
-import { consoleErrors, rolesFor, sendConsolePage } from '../staff/console-page.js';
-import { consoleRole } from '../staff/console-session.js';
-import { driveOverview, overviewCampaigns } from './drive-overview.js';
+import { driveOverview, overviewCampaigns } from '../reports/drive-overview.js';
+import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { consoleRole } from './console-session.js';
 import { cumulativeChart, perDayChart, SOURCE_LEGEND } from './overview-charts.js';
 
 /** The console's home: the drive overview (every role; no money on it). */

@@ -2,11 +2,11 @@ import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { AppError } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
-import { reportPullModel } from '../reports/audit.model.js';
 import { formatMoney } from '../shared/messages.js';
-import { consoleErrors, rolesFor, sendConsolePage } from '../staff/console-page.js';
-import { consoleRole } from '../staff/console-session.js';
-import { memberRecord, searchMembers } from './member-lookup.service.js';
+import { reportPullModel } from '../staff/audit.model.js';
+import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { consoleRole } from './console-session.js';
+import { memberRecord, searchMembers } from './member-record.js';
 
 // Member lookup in the console (admin, finance): search by email or name, and a member's page.
 // Every search and every page view is written to the audit log (who, when, what, how many rows),

@@ -1,13 +1,13 @@
 import { parse as parseCookies, serialize } from 'cookie';
 import type { Request, RequestHandler, Response } from 'express';
 import { AppError } from '../http/errors.js';
-import type { StaffRole } from './staff.model.js';
+import type { StaffRole } from '../staff/staff.model.js';
 import {
   refreshStaffTokens,
   type StaffAuthDeps,
   type TokenPair,
   verifyStaffToken,
-} from './staff-auth.service.js';
+} from '../staff/staff-auth.service.js';
 
 // The staff console is server-rendered and works without JavaScript, so it cannot send a bearer
 // header: the same short-lived access token and single-use refresh token the API issues travel in

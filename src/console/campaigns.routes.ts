@@ -1,12 +1,7 @@
 import { type Request, type Response, Router } from 'express';
 import type { Connection } from 'mongoose';
-import { AppError, type ErrorDetail } from '../http/errors.js';
-import type { Clock } from '../infra/clock.js';
-import { campaignReport } from '../reports/drive.reports.js';
-import { consoleErrors, rolesFor, sendConsolePage } from '../staff/console-page.js';
-import { consoleRole } from '../staff/console-session.js';
-import { type Campaign, campaignModels } from './campaign.model.js';
-import { countOf } from './campaign.service.js';
+import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import { countOf } from '../campaigns/campaign.service.js';
 import {
   type CampaignView,
   createCampaign,
@@ -14,10 +9,15 @@ import {
   presentCampaign,
   slugParam,
   updateCampaign,
-} from './campaign-admin.js';
+} from '../campaigns/campaign-admin.js';
+import { embedOptions, embedSnippets } from '../campaigns/embed-snippets.js';
+import type { ProgressCache } from '../campaigns/progress.service.js';
+import { AppError, type ErrorDetail } from '../http/errors.js';
+import type { Clock } from '../infra/clock.js';
+import { campaignReport } from '../reports/drive.reports.js';
 import { campaignFormValues, campaignFromForm, changedFields } from './campaign-form.js';
-import { embedOptions, embedSnippets } from './embed-snippets.js';
-import type { ProgressCache } from './progress.service.js';
+import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { consoleRole } from './console-session.js';
 
 // Campaigns in the staff console (admin, editor): list, create, change only what was changed, end
 // now; each campaign's page previews the widget, iframe and image with copy-paste snippets, its

@@ -3,9 +3,9 @@ import { Types } from 'mongoose';
 import { emailModels } from '../email/email.model.js';
 import { giftModel } from '../gifts/gift.model.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
+import { findMemberByEmail } from '../memberships/member-keys.js';
+import { type Member, membershipModels } from '../memberships/membership.model.js';
 import { newsletterModels } from '../newsletters/newsletter.model.js';
-import { findMemberByEmail } from './member-keys.js';
-import { type Member, membershipModels } from './membership.model.js';
 
 // Member lookup for staff answering a reader's email (admin, finance). An address is found by
 // primary keys (the member's email key); a name can only be found by scanning members, so that

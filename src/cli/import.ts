@@ -1,16 +1,21 @@
 import { parseArgs } from 'node:util';
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
-import { progressBar, runCli } from '../infra/cli.js';
+import { CsvSyntaxError } from '../imports/csv-reader.js';
+import {
+  type ImportSummary,
+  importMembersFile,
+  rowsIn,
+  UnknownFormatError,
+} from '../imports/import.service.js';
+import { recordImport, writeRejections } from '../imports/import-audit.js';
+import { adoptStripeAccount } from '../imports/stripe-adopt.js';
+import { importSubscribersFile } from '../imports/subscribers.import.js';
 import { systemClock } from '../infra/clock.js';
 import { createLogger } from '../infra/logger.js';
 import { stripeFromConfig } from '../infra/stripe.js';
 import { loadPlans } from '../memberships/plans.js';
 import { loadLists } from '../newsletters/lists.js';
-import { CsvSyntaxError } from './csv-reader.js';
-import { type ImportSummary, importMembersFile, rowsIn, UnknownFormatError } from './import.service.js';
-import { recordImport, writeRejections } from './import-audit.js';
-import { adoptStripeAccount } from './stripe-adopt.js';
-import { importSubscribersFile } from './subscribers.import.js';
+import { progressBar, runCli } from './cli-support.js';
 
 // `npm run import -- <what> …`: brings the newsroom's existing supporters in (README, "Importing
 // supporters"). Never emails anyone. Exit codes: 0 done, 2 bad arguments or an unknown file, 1 an error.

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection, Types } from 'mongoose';
-import { campaignModels } from '../campaigns/campaign.model.js';
-import { isDuplicateKey } from '../infra/db.js';
+import { isDuplicateKey } from '../../infra/db.js';
+import { campaignModels } from '../campaign.model.js';
 import {
   commitmentAlias,
   type LogLeaf,

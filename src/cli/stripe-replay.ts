@@ -1,9 +1,10 @@
-import { openDatabase, readConfigOrExit } from '../src/bootstrap.js';
-import { giftDepsFrom } from '../src/gifts/gift-deps.js';
-import { systemClock } from '../src/infra/clock.js';
-import { createLogger } from '../src/infra/logger.js';
-import { DomainEvents } from '../src/shared/domain-events.js';
-import { replayStripeEvents } from './replay.js';
+import { replayStripeEvents } from '../../webhooks/replay.js';
+import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { giftDepsFrom } from '../gifts/gift-deps.js';
+import { systemClock } from '../infra/clock.js';
+import { createLogger } from '../infra/logger.js';
+import { registerModels } from '../models.js';
+import { DomainEvents } from '../shared/domain-events.js';
 
 // `npm run stripe:replay`: rebuild members, subscriptions and the ledger from the stored Stripe
 // events in a scratch database and report any difference from the live state. Exit code 1 if any.
@@ -12,22 +13,26 @@ const config = readConfigOrExit();
 const logger = createLogger({ level: 'warn' });
 const database = await openDatabase(config, logger);
 try {
-  const report = await replayStripeEvents(database.db, {
-    clock: systemClock,
-    logger,
-    timeZone: config.timeZone,
-    publicBaseUrl: config.http.publicBaseUrl,
-    adoptUntagged: config.stripe.adoptUntagged,
-    linkSecret: config.session.secret,
-    // Replay calls no Stripe API: every fact it needs is in the stored events.
-    gifts: giftDepsFrom(config, {
-      db: database.db,
+  const report = await replayStripeEvents(
+    database.db,
+    {
       clock: systemClock,
       logger,
-      events: new DomainEvents(),
-      stripe: null,
-    }),
-  });
+      timeZone: config.timeZone,
+      publicBaseUrl: config.http.publicBaseUrl,
+      adoptUntagged: config.stripe.adoptUntagged,
+      linkSecret: config.session.secret,
+      // Replay calls no Stripe API: every fact it needs is in the stored events.
+      gifts: giftDepsFrom(config, {
+        db: database.db,
+        clock: systemClock,
+        logger,
+        events: new DomainEvents(),
+        stripe: null,
+      }),
+    },
+    registerModels,
+  );
   console.log(
     `Replayed ${report.events} events; compared ${report.compared.members} members, ` +
       `${report.compared.subscriptions} subscriptions, ${report.compared.ledgerEntries} ledger entries.`,

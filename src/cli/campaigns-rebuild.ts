@@ -1,6 +1,6 @@
 import { openDatabase, readConfigOrExit } from '../bootstrap.js';
+import { rebuildCampaignCounts } from '../campaigns/rebuild.js';
 import { createLogger } from '../infra/logger.js';
-import { rebuildCampaignCounts } from './rebuild.js';
 
 // `npm run campaigns:rebuild`: recompute every campaign's count from members and the ledger and
 // report differences from the stored records and from the live count (exit 1 if any).
