@@ -7,7 +7,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Connection } from 'mongoose';
 import { createHttpServer } from '../src/app.js';
-import { webhookDepsFrom } from '../src/capabilities.js';
 import { loadConfig } from '../src/config/config.js';
 import { systemClock } from '../src/infra/clock.js';
 import { connectDatabase, describeServer, ensureIndexes } from '../src/infra/db.js';
@@ -21,6 +20,7 @@ import { registerModels } from '../src/models.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
 import { STRIPE_EVENT_QUEUE } from '../webhooks/stripe-event.model.js';
 import { createStripeEventQueue } from '../webhooks/stripe-events.service.js';
+import { webhookDepsFrom } from '../webhooks/webhooks.capability.js';
 
 /** A fresh database for one benchmark: MONGODB_URI if set, else the embedded server in a temp folder. */
 export async function benchDatabase(
@@ -89,7 +89,7 @@ export async function startBenchApp(
     events: new DomainEvents(),
   };
   const server = createHttpServer(deps);
-  const stripeEvents = createStripeEventQueue(webhookDepsFrom(config, deps));
+  const stripeEvents = createStripeEventQueue(webhookDepsFrom(deps));
   return {
     url: await listen(server),
     server,

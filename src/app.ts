@@ -1,33 +1,15 @@
 import http from 'node:http';
 import express, { type Express } from 'express';
-import type { Connection } from 'mongoose';
-import type { Registry } from 'prom-client';
-import type Stripe from 'stripe';
-import { sendgridWebhookDocs, sendgridWebhookRoutes } from '../webhooks/sendgrid.routes.js';
-import { stripeWebhookDocs, stripeWebhookRoutes } from '../webhooks/stripe.routes.js';
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
-import { accountDocs, accountRoutes } from './accounts/account.routes.js';
-import { campaignDocs, campaignRoutes } from './campaigns/campaigns.routes.js';
-import { createSigner } from './campaigns/drive-log/signing.js';
-import { transparencyDocs, transparencyRoutes } from './campaigns/drive-log/transparency.routes.js';
 import { createProgressCache, type ProgressCache } from './campaigns/progress.service.js';
 import { progressFastPath } from './campaigns/progress-fast-path.js';
-import { newsletterDepsFrom, webhookDepsFrom, wireCapabilities } from './capabilities.js';
-import type { Config } from './config/config.js';
-import { campaignConsoleRoutes } from './console/campaigns.routes.js';
-import { consoleSession } from './console/console-session.js';
-import { dashboardRoutes } from './console/dashboard.routes.js';
-import { memberConsoleRoutes } from './console/members.routes.js';
-import { driveOverviewRoutes } from './console/overview.routes.js';
-import { consoleSignInRoutes } from './console/sign-in.routes.js';
+import { type AppContext, CAPABILITIES, wireCapabilities } from './capabilities.js';
 import { devHomeRoutes } from './dev/home.routes.js';
 import { createLocalCheckout } from './dev/local-checkout.js';
 import { localCheckoutRoutes } from './dev/local-checkout.routes.js';
 import { emailPreviewRoutes } from './email/email.routes.js';
 import { createRendererFromConfig } from './email/email.setup.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
-import { giftDepsFrom } from './gifts/gift-deps.js';
-import { giftDocs, giftRoutes } from './gifts/gifts.routes.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { healthDocs, healthRoutes } from './http/health.routes.js';
@@ -37,28 +19,9 @@ import { pageContext } from './http/pages.js';
 import { requestLogging, requireParsableBody } from './http/request-context.js';
 import { headersSetBy, securityHeaders } from './http/security-headers.js';
 import { closeConnectionsWhileDraining, type Lifecycle } from './http/shutdown.js';
-import type { Clock } from './infra/clock.js';
-import type { Logger } from './infra/logger.js';
-import { membershipDocs, membershipRoutes } from './memberships/memberships.routes.js';
-import { loadPlans } from './memberships/plans.js';
-import { newsletterDocs, newsletterRoutes } from './newsletters/newsletters.routes.js';
-import { reportDocs } from './reports/reports.docs.js';
-import { reportRoutes } from './reports/reports.routes.js';
-import type { DomainEvents } from './shared/domain-events.js';
-import { sponsorshipDocs, sponsorshipRoutes } from './sponsorship/sponsorship.routes.js';
-import { sponsorshipDepsFrom } from './sponsorship/sponsorship-deps.js';
-import { staffDocs, staffRoutes } from './staff/staff.routes.js';
+import type { ProcessContext } from './infra/capability.js';
 
-export interface AppDeps {
-  config: Config;
-  db: Connection;
-  logger: Logger;
-  clock: Clock;
-  metrics: Registry;
-  /** Null when payments are not configured. */
-  stripe: Stripe | null;
-  /** Where capabilities tell each other what happened (memberships → campaigns). */
-  events: DomainEvents;
+export interface AppDeps extends ProcessContext {
   /** Replaces the Stripe event handler table (tests use it to make a handler fail). */
   stripeEventHandlers?: HandlerTable;
   /** Set by the process on SIGTERM: /readyz answers 503 and responses close their connection. */
@@ -95,20 +58,12 @@ const newProgressCache = (deps: AppDeps) =>
 
 export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgressCache(deps)): Express {
   const { config } = deps;
-  const plans = loadPlans(config.membershipPlansFile);
-  const staffAuth = {
-    keys: config.staffAuth.keys,
-    issuer: config.http.publicBaseUrl,
-    accessTokenMinutes: config.staffAuth.accessTokenMinutes,
-    refreshTokenDays: config.staffAuth.refreshTokenDays,
-  };
-  wireCapabilities(config, deps);
-  const newsletterDeps = newsletterDepsFrom(config, deps);
   // Development without a Stripe key: checkout goes to a local payment page (src/dev/).
   const localCheckout = config.stripe.localCheckout
     ? createLocalCheckout({ db: deps.db, clock: deps.clock, publicBaseUrl: config.http.publicBaseUrl })
     : undefined;
-  const giftDeps = { ...giftDepsFrom(config, deps), localCheckout };
+  const ctx: AppContext = { ...deps, progressCache, localCheckout };
+  wireCapabilities(ctx);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.http.trustProxy));
@@ -127,25 +82,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
     }),
   );
 
-  // Webhook routes verify signatures over the exact bytes received, so they are mounted here,
-  // before any body parser, and read the raw body themselves.
-  app.use(
-    sendgridWebhookRoutes({
-      db: deps.db,
-      clock: deps.clock,
-      events: deps.events,
-      publicKey: config.email.sendgridWebhookPublicKey,
-    }),
-  );
-  app.use(
-    stripeWebhookRoutes({
-      ...webhookDepsFrom(config, deps),
-      localCheckout: Boolean(localCheckout),
-      webhookSecret: config.stripe.webhookSecret,
-      toleranceSeconds: config.stripe.webhookToleranceSeconds,
-      handlers: deps.stripeEventHandlers,
-    }),
-  );
+  // Signed webhooks verify the exact bytes received: mounted before any body parser.
+  for (const capability of CAPABILITIES) if (capability.rawRoutes) app.use(capability.rawRoutes(ctx));
 
   app.use(requireParsableBody);
   app.use(express.json({ limit: config.http.bodyLimit }));
@@ -153,77 +91,10 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
   // Every page's language (query, form, Accept-Language) and the brand it is shown under.
   app.use(pageContext(config.brand));
 
-  app.use(
-    membershipRoutes({
-      db: deps.db,
-      stripe: deps.stripe,
-      localCheckout,
-      plans,
-      publicBaseUrl: config.http.publicBaseUrl,
-      checkout: config.stripe.checkout,
-      logger: deps.logger,
-    }),
-  );
-  app.use(
-    accountRoutes({
-      db: deps.db,
-      clock: deps.clock,
-      stripe: deps.stripe,
-      publicBaseUrl: config.http.publicBaseUrl,
-      session: {
-        secret: config.session.secret,
-        issuer: config.http.publicBaseUrl,
-        days: config.session.days,
-      },
-      secureCookies: config.env === 'production',
-    }),
-  );
-  app.use(
-    newsletterRoutes({
-      ...newsletterDeps,
-      subscribeLimitPerIp: config.newsletters.signupsPerIp,
-      staffAuth,
-    }),
-  );
-  app.use(giftRoutes({ ...giftDeps, plans, redeemLimitPerIp: 30 }));
-  app.use(dashboardRoutes());
-  app.use(reportRoutes({ ...deps, staffAuth, timeZone: config.timeZone }));
-  app.use(staffRoutes({ db: deps.db, clock: deps.clock, auth: staffAuth }));
-  app.use(campaignRoutes({ db: deps.db, clock: deps.clock, staffAuth, progressCache }));
-  app.use(
-    sponsorshipRoutes({
-      ...sponsorshipDepsFrom(config, deps),
-      stripe: deps.stripe,
-      staffAuth,
-      brandName: config.brand.name,
-      requestsPerIp: 10,
-    }),
-  );
-  app.use(
-    transparencyRoutes({
-      db: deps.db,
-      signer: createSigner(config.transparency.keys),
-      brandName: config.brand.name,
-    }),
-  );
-  // The staff console: server-rendered pages over the same staff tokens, carried in cookies.
-  const consoleDeps = {
-    db: deps.db,
-    clock: deps.clock,
-    auth: staffAuth,
-    secureCookies: config.env === 'production',
-  };
-  app.use('/console', consoleSession(consoleDeps));
-  app.use(consoleSignInRoutes(consoleDeps));
-  app.use(driveOverviewRoutes({ db: deps.db, clock: deps.clock }));
-  app.use(campaignConsoleRoutes({ db: deps.db, clock: deps.clock, progressCache }));
-  app.use(
-    memberConsoleRoutes({
-      db: deps.db,
-      clock: deps.clock,
-      stripeDashboard: `https://dashboard.stripe.com${config.stripe.secretKey?.startsWith('sk_live') || config.stripe.secretKey?.startsWith('rk_live') ? '' : '/test'}`,
-    }),
-  );
+  for (const capability of CAPABILITIES) {
+    const routes = capability.routes?.(ctx);
+    if (routes) app.use(routes);
+  }
   if (config.email.previewRoutes) app.use(emailPreviewRoutes(createRendererFromConfig(config)));
   if (config.env === 'development') {
     app.use(devHomeRoutes({ config, db: deps.db, database: deps.runtime?.database ?? 'MongoDB' }));
@@ -238,27 +109,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       }),
     );
   }
-  app.use(
-    docsRoutes(
-      buildOpenApiDocument(
-        [
-          healthDocs,
-          campaignDocs,
-          transparencyDocs,
-          sponsorshipDocs,
-          giftDocs,
-          newsletterDocs,
-          membershipDocs,
-          accountDocs,
-          reportDocs,
-          staffDocs,
-          stripeWebhookDocs,
-          sendgridWebhookDocs,
-        ],
-        config.http.publicBaseUrl,
-      ),
-    ),
-  );
+  const apiDocs = [healthDocs, ...CAPABILITIES.flatMap((capability) => capability.docs ?? [])];
+  app.use(docsRoutes(buildOpenApiDocument(apiDocs, config.http.publicBaseUrl)));
 
   // Browsers ask every page's origin for one; an error in their console helps no one.
   app.get('/favicon.ico', (_req, res) => {

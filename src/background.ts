@@ -1,84 +1,40 @@
-import type { Connection } from 'mongoose';
-import type { Registry } from 'prom-client';
-import type Stripe from 'stripe';
 import { createStripeEventQueue } from '../webhooks/stripe-events.service.js';
-import { signDueCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
-import { createSigner } from './campaigns/drive-log/signing.js';
-import { webhookDepsFrom, wireCapabilities } from './capabilities.js';
-import type { Config } from './config/config.js';
+import { webhookDepsFrom } from '../webhooks/webhooks.capability.js';
+import { periodicTasks, wireCapabilities } from './capabilities.js';
 import { createWorkerFromConfig } from './email/email.setup.js';
-import { deliverDueGifts, sweepGifts } from './gifts/gift.service.js';
-import { giftDepsFrom } from './gifts/gift-deps.js';
-import type { Clock } from './infra/clock.js';
-import { createJobRunner, type JobRunner, type PeriodicTask, registerJobMetrics } from './infra/jobs.js';
-import type { Logger } from './infra/logger.js';
-import { settleUnsettledEntries } from './ledger/settlement.service.js';
+import type { ProcessContext } from './infra/capability.js';
+import { createJobRunner, type JobRunner, registerJobMetrics } from './infra/jobs.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
-import { sweepExpiredRecords } from './retention/retention.service.js';
-import type { DomainEvents } from './shared/domain-events.js';
-
-const MINUTE = 60_000;
 
 /**
- * The background work a process runs, all through the one job runner (src/infra/jobs.ts):
- * applying stored Stripe events, queued email and SendGrid Marketing changes (leased jobs), and periodic tasks that run once
- * per period across every process: gift delivery, the hourly gift sweep, settling ledger entries
- * whose Stripe fees were not known when they were recorded, the retention sweep, and signing the
- * drive logs' checkpoints (src/transparency/).
+ * The background work a process runs, all through the one job runner (src/infra/jobs.ts): applying
+ * stored Stripe events, queued email and SendGrid Marketing changes (leased jobs), and every
+ * capability's periodic tasks (src/capabilities.ts), each run once per period across all processes.
  */
-export function startBackgroundWork(
-  config: Config,
-  deps: {
-    db: Connection;
-    clock: Clock;
-    logger: Logger;
-    metrics: Registry;
-    stripe: Stripe | null;
-    events: DomainEvents;
-  },
-): JobRunner {
-  const email = createWorkerFromConfig(config, deps);
+export function startBackgroundWork(ctx: ProcessContext): JobRunner {
+  const { config } = ctx;
+  const email = createWorkerFromConfig(config, ctx);
   const sync = config.email.sendgridApiKey
     ? createMarketingSyncWorker({
-        ...deps,
+        ...ctx,
         apiKey: config.email.sendgridApiKey,
         baseUrl: config.email.sendgridApiUrl,
         leaseMs: config.jobs.leaseMs,
         retryBaseMs: config.jobs.retryBaseMs * 2,
       })
     : undefined;
-  const gifts = giftDepsFrom(config, deps);
-  const { stripe } = deps;
-  const tasks: PeriodicTask[] = [
-    { name: 'gift-delivery', everyMs: MINUTE, run: () => deliverDueGifts(gifts) },
-    { name: 'gift-sweep', everyMs: 60 * MINUTE, run: () => sweepGifts(gifts) },
-    { name: 'retention', everyMs: 60 * MINUTE, run: () => sweepExpiredRecords(deps) },
-    {
-      name: 'drive-checkpoints',
-      everyMs: MINUTE,
-      run: () =>
-        signDueCheckpoints({
-          ...deps,
-          signer: createSigner(config.transparency.keys),
-          checkpointMs: config.transparency.checkpointMs,
-        }),
-    },
-    ...(stripe
-      ? [{ name: 'settlement', everyMs: 10 * MINUTE, run: () => settleUnsettledEntries({ ...deps, stripe }) }]
-      : []),
-  ];
   // Stripe events stored by any web process: applied here right after they arrive when this is
   // that process (EMAIL_WORKER=inline), else at the next poll, and retried here when they fail.
-  wireCapabilities(config, deps);
+  wireCapabilities(ctx);
   const stripeEvents = createStripeEventQueue({
-    ...webhookDepsFrom(config, deps),
+    ...webhookDepsFrom(ctx),
     leaseMs: config.jobs.leaseMs,
     crashAfterClaim: config.jobs.crashAfterClaim,
-    metrics: deps.metrics,
+    metrics: ctx.metrics,
   });
   const queues = [stripeEvents, email.queue, ...(sync ? [sync.queue] : [])];
-  registerJobMetrics(deps.metrics, deps.clock, queues);
-  const runner = createJobRunner({ ...deps, queues, tasks });
+  registerJobMetrics(ctx.metrics, ctx.clock, queues);
+  const runner = createJobRunner({ ...ctx, queues, tasks: periodicTasks(ctx) });
   runner.start();
   return runner;
 }

@@ -1,20 +1,12 @@
 import { existsSync } from 'node:fs';
 import type { Connection } from 'mongoose';
-import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
-import { backfillCampaignTallies } from './campaigns/campaign.service.js';
-import { backfillDriveLog } from './campaigns/drive-log/log.service.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
-import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
-import { backfillGiftKeys } from './gifts/gift.model.js';
 import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
-import { backfillDueMarkers } from './infra/due.js';
 import { startEmbeddedDatabase } from './infra/embedded-db.js';
 import type { Logger } from './infra/logger.js';
-import { runOnce } from './infra/migrations.js';
 import { fromRoot } from './infra/paths.js';
-import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
+import { migrate } from './migrations.js';
 import { registerModels } from './models.js';
-import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
 
 // What every process (web server, worker, CLI) does first: read the configuration once, and
 // open the database with every model and index in place.
@@ -70,40 +62,6 @@ export function stoppingOnce(logger: Logger): { stopWith(stop: (reason: string) 
       process.on('SIGINT', () => void stopOnce('SIGINT'));
     },
   };
-}
-
-/** Brings data from before a version up to date, once per database (infra/migrations.ts). */
-async function migrate(db: Connection, logger: Logger): Promise<void> {
-  const members = await runOnce(db, 'member-keys', () => backfillMemberKeys(db));
-  if (members) logger.info({ members }, 'gave existing members their lookup keys');
-  const marks = await runOnce(db, 'campaign-tallies', () => backfillCampaignTallies(db));
-  if (marks) logger.info({ marks }, 'tallied existing campaign contributions');
-  const subscriptions = await runOnce(db, 'member-subscriptions', () => backfillMemberSubscriptions(db));
-  if (subscriptions) logger.info({ subscriptions }, 'listed existing subscriptions under their members');
-  const gifts = await runOnce(db, 'gift-keys', () => backfillGiftKeys(db));
-  if (gifts) logger.info({ gifts }, 'gave existing gifts their lookup keys');
-  const { EmailJob } = emailModels(db);
-  const queued = await runOnce(db, 'due-markers', async () => {
-    const emails = await backfillDueMarkers(db, EMAIL_QUEUE, EmailJob as never, ['pending', 'sending']);
-    const syncs = await backfillDueMarkers(db, MARKETING_SYNC_QUEUE, marketingSyncModel(db) as never, [
-      'pending',
-      'running',
-    ]);
-    return emails + syncs;
-  });
-  if (queued) logger.info({ queued }, 'marked queued jobs due');
-  // Before events were applied from a queue, a failed one waited for Stripe to send it again.
-  const events = await runOnce(db, 'stripe-event-queue', async () => {
-    const StripeEvent = stripeEventModel(db);
-    await StripeEvent.updateMany(
-      { status: { $in: ['received', 'failed'] } },
-      { $set: { status: 'received', attempts: 0, claimSeq: 0, nextAttemptAt: new Date() } },
-    );
-    return backfillDueMarkers(db, STRIPE_EVENT_QUEUE, StripeEvent as never, ['received']);
-  });
-  if (events) logger.info({ events }, 'queued stripe events that were not applied');
-  const leaves = await runOnce(db, 'drive-log', () => backfillDriveLog(db));
-  if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
 }
 
 /**

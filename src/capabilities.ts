@@ -1,72 +1,69 @@
-import type { Connection } from 'mongoose';
-import type Stripe from 'stripe';
-import type { WebhookDeps } from '../webhooks/stripe-handlers.js';
-import { subscribeCampaigns } from './campaigns/campaign.listeners.js';
-import type { Config } from './config/config.js';
-import { giftDepsFrom } from './gifts/gift-deps.js';
-import type { Clock } from './infra/clock.js';
-import type { Logger } from './infra/logger.js';
-import { subscribeSettlement } from './ledger/settlement.service.js';
-import { loadLists } from './newsletters/lists.js';
-import { removeSuppressedFromLists } from './newsletters/newsletter.service.js';
+import type { HandlerTable } from '../webhooks/stripe-events.service.js';
+import { webhooksCapability } from '../webhooks/webhooks.capability.js';
+import { accountsCapability } from './accounts/accounts.capability.js';
+import { campaignsCapability } from './campaigns/campaigns.capability.js';
+import type { ProgressCache } from './campaigns/progress.service.js';
+import { consoleCapability } from './console/console.capability.js';
+import { emailCapability } from './email/email.capability.js';
+import { giftsCapability } from './gifts/gifts.capability.js';
+import type { Capability, ProcessContext } from './infra/capability.js';
+import type { PeriodicTask } from './infra/jobs.js';
+import { storeCapability } from './infra/store.capability.js';
+import { ledgerCapability } from './ledger/ledger.capability.js';
+import type { CheckoutSessions } from './memberships/checkout.service.js';
+import { membershipsCapability } from './memberships/memberships.capability.js';
+import { newslettersCapability } from './newsletters/newsletters.capability.js';
+import { reportsCapability } from './reports/reports.capability.js';
+import { retentionCapability } from './retention/retention.capability.js';
 import type { DomainEvents } from './shared/domain-events.js';
-import { applySponsorshipRefund } from './sponsorship/sponsorship.service.js';
+import { sponsorshipCapability } from './sponsorship/sponsorship.capability.js';
+import { staffCapability } from './staff/staff.capability.js';
 
-// What both kinds of process need to apply Stripe events: the web process (its own events, right
-// after answering) and the worker (retries, and events a web process left when it stopped). The
-// capabilities hear about each other through DomainEvents; whoever applies an event must have
-// the same listeners, or a member would join without the campaign counting them.
-
-export interface ProcessDeps {
-  db: Connection;
-  clock: Clock;
-  logger: Logger;
-  stripe: Stripe | null;
-  events: DomainEvents;
+/** What routes are given besides the process context: things the web process builds once. */
+export interface AppContext extends ProcessContext {
+  /** Shared with the progress fast path in front of Express. */
+  progressCache: ProgressCache;
+  /** The development checkout page, when there is no Stripe key (src/dev/). */
+  localCheckout?: CheckoutSessions;
+  /** Replaces the Stripe event handler table (tests use it to make a handler fail). */
+  stripeEventHandlers?: HandlerTable;
 }
 
-function membershipDepsFrom(config: Config, deps: ProcessDeps) {
-  return {
-    db: deps.db,
-    clock: deps.clock,
-    logger: deps.logger,
-    events: deps.events,
-    timeZone: config.timeZone,
-    publicBaseUrl: config.http.publicBaseUrl,
-    adoptUntagged: config.stripe.adoptUntagged,
-    linkSecret: config.session.secret,
-  };
-}
-
-export function newsletterDepsFrom(config: Config, deps: ProcessDeps) {
-  return {
-    db: deps.db,
-    clock: deps.clock,
-    lists: loadLists(config.newsletters.listsFile),
-    publicBaseUrl: config.http.publicBaseUrl,
-    linkSecret: config.session.secret,
-    confirmationHours: config.newsletters.confirmationHours,
-  };
-}
-
-export function webhookDepsFrom(config: Config, deps: ProcessDeps): WebhookDeps & { stripe: Stripe | null } {
-  return {
-    ...membershipDepsFrom(config, deps),
-    stripe: deps.stripe,
-    gifts: giftDepsFrom(config, deps),
-    charityStatement: config.stripe.checkout.charityStatement,
-  };
-}
+/**
+ * Every capability, each declared once in its own folder. The order is the order routes are
+ * mounted and listeners subscribed: campaigns hear a ledger entry before settlement and
+ * sponsorship do, as they always have.
+ */
+export const CAPABILITIES: Capability<AppContext>[] = [
+  storeCapability,
+  emailCapability,
+  staffCapability,
+  membershipsCapability,
+  accountsCapability,
+  newslettersCapability,
+  giftsCapability,
+  reportsCapability,
+  campaignsCapability,
+  ledgerCapability,
+  sponsorshipCapability,
+  retentionCapability,
+  consoleCapability,
+  webhooksCapability,
+];
 
 const wired = new WeakSet<DomainEvents>();
 
-/** Subscribes the capabilities to each other's events, once per DomainEvents. */
-export function wireCapabilities(config: Config, deps: ProcessDeps): void {
-  if (wired.has(deps.events)) return;
-  wired.add(deps.events);
-  subscribeCampaigns(deps.events, { db: deps.db, clock: deps.clock, logger: deps.logger });
-  if (deps.stripe) subscribeSettlement(deps.events, { ...deps, stripe: deps.stripe });
-  deps.events.on('ledger.recorded', (entry) => applySponsorshipRefund(deps, entry));
-  const newsletterDeps = newsletterDepsFrom(config, deps);
-  deps.events.on('address.suppressed', ({ email }) => removeSuppressedFromLists(newsletterDeps, email));
+/**
+ * Subscribes the capabilities to each other's events, once per DomainEvents. Whoever applies a
+ * Stripe event (the web process right after answering, the worker on retry) must have the same
+ * listeners, or a member would join without the campaign counting them.
+ */
+export function wireCapabilities(ctx: ProcessContext): void {
+  if (wired.has(ctx.events)) return;
+  wired.add(ctx.events);
+  for (const capability of CAPABILITIES) capability.listen?.(ctx);
 }
+
+/** Every capability's periodic tasks, run by the one job runner. */
+export const periodicTasks = (ctx: ProcessContext): PeriodicTask[] =>
+  CAPABILITIES.flatMap((capability) => capability.tasks?.(ctx) ?? []);

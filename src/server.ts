@@ -57,7 +57,7 @@ async function main(): Promise<void> {
 
   const worker =
     config.email.worker === 'inline'
-      ? startBackgroundWork(config, { db, clock: systemClock, logger, metrics, stripe, events })
+      ? startBackgroundWork({ config, db, clock: systemClock, logger, metrics, stripe, events })
       : undefined;
   if (!worker)
     logger.info(

@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, logger);
   const metrics = createMetricsRegistry();
   registerOutboxMetrics(metrics, database.db);
-  const worker = startBackgroundWork(config, {
+  const worker = startBackgroundWork({
+    config,
     db: database.db,
     clock: systemClock,
     logger,

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { Connection } from 'mongoose';
 import { inject } from 'vitest';
 import { type AppDeps, createHttpServer } from '../../src/app.js';
-import { webhookDepsFrom } from '../../src/capabilities.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/infra/clock.js';
 import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
@@ -14,6 +13,7 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { registerModels } from '../../src/models.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createStripeEventQueue } from '../../webhooks/stripe-events.service.js';
+import { webhookDepsFrom } from '../../webhooks/webhooks.capability.js';
 
 export const TEST_ENV = {
   NODE_ENV: 'test',
@@ -118,7 +118,7 @@ export async function startTestApp(
     deps,
     applyStripeEvents: async () => {
       await alone;
-      stripeEvents ??= createStripeEventQueue(webhookDepsFrom(config, deps), deps.stripeEventHandlers);
+      stripeEvents ??= createStripeEventQueue(webhookDepsFrom(deps), deps.stripeEventHandlers);
       draining++;
       try {
         return await stripeEvents.drain();

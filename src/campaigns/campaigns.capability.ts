@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import type { Capability, ProcessContext } from '../infra/capability.js';
+import { staffAuthFrom } from '../staff/staff.capability.js';
+import { subscribeCampaigns } from './campaign.listeners.js';
+import { registerCampaignModels } from './campaign.model.js';
+import { campaignDocs, campaignRoutes } from './campaigns.routes.js';
+import { signDueCheckpoints } from './drive-log/checkpoint.service.js';
+import { registerTransparencyModels } from './drive-log/log.model.js';
+import { createSigner } from './drive-log/signing.js';
+import { transparencyDocs, transparencyRoutes } from './drive-log/transparency.routes.js';
+import type { ProgressCache } from './progress.service.js';
+
+const MINUTE = 60_000;
+
+/** Drives, their counts and the progress widget, and the public log that makes the count verifiable. */
+export const campaignsCapability: Capability<ProcessContext & { progressCache: ProgressCache }> = {
+  name: 'campaigns',
+  models(db) {
+    registerCampaignModels(db);
+    registerTransparencyModels(db);
+  },
+  listen: (ctx) => subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger }),
+  tasks: (ctx) => [
+    {
+      name: 'drive-checkpoints',
+      everyMs: MINUTE,
+      run: () =>
+        signDueCheckpoints({
+          ...ctx,
+          signer: createSigner(ctx.config.transparency.keys),
+          checkpointMs: ctx.config.transparency.checkpointMs,
+        }),
+    },
+  ],
+  routes(ctx) {
+    const router = Router();
+    router.use(
+      campaignRoutes({
+        db: ctx.db,
+        clock: ctx.clock,
+        staffAuth: staffAuthFrom(ctx.config),
+        progressCache: ctx.progressCache,
+      }),
+    );
+    router.use(
+      transparencyRoutes({
+        db: ctx.db,
+        signer: createSigner(ctx.config.transparency.keys),
+        brandName: ctx.config.brand.name,
+      }),
+    );
+    return router;
+  },
+  docs(docs) {
+    campaignDocs(docs);
+    transparencyDocs(docs);
+  },
+};

@@ -1,0 +1,44 @@
+import type { Capability, ProcessContext } from '../infra/capability.js';
+import { registerCustomerEmailModel } from './customer-email.js';
+import { registerMembershipModels } from './membership.model.js';
+import { type MembershipRoutesDeps, membershipDocs, membershipRoutes } from './memberships.routes.js';
+import { loadPlans } from './plans.js';
+import { registerStripeCatalogModels } from './stripe-catalog.js';
+
+/** What applying a Stripe event to members needs (the webhook and the worker alike). */
+export function membershipDepsFrom(ctx: ProcessContext) {
+  const { config } = ctx;
+  return {
+    db: ctx.db,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    events: ctx.events,
+    timeZone: config.timeZone,
+    publicBaseUrl: config.http.publicBaseUrl,
+    adoptUntagged: config.stripe.adoptUntagged,
+    linkSecret: config.session.secret,
+  };
+}
+
+/** Members, their subscriptions and checkout: the only writer of members. */
+export const membershipsCapability: Capability<
+  ProcessContext & { localCheckout?: MembershipRoutesDeps['localCheckout'] }
+> = {
+  name: 'memberships',
+  models(db) {
+    registerMembershipModels(db);
+    registerStripeCatalogModels(db);
+    registerCustomerEmailModel(db);
+  },
+  routes: (ctx) =>
+    membershipRoutes({
+      db: ctx.db,
+      stripe: ctx.stripe,
+      localCheckout: ctx.localCheckout,
+      plans: loadPlans(ctx.config.membershipPlansFile),
+      publicBaseUrl: ctx.config.http.publicBaseUrl,
+      checkout: ctx.config.stripe.checkout,
+      logger: ctx.logger,
+    }),
+  docs: membershipDocs,
+};
