@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { type Response, Router } from 'express';
-import Handlebars from 'handlebars';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
+import { renderDocument } from '../http/pages.js';
 import { useApiSecurityHeaders } from '../http/security-headers.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
@@ -63,9 +63,6 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     '/*@MESSAGES@*/ { en: {}, uk: {} }',
     JSON.stringify(messagesFor('embed.')),
   );
-  const widgetPage = Handlebars.compile(
-    readFileSync(fromRoot('templates/pages/campaign-widget.hbs'), 'utf8'),
-  );
 
   const embeddable = (res: Response) =>
     res.set({
@@ -110,7 +107,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
       'Cache-Control': PUBLIC_CACHE,
     });
     res.type('html').send(
-      widgetPage({
+      renderDocument('campaign-widget', {
         slug: cached.progress.slug,
         ...options,
         theme:

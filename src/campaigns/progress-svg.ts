@@ -1,8 +1,8 @@
-import Handlebars from 'handlebars';
+import { escapeHtml } from '../http/pages.js';
 import { type Locale, translate } from '../shared/messages.js';
 import type { Progress } from './progress.service.js';
 
-const esc = Handlebars.escapeExpression;
+const esc = escapeHtml;
 
 export interface SvgOptions {
   accent: string;

@@ -1,10 +1,10 @@
-import Handlebars from 'handlebars';
+import { escapeHtml } from '../http/pages.js';
 import type { DriveDay } from '../reports/drive-overview.js';
 
 // The overview's charts as inline SVG drawn on the server: readable without JavaScript, each with
 // a title and a table of the same numbers beside it for screen readers.
 
-const esc = Handlebars.escapeExpression;
+const esc = escapeHtml;
 const W = 720;
 const H = 240;
 const PAD = { left: 48, right: 16, top: 16, bottom: 32 };

@@ -1,7 +1,7 @@
 import { Router } from 'express';
-import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { AppError } from '../http/errors.js';
+import { escapeHtml } from '../http/pages.js';
 import { parseInput } from '../http/validate.js';
 import { EMAIL_TEMPLATES, isTemplateName, LOCALES } from './catalog.js';
 import type { EmailRenderer } from './renderer.js';
@@ -23,7 +23,7 @@ export function emailPreviewRoutes(renderer: EmailRenderer): Router {
             `<a href="/dev/emails/${name}?locale=${locale}">${locale} HTML</a> · ` +
             `<a href="/dev/emails/${name}?locale=${locale}&part=text">${locale} text</a>`,
         ).join(' · ');
-        return `<li><strong>${Handlebars.escapeExpression(name)}</strong>: ${links}</li>`;
+        return `<li><strong>${escapeHtml(name)}</strong>: ${links}</li>`;
       })
       .join('\n');
     res

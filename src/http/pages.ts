@@ -55,6 +55,9 @@ for (const file of readdirSync(fromRoot('templates/pages/partials'))) {
       readFileSync(path.join(fromRoot('templates/pages/partials'), file), 'utf8'),
     );
 }
+/** Escapes text for HTML and SVG built outside a template (charts, the progress image). */
+export const escapeHtml: (text: string) => string = Handlebars.escapeExpression;
+
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 function compiled(name: string): HandlebarsTemplateDelegate {
