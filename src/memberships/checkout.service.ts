@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
 import { z } from 'zod';
@@ -205,6 +205,12 @@ function priceFor(plans: Plans, request: CheckoutRequest): { plan: string; name:
   return { plan: tier.id, name: `${tier.name} membership`, amount: price };
 }
 
+/** A stable reference for a client's idempotency key, shaped like the random ones (a UUID's length). */
+function referenceFor(idempotencyKey: string): string {
+  const hex = createHash('sha256').update(`checkout:${idempotencyKey}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 /**
  * Creates a Stripe Checkout Session for a membership (subscription mode) or a one-time
  * contribution (payment mode), at the tier's Stripe Price or as price_data (lineItemFor);
@@ -219,7 +225,9 @@ export async function createCheckoutSession(
 ): Promise<{ sessionId: string; url: string }> {
   const chosen = priceFor(deps.plans, request);
   const { plan } = chosen;
-  const reference = randomUUID();
+  // A client's retry (the same Idempotency-Key) must send Stripe the very same parameters, or
+  // Stripe refuses it instead of returning the session it made: the reference follows the key.
+  const reference = idempotencyKey ? referenceFor(idempotencyKey) : randomUUID();
   const interval = request.kind === 'membership' ? request.interval : undefined;
   const metadata: Record<string, string> = {
     app: METADATA_APP,

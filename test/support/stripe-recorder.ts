@@ -23,9 +23,28 @@ export type PlantedAnswer = (request: {
   params: Record<string, string>;
 }) => { status: number; body: unknown } | undefined;
 
-export async function startStripeRecorder(options: { answer?: PlantedAnswer } = {}) {
+/**
+ * Stripe's documented idempotency, which stateless stripe-mock lacks: the first answer to a key is
+ * kept; a POST with the same key and the same parameters gets that answer again (with
+ * `Idempotent-Replayed: true`), and with other parameters a 400 `idempotency_error`.
+ */
+function idempotencyOf(
+  seen: Map<string, { body: string; status: number; answer: string }>,
+  key: string | undefined,
+  body: string,
+) {
+  return {
+    replay: () => (key ? seen.get(key) : undefined),
+    keep: (status: number, answer: string) => {
+      if (key && !seen.has(key)) seen.set(key, { body, status, answer });
+    },
+  };
+}
+
+export async function startStripeRecorder(options: { answer?: PlantedAnswer; idempotency?: boolean } = {}) {
   const target = inject('stripeMock');
   const requests: RecordedStripeRequest[] = [];
+  const seenKeys = new Map<string, { body: string; status: number; answer: string }>();
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => {
@@ -37,6 +56,29 @@ export async function startStripeRecorder(options: { answer?: PlantedAnswer } = 
       const params = Object.fromEntries(
         new URLSearchParams(method === 'GET' ? (req.url ?? '').split('?')[1] : body),
       );
+      const key = method === 'POST' ? (req.headers['idempotency-key'] as string | undefined) : undefined;
+      const idempotency = idempotencyOf(seenKeys, options.idempotency ? key : undefined, body);
+      const earlier = idempotency.replay();
+      if (earlier) {
+        const same = earlier.body === body;
+        const status = same ? earlier.status : 400;
+        requests.push({ method, path, params, idempotencyKey: key, status });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          ...(same ? { 'idempotent-replayed': 'true' } : {}),
+        });
+        res.end(
+          same
+            ? earlier.answer
+            : JSON.stringify({
+                error: {
+                  type: 'idempotency_error',
+                  message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+                },
+              }),
+        );
+        return;
+      }
       const planted = options.answer?.({ method, path, params });
       if (planted) {
         const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
@@ -56,7 +98,15 @@ export async function startStripeRecorder(options: { answer?: PlantedAnswer } = 
             status: answer.statusCode ?? 0,
           });
           res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          let answered = '';
+          answer.on('data', (chunk) => {
+            answered += chunk;
+            res.write(chunk);
+          });
+          answer.on('end', () => {
+            idempotency.keep(answer.statusCode ?? 0, answered);
+            res.end();
+          });
         },
       );
       upstream.on('error', () => res.destroy());
