@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { isStripeError, isStripeIdempotencyError, isStripeOutage } from '../infra/stripe.js';
+import { currencyClashOf, isStripeError, isStripeIdempotencyError, isStripeOutage } from '../infra/stripe.js';
 
 // Every error a client can see, with its status and the message a person reads. The code is
 // the contract (clients branch on it); the message may be reworded.
@@ -26,6 +26,10 @@ export const ERROR_CATALOG = {
     'This Idempotency-Key was used for another request, or that request is still running.',
   ],
   gift_already_redeemed: [409, 'This gift has already been used.'],
+  currency_conflict: [
+    409,
+    'This address already pays in another currency, and a payment account keeps one. Choose that currency, or write to us to change it.',
+  ],
   receipt_pending: [
     409,
     'This receipt is logged; the next signed checkpoint (within the hour) will include it.',
@@ -151,6 +155,14 @@ export function clientErrorOf(err: unknown): AppError | undefined {
   if (err instanceof z.ZodError) return validationError(err);
   // The client's Idempotency-Key, which we pass on: reused with another body, or sent twice at once.
   if (isStripeIdempotencyError(err)) return new AppError('idempotency_key_reused');
+  // A known customer choosing another currency: the reader can fix it by choosing theirs.
+  const currency = currencyClashOf(err);
+  if (currency)
+    return new AppError(
+      'currency_conflict',
+      `This address already pays in ${currency}. Choose ${currency}, or write to us to change currency.`,
+      [{ path: 'currency', message: `Choose ${currency}` }],
+    );
   // Stripe's 401 is our key, its 400 our request: not the reader's to fix (nor "sign in").
   if (isStripeError(err)) return undefined;
   const e = (err ?? {}) as {

@@ -89,6 +89,16 @@ export const isStripeIdempotencyError = (error: unknown): boolean =>
   error instanceof Stripe.errors.StripeIdempotencyError;
 
 /**
+ * Stripe keeps one currency per customer: a member paying in GBP who picks EUR is refused with
+ * "You cannot combine currencies on a single customer … with currency gbp". Returns that currency.
+ */
+export function currencyClashOf(error: unknown): string | undefined {
+  if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) return undefined;
+  if (!/combine currencies/i.test(error.message)) return undefined;
+  return /with currency ([a-z]{3})\b/i.exec(error.message)?.[1]?.toUpperCase() ?? 'another currency';
+}
+
+/**
  * Stripe failed to answer, answered 5xx, or took too long: payments are unavailable for a
  * moment, which is not the reader's fault (503 payments_unavailable, not 500).
  */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStripeClient } from '../../src/infra/stripe.js';
+import { membershipModels } from '../../src/memberships/membership.model.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { startTestApp, TEST_ENV, type TestApp } from '../support/test-app.js';
 
@@ -11,7 +12,25 @@ let app: TestApp;
 let recorder: Awaited<ReturnType<typeof startStripeRecorder>>;
 
 beforeAll(async () => {
-  recorder = await startStripeRecorder({ idempotency: true });
+  recorder = await startStripeRecorder({
+    idempotency: true,
+    // Stripe's answer to a customer who pays in GBP choosing another currency (its wording).
+    answer: ({ path, params }) =>
+      path === '/v1/checkout/sessions' &&
+      params.customer === 'cus_pays_gbp' &&
+      params['line_items[0][price_data][currency]'] !== 'gbp'
+        ? {
+            status: 400,
+            body: {
+              error: {
+                type: 'invalid_request_error',
+                message:
+                  'You cannot combine currencies on a single customer. This customer has an active subscription, subscription schedule, discount, quote, or invoice item with currency gbp.',
+              },
+            },
+          }
+        : undefined,
+  });
   app = await startTestApp({
     deps: { stripe: createStripeClient(TEST_ENV.STRIPE_SECRET_KEY, recorder.connection) },
   });
@@ -61,5 +80,24 @@ describe('checkout retries', () => {
     const [a, b] = recorder.requests.slice(before);
     expect(a!.params['metadata[reference]']).not.toBe(b!.params['metadata[reference]']);
     expect(a!.idempotencyKey).not.toBe(b!.idempotencyKey);
+  });
+});
+
+describe('a member paying in another currency', () => {
+  it('when a member who pays in GBP picks EUR, then 409 currency_conflict says to choose GBP', async () => {
+    await membershipModels(app.deps.db).Member.create({
+      email: 'pays-gbp@example.com',
+      stripeCustomerId: 'cus_pays_gbp',
+      status: 'canceled',
+      source: 'checkout',
+      joinedAt: new Date(),
+      joinedVia: 'sub_gbp',
+    });
+    const res = await checkout({ ...membership, plan: 'custom', amount: 900, email: 'pays-gbp@example.com' });
+    expect(res.status).toBe(409);
+    const { error } = (await res.json()) as { error: { code: string; message: string; details: unknown } };
+    expect(error.code).toBe('currency_conflict');
+    expect(error.message).toContain('Choose GBP');
+    expect(error.details).toEqual([{ path: 'currency', message: 'Choose GBP' }]);
   });
 });
