@@ -1,5 +1,6 @@
 import type { Connection, Types } from 'mongoose';
 import { enqueueEmail } from '../email/outbox.service.js';
+import { claimOnce, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -217,25 +218,36 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
   }
 }
 
-/** When the count first reaches a milestone, admins and editors are emailed, once each. */
+/** Marks a milestone as announced; a higher one announced makes the lower ones moot. */
+const milestoneAnnounced = (campaign: Campaign, percent: number) =>
+  `milestone-announced:${campaign._id}:${percent}`;
+
+/**
+ * When the count reaches a milestone, admins and editors are emailed once each, for the highest
+ * milestone reached: a count that jumps past several (a starting offset, a batch of joins) sends
+ * one message, and a lower milestone is never announced after a higher one (a refund that takes the
+ * count back under 75 % does not make 50 % news again). The mark is written after the emails are
+ * queued, so a crash in between only queues them again, which their idempotency keys absorb.
+ */
 async function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promise<void> {
   const count = await countOf(deps.db, campaign);
   const reached = campaign.milestones.filter((percent) => count * 100 >= campaign.goal * percent);
   if (reached.length === 0) return;
+  const percent = Math.max(...reached);
+  const higher = campaign.milestones.filter((p) => p > percent);
+  for (const p of higher) if (await hasClaim(deps.db, milestoneAnnounced(campaign, p))) return;
   const staff = await staffModels(deps.db)
     .StaffUser.find({ role: { $in: ['admin', 'editor'] }, disabled: false })
     .select({ email: 1, name: 1 })
     .lean();
-  for (const percent of reached) {
-    for (const person of staff) {
-      const { created } = await enqueueEmail(deps.db, deps.clock, {
-        template: 'campaign-milestone',
-        to: { email: person.email, name: person.name },
-        data: { name: person.name, campaignTitle: campaign.title, percent, count, goal: campaign.goal },
-        idempotencyKey: `milestone:${campaign._id}:${percent}:${person._id}`,
-      });
-      if (created)
-        deps.logger.info({ campaign: campaign.slug, percent, count }, 'campaign milestone reached');
-    }
+  for (const person of staff) {
+    const { created } = await enqueueEmail(deps.db, deps.clock, {
+      template: 'campaign-milestone',
+      to: { email: person.email, name: person.name },
+      data: { name: person.name, campaignTitle: campaign.title, percent, count, goal: campaign.goal },
+      idempotencyKey: `milestone:${campaign._id}:${percent}:${person._id}`,
+    });
+    if (created) deps.logger.info({ campaign: campaign.slug, percent, count }, 'campaign milestone reached');
   }
+  await claimOnce(deps.db, milestoneAnnounced(campaign, percent), deps.clock.now());
 }

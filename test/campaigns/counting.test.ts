@@ -286,9 +286,36 @@ describe('gifts', () => {
 });
 
 describe('milestones', () => {
-  it('when the count crosses 25% and 50%, then editors are emailed once per milestone', async () => {
+  it('when one join jumps the count past 25% and 50% at once, then editors get one message, for 50%', async () => {
+    await campaignModels(app.deps.db).Campaign.updateOne(
+      { _id: campaign._id },
+      { $set: { goal: 8, startingOffset: 3 } },
+    );
+    campaign = { ...campaign, goal: 8, startingOffset: 3 };
+    await publishJoined(await joins(1));
+    const jobs = await emailModels(app.deps.db).EmailJob.find({ template: 'campaign-milestone' }).lean();
+    expect(jobs.map((j) => [j.to.email, j.data.percent])).toEqual([['editor@newsroom.example', 50]]);
+  });
+
+  it('when the count falls back under a milestone and rises again, then a lower milestone is not announced after a higher one', async () => {
+    await campaignModels(app.deps.db).Campaign.updateOne(
+      { _id: campaign._id },
+      { $set: { goal: 8, startingOffset: 5 } },
+    );
+    campaign = { ...campaign, goal: 8, startingOffset: 5 };
+    await publishJoined(await joins(1)); // 6 of 8: 75 %
+    await campaignModels(app.deps.db).Campaign.updateOne(
+      { _id: campaign._id },
+      { $set: { startingOffset: 3 } },
+    );
+    await publishJoined(await joins(1)); // 5 of 8: 50 % reached, 75 % already announced
+    const jobs = await emailModels(app.deps.db).EmailJob.find({ template: 'campaign-milestone' }).lean();
+    expect(jobs.map((j) => j.data.percent)).toEqual([75]);
+  });
+
+  it('when the count crosses 25% and then 50%, then editors are emailed once per milestone', async () => {
     await campaignModels(app.deps.db).Campaign.updateOne({ _id: campaign._id }, { $set: { goal: 8 } });
-    await publishJoined(await joins(4));
+    for (const joined of await joins(4)) await publishJoined([joined]);
     await publishJoined(await joins(1));
     const jobs = await emailModels(app.deps.db)
       .EmailJob.find({ template: 'campaign-milestone' })
