@@ -59,7 +59,7 @@ async function membersTakenBack(db: Connection): Promise<Map<string, Date[]>> {
 
 /**
  * Recomputes each campaign's member count from the members (who joined inside the window, except by
- * a gift, which campaigns count when it is paid) and the
+ * a gift, which campaigns count when it is paid, or by an import, which never counts) and the
  * ledger (whose first payment was refunded inside it), and reports every difference from the stored
  * contributions. Gift and one-time contributions are checked by the capabilities that write them.
  */
@@ -69,8 +69,12 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
   const takenBack = await membersTakenBack(db);
   for (const campaign of await Campaign.find().sort({ startsAt: 1 }).lean<Campaign[]>()) {
     // A reader who joined by redeeming a gift is not counted again: the gift counted when it was paid.
+    // An imported supporter was a member before the drive, whatever joinedAt the old system gave.
     const members = await membershipModels(db)
-      .Member.find({ joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt }, source: { $ne: 'gift' } })
+      .Member.find({
+        joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt },
+        source: { $nin: ['gift', 'imported'] },
+      })
       .select({ _id: 1 })
       .lean();
     const expected = new Set(members.map((m) => `${campaign._id}:member:${m._id}`));

@@ -329,6 +329,19 @@ describe('milestones', () => {
 });
 
 describe('rebuild', () => {
+  it('when a supporter imported from another system joined inside the window, then the rebuild does not count them either', async () => {
+    await membershipModels(app.deps.db).Member.create({
+      email: 'imported@example.com',
+      status: 'active',
+      source: 'imported',
+      joinedAt: inWindow(1),
+      joinedVia: 'import:ghost',
+    });
+    await publishJoined(await joins(2));
+    const [report] = await rebuildCampaignCounts(app.deps.db);
+    expect(report).toMatchObject({ live: 2, stored: 2, recomputed: 2, missing: [], extra: [] });
+  });
+
   it('when counts are rebuilt from members and the ledger, then they agree; a tampered count is reported', async () => {
     await publishJoined(await joins(30));
     await publishJoined(await joins(2, () => new Date(START.getTime() - 5)));
