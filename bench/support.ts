@@ -35,9 +35,10 @@ export async function benchDatabase(
   const db = await connectDatabase({ uri: uri.toString(), poolSize: 20, timeoutMs: 10_000 });
   registerModels(db);
   await ensureIndexes(db);
+  lastDatabase = await describeServer(db);
   return {
     db,
-    server: await describeServer(db),
+    server: lastDatabase,
     close: async () => {
       await db.dropDatabase();
       await db.close();
@@ -64,6 +65,8 @@ export async function inParallel(count: number, concurrency: number, task: (i: n
 
 /** What each benchmark measured in this process, as it saved it (details beyond the printed rows). */
 const saved = new Map<string, object>();
+/** The database the latest benchmark ran on, as its server describes itself. */
+let lastDatabase: string | null = null;
 
 export function saveResult(name: string, result: object): void {
   saved.set(name, result);
@@ -103,7 +106,7 @@ export function writeResultFile(name: string, printed: object): string {
   const file: BenchResultFile = {
     name,
     date: new Date().toISOString(),
-    commit: currentCommit(),
+    commit: commitAtStart,
     machine: {
       cpus: cpus.length,
       cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -111,7 +114,7 @@ export function writeResultFile(name: string, printed: object): string {
       platform: `${os.platform()} ${os.arch()}`,
       node: process.version,
     },
-    database: typeof details.database === 'string' ? details.database : null,
+    database: typeof details.database === 'string' ? details.database : lastDatabase,
     rows,
   };
   const target = fromRoot(`bench/results/${name}.json`);
@@ -119,6 +122,9 @@ export function writeResultFile(name: string, printed: object): string {
   writeFileSync(target, `${JSON.stringify(file, null, 2)}\n`);
   return target;
 }
+
+/** Taken when the run starts: the code that was measured, whatever is edited while it runs. */
+const commitAtStart = currentCommit();
 
 /** The checkout's commit, marked when files differ from it; null outside a git checkout. */
 function currentCommit(): string | null {
