@@ -126,7 +126,7 @@ export function writeResultFile(name: string, printed: object): string {
 /** Taken when the run starts: the code that was measured, whatever is edited while it runs. */
 const commitAtStart = currentCommit();
 
-/** The checkout's commit, marked when files differ from it; null outside a git checkout. */
+/** The checkout's commit, marked when the measured code differs from it; null outside a git checkout. */
 function currentCommit(): string | null {
   try {
     const run = (...args: string[]) =>
@@ -136,7 +136,9 @@ function currentCommit(): string | null {
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim();
     const commit = run('rev-parse', '--short=12', 'HEAD');
-    return run('status', '--porcelain', '--untracked-files=no') ? `${commit}+changes` : commit;
+    // Only the code a benchmark runs: an edited doc does not change a figure.
+    const code = ['src', 'webhooks', 'bench', 'templates', 'package.json', 'package-lock.json'];
+    return run('status', '--porcelain', '--untracked-files=no', '--', ...code) ? `${commit}+changes` : commit;
   } catch {
     return null;
   }
