@@ -136,8 +136,9 @@ function currentCommit(): string | null {
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim();
     const commit = run('rev-parse', '--short=12', 'HEAD');
-    // Only the code a benchmark runs: an edited doc does not change a figure.
+    // Only the code a benchmark runs: an edited doc or an earlier result does not change a figure.
     const code = ['src', 'webhooks', 'bench', 'templates', 'package.json', 'package-lock.json'];
+    code.push(':(exclude)*.md', ':(exclude)bench/results');
     return run('status', '--porcelain', '--untracked-files=no', '--', ...code) ? `${commit}+changes` : commit;
   } catch {
     return null;
