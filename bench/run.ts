@@ -1,14 +1,19 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fromRoot } from '../src/infra/paths.js';
 import { importBenchmark } from './import.bench.js';
 import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
 import { scaleBenchmark } from './scale.bench.js';
 import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
+import { writeResultFile } from './support.js';
 import { supportersCsvBenchmark } from './supporters-csv.bench.js';
 
-// `npm run bench` runs every benchmark; `npm run bench -- outbox` runs one. Results are printed
-// and written to bench/results/<name>.json. Ratios compare against a baseline measured in the
-// same run, because absolute numbers on shared machines are noise.
+// `npm run bench` runs every benchmark; `npm run bench -- outbox` runs one. Results are printed,
+// written to bench/results/<name>.json and rendered into docs/benchmarks.md (figures there are
+// never typed by hand). Ratios compare against a baseline measured in the same run, because
+// absolute numbers on shared machines are noise (docs/benchmarks.md).
 
 const BENCHMARKS: Record<string, () => Promise<object>> = {
   import: importBenchmark,
@@ -28,6 +33,11 @@ if (unknown.length) {
 }
 for (const name of selected.length ? selected : Object.keys(BENCHMARKS)) {
   console.log(`\n== ${name}`);
-  console.table(await BENCHMARKS[name]!());
+  const printed = await BENCHMARKS[name]!();
+  console.table(printed);
+  console.log(`written to ${path.relative(fromRoot(), writeResultFile(name, printed))}`);
 }
+const renderer = pathToFileURL(fromRoot('scripts/render-benchmarks.mjs')).href;
+const { writeBenchmarksDoc } = (await import(renderer)) as { writeBenchmarksDoc(root: string): boolean };
+if (writeBenchmarksDoc(fromRoot())) console.log('docs/benchmarks.md rendered from bench/results');
 process.exit(0);

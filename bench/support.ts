@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,9 +35,10 @@ export async function benchDatabase(
   const db = await connectDatabase({ uri: uri.toString(), poolSize: 20, timeoutMs: 10_000 });
   registerModels(db);
   await ensureIndexes(db);
+  lastDatabase = await describeServer(db);
   return {
     db,
-    server: await describeServer(db),
+    server: lastDatabase,
     close: async () => {
       await db.dropDatabase();
       await db.close();
@@ -62,9 +63,86 @@ export async function inParallel(count: number, concurrency: number, task: (i: n
   );
 }
 
+/** What each benchmark measured in this process, as it saved it (details beyond the printed rows). */
+const saved = new Map<string, object>();
+/** The database the latest benchmark ran on, as its server describes itself. */
+let lastDatabase: string | null = null;
+
 export function saveResult(name: string, result: object): void {
-  mkdirSync(fromRoot('bench/results'), { recursive: true });
-  writeFileSync(fromRoot(`bench/results/${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  saved.set(name, result);
+}
+
+type Figure = string | number | boolean | null;
+
+/** One benchmark run as bench/results/<name>.json holds it; scripts/render-benchmarks.mjs reads it. */
+export interface BenchResultFile {
+  name: string;
+  date: string;
+  commit: string | null;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; platform: string; node: string };
+  database: string | null;
+  rows: Record<string, Figure>[];
+}
+
+/**
+ * Writes bench/results/<name>.json in one stable shape whatever the benchmark returned: the rows it
+ * printed (a list as it is; one object as figure/value pairs) and the machine it ran on, because a
+ * figure means little without it. The benchmark docs are rendered from these files, never typed.
+ */
+export function writeResultFile(name: string, printed: object): string {
+  const details = (saved.get(name) ?? printed) as { database?: unknown };
+  const figure = (value: unknown): Figure =>
+    value === null || ['string', 'number', 'boolean'].includes(typeof value)
+      ? (value as Figure)
+      : JSON.stringify(value);
+  const rows = Array.isArray(printed)
+    ? printed.map((row: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(row).map(([key, value]) => [key, figure(value)])),
+      )
+    : Object.entries(printed)
+        .filter(([key]) => key !== 'database')
+        .map(([key, value]) => ({ figure: key, value: figure(value) }));
+  const cpus = os.cpus();
+  const file: BenchResultFile = {
+    name,
+    date: new Date().toISOString(),
+    commit: commitAtStart,
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      platform: `${os.platform()} ${os.arch()}`,
+      node: process.version,
+    },
+    database: typeof details.database === 'string' ? details.database : lastDatabase,
+    rows,
+  };
+  const target = fromRoot(`bench/results/${name}.json`);
+  mkdirSync(path.dirname(target), { recursive: true });
+  writeFileSync(target, `${JSON.stringify(file, null, 2)}\n`);
+  return target;
+}
+
+/** Taken when the run starts: the code that was measured, whatever is edited while it runs. */
+const commitAtStart = currentCommit();
+
+/** The checkout's commit, marked when the measured code differs from it; null outside a git checkout. */
+function currentCommit(): string | null {
+  try {
+    const run = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: fromRoot(),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+    const commit = run('rev-parse', '--short=12', 'HEAD');
+    // Only the code a benchmark runs: an edited doc or an earlier result does not change a figure.
+    const code = ['src', 'webhooks', 'bench', 'templates', 'package.json', 'package-lock.json'];
+    code.push(':(exclude)*.md', ':(exclude)bench/results');
+    return run('status', '--porcelain', '--untracked-files=no', '--', ...code) ? `${commit}+changes` : commit;
+  } catch {
+    return null;
+  }
 }
 
 /** Starts the real app (the whole HTTP stack, logs off) on a random port; returns its base URL. */

@@ -42,9 +42,9 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-/** The README's table of staff routes and roles, as `METHOD path` → allowed roles. */
+/** The table of staff routes and roles in src/staff/README.md, as `METHOD path` → allowed roles. */
 function readmeTable(): Map<string, string[]> {
-  const readme = readFileSync(fromRoot('README.md'), 'utf8');
+  const readme = readFileSync(fromRoot('src/staff/README.md'), 'utf8');
   const table = readme.slice(
     readme.indexOf('<!-- staff-roles:start -->'),
     readme.indexOf('<!-- staff-roles:end -->'),
