@@ -58,3 +58,6 @@ module.exports = {
     enhancedResolveOptions: { extensions: ['.ts', '.js', '.mts', '.mjs'] },
   },
 };
+
+// For test/foundation/architecture.test.ts (not enumerable: the configuration's schema allows no extra keys).
+Object.defineProperty(module.exports, 'LAYERS', { value: LAYERS, enumerable: false });
