@@ -16,17 +16,12 @@ import type { Plans } from '../memberships/plans.js';
 import { formatMoney, INTL_LOCALE, isLocale, type Locale, translate } from '../shared/messages.js';
 import { calendarKeys } from '../shared/time.js';
 import { type Gift, giftModel } from './gift.model.js';
-import {
-  createGiftCheckout,
-  deliveryDayValue,
-  describeDeliveryDay,
-  type GiftDeps,
-  redeemGift,
-  resendGift,
-  updateGiftBeforeDelivery,
-  viewGift,
-} from './gift.service.js';
+import { deliveryDayValue, describeDeliveryDay } from './gift-common.js';
+import { resendGift } from './gift-delivery.js';
+import type { GiftDeps } from './gift-deps.js';
 import { giftOptionsSchema } from './gift-options.js';
+import { createGiftCheckout, updateGiftBeforeDelivery } from './gift-purchase.js';
+import { redeemGift, viewGift } from './gift-redemption.js';
 
 export interface GiftRoutesDeps extends GiftDeps {
   plans: Plans;
