@@ -173,7 +173,7 @@ export const newSummary = (
 });
 
 /** One batch of members, written by memberships (member-import.ts); a dry run only counts. */
-export async function writeMembers(
+async function writeMembers(
   deps: ImportDeps,
   format: MemberFormat,
   rows: MemberRow[],

@@ -82,7 +82,7 @@ export const ENDED = new Set(['canceled', 'incomplete_expired']);
  * otherwise the later event, then the further status within one second, then the event id (so
  * every process picks the same one).
  */
-export function isNewer(a: SubscriptionObservation, b: SubscriptionObservation): boolean {
+function isNewer(a: SubscriptionObservation, b: SubscriptionObservation): boolean {
   const key = (o: SubscriptionObservation) =>
     [ENDED.has(o.state.status) ? 1 : 0, o.created, rank(o.state.status)] as const;
   const [ka, kb] = [key(a), key(b)];
