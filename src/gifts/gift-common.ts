@@ -45,10 +45,10 @@ export const deliveryDayValue = (gift: Gift, timeZone: string) => calendarKeys(g
  * the delivery hour.
  */
 export function deliveryTime(
-  deps: Pick<GiftDeps, 'clock' | 'timeZone' | 'deliveryHour'>,
+  deps: Pick<GiftDeps, 'timeZone' | 'deliveryHour'>,
   deliverOn: string,
+  now: Date,
 ): Date {
-  const now = deps.clock.now();
   const today = calendarKeys(now, deps.timeZone).day;
   const lastDay = calendarKeys(new Date(now.getTime() + 365 * DAY_MS), deps.timeZone).day;
   if (deliverOn < today || deliverOn > lastDay) {

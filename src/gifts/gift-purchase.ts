@@ -34,7 +34,7 @@ export async function createGiftCheckout(
   const sessions = deps.stripe ?? deps.localCheckout;
   if (!sessions) throw new AppError('payments_not_configured');
   const amount = giftPrice(deps.options, input.durationMonths, input.currency);
-  const deliverAt = deliveryTime(deps, input.deliverOn);
+  const deliverAt = deliveryTime(deps, input.deliverOn, deps.clock.now());
   const gift = await giftModel(deps.db).create({
     status: 'pending_payment',
     purchaser: input.purchaser,
@@ -152,7 +152,7 @@ export async function updateGiftBeforeDelivery(
   if (!gift || !['pending_payment', 'paid'].includes(gift.status))
     throw new AppError('conflict', 'This gift has already been delivered.');
   const now = deps.clock.now();
-  const deliverAt = deliveryTime(deps, changes.deliverOn);
+  const deliverAt = deliveryTime(deps, changes.deliverOn, now);
   await giftModel(deps.db).updateOne(
     { _id: gift._id, status: { $in: ['pending_payment', 'paid'] } },
     { $set: { 'recipient.email': changes.recipientEmail, deliverAt } },
