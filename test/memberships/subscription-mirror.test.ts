@@ -65,30 +65,11 @@ afterAll(async () => {
   await fake.close();
 });
 
+// The fields a Stripe subscription decides (not the bookkeeping: which event, when, from where).
+const MAPPED = 'memberId customerId status plan interval amount currency currentPeriodEnd cancelAtPeriodEnd';
 const mirrorOf = async (id: string) => {
-  const mirror = await membershipModels(app.deps.db).Subscription.findById(id).lean();
-  const {
-    memberId,
-    customerId,
-    status,
-    plan,
-    interval,
-    amount,
-    currency,
-    currentPeriodEnd,
-    cancelAtPeriodEnd,
-  } = mirror!;
-  return {
-    memberId,
-    customerId,
-    status,
-    plan,
-    interval,
-    amount,
-    currency,
-    currentPeriodEnd,
-    cancelAtPeriodEnd,
-  };
+  const mirror = (await membershipModels(app.deps.db).Subscription.findById(id).lean())!;
+  return Object.fromEntries(MAPPED.split(' ').map((f) => [f, mirror[f as keyof typeof mirror]]));
 };
 
 describe('one Stripe subscription, adopted and then heard from', () => {
