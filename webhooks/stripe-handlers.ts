@@ -1,21 +1,19 @@
 import type Stripe from 'stripe';
 import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
+import { recordDispute, recordRefund } from '../src/memberships/charge.events.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
+import { fulfillCheckoutSession } from '../src/memberships/checkout-session.events.js';
 import { applyCustomerUpdated } from '../src/memberships/customer-email.js';
 import {
-  applySubscriptionEvent,
-  fulfillCheckoutSession,
   linkInvoicePayment,
-  type MembershipDeps,
   notifyPaymentFailed,
-  type Outcome,
-  recordDispute,
   recordInvoicePaid,
-  recordRefund,
-} from '../src/memberships/membership.service.js';
+} from '../src/memberships/invoice.events.js';
+import type { MembershipDeps, Outcome } from '../src/memberships/membership.service.js';
 import { paidOneTimePaymentIntent, stripeReceiptUrl } from '../src/memberships/receipt-links.js';
 import { notifyPaymentActionRequired, remindUpcomingRenewal } from '../src/memberships/renewal-notices.js';
+import { applySubscriptionEvent } from '../src/memberships/subscription.events.js';
 import { fromUnixSeconds } from '../src/shared/time.js';
 import { fulfillSponsorship } from '../src/sponsorship/sponsorship.service.js';
 

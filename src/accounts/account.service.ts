@@ -4,8 +4,7 @@ import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
-import { findMemberByEmail, subscriptionsOf } from '../memberships/member-keys.js';
-import { type Member, membershipModels } from '../memberships/membership.model.js';
+import { findMemberByEmail, findMemberById, subscriptionsOf } from '../memberships/member-keys.js';
 import { portalConfigurationId } from '../memberships/stripe-catalog.js';
 import { signInTokenModel } from './sign-in-token.model.js';
 
@@ -64,7 +63,7 @@ export async function redeemSignInToken(deps: AccountDeps, token: string): Promi
 }
 
 export async function accountOverview(db: Connection, memberId: string) {
-  const member = await membershipModels(db).Member.findById(memberId).lean<Member>();
+  const member = await findMemberById(db, memberId);
   if (!member) return undefined;
   const [subscription] = (await subscriptionsOf(db, member._id)).sort(
     (a, b) => (b.lastEventCreated ?? 0) - (a.lastEventCreated ?? 0),
@@ -77,7 +76,7 @@ export async function billingPortalUrl(
   deps: AccountDeps & { stripe: Stripe },
   memberId: string,
 ): Promise<string | undefined> {
-  const member = await membershipModels(deps.db).Member.findById(memberId).lean<Member>();
+  const member = await findMemberById(deps.db, memberId);
   if (!member?.stripeCustomerId) return undefined;
   // Setup's configuration offers switching tiers and intervals; without it, the account's default.
   const configuration = await portalConfigurationId(deps.db);

@@ -3,9 +3,29 @@ import type Stripe from 'stripe';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
+import type { CheckoutSessions } from '../memberships/checkout.service.js';
 import type { DomainEvents } from '../shared/domain-events.js';
-import type { GiftDeps } from './gift.service.js';
-import { loadGiftOptions } from './gift-options.js';
+import { type GiftOptions, loadGiftOptions } from './gift-options.js';
+
+// What every stage of a gift's life needs (purchase, delivery, redemption and refund, the sweep).
+
+export interface GiftDeps {
+  db: Connection;
+  clock: Clock;
+  logger: Logger;
+  events: DomainEvents;
+  stripe: Stripe | null;
+  /** Development without Stripe: gift checkout goes to the local payment page instead. */
+  localCheckout?: CheckoutSessions;
+  options: GiftOptions;
+  publicBaseUrl: string;
+  linkSecret: string;
+  timeZone: string;
+  /** Local hour (in timeZone) at which gifts are delivered on their day. */
+  deliveryHour: number;
+  /** Unredeemed gifts expire this many months after delivery. */
+  expiryMonths: number;
+}
 
 export function giftDepsFrom(
   config: Config,

@@ -1,10 +1,9 @@
 import type { Types } from 'mongoose';
 import { appendSlot, readSlots } from '../infra/slots.js';
-import { payingSubscriptionOf } from '../memberships/member-keys.js';
-import { membershipModels } from '../memberships/membership.model.js';
+import { setGiftTimeEnd } from '../memberships/gift-membership.js';
 import { addMonths } from '../shared/time.js';
 import { type GiftGrant, giftGrantModel } from './gift.model.js';
-import type { GiftDeps } from './gift.service.js';
+import type { GiftDeps } from './gift-deps.js';
 
 // A member's gift time is derived, never adjusted in place: redemptions append grants and refunds
 // append revokes (gift.model.ts, GiftGrant), and the member's end is recomputed from the whole list.
@@ -43,8 +42,8 @@ export async function recordGiftTime(
 }
 
 /**
- * Writes the member's status and end from their gift time. A member with a paid subscription is
- * left to it. Converges under races: each writer re-reads the list after its write and writes again
+ * Writes the member's status and end from their gift time (memberships writes them). A member
+ * with a paid subscription is left to it. Converges under races: each writer re-reads the list after its write and writes again
  * if it grew, so the last write always reflects every grant appended before it.
  */
 export async function settleGiftTime(
@@ -52,21 +51,10 @@ export async function settleGiftTime(
   memberId: Types.ObjectId,
   at: Date,
 ): Promise<void> {
-  const { Member } = membershipModels(deps.db);
   for (let seen = -1; ; ) {
     const items = await giftTimeOf(deps, memberId);
     if (items.length === seen) return;
     seen = items.length;
-    const member = await Member.findById(memberId).select({ stripeCustomerId: 1 }).lean();
-    // Only a member who has been a Stripe customer can have a subscription: no scan for the others.
-    const paying = member?.stripeCustomerId && (await payingSubscriptionOf(deps.db, memberId));
-    if (!member || paying) return;
-    const end = giftTimeEnd(items);
-    await Member.updateOne(
-      { _id: memberId },
-      end && end > deps.clock.now()
-        ? { $set: { status: 'active', currentPeriodEnd: end, endedAt: null } }
-        : { $set: { status: 'expired', currentPeriodEnd: at, endedAt: at } },
-    );
+    if (!(await setGiftTimeEnd(deps, memberId, giftTimeEnd(items), at))) return;
   }
 }

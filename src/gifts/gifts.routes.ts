@@ -10,23 +10,18 @@ import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { verifyLink } from '../infra/signed-links.js';
 import { createCheckoutSession } from '../memberships/checkout.service.js';
-import { type Member, membershipModels } from '../memberships/membership.model.js';
+import { findMemberById } from '../memberships/member-keys.js';
 import { offeredCurrencies } from '../memberships/membership-form.js';
 import type { Plans } from '../memberships/plans.js';
 import { formatMoney, INTL_LOCALE, isLocale, type Locale, translate } from '../shared/messages.js';
 import { calendarKeys } from '../shared/time.js';
 import { type Gift, giftModel } from './gift.model.js';
-import {
-  createGiftCheckout,
-  deliveryDayValue,
-  describeDeliveryDay,
-  type GiftDeps,
-  redeemGift,
-  resendGift,
-  updateGiftBeforeDelivery,
-  viewGift,
-} from './gift.service.js';
+import { deliveryDayValue, describeDeliveryDay } from './gift-common.js';
+import { resendGift } from './gift-delivery.js';
+import type { GiftDeps } from './gift-deps.js';
 import { giftOptionsSchema } from './gift-options.js';
+import { createGiftCheckout, updateGiftBeforeDelivery } from './gift-purchase.js';
+import { redeemGift, viewGift } from './gift-redemption.js';
 
 export interface GiftRoutesDeps extends GiftDeps {
   plans: Plans;
@@ -90,260 +85,274 @@ const HEADING_FOR_CODE = new Map(Object.values(STATE_ERRORS).map((e) => [e.code 
 const campaignOf = (value: unknown) =>
   typeof value === 'string' && /^[a-z0-9-]{1,60}$/.test(value) ? value : undefined;
 
+const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
+  sendPage(res, name, { title: 'gifts.title', ...data }, status);
+
+const stateError = (state: string) => {
+  const { code, message } = STATE_ERRORS[state]!;
+  return new AppError(code, message);
+};
+
+// Browsers see a page about the gift; API clients the JSON error.
+const redeemErrors = errorsAsPage((res, error) =>
+  page(
+    res,
+    'gift-redeem',
+    { heading: HEADING_FOR_CODE.get(error.code) ?? 'We could not start this gift', message: error.message },
+    error.status,
+  ),
+);
+
 export function giftRoutes(deps: GiftRoutesDeps): Router {
   const router = Router();
-  const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    sendPage(res, name, { title: 'gifts.title', ...data }, status);
-  const stateError = (state: string) => {
-    const { code, message } = STATE_ERRORS[state]!;
-    return new AppError(code, message);
-  };
-  // Browsers see a page about the gift; API clients the JSON error.
-  const redeemErrors = errorsAsPage((res, error) =>
-    page(
-      res,
-      'gift-redeem',
-      { heading: HEADING_FOR_CODE.get(error.code) ?? 'We could not start this gift', message: error.message },
-      error.status,
-    ),
-  );
-  /** Each duration in the reader's words with its price in every currency it is sold in. */
-  const giftChoices = (locale: Locale) => {
-    const currencies = (['usd', 'eur', 'gbp'] as const).filter((c) =>
-      deps.options.durations.some((d) => d.prices[c]),
-    );
-    return {
-      currencies,
-      durations: deps.options.durations.map((d) => ({
-        months: d.months,
-        label: translate(locale, 'gifts.months', { count: d.months }),
-        prices: currencies
-          .filter((c) => d.prices[c] !== undefined)
-          .map((c) => formatMoney(d.prices[c]!, c.toUpperCase(), locale))
-          .join(' · '),
-      })),
-    };
-  };
-  const giftForm = (req: Request, res: Response, error?: AppError) => {
-    const now = deps.clock.now();
-    page(
-      res,
-      'gifts',
-      {
-        ...giftChoices(res.locals.locale as Locale),
-        today: calendarKeys(now, deps.timeZone).day,
-        lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
-        campaign: campaignOf(req.query.campaign ?? req.body?.campaign),
-        error: error && { message: error.message, details: error.details },
-      },
-      error?.status,
-    );
-  };
-
   router.get('/gifts/options', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(deps.options);
   });
-
-  router.get('/gifts', (req, res) => giftForm(req, res));
-
+  router.get('/gifts', (req, res) => giftForm(deps, req, res));
   // A browser posting the form sees it again with what went wrong.
-  const checkoutErrors = errorsAsPage((res, error, req) => giftForm(req, res, error));
-  router.post('/gifts/checkout', checkoutErrors, async (req, res) => {
-    const isForm = req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
-    const input = parseInput(purchaseSchema, {
-      // An unticked checkbox is absent from a form post.
-      showPurchaserName: isForm ? 'false' : true,
-      ...req.body,
-    });
-    const { giftId, url } = await createGiftCheckout(deps, {
-      purchaser: { name: input.purchaserName, email: input.purchaserEmail },
-      recipient: { name: input.recipientName, email: input.recipientEmail },
-      message: input.message,
-      durationMonths: input.durationMonths,
-      currency: input.currency,
-      deliverOn: input.deliverOn,
-      locale: input.locale,
-      showPurchaserName: input.showPurchaserName,
-      campaign: input.campaign,
-    });
-    if (wantsPage(req)) return res.redirect(303, url);
-    res.status(201).json({ giftId, url });
+  const checkoutErrors = errorsAsPage((res, error, req) => giftForm(deps, req, res, error));
+  router.post('/gifts/checkout', checkoutErrors, (req, res) => buyGift(deps, req, res));
+  router.get('/gifts/thanks', (_req, res) => thanks(res));
+  router.get('/gifts/redeem', redeemErrors, (req, res) => showGift(deps, req, res));
+  router.post('/gifts/redeem', redeemErrors, (req, res) => redeem(deps, req, res));
+  router.get('/gifts/manage', (req, res) => managePage(deps, req, res));
+  router.post('/gifts/manage', (req, res) => manageGift(deps, req, res));
+  router.get('/gifts/continue', (req, res) => continuePage(deps, req, res));
+  const continueErrors = errorsAsPage((res, error, req) => {
+    void continuePage(deps, req, res, error).catch(() =>
+      page(res, 'gift-redeem', { heading: error.message, message: '' }, error.status),
+    );
   });
+  router.post('/gifts/continue', continueErrors, (req, res) => continueAsMember(deps, req, res));
+  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
+  router.get('/embed/gift-button.js', (_req, res) => giftButton(button, res));
+  return router;
+}
 
-  router.get('/gifts/thanks', (_req, res) => {
-    page(res, 'gift-redeem', {
-      heading: 'Thank you!',
-      message: 'Your gift is paid for. A receipt with a link to manage the gift is on its way to your inbox.',
-    });
-  });
-
-  // Opening the link shows the gift and changes nothing; the recipient redeems with the button.
-  router.get('/gifts/redeem', redeemErrors, async (req, res) => {
-    const code = typeof req.query.code === 'string' ? req.query.code : '';
-    const view = await viewGift(deps, code);
-    if (view.state !== 'ready') throw stateError(view.state);
-    const { gift } = view;
-    page(res, 'gift-redeem', {
-      heading: `A gift for you, ${gift.recipient.name}`,
-      gift: { durationMonths: gift.durationMonths, message: gift.message },
-      from: gift.showPurchaserName ? gift.purchaser.name : undefined,
-      code,
-      email: gift.recipient.email,
-    });
-  });
-
-  router.post('/gifts/redeem', redeemErrors, async (req, res) => {
-    // Validated first: a malformed request is refused for that and uses up no one's allowance.
-    const { code, email } = parseInput(redeemSchema, req.body);
-    await enforceRateLimit(deps.db, deps.clock.now(), {
-      key: `gift-redeem-ip:${req.ip}`,
-      limit: deps.redeemLimitPerIp,
-      windowMs: 10 * 60_000,
-    });
-    const result = await redeemGift(deps, code, email);
-    if (result.state !== 'ready') throw stateError(result.state);
-    page(res, 'gift-redeem', {
-      heading: 'Your membership has started',
-      message: `Welcome! Your ${result.gift.durationMonths}-month membership is active. Sign in any time at ${deps.publicBaseUrl}/account.`,
-    });
-  });
-
-  function managedGift(req: Request): string {
-    const { g, sig } = parseInput(z.object({ g: idParam, sig: z.string().min(20).max(100) }), req.query);
-    if (!verifyLink(deps.linkSecret, sig, 'gift-manage', g))
-      throw new AppError('forbidden', 'This link is not valid.');
-    return g;
-  }
-
-  async function managePage(req: Request, res: Response, message?: string) {
-    const gift = await giftModel(deps.db).findById(managedGift(req)).lean<Gift>();
-    if (!gift) throw new AppError('not_found');
-    page(res, 'gift-manage', {
-      action: req.originalUrl,
-      status: gift.status.replace('_', ' '),
-      recipientName: gift.recipient.name,
-      recipientEmail: gift.recipient.email,
-      deliverOn: describeDeliveryDay(gift, deps.timeZone),
-      deliverOnValue: deliveryDayValue(gift, deps.timeZone),
-      canEdit: gift.status === 'paid',
-      canResend: gift.status === 'delivered',
-      message,
-    });
-  }
-
-  router.get('/gifts/manage', (req, res) => managePage(req, res));
-  router.post('/gifts/manage', async (req, res) => {
-    const giftId = managedGift(req);
-    if (req.body?.action === 'resend') {
-      await resendGift(deps, giftId);
-      return managePage(req, res, 'We sent the gift email again, with a new link.');
-    }
-    const changes = parseInput(z.object({ recipientEmail: emailField, deliverOn: z.iso.date() }), req.body);
-    await updateGiftBeforeDelivery(deps, giftId, changes);
-    return managePage(req, res, 'Saved.');
-  });
-
-  // A gift member continuing as a paying member: they choose the tier and how often, then
-  // Checkout with a trial until the gift ends. The link names the member and is signed.
-  const continuing = async (query: unknown) => {
-    const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), query);
-    if (!verifyLink(deps.linkSecret, sig, 'gift-continue', m))
-      throw new AppError('forbidden', 'This link is not valid.');
-    const member = await membershipModels(deps.db).Member.findById(m).lean<Member>();
-    if (!member) throw new AppError('not_found');
-    const lastGift = await giftModel(deps.db)
-      .findOne({ redeemedBy: member._id })
-      .sort({ redeemedAt: -1 })
-      .lean<Gift>();
-    const offered = deps.plans.tiers.some((t) => t.prices[lastGift?.currency as 'eur'])
-      ? (lastGift!.currency as 'eur')
-      : offeredCurrencies(deps.plans)[0]!;
-    return { member, currency: offered };
+/** Each duration in the reader's words with its price in every currency it is sold in. */
+function giftChoices(deps: GiftRoutesDeps, locale: Locale) {
+  const currencies = (['usd', 'eur', 'gbp'] as const).filter((c) =>
+    deps.options.durations.some((d) => d.prices[c]),
+  );
+  return {
+    currencies,
+    durations: deps.options.durations.map((d) => ({
+      months: d.months,
+      label: translate(locale, 'gifts.months', { count: d.months }),
+      prices: currencies
+        .filter((c) => d.prices[c] !== undefined)
+        .map((c) => formatMoney(d.prices[c]!, c.toUpperCase(), locale))
+        .join(' · '),
+    })),
   };
-  const choice = z.object({
+}
+
+function giftForm(deps: GiftRoutesDeps, req: Request, res: Response, error?: AppError) {
+  const now = deps.clock.now();
+  page(
+    res,
+    'gifts',
+    {
+      ...giftChoices(deps, res.locals.locale as Locale),
+      today: calendarKeys(now, deps.timeZone).day,
+      lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
+      campaign: campaignOf(req.query.campaign ?? req.body?.campaign),
+      error: error && { message: error.message, details: error.details },
+    },
+    error?.status,
+  );
+}
+
+/** POST /gifts/checkout: the gift is stored, then the purchaser goes to Stripe Checkout. */
+async function buyGift(deps: GiftRoutesDeps, req: Request, res: Response) {
+  const isForm = req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
+  const input = parseInput(purchaseSchema, {
+    // An unticked checkbox is absent from a form post.
+    showPurchaserName: isForm ? 'false' : true,
+    ...req.body,
+  });
+  const { giftId, url } = await createGiftCheckout(deps, {
+    purchaser: { name: input.purchaserName, email: input.purchaserEmail },
+    recipient: { name: input.recipientName, email: input.recipientEmail },
+    message: input.message,
+    durationMonths: input.durationMonths,
+    currency: input.currency,
+    deliverOn: input.deliverOn,
+    locale: input.locale,
+    showPurchaserName: input.showPurchaserName,
+    campaign: input.campaign,
+  });
+  if (wantsPage(req)) return res.redirect(303, url);
+  res.status(201).json({ giftId, url });
+}
+
+function thanks(res: Response) {
+  page(res, 'gift-redeem', {
+    heading: 'Thank you!',
+    message: 'Your gift is paid for. A receipt with a link to manage the gift is on its way to your inbox.',
+  });
+}
+
+/** GET /gifts/redeem: opening the link shows the gift and changes nothing; the button redeems. */
+async function showGift(deps: GiftRoutesDeps, req: Request, res: Response) {
+  const code = typeof req.query.code === 'string' ? req.query.code : '';
+  const view = await viewGift(deps, code);
+  if (view.state !== 'ready') throw stateError(view.state);
+  const { gift } = view;
+  page(res, 'gift-redeem', {
+    heading: `A gift for you, ${gift.recipient.name}`,
+    gift: { durationMonths: gift.durationMonths, message: gift.message },
+    from: gift.showPurchaserName ? gift.purchaser.name : undefined,
+    code,
+    email: gift.recipient.email,
+  });
+}
+
+async function redeem(deps: GiftRoutesDeps, req: Request, res: Response) {
+  // Validated first: a malformed request is refused for that and uses up no one's allowance.
+  const { code, email } = parseInput(redeemSchema, req.body);
+  await enforceRateLimit(deps.db, deps.clock.now(), {
+    key: `gift-redeem-ip:${req.ip}`,
+    limit: deps.redeemLimitPerIp,
+    windowMs: 10 * 60_000,
+  });
+  const result = await redeemGift(deps, code, email);
+  if (result.state !== 'ready') throw stateError(result.state);
+  page(res, 'gift-redeem', {
+    heading: 'Your membership has started',
+    message: `Welcome! Your ${result.gift.durationMonths}-month membership is active. Sign in any time at ${deps.publicBaseUrl}/account.`,
+  });
+}
+
+/** The gift a purchaser's signed manage link names. */
+function managedGift(deps: GiftRoutesDeps, req: Request): string {
+  const { g, sig } = parseInput(z.object({ g: idParam, sig: z.string().min(20).max(100) }), req.query);
+  if (!verifyLink(deps.linkSecret, sig, 'gift-manage', g))
+    throw new AppError('forbidden', 'This link is not valid.');
+  return g;
+}
+
+async function managePage(deps: GiftRoutesDeps, req: Request, res: Response, message?: string) {
+  const gift = await giftModel(deps.db).findById(managedGift(deps, req)).lean<Gift>();
+  if (!gift) throw new AppError('not_found');
+  page(res, 'gift-manage', {
+    action: req.originalUrl,
+    status: gift.status.replace('_', ' '),
+    recipientName: gift.recipient.name,
+    recipientEmail: gift.recipient.email,
+    deliverOn: describeDeliveryDay(gift, deps.timeZone),
+    deliverOnValue: deliveryDayValue(gift, deps.timeZone),
+    canEdit: gift.status === 'paid',
+    canResend: gift.status === 'delivered',
+    message,
+  });
+}
+
+/** POST /gifts/manage: resend a delivered gift, or change the recipient's email or day before delivery. */
+async function manageGift(deps: GiftRoutesDeps, req: Request, res: Response) {
+  const giftId = managedGift(deps, req);
+  if (req.body?.action === 'resend') {
+    await resendGift(deps, giftId);
+    return managePage(deps, req, res, 'We sent the gift email again, with a new link.');
+  }
+  const changes = parseInput(z.object({ recipientEmail: emailField, deliverOn: z.iso.date() }), req.body);
+  await updateGiftBeforeDelivery(deps, giftId, changes);
+  return managePage(deps, req, res, 'Saved.');
+}
+
+// A gift member continuing as a paying member: they choose the tier and how often, then
+// Checkout with a trial until the gift ends. The link names the member and is signed.
+async function continuing(deps: GiftRoutesDeps, query: unknown) {
+  const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), query);
+  if (!verifyLink(deps.linkSecret, sig, 'gift-continue', m))
+    throw new AppError('forbidden', 'This link is not valid.');
+  const member = await findMemberById(deps.db, m);
+  if (!member) throw new AppError('not_found');
+  const lastGift = await giftModel(deps.db)
+    .findOne({ redeemedBy: member._id })
+    .sort({ redeemedAt: -1 })
+    .lean<Gift>();
+  const offered = deps.plans.tiers.some((t) => t.prices[lastGift?.currency as 'eur'])
+    ? (lastGift!.currency as 'eur')
+    : offeredCurrencies(deps.plans)[0]!;
+  return { member, currency: offered };
+}
+
+const choiceOf = (deps: GiftRoutesDeps) =>
+  z.object({
     plan: z
       .string()
       .refine((id) => deps.plans.tiers.some((t) => t.id === id), 'Choose one of the memberships'),
     interval: z.enum(['month', 'year']),
   });
-  const continuePage = async (req: Request, res: Response, error?: AppError) => {
-    const { member, currency } = await continuing(req.query);
-    const locale = res.locals.locale as Locale;
-    const chosen = (req.body ?? {}) as { plan?: string; interval?: string };
-    page(
-      res,
-      'gift-continue',
-      {
-        title: 'gifts.continue.title',
-        action: req.originalUrl,
-        currency: currency.toUpperCase(),
-        name: member.name,
-        endsOn:
-          member.currentPeriodEnd &&
-          new Intl.DateTimeFormat(INTL_LOCALE[locale], { dateStyle: 'long', timeZone: deps.timeZone }).format(
-            member.currentPeriodEnd,
-          ),
-        tiers: deps.plans.tiers.map((tier, i) => ({
-          id: tier.id,
-          name: tier.name,
-          description: tier.description,
-          checked: chosen.plan ? chosen.plan === tier.id : i === 0,
-          month:
-            tier.prices[currency] && formatMoney(tier.prices[currency].month, currency.toUpperCase(), locale),
-          year:
-            tier.prices[currency] && formatMoney(tier.prices[currency].year, currency.toUpperCase(), locale),
-        })),
-        yearly: chosen.interval === 'year',
-        error: error && { message: error.message },
-      },
-      error?.status,
-    );
-  };
-  router.get('/gifts/continue', (req, res) => continuePage(req, res));
-  router.post(
-    '/gifts/continue',
-    errorsAsPage((res, error, req) => {
-      void continuePage(req, res, error).catch(() =>
-        page(res, 'gift-redeem', { heading: error.message, message: '' }, error.status),
-      );
-    }),
-    async (req, res) => {
-      const { member, currency } = await continuing(req.query);
-      const { plan, interval } = parseInput(choice, req.body);
-      const sessions = deps.stripe ?? deps.localCheckout;
-      if (!sessions) throw new AppError('payments_not_configured');
-      const session = await createCheckoutSession(
-        { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
-        {
-          kind: 'membership',
-          plan,
-          interval,
-          currency,
-          email: member.email,
-          locale: isLocale(member.locale) ? member.locale : 'en',
-        },
-        // One Checkout per member and choice: pressing again resumes it; another choice is another.
-        `continue-${member._id}-${plan}-${interval}`,
-        {
-          trialEnd:
-            member.currentPeriodEnd && member.currentPeriodEnd > deps.clock.now()
-              ? member.currentPeriodEnd
-              : undefined,
-        },
-      );
-      res.redirect(303, session.url);
+
+async function continuePage(deps: GiftRoutesDeps, req: Request, res: Response, error?: AppError) {
+  const { member, currency } = await continuing(deps, req.query);
+  const locale = res.locals.locale as Locale;
+  const chosen = (req.body ?? {}) as { plan?: string; interval?: string };
+  page(
+    res,
+    'gift-continue',
+    {
+      title: 'gifts.continue.title',
+      action: req.originalUrl,
+      currency: currency.toUpperCase(),
+      name: member.name,
+      endsOn:
+        member.currentPeriodEnd &&
+        new Intl.DateTimeFormat(INTL_LOCALE[locale], { dateStyle: 'long', timeZone: deps.timeZone }).format(
+          member.currentPeriodEnd,
+        ),
+      tiers: deps.plans.tiers.map((tier, i) => ({
+        id: tier.id,
+        name: tier.name,
+        description: tier.description,
+        checked: chosen.plan ? chosen.plan === tier.id : i === 0,
+        month:
+          tier.prices[currency] && formatMoney(tier.prices[currency].month, currency.toUpperCase(), locale),
+        year:
+          tier.prices[currency] && formatMoney(tier.prices[currency].year, currency.toUpperCase(), locale),
+      })),
+      yearly: chosen.interval === 'year',
+      error: error && { message: error.message },
+    },
+    error?.status,
+  );
+}
+
+/** POST /gifts/continue: Checkout for the chosen membership, its trial running until the gift ends. */
+async function continueAsMember(deps: GiftRoutesDeps, req: Request, res: Response) {
+  const { member, currency } = await continuing(deps, req.query);
+  const { plan, interval } = parseInput(choiceOf(deps), req.body);
+  const sessions = deps.stripe ?? deps.localCheckout;
+  if (!sessions) throw new AppError('payments_not_configured');
+  const session = await createCheckoutSession(
+    { db: deps.db, stripe: sessions, plans: deps.plans, publicBaseUrl: deps.publicBaseUrl },
+    {
+      kind: 'membership',
+      plan,
+      interval,
+      currency,
+      email: member.email,
+      locale: isLocale(member.locale) ? member.locale : 'en',
+    },
+    // One Checkout per member and choice: pressing again resumes it; another choice is another.
+    `continue-${member._id}-${plan}-${interval}`,
+    {
+      trialEnd:
+        member.currentPeriodEnd && member.currentPeriodEnd > deps.clock.now()
+          ? member.currentPeriodEnd
+          : undefined,
     },
   );
+  res.redirect(303, session.url);
+}
 
-  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
-  router.get('/embed/gift-button.js', (_req, res) => {
-    res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
-    res
-      .type('application/javascript')
-      .send(button.replace("'/membership'", "'/gifts'").replace("'Become a member'", "'Gift a membership'"));
-  });
-
-  return router;
+function giftButton(button: string, res: Response) {
+  res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
+  res
+    .type('application/javascript')
+    .send(button.replace("'/membership'", "'/gifts'").replace("'Become a member'", "'Gift a membership'"));
 }
 
 export function giftDocs(docs: ApiDocs): void {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeEmail } from '../email/suppression.service.js';
+import type { ImportedMember } from '../memberships/member-import.js';
 import { MEMBER_STATUSES, type MemberStatus } from '../memberships/membership.model.js';
 import { CURRENCIES, INTERVALS, type Plans } from '../memberships/plans.js';
 
@@ -31,17 +32,8 @@ export function detectSubscriberFormat(header: string[]): SubscriberFormat | und
   return undefined;
 }
 
-export interface MemberRow {
-  email: string;
-  name?: string;
-  joinedAt: Date;
-  customerId?: string;
-  status: MemberStatus;
-  labels: string[];
-  subscription?: { plan: string; amount: number; currency: string; interval: string };
-  currentPeriodEnd?: Date;
-  endedAt?: Date;
-}
+/** A members file's row: what memberships stores for an imported member (member-import.ts). */
+export type MemberRow = ImportedMember;
 
 /** `disabled` (listmonk): off the list, but not an opt-out of all mail, so not suppressed. */
 export type SubscriberState = 'confirmed' | 'unsubscribed' | 'cleaned' | 'blocklisted' | 'disabled';

@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { claimOnce, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
-import { emailKey, ensureMemberKeys, listMemberSubscription } from '../memberships/member-keys.js';
-import { type Member, membershipModels } from '../memberships/membership.model.js';
+import { countNewMembers, importMembers, isImportedMember } from '../memberships/member-import.js';
+import type { Member } from '../memberships/membership.model.js';
 import type { Plans } from '../memberships/plans.js';
 import type { NewsletterList } from '../newsletters/lists.js';
-import { insertUnique, mapLimit, stableObjectId } from './bulk.js';
 import { countRecords, readCsv, readHeader } from './csv-reader.js';
 import {
   detectMemberFormat,
@@ -18,7 +17,9 @@ import {
 
 // Members from files, and the file reading every import shares (subscribers.import.ts is the
 // other one). Rows are read as they stream, checked, and written in batches: an unordered bulk
-// insert per collection, with each record's natural key as its `_id` (bulk.ts), and primary-key lookups only where an insert found a record already there.
+// insert per collection, with each record's natural key as its `_id` (infra/bulk.ts), and
+// primary-key lookups only where an insert found a record already there. Members are written by
+// memberships (member-import.ts), the one writer of members.
 // Nothing here sends email or publishes `member.joined`: imported people are told nothing, and
 // they were supporters before any drive, so no campaign counts them.
 
@@ -62,9 +63,6 @@ export interface ImportSummary {
 }
 
 export class UnknownFormatError extends Error {}
-
-/** The member an imported address becomes, the same on every run (a rerun finds it by `_id`). */
-export const importedMemberId = (email: string) => stableObjectId(`member:${email}`);
 
 /** How many data rows a file has (for the progress bar before the import starts). */
 export const rowsIn = countRecords;
@@ -154,8 +152,7 @@ export async function importMembersFile(
     {
       deps,
       scope: `members:${format}`,
-      stillThere: async (row) =>
-        Boolean(await membershipModels(deps.db).Member.exists({ _id: importedMemberId(row.email) })),
+      stillThere: (row) => isImportedMember(deps.db, row.email),
     },
   );
   return summary;
@@ -175,80 +172,18 @@ export const newSummary = (
   dryRun: options.dryRun ?? false,
 });
 
-/**
- * One batch of members: the members (unique `_id` and unique email), then their key documents
- * (`email:`, `customer:`), then a subscription mirror for rows that name a plan. A member whose
- * address already belongs to someone else (a reader who joined through checkout) is left alone.
- */
-export async function writeMembers(
+/** One batch of members, written by memberships (member-import.ts); a dry run only counts. */
+async function writeMembers(
   deps: ImportDeps,
   format: MemberFormat,
   rows: MemberRow[],
   summary: ImportSummary,
   options: ImportOptions,
 ): Promise<(Member['_id'] | null)[]> {
-  const { Member, Subscription } = membershipModels(deps.db);
-  if (options.dryRun) {
-    const known = await mapLimit(rows, 8, async (row) =>
-      Boolean(await deps.db.model('MemberKey').exists({ _id: emailKey(row.email) })),
-    );
-    for (const k of known) k ? summary.existing++ : summary.created++;
-    return rows.map(() => null);
-  }
-  const now = deps.clock.now();
-  const docs: Member[] = rows.map((row) => ({
-    _id: importedMemberId(row.email),
-    email: row.email,
-    ...(row.name ? { name: row.name } : {}),
-    locale: 'en',
-    ...(row.customerId ? { stripeCustomerId: row.customerId } : {}),
-    status: row.status,
-    source: 'imported',
-    joinedAt: row.joinedAt,
-    joinedVia: `import:${format}`,
-    ...(row.labels.length ? { labels: row.labels } : {}),
-    ...(row.currentPeriodEnd ? { currentPeriodEnd: row.currentPeriodEnd } : {}),
-    ...(row.endedAt ? { endedAt: row.endedAt } : {}),
-    createdAt: now,
-    updatedAt: now,
-  }));
-  const inserted = await insertUnique(Member.collection, docs);
-  options.checkpoint?.('members');
-  // Not inserted: ours from an earlier (perhaps interrupted) run, or another member's address.
-  const ours = await mapLimit(
-    docs.map((_, i) => i),
-    8,
-    async (i) => inserted.has(i) || Boolean(await Member.exists({ _id: docs[i]!._id })),
-  );
-  const mine = docs.filter((_, i) => ours[i]);
-  summary.created += inserted.size;
-  summary.existing += docs.length - inserted.size;
-  await ensureMemberKeys(deps.db, mine);
-  options.checkpoint?.('keys');
-  const subscriptions = rows.flatMap((row, i) =>
-    ours[i] && row.subscription
-      ? [
-          {
-            _id: `import:${docs[i]!._id}`,
-            memberId: docs[i]!._id,
-            customerId: row.customerId ?? '',
-            // Not a Stripe subscription (its id is ours): nothing may ask Stripe about it, so it
-            // never looks live to code that would (a gift moving a paying member's next charge).
-            status: 'external',
-            ...row.subscription,
-            cancelAtPeriodEnd: false,
-            lastEventCreated: 0,
-            lastEventId: 'import',
-            source: 'imported',
-            createdAt: now,
-            updatedAt: now,
-          },
-        ]
-      : [],
-  );
-  await insertUnique(Subscription.collection, subscriptions);
-  // Listed under the member like every mirror, so the account page finds it by primary keys.
-  await mapLimit(subscriptions, 8, (s) => listMemberSubscription(deps.db, s.memberId, s._id));
-  options.checkpoint?.('subscriptions');
-  return docs.map((doc, i) => (ours[i] ? doc._id : null));
+  const batch = options.dryRun
+    ? await countNewMembers(deps.db, rows)
+    : await importMembers(deps, rows, { joinedVia: `import:${format}`, checkpoint: options.checkpoint });
+  summary.created += batch.created;
+  summary.existing += batch.existing;
+  return batch.ids;
 }

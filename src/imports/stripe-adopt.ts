@@ -1,35 +1,22 @@
 import type { Types } from 'mongoose';
 import type Stripe from 'stripe';
-import { appendSlot } from '../infra/slots.js';
+import { insertUnique } from '../infra/bulk.js';
 import { idOf, type Stripe as StripeClient } from '../infra/stripe.js';
 import { type LedgerEntry, ledgerModel, paymentLinkModel, refundStepModel } from '../ledger/ledger.model.js';
 import { findPayment } from '../ledger/ledger.service.js';
-import { METADATA_APP } from '../memberships/checkout.service.js';
-import { claimMemberKey, customerKey, emailKey, findMemberByCustomer } from '../memberships/member-keys.js';
-import {
-  type MemberStatus,
-  membershipModels,
-  type SubscriptionObservation,
-  type SubscriptionState,
-} from '../memberships/membership.model.js';
-import { subscriptionOfInvoice } from '../memberships/membership.service.js';
+import { subscriptionOfInvoice } from '../memberships/invoice.events.js';
+import { findMemberByCustomer } from '../memberships/member-keys.js';
+import { isOurs } from '../memberships/membership.service.js';
+import { adoptStripeMembers } from '../memberships/stripe-adoption.js';
 import { calendarKeys, fromUnixSeconds } from '../shared/time.js';
-import { insertUnique, mapLimit } from './bulk.js';
-import type { MemberRow } from './formats.js';
-import {
-  type ImportDeps,
-  type ImportOptions,
-  type ImportSummary,
-  importedMemberId,
-  newSummary,
-  writeMembers,
-} from './import.service.js';
+import { type ImportDeps, type ImportOptions, type ImportSummary, newSummary } from './import.service.js';
 
 // Adopting the newsroom's Stripe account: every customer with a subscription that is not ours
 // (no `metadata.app`) becomes a member marked `imported`, with the date they really joined; each
 // such subscription gets its mirror and an observation (so its later events decide the member's
-// status as for our own), and, for a chosen period, paid invoices and one-time charges become
-// ledger entries marked `imported` with their payment links, so refunds and disputes find them.
+// status as for our own; memberships writes both, stripe-adoption.ts), and, for a chosen period,
+// paid invoices and one-time charges become ledger entries marked `imported` with their payment
+// links, so refunds and disputes find them.
 // Nothing is emailed and no `member.joined` is published: they were members before any drive.
 // Every record's `_id` is its Stripe id (or its member's address), so a rerun changes nothing.
 
@@ -40,56 +27,6 @@ export interface AdoptDeps extends ImportDeps {
 
 type StripeCounts = { subscriptions: number; invoices: number; charges: number; refunds: number };
 const counts = (summary: ImportSummary) => summary.details as unknown as StripeCounts;
-
-const isOurs = (metadata: Stripe.Metadata | null | undefined) => metadata?.app === METADATA_APP;
-
-const MEMBER_STATUS_OF: Record<string, MemberStatus> = {
-  active: 'active',
-  trialing: 'active',
-  past_due: 'past_due',
-  unpaid: 'past_due',
-  paused: 'past_due',
-  canceled: 'canceled',
-  incomplete_expired: 'canceled',
-};
-const BEST: MemberStatus[] = ['active', 'past_due', 'canceled'];
-
-function stateOf(sub: Stripe.Subscription, memberId: Types.ObjectId): SubscriptionState {
-  const item = sub.items?.data?.[0];
-  const periodEnd =
-    item?.current_period_end ?? (sub as unknown as { current_period_end?: number }).current_period_end;
-  return {
-    memberId,
-    customerId: idOf(sub.customer)!,
-    status: sub.status,
-    plan: sub.metadata?.plan ?? item?.price?.lookup_key ?? 'custom',
-    interval: item?.price?.recurring?.interval ?? 'month',
-    amount: (item?.price?.unit_amount ?? 0) * (item?.quantity ?? 1),
-    currency: item?.price?.currency ?? 'usd',
-    ...(periodEnd ? { currentPeriodEnd: fromUnixSeconds(periodEnd) } : {}),
-    cancelAtPeriodEnd: sub.cancel_at_period_end ?? false,
-  };
-}
-
-/** The member a customer's subscriptions make: the best status, the latest period end, the first start. */
-function memberRowOf(customer: Stripe.Customer, subs: Stripe.Subscription[]): MemberRow {
-  const statuses = subs.map((s) => MEMBER_STATUS_OF[s.status]).filter((s): s is MemberStatus => Boolean(s));
-  const status = BEST.find((s) => statuses.includes(s)) ?? 'canceled';
-  const ends = subs
-    .map((s) => s.items?.data?.[0]?.current_period_end)
-    .filter((n): n is number => typeof n === 'number');
-  const endedAt = Math.max(0, ...subs.map((s) => s.ended_at ?? 0));
-  return {
-    email: customer.email!.trim().toLowerCase(),
-    name: customer.name ?? undefined,
-    joinedAt: fromUnixSeconds(Math.min(...subs.map((s) => s.start_date ?? s.created))),
-    customerId: customer.id,
-    status,
-    labels: [],
-    ...(ends.length ? { currentPeriodEnd: fromUnixSeconds(Math.max(...ends)) } : {}),
-    ...(status === 'canceled' && endedAt ? { endedAt: fromUnixSeconds(endedAt) } : {}),
-  };
-}
 
 export async function adoptStripeAccount(
   deps: AdoptDeps,
@@ -112,7 +49,9 @@ export async function adoptStripeAccount(
   const memberOf = new Map<string, Types.ObjectId>();
   let batch: Stripe.Customer[] = [];
   const flush = async () => {
-    await adoptCustomers(deps, batch, subsOf, memberOf, summary, options);
+    const written = await adoptStripeMembers(deps, batch, subsOf, memberOf, options);
+    summary.created += written.created;
+    summary.existing += written.existing;
     details.subscriptions += batch.reduce(
       (n, c) => n + (memberOf.has(c.id) ? subsOf.get(c.id)!.length : 0),
       0,
@@ -139,106 +78,6 @@ export async function adoptStripeAccount(
     await adoptCharges(deps, options.since, invoicePayments, summary, { ...options, page });
   }
   return summary;
-}
-
-/** One batch of customers: members (or the member who already has the address), mirrors, observations. */
-async function adoptCustomers(
-  deps: AdoptDeps,
-  customers: Stripe.Customer[],
-  subsOf: Map<string, Stripe.Subscription[]>,
-  memberOf: Map<string, Types.ObjectId>,
-  summary: ImportSummary,
-  options: ImportOptions,
-) {
-  const { Member, Subscription, SubscriptionObservation, MemberSubscription } = membershipModels(deps.db);
-  // A customer who is already a member (our own checkout, or a members file naming the customer).
-  const known = await mapLimit(customers, 8, (c) => findMemberByCustomer(deps.db, c.id));
-  const fresh = customers.filter((_, i) => !known[i]);
-  const rows = fresh.map((c) => memberRowOf(c, subsOf.get(c.id)!));
-  const owners = await writeMembers(deps, 'stripe', rows, summary, options);
-  summary.existing += customers.length - fresh.length;
-  if (options.dryRun) {
-    // Who they would be, so the dry run counts their invoices too.
-    customers.forEach((c, i) => {
-      memberOf.set(c.id, known[i]?._id ?? importedMemberId(c.email!.trim().toLowerCase()));
-    });
-    return;
-  }
-  // Not ours: the address belongs to a member already (a reader who also joined through checkout).
-  const resolved = await mapLimit(
-    fresh.map((c, i) => [c, i] as const),
-    8,
-    async ([c, i]) => {
-      if (owners[i]) return owners[i]!;
-      const key = await deps.db
-        .model('MemberKey')
-        .findById(emailKey(rows[i]!.email))
-        .lean<{ memberId: Types.ObjectId }>();
-      if (key) await claimMemberKey(deps.db, customerKey(c.id), key.memberId);
-      return key?.memberId ?? null;
-    },
-  );
-  customers.forEach((c, i) => {
-    const id = known[i]?._id ?? resolved[fresh.indexOf(c)];
-    if (id) memberOf.set(c.id, id);
-  });
-  // A member a members file brought (imported, linked by customer id) takes the status Stripe has;
-  // written only when it differs, so a second run changes nothing.
-  await mapLimit(
-    customers.flatMap((c, i) => (known[i]?.source === 'imported' ? [[c, known[i]!] as const] : [])),
-    8,
-    async ([c, member]) => {
-      const row = memberRowOf(c, subsOf.get(c.id)!);
-      const change = {
-        ...(member.status !== row.status ? { status: row.status } : {}),
-        ...(row.currentPeriodEnd && member.currentPeriodEnd?.getTime() !== row.currentPeriodEnd.getTime()
-          ? { currentPeriodEnd: row.currentPeriodEnd }
-          : {}),
-      };
-      if (Object.keys(change).length) await Member.updateOne({ _id: member._id }, { $set: change });
-    },
-  );
-  const now = deps.clock.now();
-  const subs = customers.flatMap((c) => (memberOf.has(c.id) ? subsOf.get(c.id)! : []));
-  await insertUnique(
-    Subscription.collection,
-    subs.map((sub) => ({
-      _id: sub.id,
-      ...stateOf(sub, memberOf.get(idOf(sub.customer)!)!),
-      lastEventCreated: 0, // any real event is newer
-      lastEventId: 'import',
-      source: 'imported',
-      createdAt: now,
-      updatedAt: now,
-    })),
-  );
-  options.checkpoint?.('stripe-subscriptions');
-  // The observation and the member's subscription list the subscription handler decides from:
-  // a later event about one of several subscriptions sees the others as they were adopted. One
-  // member's subscriptions in id order, so every run (and a rerun after a crash) lists them alike.
-  const byMember = new Map<string, Stripe.Subscription[]>();
-  for (const sub of subs) {
-    const key = String(memberOf.get(idOf(sub.customer)!));
-    byMember.set(key, [...(byMember.get(key) ?? []), sub]);
-  }
-  await mapLimit([...byMember.values()], 8, async (memberSubs) => {
-    for (const sub of memberSubs.sort((a, b) => a.id.localeCompare(b.id))) {
-      const memberId = memberOf.get(idOf(sub.customer)!)!;
-      await appendSlot(
-        SubscriptionObservation,
-        sub.id,
-        { subscriptionId: sub.id, eventId: `import:${sub.id}`, created: 0, state: stateOf(sub, memberId) },
-        (stored: SubscriptionObservation) => stored.eventId === `import:${sub.id}`,
-      );
-      await appendSlot(
-        MemberSubscription,
-        String(memberId),
-        { subscriptionId: sub.id },
-        (stored) => stored.subscriptionId === sub.id,
-      );
-    }
-  });
-  options.checkpoint?.('stripe-observations');
 }
 
 type NewEntry = Omit<LedgerEntry, 'day' | 'month' | 'recordedAt'>;

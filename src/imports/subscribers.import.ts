@@ -1,8 +1,8 @@
 import { emailModels } from '../email/email.model.js';
+import { insertUnique, mapLimit, stableObjectId } from '../infra/bulk.js';
 import type { NewsletterList } from '../newsletters/lists.js';
 import { marketingSyncModel } from '../newsletters/marketing-sync.model.js';
 import { newsletterModels } from '../newsletters/newsletter.model.js';
-import { insertUnique, mapLimit, stableObjectId } from './bulk.js';
 import { readHeader } from './csv-reader.js';
 import {
   detectSubscriberFormat,

@@ -1,7 +1,16 @@
-import { type Connection, Schema, Types } from 'mongoose';
+import { type Connection, Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/db.js';
-import { appendSlot, readSlots } from '../infra/slots.js';
-import { type Member, membershipModels, type Subscription } from './membership.model.js';
+import { readSlots } from '../infra/slots.js';
+import {
+  customerKey,
+  emailKey,
+  ensureMemberKeys,
+  listMemberSubscription,
+  type Member,
+  type MemberKey,
+  membershipModels,
+  type Subscription,
+} from './membership.model.js';
 
 // A member is found by email (every checkout, renewal and sign-in) and by Stripe customer id (every
 // subscription event and refund). On FerretDB only a filter that is exactly `{_id}` uses an index;
@@ -10,26 +19,12 @@ import { type Member, membershipModels, type Subscription } from './membership.m
 // on every backend.
 //
 // The invariant "every member has its keys" is kept by: ensureMemberKeys() on every write that sets
-// an email or customer id (Member.create/insertMany hooks, see membership.model.ts), and
-// backfillMemberKeys() once at start for members written before the keys existed.
+// an email or customer id (the Member.create/insertMany hooks in membership.model.ts, which owns the
+// key documents), and backfillMemberKeys() once at start for members written before the keys existed.
 
-export interface MemberKey {
-  _id: string; // `email:<address>` or `customer:<cus_…>`
-  memberId: Types.ObjectId;
-}
+const keyModel = (db: Connection) => membershipModels(db).MemberKey;
 
-const memberKeySchema = new Schema<MemberKey>(
-  { _id: String, memberId: { type: Schema.Types.ObjectId, required: true } },
-  { versionKey: false },
-);
-
-export function registerMemberKeyModel(db: Connection): void {
-  if (!db.models.MemberKey) db.model('MemberKey', memberKeySchema, 'member_keys');
-}
-
-const keyModel = (db: Connection) => db.model<MemberKey>('MemberKey');
-export const emailKey = (email: string) => `email:${email}`;
-export const customerKey = (customerId: string) => `customer:${customerId}`;
+export { customerKey, emailKey, ensureMemberKeys, listMemberSubscription };
 
 async function memberByKey(db: Connection, key: string): Promise<Member | null> {
   const found = await keyModel(db).findById(key).lean<MemberKey>();
@@ -42,6 +37,15 @@ export const findMemberByEmail = (db: Connection, email: string) => memberByKey(
 /** The member whose Stripe customer this is, by primary keys only. */
 export const findMemberByCustomer = (db: Connection, customerId: string) =>
   memberByKey(db, customerKey(customerId));
+
+/** The member with this id, if any. */
+export const findMemberById = (db: Connection, memberId: Types.ObjectId | string) =>
+  membershipModels(db).Member.findById(memberId).lean<Member>();
+
+/** The id of the member this (normalized) email belongs to, without reading the member. */
+export async function memberIdOfEmail(db: Connection, email: string): Promise<Types.ObjectId | undefined> {
+  return (await keyModel(db).findById(emailKey(email)).lean<MemberKey>())?.memberId;
+}
 
 /**
  * Claims `key` for `memberId`. The first writer of a key owns it; returns the owner. An email or a
@@ -89,26 +93,6 @@ export async function createMemberOnce(
   }
 }
 
-/** Writes the keys of members that have none (idempotent; every key insert is its own claim). */
-export async function ensureMemberKeys(
-  db: Connection,
-  members: Pick<Member, '_id' | 'email' | 'stripeCustomerId'>[],
-): Promise<void> {
-  const keys = members.flatMap((m) => [
-    { _id: emailKey(m.email), memberId: m._id },
-    ...(m.stripeCustomerId ? [{ _id: customerKey(m.stripeCustomerId), memberId: m._id }] : []),
-  ]);
-  if (keys.length === 0) return;
-  await keyModel(db)
-    .insertMany(keys, { ordered: false })
-    .catch((error) => {
-      const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] })
-        .writeErrors;
-      const onlyDuplicates = writeErrors?.every((e) => (e.code ?? e.err?.code) === 11000);
-      if (!onlyDuplicates && !isDuplicateKey(error)) throw error;
-    });
-}
-
 /**
  * Gives every member written before the keys existed its keys: a scan of the members, run once per
  * database at start (infra/migrations.ts). Returns how many members it went through.
@@ -148,20 +132,6 @@ export async function subscriptionsOf(db: Connection, memberId: Types.ObjectId |
 export async function payingSubscriptionOf(db: Connection, memberId: Types.ObjectId | string) {
   return (await subscriptionsOf(db, memberId)).find((s) =>
     ['active', 'trialing', 'past_due'].includes(s.status),
-  );
-}
-
-/** Lists a subscription under its member, once. */
-export async function listMemberSubscription(
-  db: Connection,
-  memberId: Types.ObjectId | string,
-  subscriptionId: string,
-): Promise<void> {
-  await appendSlot(
-    membershipModels(db).MemberSubscription,
-    String(memberId),
-    { subscriptionId },
-    (stored) => stored.subscriptionId === subscriptionId,
   );
 }
 

@@ -1,6 +1,11 @@
 import { type Connection, Schema, type Types } from 'mongoose';
-import { ensureMemberKeys, listMemberSubscription, registerMemberKeyModel } from './member-keys.js';
-import { registerSupporterTotalModel } from './supporters.js';
+import { isDuplicateKey } from '../infra/db.js';
+import { appendSlot } from '../infra/slots.js';
+
+// Every document memberships keeps, registered from this one place. The key documents and the
+// member's subscription list are written by hooks here, so no write of a member or mirror can skip
+// them; member-keys.ts reads and claims keys through these models (it imports this file, never the
+// other way round).
 
 export const MEMBER_STATUSES = ['active', 'past_due', 'canceled', 'expired'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
@@ -108,6 +113,70 @@ const subscriptionSchema = new Schema<Subscription>(
   { timestamps: true, versionKey: false },
 );
 
+/**
+ * A natural key of a member (`email:<address>` or `customer:<cus_…>`) as the `_id` of a small
+ * document naming the member: on FerretDB only an `{_id}` filter uses an index (member-keys.ts).
+ */
+export interface MemberKey {
+  _id: string;
+  memberId: Types.ObjectId;
+}
+
+const memberKeySchema = new Schema<MemberKey>(
+  { _id: String, memberId: { type: Schema.Types.ObjectId, required: true } },
+  { versionKey: false },
+);
+
+export const emailKey = (email: string) => `email:${email}`;
+export const customerKey = (customerId: string) => `customer:${customerId}`;
+
+/** Writes the keys of members that have none (idempotent; every key insert is its own claim). */
+export async function ensureMemberKeys(
+  db: Connection,
+  members: Pick<Member, '_id' | 'email' | 'stripeCustomerId'>[],
+): Promise<void> {
+  const keys = members.flatMap((m) => [
+    { _id: emailKey(m.email), memberId: m._id },
+    ...(m.stripeCustomerId ? [{ _id: customerKey(m.stripeCustomerId), memberId: m._id }] : []),
+  ]);
+  if (keys.length === 0) return;
+  await db
+    .model<MemberKey>('MemberKey')
+    .insertMany(keys, { ordered: false })
+    .catch((error) => {
+      const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] })
+        .writeErrors;
+      const onlyDuplicates = writeErrors?.every((e) => (e.code ?? e.err?.code) === 11000);
+      if (!onlyDuplicates && !isDuplicateKey(error)) throw error;
+    });
+}
+
+/** Lists a subscription under its member, once. */
+export async function listMemberSubscription(
+  db: Connection,
+  memberId: Types.ObjectId | string,
+  subscriptionId: string,
+): Promise<void> {
+  await appendSlot(
+    db.model<MemberSubscription>('MemberSubscription'),
+    String(memberId),
+    { subscriptionId },
+    (stored) => stored.subscriptionId === subscriptionId,
+  );
+}
+
+/** The stored count of active members (supporters.ts). */
+export interface SupporterTotal {
+  _id: string;
+  count: number;
+  countedAt: Date;
+}
+
+const supporterTotalSchema = new Schema<SupporterTotal>(
+  { _id: String, count: { type: Number, required: true }, countedAt: { type: Date, required: true } },
+  { versionKey: false },
+);
+
 // Every member has its key documents (member-keys.ts): written after any create that did not go
 // through createMemberOnce (gift redemption, tests, imports). Duplicates are ignored.
 memberSchema.post('save', async (member: Member & { db: Connection }) => {
@@ -148,8 +217,8 @@ const memberSubscriptionSchema = new Schema<MemberSubscription>(
 );
 
 export function registerMembershipModels(db: Connection): void {
-  registerMemberKeyModel(db);
-  registerSupporterTotalModel(db);
+  if (!db.models.MemberKey) db.model('MemberKey', memberKeySchema, 'member_keys');
+  if (!db.models.SupporterTotal) db.model('SupporterTotal', supporterTotalSchema, 'supporter_totals');
   if (!db.models.Member) db.model('Member', memberSchema, 'members');
   if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
   if (!db.models.SubscriptionObservation)
@@ -164,5 +233,7 @@ export function membershipModels(db: Connection) {
     Subscription: db.model<Subscription>('Subscription'),
     SubscriptionObservation: db.model<SubscriptionObservation>('SubscriptionObservation'),
     MemberSubscription: db.model<MemberSubscription>('MemberSubscription'),
+    MemberKey: db.model<MemberKey>('MemberKey'),
+    SupporterTotal: db.model<SupporterTotal>('SupporterTotal'),
   };
 }

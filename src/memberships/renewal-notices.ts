@@ -4,9 +4,10 @@ import { idOf } from '../infra/stripe.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { METADATA_APP } from './checkout.service.js';
+import { subscriptionOfInvoice } from './invoice.events.js';
 import { findMemberByCustomer } from './member-keys.js';
 import { membershipModels, type Subscription } from './membership.model.js';
-import { type MembershipDeps, type Outcome, subscriptionOfInvoice } from './membership.service.js';
+import type { MembershipDeps, Outcome } from './membership.service.js';
 
 // Telling members about a renewal before it fails or surprises them: a card that needs the
 // member's confirmation (SCA) and a yearly renewal coming up. Neither changes state; each is one

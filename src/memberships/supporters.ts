@@ -1,6 +1,6 @@
-import { type Connection, Schema } from 'mongoose';
+import type { Connection } from 'mongoose';
 import { claimOnce } from '../infra/claims.js';
-import { membershipModels } from './membership.model.js';
+import { membershipModels, type SupporterTotal } from './membership.model.js';
 
 // "All thanks to 12,000 supporters": the number of active members, shown beside every campaign's
 // progress. Counting active members decodes every member on FerretDB (about a second at 10,000), so
@@ -10,22 +10,7 @@ import { membershipModels } from './membership.model.js';
 
 const REFRESH_MS = 5 * 60_000;
 
-interface SupporterTotal {
-  _id: string;
-  count: number;
-  countedAt: Date;
-}
-
-const supporterTotalSchema = new Schema<SupporterTotal>(
-  { _id: String, count: { type: Number, required: true }, countedAt: { type: Date, required: true } },
-  { versionKey: false },
-);
-
-export function registerSupporterTotalModel(db: Connection): void {
-  if (!db.models.SupporterTotal) db.model('SupporterTotal', supporterTotalSchema, 'supporter_totals');
-}
-
-const totals = (db: Connection) => db.model<SupporterTotal>('SupporterTotal');
+const totals = (db: Connection) => membershipModels(db).SupporterTotal;
 
 async function recount(db: Connection, now: Date): Promise<number> {
   const count = await membershipModels(db).Member.countDocuments({ status: 'active' });

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 
-// The write primitives every import uses. On FerretDB the only atomic operation is an insert with
-// a unique `_id`, and only `{_id}` lookups avoid a scan; so each imported record's `_id` is its
-// natural key, written by an unordered bulk insert in which a duplicate means "already there".
-// A second run then changes nothing, and a run stopped anywhere is finished by the next one.
+// The bulk write primitives of imports and of memberships' writes of imported members. On
+// FerretDB the only atomic operation is an insert with a unique `_id`, and only `{_id}` lookups
+// avoid a scan; so each imported record's `_id` is its natural key, written by an unordered bulk
+// insert in which a duplicate means "already there". A second run then changes nothing, and a run
+// stopped anywhere is finished by the next one.
 
 interface Insertable {
   insertMany(docs: object[], options: { ordered: false }): Promise<unknown>;

@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
-import { findMemberByCustomer } from '../memberships/member-keys.js';
-import { membershipModels } from '../memberships/membership.model.js';
+import { findMemberByCustomer } from './member-keys.js';
+import { membershipModels } from './membership.model.js';
 
 // Whether a Stripe object without our `metadata.app` is ours anyway: the newsroom's own account,
 // whose existing subscriptions `npm run import -- stripe` adopted. The Stripe handlers ask this

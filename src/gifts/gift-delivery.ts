@@ -1,0 +1,105 @@
+import { createHmac } from 'node:crypto';
+import { enqueueEmail } from '../email/outbox.service.js';
+import { AppError } from '../http/errors.js';
+import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
+import { addMonths } from '../shared/time.js';
+import { codeKey, type Gift, giftModel, keyGift } from './gift.model.js';
+import { hashCode, newCode } from './gift-common.js';
+import type { GiftDeps } from './gift-deps.js';
+import { decisionKey } from './gift-redemption.js';
+
+// Delivering a paid gift on its day: a code, emailed to the recipient, once whatever the number of
+// schedulers; a reminder or a resend sends a fresh code and the previous one stops working.
+
+/** Sends the recipient a fresh redemption link; the previous code stops working. */
+export async function sendCode(
+  deps: GiftDeps,
+  gift: Gift,
+  template: 'gift-delivery' | 'gift-reminder',
+  idempotencyKey: string,
+  code = newCode(),
+) {
+  await keyGift(deps.db, codeKey(hashCode(code)), gift._id);
+  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { codeHash: hashCode(code) } });
+  const redeemUrl = `${deps.publicBaseUrl}/gifts/redeem?code=${code}`;
+  const data =
+    template === 'gift-delivery'
+      ? {
+          recipientName: gift.recipient.name,
+          fromName: gift.showPurchaserName ? gift.purchaser.name : undefined,
+          message: gift.message,
+          durationMonths: gift.durationMonths,
+          redeemUrl,
+        }
+      : { recipientName: gift.recipient.name, durationMonths: gift.durationMonths, redeemUrl };
+  await enqueueEmail(deps.db, deps.clock, {
+    template,
+    to: gift.recipient,
+    locale: gift.locale,
+    data,
+    idempotencyKey,
+  } as never);
+}
+
+/** A delivery decided longer ago than this and still unfinished has lost its process. */
+export const DELIVERY_FINISH_MS = 60_000;
+
+/**
+ * Delivers every paid gift whose time has come, once each, whatever the number of schedulers. The
+ * claim `gift-deliver:<gift>` records when delivery was decided; the winner delivers, and a later
+ * run finishes a delivery decided over a minute ago that never finished (a crash or a failed write),
+ * so no paid gift is skipped for good.
+ */
+export async function deliverDueGifts(deps: GiftDeps): Promise<number> {
+  const now = deps.clock.now();
+  const due = await giftModel(deps.db)
+    .find({ status: 'paid', deliverAt: { $lte: now } })
+    .sort({ deliverAt: 1, _id: 1 })
+    .limit(100)
+    .lean<Gift[]>();
+  let delivered = 0;
+  for (const gift of due) {
+    const { won, decision, decidedAt } = await decideOnce(deps.db, `gift-deliver:${gift._id}`, now, {
+      at: now,
+    });
+    if (!won && now.getTime() - decidedAt.getTime() < DELIVERY_FINISH_MS) continue;
+    // A claim from before decisions were recorded names no time: the claim's own time stands in.
+    if (await finishDelivery(deps, gift, decision?.at ?? decidedAt)) delivered++;
+  }
+  return delivered;
+}
+
+/**
+ * The delivery's writes, each idempotent: the code (derived from the decision, so a retry emails the
+ * same code), its email, then the gift's status as the "done" marker. A gift refunded (or redeemed)
+ * since it was found is not sent.
+ */
+async function finishDelivery(deps: GiftDeps, gift: Gift, at: Date): Promise<boolean> {
+  const current = await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>();
+  if (current?.status !== 'paid') return false;
+  if (await hasClaim(deps.db, decisionKey(gift))) return false; // refund or redemption decided
+  const code = createHmac('sha256', deps.linkSecret)
+    .update(`gift-delivery:${gift._id}:${at.toISOString()}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url'); // 128 bits, like newCode()
+  await sendCode(deps, gift, 'gift-delivery', `gift-delivery:${gift._id}`, code);
+  await giftModel(deps.db).updateOne(
+    { _id: gift._id, status: 'paid' },
+    { $set: { status: 'delivered', deliveredAt: at, expiresAt: addMonths(at, deps.expiryMonths) } },
+  );
+  deps.logger.info({ giftId: String(gift._id) }, 'gift delivered');
+  return true;
+}
+
+/** After delivery the purchaser may resend the gift email: it carries a new code, the old one stops working. */
+export async function resendGift(deps: GiftDeps, giftId: string): Promise<void> {
+  const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
+  if (gift?.status !== 'delivered')
+    throw new AppError('conflict', 'Only a delivered, unredeemed gift can be sent again.');
+  const now = deps.clock.now();
+  // One resend per 10 minutes: a purchaser's double click must not send two codes.
+  if (!(await claimOnce(deps.db, `gift-resend:${gift._id}:${Math.floor(now.getTime() / 600_000)}`, now)))
+    return;
+  await sendCode(deps, gift, 'gift-delivery', `gift-resend:${gift._id}:${now.getTime()}`);
+}
