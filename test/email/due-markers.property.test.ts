@@ -7,7 +7,7 @@ import { dueModel, jobIdFor, markDue } from '../../src/infra/due.js';
 import { leaseModel } from '../../src/infra/leases.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 // The outbox finds work through due markers (src/infra/due.ts) so that it never reads the sent
 // mail piling up beside it. The guarantee: whatever happens (duplicates, provider errors, an
@@ -23,8 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 type Step =

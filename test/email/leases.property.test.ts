@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { acquireLease, insertLease, leaseKey, leaseModel } from '../../src/infra/leases.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // The job runner's guarantee, for any interleaving of three workers taking a job, crashing
 // (forgetting it, their lease left behind), storing an outcome, and time passing:
@@ -18,8 +18,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 type Step = { op: 'take' | 'settle' | 'crash'; worker: number } | { op: 'wait'; ms: number };

@@ -10,7 +10,7 @@ import { adoptStripeAccount } from '../../src/imports/stripe-adopt.js';
 import { importSubscribersFile } from '../../src/imports/subscribers.import.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 import { fixture, IMPORTED_COLLECTIONS, importDeps, snapshot } from './import-support.js';
 import { plantAccount, SINCE } from './stripe-account.js';
 
@@ -54,8 +54,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
   await fake.close();
 });
 

@@ -5,7 +5,7 @@ import { membershipModels } from '../../src/memberships/membership.model.js';
 import { growthReport } from '../../src/reports/growth.report.js';
 import { summaryReport } from '../../src/reports/summary.report.js';
 import { zonedDayRange } from '../../src/shared/time.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // Finance compares reports: the summary for a period and the growth report's last day of it must
 // give the same members and the same money, to the cent, whatever the members are (imported with
@@ -16,8 +16,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 const DAY = 86_400_000;
