@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { acquireLease, insertLease, leaseKey, leaseModel } from '../../src/infra/leases.js';
+import { deep } from '../support/depth.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // The job runner's guarantee, for any interleaving of three workers taking a job, crashing
@@ -70,7 +71,7 @@ it('when workers take, crash, settle and wait in any order, then a job has one h
       const later = new Date(now + 2 * LEASE_MS + 1);
       expect(await acquireLease(db, 'p', job, claimSeq, 'fresh', later, LEASE_MS)).not.toBeNull();
     }),
-    { numRuns: 60 },
+    { numRuns: deep(60) },
   );
   expect(await leaseModel(db).countDocuments()).toBeGreaterThan(0);
 }, 120_000);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/infra/db.js';
 import { tallyAdd, tallyCount } from '../../src/infra/tally.js';
 import { registerModels } from '../../src/models.js';
+import { deep } from '../support/depth.js';
 import { createTestDatabase, databaseUri, releaseTestDatabase } from '../support/test-app.js';
 
 // A tally is an exact count kept by unique inserts alone (FerretDB loses concurrent $incs) and read
@@ -49,7 +50,7 @@ it('when records are added in any order, concurrently, from two processes and wi
         expect(await tallyCount(otherProcess, tally)).toBe(distinct);
       },
     ),
-    { numRuns: 25 },
+    { numRuns: deep(25) },
   );
 });
 

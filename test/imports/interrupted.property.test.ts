@@ -9,6 +9,7 @@ import { type ImportOptions, importMembersFile } from '../../src/imports/import.
 import { adoptStripeAccount } from '../../src/imports/stripe-adopt.js';
 import { importSubscribersFile } from '../../src/imports/subscribers.import.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
+import { deep } from '../support/depth.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 import { fixture, IMPORTED_COLLECTIONS, importDeps, snapshot } from './import-support.js';
@@ -104,7 +105,7 @@ for (const [name, run] of Object.entries(IMPORTS)) {
       }),
       // Small imports have few stopping points: every one of them is tried, then generated ones.
       {
-        numRuns: 6,
+        numRuns: deep(6),
         examples: checkpoints <= 16 ? Array.from({ length: checkpoints }, (_, k) => [k] as [number]) : [],
       },
     );

@@ -5,6 +5,7 @@ import { membershipModels } from '../../src/memberships/membership.model.js';
 import { growthReport } from '../../src/reports/growth.report.js';
 import { summaryReport } from '../../src/reports/summary.report.js';
 import { zonedDayRange } from '../../src/shared/time.js';
+import { deep } from '../support/depth.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // Finance compares reports: the summary for a period and the growth report's last day of it must
@@ -85,7 +86,10 @@ it('when any members are summarised for November, then active members and MRR eq
       expect(summary.new).toBe(growth.reduce((sum, day) => sum + day.joined, 0));
       expect(summary.churned).toBe(growth.reduce((sum, day) => sum + day.ended, 0));
     }),
-    { seed: Number(process.env.REPORTS_SEED ?? 20261206), numRuns: Number(process.env.REPORTS_RUNS ?? 40) },
+    {
+      seed: Number(process.env.REPORTS_SEED ?? 20261206),
+      numRuns: Number(process.env.REPORTS_RUNS ?? deep(40)),
+    },
   );
 }, 120_000);
 

@@ -22,6 +22,7 @@ import {
   logSize,
   receiptOf,
 } from '../../src/transparency/log.service.js';
+import { deep } from '../support/depth.js';
 import { databaseUri, manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 import { checkpoint, depsOf, memberJoins, newCampaign } from './support.js';
 
@@ -62,7 +63,7 @@ describe('appending to the drive log', () => {
           );
           expect(await logSize(app.deps.db, String(campaign._id))).toBe(leaves.length);
         }),
-        { numRuns: 12 },
+        { numRuns: deep(12) },
       );
     } finally {
       await other.close();

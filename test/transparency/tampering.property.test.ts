@@ -7,6 +7,7 @@ import { checkpointBody, forgetCheckpoints } from '../../src/transparency/checkp
 import { type Checkpoint, type LogLeaf, transparencyModels } from '../../src/transparency/log.model.js';
 import { createSigner } from '../../src/transparency/signing.js';
 import { forgetLoadedLogs } from '../../src/transparency/tree-cache.js';
+import { deep } from '../support/depth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   checkpoint,
@@ -218,7 +219,7 @@ describe('tampering with the stored log', () => {
           }
         },
       ),
-      { numRuns: 25 },
+      { numRuns: deep(25) },
     );
   });
 
@@ -248,7 +249,7 @@ describe('tampering with the stored log', () => {
           }
         },
       ),
-      { numRuns: 30 },
+      { numRuns: deep(30) },
     );
   });
 
