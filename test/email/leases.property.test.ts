@@ -22,6 +22,9 @@ let db: Connection;
 
 interface TestJob extends QueuedJob {
   _id: string;
+  leaseOwner?: string;
+  leaseExpiresAt?: Date;
+  lastError?: string;
   /** Who stored the last outcome: `w<worker>:<seq>`. */
   outcome?: string;
 }
