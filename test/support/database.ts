@@ -18,7 +18,7 @@ export function databaseUri(name: string): string {
   return uri.toString();
 }
 
-const held = new Set<Connection>();
+/** The slots this file holds now: a second database asked for while one is held is another one. */
 const heldSlots = new Map<Connection, number>();
 
 /** The worker's pool id (1…maxWorkers); absent outside vitest's pool, where every database is new. */
@@ -36,7 +36,6 @@ export async function createTestDatabase(): Promise<Connection> {
   const db = await connectDatabase({ uri: databaseUri(name), poolSize: 10, timeoutMs: 10_000 });
   registerModels(db);
   heldSlots.set(db, slot);
-  held.add(db);
   try {
     await makeEmpty(db);
   } catch (error) {
@@ -48,24 +47,27 @@ export async function createTestDatabase(): Promise<Connection> {
 
 /** Closes a database from createTestDatabase; the next file of this worker gets it back, emptied. */
 export async function releaseTestDatabase(db: Connection): Promise<void> {
-  if (!held.delete(db)) return;
-  heldSlots.delete(db);
+  if (!heldSlots.delete(db)) return;
   if (!poolId) await db.dropDatabase().catch(() => {});
   await db.close();
 }
 
-const MARKER = '_test_schema';
+/**
+ * What a build left in each database, kept in a database of its own: a test that empties every
+ * collection of its database (some do) must not wipe it too.
+ */
+const markers = (db: Connection) =>
+  db
+    .useDb('test_schemas', { useCache: true })
+    .collection<{ _id: string; models: string; schema: string }>('markers');
 
 /**
  * Empties every collection if the database holds exactly what a build from these models left
- * (recorded in a marker collection at build time), else drops it and builds it again.
+ * (recorded at build time), else drops it and builds it again.
  */
 async function makeEmpty(db: Connection): Promise<void> {
   const models = modelsDigest(db);
-  const [marker, found] = await Promise.all([
-    db.collection<{ _id: string; models: string; schema: string }>(MARKER).findOne({ _id: 'schema' }),
-    currentSchema(db),
-  ]);
+  const [marker, found] = await Promise.all([markers(db).findOne({ _id: db.name }), currentSchema(db)]);
   if (marker?.models === models && marker.schema === found.schema) {
     await Promise.all(found.collections.map((name) => db.collection(name).deleteMany({})));
     if (process.env.TEST_DB_DEBUG) console.error(`[db] ${db.name} emptied`);
@@ -76,9 +78,7 @@ async function makeEmpty(db: Connection): Promise<void> {
   await db.dropDatabase();
   await ensureIndexes(db);
   const built = await currentSchema(db);
-  await db
-    .collection<{ _id: string; models: string; schema: string }>(MARKER)
-    .insertOne({ _id: 'schema', models, schema: built.schema });
+  await markers(db).replaceOne({ _id: db.name }, { models, schema: built.schema }, { upsert: true });
 }
 
 /** The models' collections and declared indexes: a change to them means a rebuild. */
@@ -96,7 +96,6 @@ const modelsDigest = (db: Connection) =>
 async function currentSchema(db: Connection): Promise<{ schema: string; collections: string[] }> {
   const collections = (await db.db!.listCollections({}, { nameOnly: true }).toArray())
     .map((c) => c.name)
-    .filter((name) => name !== MARKER)
     .sort();
   const indexes = await Promise.all(
     collections.map(async (name) =>
