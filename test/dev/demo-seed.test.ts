@@ -5,7 +5,7 @@ import { demoAsked } from '../../src/dev/dev-start.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { staffModels } from '../../src/staff/staff.model.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 const logger = createLogger({ level: 'silent' });
 const clock = manualClock();
@@ -18,8 +18,7 @@ const freshDb = async () => {
 };
 afterAll(async () => {
   for (const db of dbs) {
-    await db.dropDatabase().catch(() => {});
-    await db.close();
+    await releaseTestDatabase(db);
   }
 });
 

@@ -4,7 +4,7 @@ import { EMAIL_TEMPLATES } from '../../src/email/catalog.js';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
 let capture: SendgridCapture;
@@ -16,8 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 // Sign-in, confirmation and redemption links are secrets: a tracking domain that rewrites them

@@ -5,9 +5,10 @@ import { EMAIL_QUEUE, emailModels } from '../../src/email/email.model.js';
 import { enqueueEmail, requeueFailedEmails } from '../../src/email/outbox.service.js';
 import { dueModel, jobIdFor, markDue } from '../../src/infra/due.js';
 import { leaseModel } from '../../src/infra/leases.js';
+import { deep } from '../support/depth.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 // The outbox finds work through due markers (src/infra/due.ts) so that it never reads the sent
 // mail piling up beside it. The guarantee: whatever happens (duplicates, provider errors, an
@@ -23,8 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 type Step =
@@ -109,6 +109,6 @@ it('when emails are enqueued, duplicated, failed, re-queued and enqueues die hal
       expect(sentTo).toEqual([...enqueued].map((k) => mail(k).to.email).sort());
       expect(await dueModel(db).countDocuments()).toBe(0);
     }),
-    { numRuns: 25 },
+    { numRuns: deep(25) },
   );
 }, 240_000);

@@ -4,7 +4,7 @@ import { emailModels } from '../../src/email/email.model.js';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 // A worker whose lease ran out is not the job's owner any more: whatever it learns late about its
 // attempt must not overwrite what the worker now holding the job does.
@@ -17,8 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 describe('a late outcome from a worker that lost its lease', () => {

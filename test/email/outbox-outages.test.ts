@@ -6,7 +6,7 @@ import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { freePort } from '../../src/infra/embedded-db.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
 import { type ServerProcess, spawnScript } from '../support/server-process.js';
-import { createTestDatabase, databaseUri } from '../support/test-app.js';
+import { createTestDatabase, databaseUri, releaseTestDatabase } from '../support/test-app.js';
 
 // Real worker processes (`npm run worker`) sending through SENDGRID_API_URL to the local capture
 // server, while one of them dies holding a job, or SendGrid fails for a while.
@@ -24,8 +24,7 @@ afterAll(async () => {
   for (const p of processes)
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 beforeEach(async () => {
   capture.reset();
@@ -39,7 +38,8 @@ function worker(env: Record<string, string> = {}): ServerProcess {
     MONGODB_URI: databaseUri(db.name),
     SENDGRID_API_KEY: 'SG.outage-test',
     SENDGRID_API_URL: capture.baseUrl,
-    JOB_LEASE_SECONDS: '3',
+    // The shortest lease the configuration allows: the survivor takes over a dead worker's jobs sooner.
+    JOB_LEASE_SECONDS: '2',
     ...env,
   });
   processes.push(p);
@@ -147,9 +147,11 @@ describe('email outbox under failure', () => {
     const b = worker(env);
     await Promise.all([a.waitForLog('email worker started'), b.waitForLog('email worker started')]);
     await until(() => capture.requests.length >= 10, 30_000, 'workers trying');
-    await new Promise((r) => setTimeout(r, 4_000));
+    // Each phase long enough for every job to be refused at least once (retries start 1 s apart);
+    // shorter phases mean fewer attempts, so smaller backoffs to wait out once SendGrid recovers.
+    await new Promise((r) => setTimeout(r, 2_000));
     capture.respondAlways({ status: 429, headers: { 'retry-after': '3' } });
-    await new Promise((r) => setTimeout(r, 6_000));
+    await new Promise((r) => setTimeout(r, 4_000));
     capture.respondAlways({ status: 202 });
 
     await until(

@@ -5,7 +5,7 @@ import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { createSendgridSender } from '../../src/email/senders/sendgrid.sender.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 // Only the provider's own "no" is final. An error the sender did not expect (a bug, a library
 // throwing something new) says nothing about the message: the job is tried again, never given up.
@@ -18,8 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 describe('an unexpected error from the sender', () => {

@@ -6,7 +6,7 @@ import { suppressAddress } from '../../src/email/suppression.service.js';
 import { leaseModel } from '../../src/infra/leases.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
 let capture: SendgridCapture;
@@ -18,8 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await capture.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 beforeEach(() => {
   clock = manualClock();

@@ -7,7 +7,7 @@ import { emailModels } from '../../src/email/email.model.js';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { freePort } from '../../src/infra/embedded-db.js';
 import { spawnScript } from '../support/server-process.js';
-import { createTestDatabase, databaseUri } from '../support/test-app.js';
+import { createTestDatabase, databaseUri, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
 let env: Record<string, string>;
@@ -20,8 +20,7 @@ beforeAll(async () => {
   env = { MONGODB_URI: uri, DEV_MAIL_DIR: mailDir, LOG_LEVEL: 'info' };
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
   rmSync(mailDir, { recursive: true, force: true });
 });
 

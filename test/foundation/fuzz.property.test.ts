@@ -11,6 +11,7 @@ import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { RATE_SLOT_PREFIX } from '../../src/infra/rate-limit.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
+import { deep } from '../support/depth.js';
 import { listRoutes, type RouteInfo } from '../support/routes.js';
 import { sendgridSigningKeys } from '../support/sendgrid-signing.js';
 import { staffToken } from '../support/staff.js';
@@ -24,7 +25,7 @@ import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const BATCH = 25;
-const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
+const RUNS = Number(process.env.FUZZ_RUNS ?? deep(200));
 
 let app: TestApp;
 let routes: RouteInfo[];

@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // Every per-request and per-event path is a primary-key lookup, which is only fast if the server
 // answers it from the `_id` index. Stock FerretDB 1.24.2 does not (its query spells the column
@@ -15,8 +15,7 @@ beforeAll(async () => {
     .insertMany(Array.from({ length: 200 }, (_, i) => ({ _id: `doc:${i}` as unknown as never, n: i })));
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 type Explained = {

@@ -4,7 +4,7 @@ import { systemClock } from '../../src/infra/clock.js';
 import { markDue } from '../../src/infra/due.js';
 import { createJobRunner, type JobQueue } from '../../src/infra/jobs.js';
 import { createLogger } from '../../src/infra/logger.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // Work queued in a process starts there at once, not at the runner's next poll; and a runner
 // backing off after database errors looks again as soon as this process manages to queue work.
@@ -14,8 +14,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 /** A queue that records when it was drained and fails its first `failures` rounds, as when the database is away. */

@@ -1,7 +1,7 @@
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runOnce } from '../../src/infra/migrations.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // Every process runs the start-up migrations; processes starting together must all start.
 
@@ -10,8 +10,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 it('when ten processes run the same migration at once, then every one finishes and it is marked done once', async () => {

@@ -9,7 +9,7 @@ import { EMAIL_QUEUE, emailModels } from '../../src/email/email.model.js';
 import { markDue } from '../../src/infra/due.js';
 import { freePort } from '../../src/infra/embedded-db.js';
 import { spawnServer } from '../support/server-process.js';
-import { createTestDatabase, databaseUri } from '../support/test-app.js';
+import { createTestDatabase, databaseUri, releaseTestDatabase } from '../support/test-app.js';
 
 // A deploy sends SIGTERM while readers keep 20 keep-alive connections busy and 1,000 emails wait.
 
@@ -29,8 +29,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
   rmSync(mailDir, { recursive: true, force: true });
 });
 

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/infra/db.js';
 import { tallyAdd, tallyCount } from '../../src/infra/tally.js';
 import { registerModels } from '../../src/models.js';
-import { createTestDatabase, databaseUri } from '../support/test-app.js';
+import { deep } from '../support/depth.js';
+import { createTestDatabase, databaseUri, releaseTestDatabase } from '../support/test-app.js';
 
 // A tally is an exact count kept by unique inserts alone (FerretDB loses concurrent $incs) and read
 // by a few primary-key probes (counting documents scans there).
@@ -17,8 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await otherProcess.close();
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 async function secondConnection(): Promise<Connection> {
@@ -50,7 +50,7 @@ it('when records are added in any order, concurrently, from two processes and wi
         expect(await tallyCount(otherProcess, tally)).toBe(distinct);
       },
     ),
-    { numRuns: 25 },
+    { numRuns: deep(25) },
   );
 });
 

@@ -8,6 +8,7 @@ import { recordGiftTime, settleGiftTime } from '../../src/gifts/gift-time.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { addMonths } from '../../src/shared/time.js';
+import { deep } from '../support/depth.js';
 import { paidGiftSession, postEvent, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
@@ -155,7 +156,7 @@ describe('gifts redeemed together', () => {
           expect((await Member.findById(_id).lean())!.currentPeriodEnd).toEqual(addMonths(now, total));
         },
       ),
-      { numRuns: 20 },
+      { numRuns: deep(20) },
     );
   });
 });

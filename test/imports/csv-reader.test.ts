@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CsvSyntaxError, countRecords, readCsv } from '../../src/imports/csv-reader.js';
+import { deep } from '../support/depth.js';
 
 // The importer's CSV reader: whatever a well-formed file holds comes back field for field, and a
 // malformed one never loses rows without saying so.
@@ -46,7 +47,7 @@ describe('well-formed files', () => {
           expect(await countRecords(file)).toBe(written.length);
         },
       ),
-      { seed: 20261206, numRuns: 200 },
+      { seed: 20261206, numRuns: deep(200) },
     );
   });
 });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { findMemberByCustomer, findMemberByEmail } from '../../src/memberships/member-keys.js';
+import { deep } from '../support/depth.js';
 import {
   checkoutSession,
   outcomeOf,
@@ -191,7 +192,7 @@ describe('customer.updated', () => {
           expect((await memberOf(p))?.email).toBe(newest.object.email);
         },
       ),
-      { numRuns: 12 },
+      { numRuns: deep(12) },
     );
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
+import { deep } from '../support/depth.js';
 import {
   charge,
   checkoutSession,
@@ -98,7 +99,7 @@ it('when partial refunds of a payment are delivered in any order, then replay fi
     ),
     {
       seed: Number(process.env.REPLAY_ORDER_SEED ?? 20261206),
-      numRuns: Number(process.env.REPLAY_ORDER_RUNS ?? 12),
+      numRuns: Number(process.env.REPLAY_ORDER_RUNS ?? deep(12)),
     },
   );
 }, 180_000);

@@ -17,7 +17,7 @@ import {
   T0,
   unappliedEvents,
 } from '../support/stripe-events.js';
-import { createTestDatabase, databaseUri, TEST_ENV } from '../support/test-app.js';
+import { createTestDatabase, databaseUri, releaseTestDatabase, TEST_ENV } from '../support/test-app.js';
 
 // The webhook answers once an event is stored; applying it is the job runner's. These run the real
 // processes: the web process applying its own events, and workers killed while holding one.
@@ -52,8 +52,7 @@ beforeEach(async () => {
   };
 });
 afterEach(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 const membershipEvents = (p: ReturnType<typeof purchase>) => [

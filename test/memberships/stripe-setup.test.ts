@@ -7,7 +7,7 @@ import { setupStripe } from '../../src/memberships/stripe-setup.js';
 import { STRIPE_EVENT_HANDLERS } from '../../webhooks/stripe-handlers.js';
 import { spawnScript } from '../support/server-process.js';
 import { type PlantedAnswer, startStripeRecorder } from '../support/stripe-recorder.js';
-import { createTestDatabase, databaseUri, TEST_ENV } from '../support/test-app.js';
+import { createTestDatabase, databaseUri, releaseTestDatabase, TEST_ENV } from '../support/test-app.js';
 
 // `npm run stripe:setup` through the recording proxy to stripe-mock: what Stripe received for the
 // products, prices (lookup keys), the Customer Portal configuration and the webhook endpoint.
@@ -20,8 +20,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 /** `name[0]`, `name[1]`, … of a recorded form body, in order. */

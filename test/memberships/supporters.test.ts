@@ -2,7 +2,7 @@ import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { supportersTotal } from '../../src/memberships/supporters.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
 const memberQueries: string[] = [];
@@ -13,8 +13,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 const join = (n: number, status = 'active') =>

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { newsletterModels } from '../../src/newsletters/newsletter.model.js';
+import { deep } from '../support/depth.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 const NAMES: Record<string, string> = {
@@ -119,7 +120,7 @@ it('when sign-ups for any mix of lists race, some fail at any write and each fai
       },
     ),
     {
-      numRuns: Number(process.env.SIGNUP_RACE_RUNS ?? 120),
+      numRuns: Number(process.env.SIGNUP_RACE_RUNS ?? deep(120)),
       seed: Number(process.env.SIGNUP_RACE_SEED ?? 20261206),
     },
   );

@@ -4,7 +4,7 @@ import { type Campaign, campaignModels } from '../../src/campaigns/campaign.mode
 import { countGift, countNewMember } from '../../src/campaigns/campaign.service.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { driveOverview } from '../../src/reports/drive-overview.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 const now = new Date('2026-11-27T12:00:00Z');
 const clock = manualClock(now);
@@ -38,8 +38,7 @@ beforeAll(async () => {
   await countGift(deps, { giftId: 'g1', paidAt: new Date(now.getTime() - 3_600_000) });
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 it('when the overview is built, then it shows the count, the pace of the last 7 days and the day the goal is reached at that pace', async () => {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { giftModel } from '../../src/gifts/gift.model.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
+import { deep } from '../support/depth.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
 import { staffToken } from '../support/staff.js';
 import {
@@ -307,6 +308,6 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
         amountDifferences: [],
       });
     }),
-    { numRuns: 20 },
+    { numRuns: deep(20) },
   );
 });

@@ -5,6 +5,7 @@ import { recordLedgerEntry } from '../../src/ledger/ledger.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { reportPullModel } from '../../src/staff/audit.model.js';
+import { deep } from '../support/depth.js';
 import { staffToken } from '../support/staff.js';
 import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -276,7 +277,7 @@ describe('revenue', () => {
           ),
         ).toEqual(Object.fromEntries(expected));
       }),
-      { numRuns: 12 },
+      { numRuns: deep(12) },
     );
   });
 });

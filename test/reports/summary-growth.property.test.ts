@@ -5,7 +5,8 @@ import { membershipModels } from '../../src/memberships/membership.model.js';
 import { growthReport } from '../../src/reports/growth.report.js';
 import { summaryReport } from '../../src/reports/summary.report.js';
 import { zonedDayRange } from '../../src/shared/time.js';
-import { createTestDatabase } from '../support/test-app.js';
+import { deep } from '../support/depth.js';
+import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // Finance compares reports: the summary for a period and the growth report's last day of it must
 // give the same members and the same money, to the cent, whatever the members are (imported with
@@ -16,8 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 
 const DAY = 86_400_000;
@@ -86,7 +86,10 @@ it('when any members are summarised for November, then active members and MRR eq
       expect(summary.new).toBe(growth.reduce((sum, day) => sum + day.joined, 0));
       expect(summary.churned).toBe(growth.reduce((sum, day) => sum + day.ended, 0));
     }),
-    { seed: Number(process.env.REPORTS_SEED ?? 20261206), numRuns: Number(process.env.REPORTS_RUNS ?? 40) },
+    {
+      seed: Number(process.env.REPORTS_SEED ?? 20261206),
+      numRuns: Number(process.env.REPORTS_RUNS ?? deep(40)),
+    },
   );
 }, 120_000);
 

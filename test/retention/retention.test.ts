@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/logger.js';
 import { deleteReaderData } from '../../src/newsletters/newsletter.service.js';
 import { DEFAULT_RETENTION, sweepExpiredRecords } from '../../src/retention/retention.service.js';
-import { createTestDatabase, manualClock } from '../support/test-app.js';
+import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
 const clock = manualClock(new Date('2026-11-27T12:00:00Z'));
@@ -17,8 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  await db.dropDatabase();
-  await db.close();
+  await releaseTestDatabase(db);
 });
 beforeEach(async () => {
   for (const c of await db.db!.listCollections().toArray()) await db.db!.collection(c.name).deleteMany({});

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { afterAll } from 'vitest';
+import path from 'node:path';
+import { afterAll, inject } from 'vitest';
 import { fromRoot } from '../../src/infra/paths.js';
 
 export interface ServerProcess {
@@ -22,9 +23,13 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   return spawnScript('src/server.ts', env);
 }
 
-/** Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment. */
+/**
+ * Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment.
+ * It runs the program as compiled once for this run (see global-setup.ts), not through tsx.
+ */
 export function spawnScript(script: string, env: Record<string, string>, args: string[] = []): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', fromRoot(script), ...args], {
+  const compiled = path.join(inject('programBuild'), script.replace(/\.ts$/, '.js'));
+  const child = spawn(process.execPath, ['--enable-source-maps', compiled, ...args], {
     cwd: fromRoot(),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,19 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Connection } from 'mongoose';
 import { inject } from 'vitest';
 import { type AppDeps, createHttpServer } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/infra/clock.js';
-import { connectDatabase, ensureIndexes } from '../../src/infra/db.js';
 import type { JobQueue } from '../../src/infra/jobs.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
-import { registerModels } from '../../src/models.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createStripeEventQueue } from '../../webhooks/stripe-events.service.js';
 import { webhookDepsFrom } from '../../webhooks/webhooks.capability.js';
+import { createTestDatabase, releaseTestDatabase } from './database.js';
 
 export const TEST_ENV = {
   NODE_ENV: 'test',
@@ -27,24 +25,7 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
   return loadConfig({ ...TEST_ENV, ...overrides });
 }
 
-/** A database of this test file's own on the suite's server, with every index built. */
-/** The suite's database server, addressed to one database (for processes a test spawns). */
-export function databaseUri(name: string): string {
-  const uri = new URL(inject('mongoUri'));
-  uri.pathname = `/${name}`;
-  return uri.toString();
-}
-
-export async function createTestDatabase(): Promise<Connection> {
-  const db = await connectDatabase({
-    uri: databaseUri(`t_${randomBytes(6).toString('hex')}`),
-    poolSize: 10,
-    timeoutMs: 10_000,
-  });
-  registerModels(db);
-  await ensureIndexes(db);
-  return db;
-}
+export { createTestDatabase, databaseUri, releaseTestDatabase } from './database.js';
 
 export function stripeMockClient() {
   return createStripeClient(TEST_ENV.STRIPE_SECRET_KEY, inject('stripeMock'));
@@ -144,10 +125,7 @@ export async function startTestApp(
       running.delete(url);
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      if (!options.db) {
-        await db.dropDatabase().catch(() => {});
-        await db.close();
-      }
+      if (!options.db) await releaseTestDatabase(db);
     },
   };
   running.set(url, app);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countOf } from '../../src/campaigns/campaign.service.js';
 import { receiptOf } from '../../src/campaigns/drive-log/log.service.js';
+import { deep } from '../support/depth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   checkpoint,
@@ -108,7 +109,7 @@ describe('the drive log under random joins and refunds', () => {
           expect((await verify(app, campaign, forged)).receipt).toBe('not_found');
         },
       ),
-      { numRuns: 10 },
+      { numRuns: deep(10) },
     );
   }, 180_000);
 });

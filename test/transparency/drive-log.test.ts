@@ -22,8 +22,17 @@ import {
 import { connectDatabase } from '../../src/infra/db.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { registerModels } from '../../src/models.js';
+import { deep } from '../support/depth.js';
 import { databaseUri, manualClock, startTestApp, type TestApp } from '../support/test-app.js';
-import { checkpoint, depsOf, memberJoins, newCampaign } from './support.js';
+import {
+  checkpoint,
+  depsOf,
+  giftPaid,
+  giftRefunded,
+  memberJoins,
+  memberRefunded,
+  newCampaign,
+} from './support.js';
 
 let app: TestApp;
 const clock = manualClock(new Date('2026-11-27T12:00:00Z'));
@@ -62,11 +71,40 @@ describe('appending to the drive log', () => {
           );
           expect(await logSize(app.deps.db, String(campaign._id))).toBe(leaves.length);
         }),
-        { numRuns: 12 },
+        { numRuns: deep(12) },
       );
     } finally {
       await other.close();
     }
+  });
+
+  it('when a member’s first payment and a gift are refunded in full, then the log appends a revoke leaf naming each one’s addition, and the signed count goes back down', async () => {
+    const campaign = await newCampaign(app);
+    const memberId = await memberJoins(app, clock.now());
+    const giftId = String(new Types.ObjectId());
+    await giftPaid(app, giftId, clock.now());
+    const added = await leavesOf(campaign._id);
+    expect(added.map((l) => l.kind)).toEqual(['add', 'add']);
+    expect((await checkpoint(app, campaign))?.count).toBe(2);
+    const indexOf = (recordId: string) => added.find((l) => l.recordId.includes(recordId))!.index;
+
+    clock.advance(60_000);
+    await memberRefunded(app, memberId, clock.now());
+    await giftRefunded(app, giftId, clock.now());
+    const leaves = await leavesOf(campaign._id);
+    expect(leaves.slice(0, 2)).toEqual(added); // a log only grows
+    expect(
+      leaves
+        .slice(2)
+        .map((l) => [l.kind, l.revokes])
+        .sort(),
+    ).toEqual(
+      [
+        ['revoke', indexOf(memberId)],
+        ['revoke', indexOf(giftId)],
+      ].sort(),
+    );
+    expect(await checkpoint(app, campaign)).toMatchObject({ treeSize: 4, count: 0 });
   });
 
   it('when a revocation is logged before its addition (a crash lost it) and again, then the addition comes first and each is one leaf', async () => {

@@ -11,6 +11,7 @@ import {
 } from '../../src/campaigns/drive-log/log.model.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
+import { deep } from '../support/depth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   checkpoint,
@@ -222,7 +223,7 @@ describe('tampering with the stored log', () => {
           }
         },
       ),
-      { numRuns: 25 },
+      { numRuns: deep(25) },
     );
   });
 
@@ -252,7 +253,7 @@ describe('tampering with the stored log', () => {
           }
         },
       ),
-      { numRuns: 30 },
+      { numRuns: deep(30) },
     );
   });
 
