@@ -124,6 +124,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       metrics: deps.metrics,
       dbTimeoutMs: config.mongo.timeoutMs,
       lifecycle: deps.lifecycle,
+      metricsToken: config.metricsToken,
     }),
   );
 
@@ -170,11 +171,8 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       clock: deps.clock,
       stripe: deps.stripe,
       publicBaseUrl: config.http.publicBaseUrl,
-      session: {
-        secret: config.session.secret,
-        issuer: config.http.publicBaseUrl,
-        days: config.session.days,
-      },
+      linkSecret: config.session.secret,
+      sessions: { days: config.session.days, idleDays: config.memberSessionIdleDays },
       secureCookies: config.env === 'production',
     }),
   );

@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { registerStripeEventModel } from '../webhooks/stripe-event.model.js';
+import { registerMemberSessionModels } from './accounts/member-session.js';
 import { registerSignInTokenModel } from './accounts/sign-in-token.model.js';
 import { registerCampaignModels } from './campaigns/campaign.model.js';
 import { registerEmailModels } from './email/email.model.js';
@@ -34,6 +35,7 @@ export function registerModels(db: Connection): void {
   registerCustomerEmailModel(db);
   registerStripeEventModel(db);
   registerSignInTokenModel(db);
+  registerMemberSessionModels(db);
   registerStaffModels(db);
   registerCampaignModels(db);
   registerNewsletterModels(db);
