@@ -144,7 +144,7 @@ export function devHomeRoutes(deps: DevHomeDeps): Router {
   });
 
   router.get('/dev/mail/:file', local, async (req, res) => {
-    const file = req.params.file;
+    const { file } = req.params as { file: string };
     if (!mailDir || !MAIL_FILE.test(file) || !/\.(html|txt)$/.test(file)) throw new AppError('not_found');
     const body = await readFile(path.join(mailDir, file), 'utf8').catch(() => {
       throw new AppError('not_found');
