@@ -79,6 +79,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       metrics: deps.metrics,
       dbTimeoutMs: config.mongo.timeoutMs,
       lifecycle: deps.lifecycle,
+      metricsToken: config.metricsToken,
     }),
   );
 

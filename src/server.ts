@@ -3,6 +3,7 @@ import { createHttpServer } from './app.js';
 import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit, stoppingOnce } from './bootstrap.js';
 import { startDevelopment } from './dev/dev-start.js';
+import { startMetricsListener } from './http/health.routes.js';
 import { type Lifecycle, shutDownGracefully } from './http/shutdown.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
@@ -53,6 +54,13 @@ async function main(): Promise<void> {
     server.once('error', reject);
   });
   logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'listening');
+  // Operators scrape /metrics here, off the public port (docs/security.md).
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsListener(metrics, { port: config.metricsPort, host: config.metricsHost });
+  if (metricsServer)
+    logger.info({ metricsPort: config.metricsPort, host: config.metricsHost }, 'serving /metrics');
   development?.announce();
 
   const worker =
@@ -66,6 +74,8 @@ async function main(): Promise<void> {
 
   stopping.stopWith(async (reason) => {
     logger.info({ reason }, 'shutting down: finishing in-flight requests and the jobs in hand');
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     await shutDownGracefully({
       server,
       lifecycle,

@@ -1,7 +1,7 @@
-import http from 'node:http';
 import { startBackgroundWork } from './background.js';
 import { openDatabase, readConfigOrExit, stoppingOnce } from './bootstrap.js';
 import { registerOutboxMetrics } from './email/outbox.metrics.js';
+import { startMetricsListener } from './http/health.routes.js';
 import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
@@ -10,7 +10,7 @@ import { DomainEvents } from './shared/domain-events.js';
 
 // A process that only does background work (queued email, SendGrid Marketing sync, gift delivery,
 // sweeps): run as many as you like (`npm run worker`) and set EMAIL_WORKER=off on the web processes
-// to keep sending off them. With METRICS_PORT set it serves /metrics (it has no web app).
+// to keep sending off them. With METRICS_PORT set it serves /metrics there, on METRICS_HOST.
 
 async function main(): Promise<void> {
   const config = readConfigOrExit();
@@ -31,16 +31,7 @@ async function main(): Promise<void> {
   const metricsServer =
     config.metricsPort === undefined
       ? undefined
-      : http
-          .createServer(async (req, res) => {
-            if (req.method !== 'GET' || req.url !== '/metrics') return res.writeHead(404).end();
-            try {
-              res.writeHead(200, { 'Content-Type': metrics.contentType }).end(await metrics.metrics());
-            } catch {
-              res.writeHead(500).end();
-            }
-          })
-          .listen(config.metricsPort, config.http.host);
+      : await startMetricsListener(metrics, { port: config.metricsPort, host: config.metricsHost });
   logger.info({ metricsPort: config.metricsPort }, 'email worker started');
 
   stopping.stopWith(async (reason) => {

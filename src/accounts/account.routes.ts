@@ -10,6 +10,7 @@ import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
+import { refuseCrossSite } from '../http/same-origin.js';
 import { emailField, parseInput } from '../http/validate.js';
 import {
   type AccountDeps,
@@ -20,11 +21,20 @@ import {
   SIGN_IN_LINK_MINUTES,
 } from './account.service.js';
 import { openCardUpdate, readCardLink } from './card-update.js';
-import { issueMemberSession, readMemberSession, SESSION_COOKIE, type SessionKeys } from './member-session.js';
+import {
+  endAllMemberSessions,
+  endMemberSession,
+  readMemberSession,
+  SESSION_COOKIE,
+  type SessionSettings,
+  startMemberSession,
+} from './member-session.js';
 
 export interface AccountRoutesDeps extends AccountDeps {
   stripe: Stripe | null;
-  session: SessionKeys;
+  /** Signs the dunning email's card links (src/accounts/card-update.ts). */
+  linkSecret: string;
+  sessions: SessionSettings;
   secureCookies: boolean;
   /** Sign-in requests per IP per 15 minutes. */
   signInLimitPerIp?: number;
@@ -44,8 +54,12 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
   const router = Router();
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
     sendPage(res, name, { title: 'account.title', ...data }, status);
-  const memberOf = (req: Request) =>
-    readMemberSession(deps.session, parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE], deps.clock.now());
+  const cookieOf = (req: Request) => parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE];
+  const memberOf = (req: Request) => readMemberSession(deps, cookieOf(req));
+  const signedOut = (res: Response) => {
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/account');
+  };
   // Sign-in requests and link redemptions share one allowance per IP, across processes.
   const signInLimit = (req: Request) =>
     enforceRateLimit(deps.db, deps.clock.now(), {
@@ -58,6 +72,13 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     page(res, 'account-sign-in', { message: error.message }, error.status),
   );
 
+  // Every form under /account changes state, and is taken only from our own pages: another site
+  // must not sign a reader out, nor sign them in to an account of its choosing (login CSRF).
+  router.use(
+    '/account',
+    refuseCrossSite('This form was sent from another site. Open the account page and try again.'),
+  );
+
   router.post('/account/sign-in', signInFormErrors, async (req, res) => {
     const { email } = parseInput(signInBody, req.body);
     await signInLimit(req);
@@ -67,7 +88,8 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     res.status(202).json({ message: SAME_ANSWER });
   });
 
-  // Opening the link changes nothing: mail scanners that follow links must not spend it.
+  // Opening the link changes nothing: mail scanners that follow links must not spend it, and
+  // another site cannot sign anyone in with it (only our page's button posts it, checked above).
   router.get('/account/sign-in/verify', (req, res) => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     page(res, 'account-verify', { token });
@@ -83,18 +105,18 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     await signInLimit(req);
     const memberId = await redeemSignInToken(deps, parsed.data.token);
     if (!memberId) throw expired;
-    res.cookie(SESSION_COOKIE, issueMemberSession(deps.session, memberId, deps.clock.now()), {
+    res.cookie(SESSION_COOKIE, await startMemberSession(deps, memberId, cookieOf(req)), {
       httpOnly: true,
       secure: deps.secureCookies,
       sameSite: 'lax',
       path: '/',
-      maxAge: deps.session.days * 86_400_000,
+      maxAge: deps.sessions.days * 86_400_000,
     });
     res.redirect(303, '/account');
   });
 
   router.get('/account', async (req, res) => {
-    const memberId = memberOf(req);
+    const memberId = await memberOf(req);
     const overview = memberId ? await accountOverview(deps.db, memberId) : undefined;
     if (!overview) return page(res, 'account-sign-in', {});
     const { member, subscription } = overview;
@@ -118,7 +140,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
   });
 
   router.post('/account/billing-portal', async (req, res) => {
-    const memberId = memberOf(req);
+    const memberId = await memberOf(req);
     if (!memberId) throw new AppError('unauthorized');
     if (!deps.stripe) throw new AppError('payments_not_configured');
     const url = await billingPortalUrl({ ...deps, stripe: deps.stripe }, memberId);
@@ -136,12 +158,12 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     page(res, 'account-sign-in', { message: error.message }, error.status),
   );
   router.get('/account/card', cardLinkErrors, (req, res) => {
-    if (!readCardLink(deps.session.secret, req.query, deps.clock.now())) throw cardLinkSpent();
+    if (!readCardLink(deps.linkSecret, req.query, deps.clock.now())) throw cardLinkSpent();
     page(res, 'account-card', { query: req.query });
   });
 
   router.post('/account/card', cardLinkErrors, async (req, res) => {
-    const link = readCardLink(deps.session.secret, req.body ?? {}, deps.clock.now());
+    const link = readCardLink(deps.linkSecret, req.body ?? {}, deps.clock.now());
     if (!link) throw cardLinkSpent();
     if (!deps.stripe) throw new AppError('payments_not_configured');
     const url = await openCardUpdate({ ...deps, stripe: deps.stripe }, link);
@@ -149,9 +171,16 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     res.redirect(303, url);
   });
 
-  router.post('/account/sign-out', (_req, res) => {
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
-    res.redirect(303, '/account');
+  router.post('/account/sign-out', async (req, res) => {
+    await endMemberSession(deps.db, cookieOf(req));
+    signedOut(res);
+  });
+
+  // Every browser's session of this member ends, this one's too (a lost phone, a shared computer).
+  router.post('/account/sign-out-everywhere', async (req, res) => {
+    const memberId = await memberOf(req);
+    if (memberId) await endAllMemberSessions(deps.db, memberId, deps.clock.now());
+    signedOut(res);
   });
 
   return router;

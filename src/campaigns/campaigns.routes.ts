@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderDocument } from '../http/pages.js';
-import { useApiSecurityHeaders } from '../http/security-headers.js';
+import { framableByAnySite, useApiSecurityHeaders } from '../http/security-headers.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import { fromRoot } from '../infra/paths.js';
@@ -100,7 +100,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   router.get('/campaigns/:slug/widget', async (req, res) => {
     const cached = await progressOf(req.params.slug);
     const options = embedOptions(req.query);
-    res.removeHeader('X-Frame-Options');
+    framableByAnySite(res);
     res.set({
       'Content-Security-Policy':
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors *",

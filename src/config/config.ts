@@ -106,6 +106,11 @@ export const configSchema = z
     // Unset: the footer line comes from the message catalogue in each email's language.
     BRAND_FOOTER: z.string().min(1).optional(),
     BRAND_FOOTER_UK: z.string().min(1).optional(),
+
+    // Member sessions and operator endpoints (docs/security.md).
+    MEMBER_SESSION_IDLE_DAYS: positiveInt.default(7),
+    METRICS_TOKEN: z.string().min(32, 'at least 32 random characters (openssl rand -hex 32)').optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   })
   .superRefine((env, ctx) => {
     // The local checkout stands in for Stripe: never beside a real key, never outside development.
@@ -229,8 +234,17 @@ export interface Config {
   };
   /** The background job runner (src/infra/jobs.ts). */
   jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
-  /** Where a process without the web app (the worker) serves /metrics; unset: nowhere. */
+  /** A listener of its own on which each process (web or worker) serves /metrics; unset: none. */
   metricsPort?: number;
+  /** A member's session ends after this many days without a request (and MEMBER_SESSION_DAYS after sign-in). */
+  memberSessionIdleDays: number;
+  /**
+   * The bearer token that /metrics on the public port asks for. Unset (the default, production
+   * too): the public port does not serve /metrics at all; use METRICS_PORT.
+   */
+  metricsToken?: string;
+  /** The address METRICS_PORT listens on: loopback unless set, never the public port. */
+  metricsHost: string;
 }
 
 export interface CheckoutSettings {
@@ -363,5 +377,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       crashAfterClaim: env.JOB_FAULT === 'crash-after-claim',
     },
     metricsPort: env.METRICS_PORT,
+    memberSessionIdleDays: env.MEMBER_SESSION_IDLE_DAYS,
+    metricsToken: env.METRICS_TOKEN,
+    metricsHost: env.METRICS_HOST,
   };
 }

@@ -1,6 +1,7 @@
 import { parse as parseCookies, serialize } from 'cookie';
 import type { Request, RequestHandler, Response } from 'express';
 import { AppError } from '../http/errors.js';
+import { fromOurOwnPage } from '../http/same-origin.js';
 import type { StaffRole } from '../staff/staff.model.js';
 import {
   refreshStaffTokens,
@@ -62,26 +63,9 @@ export function consoleSession(deps: ConsoleSessionDeps): RequestHandler {
         if (!(error instanceof AppError)) return next(error);
       }
     }
-    if (req.method === 'POST' && !sameOrigin(req)) return next(new AppError('forbidden'));
+    if (req.method === 'POST' && !fromOurOwnPage(req)) return next(new AppError('forbidden'));
     next();
   };
-}
-
-/**
- * A browser says where a form was posted from; a post from another site is refused. Sec-Fetch-Site
- * first (our pages send no referrer, so their Origin header reads "null"), else Origin; a client
- * that sends neither is not a browser, and the SameSite cookie already kept other sites out.
- */
-function sameOrigin(req: Request): boolean {
-  const site = req.get('sec-fetch-site');
-  if (site) return site === 'same-origin' || site === 'none';
-  const origin = req.get('origin');
-  if (!origin || origin === 'null') return !origin;
-  try {
-    return new URL(origin).host === req.get('host');
-  } catch {
-    return false;
-  }
 }
 
 /** The console pages a role may open; others see the sign-in form or a page saying who may. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { campaignModels } from '../campaigns/campaign.model.js';
 import type { Config } from '../config/config.js';
@@ -67,12 +67,39 @@ async function demoState(deps: DevHomeDeps): Promise<string> {
     : 'off (DEMO_DRIVE=false)';
 }
 
+const isLoopback = (address: string | undefined) =>
+  Boolean(address && (/^(::ffff:)?127\./.test(address) || address === '::1'));
+
+/** The name a request was addressed to, without its port ("[::1]" keeps its brackets). */
+const hostnameOf = (host: string) =>
+  (host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!).toLowerCase();
+
+/**
+ * These pages show the newest mail, sign-in links included: they answer a browser on this
+ * machine only (the connection and, through a local proxy, the client it names), addressed by a
+ * name of this machine, so a page of another site whose name resolves here (DNS rebinding) gets
+ * nothing either. docs/security.md.
+ */
+function onlyThisMachine(publicBaseUrl: string): RequestHandler {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]', new URL(publicBaseUrl).hostname]);
+  return (req, _res, next) => {
+    const local = isLoopback(req.socket.remoteAddress) && isLoopback(req.ip);
+    const named = names.has(hostnameOf(req.get('host') ?? ''));
+    next(
+      local && named
+        ? undefined
+        : new AppError('forbidden', 'The development pages answer only a browser on this machine.'),
+    );
+  };
+}
+
 export function devHomeRoutes(deps: DevHomeDeps): Router {
   const router = Router();
   const { config } = deps;
+  const local = onlyThisMachine(config.http.publicBaseUrl);
   const mailDir = config.email.sendgridApiKey ? undefined : fromRoot(config.email.devMailDir);
 
-  router.get('/', async (_req, res) => {
+  router.get('/', local, async (_req, res) => {
     res.type('html').send(
       renderPage('dev/home', {
         title: 'Development',
@@ -89,7 +116,7 @@ export function devHomeRoutes(deps: DevHomeDeps): Router {
     );
   });
 
-  router.get('/demo', (_req, res) => {
+  router.get('/demo', local, (_req, res) => {
     const base = config.http.publicBaseUrl;
     const origin = new URL(base).origin;
     const nonce = randomBytes(16).toString('base64');
@@ -116,8 +143,8 @@ export function devHomeRoutes(deps: DevHomeDeps): Router {
     );
   });
 
-  router.get('/dev/mail/:file', async (req, res) => {
-    const file = req.params.file;
+  router.get('/dev/mail/:file', local, async (req, res) => {
+    const { file } = req.params as { file: string };
     if (!mailDir || !MAIL_FILE.test(file) || !/\.(html|txt)$/.test(file)) throw new AppError('not_found');
     const body = await readFile(path.join(mailDir, file), 'utf8').catch(() => {
       throw new AppError('not_found');

@@ -1,4 +1,6 @@
-import { Router } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -12,6 +14,8 @@ export function healthRoutes(deps: {
   metrics: Registry;
   dbTimeoutMs: number;
   lifecycle?: Lifecycle;
+  /** METRICS_TOKEN: unset, the public port does not serve /metrics. */
+  metricsToken?: string;
 }): Router {
   const router = Router();
 
@@ -30,11 +34,51 @@ export function healthRoutes(deps: {
     res.json({ status: 'ready' });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  // Operators only (docs/security.md, "Metrics"). Some counters move with one reader's action (the
+  // outbox by status moves when a member's sign-in link or a sponsorship request is queued, not
+  // when a stranger's is not): read by anyone, they would tell who is a member. So the public port
+  // serves /metrics only to METRICS_TOKEN as a bearer token, and without one configured (the
+  // default, production too) not at all: the answer is the 404 of any unknown address. Scrape
+  // METRICS_PORT instead, a listener of its own on METRICS_HOST (loopback unless set).
+  router.get('/metrics', async (req, res, next) => {
+    if (!deps.metricsToken) return next();
+    if (!bearerMatches(req, deps.metricsToken)) {
+      res.set('WWW-Authenticate', 'Bearer realm="metrics"');
+      throw new AppError('unauthorized', 'Send the metrics token as a bearer token.');
+    }
     res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
   });
 
   return router;
+}
+
+function bearerMatches(req: Request, token: string): boolean {
+  const sent = Buffer.from(/^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '');
+  const expected = Buffer.from(token);
+  return sent.length === expected.length && timingSafeEqual(sent, expected);
+}
+
+/**
+ * /metrics on a listener of its own (METRICS_PORT, on METRICS_HOST), for the web process and the
+ * worker alike: nothing else is served there, and it is not the port the public reaches.
+ */
+export async function startMetricsListener(
+  metrics: Registry,
+  at: { port: number; host: string },
+): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') return res.writeHead(404).end();
+    try {
+      res.writeHead(200, { 'Content-Type': metrics.contentType }).end(await metrics.metrics());
+    } catch {
+      res.writeHead(500).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, resolve);
+  });
+  return server;
 }
 
 export function healthDocs(docs: ApiDocs): void {
@@ -63,9 +107,18 @@ export function healthDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/metrics',
     tags: ['Operations'],
-    summary: 'Prometheus metrics (keep this off the public internet)',
+    summary:
+      'Prometheus metrics, for operators: with METRICS_TOKEN as a bearer token; without METRICS_TOKEN set, not served on this port (use METRICS_PORT)',
     responses: {
       200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+      401: {
+        description: 'No or another bearer token',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+      404: {
+        description: 'METRICS_TOKEN is not set: not served on this port',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
     },
   });
 }

@@ -80,3 +80,15 @@ export function apiSecurityHeaders(securityHeaders: string[]): string[] {
   }
   return kept;
 }
+
+/**
+ * A page that any site may frame (the campaign widget's iframe), a cross-origin-isolated one too:
+ * a host sending `Cross-Origin-Embedder-Policy: require-corp` loads a cross-origin frame only if
+ * the frame allows it (CORP `cross-origin`) and is itself require-corp (docs/security.md). What
+ * the frame loads is its own origin's, so require-corp costs it nothing.
+ */
+export function framableByAnySite(res: ServerResponse): void {
+  res.removeHeader('X-Frame-Options');
+  res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+  res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+}

@@ -1,5 +1,6 @@
 import type { Collection, Document, Filter } from 'mongodb';
 import type { Connection } from 'mongoose';
+import { endSessionsOfAddress, memberSessionModels } from '../accounts/member-session.js';
 import { signInTokenModel } from '../accounts/sign-in-token.model.js';
 import { emailModels } from '../email/email.model.js';
 import type { Clock } from '../infra/clock.js';
@@ -101,6 +102,11 @@ export async function sweepExpiredRecords(
       { expiresAt: { $lt: before(periods.expiredTokensMs) } },
       limit,
     ),
+    memberSessions: await deleteBounded(
+      memberSessionModels(db).MemberSession,
+      { expiresAt: { $lt: before(periods.expiredTokensMs) } },
+      limit,
+    ),
     confirmationTokens: await deleteBounded(
       newsletters.Token,
       { expiresAt: { $lt: before(periods.expiredTokensMs) } },
@@ -154,5 +160,7 @@ export async function eraseAddressFromTemporaryRecords(db: Connection, email: st
     }),
     email_.EmailEvent.deleteMany({ email }),
     marketingSyncModel(db).deleteMany({ email, status: { $in: ['done', 'failed'] } }),
+    // Not a record of the address, but the reader asked to be forgotten: no browser stays signed in.
+    endSessionsOfAddress(db, email, new Date()),
   ]);
 }

@@ -4,8 +4,10 @@
  * Attributes: locale="en|uk" (default: the page's lang), theme="light|dark" (default: the reader's
  * system setting). Theme with --mg-bg, --mg-text, --mg-border, --mg-accent (or --ns-accent), or
  * style the parts: newsletter-signup::part(box|legend|label|input|error|button|done).
- * Without JavaScript, link to https://MEMBERS_HOST/newsletters (a plain HTML form). The words come
- * from the service's message catalogue, written in below when this file is served. */
+ * Without JavaScript, link to https://MEMBERS_HOST/newsletters (a plain HTML form). Its styles are
+ * a constructed stylesheet, so a page whose Content-Security-Policy allows no inline styles shows it
+ * styled (docs/security.md). The words come from the service's message catalogue, written in below
+ * when this file is served. */
 (function () {
   'use strict';
   if (!window.customElements || customElements.get('newsletter-signup')) return;
@@ -21,7 +23,25 @@
     'label{display:block;margin:4px 0}input[type=email]{font:inherit;padding:8px;width:100%;box-sizing:border-box;color:var(--fg);background:var(--bg);border:1px solid var(--line);border-radius:4px}' +
     'input[aria-invalid=true]{border-color:var(--err)}.error{color:var(--err);font-size:14px;min-height:1.2em;margin:4px 0}' +
     'button{font:inherit;font-weight:700;padding:10px 18px;margin-top:8px;background:var(--mg-accent,var(--ns-accent,#1a56db));color:#fff;border:0;border-radius:4px;cursor:pointer}' +
-    'input:focus-visible,button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.done{font-weight:700}';
+    'input:focus-visible,button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.done{font-weight:700}' +
+    'fieldset{border:0;padding:0;margin:0}legend{font-weight:700}';
+
+  // One constructed stylesheet for every form on the page: no <style> element or style attribute,
+  // which a strict host policy (style-src without 'unsafe-inline') would block. A browser without
+  // constructable stylesheets gets a <style> element instead.
+  var sheet;
+  function adoptStyles(root) {
+    if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function') {
+      try {
+        if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
+        root.adoptedStyleSheets = [sheet];
+        return;
+      } catch (e) { /* fall through to a <style> element */ }
+    }
+    var style = document.createElement('style');
+    style.textContent = CSS;
+    root.insertBefore(style, root.firstChild);
+  }
 
   class Signup extends HTMLElement {
     connectedCallback() {
@@ -32,11 +52,12 @@
       if (!MESSAGES[locale]) locale = 'en';
       var t = function (key) { return MESSAGES[locale]['embed.newsletter.' + key] || MESSAGES.en['embed.newsletter.' + key]; };
       var INVALID = t('invalid');
-      root.innerHTML = '<style>' + CSS + '</style><div class="box" part="box"><form novalidate>' +
-        '<fieldset style="border:0;padding:0;margin:0"><legend part="legend" style="font-weight:700"></legend><div class="lists"></div></fieldset>' +
+      root.innerHTML = '<div class="box" part="box"><form novalidate>' +
+        '<fieldset><legend part="legend"></legend><div class="lists"></div></fieldset>' +
         '<label for="email" part="label"></label><input id="email" part="input" name="email" type="email" required autocomplete="email" aria-describedby="error">' +
         '<p class="error" part="error" id="error" aria-live="polite"></p><button type="submit" part="button"></button></form>' +
         '<p class="done" part="done" role="status" hidden></p></div>';
+      adoptStyles(root);
       root.querySelector('legend').textContent = t('legend');
       root.querySelector('label').textContent = t('email');
       root.querySelector('button').textContent = t('submit');

@@ -7,8 +7,10 @@
  * one is one more attribute (OPTIONS below). Theme with CSS custom properties on the element:
  * --mg-bg, --mg-text, --mg-muted, --mg-border, --mg-accent, --mg-link, --mg-track, --mg-font; or
  * style the parts: membership-goal::part(box|title|track|bar|count|days|supporters|join|gift|error).
- * Styles live in a Shadow DOM, so the page's CSS cannot break it. The words come from the
- * service's message catalogue (src/shared/messages.ts), written in below when this file is served. */
+ * Styles live in a Shadow DOM, so the page's CSS cannot break it, as a constructed stylesheet, so
+ * a page whose Content-Security-Policy allows no inline styles shows it styled (docs/security.md).
+ * The words come from the service's message catalogue (src/shared/messages.ts), written in below
+ * when this file is served. */
 (function () {
   'use strict';
   if (window.customElements && customElements.get('membership-goal')) return;
@@ -54,18 +56,36 @@
     'a{border:2px solid var(--mg-accent,#1a56db)}a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{color:var(--link)}' +
     'a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.error{color:var(--err);font-size:14px}[hidden]{display:none!important}';
 
+  // One constructed stylesheet for every widget on the page: no <style> element or style
+  // attribute, which a strict host policy (style-src without 'unsafe-inline') would block. A
+  // browser without constructable stylesheets gets a <style> element instead.
+  var sheet;
+  function adoptStyles(root) {
+    if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function') {
+      try {
+        if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(CSS); }
+        root.adoptedStyleSheets = [sheet];
+        return;
+      } catch (e) { /* fall through to a <style> element */ }
+    }
+    var style = document.createElement('style');
+    style.textContent = CSS;
+    root.insertBefore(style, root.firstChild);
+  }
+
   class Goal extends HTMLElement {}
 
   Goal.prototype.connectedCallback = function () {
     if (this._root) return;
     this._root = this.attachShadow({ mode: 'open' });
-    this._root.innerHTML = '<style>' + CSS + '</style><div class="box" part="box"><h2 part="title"></h2>' +
+    this._root.innerHTML = '<div class="box" part="box"><h2 part="title"></h2>' +
       '<div class="track" part="track" role="progressbar" aria-valuemin="0"><div class="bar" part="bar"></div></div>' +
       '<div class="numbers"><span class="count" part="count"></span><span class="days" part="days"></span></div>' +
       '<p class="supporters" part="supporters" hidden></p>' +
       '<p class="sponsored" part="sponsored" hidden></p>' +
       '<div class="actions" hidden><a class="join" part="join"></a><a class="gift" part="gift"></a></div>' +
       '<p class="error" part="error" hidden></p></div>';
+    adoptStyles(this._root);
     var accent = this.getAttribute('accent');
     if (accent) this.style.setProperty('--mg-accent', accent);
     this._delay = this._interval();

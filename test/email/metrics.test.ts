@@ -2,14 +2,15 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { enqueueEmail } from '../../src/email/outbox.service.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { type SendgridCapture, startSendgridCapture } from '../support/sendgrid-capture.js';
-import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
+import { manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 let app: TestApp;
 let capture: SendgridCapture;
 const clock = manualClock();
+const METRICS_TOKEN = 'operator-metrics-token-0123456789abcdef';
 
 beforeAll(async () => {
-  app = await startTestApp({ deps: { clock } });
+  app = await startTestApp({ config: testConfig({ METRICS_TOKEN }), deps: { clock } });
   capture = await startSendgridCapture();
 });
 afterAll(async () => {
@@ -18,7 +19,9 @@ afterAll(async () => {
 });
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${app.url}/metrics`)).text();
+  const text = await (
+    await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+  ).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : Number.NaN;
 }

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 let app: TestApp;
+const METRICS_TOKEN = 'operator-metrics-token-0123456789abcdef';
 
 beforeAll(async () => {
-  app = await startTestApp({ config: testConfig({ BODY_LIMIT: '1kb' }) });
+  app = await startTestApp({ config: testConfig({ BODY_LIMIT: '1kb', METRICS_TOKEN: METRICS_TOKEN }) });
 });
 afterAll(() => app.close());
 
@@ -68,8 +69,8 @@ describe('HTTP basics', () => {
     expect(body.error.requestId).toBe(res.headers.get('x-request-id'));
   });
 
-  it('when /metrics is scraped, then it answers Prometheus text', async () => {
-    const res = await fetch(`${app.url}/metrics`);
+  it('when /metrics is scraped with the operator token, then it answers Prometheus text', async () => {
+    const res = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     expect(await res.text()).toContain('process_cpu_user_seconds_total');

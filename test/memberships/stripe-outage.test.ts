@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueMemberSession, SESSION_COOKIE } from '../../src/accounts/member-session.js';
+import { SESSION_COOKIE, startMemberSession } from '../../src/accounts/member-session.js';
 import { giftModel } from '../../src/gifts/gift.model.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
@@ -96,10 +96,9 @@ describe('when Stripe cannot be reached', () => {
       joinedAt: new Date('2026-10-01T00:00:00Z'),
       joinedVia: 'sub_member',
     });
-    const session = issueMemberSession(
-      { secret: app.deps.config.session.secret, issuer: app.deps.config.http.publicBaseUrl, days: 30 },
+    const session = await startMemberSession(
+      { db: app.deps.db, clock: app.deps.clock, sessions: { days: 30, idleDays: 7 } },
       String(member._id),
-      app.deps.clock.now(),
     );
     const { res, json, ms } = await timedPost('/account/billing-portal', undefined, {
       cookie: `${SESSION_COOKIE}=${session}`,

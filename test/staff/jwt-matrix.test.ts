@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueMemberSession } from '../../src/accounts/member-session.js';
+import { startMemberSession } from '../../src/accounts/member-session.js';
 import { createApp } from '../../src/app.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
@@ -18,6 +18,7 @@ const ROLES = ['admin', 'finance', 'editor'] as const;
 const clock = manualClock(new Date('2026-11-27T12:00:00Z'));
 let app: TestApp;
 let staffRoutes: RouteInfo[];
+let memberSession: string;
 let real: Record<
   (typeof ROLES)[number],
   { authorization: string; accessToken: string; refreshToken: string }
@@ -34,6 +35,10 @@ beforeAll(async () => {
     }),
   );
   staffRoutes = routes.filter((r) => r.staffRoles);
+  memberSession = await startMemberSession(
+    { db: app.deps.db, clock, sessions: { days: 30, idleDays: 7 } },
+    '000000000000000000000001',
+  );
   real = {
     admin: await staffToken(app.url, app.deps.db, 'admin'),
     finance: await staffToken(app.url, app.deps.db, 'finance'),
@@ -123,11 +128,7 @@ function attacks(): Record<string, string> {
     'refresh use claim': hs256(claims({ use: 'staff-refresh' })),
     'unknown role': hs256(claims({ role: 'owner' })),
     'refresh token as access token': `Bearer ${real.admin.refreshToken}`,
-    'member session as staff token': `Bearer ${issueMemberSession(
-      { secret: app.deps.config.session.secret, issuer: ISSUER, days: 30 },
-      '000000000000000000000001',
-      clock.now(),
-    )}`,
+    'member session as staff token': `Bearer ${memberSession}`,
     'member session signed with the staff key': hs256({
       sub: '000000000000000000000001',
       aud: 'member',

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueMemberSession } from '../../src/accounts/member-session.js';
+import { startMemberSession } from '../../src/accounts/member-session.js';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { checkpointsOf, signDueCheckpoints } from '../../src/campaigns/drive-log/checkpoint.service.js';
 import {
@@ -268,10 +268,9 @@ describe('the member account page', () => {
     });
     await logContribution(app.deps.db, campaign._id, `${campaign._id}:member:${member._id}`, clock.now());
     const { receipt } = (await receiptOf(app.deps.db, campaign._id, `${campaign._id}:member:${member._id}`))!;
-    const session = issueMemberSession(
-      { secret: app.deps.config.session.secret, issuer: app.deps.config.http.publicBaseUrl, days: 1 },
+    const session = await startMemberSession(
+      { db: app.deps.db, clock, sessions: { days: 1, idleDays: 1 } },
       String(member._id),
-      clock.now(),
     );
     const page = await (
       await fetch(`${app.url}/account`, { headers: { cookie: `md_member=${session}` } })
