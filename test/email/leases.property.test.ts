@@ -10,7 +10,7 @@ import { createTestDatabase } from '../support/test-app.js';
 // - an outcome is stored only by the worker that took the job last (a late, dead worker's
 //   outcome is dropped), so each attempt has at most one outcome;
 // - whatever happened, once leases run out a new worker can take the job (never stranded).
-// The model below uses the runner's steps (src/infra/jobs.ts: claim, settle) on the real database.
+// The model below uses the runner's steps (src/infra/jobs/lease.ts: claim, settle) on the real database.
 
 const LEASE_MS = 1_000;
 let db: Connection;
