@@ -3,6 +3,7 @@ import { type Response, Router } from 'express';
 import Handlebars from 'handlebars';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
+import { allowAnyOrigin, publicRead } from '../http/cors.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { useApiSecurityHeaders } from '../http/security-headers.js';
@@ -67,9 +68,9 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     readFileSync(fromRoot('templates/pages/campaign-widget.hbs'), 'utf8'),
   );
 
+  // Any origin may also read these (publicRead, src/http/cors.ts).
   const embeddable = (res: Response) =>
     res.set({
-      'Access-Control-Allow-Origin': '*',
       'Cross-Origin-Resource-Policy': 'cross-origin',
       'Cache-Control': PUBLIC_CACHE,
       Vary: 'Accept-Encoding',
@@ -81,9 +82,8 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     return cached;
   }
 
-  router.get('/campaigns/:slug/progress', async (req, res) => {
-    // Set before the lookup: the news site's widget must be able to read a 404 too.
-    res.set('Access-Control-Allow-Origin', '*');
+  // CORS before the lookup: the news site's widget must be able to read a 404 too.
+  router.get('/campaigns/:slug/progress', publicRead, async (req, res) => {
     useApiSecurityHeaders(res);
     const cached = await progressOf(req.params.slug);
     embeddable(res).set('ETag', cached.etag);
@@ -94,6 +94,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   router.get('/campaigns/:slug/progress.svg', async (req, res) => {
     const cached = await progressOf(req.params.slug);
     const options = embedOptions(req.query);
+    allowAnyOrigin(req, res);
     embeddable(res)
       .type('image/svg+xml')
       .send(progressSvg(cached.progress, { ...options, accent: options.accent ?? '#1a56db' }));
@@ -121,7 +122,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     );
   });
 
-  router.get('/widget.js', (_req, res) => {
+  router.get('/widget.js', publicRead, (_req, res) => {
     embeddable(res)
       .set('Cache-Control', 'public, max-age=300')
       .type('application/javascript')

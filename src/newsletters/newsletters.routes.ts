@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { embeddedSignUp, endPreflight, publicRead } from '../http/cors.js';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { requireRole } from '../staff/require-role.js';
@@ -17,9 +18,10 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   const admin = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin');
 
   router.get('/newsletters', optIn.showForm);
-  router.options('/newsletters/subscriptions', optIn.allowSignUpFromAnyOrigin);
-  router.get('/newsletters/lists', optIn.visibleLists);
-  router.post('/newsletters/subscriptions', optIn.signUpErrors, optIn.signUp);
+  // The embedded form posts JSON from the news site's origin (src/http/cors.ts).
+  router.options('/newsletters/subscriptions', embeddedSignUp, endPreflight);
+  router.get('/newsletters/lists', publicRead, optIn.visibleLists);
+  router.post('/newsletters/subscriptions', embeddedSignUp, optIn.signUpErrors, optIn.signUp);
   router.get('/newsletters/confirm', optIn.showConfirm);
   router.post('/newsletters/confirm', optIn.confirmErrors, optIn.confirmSubscription);
   router.post('/newsletters/confirm/resend', optIn.resend);
@@ -32,7 +34,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   router.get('/admin/newsletters/readers/:email', admin, readerData.exportForAdmin);
   router.delete('/admin/newsletters/readers/:email', admin, readerData.deleteForAdmin);
 
-  router.get('/embed/newsletter-form.js', optIn.embedScript);
+  router.get('/embed/newsletter-form.js', publicRead, optIn.embedScript);
   return router;
 }
 

@@ -41,15 +41,6 @@ export const subscribeSchema = z
   .meta({ id: 'NewsletterSignUp' });
 const tokenSchema = z.object({ token: z.string().min(20).max(100) });
 
-// The embedded form posts JSON from the news site's origin: open CORS, never credentials.
-const signUpCors = (res: Response) =>
-  res.set({
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Allow-Methods': 'POST',
-    'Access-Control-Allow-Headers': 'content-type',
-    'Access-Control-Max-Age': '600',
-  });
-
 export function optInHandlers(deps: NewsletterRoutesDeps) {
   const listSlugs = new Set(deps.lists.map((l) => l.slug));
 
@@ -57,16 +48,8 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
     formPage(deps, res);
   }
 
-  function allowSignUpFromAnyOrigin(_req: Request, res: Response) {
-    signUpCors(res).status(204).end();
-  }
-
   function visibleLists(_req: Request, res: Response) {
-    res.set({
-      'Access-Control-Allow-Origin': '*',
-      'Cross-Origin-Resource-Policy': 'cross-origin',
-      'Cache-Control': 'public, max-age=300',
-    });
+    res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=300' });
     res.json({ lists: deps.lists.filter((l) => l.visible).map(({ sendgridListId: _, ...l }) => l) });
   }
 
@@ -82,7 +65,6 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
   );
 
   async function signUp(req: Request, res: Response) {
-    signUpCors(res);
     const parsed = subscribeSchema.safeParse(req.body);
     if (!parsed.success) {
       const message = parsed.error.issues.some((i) => i.path[0] === 'email')
@@ -190,17 +172,12 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
     JSON.stringify(messagesFor('embed.newsletter.')),
   );
   function embedScript(_req: Request, res: Response) {
-    res.set({
-      'Cross-Origin-Resource-Policy': 'cross-origin',
-      'Access-Control-Allow-Origin': '*',
-      'Cache-Control': 'public, max-age=300',
-    });
+    res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=300' });
     res.type('application/javascript').send(formScript);
   }
 
   return {
     showForm,
-    allowSignUpFromAnyOrigin,
     visibleLists,
     signUpErrors,
     signUp,
