@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config/config.js';
 import { systemClock } from '../src/infra/clock.js';
 import { connectDatabase, describeServer, ensureIndexes } from '../src/infra/db.js';
 import { startEmbeddedDatabase } from '../src/infra/embedded-db.js';
-import type { JobQueue } from '../src/infra/jobs.js';
+import type { JobQueue } from '../src/infra/jobs/queue.js';
 import { createLogger } from '../src/infra/logger.js';
 import { createMetricsRegistry } from '../src/infra/metrics.js';
 import { fromRoot } from '../src/infra/paths.js';

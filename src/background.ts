@@ -3,11 +3,12 @@ import { webhookDepsFrom } from '../webhooks/webhooks.capability.js';
 import { periodicTasks, wireCapabilities } from './capabilities.js';
 import { createWorkerFromConfig } from './email/email.setup.js';
 import type { ProcessContext } from './infra/capability.js';
-import { createJobRunner, type JobRunner, registerJobMetrics } from './infra/jobs.js';
+import { registerJobMetrics } from './infra/jobs/metrics.js';
+import { createJobRunner, type JobRunner } from './infra/jobs/runner.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
 
 /**
- * The background work a process runs, all through the one job runner (src/infra/jobs.ts): applying
+ * The background work a process runs, all through the one job runner (src/infra/jobs/): applying
  * stored Stripe events, queued email and SendGrid Marketing changes (leased jobs), and every
  * capability's periodic tasks (src/capabilities.ts), each run once per period across all processes.
  */

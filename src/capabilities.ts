@@ -7,7 +7,7 @@ import { consoleCapability } from './console/console.capability.js';
 import { emailCapability } from './email/email.capability.js';
 import { giftsCapability } from './gifts/gifts.capability.js';
 import type { Capability, ProcessContext } from './infra/capability.js';
-import type { PeriodicTask } from './infra/jobs.js';
+import type { PeriodicTask } from './infra/jobs/runner.js';
 import { storeCapability } from './infra/store.capability.js';
 import { ledgerCapability } from './ledger/ledger.capability.js';
 import type { CheckoutSessions } from './memberships/checkout.service.js';

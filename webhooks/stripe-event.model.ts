@@ -1,6 +1,6 @@
 import { type Connection, Schema } from 'mongoose';
 
-/** The job queue that applies stored events (src/infra/jobs.ts); its jobs are the stored events. */
+/** The job queue that applies stored events (src/infra/jobs/); its jobs are the stored events. */
 export const STRIPE_EVENT_QUEUE = 'stripe-events';
 
 /** Statuses of an event whose processing is over. */
@@ -9,7 +9,7 @@ export const DONE_STATUSES: readonly string[] = ['applied', 'ignored', 'pending'
 /**
  * Every verified Stripe event, stored once by its id with what Stripe sent (`object`, never
  * changed: what applying and replay read) and where its processing stands. It is also the
- * event's job in the `stripe-events` queue (src/infra/jobs.ts): `received` waits to be applied,
+ * event's job in the `stripe-events` queue (src/infra/jobs/): `received` waits to be applied,
  * `applying` is held by a worker, `failed` ran out of attempts; `applied`, `ignored` (nothing to
  * do) and `pending` (a checkout still waiting for its payment) are done. One document, so that
  * storing an event is one insert beside its due marker.
@@ -28,7 +28,7 @@ export interface StoredStripeEvent {
   livemode: boolean;
   status: 'received' | 'applying' | 'applied' | 'ignored' | 'pending' | 'failed';
   attempts: number;
-  /** The queue's lease chain position and next try (src/infra/jobs.ts). */
+  /** The queue's lease chain position and next try (src/infra/jobs/). */
   claimSeq: number;
   nextAttemptAt: Date;
   lastError?: string;

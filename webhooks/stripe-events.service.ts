@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { insertUnlessPresent } from '../src/infra/db.js';
 import { markDue, markDueWithJob } from '../src/infra/due.js';
-import { createJobQueue, type JobQueue } from '../src/infra/jobs.js';
+import { createJobQueue, type JobQueue } from '../src/infra/jobs/queue.js';
 import { counter } from '../src/infra/metrics.js';
 import {
   payloadOf,

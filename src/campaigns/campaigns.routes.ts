@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Response, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
+import { allowAnyOrigin, publicRead } from '../http/cors.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { renderDocument } from '../http/pages.js';
@@ -64,9 +65,9 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     JSON.stringify(messagesFor('embed.')),
   );
 
+  // Any origin may also read these (publicRead, src/http/cors.ts).
   const embeddable = (res: Response) =>
     res.set({
-      'Access-Control-Allow-Origin': '*',
       'Cross-Origin-Resource-Policy': 'cross-origin',
       'Cache-Control': PUBLIC_CACHE,
       Vary: 'Accept-Encoding',
@@ -78,9 +79,8 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     return cached;
   }
 
-  router.get('/campaigns/:slug/progress', async (req, res) => {
-    // Set before the lookup: the news site's widget must be able to read a 404 too.
-    res.set('Access-Control-Allow-Origin', '*');
+  // CORS before the lookup: the news site's widget must be able to read a 404 too.
+  router.get('/campaigns/:slug/progress', publicRead, async (req, res) => {
     useApiSecurityHeaders(res);
     const cached = await progressOf(req.params.slug);
     embeddable(res).set('ETag', cached.etag);
@@ -91,6 +91,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   router.get('/campaigns/:slug/progress.svg', async (req, res) => {
     const cached = await progressOf(req.params.slug);
     const options = embedOptions(req.query);
+    allowAnyOrigin(req, res);
     embeddable(res)
       .type('image/svg+xml')
       .send(progressSvg(cached.progress, { ...options, accent: options.accent ?? '#1a56db' }));
@@ -118,7 +119,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     );
   });
 
-  router.get('/widget.js', (_req, res) => {
+  router.get('/widget.js', publicRead, (_req, res) => {
     embeddable(res)
       .set('Cache-Control', 'public, max-age=300')
       .type('application/javascript')

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { ALLOW_ORIGIN, ANY_ORIGIN } from '../http/cors.js';
 import { fastRouteMetrics } from '../http/http-metrics.js';
 import { rawHeader, requestIdFor } from '../http/request-context.js';
 import { apiSecurityHeaders } from '../http/security-headers.js';
@@ -12,8 +13,8 @@ const ROUTE = '/campaigns/:slug/progress';
 
 /** What the Express route sets on top of the security headers (later names win, as res.set does). */
 const ROUTE_HEADERS = [
-  'Access-Control-Allow-Origin',
-  '*',
+  ALLOW_ORIGIN,
+  ANY_ORIGIN,
   'Cross-Origin-Resource-Policy',
   'cross-origin',
   'Cache-Control',

@@ -232,7 +232,7 @@ export interface Config {
     /** Footer line per language; a language without one uses the catalogue's (src/shared/messages.ts). */
     footer: { en?: string; uk?: string };
   };
-  /** The background job runner (src/infra/jobs.ts). */
+  /** The background job runner (src/infra/jobs/). */
   jobs: { leaseMs: number; retryBaseMs: number; crashAfterClaim: boolean };
   /** A listener of its own on which each process (web or worker) serves /metrics; unset: none. */
   metricsPort?: number;

@@ -1,7 +1,8 @@
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../infra/clock.js';
-import { createJobQueue, createJobRunner, JobFailure, type JobQueue } from '../infra/jobs.js';
+import { createJobQueue, JobFailure, type JobQueue } from '../infra/jobs/queue.js';
+import { createJobRunner } from '../infra/jobs/runner.js';
 import type { Logger } from '../infra/logger.js';
 import { counter } from '../infra/metrics.js';
 import { EMAIL_TEMPLATES, type TemplateName } from './catalog.js';
@@ -31,7 +32,7 @@ export interface OutboxWorkerOptions {
   crashAfterClaim?: boolean;
 }
 
-/** The outbox's queue (run by the one job runner, src/infra/jobs.ts) and a runner of its own. */
+/** The outbox's queue (run by the one job runner, src/infra/jobs/) and a runner of its own. */
 export interface OutboxWorker {
   queue: JobQueue;
   /** Claims and processes one due job; false when none was due. */
@@ -116,7 +117,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       });
     } catch (error) {
       const failure = error instanceof SendFailure ? error : new SendFailure(String(error), true);
-      // A 429 asks every worker to wait, not just this job: the queue pauses (jobs.ts).
+      // A 429 asks every worker to wait, not just this job: the queue pauses (src/infra/jobs/attempt.ts).
       throw new JobFailure(failure.message, failure.retryable, failure.retryAfterMs, failure.status === 429);
     }
     sent.inc();

@@ -6,7 +6,7 @@ import type Stripe from 'stripe';
 import type { Config } from '../config/config.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import type { Clock } from './clock.js';
-import type { PeriodicTask } from './jobs.js';
+import type { PeriodicTask } from './jobs/runner.js';
 import type { Logger } from './logger.js';
 
 // How a capability declares itself, once: its models, what it listens to, its periodic tasks,
@@ -32,7 +32,7 @@ export interface Capability<RouteContext extends ProcessContext = ProcessContext
   models?(db: Connection): void;
   /** Subscribes to other capabilities' domain events; called once per DomainEvents. */
   listen?(ctx: ProcessContext): void;
-  /** Work run once per period across every process, by the one job runner (src/infra/jobs.ts). */
+  /** Work run once per period across every process, by the one job runner (src/infra/jobs/). */
   tasks?(ctx: ProcessContext): PeriodicTask[];
   /** Routes that read the raw body themselves (signed webhooks): mounted before any body parser. */
   rawRoutes?(ctx: RouteContext): RequestHandler;

@@ -8,7 +8,7 @@ import { insertUnlessPresent, isDuplicateKey } from './db.js';
 // which holds only unfinished jobs, then each job by primary key.
 //
 // A marker is written BEFORE its job, so no crash can leave a job without one; a marker whose job
-// never appeared, or has finished, is removed by the queue when it meets it (src/infra/jobs.ts).
+// never appeared, or has finished, is removed by the queue when it meets it (src/infra/jobs/due-scan.ts).
 // A duplicate enqueue may bring back the marker of a finished job: the same clean-up removes it.
 // A marker's time is a hint: the job's own status and time decide.
 //

@@ -3,7 +3,8 @@ import type { Connection } from 'mongoose';
 import { retryAfterMs } from '../email/senders/sendgrid.sender.js';
 import type { Clock } from '../infra/clock.js';
 import { insertJob } from '../infra/due.js';
-import { createJobQueue, createJobRunner, JobFailure } from '../infra/jobs.js';
+import { createJobQueue, JobFailure } from '../infra/jobs/queue.js';
+import { createJobRunner } from '../infra/jobs/runner.js';
 import type { Logger } from '../infra/logger.js';
 import type { NewsletterList } from './lists.js';
 import { MARKETING_SYNC_QUEUE, type MarketingSyncJob, marketingSyncModel } from './marketing-sync.model.js';
@@ -11,7 +12,7 @@ import { MARKETING_SYNC_QUEUE, type MarketingSyncJob, marketingSyncModel } from 
 // Confirmed subscribers live in SendGrid Marketing lists, where the newsletters are sent from.
 // Changes go through jobs like the email outbox: written with the change, retried with backoff,
 // idempotent (adding is an upsert; removing what is not there is fine), one worker per attempt,
-// run by the one job runner (src/infra/jobs.ts) under a lease.
+// run by the one job runner (src/infra/jobs/) under a lease.
 
 export async function enqueueMarketingSync(
   deps: { db: Connection; clock: Clock; lists: NewsletterList[] },

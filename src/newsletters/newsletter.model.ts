@@ -35,7 +35,7 @@ export interface ConfirmationToken {
   email: string;
   lists: string[];
   expiresAt: Date;
-  /** The sign-up that stored it: its id and the lists it asked to confirm (newsletter.service.ts). */
+  /** The sign-up that stored it: its id and the lists it asked to confirm (opt-in.service.ts). */
   request?: { by: string; asked: string[] };
 }
 

@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
+import { publicRead } from '../http/cors.js';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import { inFixedTime } from '../http/fixed-time.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
@@ -227,8 +228,7 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
   });
 
   // For the widget: how many readers the drive's supporters have sponsored (public, cacheable).
-  router.get('/campaigns/:slug/sponsored', async (req, res) => {
-    res.set('Access-Control-Allow-Origin', '*');
+  router.get('/campaigns/:slug/sponsored', publicRead, async (req, res) => {
     const campaign = await campaignOf(String(req.params.slug));
     let readers = 0;
     for (const [currency, price] of Object.entries(deps.prices))

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { type Connection, Schema } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { insertJob } from '../../src/infra/due.js';
-import { createJobQueue, type JobQueue, type QueuedJob } from '../../src/infra/jobs.js';
+import { createJobQueue, type JobQueue, type QueuedJob } from '../../src/infra/jobs/queue.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { deep } from '../support/depth.js';
 import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
@@ -13,7 +13,7 @@ import { createTestDatabase, manualClock, releaseTestDatabase } from '../support
 // - an outcome is stored only by the worker that took the job last (a late, dead worker's
 //   outcome is dropped), so each attempt has at most one outcome;
 // - whatever happened, once leases run out a new worker can take the job (never stranded).
-// Each worker is the real job queue (src/infra/jobs.ts: its claim, its settle), on the real
+// Each worker is the real job queue (src/infra/jobs/lease.ts: its claim, its settle), on the real
 // database; only its handler is the test's, which holds the job until the test says "settle".
 
 const LEASE_MS = 1_000;

@@ -2,7 +2,8 @@ import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../src/infra/clock.js';
 import { markDue } from '../../src/infra/due.js';
-import { createJobRunner, type JobQueue } from '../../src/infra/jobs.js';
+import type { JobQueue } from '../../src/infra/jobs/queue.js';
+import { createJobRunner } from '../../src/infra/jobs/runner.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 

@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { type AppDeps, createHttpServer } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config/config.js';
 import type { Clock } from '../../src/infra/clock.js';
-import type { JobQueue } from '../../src/infra/jobs.js';
+import type { JobQueue } from '../../src/infra/jobs/queue.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { createStripeClient } from '../../src/infra/stripe.js';

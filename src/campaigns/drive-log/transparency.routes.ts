@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Response, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
+import { publicRead } from '../../http/cors.js';
 import { AppError, errorBodySchema } from '../../http/errors.js';
 import type { ApiDocs } from '../../http/openapi.js';
 import { type PageBrand, renderPage } from '../../http/pages.js';
@@ -38,8 +39,8 @@ const leavesQuery = z
   .object({ start: size, end: size })
   .refine((q) => q.start <= q.end, { path: ['start'], message: 'must not be above end' });
 
-const publicJson = (res: Response) =>
-  res.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'public, max-age=30' });
+// Any origin may read these (publicRead, src/http/cors.ts); the cache time is theirs.
+const publicJson = (res: Response) => res.set({ 'Cache-Control': 'public, max-age=30' });
 
 export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
   const router = Router();
@@ -68,12 +69,11 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
       ]);
   }
 
-  router.get(KEYS_PATH, (_req, res) => {
+  router.get(KEYS_PATH, publicRead, (_req, res) => {
     publicJson(res).json({ keys: deps.signer.publicKeys });
   });
 
-  router.get('/campaigns/:slug/transparency/checkpoints', async (req, res) => {
-    res.set('Access-Control-Allow-Origin', '*');
+  router.get('/campaigns/:slug/transparency/checkpoints', publicRead, async (req, res) => {
     const { checkpoints } = await campaignOf(req.params.slug);
     publicJson(res).json({
       checkpoints: checkpoints.map((c) => ({
@@ -90,8 +90,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
     });
   });
 
-  router.get('/campaigns/:slug/transparency/leaves', async (req, res) => {
-    res.set('Access-Control-Allow-Origin', '*');
+  router.get('/campaigns/:slug/transparency/leaves', publicRead, async (req, res) => {
     const { start, end } = parseInput(leavesQuery, req.query);
     const { campaignId, signedSize } = await campaignOf(req.params.slug);
     withinSigned(end, signedSize, 'end');
@@ -100,8 +99,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
     publicJson(res).json({ start, end: last, leaves: log.leaves.slice(start, last) });
   });
 
-  router.get('/campaigns/:slug/transparency/inclusion', async (req, res) => {
-    res.set('Access-Control-Allow-Origin', '*');
+  router.get('/campaigns/:slug/transparency/inclusion', publicRead, async (req, res) => {
     const query = parseInput(inclusionQuery, req.query);
     const { campaignId, signedSize } = await campaignOf(req.params.slug);
     const treeSize = query.treeSize ?? signedSize;
@@ -120,8 +118,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
     });
   });
 
-  router.get('/campaigns/:slug/transparency/consistency', async (req, res) => {
-    res.set('Access-Control-Allow-Origin', '*');
+  router.get('/campaigns/:slug/transparency/consistency', publicRead, async (req, res) => {
     const { first, second } = parseInput(consistencyQuery, req.query);
     const { campaignId, signedSize } = await campaignOf(req.params.slug);
     withinSigned(second, signedSize, 'second');
@@ -145,10 +142,10 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
     );
   });
 
-  router.get('/transparency/drive-verify-core.mjs', (_req, res) => {
+  router.get('/transparency/drive-verify-core.mjs', publicRead, (_req, res) => {
     publicJson(res).type('application/javascript').send(core);
   });
-  router.get('/transparency/drive-verify-page.js', (_req, res) => {
+  router.get('/transparency/drive-verify-page.js', publicRead, (_req, res) => {
     publicJson(res).type('application/javascript').send(pageScript);
   });
 
