@@ -176,12 +176,14 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
         days: config.session.days,
       },
       secureCookies: config.env === 'production',
+      signInAnswerMs: config.fixedTime.signInMs,
     }),
   );
   app.use(
     newsletterRoutes({
       ...newsletterDeps,
       subscribeLimitPerIp: config.newsletters.signupsPerIp,
+      signUpAnswerMs: config.fixedTime.newsletterSignUpMs,
       staffAuth,
     }),
   );
@@ -197,6 +199,7 @@ export function createApp(deps: AppDeps, progressCache: ProgressCache = newProgr
       staffAuth,
       brandName: config.brand.name,
       requestsPerIp: 10,
+      requestAnswerMs: config.fixedTime.sponsorshipRequestMs,
     }),
   );
   app.use(

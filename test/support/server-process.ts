@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll } from 'vitest';
 import { fromRoot } from '../../src/infra/paths.js';
+import { FAST_ANSWER_FLOORS } from './answer-floors.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -22,11 +23,15 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   return spawnScript('src/server.ts', env);
 }
 
-/** Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment. */
+/**
+ * Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment,
+ * plus small answer floors outside production (as the test app has them; `env` may set them back).
+ */
 export function spawnScript(script: string, env: Record<string, string>, args: string[] = []): ServerProcess {
+  const floors = env.NODE_ENV === 'production' ? {} : FAST_ANSWER_FLOORS;
   const child = spawn(process.execPath, ['--import', 'tsx', fromRoot(script), ...args], {
     cwd: fromRoot(),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...floors, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -14,6 +14,9 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { registerModels } from '../../src/models.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createStripeEventQueue } from '../../webhooks/stripe-events.service.js';
+import { FAST_ANSWER_FLOORS } from './answer-floors.js';
+
+export { DEPLOYED_ANSWER_FLOORS, FAST_ANSWER_FLOORS } from './answer-floors.js';
 
 export const TEST_ENV = {
   NODE_ENV: 'test',
@@ -23,8 +26,9 @@ export const TEST_ENV = {
   STRIPE_WEBHOOK_SECRET: 'whsec_test_membershipdrive',
 } as const;
 
+/** The test environment, with answer floors small enough not to slow the suite (./answer-floors.ts). */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ ...TEST_ENV, ...overrides });
+  return loadConfig({ ...TEST_ENV, ...FAST_ANSWER_FLOORS, ...overrides });
 }
 
 /** A database of this test file's own on the suite's server, with every index built. */
