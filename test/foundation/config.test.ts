@@ -62,6 +62,20 @@ describe('configuration', () => {
     ]);
   });
 
+  it('when production is given an answer floor below its default, then it refuses to start; elsewhere the floor may be small', () => {
+    expect(loadConfig({}).fixedTime).toEqual({
+      signInMs: 250,
+      newsletterSignUpMs: 60,
+      sponsorshipRequestMs: 100,
+    });
+    expect(problemsOf({ ...PRODUCTION, SIGN_IN_ANSWER_MS: '249', SIGNUP_ANSWER_MS: '5' })).toEqual([
+      'SIGN_IN_ANSWER_MS: must be at least 250 in production',
+      'SIGNUP_ANSWER_MS: must be at least 60 in production',
+    ]);
+    expect(problemsOf({ ...PRODUCTION, SPONSORSHIP_REQUEST_ANSWER_MS: '400' })).toEqual([]);
+    expect(loadConfig({ NODE_ENV: 'test', SIGN_IN_ANSWER_MS: '1' }).fixedTime.signInMs).toBe(1);
+  });
+
   it('when the local checkout is asked for outside development or beside a Stripe key, then the service refuses to start', () => {
     expect(problemsOf({ ...PRODUCTION, LOCAL_CHECKOUT: 'true' })).toEqual([
       'LOCAL_CHECKOUT: is for development only',
