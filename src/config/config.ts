@@ -130,6 +130,7 @@ function toConfig(env: Environment) {
       devMailDir: env.DEV_MAIL_DIR,
       worker: env.EMAIL_WORKER,
       maxAttempts: env.EMAIL_MAX_ATTEMPTS,
+      sendTimeoutMs: env.EMAIL_SEND_TIMEOUT_MS,
       previewRoutes: env.EMAIL_PREVIEW_ROUTES ?? env.NODE_ENV === 'development',
     },
     brand: {

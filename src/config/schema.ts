@@ -85,7 +85,7 @@ export const configSchema = z
       group: 'process',
       description:
         'How long a graceful shutdown waits for in-flight requests and the email being sent before giving up ' +
-        '(milliseconds). Keep it above 20000 (the longest send), so a deploy lets a send in flight end: one ' +
+        '(milliseconds). Keep it above EMAIL_SEND_TIMEOUT_MS (the longest send), so a deploy lets a send in flight end: one ' +
         'abandoned is sent again when its lease runs out, and SendGrid may have taken the first. Keep your ' +
         "process manager's grace period above it.",
     }),
@@ -390,6 +390,13 @@ export const configSchema = z
       description:
         'inline: web processes also run the background work (apply stored Stripe events, send queued email); ' +
         'off: only `npm run worker` processes do, so run at least one.',
+    }),
+    EMAIL_SEND_TIMEOUT_MS: setting(z.coerce.number().int().min(100).max(60_000).default(20_000), {
+      group: 'email',
+      description:
+        'Longest wait for SendGrid to answer one send (milliseconds). A send gets at most a third of ' +
+        'JOB_LEASE_SECONDS and SHUTDOWN_TIMEOUT_MS less 2 s (but never under 1 s from those), so it ends ' +
+        'inside its lease and inside a graceful stop. Tests lower it.',
     }),
     EMAIL_MAX_ATTEMPTS: setting(positiveInt.default(8), {
       group: 'email',
