@@ -19,6 +19,7 @@ export const accountsCapability: Capability = {
       linkSecret: config.session.secret,
       sessions: { days: config.session.days, idleDays: config.memberSessionIdleDays },
       secureCookies: config.env === 'production',
+      signInAnswerMs: config.fixedTime.signInMs,
     }),
   docs: accountDocs,
 };

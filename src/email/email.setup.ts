@@ -20,9 +20,9 @@ export function createRendererFromConfig(config: Config): EmailRenderer {
  * abandon a send SendGrid may have taken, and the job would be sent again when its lease ran out.
  */
 export function sendTimeoutMs(config: Config): number {
-  return Math.max(
-    1_000,
-    Math.min(20_000, Math.floor(config.jobs.leaseMs / 3), config.http.shutdownTimeoutMs - 2_000),
+  return Math.min(
+    config.email.sendTimeoutMs,
+    Math.max(1_000, Math.min(Math.floor(config.jobs.leaseMs / 3), config.http.shutdownTimeoutMs - 2_000)),
   );
 }
 

@@ -11,6 +11,8 @@ export interface NewsletterRoutesDeps extends NewsletterDeps {
   staffAuth: StaffAuthConfig;
   /** Sign-up requests per IP per 10 minutes, counted across all processes. */
   subscribeLimitPerIp: number;
+  /** Sign-ups answer no sooner than this (SIGNUP_ANSWER_MS, src/config/schema.ts says why). */
+  signUpAnswerMs: number;
 }
 
 export const THANK_YOU = "Thank you for signing up for this newsletter. We've sent you a confirmation email.";

@@ -33,6 +33,7 @@ export const newslettersCapability: Capability = {
     newsletterRoutes({
       ...newsletterDepsFrom(ctx),
       subscribeLimitPerIp: ctx.config.newsletters.signupsPerIp,
+      signUpAnswerMs: ctx.config.fixedTime.newsletterSignUpMs,
       staffAuth: staffAuthFrom(ctx.config),
     }),
   docs: newsletterDocs,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configSchema, loadConfig } from '../../src/config/config.js';
+import { sendTimeoutMs } from '../../src/email/email.setup.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { spawnServer } from '../support/server-process.js';
 
@@ -60,6 +61,27 @@ describe('configuration', () => {
     expect(problemsOf({ ...PRODUCTION, STRIPE_SECRET_KEY: 'sk_test_abc' })).toEqual([
       'STRIPE_SECRET_KEY: is a test-mode key in production',
     ]);
+  });
+
+  it('when production is given an answer floor below its default, then it refuses to start; elsewhere the floor may be small', () => {
+    expect(loadConfig({}).fixedTime).toEqual({
+      signInMs: 250,
+      newsletterSignUpMs: 60,
+      sponsorshipRequestMs: 100,
+    });
+    expect(problemsOf({ ...PRODUCTION, SIGN_IN_ANSWER_MS: '249', SIGNUP_ANSWER_MS: '5' })).toEqual([
+      'SIGN_IN_ANSWER_MS: must be at least 250 in production',
+      'SIGNUP_ANSWER_MS: must be at least 60 in production',
+    ]);
+    expect(problemsOf({ ...PRODUCTION, SPONSORSHIP_REQUEST_ANSWER_MS: '400' })).toEqual([]);
+    expect(loadConfig({ NODE_ENV: 'test', SIGN_IN_ANSWER_MS: '1' }).fixedTime.signInMs).toBe(1);
+  });
+
+  it('when the send timeout is set, then a send waits no longer, and never longer than its lease and a graceful stop allow', () => {
+    expect(sendTimeoutMs(loadConfig({}))).toBe(20_000);
+    expect(sendTimeoutMs(loadConfig({ EMAIL_SEND_TIMEOUT_MS: '300' }))).toBe(300);
+    expect(sendTimeoutMs(loadConfig({ JOB_LEASE_SECONDS: '30' }))).toBe(10_000);
+    expect(sendTimeoutMs(loadConfig({ SHUTDOWN_TIMEOUT_MS: '5000' }))).toBe(3_000);
   });
 
   it('when the local checkout is asked for outside development or beside a Stripe key, then the service refuses to start', () => {

@@ -1,11 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { sponsorshipModels } from '../../src/sponsorship/sponsorship.model.js';
 import { staffToken } from '../support/staff.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
-import { startTestApp, TEST_ENV, type TestApp } from '../support/test-app.js';
+import {
+  DEPLOYED_ANSWER_FLOORS,
+  startTestApp,
+  TEST_ENV,
+  type TestApp,
+  testConfig,
+} from '../support/test-app.js';
 
 let app: TestApp;
 let recorder: Awaited<ReturnType<typeof startStripeRecorder>>;
@@ -147,5 +153,31 @@ describe('readers asking and staff deciding', () => {
     const sponsored = await fetch(`${app.url}/campaigns/birthday/sponsored`);
     expect(sponsored.headers.get('access-control-allow-origin')).toBe('*');
     expect(await sponsored.json()).toEqual({ readersSponsored: 0 });
+  });
+});
+
+describe('asking twice', () => {
+  it('when an address asks for the first time and again, then each answer takes at least the deployed floor, so the time does not tell that it already asked', async () => {
+    // The floor as deployed (100 ms); the other tests run with a small one.
+    const deployed = await startTestApp({
+      db: app.deps.db,
+      config: testConfig(DEPLOYED_ANSWER_FLOORS),
+      deps: { clock: app.deps.clock, stripe: app.deps.stripe },
+    });
+    onTestFinished(() => deployed.close());
+    const ask = { campaign: 'birthday', email: 'timed@example.org', reason: 'I study', country: 'ua' };
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const res = await fetch(`${deployed.url}/sponsorships/requests`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(ask),
+      });
+      expect(res.status).toBe(202);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(98);
+    }
+    expect(await sponsorshipModels(app.deps.db).Request.countDocuments({ email: 'timed@example.org' })).toBe(
+      1,
+    );
   });
 });

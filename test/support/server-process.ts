@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, inject } from 'vitest';
 import { fromRoot } from '../../src/infra/paths.js';
+import { FAST_ANSWER_FLOORS } from './answer-floors.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -24,14 +25,16 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
 }
 
 /**
- * Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment.
+ * Runs one of our entry points (server, worker, CLI) as its own process with exactly this environment,
+ * plus small answer floors outside production (as the test app has them; `env` may set them back).
  * It runs the program as compiled once for this run (see global-setup.ts), not through tsx.
  */
 export function spawnScript(script: string, env: Record<string, string>, args: string[] = []): ServerProcess {
+  const floors = env.NODE_ENV === 'production' ? {} : FAST_ANSWER_FLOORS;
   const compiled = path.join(inject('programBuild'), script.replace(/\.ts$/, '.js'));
   const child = spawn(process.execPath, ['--enable-source-maps', compiled, ...args], {
     cwd: fromRoot(),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...floors, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

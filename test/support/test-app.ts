@@ -11,7 +11,10 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createStripeEventQueue } from '../../webhooks/stripe-events.service.js';
 import { webhookDepsFrom } from '../../webhooks/webhooks.capability.js';
+import { FAST_ANSWER_FLOORS } from './answer-floors.js';
 import { createTestDatabase, releaseTestDatabase } from './database.js';
+
+export { DEPLOYED_ANSWER_FLOORS, FAST_ANSWER_FLOORS } from './answer-floors.js';
 
 export const TEST_ENV = {
   NODE_ENV: 'test',
@@ -21,8 +24,9 @@ export const TEST_ENV = {
   STRIPE_WEBHOOK_SECRET: 'whsec_test_membershipdrive',
 } as const;
 
+/** The test environment, with answer floors small enough not to slow the suite (./answer-floors.ts). */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ ...TEST_ENV, ...overrides });
+  return loadConfig({ ...TEST_ENV, ...FAST_ANSWER_FLOORS, ...overrides });
 }
 
 export { createTestDatabase, databaseUri, releaseTestDatabase } from './database.js';
