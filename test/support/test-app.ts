@@ -26,7 +26,9 @@ export const TEST_ENV = {
 
 /** The test environment, with answer floors small enough not to slow the suite (./answer-floors.ts). */
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ ...TEST_ENV, ...FAST_ANSWER_FLOORS, ...overrides });
+  // Production refuses small floors, as it should: a production config keeps the deployed ones.
+  const floors = overrides.NODE_ENV === 'production' ? {} : FAST_ANSWER_FLOORS;
+  return loadConfig({ ...TEST_ENV, ...floors, ...overrides });
 }
 
 export { createTestDatabase, databaseUri, releaseTestDatabase } from './database.js';
