@@ -4,13 +4,12 @@ import type { Clock } from '../infra/clock.js';
 import { signLink } from '../infra/signed-links.js';
 import type { NewsletterList } from './lists.js';
 import { enqueueMarketingSync } from './marketing-sync.js';
-import { newsletterModels } from './newsletter.model.js';
-import { subscriptionsOf } from './reader-data.service.js';
+import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
 
 // What the newsletter use cases share: their dependencies, the consent record, the signed links
 // in their emails, and a subscription's key. The use cases themselves: opt-in.service.ts (sign-up,
-// confirmation, resend), preferences.service.ts (lists, unsubscribe), reader-data.service.ts
-// (export, erasure lookups).
+// confirmation, resend), preferences.service.ts (lists, unsubscribe); a reader's data export and
+// erasure are src/retention/reader-data.service.ts, above newsletters.
 
 export interface NewsletterDeps {
   db: Connection;
@@ -93,4 +92,9 @@ export async function removeSuppressedFromLists(deps: NewsletterDeps, email: str
       await enqueueMarketingSync(deps, { email, list: subscription.list, action: 'remove', at: now });
     }
   }
+}
+
+/** Every subscription of the address, lists no longer configured too: for data export and erasure (a scan). */
+export async function subscriptionsOf(db: Connection, email: string) {
+  return newsletterModels(db).Subscription.find({ email }).sort({ list: 1 }).lean<NewsletterSubscription[]>();
 }

@@ -3,19 +3,15 @@ import { z } from 'zod';
 import { embeddedSignUp, endPreflight, publicRead } from '../http/cors.js';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { requireRole } from '../staff/require-role.js';
 import { type NewsletterRoutesDeps, THANK_YOU } from './newsletter-http.js';
 import { optInHandlers, subscribeSchema } from './opt-in.routes.js';
 import { preferencesHandlers } from './preferences.routes.js';
-import { readerDataHandlers } from './reader-data.routes.js';
 
 /** The newsletter routes: each handler lives with its use case; this only says which path is which. */
 export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   const router = Router();
   const optIn = optInHandlers(deps);
   const preferences = preferencesHandlers(deps);
-  const readerData = readerDataHandlers(deps);
-  const admin = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin');
 
   router.get('/newsletters', optIn.showForm);
   // The embedded form posts JSON from the news site's origin (src/http/cors.ts).
@@ -29,10 +25,8 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   router.get('/newsletters/unsubscribe', preferences.showPreferences);
   router.post('/newsletters/unsubscribe', preferences.unsubscribeFromLink);
 
-  router.get('/newsletters/my-data', readerData.downloadMyData);
-  router.post('/newsletters/my-data/delete', readerData.deleteMyData);
-  router.get('/admin/newsletters/readers/:email', admin, readerData.exportForAdmin);
-  router.delete('/admin/newsletters/readers/:email', admin, readerData.deleteForAdmin);
+  // A reader's own data (/newsletters/my-data) and staff's reader lookup are served by retention,
+  // the use case above newsletters that erases an address everywhere it is held.
 
   router.get('/embed/newsletter-form.js', publicRead, optIn.embedScript);
   return router;

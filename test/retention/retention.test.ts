@@ -2,7 +2,7 @@ import type { Connection } from 'mongoose';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/logger.js';
-import { deleteReaderData } from '../../src/newsletters/reader-data.service.js';
+import { deleteReaderData } from '../../src/retention/reader-data.service.js';
 import { DEFAULT_RETENTION, sweepExpiredRecords } from '../../src/retention/retention.service.js';
 import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
 

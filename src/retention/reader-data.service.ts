@@ -1,14 +1,11 @@
 import type { Connection } from 'mongoose';
 import { emailModels } from '../email/email.model.js';
-import { eraseAddressFromTemporaryRecords } from '../retention/retention.service.js';
-import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
+import { newsletterModels } from '../newsletters/newsletter.model.js';
+import { subscriptionsOf } from '../newsletters/newsletter.service.js';
+import { eraseAddressFromTemporaryRecords } from './retention.service.js';
 
-// What we hold about a newsletter reader, found by address: for their data export and erasure.
-
-/** Every subscription of the address, lists no longer configured too: for data export and erasure (a scan). */
-export async function subscriptionsOf(db: Connection, email: string) {
-  return newsletterModels(db).Subscription.find({ email }).sort({ list: 1 }).lean<NewsletterSubscription[]>();
-}
+// What we hold about a reader, found by address: for their data export and erasure, which reach
+// past newsletters into email and the temporary records retention sweeps.
 
 /** Everything we hold about a newsletter reader: what they subscribed to and every consent record. */
 export async function exportReaderData(db: Connection, email: string) {

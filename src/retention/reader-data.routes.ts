@@ -1,15 +1,18 @@
-import type { Request, Response } from 'express';
+import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../http/errors.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { verifyLink } from '../infra/signed-links.js';
-import { type NewsletterRoutesDeps, page } from './newsletter-http.js';
+import { type NewsletterRoutesDeps, page } from '../newsletters/newsletter-http.js';
+import { requireRole } from '../staff/require-role.js';
 import { deleteReaderData, exportReaderData } from './reader-data.service.js';
 
 // A reader's own data, behind the signed, expiring link in the welcome email; and the same for
 // an admin answering a reader's request.
 
-export function readerDataHandlers(deps: NewsletterRoutesDeps) {
+type ReaderDataDeps = Pick<NewsletterRoutesDeps, 'db' | 'clock' | 'linkSecret' | 'staffAuth'>;
+
+export function readerDataRoutes(deps: ReaderDataDeps) {
   function verifiedDataLink(source: Record<string, unknown>): string {
     const { e, exp, sig } = parseInput(
       z.object({ e: emailField, exp: z.coerce.number().int(), sig: z.string().min(20).max(100) }),
@@ -49,5 +52,11 @@ export function readerDataHandlers(deps: NewsletterRoutesDeps) {
     res.status(204).end();
   }
 
-  return { downloadMyData, deleteMyData, exportForAdmin, deleteForAdmin };
+  const router = Router();
+  const admin = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin');
+  router.get('/newsletters/my-data', downloadMyData);
+  router.post('/newsletters/my-data/delete', deleteMyData);
+  router.get('/admin/newsletters/readers/:email', admin, exportForAdmin);
+  router.delete('/admin/newsletters/readers/:email', admin, deleteForAdmin);
+  return router;
 }
