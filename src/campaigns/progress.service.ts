@@ -22,6 +22,18 @@ export interface Progress {
 
 const DAY_MS = 86_400_000;
 
+/** What every view of a drive says about its goal: the widget, the image, the console's overview. */
+export function goalFigures(campaign: Campaign, count: number, now: Date) {
+  return {
+    slug: campaign.slug,
+    title: campaign.title,
+    goal: campaign.goal,
+    count,
+    percent: Math.floor((count * 100) / campaign.goal),
+    daysLeft: Math.max(0, Math.ceil((campaign.endsAt.getTime() - now.getTime()) / DAY_MS)),
+  };
+}
+
 export async function computeProgress(
   db: Connection,
   slug: string,
@@ -31,15 +43,10 @@ export async function computeProgress(
   if (!campaign) return undefined;
   const [count, supporters] = await Promise.all([countOf(db, campaign), supportersTotal(db, now)]);
   return {
-    slug: campaign.slug,
-    title: campaign.title,
-    goal: campaign.goal,
-    count,
-    percent: Math.floor((count * 100) / campaign.goal),
+    ...goalFigures(campaign, count, now),
     remaining: Math.max(0, campaign.goal - count),
     startsAt: campaign.startsAt.toISOString(),
     endsAt: campaign.endsAt.toISOString(),
-    daysLeft: Math.max(0, Math.ceil((campaign.endsAt.getTime() - now.getTime()) / DAY_MS)),
     supporters,
     updatedAt: now.toISOString(),
   };

@@ -1,8 +1,8 @@
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../infra/clock.js';
-import { createJobQueue, JobFailure, type JobQueue } from '../infra/jobs/queue.js';
-import { createJobRunner } from '../infra/jobs/runner.js';
+import { createJobQueue, JobFailure } from '../infra/jobs/queue.js';
+import { type SoloWorker, soloWorker } from '../infra/jobs/runner.js';
 import type { Logger } from '../infra/logger.js';
 import { counter } from '../infra/metrics.js';
 import { EMAIL_TEMPLATES, type TemplateName } from './catalog.js';
@@ -33,15 +33,7 @@ export interface OutboxWorkerOptions {
 }
 
 /** The outbox's queue (run by the one job runner, src/infra/jobs/) and a runner of its own. */
-export interface OutboxWorker {
-  queue: JobQueue;
-  /** Claims and processes one due job; false when none was due. */
-  runOnce(): Promise<boolean>;
-  /** Processes due jobs until none is left that this worker can take; returns how many. */
-  drain(): Promise<number>;
-  start(): void;
-  stop(): Promise<void>;
-}
+export type OutboxWorker = SoloWorker;
 
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const {
@@ -162,13 +154,5 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       );
     },
   });
-  const runner = createJobRunner({ db, clock, logger: options.logger, queues: [queue], pollIntervalMs });
-
-  return {
-    queue,
-    runOnce: () => queue.runOnce(),
-    drain: () => queue.drain(),
-    start: () => runner.start(),
-    stop: () => runner.stop(),
-  };
+  return soloWorker(queue, { db, clock, logger: options.logger, pollIntervalMs });
 }

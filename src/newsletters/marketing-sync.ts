@@ -4,7 +4,7 @@ import { retryAfterMs } from '../email/senders/sendgrid.sender.js';
 import type { Clock } from '../infra/clock.js';
 import { insertJob } from '../infra/due.js';
 import { createJobQueue, JobFailure } from '../infra/jobs/queue.js';
-import { createJobRunner } from '../infra/jobs/runner.js';
+import { soloWorker } from '../infra/jobs/runner.js';
 import type { Logger } from '../infra/logger.js';
 import type { NewsletterList } from './lists.js';
 import { MARKETING_SYNC_QUEUE, type MarketingSyncJob, marketingSyncModel } from './marketing-sync.model.js';
@@ -120,18 +120,5 @@ export function createMarketingSyncWorker(options: {
       return { status: 'done' };
     },
   });
-  const runner = createJobRunner({
-    db,
-    clock,
-    logger: options.logger,
-    queues: [queue],
-    pollIntervalMs: 5_000,
-  });
-  return {
-    queue,
-    runOnce: () => queue.runOnce(),
-    drain: () => queue.drain(),
-    start: () => runner.start(),
-    stop: () => runner.stop(),
-  };
+  return soloWorker(queue, { db, clock, logger: options.logger, pollIntervalMs: 5_000 });
 }

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { countOf } from '../campaigns/campaign.service.js';
 import { MAX_WINDOW_DAYS } from '../campaigns/campaign-admin.js';
+import { goalFigures } from '../campaigns/progress.service.js';
 import { supportersTotal } from '../memberships/supporters.js';
 import { calendarKeys } from '../shared/time.js';
 
@@ -101,12 +102,7 @@ export async function driveOverview(db: Connection, campaign: Campaign, now: Dat
     projectedDay = calendarKeys(at, zone).day;
   }
   return {
-    slug: campaign.slug,
-    title: campaign.title,
-    goal: campaign.goal,
-    count,
-    percent: Math.floor((count * 100) / campaign.goal),
-    daysLeft: Math.max(0, Math.ceil((campaign.endsAt.getTime() - now.getTime()) / DAY_MS)),
+    ...goalFigures(campaign, count, now),
     pacePerDay: Math.round(pacePerDay * 10) / 10,
     projectedDay,
     projectedAfterEnd: projectedDay !== undefined && projectedDay > last,

@@ -130,3 +130,28 @@ export function createJobRunner(options: {
     },
   };
 }
+
+/** One queue with a runner of its own: what a process holds that works only this queue (or a test). */
+export interface SoloWorker {
+  queue: JobQueue;
+  /** Claims and processes one due job; false when none was due. */
+  runOnce(): Promise<boolean>;
+  /** Processes due jobs until none is left that this worker can take; returns how many. */
+  drain(): Promise<number>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function soloWorker(
+  queue: JobQueue,
+  options: { db: Connection; clock: Clock; logger: Logger; pollIntervalMs?: number },
+): SoloWorker {
+  const runner = createJobRunner({ ...options, queues: [queue] });
+  return {
+    queue,
+    runOnce: () => queue.runOnce(),
+    drain: () => queue.drain(),
+    start: () => runner.start(),
+    stop: () => runner.stop(),
+  };
+}
