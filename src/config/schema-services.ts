@@ -78,6 +78,16 @@ export const serviceSettings = {
       "A registered charity's statement, shown at Checkout, on the membership page and on receipts. Unset: none.",
     example: '… is a registered charity, no. 123. No goods or services were provided in exchange.',
   }),
+  CHECKOUT_SESSIONS_PER_IP: setting(positiveInt.default(20), {
+    group: 'stripe',
+    description:
+      'Checkout Sessions (membership, gift, sponsorship) one IP may start per 10 minutes, across all ' +
+      'processes: slows card testing, where a stolen card is tried through many sessions.',
+  }),
+  CHECKOUT_SESSIONS_PER_EMAIL: setting(positiveInt.default(10), {
+    group: 'stripe',
+    description: 'Checkout Sessions one email address may start per hour, whatever the IP.',
+  }),
   STRIPE_ADOPT_UNTAGGED: setting(boolean.default(false), {
     group: 'stripe',
     description:

@@ -26,6 +26,7 @@ export const giftsCapability: Capability<
       localCheckout: ctx.localCheckout,
       plans: loadPlans(ctx.config.membershipPlansFile),
       redeemLimitPerIp: 30,
+      checkoutLimits: ctx.config.stripe.checkoutLimits,
     }),
   docs: giftDocs,
 };

@@ -10,6 +10,7 @@ import { emailField, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { verifyLink } from '../infra/signed-links.js';
 import { createCheckoutSession } from '../memberships/checkout.service.js';
+import { type CheckoutLimits, takeCheckoutSlots } from '../memberships/checkout-limits.js';
 import { findMemberById } from '../memberships/member-keys.js';
 import { offeredCurrencies } from '../memberships/membership-form.js';
 import type { Plans } from '../memberships/plans.js';
@@ -27,6 +28,7 @@ export interface GiftRoutesDeps extends GiftDeps {
   plans: Plans;
   /** Redemption attempts per IP per 10 minutes, across processes. */
   redeemLimitPerIp: number;
+  checkoutLimits: CheckoutLimits;
 }
 
 const checked = z.preprocess((v) => v === true || v === 'true' || v === 'on', z.boolean());
@@ -170,6 +172,10 @@ async function buyGift(deps: GiftRoutesDeps, req: Request, res: Response) {
     // An unticked checkbox is absent from a form post.
     showPurchaserName: isForm ? 'false' : true,
     ...req.body,
+  });
+  await takeCheckoutSlots(deps.db, deps.clock.now(), deps.checkoutLimits, {
+    ip: req.ip,
+    email: input.purchaserEmail,
   });
   const { giftId, url } = await createGiftCheckout(deps, {
     purchaser: { name: input.purchaserName, email: input.purchaserEmail },

@@ -39,6 +39,8 @@ export const membershipsCapability: Capability<
       publicBaseUrl: ctx.config.http.publicBaseUrl,
       checkout: ctx.config.stripe.checkout,
       logger: ctx.logger,
+      clock: ctx.clock,
+      checkoutLimits: ctx.config.stripe.checkoutLimits,
     }),
   docs: membershipDocs,
 };

@@ -9,10 +9,12 @@ import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
 import { idempotencyKeyHeader, parseInput } from '../http/validate.js';
+import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
 import type { Locale } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
+import { type CheckoutLimits, takeCheckoutSlots } from './checkout-limits.js';
 import { membershipForm } from './membership-form.js';
 import { type Plans, plansSchema } from './plans.js';
 
@@ -25,6 +27,8 @@ export interface MembershipRoutesDeps {
   publicBaseUrl: string;
   checkout?: CheckoutSettings;
   logger?: Logger;
+  clock: Clock;
+  checkoutLimits: CheckoutLimits;
 }
 
 const checkoutResponseSchema = z
@@ -69,6 +73,10 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
       if (!sessions) throw new AppError('payments_not_configured');
       const request = parseInput(checkoutRequestSchema, withoutBlankFields(req.body));
       const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
+      await takeCheckoutSlots(deps.db, deps.clock.now(), deps.checkoutLimits, {
+        ip: req.ip,
+        email: request.email,
+      });
       const session = await createCheckoutSession(
         {
           db: deps.db,

@@ -17,6 +17,7 @@ export const sponsorshipCapability: Capability = {
       staffAuth: staffAuthFrom(ctx.config),
       brandName: ctx.config.brand.name,
       requestsPerIp: 10,
+      checkoutLimits: ctx.config.stripe.checkoutLimits,
       requestAnswerMs: ctx.config.fixedTime.sponsorshipRequestMs,
     }),
   docs: sponsorshipDocs,

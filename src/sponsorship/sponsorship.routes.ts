@@ -11,6 +11,7 @@ import { type PageBrand, renderPage } from '../http/pages.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
 import { emailField, idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
+import { type CheckoutLimits, takeCheckoutSlots } from '../memberships/checkout-limits.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { poolState } from './pool.service.js';
@@ -28,6 +29,7 @@ import {
 // are JSON for the console.
 
 export interface SponsorshipRoutesDeps extends SponsorshipDeps {
+  checkoutLimits: CheckoutLimits;
   stripe: Stripe | null;
   staffAuth: StaffAuthConfig;
   brandName: string;
@@ -106,6 +108,10 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
     if (!deps.stripe) throw new AppError('payments_not_configured');
     const campaign = await campaignOf(input.campaign);
+    await takeCheckoutSlots(deps.db, deps.clock.now(), deps.checkoutLimits, {
+      ip: req.ip,
+      email: input.email,
+    });
     const price = deps.prices[input.currency];
     if (!price)
       throw new AppError('validation_failed', undefined, [{ path: 'currency', message: 'not offered' }]);

@@ -22,6 +22,9 @@ export const TEST_ENV = {
   PUBLIC_BASE_URL: 'http://members.test',
   STRIPE_SECRET_KEY: 'sk_test_membershipdrive',
   STRIPE_WEBHOOK_SECRET: 'whsec_test_membershipdrive',
+  // Suites start many sessions from one address; test/memberships/checkout-limits.test.ts keeps the defaults.
+  CHECKOUT_SESSIONS_PER_IP: '100000',
+  CHECKOUT_SESSIONS_PER_EMAIL: '100000',
 } as const;
 
 /** The test environment, with answer floors small enough not to slow the suite (./answer-floors.ts). */
