@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import type { TemplateData } from '../email/catalog.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { idOf } from '../infra/stripe.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
@@ -22,6 +23,30 @@ async function recipientOf(deps: MembershipDeps, invoice: Stripe.Invoice, locale
   return email ? { email, name, locale: member?.locale ?? locale } : undefined;
 }
 
+type Recipient = NonNullable<Awaited<ReturnType<typeof recipientOf>>>;
+
+/** An email about an invoice to its member, in their language: their name and the amount due, plus `data`. */
+function emailAboutInvoice<T extends 'payment-action-required' | 'renewal-reminder'>(
+  deps: MembershipDeps,
+  to: Recipient,
+  invoice: Stripe.Invoice,
+  template: T,
+  rest: { data: Omit<TemplateData<T>, 'name' | 'amount' | 'currency'>; idempotencyKey: string },
+) {
+  return enqueueEmail(deps.db, deps.clock, {
+    template,
+    to: { email: to.email, name: to.name },
+    locale: to.locale,
+    data: {
+      name: to.name,
+      amount: invoice.amount_due,
+      currency: invoice.currency.toUpperCase(),
+      ...rest.data,
+    } as TemplateData<T>,
+    idempotencyKey: rest.idempotencyKey,
+  });
+}
+
 /**
  * invoice.payment_action_required: a renewal needs the member to confirm the payment with their
  * bank (3-D Secure under SCA). Stripe's hosted invoice page is where they do it. Said once per
@@ -41,16 +66,8 @@ export async function notifyPaymentActionRequired(
   }
   const to = await recipientOf(deps, invoice, subscription.metadata?.locale);
   if (!to) return 'ignored';
-  await enqueueEmail(deps.db, deps.clock, {
-    template: 'payment-action-required',
-    to: { email: to.email, name: to.name },
-    locale: to.locale,
-    data: {
-      name: to.name,
-      amount: invoice.amount_due,
-      currency: invoice.currency.toUpperCase(),
-      confirmUrl: invoice.hosted_invoice_url,
-    },
+  await emailAboutInvoice(deps, to, invoice, 'payment-action-required', {
+    data: { confirmUrl: invoice.hosted_invoice_url },
     idempotencyKey: `payment-action:${invoice.id}`,
   });
   return 'applied';
@@ -87,17 +104,8 @@ export async function remindUpcomingRenewal(deps: MembershipDeps, invoice: Strip
   if (!renewsAt) throw new Error(`upcoming invoice of ${subscription.id} says no renewal date`);
   const to = await recipientOf(deps, invoice, subscription.metadata?.locale);
   if (!to) return 'ignored';
-  await enqueueEmail(deps.db, deps.clock, {
-    template: 'renewal-reminder',
-    to: { email: to.email, name: to.name },
-    locale: to.locale,
-    data: {
-      name: to.name,
-      amount: invoice.amount_due,
-      currency: invoice.currency.toUpperCase(),
-      renewsAt: fromUnixSeconds(renewsAt).toISOString(),
-      manageUrl: `${deps.publicBaseUrl}/account`,
-    },
+  await emailAboutInvoice(deps, to, invoice, 'renewal-reminder', {
+    data: { renewsAt: fromUnixSeconds(renewsAt).toISOString(), manageUrl: `${deps.publicBaseUrl}/account` },
     idempotencyKey: `renewal-reminder:${subscription.id}:${renewsAt}`,
   });
   return 'applied';
