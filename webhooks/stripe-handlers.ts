@@ -1,10 +1,11 @@
 import type Stripe from 'stripe';
-import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
+import { fulfillGiftPayment, type GiftDeps, giftRefundable, refundGift } from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
-import { recordDispute, recordRefund } from '../src/memberships/charge.events.js';
+import { recordRefund } from '../src/memberships/charge.events.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
 import { fulfillCheckoutSession } from '../src/memberships/checkout-session.events.js';
 import { applyCustomerUpdated } from '../src/memberships/customer-email.js';
+import { applyDispute, applyEarlyFraudWarning } from '../src/memberships/dispute.events.js';
 import {
   linkInvoicePayment,
   notifyPaymentFailed,
@@ -32,6 +33,8 @@ export interface WebhookDeps extends MembershipDeps {
   stripe?: Stripe | null;
   /** A charity's statement for receipts (CHARITY_STATEMENT). */
   charityStatement?: string;
+  /** EARLY_FRAUD_WARNING_REFUNDS: refund a warned gift or one-time contribution before a dispute. */
+  earlyFraudWarningRefunds?: boolean;
 }
 
 export type StripeEventHandler = (deps: WebhookDeps, event: StripeEventInput) => Promise<Outcome>;
@@ -56,6 +59,9 @@ const fulfil: StripeEventHandler = async (deps, event) => {
 };
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);
+/** Every dispute event books what the dispute's balance transactions say Stripe moved (dispute.events.ts). */
+const disputeHandler: StripeEventHandler = (deps, event) =>
+  applyDispute(deps, event.object as Stripe.Dispute, at(event), event.type);
 
 /**
  * Which Stripe event does what. Adding an event is adding a row. Types not listed are stored and
@@ -88,10 +94,16 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
     if (charge.refunded && paymentIntent) await refundGift(deps.gifts, paymentIntent, at(event));
     return outcome;
   },
-  'charge.dispute.created': (deps, event) =>
-    recordDispute(deps, event.object as Stripe.Dispute, at(event), 'created'),
-  'charge.dispute.closed': (deps, event) =>
-    recordDispute(deps, event.object as Stripe.Dispute, at(event), 'closed'),
+  'charge.dispute.created': disputeHandler,
+  'charge.dispute.funds_withdrawn': disputeHandler,
+  'charge.dispute.funds_reinstated': disputeHandler,
+  'charge.dispute.closed': disputeHandler,
+  'radar.early_fraud_warning.created': (deps, event) =>
+    applyEarlyFraudWarning(deps, event.object as Stripe.Radar.EarlyFraudWarning, {
+      refund: Boolean(deps.earlyFraudWarningRefunds),
+      stripe: deps.stripe,
+      giftRefundable: (paymentIntentId) => giftRefundable(deps.gifts, paymentIntentId),
+    }),
 };
 
 /**

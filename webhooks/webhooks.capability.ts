@@ -16,6 +16,7 @@ export function webhookDepsFrom(ctx: ProcessContext): WebhookDeps & { stripe: St
     stripe: ctx.stripe,
     gifts: giftDepsFrom(ctx.config, ctx),
     charityStatement: ctx.config.stripe.checkout.charityStatement,
+    earlyFraudWarningRefunds: ctx.config.stripe.earlyFraudWarningRefunds,
   };
 }
 

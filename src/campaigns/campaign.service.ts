@@ -6,7 +6,7 @@ import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { tallyAdd, tallyCount } from '../infra/tally.js';
 import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
-import type { LedgerRecorded, MemberJoined } from '../shared/domain-events.js';
+import type { LedgerRecorded, MemberJoined, PaymentChargedBack } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
@@ -170,7 +170,6 @@ async function revoke(
  * takes their contribution back; one-time contributions count where a campaign says so.
  */
 export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
-  const { Campaign, Contribution } = campaignModels(deps.db);
   if (entry.kind === 'one_time_payment') {
     for (const campaign of await campaignsRunningAt(deps.db, entry.occurredAt)) {
       if (campaign.counts.oneTime) {
@@ -184,6 +183,25 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
   }
   // Only a refund of the whole payment takes anything back: a partial refund leaves it paid.
   if (entry.kind !== 'refund' || !entry.fullRefund || !entry.reverses) return;
+  await takeBackPayment(deps, { ...entry, reverses: entry.reverses }, 'refunded');
+}
+
+/** A lost dispute (a chargeback) takes back what a full refund of the payment would. */
+export async function applyChargeback(deps: CampaignDeps, chargeback: PaymentChargedBack): Promise<void> {
+  await takeBackPayment(deps, chargeback, 'charged back');
+}
+
+/**
+ * A payment whose money went back (refunded in full, or charged back): its one-time contribution,
+ * and the member's contribution if it was their first payment and this happened inside the window.
+ * A revocation is named by its contribution, so a refund and a chargeback of one payment revoke once.
+ */
+async function takeBackPayment(
+  deps: CampaignDeps,
+  entry: { reverses: string; memberId?: string; occurredAt: Date },
+  how: 'refunded' | 'charged back',
+): Promise<void> {
+  const { Campaign, Contribution } = campaignModels(deps.db);
   // A one-time contribution counted by a campaign is taken back by its full refund (any time: the
   // money is gone). Its contribution is named by the payment's entry, so this is a lookup by `_id`.
   for (const campaign of await campaignModels(deps.db).Campaign.find().lean<Campaign[]>()) {
@@ -194,7 +212,7 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
         `${campaign._id}:one_time:${entry.reverses}`,
         campaign._id,
         entry.occurredAt,
-        'contribution refunded',
+        `contribution ${how}`,
       );
   }
   if (!entry.memberId) return;
@@ -214,7 +232,7 @@ export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded
     if (!(campaign.startsAt <= entry.occurredAt && entry.occurredAt < campaign.endsAt)) continue;
     const _id = `${campaign._id}:member:${entry.memberId}`;
     if (await Contribution.exists({ _id }))
-      await revoke(deps, _id, campaign._id, entry.occurredAt, `first payment ${entry.reverses} refunded`);
+      await revoke(deps, _id, campaign._id, entry.occurredAt, `first payment ${entry.reverses} ${how}`);
   }
 }
 

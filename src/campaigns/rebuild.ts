@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
+import { chargebackModel } from '../memberships/dispute.events.js';
 import { membershipModels } from '../memberships/membership.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
@@ -20,7 +21,7 @@ export interface RebuildReport {
 const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
 
 /**
- * When each member's first payment was fully refunded, by the rule live counting follows
+ * When each member's first payment was fully refunded or charged back, by the rule live counting follows
  * (campaign.service.ts applyLedgerEntry): the payment an invoice marks `subscription_create`, or, for
  * entries from before that was kept, the member's earliest payment. One pass over the ledger: a
  * query per member would decode the whole ledger once per member on FerretDB.
@@ -44,6 +45,9 @@ async function membersTakenBack(db: Connection): Promise<Map<string, Date[]>> {
     if (!seen || e.occurredAt < seen.occurredAt)
       earliest.set(memberId, { id: e._id, occurredAt: e.occurredAt });
   }
+  // A lost dispute takes a payment back as its full refund does (a handful: read them all).
+  for await (const c of chargebackModel(db).find().select({ reverses: 1, lostAt: 1 }).lean().cursor())
+    fullRefunds.push({ reverses: c.reverses, occurredAt: c.lostAt });
   const takenBack = new Map<string, Date[]>();
   for (const refund of fullRefunds) {
     const payment = payments.get(refund.reverses);

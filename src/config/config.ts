@@ -89,6 +89,7 @@ function toConfig(env: Environment) {
         charityStatement: env.CHARITY_STATEMENT,
       },
       adoptUntagged: env.STRIPE_ADOPT_UNTAGGED,
+      earlyFraudWarningRefunds: env.EARLY_FRAUD_WARNING_REFUNDS,
       checkoutLimits: { perIp: env.CHECKOUT_SESSIONS_PER_IP, perEmail: env.CHECKOUT_SESSIONS_PER_EMAIL },
     },
     demoDrive: env.DEMO_DRIVE && env.NODE_ENV === 'development',

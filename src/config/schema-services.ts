@@ -95,6 +95,14 @@ export const serviceSettings = {
       'signup forms on the same Stripe account) are ours: renewals, dunning, cancellations apply to members. ' +
       'false: only our own and those adopted by `npm run import -- stripe` are.',
   }),
+  EARLY_FRAUD_WARNING_REFUNDS: setting(boolean.default(false), {
+    group: 'stripe',
+    description:
+      "true: when Stripe Radar's early fraud warning (the card issuer reports a payment as fraud) concerns " +
+      'a gift not yet redeemed or a one-time contribution, the service refunds it through Stripe before it ' +
+      'becomes a dispute and its fee. false: the warning is only logged for staff. Subscriptions are never ' +
+      'refunded automatically. Nothing is booked until the refund itself arrives.',
+  }),
   MEMBERSHIP_PLANS_FILE: setting(z.string().min(1).optional(), {
     group: 'stripe',
     description:

@@ -172,7 +172,34 @@ export function charge(p: Purchase, options: { id?: string; amountRefunded: numb
   };
 }
 
-export function dispute(p: Purchase, status: string, id = `dp_${p.paymentIntent}`) {
+/**
+ * A dispute as its events carry it. `balance_transactions` is what Stripe moved: nothing for an
+ * inquiry (`warning_*`), the withdrawal (amount and a 15.00 dispute fee) for a chargeback, and the
+ * reinstatement too once won. `at` dates them (Stripe's seconds).
+ */
+export function dispute(
+  p: Purchase,
+  status: string,
+  id = `dp_${p.paymentIntent}`,
+  options: { at?: number; reinstatedAt?: number; reason?: string } = {},
+) {
+  const moved = (sign: 1 | -1, created: number, suffix: string) => ({
+    id: `txn_${id}_${suffix}`,
+    object: 'balance_transaction',
+    amount: sign * p.amount,
+    currency: p.currency,
+    created,
+    exchange_rate: null,
+    fee: sign * -1500,
+    fee_details: [{ amount: sign * -1500, currency: p.currency, description: 'Dispute fee', type: 'stripe_fee' }],
+    net: sign * p.amount + sign * 1500,
+    reporting_category: sign < 0 ? 'dispute' : 'dispute_reversal',
+    source: id,
+    status: 'pending',
+    type: 'adjustment',
+  });
+  const at = options.at ?? p.at;
+  const inquiry = status.startsWith('warning_');
   return {
     id,
     object: 'dispute',
@@ -181,6 +208,12 @@ export function dispute(p: Purchase, status: string, id = `dp_${p.paymentIntent}
     charge: `ch_${p.paymentIntent}`,
     payment_intent: p.paymentIntent,
     status,
-    reason: 'fraudulent',
+    reason: options.reason ?? 'fraudulent',
+    balance_transactions: inquiry
+      ? []
+      : [
+          moved(-1, at, 'withdrawn'),
+          ...(status === 'won' ? [moved(1, options.reinstatedAt ?? at, 'reinstated')] : []),
+        ],
   };
 }

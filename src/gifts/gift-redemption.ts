@@ -1,7 +1,7 @@
 import type { Types } from 'mongoose';
 import { revokeGift } from '../campaigns/campaign.service.js';
 import { enqueueEmail } from '../email/outbox.service.js';
-import { decideOnce } from '../infra/claims.js';
+import { decideOnce, hasClaim } from '../infra/claims.js';
 import {
   createGiftMember,
   endGiftMembership,
@@ -196,6 +196,17 @@ export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Da
   // A paying member's gift moved their next charge; that charge stays where it is.
   if (memberId && decision?.plan.kind !== 'paying') await takeBackGiftTime(deps, gift, memberId, at);
   await finishRefund(deps, gift, at);
+}
+
+/**
+ * Whether refunding a gift's payment would take nothing from a recipient: paid for, and no
+ * redemption decided (an early fraud warning refunds only such gifts). A redemption that wins
+ * the claim after this answer is undone by the refund, as any refund after a redemption is.
+ */
+export async function giftRefundable(deps: Pick<GiftDeps, 'db'>, paymentIntentId: string): Promise<boolean> {
+  const gift = await giftByKey(deps.db, paymentKey(paymentIntentId));
+  if (!gift || !['paid', 'delivered', 'expired'].includes(gift.status)) return false;
+  return !(await hasClaim(deps.db, decisionKey(gift)));
 }
 
 /** Only the refunded gift's months go: other gifts' time and a paid subscription stay. */

@@ -11,6 +11,7 @@ export {
   updateGiftBeforeDelivery,
 } from './gift-purchase.js';
 export {
+  giftRefundable,
   REDEMPTION_FINISH_MS,
   type RedemptionView,
   redeemGift,

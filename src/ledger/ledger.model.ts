@@ -54,6 +54,8 @@ export interface LedgerEntry {
   reverses?: string;
   /** For refunds: this entry completes the refund of the whole charge (what takes a member back from a campaign). */
   fullRefund?: boolean;
+  /** For disputes: Stripe's reason (`fraudulent`, `product_not_received`, …), for finance. */
+  reason?: string;
   plan?: string;
   interval?: string;
   campaign?: string;
@@ -99,6 +101,7 @@ const ledgerSchema = new Schema<LedgerEntry>(
     checkoutSessionId: String,
     reverses: String,
     fullRefund: Boolean,
+    reason: String,
     plan: String,
     interval: String,
     campaign: String,

@@ -58,30 +58,3 @@ export async function recordRefund(
     from = step.to;
   }
 }
-
-/** A dispute takes the money away when opened; winning it gives it back. Kept, like a refund, until its payment is known. */
-export async function recordDispute(
-  deps: MembershipDeps,
-  dispute: Stripe.Dispute,
-  occurredAt: Date,
-  phase: 'created' | 'closed',
-): Promise<Outcome> {
-  const chargeId = idOf(dispute.charge)!;
-  const payment = await findPayment(deps.db, [idOf(dispute.payment_intent), chargeId]);
-  if (!payment) throw new NotReadyYet(`dispute ${dispute.id}: its payment is not recorded yet`);
-  if (phase === 'closed' && dispute.status !== 'won') return 'applied';
-  await recordLedgerEntry(deps, {
-    _id: phase === 'created' ? dispute.id : `${dispute.id}:won`,
-    kind: phase === 'created' ? 'dispute' : 'dispute_reversal',
-    amount: phase === 'created' ? -dispute.amount : dispute.amount,
-    currency: dispute.currency,
-    occurredAt,
-    email: payment.email,
-    memberId: payment.memberId,
-    chargeId,
-    paymentIntentId: idOf(dispute.payment_intent),
-    reverses: payment._id,
-    campaign: payment.campaign,
-  });
-  return 'applied';
-}

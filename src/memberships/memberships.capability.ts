@@ -1,5 +1,6 @@
 import type { Capability, ProcessContext } from '../infra/capability.js';
 import { registerCustomerEmailModel } from './customer-email.js';
+import { registerDisputeModels } from './dispute.events.js';
 import { registerMembershipModels } from './membership.model.js';
 import { type MembershipRoutesDeps, membershipDocs, membershipRoutes } from './memberships.routes.js';
 import { loadPlans } from './plans.js';
@@ -29,6 +30,7 @@ export const membershipsCapability: Capability<
     registerMembershipModels(db);
     registerStripeCatalogModels(db);
     registerCustomerEmailModel(db);
+    registerDisputeModels(db);
   },
   routes: (ctx) =>
     membershipRoutes({

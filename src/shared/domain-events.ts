@@ -25,6 +25,25 @@ export interface LedgerRecorded {
   fullRefund?: boolean;
 }
 
+/**
+ * A card payment's dispute was lost: the cardholder's bank took the money back for good. What a
+ * full refund takes back (a drive's count, a gift, a sponsorship pool's money) a lost dispute takes
+ * back too. The money itself is in the ledger already (the withdrawal); this is the verdict.
+ */
+export interface PaymentChargedBack {
+  disputeId: string;
+  /** The ledger entry of the payment taken back. */
+  reverses: string;
+  paymentIntentId?: string;
+  memberId?: string;
+  /** The disputed amount, positive, in minor units of `currency`. */
+  amount: number;
+  currency: string;
+  occurredAt: Date;
+  /** Stripe's dispute reason (`fraudulent`, `product_not_received`, …). */
+  reason: string;
+}
+
 export interface AddressSuppressed {
   email: string;
   reason: string;
@@ -33,6 +52,7 @@ export interface AddressSuppressed {
 export interface DomainEventMap {
   'member.joined': MemberJoined;
   'ledger.recorded': LedgerRecorded;
+  'payment.charged_back': PaymentChargedBack;
   'address.suppressed': AddressSuppressed;
 }
 

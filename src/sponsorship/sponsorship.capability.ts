@@ -2,14 +2,17 @@ import type { Capability } from '../infra/capability.js';
 import { staffAuthFrom } from '../staff/staff.capability.js';
 import { registerSponsorshipModels } from './sponsorship.model.js';
 import { sponsorshipDocs, sponsorshipRoutes } from './sponsorship.routes.js';
-import { applySponsorshipRefund } from './sponsorship.service.js';
+import { applySponsorshipChargeback, applySponsorshipRefund } from './sponsorship.service.js';
 import { sponsorshipDepsFrom } from './sponsorship-deps.js';
 
 /** Readers who cannot pay ask for a membership that donors' pool pays for. */
 export const sponsorshipCapability: Capability = {
   name: 'sponsorship',
   models: registerSponsorshipModels,
-  listen: (ctx) => ctx.events.on('ledger.recorded', (entry) => applySponsorshipRefund(ctx, entry)),
+  listen(ctx) {
+    ctx.events.on('ledger.recorded', (entry) => applySponsorshipRefund(ctx, entry));
+    ctx.events.on('payment.charged_back', (chargeback) => applySponsorshipChargeback(ctx, chargeback));
+  },
   routes: (ctx) =>
     sponsorshipRoutes({
       ...sponsorshipDepsFrom(ctx.config, ctx),

@@ -12,7 +12,7 @@ import type { Logger } from '../infra/logger.js';
 import { idOf } from '../infra/stripe.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
-import type { DomainEvents, LedgerRecorded } from '../shared/domain-events.js';
+import type { DomainEvents, LedgerRecorded, PaymentChargedBack } from '../shared/domain-events.js';
 import { allocate, poolState, recordPoolMoney, sponsorShare } from './pool.service.js';
 import { poolKey, type SponsorshipRequest, sponsorshipModels } from './sponsorship.model.js';
 
@@ -85,6 +85,25 @@ export async function applySponsorshipRefund(
     sponsorEmail: paid.email ?? '',
     reverses: entry.reverses,
     at: entry.occurredAt,
+  });
+}
+
+/**
+ * A lost dispute of a sponsorship payment takes from its pool what a refund of the disputed amount
+ * would (memberships granted stay), once per dispute: the dispute's id names the pool entry.
+ */
+export async function applySponsorshipChargeback(
+  deps: Pick<SponsorshipDeps, 'db'>,
+  chargeback: PaymentChargedBack,
+): Promise<void> {
+  const paid = await ledgerModel(deps.db).findById(chargeback.reverses).lean();
+  if (paid?.plan !== 'sponsorship' || !paid.campaign) return;
+  await recordPoolMoney(deps.db, poolKey(paid.campaign, chargeback.currency), {
+    entryId: chargeback.disputeId,
+    amount: -chargeback.amount,
+    sponsorEmail: paid.email ?? '',
+    reverses: chargeback.reverses,
+    at: chargeback.occurredAt,
   });
 }
 

@@ -131,23 +131,37 @@ export async function startFakeStripe() {
       });
       return { refundId: id, balanceTransaction: bt };
     },
-    dispute(input: { id: string; charge: string; created: number; won?: number; settle?: Settle }) {
+    /**
+     * A dispute of a charge: a chargeback withdraws the amount and a 15.00 fee (and `won` gives both
+     * back); an `inquiry` moves nothing. `status` overrides what those imply (`lost`, `warning_closed`).
+     */
+    dispute(input: {
+      id: string;
+      charge: string;
+      created: number;
+      won?: number;
+      inquiry?: boolean;
+      status?: string;
+      settle?: Settle;
+    }) {
       const charge = objects.get(input.charge)!;
       const amount = Number(charge.amount);
       const currency = String(charge.currency);
-      const transactions = [
-        balanceTransaction(
-          {
-            amount: -amount,
-            currency,
-            created: input.created,
-            fee: 1500,
-            source: input.id,
-            category: 'dispute',
-          },
-          input.settle,
-        ),
-      ];
+      const transactions = input.inquiry
+        ? []
+        : [
+            balanceTransaction(
+              {
+                amount: -amount,
+                currency,
+                created: input.created,
+                fee: 1500,
+                source: input.id,
+                category: 'dispute',
+              },
+              input.settle,
+            ),
+          ];
       if (input.won)
         transactions.push(
           balanceTransaction(
@@ -169,7 +183,8 @@ export async function startFakeStripe() {
         currency,
         charge: input.charge,
         created: input.created,
-        status: input.won ? 'won' : 'needs_response',
+        status:
+          input.status ?? (input.inquiry ? 'warning_needs_response' : input.won ? 'won' : 'needs_response'),
         balance_transactions: transactions,
       });
     },
