@@ -364,7 +364,11 @@ describe('refunds and disputes', () => {
   it('when a refund and a dispute arrive before their payment, then they are acknowledged, kept, and applied once at their retry after the payment', async () => {
     const p = purchase({ amount: 2000 });
     const refund = stripeEvent('charge.refunded', charge(p, { amountRefunded: 500 }), T0 + 100);
-    const opened = stripeEvent('charge.dispute.created', dispute(p, 'needs_response'), T0 + 200);
+    const opened = stripeEvent(
+      'charge.dispute.created',
+      dispute(p, 'needs_response', undefined, { at: T0 + 200 }), // withdrawn with the dispute
+      T0 + 200,
+    );
     expect((await postEvent(app.url, refund)).status).toBe(200);
     expect((await postEvent(app.url, opened)).status).toBe(200);
     expect(await stripeEventModel(app.deps.db).findById(refund.id).lean()).toMatchObject({

@@ -220,7 +220,8 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
           const target = open[op.target % Math.max(open.length, 1)];
           if (!target) continue;
           target.disputed = true;
-          const opened = dispute(target.p, 'needs_response');
+          const moved = { at, reinstatedAt: at + 60 }; // when Stripe withdrew and reinstated it
+          const opened = dispute(target.p, 'needs_response', undefined, moved);
           fake.dispute({
             id: opened.id,
             charge: `ch_${target.p.paymentIntent}`,
@@ -232,7 +233,7 @@ it('when any sequence of payments, refunds, disputes, cancellations and gifts ha
           book(at, target.p.currency, 'disputes', -target.p.amount);
           settle(target.p.currency, -target.p.amount, 1500);
           if (op.won) {
-            await send('charge.dispute.closed', dispute(target.p, 'won'), at + 60);
+            await send('charge.dispute.closed', dispute(target.p, 'won', undefined, moved), at + 60);
             book(at + 60, target.p.currency, 'disputes', target.p.amount);
             settle(target.p.currency, target.p.amount, -1500);
           }
