@@ -187,6 +187,7 @@ export async function settleUnsettledEntries(
     .sort((a, b) => tried(a) - tried(b) || b.occurredAt.getTime() - a.occurredAt.getTime())
     .slice(0, options.limit ?? 200);
   let settled = 0;
+  let unsettled = 0;
   for (const { _id } of next) {
     try {
       if (await settleLedgerEntry(deps, _id)) {
@@ -200,9 +201,12 @@ export async function settleUnsettledEntries(
     const entry = await ledgerModel(deps.db).findById(_id).select({ kind: 1 }).lean();
     // A marker whose entry never got written (a crash in between), or that never settles by kind.
     if (!entry || !movedByStripe(entry.kind)) await Due.deleteOne({ _id });
-    else await Due.updateOne({ _id }, { $set: { triedAt: deps.clock.now() } });
+    else {
+      await Due.updateOne({ _id }, { $set: { triedAt: deps.clock.now() } });
+      unsettled++;
+    }
   }
-  return { settled, unsettled: next.length - settled };
+  return { settled, unsettled };
 }
 
 /** Lists every unsettled entry of a kind Stripe moves for the sweep: once per database, at start. */
