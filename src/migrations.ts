@@ -7,6 +7,7 @@ import { backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
+import { backfillSettlementDue } from './ledger/settlement.service.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
 
@@ -46,4 +47,6 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (events) logger.info({ events }, 'queued stripe events that were not applied');
   const leaves = await runOnce(db, 'drive-log', () => backfillDriveLog(db));
   if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
+  const unsettled = await runOnce(db, 'settlement-due', () => backfillSettlementDue(db));
+  if (unsettled) logger.info({ unsettled }, 'listed unsettled ledger entries for the settlement sweep');
 }

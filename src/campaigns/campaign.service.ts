@@ -6,6 +6,7 @@ import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { tallyAdd, tallyCount } from '../infra/tally.js';
 import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
+import { membershipModels } from '../memberships/membership.model.js';
 import type { LedgerRecorded, MemberJoined, PaymentChargedBack } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
@@ -102,19 +103,54 @@ async function addContribution(
   return true;
 }
 
-/** A reader's first membership counts toward every campaign running when it started. */
+/**
+ * A reader's first membership counts toward every campaign running when it started, once money
+ * arrived: at joining when they paid then, else at their first payment with money (a trial that
+ * converts; a 100 % promotion code never does). ADR 0011.
+ */
 export async function countNewMember(deps: CampaignDeps, joined: MemberJoined): Promise<void> {
   // A gift counted when it was paid (countGift); its recipient joining must not count it again.
   // An imported supporter was a member before the drive: never a new one.
   if (joined.source === 'gift' || joined.source === 'imported') return;
-  for (const campaign of await campaignsRunningAt(deps.db, joined.joinedAt)) {
-    await addContribution(deps, campaign, `member:${joined.memberId}`, {
+  if (joined.paid === false) return; // countPayingMember counts them when money arrives
+  await countMember(deps, joined, joined.joinedAt);
+}
+
+async function countMember(
+  deps: CampaignDeps,
+  member: { memberId: string; joinedAt: Date; campaign?: string },
+  at: Date,
+) {
+  for (const campaign of await campaignsRunningAt(deps.db, member.joinedAt)) {
+    await addContribution(deps, campaign, `member:${member.memberId}`, {
       kind: 'member',
-      memberId: joined.memberId,
-      source: joined.campaign ?? 'direct',
-      at: joined.joinedAt,
+      memberId: member.memberId,
+      source: member.campaign ?? 'direct',
+      at,
     });
   }
+}
+
+/** Ledger kinds of a member's money: through Stripe, or received outside it (ADR 0011). */
+const MEMBER_MONEY: readonly string[] = ['subscription_payment', 'out_of_band_payment'];
+
+/**
+ * A member's payment with money counts them toward the campaigns running when they joined (a
+ * member who joined with money is counted already; this is the trial that converts). Every payment
+ * tries, so the order and duplicates of deliveries change nothing: the contribution is written once.
+ */
+async function countPayingMember(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
+  if (!entry.memberId || entry.amount <= 0) return;
+  const member = await membershipModels(deps.db)
+    .Member.findById(entry.memberId)
+    .select({ source: 1, joinedAt: 1, campaign: 1 })
+    .lean();
+  if (member?.source !== 'checkout') return; // gifts and imports: as countNewMember
+  await countMember(
+    deps,
+    { memberId: entry.memberId, joinedAt: member.joinedAt, campaign: member.campaign },
+    entry.occurredAt,
+  );
 }
 
 /** A paid gift counts toward running campaigns that count gifts (the gifts capability calls this). */
@@ -170,6 +206,7 @@ async function revoke(
  * takes their contribution back; one-time contributions count where a campaign says so.
  */
 export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
+  if (MEMBER_MONEY.includes(entry.kind)) return countPayingMember(deps, entry);
   if (entry.kind === 'one_time_payment') {
     for (const campaign of await campaignsRunningAt(deps.db, entry.occurredAt)) {
       if (campaign.counts.oneTime) {

@@ -19,6 +19,7 @@ export interface RebuildReport {
 }
 
 const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
+const MEMBER_MONEY: LedgerKind[] = ['subscription_payment', 'out_of_band_payment'];
 
 /**
  * When each member's first payment was fully refunded or charged back, by the rule live counting follows
@@ -26,18 +27,20 @@ const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gif
  * entries from before that was kept, the member's earliest payment. One pass over the ledger: a
  * query per member would decode the whole ledger once per member on FerretDB.
  */
-async function membersTakenBack(db: Connection): Promise<Map<string, Date[]>> {
+async function fromLedger(db: Connection): Promise<{ takenBack: Map<string, Date[]>; paid: Set<string> }> {
   const payments = new Map<string, { memberId: string; occurredAt: Date; billingReason?: string }>();
   const earliest = new Map<string, { id: string; occurredAt: Date }>();
   const fullRefunds: { reverses: string; occurredAt: Date }[] = [];
+  const paid = new Set<string>(); // members with a payment with money (campaign.service.ts countPayingMember)
   const entries = ledgerModel(db)
     .find()
-    .select({ kind: 1, memberId: 1, occurredAt: 1, billingReason: 1, reverses: 1, fullRefund: 1 })
+    .select({ kind: 1, amount: 1, memberId: 1, occurredAt: 1, billingReason: 1, reverses: 1, fullRefund: 1 })
     .lean()
     .cursor();
   for await (const e of entries) {
     if (e.kind === 'refund' && e.fullRefund && e.reverses)
       fullRefunds.push({ reverses: e.reverses, occurredAt: e.occurredAt });
+    if (MEMBER_MONEY.includes(e.kind) && e.memberId && e.amount > 0) paid.add(String(e.memberId));
     if (!PAYMENTS.includes(e.kind) || !e.memberId) continue;
     const memberId = String(e.memberId);
     payments.set(e._id, { memberId, occurredAt: e.occurredAt, billingReason: e.billingReason });
@@ -58,19 +61,19 @@ async function membersTakenBack(db: Connection): Promise<Map<string, Date[]>> {
     if (first)
       takenBack.set(payment.memberId, [...(takenBack.get(payment.memberId) ?? []), refund.occurredAt]);
   }
-  return takenBack;
+  return { takenBack, paid };
 }
 
 /**
  * Recomputes each campaign's member count from the members (who joined inside the window, except by
- * a gift, which campaigns count when it is paid, or by an import, which never counts) and the
- * ledger (whose first payment was refunded inside it), and reports every difference from the stored
- * contributions. Gift and one-time contributions are checked by the capabilities that write them.
+ * a gift, which campaigns count when it is paid, or by an import, which never counts, and once money
+ * arrived: with their joining, or a payment with money in the ledger) and the ledger (whose first
+ * payment was refunded inside it), and reports every difference from the stored contributions. Gift and one-time contributions are checked by the capabilities that write them.
  */
 export async function rebuildCampaignCounts(db: Connection): Promise<RebuildReport[]> {
   const { Campaign, Contribution, Revocation } = campaignModels(db);
   const reports: RebuildReport[] = [];
-  const takenBack = await membersTakenBack(db);
+  const { takenBack, paid } = await fromLedger(db);
   for (const campaign of await Campaign.find().sort({ startsAt: 1 }).lean<Campaign[]>()) {
     // A reader who joined by redeeming a gift is not counted again: the gift counted when it was paid.
     // An imported supporter was a member before the drive, whatever joinedAt the old system gave.
@@ -79,11 +82,13 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
         joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt },
         source: { $nin: ['gift', 'imported'] },
       })
-      .select({ _id: 1 })
+      .select({ _id: 1, joinedPaying: 1 })
       .lean();
-    const expected = new Set(members.map((m) => `${campaign._id}:member:${m._id}`));
+    // A member who joined without money (a trial, a 100 % code) counts once a payment brought some.
+    const counted = members.filter((m) => m.joinedPaying !== false || paid.has(String(m._id)));
+    const expected = new Set(counted.map((m) => `${campaign._id}:member:${m._id}`));
     const expectedRevoked = new Set<string>();
-    for (const member of members) {
+    for (const member of counted) {
       const at = takenBack.get(String(member._id));
       if (at?.some((t) => campaign.startsAt <= t && t < campaign.endsAt))
         expectedRevoked.add(`${campaign._id}:member:${member._id}`);

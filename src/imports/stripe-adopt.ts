@@ -2,9 +2,16 @@ import type { Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { insertUnique } from '../infra/bulk.js';
 import { idOf, type Stripe as StripeClient } from '../infra/stripe.js';
-import { type LedgerEntry, ledgerModel, paymentLinkModel, refundStepModel } from '../ledger/ledger.model.js';
+import {
+  type LedgerEntry,
+  ledgerModel,
+  movedByStripe,
+  paymentLinkModel,
+  refundStepModel,
+  settlementDueModel,
+} from '../ledger/ledger.model.js';
 import { findPayment } from '../ledger/ledger.service.js';
-import { subscriptionOfInvoice } from '../memberships/invoice.events.js';
+import { invoiceMoney, subscriptionOfInvoice } from '../memberships/invoice.events.js';
 import { findMemberByCustomer } from '../memberships/member-keys.js';
 import { isOurs } from '../memberships/membership.service.js';
 import { adoptStripeMembers } from '../memberships/stripe-adoption.js';
@@ -88,6 +95,11 @@ async function insertEntries(
   links: { _id: string; entryId: string }[],
 ) {
   const now = deps.clock.now();
+  // Listed for the settlement sweep before the entries exist, as recordLedgerEntry does.
+  await insertUnique(
+    settlementDueModel(deps.db).collection,
+    entries.filter((e) => movedByStripe(e.kind)).map((e) => ({ _id: e._id, occurredAt: e.occurredAt })),
+  );
   const inserted = await insertUnique(
     ledgerModel(deps.db).collection,
     entries.map((e) => ({
@@ -138,10 +150,9 @@ async function adoptInvoices(
     if (!subscription.id || isOurs(subscription.metadata) || !customer) continue;
     const memberId = memberOf.get(customer) ?? (await findMemberByCustomer(deps.db, customer))?._id;
     if (!memberId) continue;
-    entries.push({
-      _id: invoice.id!,
-      kind: 'subscription_payment',
-      amount: invoice.amount_paid,
+    // As recordInvoicePaid books them: a $0 invoice and money paid outside Stripe are what they are.
+    const money = invoiceMoney(invoice);
+    const entry = {
       currency: invoice.currency,
       occurredAt: fromUnixSeconds(invoice.status_transitions?.paid_at ?? invoice.created),
       ...(invoice.customer_email ? { email: invoice.customer_email.toLowerCase() } : {}),
@@ -150,8 +161,19 @@ async function adoptInvoices(
       invoiceId: invoice.id,
       ...(invoice.billing_reason ? { billingReason: invoice.billing_reason } : {}),
       subscriptionId: subscription.id,
-    });
-    for (const id of paymentIds) links.push({ _id: id, entryId: invoice.id! });
+    };
+    if (money.viaStripe > 0)
+      entries.push({ ...entry, _id: invoice.id!, kind: 'subscription_payment', amount: money.viaStripe });
+    if (money.outOfBand > 0)
+      entries.push({
+        ...entry,
+        _id: money.viaStripe > 0 ? `${invoice.id}:out_of_band` : invoice.id!,
+        kind: 'out_of_band_payment',
+        amount: money.outOfBand,
+      });
+    if (money.viaStripe + money.outOfBand === 0)
+      entries.push({ ...entry, _id: invoice.id!, kind: 'free_invoice', amount: 0 });
+    if (money.viaStripe > 0) for (const id of paymentIds) links.push({ _id: id, entryId: invoice.id! });
     if (entries.length >= 200) await flush();
   }
   await flush();

@@ -7,8 +7,31 @@ export const LEDGER_KINDS = [
   'refund',
   'dispute',
   'dispute_reversal',
+  'free_invoice',
+  'out_of_band_payment',
 ] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
+
+/**
+ * Money that Stripe moved, so a balance transaction stands behind it: what settlement looks up,
+ * reconciliation matches and refunds and disputes can take back.
+ */
+export const STRIPE_PAYMENT_KINDS: readonly LedgerKind[] = [
+  'subscription_payment',
+  'one_time_payment',
+  'gift_purchase',
+];
+
+/**
+ * Invoices that Stripe marked paid with no charge behind them: a $0 invoice (a trial, a 100 %
+ * promotion code, gift months on a subscription; amount 0) and money the newsroom received outside
+ * Stripe (an invoice paid out of band). Nothing is expected in Stripe's balance, so they are never
+ * settled nor reconciled; finance reports show out-of-band money apart from Stripe revenue.
+ */
+export const OUTSIDE_STRIPE_KINDS: readonly LedgerKind[] = ['free_invoice', 'out_of_band_payment'];
+
+/** Whether Stripe's balance should hold money for an entry of this kind. */
+export const movedByStripe = (kind: string) => !(OUTSIDE_STRIPE_KINDS as readonly string[]).includes(kind);
 
 /**
  * What Stripe moved for an entry, from its balance transaction(s): amounts in the settlement
@@ -156,7 +179,25 @@ const refundStepSchema = new Schema<RefundStep>(
   { versionKey: false },
 );
 
+/**
+ * An entry whose Stripe money is not settled yet: written before the entry, removed once it is
+ * settled, so the sweep reads these few instead of the whole ledger (on FerretDB any filter but
+ * `_id` decodes every entry). `triedAt` rotates the sweep: the least recently tried go first, so
+ * entries Stripe never books cannot hold back the others.
+ */
+export interface SettlementDue {
+  _id: string; // the ledger entry's id
+  occurredAt: Date;
+  triedAt?: Date | null;
+}
+
+const settlementDueSchema = new Schema<SettlementDue>(
+  { _id: String, occurredAt: { type: Date, required: true }, triedAt: Date },
+  { versionKey: false },
+);
+
 export function registerLedgerModels(db: Connection): void {
+  if (!db.models.SettlementDue) db.model('SettlementDue', settlementDueSchema, 'settlement_due');
   if (!db.models.LedgerEntry) db.model('LedgerEntry', ledgerSchema, 'ledger');
   if (!db.models.PaymentLink) db.model('PaymentLink', paymentLinkSchema, 'payment_links');
   if (!db.models.RefundStep) db.model('RefundStep', refundStepSchema, 'refund_steps');
@@ -165,3 +206,4 @@ export function registerLedgerModels(db: Connection): void {
 export const ledgerModel = (db: Connection) => db.model<LedgerEntry>('LedgerEntry');
 export const paymentLinkModel = (db: Connection) => db.model<PaymentLink>('PaymentLink');
 export const refundStepModel = (db: Connection) => db.model<RefundStep>('RefundStep');
+export const settlementDueModel = (db: Connection) => db.model<SettlementDue>('SettlementDue');

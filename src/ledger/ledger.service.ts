@@ -3,11 +3,20 @@ import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
-import { type LedgerEntry, ledgerModel, paymentLinkModel } from './ledger.model.js';
+import {
+  type LedgerEntry,
+  ledgerModel,
+  movedByStripe,
+  paymentLinkModel,
+  STRIPE_PAYMENT_KINDS,
+  settlementDueModel,
+} from './ledger.model.js';
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'day' | 'month' | 'recordedAt'>;
 
-const PAYMENT_KINDS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
+// Only money Stripe moved can be refunded or disputed through Stripe: a free or out-of-band
+// invoice is never the payment a refund or dispute takes back.
+const PAYMENT_KINDS = new Set<string>(STRIPE_PAYMENT_KINDS);
 
 type LedgerDeps = { db: Connection; clock: Clock; timeZone: string; events: DomainEvents };
 
@@ -19,6 +28,8 @@ type LedgerDeps = { db: Connection; clock: Clock; timeZone: string; events: Doma
  */
 export async function recordLedgerEntry(deps: LedgerDeps, entry: NewLedgerEntry): Promise<boolean> {
   let created = true;
+  // Marked due before it exists, so no crash leaves Stripe money that the sweep never settles.
+  if (movedByStripe(entry.kind)) await markSettlementDue(deps.db, entry._id, entry.occurredAt);
   try {
     await ledgerModel(deps.db).create({
       ...entry,
@@ -42,6 +53,15 @@ export async function recordLedgerEntry(deps: LedgerDeps, entry: NewLedgerEntry)
     fullRefund: entry.fullRefund,
   });
   return created;
+}
+
+/** Puts an entry in the settlement sweep's list; marking it twice is a no-op. */
+export async function markSettlementDue(db: Connection, entryId: string, occurredAt: Date): Promise<void> {
+  await settlementDueModel(db)
+    .create({ _id: entryId, occurredAt })
+    .catch((error: unknown) => {
+      if (!isDuplicateKey(error)) throw error;
+    });
 }
 
 /** Names the payment entry behind Stripe ids (PaymentIntent, charge); writing a link twice is a no-op. */

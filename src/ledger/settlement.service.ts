@@ -4,8 +4,15 @@ import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { idOf, isMissingInStripe } from '../infra/stripe.js';
 import type { DomainEvents } from '../shared/domain-events.js';
-import { type LedgerEntry, ledgerModel, type Settlement } from './ledger.model.js';
-import { linkPayment } from './ledger.service.js';
+import {
+  type LedgerEntry,
+  ledgerModel,
+  movedByStripe,
+  type Settlement,
+  STRIPE_PAYMENT_KINDS,
+  settlementDueModel,
+} from './ledger.model.js';
+import { linkPayment, markSettlementDue } from './ledger.service.js';
 
 export interface SettlementDeps {
   db: Connection;
@@ -18,7 +25,7 @@ export interface SettlementDeps {
 // patience, and what fails here is retried by the sweep anyway.
 const CALL = { timeout: 5_000, maxNetworkRetries: 1 };
 
-const PAYMENT_KINDS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
+const PAYMENT_KINDS = new Set<string>(STRIPE_PAYMENT_KINDS);
 
 /** A balance transaction with the Stripe object that caused it (a charge, refund or dispute). */
 interface Moved {
@@ -35,6 +42,8 @@ interface Moved {
 export async function settleLedgerEntry(deps: SettlementDeps, entryId: string): Promise<boolean> {
   const entry = await ledgerModel(deps.db).findById(entryId).lean<LedgerEntry>();
   if (!entry || entry.settlement) return Boolean(entry?.settlement);
+  // A $0 or out-of-band invoice: Stripe moved nothing and never will, so there is nothing to ask.
+  if (!movedByStripe(entry.kind)) return false;
   // Stripe has no such object: nothing was moved, which reconciliation reports.
   const moved = await balanceTransactionsOf(deps.stripe, entry).catch((error) =>
     isMissingInStripe(error) ? [] : Promise.reject(error),
@@ -56,7 +65,9 @@ export async function settleLedgerEntry(deps: SettlementDeps, entryId: string): 
     { $set: { settlement, ...(chargeId ? { chargeId } : {}) } },
   );
   // Enrichment only: refunds and disputes find their payment from the events' own ids first.
-  if (PAYMENT_KINDS.has(entry.kind)) await linkPayment(deps.db, entryId, [chargeId]);
+  if (PAYMENT_KINDS.has(entry.kind))
+    await linkPayment(deps.db, entryId, [chargeId, ...moved.map((m) => m.source)]);
+  await settlementDueModel(deps.db).deleteOne({ _id: entryId });
   return true;
 }
 
@@ -64,39 +75,54 @@ const sum = <T>(items: T[], value: (item: T) => number) => items.reduce((total, 
 
 async function balanceTransactionsOf(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
   if (PAYMENT_KINDS.has(entry.kind)) {
-    const charge = await chargeOfPayment(stripe, entry);
-    const transaction = charge?.balance_transaction;
-    return charge && transaction && typeof transaction !== 'string'
-      ? [{ transaction, source: charge.id }]
-      : [];
+    const charges = await chargesOfPayment(stripe, entry);
+    const moved: Moved[] = [];
+    for (const charge of charges) {
+      const transaction = charge.balance_transaction;
+      // Every charge booked or none: a settlement is written once, so half of one would stay half.
+      if (!transaction || typeof transaction === 'string') return [];
+      moved.push({ transaction, source: charge.id });
+    }
+    return moved;
   }
   if (entry.kind === 'refund') return refundTransactions(stripe, entry);
   return disputeTransactions(stripe, entry);
 }
 
-async function chargeOfPayment(stripe: Stripe, entry: LedgerEntry): Promise<Stripe.Charge | undefined> {
-  if (entry.chargeId)
-    return stripe.charges.retrieve(entry.chargeId, { expand: ['balance_transaction'] }, CALL);
-  let paymentIntentId = entry.paymentIntentId;
-  if (!paymentIntentId && entry.invoiceId) {
-    // Since 2025 an invoice names its payments through InvoicePayment objects, not a charge field.
-    const payments = await stripe.invoicePayments.list(
-      { invoice: entry.invoiceId, status: 'paid', limit: 10 },
-      CALL,
-    );
-    const payment = payments.data[0]?.payment;
+const withTransaction = { expand: ['balance_transaction'] };
+
+/**
+ * The charges that paid an entry. An invoice may be paid by several payments (a partial payment
+ * then the rest, or several PaymentIntents): each paid one is a charge of it. Payments recorded
+ * outside Stripe (`payment_record`) moved nothing in Stripe and are left out.
+ */
+async function chargesOfPayment(stripe: Stripe, entry: LedgerEntry): Promise<Stripe.Charge[]> {
+  if (entry.chargeId) return [await stripe.charges.retrieve(entry.chargeId, withTransaction, CALL)];
+  if (entry.paymentIntentId) return latestChargeOf(stripe, entry.paymentIntentId);
+  if (!entry.invoiceId) return [];
+  // Since 2025 an invoice names its payments through InvoicePayment objects, not a charge field.
+  const charges: Stripe.Charge[] = [];
+  for await (const invoicePayment of stripe.invoicePayments.list(
+    { invoice: entry.invoiceId, status: 'paid', limit: 100 },
+    CALL,
+  )) {
+    const payment = invoicePayment.payment;
     const chargeId = idOf(payment?.charge);
-    if (chargeId) return stripe.charges.retrieve(chargeId, { expand: ['balance_transaction'] }, CALL);
-    paymentIntentId = idOf(payment?.payment_intent);
+    const paymentIntentId = idOf(payment?.payment_intent);
+    if (chargeId) charges.push(await stripe.charges.retrieve(chargeId, withTransaction, CALL));
+    else if (paymentIntentId) charges.push(...(await latestChargeOf(stripe, paymentIntentId)));
   }
-  if (!paymentIntentId) return undefined;
+  return charges;
+}
+
+async function latestChargeOf(stripe: Stripe, paymentIntentId: string): Promise<Stripe.Charge[]> {
   const intent = await stripe.paymentIntents.retrieve(
     paymentIntentId,
     { expand: ['latest_charge.balance_transaction'] },
     CALL,
   );
   const charge = intent.latest_charge;
-  return charge && typeof charge !== 'string' ? charge : undefined;
+  return charge && typeof charge !== 'string' ? [charge] : [];
 }
 
 /**
@@ -140,27 +166,63 @@ async function disputeTransactions(stripe: Stripe, entry: LedgerEntry): Promise<
 
 /**
  * Settles entries whose Stripe money was not yet booked when they were recorded, or whose lookup
- * failed. Entries older than `withinDays` are left to reconciliation to report.
+ * failed. It reads the `settlement_due` list (only unsettled entries of kinds Stripe moves; a $0
+ * or out-of-band invoice is never on it), never the ledger, and tries the least recently tried
+ * first (never tried before all), so entries Stripe never books rotate to the back rather than
+ * hold the first `limit` places. Entries older than `withinDays` leave the list: reconciliation
+ * reports them.
  */
 export async function settleUnsettledEntries(
   deps: SettlementDeps,
   options: { withinDays?: number; limit?: number } = {},
 ): Promise<{ settled: number; unsettled: number }> {
+  const Due = settlementDueModel(deps.db);
   const since = new Date(deps.clock.now().getTime() - (options.withinDays ?? 35) * 86_400_000);
-  const entries = await ledgerModel(deps.db)
-    .find({ settlement: null, occurredAt: { $gte: since } })
-    .select({ _id: 1 })
-    .limit(options.limit ?? 200)
-    .lean();
+  const due = await Due.find().lean();
+  const stale = due.filter((d) => d.occurredAt < since).map((d) => d._id);
+  if (stale.length > 0) await Due.deleteMany({ _id: { $in: stale } });
+  const tried = (d: (typeof due)[number]) => d.triedAt?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const next = due
+    .filter((d) => d.occurredAt >= since)
+    .sort((a, b) => tried(a) - tried(b) || b.occurredAt.getTime() - a.occurredAt.getTime())
+    .slice(0, options.limit ?? 200);
   let settled = 0;
-  for (const { _id } of entries) {
+  let unsettled = 0;
+  for (const { _id } of next) {
     try {
-      if (await settleLedgerEntry(deps, _id)) settled++;
+      if (await settleLedgerEntry(deps, _id)) {
+        settled++;
+        await Due.deleteOne({ _id }); // settled here, or earlier by a call that died before this
+        continue;
+      }
     } catch (error) {
       deps.logger.warn({ err: stripeFailure(error), entryId: _id }, 'settling a ledger entry failed');
     }
+    const entry = await ledgerModel(deps.db).findById(_id).select({ kind: 1 }).lean();
+    // A marker whose entry never got written (a crash in between), or that never settles by kind.
+    if (!entry || !movedByStripe(entry.kind)) await Due.deleteOne({ _id });
+    else {
+      await Due.updateOne({ _id }, { $set: { triedAt: deps.clock.now() } });
+      unsettled++;
+    }
   }
-  return { settled, unsettled: entries.length - settled };
+  return { settled, unsettled };
+}
+
+/** Lists every unsettled entry of a kind Stripe moves for the sweep: once per database, at start. */
+export async function backfillSettlementDue(db: Connection): Promise<number> {
+  let done = 0;
+  const cursor = ledgerModel(db)
+    .find({ settlement: null })
+    .select({ kind: 1, occurredAt: 1 })
+    .lean<LedgerEntry[]>()
+    .cursor();
+  for await (const entry of cursor) {
+    if (!movedByStripe(entry.kind)) continue;
+    await markSettlementDue(db, entry._id, entry.occurredAt);
+    done++;
+  }
+  return done;
 }
 
 /**

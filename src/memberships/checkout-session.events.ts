@@ -69,6 +69,8 @@ export async function fulfillCheckoutSession(
     via: subscriptionId,
     at: occurredAt,
     campaign: metadata.campaign,
+    // A trial or a 100 % promotion code completes with no payment: not yet money (campaigns README).
+    paid: session.payment_status === 'paid' && (session.amount_total ?? 0) > 0,
   });
   await mirrorNewSubscription(deps, {
     id: subscriptionId,

@@ -23,7 +23,35 @@ export function subscriptionOfInvoice(invoice: Stripe.Invoice): {
   };
 }
 
-/** Every paid invoice of one of our subscriptions is money in, recorded once by invoice id. */
+/**
+ * How an invoice was paid: through Stripe (a charge behind it), outside Stripe (the newsroom marked
+ * it paid out of band), or not at all (a $0 invoice: a trial, a 100 % promotion code, gift months).
+ * At the pinned API version the Invoice no longer carries `paid_out_of_band`; what says so is
+ * `amount_paid_off_stripe` (computed from Payment Records, when the payload includes it) or the
+ * invoice's payments whose type is `payment_record`. Older payloads still carry the boolean.
+ */
+export function invoiceMoney(invoice: Stripe.Invoice): { viaStripe: number; outOfBand: number } {
+  const paid = invoice.amount_paid ?? 0;
+  const legacy = invoice as unknown as { paid_out_of_band?: boolean };
+  const recorded = (invoice.payments?.data ?? [])
+    .filter((p) => p.status === 'paid' && p.payment?.type === 'payment_record')
+    .reduce((total, p) => total + (p.amount_paid ?? 0), 0);
+  const offStripe =
+    typeof invoice.amount_paid_off_stripe === 'number'
+      ? invoice.amount_paid_off_stripe
+      : legacy.paid_out_of_band === true
+        ? paid
+        : recorded;
+  const outOfBand = Math.min(Math.max(offStripe, 0), paid);
+  return { viaStripe: paid - outOfBand, outOfBand };
+}
+
+/**
+ * Every paid invoice of one of our subscriptions is recorded once by invoice id, as what it is
+ * (ledger README): money through Stripe a `subscription_payment`, money received outside Stripe an
+ * `out_of_band_payment`, a $0 invoice a `free_invoice` of 0. An invoice paid partly each way is
+ * two entries, the out-of-band part under `<invoice>:out_of_band`.
+ */
 export async function recordInvoicePaid(
   deps: MembershipDeps,
   invoice: Stripe.Invoice,
@@ -34,6 +62,7 @@ export async function recordInvoicePaid(
   if (!subscription.id || !(await isOursOrAdopted(deps, subscription.metadata, ids))) return 'ignored';
   if (!invoice.customer_email) throw new Error(`invoice ${invoice.id} has no customer email`);
   const metadata = subscription.metadata ?? {};
+  const money = invoiceMoney(invoice);
   const member = await ensureMember(deps, {
     email: invoice.customer_email,
     name: metadata.name ?? invoice.customer_name ?? undefined,
@@ -42,14 +71,14 @@ export async function recordInvoicePaid(
     via: subscription.id,
     at: occurredAt,
     campaign: metadata.campaign,
+    // A member counts toward a drive once real money arrived (campaigns README).
+    paid: money.viaStripe + money.outOfBand > 0,
   });
   const legacy = invoice as unknown as { payment_intent?: string; charge?: string };
   const paidAt = invoice.status_transitions?.paid_at
     ? fromUnixSeconds(invoice.status_transitions.paid_at)
     : occurredAt;
-  await recordLedgerEntry(deps, {
-    _id: invoice.id!,
-    kind: 'subscription_payment',
+  const entry = {
     amount: invoice.amount_paid,
     currency: invoice.currency,
     occurredAt: paidAt,
@@ -60,16 +89,33 @@ export async function recordInvoicePaid(
     invoiceId: invoice.id,
     billingReason: invoice.billing_reason ?? undefined,
     subscriptionId: subscription.id,
-    paymentIntentId: legacy.payment_intent,
-    chargeId: legacy.charge,
     plan: metadata.plan,
     interval: metadata.interval,
     campaign: metadata.campaign,
-  });
+  };
+  if (money.viaStripe > 0)
+    await recordLedgerEntry(deps, {
+      ...entry,
+      _id: invoice.id!,
+      kind: 'subscription_payment',
+      amount: money.viaStripe,
+      paymentIntentId: legacy.payment_intent,
+      chargeId: legacy.charge,
+    });
+  if (money.outOfBand > 0)
+    await recordLedgerEntry(deps, {
+      ...entry,
+      _id: money.viaStripe > 0 ? `${invoice.id}:out_of_band` : invoice.id!,
+      kind: 'out_of_band_payment',
+      amount: money.outOfBand,
+    });
+  if (money.viaStripe + money.outOfBand === 0)
+    await recordLedgerEntry(deps, { ...entry, _id: invoice.id!, kind: 'free_invoice', amount: 0 });
   // Today an invoice names its PaymentIntents only through its payments (when Stripe includes
   // them); invoice_payment.paid links them too. Either way before any refund needs them.
-  for (const invoicePayment of invoice.payments?.data ?? [])
-    await linkPayment(deps.db, invoice.id!, paymentIdsOf(invoicePayment));
+  if (money.viaStripe > 0)
+    for (const invoicePayment of invoice.payments?.data ?? [])
+      await linkPayment(deps.db, invoice.id!, paymentIdsOf(invoicePayment));
   // The member's period end follows the subscription's own events (customer.subscription.updated
   // comes with every renewal): one writer per member field, because on FerretDB two concurrent
   // updates of one document can undo each other.

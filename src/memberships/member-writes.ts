@@ -21,6 +21,8 @@ export async function ensureMember(
     via: string;
     at: Date;
     campaign?: string;
+    /** Money arrived with this payment (not a $0 trial or 100 % promotion code invoice). */
+    paid: boolean;
   },
 ): Promise<Member> {
   const email = normalizeEmail(input.email);
@@ -38,6 +40,7 @@ export async function ensureMember(
         source: 'checkout',
         joinedAt: input.at,
         joinedVia: input.via,
+        joinedPaying: input.paid,
         campaign: input.campaign,
       });
   if (input.customerId) {
@@ -58,6 +61,8 @@ export async function ensureMember(
       joinedAt: member.joinedAt,
       source: member.source,
       campaign: member.campaign,
+      // As the member was made, so every delivery tells the same (absent: from before it was kept).
+      paid: member.joinedPaying !== false,
     });
   }
   return member;

@@ -23,6 +23,11 @@ export interface Member {
   joinedAt: Date;
   /** The checkout session (or gift) that made them a member. */
   joinedVia: string;
+  /**
+   * Whether money arrived when they joined (false: a trial or a 100 % promotion code; they count
+   * toward a drive at their first payment with money). Absent on members from before it was kept.
+   */
+  joinedPaying?: boolean;
   campaign?: string;
   /** Labels brought from an imported file (Ghost's labels, the plain format's). */
   labels?: string[];
@@ -86,6 +91,7 @@ const memberSchema = new Schema<Member>(
     source: { type: String, enum: ['checkout', 'gift', 'imported'], required: true },
     joinedAt: { type: Date, required: true, index: true },
     joinedVia: { type: String, required: true },
+    joinedPaying: Boolean,
     campaign: String,
     labels: { type: [String], default: undefined },
     currentPeriodEnd: Date,

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { idOf, isMissingInStripe } from '../infra/stripe.js';
-import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
+import { type LedgerEntry, ledgerModel, movedByStripe } from '../ledger/ledger.model.js';
 import { type SettlementDeps, settleLedgerEntry } from '../ledger/settlement.service.js';
 
 const DAY = 86_400_000;
@@ -105,7 +105,11 @@ export async function reconcileWithStripe(
     .lean();
   for (const { _id } of unsettled) await settleLedgerEntry(deps, _id);
 
-  const entries = await Ledger.find({ occurredAt: { $gte: wide.from, $lt: wide.to } }).lean<LedgerEntry[]>();
+  // A $0 or out-of-band invoice has nothing in Stripe's balance to match (ledger README); the
+  // revenue report shows out-of-band money apart.
+  const entries = (
+    await Ledger.find({ occurredAt: { $gte: wide.from, $lt: wide.to } }).lean<LedgerEntry[]>()
+  ).filter((entry) => movedByStripe(entry.kind));
   const entryOfTransaction = new Map<string, LedgerEntry>();
   for (const entry of entries)
     for (const id of entry.settlement?.balanceTransactionIds ?? []) entryOfTransaction.set(id, entry);

@@ -1,5 +1,5 @@
 import type { Connection } from 'mongoose';
-import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
+import { type LedgerEntry, ledgerModel, STRIPE_PAYMENT_KINDS } from '../ledger/ledger.model.js';
 
 /** What Stripe booked, in one settlement currency: the amount, its fees, and what is paid out. */
 export interface SettledMoney {
@@ -15,8 +15,10 @@ export interface RevenueRow {
   gross: number; // payments, gift purchases (minor units)
   refunds: number; // negative
   disputes: number; // negative when lost or pending, back up when won
-  net: number;
-  payments: number; // how many
+  net: number; // gross + refunds + disputes: Stripe's money
+  payments: number; // how many, through Stripe
+  /** Invoices paid outside Stripe (marked paid out of band): money received, not Stripe revenue. */
+  outOfBand: number;
   /** Stripe's side of the same entries, per settlement currency. Dispute fees are fees too. */
   settlement: SettledMoney[];
   /** Entries Stripe has not booked yet (or whose lookup failed): not in `settlement`. */
@@ -29,7 +31,7 @@ export interface RevenueReport {
   settlementTotals: SettledMoney[];
 }
 
-const GROSS = new Set(['subscription_payment', 'one_time_payment', 'gift_purchase']);
+const GROSS = new Set<string>(STRIPE_PAYMENT_KINDS);
 
 function addSettled(list: SettledMoney[], currency: string, amount: number, fees: number, net: number) {
   let money = list.find((m) => m.currency === currency);
@@ -67,6 +69,7 @@ export async function revenueReport(
     .lean<LedgerEntry[]>()
     .cursor();
   for await (const entry of entries) {
+    if (entry.kind === 'free_invoice') continue; // a $0 invoice: no money either way
     const period = entry[field];
     const id = `${period}|${entry.currency}`;
     let row = rows.get(id);
@@ -79,10 +82,15 @@ export async function revenueReport(
         disputes: 0,
         net: 0,
         payments: 0,
+        outOfBand: 0,
         settlement: [],
         unsettled: 0,
       };
       rows.set(id, row);
+    }
+    if (entry.kind === 'out_of_band_payment') {
+      row.outOfBand += entry.amount; // nothing in Stripe's balance: neither net nor unsettled
+      continue;
     }
     if (GROSS.has(entry.kind)) {
       row.gross += entry.amount;
@@ -117,6 +125,7 @@ export const REVENUE_COLUMNS = [
   'settled_amount',
   'fees',
   'settled_net',
+  'out_of_band',
 ];
 
 /**
@@ -143,6 +152,7 @@ export function revenueCsvLines(rows: RevenueRow[]) {
       settled_amount: money?.amount ?? '',
       fees: money?.fees ?? '',
       settled_net: money?.net ?? '',
+      out_of_band: i === 0 ? row.outOfBand : '',
     }));
   });
 }

@@ -2,7 +2,7 @@ import type { Connection, Types } from 'mongoose';
 import { z } from 'zod';
 import { enqueueEmail } from '../email/outbox.service.js';
 import type { Clock } from '../infra/clock.js';
-import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
+import { type LedgerEntry, ledgerModel, STRIPE_PAYMENT_KINDS } from '../ledger/ledger.model.js';
 import { type Member, membershipModels } from '../memberships/membership.model.js';
 
 // The year-end statement a supporter (a donor, for a newsroom that is a charity) keeps for their
@@ -49,7 +49,9 @@ export interface SupporterStatement {
   lines: StatementLine[];
 }
 
-const PAYMENTS = new Set<LedgerEntry['kind']>(['subscription_payment', 'one_time_payment', 'gift_purchase']);
+// What a supporter gave: through Stripe, or an invoice they paid outside it (out of band). A $0
+// invoice (a trial, a 100 % promotion code) is no gift of theirs and is left out.
+const PAYMENTS = new Set<LedgerEntry['kind']>([...STRIPE_PAYMENT_KINDS, 'out_of_band_payment']);
 
 /**
  * Every supporter's statement for `year` (ledger months are cut in the newsroom's time zone at
@@ -69,7 +71,7 @@ export async function supporterStatements(db: Connection, year: number): Promise
     .lean<LedgerEntry[]>()
     .cursor();
   for await (const entry of cursor) {
-    if (!entry.email && !entry.memberId) continue;
+    if ((!entry.email && !entry.memberId) || entry.kind === 'free_invoice') continue;
     const key = entry.memberId ? `member:${entry.memberId}` : `email:${entry.email}`;
     const supporter: Supporter = supporters.get(key) ?? {
       memberId: entry.memberId,

@@ -10,6 +10,8 @@ export interface MemberJoined {
   joinedAt: Date;
   source: 'checkout' | 'gift' | 'imported';
   campaign?: string;
+  /** Whether money arrived as they joined; false for a trial or a 100 % promotion code. */
+  paid?: boolean;
 }
 
 export interface LedgerRecorded {

@@ -167,8 +167,8 @@ it('when finance staff sign in, the dashboard shows the charts with the seeded n
       .split('\n')
       .slice(0, 2),
   ).toEqual([
-    'period,currency,gross,refunds,disputes,net,payments,unsettled,settlement_currency,settled_amount,fees,settled_net',
-    `${month},eur,2000,-500,0,1500,2,3,,,,`,
+    'period,currency,gross,refunds,disputes,net,payments,unsettled,settlement_currency,settled_amount,fees,settled_net,out_of_band',
+    `${month},eur,2000,-500,0,1500,2,3,,,,,0`,
   ]);
   expect(errors).toEqual([]);
   await page.close();

@@ -212,6 +212,7 @@ describe('revenue with Stripe fees', () => {
         disputes: 0,
         net: 3400,
         payments: 3,
+        outOfBand: 0,
         unsettled: 1,
         settlement: [
           { currency: 'eur', amount: 1000, fees: 59, net: 941 },
