@@ -37,13 +37,14 @@ beforeEach(async () => {
 });
 
 const deps = () => ({ ...app.deps, stripe: app.deps.stripe! });
+const ledgerDeps = () => ({ ...app.deps, timeZone: 'UTC' });
 const entry = (id: string) => ledgerModel(app.deps.db).findById(id).lean<LedgerEntry>();
 
 describe('the settlement sweep', () => {
   it('when more entries than one sweep takes never settle, then an entry Stripe booked late is still settled by a later sweep', async () => {
     // Invoices Stripe has no payment for (what a $0 invoice used to be): they never settle.
     for (let i = 0; i < 30; i++)
-      await recordLedgerEntry(app.deps, {
+      await recordLedgerEntry(ledgerDeps(), {
         _id: `in_never${String(i).padStart(2, '0')}`,
         kind: 'subscription_payment',
         amount: 500,
@@ -52,7 +53,7 @@ describe('the settlement sweep', () => {
         invoiceId: `in_never${String(i).padStart(2, '0')}`,
       });
     // Paid before them, recorded after them, booked by Stripe only after it was recorded.
-    await recordLedgerEntry(app.deps, {
+    await recordLedgerEntry(ledgerDeps(), {
       _id: 'in_late',
       kind: 'subscription_payment',
       amount: 800,
@@ -71,7 +72,7 @@ describe('the settlement sweep', () => {
 
   it('when a $0 or out-of-band invoice is recorded, then the sweep never asks Stripe about it', async () => {
     for (const kind of ['free_invoice', 'out_of_band_payment'] as const)
-      await recordLedgerEntry(app.deps, {
+      await recordLedgerEntry(ledgerDeps(), {
         _id: `in_${kind}`,
         kind,
         amount: kind === 'free_invoice' ? 0 : 1500,

@@ -239,18 +239,28 @@ describe('revenue', () => {
           await recordLedgerEntry(deps, {
             _id: `e${i}`,
             kind: e.kind,
-            amount: negative ? -e.amount : e.amount,
+            amount: e.kind === 'free_invoice' ? 0 : negative ? -e.amount : e.amount, // a $0 invoice is 0
             currency: e.currency,
             occurredAt: new Date(e.at),
           });
         }
         // Independently: the month from the zone's local time string, sums per (month, currency).
-        const expected = new Map<string, { gross: number; refunds: number; disputes: number; net: number }>();
+        const expected = new Map<
+          string,
+          { gross: number; refunds: number; disputes: number; net: number; outOfBand: number }
+        >();
         for (const e of entries) {
+          if (e.kind === 'free_invoice') continue; // no money either way
           const local = new Date(e.at).toLocaleString('sv-SE', { timeZone: TZ }); // "2026-11-01 00:30:00"
           const key = `${local.slice(0, 7)}|${e.currency}`;
-          const row = expected.get(key) ?? { gross: 0, refunds: 0, disputes: 0, net: 0 };
+          const row = expected.get(key) ?? { gross: 0, refunds: 0, disputes: 0, net: 0, outOfBand: 0 };
+          expected.set(key, row);
           const signed = e.kind === 'refund' || e.kind === 'dispute' ? -e.amount : e.amount;
+          // Paid outside Stripe: received, shown apart, not Stripe's gross or net.
+          if (e.kind === 'out_of_band_payment') {
+            row.outOfBand += e.amount;
+            continue;
+          }
           if (e.kind === 'refund') row.refunds += signed;
           else if (e.kind === 'dispute' || e.kind === 'dispute_reversal') row.disputes += signed;
           else row.gross += signed;
@@ -266,13 +276,14 @@ describe('revenue', () => {
             refunds: number;
             disputes: number;
             net: number;
+            outOfBand: number;
           }[];
         };
         expect(
           Object.fromEntries(
             rows.map((r) => [
               `${r.period}|${r.currency}`,
-              { gross: r.gross, refunds: r.refunds, disputes: r.disputes, net: r.net },
+              { gross: r.gross, refunds: r.refunds, disputes: r.disputes, net: r.net, outOfBand: r.outOfBand },
             ]),
           ),
         ).toEqual(Object.fromEntries(expected));
