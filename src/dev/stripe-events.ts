@@ -191,7 +191,9 @@ export function dispute(
     created,
     exchange_rate: null,
     fee: sign * -1500,
-    fee_details: [{ amount: sign * -1500, currency: p.currency, description: 'Dispute fee', type: 'stripe_fee' }],
+    fee_details: [
+      { amount: sign * -1500, currency: p.currency, description: 'Dispute fee', type: 'stripe_fee' },
+    ],
     net: sign * p.amount + sign * 1500,
     reporting_category: sign < 0 ? 'dispute' : 'dispute_reversal',
     source: id,

@@ -7,7 +7,7 @@ import { findPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { type MembershipDeps, NotReadyYet, type Outcome } from './membership.service.js';
 
-// Disputes book money when Stripe moves it (docs/adr/0011-money-booked-when-stripe-moves-it.md):
+// Disputes book money when Stripe moves it (docs/adr/0012-money-booked-when-stripe-moves-it.md):
 // an inquiry (`warning_*`) moves nothing; a chargeback withdraws the disputed amount and a fee;
 // winning it reinstates them. What moved is read from the dispute's own `balance_transactions`
 // ("zero, one, or two": a withdrawal, then perhaps a reinstatement), which every dispute event

@@ -30,7 +30,7 @@ import {
 } from '../support/stripe-events.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
-// Disputes book money when Stripe moves it (docs/adr/0011-money-booked-when-stripe-moves-it.md), and
+// Disputes book money when Stripe moves it (docs/adr/0012-money-booked-when-stripe-moves-it.md), and
 // a lost one takes back what a full refund takes back. Every lifecycle is delivered through the
 // signed webhook in a random order with random redeliveries, and then checked as finance and the
 // drive would see it: the ledger, Stripe's fee, the campaign's count, the pool, and reconciliation
@@ -233,11 +233,30 @@ describe('disputes book money when Stripe moves it', () => {
   it('when a dispute is withdrawn before its created event arrives, then it is booked once, dated when Stripe withdrew it', async () => {
     const { base } = await freshDays();
     const { p, paid } = contribution(base, 1200);
-    const [created, withdrawn, closed] = disputeEvents(p, base, 'lost');
-    await deliver([paid, created!, withdrawn!, closed!], [0, 2, 1, 2, 3]);
-    const [entry] = (await ledgerOf(p.paymentIntent)).filter((e) => e.kind === 'dispute');
-    expect(entry).toMatchObject({ _id: `dp_${p.paymentIntent}`, amount: -1200 });
-    expect(entry!.occurredAt).toEqual(new Date((base + 100) * 1000));
+    fake.dispute({
+      id: `dp_${p.paymentIntent}`,
+      charge: `ch_${p.paymentIntent}`,
+      created: base + 100,
+      status: 'lost',
+    });
+    // Stripe withdrew the money at base + 100; its events are sent a little later, in any order.
+    const moved = { at: base + 100 };
+    const withdrawn = stripeEvent(
+      'charge.dispute.funds_withdrawn',
+      dispute(p, 'needs_response', undefined, moved),
+      base + 160,
+    );
+    const created = stripeEvent(
+      'charge.dispute.created',
+      dispute(p, 'needs_response', undefined, moved),
+      base + 130,
+    );
+    const closed = stripeEvent('charge.dispute.closed', dispute(p, 'lost', undefined, moved), base + 900);
+    await deliver([paid, withdrawn, created, closed], [0, 1, 2, 1, 3]);
+    const entries = (await ledgerOf(p.paymentIntent)).filter((e) => e.kind === 'dispute');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ _id: `dp_${p.paymentIntent}`, amount: -1200 });
+    expect(entries[0]!.occurredAt).toEqual(new Date((base + 100) * 1000));
   });
 });
 
