@@ -1,5 +1,11 @@
 import type Stripe from 'stripe';
-import { fulfillGiftPayment, type GiftDeps, giftRefundable, refundGift } from '../src/gifts/gift.service.js';
+import {
+  abandonGiftCheckout,
+  fulfillGiftPayment,
+  type GiftDeps,
+  giftRefundable,
+  refundGift,
+} from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
 import { recordRefund } from '../src/memberships/charge.events.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
@@ -57,6 +63,18 @@ const fulfil: StripeEventHandler = async (deps, event) => {
     ? fulfillGiftPayment(deps.gifts, session, at(event), receipt)
     : fulfillCheckoutSession(deps, session, at(event), receipt);
 };
+/**
+ * A Checkout Session that ended unpaid: expired, or completed with a delayed method whose payment
+ * then failed. Only a gift stores anything before payment (its pending gift); memberships,
+ * contributions and sponsorships are written when paid, so theirs leave nothing to clean.
+ */
+const endUnpaid: StripeEventHandler = async (deps, event) => {
+  const session = event.object as Stripe.Checkout.Session;
+  const kind = session.metadata?.app === METADATA_APP ? session.metadata.kind : undefined;
+  if (kind === 'gift') return abandonGiftCheckout(deps.gifts, session);
+  deps.logger.info({ sessionId: session.id, type: event.type }, 'checkout ended unpaid: nothing granted');
+  return kind ? 'applied' : 'ignored';
+};
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);
 /** Every dispute event books what the dispute's balance transactions say Stripe moved (dispute.events.ts). */
@@ -70,13 +88,8 @@ const disputeHandler: StripeEventHandler = (deps, event) =>
 export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'checkout.session.completed': fulfil,
   'checkout.session.async_payment_succeeded': fulfil,
-  'checkout.session.async_payment_failed': async (deps, event) => {
-    deps.logger.info(
-      { sessionId: (event.object as { id: string }).id },
-      'delayed checkout payment failed: nothing granted',
-    );
-    return 'applied';
-  },
+  'checkout.session.async_payment_failed': endUnpaid,
+  'checkout.session.expired': endUnpaid,
   'invoice.paid': (deps, event) => recordInvoicePaid(deps, event.object as Stripe.Invoice, at(event)),
   'invoice_payment.paid': (deps, event) => linkInvoicePayment(deps, event.object as Stripe.InvoicePayment),
   'invoice.payment_failed': (deps, event) => notifyPaymentFailed(deps, event.object as Stripe.Invoice),
@@ -87,6 +100,8 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
   'customer.subscription.created': subscriptionHandler,
   'customer.subscription.updated': subscriptionHandler,
   'customer.subscription.deleted': subscriptionHandler,
+  'customer.subscription.paused': subscriptionHandler,
+  'customer.subscription.resumed': subscriptionHandler,
   'charge.refunded': async (deps, event) => {
     const charge = event.object as Stripe.Charge;
     const outcome = await recordRefund(deps, charge, at(event));

@@ -122,6 +122,8 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     const date = (d?: Date | null) =>
       d ? new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(d) : undefined;
     const renews = subscription && subscription.status !== 'canceled' && !subscription.cancelAtPeriodEnd;
+    // Stripe bills a paused subscription nothing until it resumes: no next payment to show.
+    const paused = member.status === 'paused';
     page(res, 'account', {
       email: member.email,
       status: member.status.replace('_', ' '),
@@ -131,8 +133,9 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       amount: subscription
         ? formatMoney(subscription.amount, subscription.currency.toUpperCase(), member.locale)
         : undefined,
+      paused,
       nextPaymentLabel: renews ? 'Next payment' : 'Membership ends',
-      nextPayment: date(subscription?.currentPeriodEnd ?? member.currentPeriodEnd),
+      nextPayment: paused ? undefined : date(subscription?.currentPeriodEnd ?? member.currentPeriodEnd),
       canManageBilling: Boolean(member.stripeCustomerId && deps.stripe),
       receipts: await receiptsOfMember(deps.db, String(member._id), deps.publicBaseUrl),
     });

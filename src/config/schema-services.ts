@@ -65,8 +65,9 @@ export const serviceSettings = {
   STRIPE_AUTOMATIC_TAX: setting(boolean.default(false), {
     group: 'stripe',
     description:
-      "Stripe Tax computes VAT / sales tax from the reader's address (turn on Stripe Tax first). Tier prices " +
-      'are tax-inclusive: a reader pays the advertised amount.',
+      "Stripe Tax computes VAT / sales tax from the reader's address (turn on Stripe Tax first), on " +
+      'memberships, gifts and sponsorships (not one-time contributions). Prices are tax-inclusive: a ' +
+      'reader pays the advertised amount.',
   }),
   STRIPE_TAX_ID_COLLECTION: setting(boolean.default(false), {
     group: 'stripe',

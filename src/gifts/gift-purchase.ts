@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
+import { Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { countGift } from '../campaigns/campaign.service.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { AppError } from '../http/errors.js';
+import { claimOnce, hasClaim } from '../infra/claims.js';
+import { isDuplicateKey } from '../infra/db.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
@@ -26,33 +30,120 @@ export interface GiftPurchase {
   campaign?: string;
 }
 
-/** The gift waits as pending_payment; the Stripe webhook moves it to paid. */
+/** Tax and the key that makes a retry return the same checkout (see createGiftCheckout). */
+export interface GiftCheckoutOptions {
+  /** The client's Idempotency-Key header. */
+  idempotencyKey?: string;
+  /** STRIPE_AUTOMATIC_TAX: Stripe Tax on the gift, the price shown being the price paid. */
+  automaticTax?: boolean;
+}
+
+// A retry that finds the gift stored but its session not yet (another request is creating it)
+// waits this long for that request before asking Stripe itself (with the same idempotency key).
+const WAIT_FOR_SESSION_MS = 5_000;
+
+/** The gift a client's Idempotency-Key names: the same key is the same gift, in any process. */
+function giftIdFor(idempotencyKey: string): Types.ObjectId {
+  return new Types.ObjectId(createHash('sha256').update(`gift:${idempotencyKey}`).digest('hex').slice(0, 24));
+}
+
+/** A gift whose checkout ended unpaid was cleaned; its id stays refused for a day (abandonGiftCheckout). */
+const abandonedClaim = (giftId: Types.ObjectId | string) => `gift-abandoned:${giftId}`;
+
+/** What the purchaser chose, compared field by field: one key, one purchase. */
+function sameChoice(gift: Gift, fields: Omit<Gift, '_id' | 'status' | 'createdAt'>): boolean {
+  return (
+    gift.purchaser.email === fields.purchaser.email &&
+    gift.purchaser.name === fields.purchaser.name &&
+    gift.recipient.email === fields.recipient.email &&
+    gift.recipient.name === fields.recipient.name &&
+    gift.message === fields.message &&
+    gift.showPurchaserName === fields.showPurchaserName &&
+    gift.durationMonths === fields.durationMonths &&
+    gift.currency === fields.currency &&
+    gift.locale === fields.locale &&
+    (gift.campaign ?? undefined) === (fields.campaign ?? undefined)
+  );
+}
+
+const keyReused = () => new AppError('idempotency_key_reused');
+const checkoutEnded = () =>
+  new AppError(
+    'idempotency_key_reused',
+    'This checkout ended without payment. Start again (with a new Idempotency-Key) to buy the gift.',
+  );
+
+/**
+ * The gift waits as pending_payment; the Stripe webhook moves it to paid, or cleans it when its
+ * checkout ends unpaid (abandonGiftCheckout). With the client's Idempotency-Key the gift's id
+ * follows the key, so a retry (in sequence or at the same moment, in any process) finds the same
+ * gift, and asks Stripe with the same parameters and key, so Stripe answers with the same session.
+ */
 export async function createGiftCheckout(
   deps: GiftDeps,
   input: GiftPurchase,
+  options: GiftCheckoutOptions = {},
 ): Promise<{ giftId: string; url: string }> {
   const sessions = deps.stripe ?? deps.localCheckout;
   if (!sessions) throw new AppError('payments_not_configured');
-  const amount = giftPrice(deps.options, input.durationMonths, input.currency);
-  const deliverAt = deliveryTime(deps, input.deliverOn, deps.clock.now());
-  const gift = await giftModel(deps.db).create({
-    status: 'pending_payment',
+  const fields = {
     purchaser: input.purchaser,
     recipient: input.recipient,
     message: input.message,
     showPurchaserName: input.showPurchaserName,
     durationMonths: input.durationMonths,
-    amount,
+    amount: giftPrice(deps.options, input.durationMonths, input.currency),
     currency: input.currency,
     locale: input.locale,
-    deliverAt,
+    deliverAt: deliveryTime(deps, input.deliverOn, deps.clock.now()),
     campaign: input.campaign,
-  });
+  };
+  const Gifts = giftModel(deps.db);
+  if (!options.idempotencyKey) {
+    const gift = (await Gifts.create({ status: 'pending_payment', ...fields })).toObject<Gift>();
+    return openGiftSession(deps, sessions, gift, options, true);
+  }
+  const _id = giftIdFor(options.idempotencyKey);
+  const waitUntil = Date.now() + WAIT_FOR_SESSION_MS;
+  for (;;) {
+    if (await hasClaim(deps.db, abandonedClaim(_id))) throw checkoutEnded();
+    const created = await Gifts.create({ _id, status: 'pending_payment', ...fields }).then(
+      (gift) => gift.toObject<Gift>(),
+      (error: unknown) => {
+        if (isDuplicateKey(error)) return null;
+        throw error;
+      },
+    );
+    if (created) return openGiftSession(deps, sessions, created, options, true);
+    const stored = await Gifts.findById(_id).lean<Gift>();
+    if (!stored) continue; // its first request failed at Stripe and removed it: start over
+    if (!sameChoice(stored, fields)) throw keyReused();
+    // The first request is still asking Stripe: its answer is ours (Stripe sees one request).
+    if (!stored.checkoutSessionId && stored.status === 'pending_payment' && Date.now() < waitUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
+    }
+    return openGiftSession(deps, sessions, stored, options, false);
+  }
+}
+
+/**
+ * Asks Stripe for the gift's Checkout Session. Every parameter comes from the stored gift and the
+ * key is the gift's, so asking again returns the session Stripe already made.
+ */
+async function openGiftSession(
+  deps: GiftDeps,
+  sessions: NonNullable<GiftDeps['localCheckout']>,
+  gift: Gift,
+  options: GiftCheckoutOptions,
+  /** This request stored the gift: a Stripe failure removes it again. */
+  stored: boolean,
+): Promise<{ giftId: string; url: string }> {
   const metadata = {
     app: METADATA_APP,
     kind: 'gift',
     giftId: String(gift._id),
-    ...(input.campaign ? { campaign: input.campaign } : {}),
+    ...(gift.campaign ? { campaign: gift.campaign } : {}),
   };
   const creating = sessions.checkout.sessions.create(
     {
@@ -61,13 +152,16 @@ export async function createGiftCheckout(
         {
           quantity: 1,
           price_data: {
-            currency: input.currency,
-            unit_amount: amount,
-            product_data: { name: `Gift membership, ${input.durationMonths} months` },
+            currency: gift.currency,
+            unit_amount: gift.amount,
+            product_data: { name: `Gift membership, ${gift.durationMonths} months` },
+            // The price on our page is what the purchaser pays; Stripe Tax takes its part from it.
+            ...(options.automaticTax ? { tax_behavior: 'inclusive' as const } : {}),
           },
         },
       ],
-      customer_email: input.purchaser.email,
+      ...(options.automaticTax ? { automatic_tax: { enabled: true } } : {}),
+      customer_email: gift.purchaser.email,
       client_reference_id: String(gift._id),
       metadata,
       payment_intent_data: { metadata },
@@ -78,12 +172,44 @@ export async function createGiftCheckout(
   );
   // Stripe failed: no session, so no payment can ever name this gift; do not leave it half-stored.
   const session = await creating.catch(async (error) => {
-    await giftModel(deps.db).deleteOne({ _id: gift._id });
+    if (stored) await giftModel(deps.db).deleteOne({ _id: gift._id });
     throw error;
   });
-  await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { checkoutSessionId: session.id } });
+  if (gift.checkoutSessionId !== session.id)
+    await giftModel(deps.db).updateOne({ _id: gift._id }, { $set: { checkoutSessionId: session.id } });
+  // Its checkout ended unpaid meanwhile (abandonGiftCheckout claims before it deletes).
+  if (await hasClaim(deps.db, abandonedClaim(gift._id))) {
+    await giftModel(deps.db).deleteOne({ _id: gift._id });
+    throw checkoutEnded();
+  }
   if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
   return { giftId: String(gift._id), url: session.url };
+}
+
+/**
+ * A gift's Checkout Session ended without payment (`checkout.session.expired`, or
+ * `checkout.session.async_payment_failed` after a delayed method failed): the pending gift is
+ * removed, so a card tester's abandoned checkouts leave nothing. A session either completes or
+ * expires, never both, so an expired session was never paid; a gift that is not pending (paid by
+ * this or any session) or that waits on another session of its own is left alone. The claim is
+ * taken before the delete so that a retry of the same purchase (createGiftCheckout) learns the
+ * checkout ended instead of storing the gift again.
+ */
+export async function abandonGiftCheckout(
+  deps: Pick<GiftDeps, 'db' | 'clock' | 'logger'>,
+  session: Stripe.Checkout.Session,
+): Promise<'applied' | 'ignored'> {
+  const giftId = session.metadata?.giftId;
+  if (!giftId || !/^[0-9a-f]{24}$/.test(giftId)) return 'ignored';
+  if (session.payment_status === 'paid') return 'ignored'; // never: what was paid is never cleaned
+  const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
+  if (!gift) return 'applied'; // cleaned already (a duplicate delivery)
+  if (gift.status !== 'pending_payment') return 'ignored';
+  if (gift.checkoutSessionId && gift.checkoutSessionId !== session.id) return 'ignored';
+  await claimOnce(deps.db, abandonedClaim(gift._id), deps.clock.now());
+  await giftModel(deps.db).deleteOne({ _id: gift._id });
+  deps.logger.info({ giftId, sessionId: session.id }, 'gift checkout ended unpaid: pending gift removed');
+  return 'applied';
 }
 
 /** A paid gift session: paid once, money recorded once, the purchaser gets a receipt, campaigns count it. */

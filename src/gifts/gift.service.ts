@@ -5,6 +5,7 @@
 export { DELIVERY_FINISH_MS, deliverDueGifts, resendGift } from './gift-delivery.js';
 export type { GiftDeps } from './gift-deps.js';
 export {
+  abandonGiftCheckout,
   createGiftCheckout,
   fulfillGiftPayment,
   type GiftPurchase,

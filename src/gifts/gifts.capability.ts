@@ -34,6 +34,7 @@ export const giftsCapability: Capability<
       plans: loadPlans(ctx.config.membershipPlansFile),
       redeemLimitPerIp: 30,
       checkoutLimits: ctx.config.stripe.checkoutLimits,
+      automaticTax: ctx.config.stripe.checkout.automaticTax,
     }),
   docs: giftDocs,
 };

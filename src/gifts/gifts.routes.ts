@@ -6,7 +6,7 @@ import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
 import { sendPage } from '../http/pages.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
-import { emailField, parseInput } from '../http/validate.js';
+import { emailField, idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import { fromRoot } from '../infra/paths.js';
 import { verifyLink } from '../infra/signed-links.js';
 import { createCheckoutSession } from '../memberships/checkout.service.js';
@@ -29,6 +29,8 @@ export interface GiftRoutesDeps extends GiftDeps {
   /** Redemption attempts per IP per 10 minutes, across processes. */
   redeemLimitPerIp: number;
   checkoutLimits: CheckoutLimits;
+  /** STRIPE_AUTOMATIC_TAX, as membership checkout applies it. */
+  automaticTax?: boolean;
 }
 
 const checked = z.preprocess((v) => v === true || v === 'true' || v === 'on', z.boolean());
@@ -173,21 +175,26 @@ async function buyGift(deps: GiftRoutesDeps, req: Request, res: Response) {
     showPurchaserName: isForm ? 'false' : true,
     ...req.body,
   });
+  const idempotencyKey = parseInput(idempotencyKeyHeader, req.get('idempotency-key'));
   await takeCheckoutSlots(deps.db, deps.clock.now(), deps.checkoutLimits, {
     ip: req.ip,
     email: input.purchaserEmail,
   });
-  const { giftId, url } = await createGiftCheckout(deps, {
-    purchaser: { name: input.purchaserName, email: input.purchaserEmail },
-    recipient: { name: input.recipientName, email: input.recipientEmail },
-    message: input.message,
-    durationMonths: input.durationMonths,
-    currency: input.currency,
-    deliverOn: input.deliverOn,
-    locale: input.locale,
-    showPurchaserName: input.showPurchaserName,
-    campaign: input.campaign,
-  });
+  const { giftId, url } = await createGiftCheckout(
+    deps,
+    {
+      purchaser: { name: input.purchaserName, email: input.purchaserEmail },
+      recipient: { name: input.recipientName, email: input.recipientEmail },
+      message: input.message,
+      durationMonths: input.durationMonths,
+      currency: input.currency,
+      deliverOn: input.deliverOn,
+      locale: input.locale,
+      showPurchaserName: input.showPurchaserName,
+      campaign: input.campaign,
+    },
+    { idempotencyKey, automaticTax: deps.automaticTax },
+  );
   if (wantsPage(req)) return res.redirect(303, url);
   res.status(201).json({ giftId, url });
 }
@@ -376,11 +383,20 @@ export function giftDocs(docs: ApiDocs): void {
     path: '/gifts/checkout',
     tags: ['Gifts'],
     summary: 'Buy a gift membership: creates the gift and a Stripe Checkout Session',
-    request: { body: { content: { 'application/json': { schema: purchaseSchema } } } },
+    description:
+      'Retrying with the same `Idempotency-Key` returns the same gift and session; the same key with other fields is a 409.',
+    request: {
+      headers: z.object({ 'Idempotency-Key': idempotencyKeyHeader }),
+      body: { content: { 'application/json': { schema: purchaseSchema } } },
+    },
     responses: {
       201: {
         description: 'Redirect the purchaser to `url`',
         content: { 'application/json': { schema: z.object({ giftId: z.string(), url: z.url() }) } },
+      },
+      409: {
+        description: 'The Idempotency-Key was used for another purchase, or its checkout ended unpaid',
+        content: { 'application/json': { schema: errorBodySchema } },
       },
       422: { description: 'Invalid fields', content: { 'application/json': { schema: errorBodySchema } } },
       503: {

@@ -7,7 +7,12 @@ import { appendSlot } from '../infra/slots.js';
 // them; member-keys.ts reads and claims keys through these models (it imports this file, never the
 // other way round).
 
-export const MEMBER_STATUSES = ['active', 'past_due', 'canceled', 'expired'] as const;
+/**
+ * `past_due`: a payment failed and Stripe is retrying it (dunning). `paused`: Stripe paused the
+ * subscription (a trial ended without a payment method, a pause asked for, or a pause after failed
+ * payments): no invoices, nothing retried, so not dunning.
+ */
+export const MEMBER_STATUSES = ['active', 'past_due', 'paused', 'canceled', 'expired'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
 export interface Member {

@@ -60,15 +60,17 @@ export const DEFAULT_PLANS: Plans = {
       },
     },
   ],
+  // Card testers check stolen cards with the smallest payment a form takes: 5.00 is the least a
+  // reader may choose (src/memberships/README.md, "Minimum amounts").
   customAmount: {
-    usd: { min: 300, max: 100000 },
-    eur: { min: 300, max: 100000 },
-    gbp: { min: 300, max: 100000 },
+    usd: { min: 500, max: 100000 },
+    eur: { min: 500, max: 100000 },
+    gbp: { min: 500, max: 100000 },
   },
   oneTime: {
-    usd: { min: 100, max: 1000000 },
-    eur: { min: 100, max: 1000000 },
-    gbp: { min: 100, max: 1000000 },
+    usd: { min: 500, max: 1000000 },
+    eur: { min: 500, max: 1000000 },
+    gbp: { min: 500, max: 1000000 },
   },
 };
 

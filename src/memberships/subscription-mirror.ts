@@ -90,13 +90,18 @@ function isNewer(a: SubscriptionObservation, b: SubscriptionObservation): boolea
   return a.eventId > b.eventId;
 }
 
-/** The member status each Stripe status means; none for `incomplete` (no live status yet). */
+/**
+ * The member status each Stripe status means; none for `incomplete` (no live status yet). Stripe's
+ * `paused` (customer.subscription.paused, or .updated with that status) bills nothing and retries
+ * nothing, so it is `paused`, not dunning; `pause_collection` leaves Stripe's status `active` and so
+ * the member active (src/memberships/README.md, "Paused subscriptions").
+ */
 const MEMBER_STATUS_OF: Record<string, MemberStatus | undefined> = {
   active: 'active',
   trialing: 'active',
   past_due: 'past_due',
   unpaid: 'past_due',
-  paused: 'past_due',
+  paused: 'paused',
   canceled: 'canceled',
   incomplete_expired: 'canceled',
 };
@@ -104,7 +109,7 @@ const MEMBER_STATUS_OF: Record<string, MemberStatus | undefined> = {
 export const memberStatusOf = (stripeStatus: string) => MEMBER_STATUS_OF[stripeStatus];
 
 /** A member with several subscriptions has the first of these any of them gives. */
-export const STATUS_PRECEDENCE = ['active', 'past_due', 'canceled'] as const;
+export const STATUS_PRECEDENCE = ['active', 'past_due', 'paused', 'canceled'] as const;
 
 /** The newest of one subscription's observations. */
 export const newestOf = (observations: SubscriptionObservation[]) =>

@@ -1,11 +1,16 @@
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
-import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
+import {
+  MEMBER_STATUSES,
+  type Member,
+  membershipModels,
+  type Subscription,
+} from '../memberships/membership.model.js';
 import { localDateTime, zonedHourToUtc } from '../shared/time.js';
 import { isLater, membersWithLatestSubscription } from './member-stream.js';
 
 export const supportersFilterSchema = z.object({
-  status: z.enum(['active', 'past_due', 'canceled', 'expired']).optional(),
+  status: z.enum(MEMBER_STATUSES).optional(),
   plan: z.string().max(40).optional(),
   interval: z.enum(['month', 'year']).optional(),
   currency: z.enum(['usd', 'eur', 'gbp']).optional(),

@@ -48,6 +48,7 @@ const SHORT_CLAIM_PREFIXES = [
   'newsletter-confirmation:',
   'staff-refresh:',
   'gift-resend:',
+  'gift-abandoned:', // refuses a retry of a checkout that ended unpaid (gifts/gift-purchase.ts)
   'email-job:', // from before the job runner's leases
   'marketing-sync:',
 ];

@@ -1,4 +1,5 @@
 import type { Capability } from '../infra/capability.js';
+import { loadPlans } from '../memberships/plans.js';
 import { staffAuthFrom } from '../staff/staff.capability.js';
 import { registerSponsorshipModels } from './sponsorship.model.js';
 import { sponsorshipDocs, sponsorshipRoutes } from './sponsorship.routes.js';
@@ -21,6 +22,10 @@ export const sponsorshipCapability: Capability = {
       brandName: ctx.config.brand.name,
       requestsPerIp: 10,
       checkoutLimits: ctx.config.stripe.checkoutLimits,
+      minimumAmounts: Object.fromEntries(
+        Object.entries(loadPlans(ctx.config.membershipPlansFile).oneTime).map(([c, r]) => [c, r?.min]),
+      ),
+      automaticTax: ctx.config.stripe.checkout.automaticTax,
       requestAnswerMs: ctx.config.fixedTime.sponsorshipRequestMs,
     }),
   docs: sponsorshipDocs,

@@ -12,6 +12,7 @@ import { enforceRateLimit } from '../http/rate-limit.js';
 import { emailField, idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from '../memberships/checkout-limits.js';
+import { formatMoney } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { poolState } from './pool.service.js';
@@ -30,6 +31,10 @@ import {
 
 export interface SponsorshipRoutesDeps extends SponsorshipDeps {
   checkoutLimits: CheckoutLimits;
+  /** The least a supporter may give as an amount, per currency (the plans' one-time minimum). */
+  minimumAmounts: Partial<Record<string, number>>;
+  /** STRIPE_AUTOMATIC_TAX, as membership checkout applies it. */
+  automaticTax?: boolean;
   stripe: Stripe | null;
   staffAuth: StaffAuthConfig;
   brandName: string;
@@ -46,7 +51,13 @@ const checkoutSchema = z
     email: emailField,
     currency: z.enum(['usd', 'eur', 'gbp']),
     memberships: z.coerce.number().int().min(1).max(100).optional(),
-    amount: z.coerce.number().int().min(100).max(10_000_000).optional(),
+    amount: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(10_000_000)
+      .optional()
+      .meta({ description: "Minor units; at least the plans' one-time minimum in that currency" }),
   })
   .refine((c) => (c.memberships === undefined) !== (c.amount === undefined), {
     path: ['memberships'],
@@ -115,6 +126,12 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     const price = deps.prices[input.currency];
     if (!price)
       throw new AppError('validation_failed', undefined, [{ path: 'currency', message: 'not offered' }]);
+    // A small free amount is what a card tester tries: the same floor as a one-time contribution.
+    const minimum = deps.minimumAmounts[input.currency] ?? 0;
+    if (input.amount !== undefined && input.amount < minimum) {
+      const least = formatMoney(minimum, input.currency.toUpperCase(), 'en');
+      throw new AppError('validation_failed', undefined, [{ path: 'amount', message: `at least ${least}` }]);
+    }
     const amount = input.amount ?? price * input.memberships!;
     const metadata = { app: METADATA_APP, kind: 'sponsorship', campaignId: String(campaign._id) };
     const session = await deps.stripe.checkout.sessions.create(
@@ -131,9 +148,12 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
                   ? `Sponsor ${input.memberships} reader${input.memberships > 1 ? 's' : ''} for a year`
                   : 'Sponsor readers who cannot pay',
               },
+              // Memberships for others, taxed like a gift; the amount given is the amount paid.
+              ...(deps.automaticTax ? { tax_behavior: 'inclusive' as const } : {}),
             },
           },
         ],
+        ...(deps.automaticTax ? { automatic_tax: { enabled: true } } : {}),
         customer_email: input.email,
         metadata,
         payment_intent_data: { metadata },

@@ -129,7 +129,7 @@ describe('the membership page in Chromium', () => {
     await page.fill('#email', 'typo@example.com');
     await page.click('button[type=submit]');
     expect(await page.textContent('#amountDecimal-error')).toBe(
-      'Choose an amount between €1.00 and €10,000.00.',
+      'Choose an amount between €5.00 and €10,000.00.',
     );
     expect(checkoutsFor('typo@example.com')).toEqual([]);
     await page.close();

@@ -11,6 +11,8 @@ export interface RecordedStripeRequest {
   params: Record<string, string>;
   idempotencyKey?: string;
   status: number;
+  /** Answered from an earlier request with the same idempotency key (`idempotency: true`): no new object. */
+  replayed?: boolean;
 }
 
 /**
@@ -62,7 +64,14 @@ export async function startStripeRecorder(options: { answer?: PlantedAnswer; ide
       if (earlier) {
         const same = earlier.body === body;
         const status = same ? earlier.status : 400;
-        requests.push({ method, path, params, idempotencyKey: key, status });
+        requests.push({
+          method,
+          path,
+          params,
+          idempotencyKey: key,
+          status,
+          ...(same ? { replayed: true } : {}),
+        });
         res.writeHead(status, {
           'content-type': 'application/json',
           ...(same ? { 'idempotent-replayed': 'true' } : {}),
