@@ -67,7 +67,7 @@ export function checkoutSession(
   p: Purchase,
   options: {
     kind?: 'membership' | 'one_time';
-    paymentStatus?: 'paid' | 'unpaid';
+    paymentStatus?: 'paid' | 'unpaid' | 'no_payment_required';
     /** The session's own metadata (null: none; unset: what our checkout would have set). */
     metadata?: Record<string, string> | null;
   } = {},

@@ -20,6 +20,7 @@ import { registerModels } from '../../src/models.js';
 import { deep } from '../support/depth.js';
 import {
   checkoutSession,
+  dispute,
   postEvent,
   purchase,
   settleStripeEvents,
@@ -116,7 +117,7 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
     return event;
   };
 
-  /** Refunds (full or partial, in one or two steps) and disputes of one charge. Returns whether it ends fully refunded. */
+  /** Refunds (full or partial, in one or two steps) and disputes of one charge. Returns whether its money went back (refunded in full, or a dispute lost). */
   function refundsAndDisputes(p: Purchase, paymentIntent: string, paidAt: number): boolean {
     const chargeOf = (amountRefunded: number) => ({
       id: `ch_${paymentIntent}`,
@@ -139,24 +140,35 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
       for (const [i, total] of totals.entries()) add('charge.refunded', chargeOf(total), paidAt + 1000 + i);
       money(p.currency, -totals.at(-1)!);
     }
-    if (rng.chance(0.12)) {
-      const dispute = (status: string) => ({
-        id: `dp_${paymentIntent}`,
-        object: 'dispute',
-        amount: p.amount,
-        currency: p.currency,
-        charge: `ch_${paymentIntent}`,
-        payment_intent: paymentIntent,
-        status,
-        reason: 'fraudulent',
-      });
-      add('charge.dispute.created', dispute('needs_response'), paidAt + 2000);
-      money(p.currency, -p.amount);
-      const won = rng.chance(0.5);
-      add('charge.dispute.closed', dispute(won ? 'won' : 'lost'), paidAt + 3000);
-      if (won) money(p.currency, p.amount);
+    // Disputes book what their balance transactions say Stripe moved: an inquiry moves nothing;
+    // a chargeback withdraws the amount, winning reinstates it, losing takes the payment back.
+    let lost = false;
+    if (rng.chance(0.15)) {
+      const paid = { ...p, paymentIntent };
+      const id = `dp_${paymentIntent}`;
+      const at = paidAt + 2000;
+      if (rng.chance(0.05 / 0.15))
+        add('radar.early_fraud_warning.created', fraudWarning(paid, id), paidAt + 1500);
+      if (rng.chance(0.3)) {
+        add('charge.dispute.created', dispute(paid, 'warning_needs_response', id, { at }), at);
+        add('charge.dispute.closed', dispute(paid, 'warning_closed', id, { at }), at + 1000);
+      } else {
+        const won = rng.chance(0.5);
+        const moved = { at, reinstatedAt: at + 1000 };
+        add('charge.dispute.created', dispute(paid, 'needs_response', id, moved), at);
+        if (rng.chance(0.5))
+          add('charge.dispute.funds_withdrawn', dispute(paid, 'needs_response', id, moved), at + 1);
+        money(p.currency, -p.amount);
+        if (won) {
+          if (rng.chance(0.5))
+            add('charge.dispute.funds_reinstated', dispute(paid, 'won', id, moved), at + 1000);
+          money(p.currency, p.amount);
+        }
+        add('charge.dispute.closed', dispute(paid, won ? 'won' : 'lost', id, moved), at + 1001);
+        lost = !won;
+      }
     }
-    return full;
+    return full || lost;
   }
 
   for (let i = 0; i < readers; i++) {
@@ -195,7 +207,16 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
         status: type === 'customer.subscription.deleted' ? 'canceled' : status,
       });
     };
-    add('checkout.session.completed', checkoutSession(p), t);
+    // A trial: nothing paid at checkout, a $0 first invoice; the reader counts toward the drive at
+    // their first payment with money (ADR 0011), so a trial that never converts never counts.
+    const trial = rng.chance(0.15);
+    add(
+      'checkout.session.completed',
+      trial
+        ? { ...checkoutSession(p, { paymentStatus: 'no_payment_required' }), amount_total: 0 }
+        : checkoutSession(p),
+      t,
+    );
     if (rng.chance(0.2)) subscriptionAt('customer.subscription.created', 'incomplete', t + 1, t + PERIOD);
     subscriptionAt(
       subEvents.length ? 'customer.subscription.updated' : 'customer.subscription.created',
@@ -221,6 +242,10 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
         t + (k + 1) * PERIOD,
         linkInline ? paymentIntent : undefined,
       );
+      if (trial && k === 0) {
+        add('invoice.paid', { ...inv, amount_paid: 0, amount_due: 0, payments: undefined }, paidAt);
+        continue;
+      }
       add('invoice.paid', inv, paidAt);
       if (!linkInline)
         add(
@@ -251,7 +276,9 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
     expected.members.set(p.email, MEMBER_STATUS[newest.status]!);
     expected.emails.push(`member-welcome ${p.email}`);
     if (newest.status === 'canceled') expected.emails.push(`membership-canceled ${p.email}`);
-    if (!fullyRefundedFirst) expected.count++;
+    // A full refund or lost dispute takes back the first invoice's payment; a trial's first invoice
+    // had none, so a converted trial stays counted (ADR 0011).
+    if (trial ? renewals > 0 : !fullyRefundedFirst) expected.count++;
   }
   expected.emails.sort();
 
@@ -271,6 +298,20 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
 }
 
 type Purchase = ReturnType<typeof purchase>;
+
+/** A card issuer's early fraud warning: with the default settings it books and refunds nothing. */
+function fraudWarning(p: Purchase, disputeId: string) {
+  return {
+    id: `issfr_${disputeId}`,
+    object: 'radar.early_fraud_warning',
+    actionable: true,
+    charge: `ch_${p.paymentIntent}`,
+    payment_intent: p.paymentIntent,
+    fraud_type: 'made_with_stolen_card',
+    created: T0,
+    livemode: false,
+  };
+}
 
 function subscriptionObject(p: Purchase, status: string, periodEnd: number) {
   return {
