@@ -116,7 +116,11 @@ export async function createGiftCheckout(
     );
     if (created) return openGiftSession(deps, sessions, created, options, true);
     const stored = await Gifts.findById(_id).lean<Gift>();
-    if (!stored) continue; // its first request failed at Stripe and removed it: start over
+    if (!stored) {
+      // Its first request failed at Stripe and removed it: start over, for as long as we wait.
+      if (Date.now() < waitUntil) continue;
+      throw keyReused();
+    }
     if (!sameChoice(stored, fields)) throw keyReused();
     // The first request is still asking Stripe: its answer is ours (Stripe sees one request).
     if (!stored.checkoutSessionId && stored.status === 'pending_payment' && Date.now() < waitUntil) {
@@ -207,6 +211,7 @@ export async function abandonGiftCheckout(
   if (gift.status !== 'pending_payment') return 'ignored';
   if (gift.checkoutSessionId && gift.checkoutSessionId !== session.id) return 'ignored';
   await claimOnce(deps.db, abandonedClaim(gift._id), deps.clock.now());
+  // By `_id` alone (the one filter FerretDB answers from its index): the checks above decided.
   await giftModel(deps.db).deleteOne({ _id: gift._id });
   deps.logger.info({ giftId, sessionId: session.id }, 'gift checkout ended unpaid: pending gift removed');
   return 'applied';
