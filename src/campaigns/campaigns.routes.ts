@@ -49,7 +49,9 @@ export const progressSchema = z
     startsAt: z.string(),
     endsAt: z.string(),
     daysLeft: z.number().int(),
-    supporters: z.number().int().meta({ description: 'Active members, all campaigns' }),
+    supporters: z.number().int().nullable().meta({
+      description: 'Active members, all campaigns; null while not yet counted (show no number then)',
+    }),
     updatedAt: z.string(),
     stale: z.boolean().optional().meta({ description: 'The database is away: the last good answer' }),
   })

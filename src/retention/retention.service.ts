@@ -50,6 +50,7 @@ const SHORT_CLAIM_PREFIXES = [
   'gift-resend:',
   'email-job:', // from before the job runner's leases
   'marketing-sync:',
+  'supporters-recount:',
 ];
 
 /** Deletes at most `limit` documents matching `filter` (one scan, then deletes by _id). */
