@@ -185,10 +185,14 @@ const supporterTotalSchema = new Schema<SupporterTotal>(
 // Any write of members may change the supporters total: noting it (one write by `_id`) makes the
 // next read recount it in the background (supporters.ts). A random id, not a counter: FerretDB
 // loses concurrent $inc, and any new value is enough to tell a change happened.
-const noteSupportersChanged = (db: Connection) =>
-  db
-    .model<SupporterTotal>('SupporterTotal')
-    .updateOne({ _id: 'active' }, { $set: { changeId: randomUUID() } }, { upsert: true });
+async function noteSupportersChanged(db: Connection): Promise<void> {
+  const note = (upsert: boolean) =>
+    db
+      .model<SupporterTotal>('SupporterTotal')
+      .updateOne({ _id: 'active' }, { $set: { changeId: randomUUID() } }, { upsert });
+  // Two first notes racing to create the document: the loser's note is an update of it.
+  await note(true).catch((error) => (isDuplicateKey(error) ? note(false) : Promise.reject(error)));
+}
 memberSchema.post('save', async (member: Member & { db: Connection }) => {
   await noteSupportersChanged(member.db);
 });

@@ -82,3 +82,22 @@ it('when members join or leave, then the total follows within one recount, and h
   await expect.poll(() => supportersTotal(db, leftAt), { timeout: 5_000 }).toBe(6);
   expect(counts()).toBe(2);
 });
+
+it('when many readers become members at once before the total was ever counted, then every member is written and the total follows', async () => {
+  const { Member } = membershipModels(db);
+  await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      Member.create({
+        email: `racer${i}@example.com`,
+        status: 'active',
+        source: 'checkout',
+        joinedAt: new Date(),
+        joinedVia: `cs_race_${i}`,
+      }),
+    ),
+  );
+  expect(await Member.countDocuments()).toBe(30);
+  const at = new Date('2026-11-20T11:00:00Z');
+  await supportersTotal(db, at);
+  await expect.poll(() => supportersTotal(db, at), { timeout: 5_000 }).toBe(30);
+});
