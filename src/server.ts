@@ -9,6 +9,7 @@ import { systemClock } from './infra/clock.js';
 import { createLogger } from './infra/logger.js';
 import { createMetricsRegistry } from './infra/metrics.js';
 import { stripeFromConfig } from './infra/stripe.js';
+import { prepareSupportersTotal } from './memberships/supporters.js';
 import { DomainEvents } from './shared/domain-events.js';
 
 // The web process: read configuration once, connect, serve, and shut down gracefully.
@@ -35,6 +36,9 @@ async function main(): Promise<void> {
     config.env === 'development'
       ? await startDevelopment(config, { db, clock: systemClock, logger })
       : undefined;
+
+  // The supporters total beside every drive is counted before the first answer, not on it.
+  await prepareSupportersTotal(db, systemClock.now());
 
   const events = new DomainEvents();
   const lifecycle: Lifecycle = { draining: false };

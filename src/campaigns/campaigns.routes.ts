@@ -49,7 +49,9 @@ export const progressSchema = z
     startsAt: z.string(),
     endsAt: z.string(),
     daysLeft: z.number().int(),
-    supporters: z.number().int().meta({ description: 'Active members, all campaigns' }),
+    supporters: z.number().int().nullable().meta({
+      description: 'Active members, all campaigns; null while not yet counted (show no number then)',
+    }),
     updatedAt: z.string(),
     stale: z.boolean().optional().meta({ description: 'The database is away: the last good answer' }),
   })
@@ -64,6 +66,8 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     '/*@MESSAGES@*/ { en: {}, uk: {} }',
     JSON.stringify(messagesFor('embed.')),
   );
+  const iframeResizeScript = readFileSync(fromRoot('templates/embed/iframe-resize.js'), 'utf8');
+  const frameHeightScript = readFileSync(fromRoot('templates/embed/frame-height.js'), 'utf8');
 
   // Any origin may also read these (publicRead, src/http/cors.ts).
   const embeddable = (res: Response) =>
@@ -125,6 +129,16 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
       .type('application/javascript')
       .send(widgetScript);
   });
+
+  // The iframe embed's height, posted by the framed page and applied by the host page's script.
+  for (const [path, script] of [
+    ['/embed/iframe-resize.js', iframeResizeScript],
+    ['/embed/frame-height.js', frameHeightScript],
+  ] as const) {
+    router.get(path, publicRead, (_req, res) => {
+      embeddable(res).set('Cache-Control', 'public, max-age=300').type('application/javascript').send(script);
+    });
+  }
 
   router.get('/campaigns', staff, async (_req, res) => {
     const campaigns = await campaignModels(deps.db).Campaign.find().sort({ startsAt: -1 }).lean();

@@ -14,6 +14,12 @@ export interface EmbedOptions {
 
 const ACCENT = /^#[0-9a-f]{6}$/i;
 
+/**
+ * The iframe's height until its content reports its own (embed/iframe-resize.js), or for good on a
+ * site that runs no script at all: a short title with every option, in both languages, on a phone.
+ */
+export const IFRAME_FALLBACK_HEIGHT = 300;
+
 export function embedOptions(query: Record<string, unknown>): EmbedOptions {
   const accent = typeof query.accent === 'string' && ACCENT.test(query.accent) ? query.accent : undefined;
   return {
@@ -46,7 +52,7 @@ export function embedSnippets(origin: string, slug: string, options: EmbedOption
   return {
     query,
     widget: `<script src="${origin}/widget.js" async></script>\n<membership-goal ${attributes}></membership-goal>`,
-    iframe: `<iframe src="${origin}/campaigns/${slug}/widget?${escapeAttr(query)}" title="${title}" width="100%" height="190" style="border:0" loading="lazy"></iframe>`,
+    iframe: `<iframe src="${origin}/campaigns/${slug}/widget?${escapeAttr(query)}" title="${title}" width="100%" height="${IFRAME_FALLBACK_HEIGHT}" style="border:0" loading="lazy"></iframe>\n<script src="${origin}/embed/iframe-resize.js" async></script>`,
     image: `<a href="${origin}/membership"><img src="${origin}/campaigns/${slug}/progress.svg?${escapeAttr(query)}" alt="${title}" width="480" height="${options.supporters ? 120 : 96}"></a>`,
     widgetAttributes: { locale: options.locale, accent: options.accent, supporters: options.supporters },
   };

@@ -7,7 +7,7 @@ const esc = escapeHtml;
 export interface SvgOptions {
   accent: string;
   locale?: Locale;
-  /** Adds "All thanks to N supporters" under the numbers. */
+  /** Adds "All thanks to N supporters" under the numbers (once the total is known). */
   supporters?: boolean;
 }
 
@@ -19,15 +19,16 @@ export interface SvgOptions {
 export function progressSvg(progress: Progress, options: SvgOptions): string {
   const locale = options.locale ?? 'en';
   const width = 480;
-  const height = options.supporters ? 120 : 96;
+  const withSupporters = options.supporters && progress.supporters !== null;
+  const height = withSupporters ? 120 : 96;
   const filled = Math.round((Math.min(100, progress.percent) / 100) * (width - 32));
   const summary = `${translate(locale, 'embed.goal', { count: progress.count, goal: progress.goal })} (${progress.percent}%)`;
   const days =
     progress.daysLeft > 0
       ? translate(locale, 'embed.daysLeft', { count: progress.daysLeft })
       : translate(locale, 'embed.ended');
-  const supporters = options.supporters
-    ? `\n  <text class="muted" x="16" y="106" font-family="Arial, sans-serif" font-size="14" fill="#52525b">${esc(translate(locale, 'embed.supporters', { count: progress.supporters }))}</text>`
+  const supporters = withSupporters
+    ? `\n  <text class="muted" x="16" y="106" font-family="Arial, sans-serif" font-size="14" fill="#52525b">${esc(translate(locale, 'embed.supporters', { count: progress.supporters ?? 0 }))}</text>`
     : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${progress.title}: ${summary}`)}">
   <title>${esc(`${progress.title}: ${summary}`)}</title>

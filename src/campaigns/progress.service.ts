@@ -16,7 +16,8 @@ export interface Progress {
   startsAt: string;
   endsAt: string;
   daysLeft: number;
-  supporters: number;
+  /** Active members, all campaigns; null until first counted (memberships/supporters.ts). */
+  supporters: number | null;
   updatedAt: string;
 }
 
@@ -47,7 +48,7 @@ export async function computeProgress(
     remaining: Math.max(0, campaign.goal - count),
     startsAt: campaign.startsAt.toISOString(),
     endsAt: campaign.endsAt.toISOString(),
-    supporters,
+    supporters: supporters ?? null,
     updatedAt: now.toISOString(),
   };
 }

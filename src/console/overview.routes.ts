@@ -24,7 +24,7 @@ export function driveOverviewRoutes(deps: { db: Connection; clock: Clock }): Rou
             ...o,
             countText: number.format(o.count),
             goalText: number.format(o.goal),
-            supportersText: number.format(o.supporters),
+            supportersText: o.supporters === null ? undefined : number.format(o.supporters),
             barWidth: Math.min(100, o.percent),
             projected: o.projectedDay && dateFormat.format(new Date(`${o.projectedDay}T00:00:00Z`)),
             endsOn: dateFormat.format(new Date(o.endsAt)),

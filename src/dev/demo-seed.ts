@@ -4,12 +4,15 @@ import { campaignModels } from '../campaigns/campaign.model.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { runOnce } from '../infra/migrations.js';
+import { type ImportedMember, importMembers } from '../memberships/member-import.js';
 import { membershipModels } from '../memberships/membership.model.js';
+import { recountSupporters } from '../memberships/supporters.js';
 import { staffModels } from '../staff/staff.model.js';
 import { createStaffUser } from '../staff/staff-auth.service.js';
 
 // The demo drive `npm run dev` seeds, so a first start shows the widget moving: a campaign with a
-// starting count, a staff admin for the dashboard, and the /demo article page that embeds them.
+// starting count, the supporters behind it, a staff admin for the dashboard, and the /demo article
+// page that embeds them.
 
 export const DEMO_CAMPAIGN = {
   slug: 'birthday',
@@ -18,6 +21,12 @@ export const DEMO_CAMPAIGN = {
   startingOffset: 612,
 } as const;
 export const DEMO_ADMIN_EMAIL = 'demo-admin@newsroom.example';
+/**
+ * The newsroom's existing supporters, brought in as `npm run import` would bring them (active,
+ * joined over the years before the drive), so the supporters line says what a real newsroom's would
+ * rather than "0 supporters" beside "612 of 1,000".
+ */
+export const DEMO_SUPPORTERS = 1240;
 
 const DAY_MS = 86_400_000;
 
@@ -29,6 +38,19 @@ async function isEmpty(db: Connection): Promise<boolean> {
     staffModels(db).StaffUser.estimatedDocumentCount(),
   ]);
   return counts.every((n) => n === 0);
+}
+
+/** Active imported members who joined over the five years before the drive (none of them new). */
+async function seedSupporters(deps: { db: Connection; clock: Clock }, now: number): Promise<void> {
+  const rows: ImportedMember[] = Array.from({ length: DEMO_SUPPORTERS }, (_, i) => ({
+    email: `demo-supporter-${i + 1}@newsroom.example`,
+    joinedAt: new Date(now - 60 * DAY_MS - Math.floor(i * 1.4 * DAY_MS)),
+    status: 'active',
+    labels: ['demo'],
+  }));
+  for (let at = 0; at < rows.length; at += 500)
+    await importMembers(deps, rows.slice(at, at + 500), { joinedVia: 'import:demo' });
+  await recountSupporters(deps.db, deps.clock.now());
 }
 
 /**
@@ -50,6 +72,7 @@ export async function seedDemoDrive(deps: {
       endsAt: new Date(now + 30 * DAY_MS),
       timeZone: deps.timeZone,
     });
+    await seedSupporters(deps, now);
     const password = randomBytes(12).toString('base64url');
     await createStaffUser(deps.db, {
       email: DEMO_ADMIN_EMAIL,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Connection, Schema, type Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/db.js';
 import { appendSlot } from '../infra/slots.js';
@@ -179,13 +180,50 @@ export async function listMemberSubscription(
 /** The stored count of active members (supporters.ts). */
 export interface SupporterTotal {
   _id: string;
-  count: number;
-  countedAt: Date;
+  /** Absent until first counted (a change may be noted before). */
+  count?: number;
+  countedAt?: Date;
+  /** The last change noted by a write of members, and the one the count included. */
+  changeId?: string | null;
+  countedChange?: string | null;
 }
 
 const supporterTotalSchema = new Schema<SupporterTotal>(
-  { _id: String, count: { type: Number, required: true }, countedAt: { type: Date, required: true } },
+  { _id: String, count: Number, countedAt: Date, changeId: String, countedChange: String },
   { versionKey: false },
+);
+
+// Any write of members may change the supporters total: noting it (one write by `_id`) makes the
+// next read recount it in the background (supporters.ts). A random id, not a counter: FerretDB
+// loses concurrent $inc, and any new value is enough to tell a change happened.
+async function noteSupportersChanged(db: Connection): Promise<void> {
+  const note = (upsert: boolean) =>
+    db
+      .model<SupporterTotal>('SupporterTotal')
+      .updateOne({ _id: 'active' }, { $set: { changeId: randomUUID() } }, { upsert });
+  // Two first notes racing to create the document: the loser's note is an update of it.
+  await note(true).catch((error) => (isDuplicateKey(error) ? note(false) : Promise.reject(error)));
+}
+memberSchema.post('save', async (member: Member & { db: Connection }) => {
+  await noteSupportersChanged(member.db);
+});
+memberSchema.post('insertMany', async function () {
+  await noteSupportersChanged(this.db);
+});
+memberSchema.post(
+  [
+    'updateOne',
+    'updateMany',
+    'findOneAndUpdate',
+    'replaceOne',
+    'deleteOne',
+    'deleteMany',
+    'findOneAndDelete',
+  ],
+  { document: false, query: true },
+  async function () {
+    await noteSupportersChanged(this.model.db);
+  },
 );
 
 // Every member has its key documents (member-keys.ts): written after any create that did not go

@@ -40,7 +40,8 @@ export interface DriveOverview {
   /** The day the goal is reached at that pace; undefined when reached or the pace is zero. */
   projectedDay?: string;
   projectedAfterEnd: boolean;
-  supporters: number;
+  /** Null until first counted (memberships/supporters.ts). */
+  supporters: number | null;
   startsAt: string;
   endsAt: string;
   days: DriveDay[];
@@ -106,7 +107,7 @@ export async function driveOverview(db: Connection, campaign: Campaign, now: Dat
     pacePerDay: Math.round(pacePerDay * 10) / 10,
     projectedDay,
     projectedAfterEnd: projectedDay !== undefined && projectedDay > last,
-    supporters,
+    supporters: supporters ?? null,
     startsAt: campaign.startsAt.toISOString(),
     endsAt: campaign.endsAt.toISOString(),
     days,

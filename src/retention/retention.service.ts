@@ -51,6 +51,7 @@ const SHORT_CLAIM_PREFIXES = [
   'gift-abandoned:', // refuses a retry of a checkout that ended unpaid (gifts/gift-purchase.ts)
   'email-job:', // from before the job runner's leases
   'marketing-sync:',
+  'supporters-recount:',
 ];
 
 /** Deletes at most `limit` documents matching `filter` (one scan, then deletes by _id). */

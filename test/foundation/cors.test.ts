@@ -71,6 +71,7 @@ describe('public embeds and proofs', () => {
       '/newsletters/lists',
       '/embed/newsletter-form.js',
       '/widget.js',
+      '/embed/iframe-resize.js',
       '/campaigns/birthday/progress.svg',
       '/campaigns/birthday/sponsored',
       '/campaigns/birthday/transparency/checkpoints',

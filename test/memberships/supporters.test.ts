@@ -1,7 +1,7 @@
 import type { Connection } from 'mongoose';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { supportersTotal } from '../../src/memberships/supporters.js';
+import { prepareSupportersTotal, supportersTotal } from '../../src/memberships/supporters.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
@@ -11,6 +11,12 @@ beforeAll(async () => {
   db.set('debug', (collection: string, method: string) => {
     if (collection === 'members') memberQueries.push(method);
   });
+});
+beforeEach(async () => {
+  await membershipModels(db).Member.deleteMany({});
+  await membershipModels(db).SupporterTotal.deleteMany({});
+  await db.collection('claims').deleteMany({});
+  memberQueries.length = 0;
 });
 afterAll(async () => {
   await releaseTestDatabase(db);
@@ -27,21 +33,71 @@ const join = (n: number, status = 'active') =>
     })),
   );
 
-const minutes = (start: Date, n: number) => new Date(start.getTime() + n * 60_000);
+const seconds = (start: Date, n: number) => new Date(start.getTime() + n * 1000);
+const counts = () => memberQueries.filter((q) => q === 'countDocuments').length;
 
-it('when the supporters total is read on every view, then members are counted at most once per five minutes, and the total follows', async () => {
+it('when the total was never counted but there are members, then a read says "not known" instead of 0 and counts nothing itself; the background recount follows', async () => {
+  const start = new Date('2026-11-20T10:00:00Z');
+  await join(5);
+  memberQueries.length = 0;
+  expect(await supportersTotal(db, start)).toBeUndefined();
+  await expect.poll(() => supportersTotal(db, seconds(start, 1)), { timeout: 5_000 }).toBe(5);
+  expect(counts()).toBe(1);
+});
+
+it('when a process prepares the total before answering, then the first read has it', async () => {
+  const start = new Date('2026-11-20T10:00:00Z');
+  await join(4);
+  await join(2, 'canceled');
+  expect(await prepareSupportersTotal(db, start)).toBe(4);
+  memberQueries.length = 0;
+  expect(await supportersTotal(db, start)).toBe(4);
+  expect(memberQueries).toEqual([]); // read by _id, no member counted
+  // Up to date: preparing again counts nothing.
+  expect(await prepareSupportersTotal(db, seconds(start, 5))).toBe(4);
+  expect(counts()).toBe(0);
+});
+
+it('when members join or leave, then the total follows within one recount, and however many reads ask, members are counted once per change', async () => {
   const start = new Date('2026-11-20T10:00:00Z');
   await join(3);
-  await join(2, 'canceled');
-  expect(await supportersTotal(db, start)).toBe(3);
+  await prepareSupportersTotal(db, start);
+  memberQueries.length = 0;
+  // Nothing changed: reads within five minutes never count.
+  for (let s = 1; s <= 200; s += 20) expect(await supportersTotal(db, seconds(start, s))).toBe(3);
+  expect(counts()).toBe(0);
 
   await join(4);
-  memberQueries.length = 0;
-  for (let m = 1; m <= 4; m++) expect(await supportersTotal(db, minutes(start, m))).toBe(3);
-  expect(memberQueries).toEqual([]); // read by _id from the snapshot, no member was counted
+  const later = seconds(start, 240);
+  const reads = await Promise.all(Array.from({ length: 20 }, () => supportersTotal(db, later)));
+  expect(new Set(reads)).toEqual(new Set([3])); // the stored total, while the recount runs behind
+  await expect.poll(() => supportersTotal(db, later), { timeout: 5_000 }).toBe(7);
+  expect(counts()).toBe(1);
 
-  // Older than five minutes: this answer is still the snapshot, and one recount starts behind it.
-  expect(await supportersTotal(db, minutes(start, 6))).toBe(3);
-  await expect.poll(() => supportersTotal(db, minutes(start, 6)), { timeout: 5_000 }).toBe(7);
-  expect(memberQueries.filter((q) => q === 'countDocuments')).toHaveLength(1);
+  // A member leaves (an update, as a cancellation is): the next window's read recounts.
+  const [member] = await membershipModels(db).Member.find({ status: 'active' }).limit(1).lean();
+  await membershipModels(db).Member.updateOne({ _id: member!._id }, { $set: { status: 'canceled' } });
+  const leftAt = seconds(start, 260);
+  await supportersTotal(db, leftAt);
+  await expect.poll(() => supportersTotal(db, leftAt), { timeout: 5_000 }).toBe(6);
+  expect(counts()).toBe(2);
+});
+
+it('when many readers become members at once before the total was ever counted, then every member is written and the total follows', async () => {
+  const { Member } = membershipModels(db);
+  await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      Member.create({
+        email: `racer${i}@example.com`,
+        status: 'active',
+        source: 'checkout',
+        joinedAt: new Date(),
+        joinedVia: `cs_race_${i}`,
+      }),
+    ),
+  );
+  expect(await Member.countDocuments()).toBe(30);
+  const at = new Date('2026-11-20T11:00:00Z');
+  await supportersTotal(db, at);
+  await expect.poll(() => supportersTotal(db, at), { timeout: 5_000 }).toBe(30);
 });

@@ -8,6 +8,7 @@ import type { JobQueue } from '../../src/infra/jobs/queue.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { createMetricsRegistry } from '../../src/infra/metrics.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
+import { prepareSupportersTotal } from '../../src/memberships/supporters.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createStripeEventQueue } from '../../webhooks/stripe-events.service.js';
 import { webhookDepsFrom } from '../../webhooks/webhooks.capability.js';
@@ -95,6 +96,8 @@ export async function startTestApp(
     events: new DomainEvents(),
     ...options.deps,
   };
+  // As src/server.ts does before it listens (a database without models has no total to count).
+  if (db.models.SupporterTotal) await prepareSupportersTotal(db, deps.clock.now());
   const server = createHttpServer(deps).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
