@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { fulfillGiftPayment, type GiftDeps, refundGift } from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
-import { recordDispute, recordRefund } from '../src/memberships/charge.events.js';
+import { recordDispute, recordRefund, recordRefundFailure } from '../src/memberships/charge.events.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
 import { fulfillCheckoutSession } from '../src/memberships/checkout-session.events.js';
 import { applyCustomerUpdated } from '../src/memberships/customer-email.js';
@@ -54,6 +54,9 @@ const fulfil: StripeEventHandler = async (deps, event) => {
     ? fulfillGiftPayment(deps.gifts, session, at(event), receipt)
     : fulfillCheckoutSession(deps, session, at(event), receipt);
 };
+/** A refund that failed or was canceled after it was made (the event's object is the Refund). */
+const refundFailed: StripeEventHandler = (deps, event) =>
+  recordRefundFailure(deps, event.object as Stripe.Refund, at(event));
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);
 
@@ -88,6 +91,9 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
     if (charge.refunded && paymentIntent) await refundGift(deps.gifts, paymentIntent, at(event));
     return outcome;
   },
+  'refund.failed': refundFailed,
+  'refund.updated': refundFailed,
+  'charge.refund.updated': refundFailed,
   'charge.dispute.created': (deps, event) =>
     recordDispute(deps, event.object as Stripe.Dispute, at(event), 'created'),
   'charge.dispute.closed': (deps, event) =>

@@ -4,8 +4,11 @@ import { type LedgerEntry, ledgerModel } from '../ledger/ledger.model.js';
 import { type SettlementDeps, settleLedgerEntry } from '../ledger/settlement.service.js';
 
 const DAY = 86_400_000;
-/** Stripe's reporting categories that are supporters' money; the rest (payouts, fees) is context. */
-const SUPPORTER_CATEGORIES = new Set(['charge', 'refund', 'dispute', 'dispute_reversal']);
+/**
+ * Stripe's reporting categories that are supporters' money; the rest (payouts, fees) is context.
+ * `refund_failure` is a refund's money coming back (its own ledger entry, `refund_failure:<refund>`).
+ */
+const SUPPORTER_CATEGORIES = new Set(['charge', 'refund', 'refund_failure', 'dispute', 'dispute_reversal']);
 
 export interface ReconciliationReport {
   /** Balance transactions matched to a ledger entry with the same amount and currency. */
