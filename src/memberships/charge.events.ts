@@ -194,19 +194,23 @@ export async function recordRefundFailure(
     if (ownership === 'not_ours') return 'ignored';
     throw new NotReadyYet(`refund ${refund.id} failed: its payment is not recorded yet`);
   }
-  const failures = await addRefundFailure(deps, {
+  const charge: ChargeRef = { id: chargeId, currency: refund.currency, paymentIntent };
+  // The refund that failed must be in the chain before the failure counts, or the chain would take
+  // the charge.refunded that made it, arriving later, for an old one (and never mark the refund in
+  // full): every refund ever made, failed ones too, is at least what has failed.
+  const known = await refundFailures(deps, chargeId);
+  const failedTotal =
+    known.reduce((sum, f) => sum + f.amount, 0) +
+    (known.some((f) => f.refundId === refund.id) ? 0 : refund.amount);
+  const last = await walkRefundChain(deps, charge, payment);
+  if ((last?.to ?? 0) < failedTotal)
+    throw new NotReadyYet(`refund ${refund.id} failed: the refund itself is not recorded yet`);
+  await addRefundFailure(deps, {
     chargeId,
     refundId: refund.id,
     amount: refund.amount,
     failedAt: occurredAt,
   });
-  const charge: ChargeRef = { id: chargeId, currency: refund.currency, paymentIntent };
-  // The refund that failed must be in the chain first, or the chain would later count it as a new
-  // refund: every refund ever made, failed ones too, is at least what has failed.
-  const last = await walkRefundChain(deps, charge, payment);
-  const failedTotal = failures.reduce((sum, f) => sum + f.amount, 0);
-  if ((last?.to ?? 0) < failedTotal)
-    throw new NotReadyYet(`refund ${refund.id} failed: the refund itself is not recorded yet`);
   await recordLedgerEntry(deps, {
     _id: `refund_failure:${refund.id}`,
     kind: 'refund_failure',
@@ -221,8 +225,10 @@ export async function recordRefundFailure(
     reverses: payment._id,
     campaign: payment.campaign,
   });
-  // A charge.refunded taken in before this failure was known counted too little: read it again.
-  if (last?.seen) await extendRefundChain(deps, charge, payment, last.seen);
+  // A charge.refunded taken in before this failure was known counted too little: read the newest
+  // again (from the chain as it is now that the failure is recorded).
+  const newest = (await walkRefundChain(deps, charge, payment))?.seen;
+  if (newest) await extendRefundChain(deps, charge, payment, newest);
   await alertStaff(deps, refund, payment, occurredAt);
   return 'applied';
 }
