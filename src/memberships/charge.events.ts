@@ -293,7 +293,8 @@ export async function chargeOwnership(
  * `chargeOwnership` from what an object about a charge carries. A dispute (or a refund) names
  * neither the charge's metadata nor its customer: give its own `created` as `madeAt` (the charge is
  * at least that old) and leave the customer unknown (undefined). For the dispute handlers:
- * `if (!payment && (await paymentOwnership(deps, { madeAt: fromUnixSeconds(dispute.created) })) === 'not_ours') return 'ignored'`.
+ * `const madeAt = fromUnixSeconds(dispute.created);`
+ * `if (!payment && (await paymentOwnership(deps, { madeAt })) === 'not_ours') return 'ignored';`
  */
 export async function paymentOwnership(
   deps: Pick<MembershipDeps, 'db' | 'clock' | 'adoptUntagged'>,

@@ -236,7 +236,12 @@ function refundChainsThatMatch(entries: LedgerEntry[], booked: Map<string, Booke
   for (const entry of entries) {
     if (entry.kind !== 'refund' || !entry.chargeId || !booked.has(entry._id)) continue;
     const stripe = booked.get(entry._id);
-    const sum = sums.get(entry.chargeId) ?? { ours: 0, stripe: 0, currency: entry.currency, sameCurrency: true };
+    const sum = sums.get(entry.chargeId) ?? {
+      ours: 0,
+      stripe: 0,
+      currency: entry.currency,
+      sameCurrency: true,
+    };
     sum.ours += entry.amount;
     sum.stripe += stripe?.amount ?? 0;
     sum.sameCurrency &&= entry.currency === sum.currency && (!stripe || stripe.currency === sum.currency);
