@@ -90,12 +90,13 @@ async function extendRefundChain(
     const last = await walkRefundChain(deps, charge, payment);
     const end = last?.to ?? 0;
     if (target <= end) {
-      // Newer than anything the chain took in, yet no more: a refund failed that we have not
-      // heard of (the total went down). Wait for it; Stripe's failure event is on its way.
-      const newest = last?.seen;
-      if (newest && seen.at > newest.at)
-        throw new NotReadyYet(`refund of ${charge.id}: a refund failure is not recorded yet`);
-      if (last && !newest && target < end && seen.at > last.occurredAt)
+      // Newer than anything the chain took in, yet less (or in full again): a refund failed that
+      // we have not heard of. Wait for it; Stripe's failure event is on its way. (The same partial
+      // total seen again is taken as a repeat: docs/adr/0011-failed-refunds.md.)
+      const newer = seen.at > (last?.seen?.at ?? last?.occurredAt ?? seen.at);
+      // (Steps made before they kept what they saw, such as imported ones, only by a lower total.)
+      const inFullAgain = Boolean(last?.seen) && target === end && seen.total === seen.of && seen.total > 0;
+      if (newer && (target < end || inFullAgain))
         throw new NotReadyYet(`refund of ${charge.id}: a refund failure is not recorded yet`);
       return;
     }
