@@ -7,7 +7,7 @@ import {
   refundGift,
 } from '../src/gifts/gift.service.js';
 import { idOf } from '../src/infra/stripe.js';
-import { recordRefund } from '../src/memberships/charge.events.js';
+import { recordRefund, recordRefundFailure } from '../src/memberships/charge.events.js';
 import { METADATA_APP } from '../src/memberships/checkout.service.js';
 import { fulfillCheckoutSession } from '../src/memberships/checkout-session.events.js';
 import { applyCustomerUpdated } from '../src/memberships/customer-email.js';
@@ -75,6 +75,9 @@ const endUnpaid: StripeEventHandler = async (deps, event) => {
   deps.logger.info({ sessionId: session.id, type: event.type }, 'checkout ended unpaid: nothing granted');
   return kind ? 'applied' : 'ignored';
 };
+/** A refund that failed or was canceled after it was made (the event's object is the Refund). */
+const refundFailed: StripeEventHandler = (deps, event) =>
+  recordRefundFailure(deps, event.object as Stripe.Refund, at(event));
 const subscriptionHandler: StripeEventHandler = (deps, event) =>
   applySubscriptionEvent(deps, event.object as Stripe.Subscription, event);
 /** Every dispute event books what the dispute's balance transactions say Stripe moved (dispute.events.ts). */
@@ -109,6 +112,9 @@ export const STRIPE_EVENT_HANDLERS: Record<string, StripeEventHandler> = {
     if (charge.refunded && paymentIntent) await refundGift(deps.gifts, paymentIntent, at(event));
     return outcome;
   },
+  'refund.failed': refundFailed,
+  'refund.updated': refundFailed,
+  'charge.refund.updated': refundFailed,
   'charge.dispute.created': disputeHandler,
   'charge.dispute.funds_withdrawn': disputeHandler,
   'charge.dispute.funds_reinstated': disputeHandler,

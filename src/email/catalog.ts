@@ -149,6 +149,30 @@ export const EMAIL_TEMPLATES = {
       goal: 1000,
     },
   }),
+  // To finance and admins: a refund Stripe could not deliver (src/memberships/charge.events.ts).
+  'refund-failed': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      refundId: z.string(),
+      chargeId: z.string(),
+      amount: z.number().int().positive(),
+      currency: z.string().length(3),
+      reason: z.string(),
+      supporterEmail: z.string().optional(),
+      failedAt: z.iso.datetime(),
+    }),
+    sample: {
+      name: 'Maria',
+      refundId: 're_3Qsample',
+      chargeId: 'ch_3Qsample',
+      amount: 1500,
+      currency: 'eur',
+      reason: 'expired_or_canceled_card',
+      supporterEmail: 'reader@example.org',
+      failedAt: '2026-11-20T10:00:00.000Z',
+    },
+  }),
   'newsletter-welcome': define({
     kind: 'transactional',
     data: z.object({ name, lists: z.array(z.string()).min(1), preferencesUrl: z.url(), dataUrl: z.url() }),

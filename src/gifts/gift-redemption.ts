@@ -9,6 +9,7 @@ import {
   reserveMemberId,
 } from '../memberships/gift-membership.js';
 import { findMemberByEmail, payingSubscriptionOf } from '../memberships/member-keys.js';
+import { membershipModels } from '../memberships/membership.model.js';
 import { addMonths } from '../shared/time.js';
 import { codeKey, type Gift, giftByKey, giftModel, paymentKey } from './gift.model.js';
 import { hashCode } from './gift-common.js';
@@ -193,8 +194,8 @@ export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Da
     await finishRedemption(deps, gift, decision);
   }
   const memberId = gift.redeemedBy ?? decision?.plan.memberId;
-  // A paying member's gift moved their next charge; that charge stays where it is.
-  if (memberId && decision?.plan.kind !== 'paying') await takeBackGiftTime(deps, gift, memberId, at);
+  if (decision?.plan.kind === 'paying') await takeBackPaidMonths(deps, gift, decision.plan);
+  else if (memberId) await takeBackGiftTime(deps, gift, memberId, at);
   await finishRefund(deps, gift, at);
 }
 
@@ -207,6 +208,43 @@ export async function giftRefundable(deps: Pick<GiftDeps, 'db'>, paymentIntentId
   const gift = await giftByKey(deps.db, paymentKey(paymentIntentId));
   if (!gift || !['paid', 'delivered', 'expired'].includes(gift.status)) return false;
   return !(await hasClaim(deps.db, decisionKey(gift)));
+}
+
+/**
+ * A paying member's redeemed gift moved their next charge back by its months (a trial on their
+ * subscription). Refunded, the months not begun yet go: the next charge moves forward by the
+ * gift's months, to now at the earliest (Stripe then bills at once: the gift's time had begun).
+ * Moving from where the charge is now (not from the gift's own date) keeps another gift's months;
+ * the date is decided once, so a retry cannot move it twice. Nothing left to take when the next
+ * charge is already due (the months are used) or the subscription is gone. docs/adr/0013-failed-refunds.md.
+ */
+async function takeBackPaidMonths(
+  deps: GiftDeps,
+  gift: Gift,
+  plan: Extract<RedemptionPlan, { kind: 'paying' }>,
+): Promise<void> {
+  const now = deps.clock.now();
+  const subscription = await membershipModels(deps.db)
+    .Subscription.findById(plan.subscriptionId)
+    .select({ status: 1, currentPeriodEnd: 1 })
+    .lean();
+  const nextCharge = subscription?.currentPeriodEnd;
+  if (!subscription || subscription.status === 'canceled' || !nextCharge || nextCharge <= now) return;
+  const { decision } = await decideOnce(deps.db, `gift-months-back:${gift._id}`, now, {
+    nextCharge: addMonths(nextCharge, -gift.durationMonths),
+  });
+  const moved = new Date(decision!.nextCharge);
+  const due = moved > now ? moved : now;
+  await deps.stripe?.subscriptions.update(
+    plan.subscriptionId,
+    { trial_end: moved > now ? Math.floor(moved.getTime() / 1000) : 'now', proration_behavior: 'none' },
+    { idempotencyKey: `gift-refund:${gift._id}` },
+  );
+  await moveNextCharge(deps.db, {
+    memberId: plan.memberId,
+    subscriptionId: plan.subscriptionId,
+    nextCharge: due,
+  });
 }
 
 /** Only the refunded gift's months go: other gifts' time and a paid subscription stay. */

@@ -9,6 +9,7 @@ export const LEDGER_KINDS = [
   'dispute_reversal',
   'free_invoice',
   'out_of_band_payment',
+  'refund_failure',
 ] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
@@ -160,6 +161,25 @@ export interface RefundStep {
   /** The charge's amount: the step that reaches it refunds the payment in full. */
   of: number;
   occurredAt: Date;
+  /**
+   * The newest `charge.refunded` the chain has taken in when this step was made, as Stripe said it
+   * (`amount_refunded`, the amount that makes it full, the event's time). A refund failure learnt
+   * later reads it again (docs/adr/0013-failed-refunds.md). Absent on steps made before.
+   */
+  seen?: { total: number; of: number; at: Date };
+}
+
+/**
+ * A refund of the charge that failed (or was canceled): Stripe put its amount back in the balance.
+ * `_id` is `<chargeId>:failed:<n>`, a chain by unique insert like the steps, so the failures of a
+ * charge are read by primary key; each refund appears once.
+ */
+export interface RefundFailure {
+  _id: string;
+  chargeId: string;
+  refundId: string;
+  amount: number;
+  failedAt: Date;
 }
 
 const paymentLinkSchema = new Schema<PaymentLink>(
@@ -175,6 +195,28 @@ const refundStepSchema = new Schema<RefundStep>(
     to: { type: Number, required: true },
     of: { type: Number, required: true },
     occurredAt: { type: Date, required: true },
+    seen: {
+      type: new Schema(
+        {
+          total: { type: Number, required: true },
+          of: { type: Number, required: true },
+          at: { type: Date, required: true },
+        },
+        { _id: false },
+      ),
+      default: undefined,
+    },
+  },
+  { versionKey: false },
+);
+
+const refundFailureSchema = new Schema<RefundFailure>(
+  {
+    _id: String,
+    chargeId: { type: String, required: true },
+    refundId: { type: String, required: true },
+    amount: { type: Number, required: true, validate: Number.isInteger },
+    failedAt: { type: Date, required: true },
   },
   { versionKey: false },
 );
@@ -201,9 +243,11 @@ export function registerLedgerModels(db: Connection): void {
   if (!db.models.LedgerEntry) db.model('LedgerEntry', ledgerSchema, 'ledger');
   if (!db.models.PaymentLink) db.model('PaymentLink', paymentLinkSchema, 'payment_links');
   if (!db.models.RefundStep) db.model('RefundStep', refundStepSchema, 'refund_steps');
+  if (!db.models.RefundFailure) db.model('RefundFailure', refundFailureSchema, 'refund_failures');
 }
 
 export const ledgerModel = (db: Connection) => db.model<LedgerEntry>('LedgerEntry');
 export const paymentLinkModel = (db: Connection) => db.model<PaymentLink>('PaymentLink');
 export const refundStepModel = (db: Connection) => db.model<RefundStep>('RefundStep');
 export const settlementDueModel = (db: Connection) => db.model<SettlementDue>('SettlementDue');
+export const refundFailureModel = (db: Connection) => db.model<RefundFailure>('RefundFailure');

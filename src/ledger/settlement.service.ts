@@ -86,6 +86,7 @@ async function balanceTransactionsOf(stripe: Stripe, entry: LedgerEntry): Promis
     return moved;
   }
   if (entry.kind === 'refund') return refundTransactions(stripe, entry);
+  if (entry.kind === 'refund_failure') return refundFailureTransactions(stripe, entry);
   return disputeTransactions(stripe, entry);
 }
 
@@ -126,8 +127,10 @@ async function latestChargeOf(stripe: Stripe, paymentIntentId: string): Promise<
 }
 
 /**
- * A refund entry records the growth of a charge's refunded total (from `amount_refunded` before to
- * the total in its id); the refunds that made up that growth are the ones it stands for.
+ * A refund entry records the growth of the total of every refund ever made on the charge, failed
+ * ones included (from the total before to the total in its id: docs/adr/0013-failed-refunds.md);
+ * the refunds that made up that growth are the ones it stands for. A failed refund's own balance
+ * transaction took the money out like any other; its return is the `refund_failure` entry's.
  */
 async function refundTransactions(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
   if (!entry.chargeId) return [];
@@ -138,7 +141,7 @@ async function refundTransactions(stripe: Stripe, entry: LedgerEntry): Promise<M
     { charge: entry.chargeId, limit: 100, expand: ['data.balance_transaction'] },
     CALL,
   )) {
-    if (refund.status !== 'failed' && refund.status !== 'canceled') refunds.push(refund);
+    refunds.push(refund);
   }
   refunds.sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
   const moved: Moved[] = [];
@@ -150,6 +153,14 @@ async function refundTransactions(stripe: Stripe, entry: LedgerEntry): Promise<M
       moved.push({ transaction, source: refund.id });
   }
   return moved;
+}
+
+/** A failed (or canceled) refund put its money back: Stripe's `refund_failure` balance transaction. */
+async function refundFailureTransactions(stripe: Stripe, entry: LedgerEntry): Promise<Moved[]> {
+  const refundId = entry._id.replace(/^refund_failure:/, '');
+  const refund = await stripe.refunds.retrieve(refundId, { expand: ['failure_balance_transaction'] }, CALL);
+  const transaction = refund.failure_balance_transaction;
+  return transaction && typeof transaction !== 'string' ? [{ transaction, source: refund.id }] : [];
 }
 
 /** Opening a dispute withdraws the money (and a fee); winning it puts both back. */

@@ -4,8 +4,11 @@ import { type LedgerEntry, ledgerModel, movedByStripe } from '../ledger/ledger.m
 import { type SettlementDeps, settleLedgerEntry } from '../ledger/settlement.service.js';
 
 const DAY = 86_400_000;
-/** Stripe's reporting categories that are supporters' money; the rest (payouts, fees) is context. */
-const SUPPORTER_CATEGORIES = new Set(['charge', 'refund', 'dispute', 'dispute_reversal']);
+/**
+ * Stripe's reporting categories that are supporters' money; the rest (payouts, fees) is context.
+ * `refund_failure` is a refund's money coming back (its own ledger entry, `refund_failure:<refund>`).
+ */
+const SUPPORTER_CATEGORIES = new Set(['charge', 'refund', 'refund_failure', 'dispute', 'dispute_reversal']);
 
 export interface ReconciliationReport {
   /** Balance transactions matched to a ledger entry with the same amount and currency. */
@@ -178,11 +181,24 @@ export async function reconcileWithStripe(
     report.missingOurs = report.missingOurs.filter((m) => !elsewhere.has(m.balanceTransactionId));
   }
 
+  const booked = new Map<string, Booked | undefined>();
   for (const entry of entries) {
     if (!inPeriod(entry.occurredAt)) continue;
-    const stripe =
+    booked.set(
+      entry._id,
       stripeByEntry.get(entry._id) ??
-      (await bookedOutsideWindow(deps.stripe, entry.settlement?.balanceTransactionIds));
+        (await bookedOutsideWindow(deps.stripe, entry.settlement?.balanceTransactionIds)),
+    );
+  }
+  const refundsMatched = refundChainsThatMatch(entries, booked);
+  for (const entry of entries) {
+    if (!inPeriod(entry.occurredAt)) continue;
+    const stripe = booked.get(entry._id);
+    if (refundsMatched.has(entry.chargeId ?? '') && entry.kind === 'refund') {
+      report.stripeTransactions += stripe?.ids.length ?? 0;
+      report.matched += stripe?.ids.length ?? 0;
+      continue;
+    }
     if (!stripe) {
       report.missingStripe.push({
         entryId: entry._id,
@@ -211,6 +227,31 @@ export async function reconcileWithStripe(
     (a, b) => a.category.localeCompare(b.category) || a.currency.localeCompare(b.currency),
   );
   return report;
+}
+
+/**
+ * The charges whose refund entries, together, are what Stripe refunded. A refund delivered before
+ * the refund failure it follows (docs/adr/0013-failed-refunds.md) can cut a charge's refund
+ * chain into steps that no single refund's balance transactions add up to, while the whole
+ * chain still does: such a charge is matched as a whole; any other difference is reported.
+ */
+function refundChainsThatMatch(entries: LedgerEntry[], booked: Map<string, Booked | undefined>): Set<string> {
+  const sums = new Map<string, { ours: number; stripe: number; currency: string; sameCurrency: boolean }>();
+  for (const entry of entries) {
+    if (entry.kind !== 'refund' || !entry.chargeId || !booked.has(entry._id)) continue;
+    const stripe = booked.get(entry._id);
+    const sum = sums.get(entry.chargeId) ?? {
+      ours: 0,
+      stripe: 0,
+      currency: entry.currency,
+      sameCurrency: true,
+    };
+    sum.ours += entry.amount;
+    sum.stripe += stripe?.amount ?? 0;
+    sum.sameCurrency &&= entry.currency === sum.currency && (!stripe || stripe.currency === sum.currency);
+    sums.set(entry.chargeId, sum);
+  }
+  return new Set([...sums].filter(([, s]) => s.sameCurrency && s.ours === s.stripe).map(([id]) => id));
 }
 
 export const RECONCILIATION_COLUMNS = [

@@ -95,7 +95,8 @@ export async function revenueReport(
     if (GROSS.has(entry.kind)) {
       row.gross += entry.amount;
       row.payments++;
-    } else if (entry.kind === 'refund') row.refunds += entry.amount;
+    } else if (entry.kind === 'refund' || entry.kind === 'refund_failure')
+      row.refunds += entry.amount; // a failed refund's money came back: refunds net of it
     else row.disputes += entry.amount;
     row.net += entry.amount;
     const settled = entry.settlement;

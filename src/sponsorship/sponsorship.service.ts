@@ -71,12 +71,15 @@ export async function fulfillSponsorship(
   return 'applied';
 }
 
-/** A refund of a sponsorship payment takes the money out of its pool (memberships granted stay). */
+/**
+ * A refund of a sponsorship payment takes the money out of its pool (memberships granted stay); a
+ * refund that failed puts it back, as Stripe does (docs/adr/0013-failed-refunds.md).
+ */
 export async function applySponsorshipRefund(
   deps: Pick<SponsorshipDeps, 'db'>,
   entry: LedgerRecorded,
 ): Promise<void> {
-  if (entry.kind !== 'refund' || !entry.reverses) return;
+  if ((entry.kind !== 'refund' && entry.kind !== 'refund_failure') || !entry.reverses) return;
   const paid = await ledgerModel(deps.db).findById(entry.reverses).lean();
   if (paid?.plan !== 'sponsorship' || !paid.campaign) return;
   await recordPoolMoney(deps.db, poolKey(paid.campaign, entry.currency), {
@@ -267,7 +270,8 @@ export async function poolReport(deps: SponsorshipDeps, campaignId: string): Pro
   const reports: PoolReport[] = [];
   for (const [currency, price] of Object.entries(deps.prices)) {
     const state = await poolState(deps.db, campaignId, currency, price);
-    const moneyIn = state.funds.filter((f) => f.amount > 0).reduce((s, f) => s + f.amount, 0);
+    // Payments; a refund and a refund's failure (money back, positive) both name the payment they reverse.
+    const moneyIn = state.funds.filter((f) => !f.reverses).reduce((s, f) => s + f.amount, 0);
     const balance = state.funded - state.allocations * price;
     reports.push({
       currency,

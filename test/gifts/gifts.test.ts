@@ -304,6 +304,58 @@ describe('redemption', () => {
     ).toEqual(new Date('2027-03-15T00:00:00Z'));
   });
 
+  it('when a paying member’s redeemed gift is refunded, then the months it added are taken back: Stripe bills again when it would have', async () => {
+    const member = await membershipModels(app.deps.db).Member.create({
+      email: 'payer-refunded@example.com',
+      status: 'active',
+      source: 'checkout',
+      joinedAt: new Date('2026-01-01'),
+      joinedVia: 'sub_payer_refunded',
+      stripeCustomerId: 'cus_payer_refunded',
+    });
+    await membershipModels(app.deps.db).Subscription.create({
+      _id: 'sub_payer_refunded',
+      memberId: member._id,
+      customerId: 'cus_payer_refunded',
+      status: 'active',
+      plan: 'supporter',
+      interval: 'month',
+      amount: 500,
+      currency: 'eur',
+      currentPeriodEnd: new Date('2026-12-15T00:00:00Z'),
+      cancelAtPeriodEnd: false,
+      lastEventCreated: 1,
+      lastEventId: 'e',
+    });
+    const { giftId, code } = await deliveredGift({ durationMonths: 3 });
+    expect((await redeem(code, 'payer-refunded@example.com')).status).toBe(200);
+    recorder.requests.length = 0;
+    const refund = {
+      id: `ch_${giftId}`,
+      object: 'charge',
+      amount: 5000,
+      amount_refunded: 5000,
+      refunded: true,
+      currency: 'eur',
+      payment_intent: `pi_gift_${giftId}`,
+      metadata: {},
+    };
+    for (const delivery of [1, 2])
+      expect(
+        (await postEvent(app.url, stripeEvent('charge.refunded', refund, unix() + delivery))).status,
+      ).toBe(200);
+
+    const updates = recorder.requests.filter((r) => r.path === '/v1/subscriptions/sub_payer_refunded');
+    // Once, to where the charge was before the gift: the second delivery finds the gift refunded.
+    expect(updates.map((u) => u.params)).toEqual([
+      { trial_end: String(Date.parse('2026-12-15T00:00:00Z') / 1000), proration_behavior: 'none' },
+    ]);
+    expect(
+      (await membershipModels(app.deps.db).Member.findById(member._id).lean())!.currentPeriodEnd,
+    ).toEqual(new Date('2026-12-15T00:00:00Z'));
+    expect((await gift(giftId)).status).toBe('refunded');
+  });
+
   it('when 50 redemptions of one code race, then exactly one wins', async () => {
     const { giftId, code } = await deliveredGift();
     const results = await Promise.all(

@@ -19,7 +19,7 @@ import {
   sendSponsorReports,
 } from '../../src/sponsorship/sponsorship.service.js';
 import { sponsorshipDepsFrom } from '../../src/sponsorship/sponsorship-deps.js';
-import { charge, checkoutSession, postEvent, purchase, stripeEvent } from '../support/stripe-events.js';
+import { charge, checkoutSession, postEvent, purchase, stripeEvent, T0 } from '../support/stripe-events.js';
 import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 let app: TestApp;
@@ -182,6 +182,39 @@ describe('refunds of sponsorship payments', () => {
     expect((await poolReport(deps, String(campaign._id))).find((r) => r.currency === 'eur')!.refunded).toBe(
       2 * PRICE,
     );
+  });
+});
+
+describe('a sponsorship refund that fails', () => {
+  it('when a sponsorship refund fails and a smaller one is re-issued, then the pool holds what Stripe holds: the payment less the re-issued refund', async () => {
+    const eurPool = async () =>
+      (await poolReport(deps, String(campaign._id))).find((r) => r.currency === 'eur') ?? {
+        moneyIn: 0,
+        refunded: 0,
+      };
+    const before = await eurPool();
+    const bohdan = await sponsorPays('bohdan@example.com', 2 * PRICE);
+    const failed = {
+      id: `re_${bohdan.paymentIntent}`,
+      object: 'refund',
+      amount: 2 * PRICE,
+      currency: 'eur',
+      charge: `ch_${bohdan.paymentIntent}`,
+      payment_intent: bohdan.paymentIntent,
+      created: T0 + 100,
+      status: 'failed',
+      failure_reason: 'expired_or_canceled_card',
+      metadata: {},
+    };
+    const events = [
+      stripeEvent('charge.refunded', charge(bohdan, { amountRefunded: 2 * PRICE }), T0 + 100),
+      stripeEvent('refund.failed', failed, T0 + 200),
+      stripeEvent('charge.refunded', charge(bohdan, { amountRefunded: PRICE }), T0 + 300),
+    ];
+    for (const event of [...events, events[1]!]) expect((await postEvent(app.url, event)).status).toBe(200);
+
+    const after = await eurPool();
+    expect([after.moneyIn - before.moneyIn, after.refunded - before.refunded]).toEqual([2 * PRICE, PRICE]);
   });
 });
 

@@ -131,6 +131,29 @@ export async function startFakeStripe() {
       });
       return { refundId: id, balanceTransaction: bt };
     },
+    /** The refund fails later: Stripe books its money back (a `refund_failure` balance transaction). */
+    failRefund(
+      refundId: string,
+      input: { created: number; reason?: string; status?: 'failed' | 'canceled' },
+    ) {
+      const refund = objects.get(refundId)!;
+      const bt = balanceTransaction({
+        amount: Number(refund.amount),
+        currency: String(refund.currency),
+        created: input.created,
+        fee: 0,
+        source: refundId,
+        category: 'refund_failure',
+      });
+      const failed = {
+        ...refund,
+        status: input.status ?? 'failed',
+        failure_reason: input.reason ?? 'expired_or_canceled_card',
+        failure_balance_transaction: bt.id,
+      };
+      objects.set(refundId, failed);
+      return { refund: failed, balanceTransaction: bt };
+    },
     /**
      * A dispute of a charge: a chargeback withdraws the amount and a 15.00 fee (and `won` gives both
      * back); an `inquiry` moves nothing. `status` overrides what those imply (`lost`, `warning_closed`).
