@@ -5,6 +5,7 @@ import { idOf } from '../infra/stripe.js';
 import type { LedgerEntry } from '../ledger/ledger.model.js';
 import { findPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
 import { fromUnixSeconds } from '../shared/time.js';
+import { paymentOwnership } from './charge.events.js';
 import { type MembershipDeps, NotReadyYet, type Outcome } from './membership.service.js';
 
 // Disputes book money when Stripe moves it (docs/adr/0012-money-booked-when-stripe-moves-it.md):
@@ -108,7 +109,13 @@ export async function applyDispute(
   const chargeId = idOf(dispute.charge)!;
   const paymentIntentId = idOf(dispute.payment_intent);
   const payment = await findPayment(deps.db, [paymentIntentId, chargeId]);
-  if (!payment) throw new NotReadyYet(`dispute ${dispute.id}: its payment is not recorded yet`);
+  if (!payment) {
+    // Another app's charge on a shared account is not ours to book: a dispute names only its own
+    // date, so its age decides (charge.events.ts, paymentOwnership).
+    const madeAt = fromUnixSeconds(dispute.created);
+    if ((await paymentOwnership(deps, { madeAt })) === 'not_ours') return 'ignored';
+    throw new NotReadyYet(`dispute ${dispute.id}: its payment is not recorded yet`);
+  }
   const common = {
     currency: dispute.currency,
     email: payment.email,
