@@ -146,7 +146,7 @@ export function reportDocs(docs: ApiDocs): void {
   );
   report(
     '/reports/summary',
-    'Active members by plan and currency, MRR (yearly plans as twelfths), new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
+    'Active members by plan and currency (trials on rows of their own), MRR of paying subscriptions (every item × quantity less recurring discounts, normalised to a month), trials and what they bill after, gift members without a subscription, discounts that could not be priced, new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
     periodQuery,
   );
   report(

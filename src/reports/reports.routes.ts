@@ -13,6 +13,7 @@ import { zonedDayRange } from '../shared/time.js';
 import { reportPullModel } from '../staff/audit.model.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
+import { priceDiscounts } from './discount-prices.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
 import { growthReport } from './growth.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
@@ -107,14 +108,16 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
 
   router.get('/reports/summary', finance, async (req, res) => {
     const { from, to } = parseInput(periodQuery, req.query);
-    const report = await summaryReport(deps.db, zonedDayRange(from, to, deps.timeZone));
+    const priced = deps.stripe ? await priceDiscounts(deps.db, deps.stripe) : undefined;
+    const report = await summaryReport(deps.db, zonedDayRange(from, to, deps.timeZone), { priced });
     await audit(req, 'summary', 'json', { from, to }, report.activeByPlan.length);
     res.json({ timeZone: deps.timeZone, ...report });
   });
 
   router.get('/reports/growth', finance, async (req, res) => {
     const { from, to } = parseInput(growthQuery, req.query);
-    const days = await growthReport(deps.db, { from, to, timeZone: deps.timeZone });
+    const priced = deps.stripe ? await priceDiscounts(deps.db, deps.stripe) : undefined;
+    const days = await growthReport(deps.db, { from, to, timeZone: deps.timeZone, priced });
     await audit(req, 'growth', 'json', { from, to }, days.length);
     res.json({ timeZone: deps.timeZone, days });
   });

@@ -17,6 +17,8 @@ export interface Settle {
 export async function startFakeStripe() {
   const objects = new Map<string, StripeObject>();
   const requests: { path: string; query: URLSearchParams }[] = [];
+  /** Paths (as `/v1/…`) that answer Stripe's 500 `api_error`: one failing call in a report. */
+  const failing = new Set<string>();
   let seq = 0;
   const nextId = (prefix: string) => `${prefix}_fake${(++seq).toString().padStart(6, '0')}`;
 
@@ -195,6 +197,7 @@ export async function startFakeStripe() {
 
   function expand(value: unknown, path: string[]): unknown {
     if (path.length === 0) return value;
+    if (Array.isArray(value)) return value.map((v) => expand(v, path));
     const [head, ...rest] = path as [string, ...string[]];
     const object = (typeof value === 'string' ? objects.get(value) : value) as
       | Record<string, unknown>
@@ -304,8 +307,9 @@ export async function startFakeStripe() {
     req.resume();
     req.on('end', () => {
       // Checkout is the one write our flows need before a payment exists (gift purchases).
-      const [status, body] =
-        req.method === 'POST' && url.pathname === '/v1/checkout/sessions'
+      const [status, body] = failing.has(url.pathname)
+        ? [500, { error: { type: 'api_error', message: 'An unknown error occurred (fake).' } }]
+        : req.method === 'POST' && url.pathname === '/v1/checkout/sessions'
           ? [
               200,
               { id: nextId('cs'), object: 'checkout.session', url: 'https://checkout.stripe.com/c/pay/fake' },
@@ -321,10 +325,15 @@ export async function startFakeStripe() {
   return {
     ...world,
     requests,
+    /** From now on, every call to `path` (e.g. `/v1/balance_transactions`) fails as Stripe's 500 does. */
+    fail(path: string) {
+      failing.add(path);
+    },
     /** A fresh, empty account. */
     reset() {
       objects.clear();
       requests.length = 0;
+      failing.clear();
     },
     connection: {
       host: '127.0.0.1',
