@@ -78,6 +78,15 @@ export const reconciliationBody = z.strictObject({
       net: z.number().int(),
     }),
   ),
+  unchecked: z
+    .array(
+      z.strictObject({
+        what: z.enum(['balance_transactions', 'settlement', 'balance_transaction']),
+        reference: z.string().meta({ description: "A ledger entry's id, or `list` for Stripe's list itself" }),
+        error: z.string().meta({ description: 'What Stripe answered' }),
+      }),
+    )
+    .meta({ description: 'What a failing Stripe call left unchecked; the rest of the report stands' }),
 });
 
 export function reportDocs(docs: ApiDocs): void {
@@ -168,7 +177,7 @@ export function reportDocs(docs: ApiDocs): void {
   );
   report(
     '/reports/reconciliation',
-    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), and other Stripe activity such as payouts (finance, admin)",
+    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), other Stripe activity such as payouts, and what a failing Stripe call left unchecked (finance, admin)",
     periodQuery,
     {
       502: error('Stripe could not be reached'),

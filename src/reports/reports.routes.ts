@@ -158,8 +158,12 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
       }
       throw error;
     });
+    // A part Stripe would not answer for is not clean either: it was not checked.
     const problems =
-      report.missingOurs.length + report.missingStripe.length + report.amountDifferences.length;
+      report.missingOurs.length +
+      report.missingStripe.length +
+      report.amountDifferences.length +
+      report.unchecked.length;
     await audit(req, 'reconciliation', 'json', { from, to }, problems);
     res.json({ timeZone: deps.timeZone, from, to, clean: problems === 0, ...report });
   });

@@ -326,8 +326,9 @@ export async function startFakeStripe() {
     ...world,
     requests,
     /** From now on, every call to `path` (e.g. `/v1/balance_transactions`) fails as Stripe's 500 does. */
-    fail(path: string) {
+    fail(path: string): () => void {
       failing.add(path);
+      return () => failing.delete(path);
     },
     /** A fresh, empty account. */
     reset() {
