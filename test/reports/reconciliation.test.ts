@@ -400,7 +400,7 @@ describe('reconciliation against Stripe balance transactions', () => {
       ],
     });
     // Its charge has no settled entry to match, so it shows on Stripe's side until a run can settle it.
-    expect(body.missingOurs.map((m) => m.source)).toEqual([`ch_${p.paymentIntent}`]);
+    expect(body.missingOurs.map((m) => m.source)).toContain(`ch_${p.paymentIntent}`);
     expect(first.balanceTransaction.id).toMatch(/^txn_/);
   });
 
