@@ -82,7 +82,9 @@ export const reconciliationBody = z.strictObject({
     .array(
       z.strictObject({
         what: z.enum(['balance_transactions', 'settlement', 'balance_transaction']),
-        reference: z.string().meta({ description: "A ledger entry's id, or `list` for Stripe's list itself" }),
+        reference: z
+          .string()
+          .meta({ description: "A ledger entry's id, or `list` for Stripe's list itself" }),
         error: z.string().meta({ description: 'What Stripe answered' }),
       }),
     )

@@ -63,7 +63,11 @@ function scenario() {
   const weekly = purchase({ amount: 100, currency: 'usd' });
   const gifted = purchase({ amount: 500, currency: 'eur' });
   const ended = purchase({ amount: 400, currency: 'eur' });
-  const withItems = (p: typeof seats, status: string, change: (s: ReturnType<typeof subscription>) => object) => {
+  const withItems = (
+    p: typeof seats,
+    status: string,
+    change: (s: ReturnType<typeof subscription>) => object,
+  ) => {
     const s = subscription(p, status);
     return { ...s, created: p.at, ...change(s) };
   };
@@ -90,7 +94,9 @@ function scenario() {
     withItems(weekly, 'active', (s) => ({
       items: {
         object: 'list',
-        data: [{ ...s.items.data[0]!, price: { ...s.items.data[0]!.price, recurring: { interval: 'week' } } }],
+        data: [
+          { ...s.items.data[0]!, price: { ...s.items.data[0]!.price, recurring: { interval: 'week' } } },
+        ],
       },
     })),
     // A paying member's gift months: a trial, not paying.
@@ -129,42 +135,55 @@ async function summary() {
 
 it('when subscriptions with quantities, extra items, discounts, a weekly plan and a trial are delivered in any order, then MRR is what they bill a month and the trial is apart', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 9 }), async (seed, dup) => {
-      await Promise.all(
-        ['members', 'member_keys', 'subscriptions', 'subscription_observations', 'member_subscriptions', 'ledger', 'stripe_events'].map(
-          (c) => app.deps.db.collection(c).deleteMany({}),
-        ),
-      );
-      fake.reset();
-      const events: TestEvent[] = scenario();
-      events.push(events[dup]!);
-      const shuffled = events
-        .map((event, i) => ({ event, key: (seed * (i + 7919)) % 104_729 }))
-        .sort((a, b) => a.key - b.key)
-        .map(({ event }) => event);
-      for (const event of shuffled) await postEvent(app.url, event);
-      await settleStripeEvents(app);
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 1_000_000 }),
+      fc.integer({ min: 0, max: 9 }),
+      async (seed, dup) => {
+        await Promise.all(
+          [
+            'members',
+            'member_keys',
+            'subscriptions',
+            'subscription_observations',
+            'member_subscriptions',
+            'ledger',
+            'stripe_events',
+          ].map((c) => app.deps.db.collection(c).deleteMany({})),
+        );
+        fake.reset();
+        const events: TestEvent[] = scenario();
+        events.push(events[dup]!);
+        const shuffled = events
+          .map((event, i) => ({ event, key: (seed * (i + 7919)) % 104_729 }))
+          .sort((a, b) => a.key - b.key)
+          .map(({ event }) => event);
+        for (const event of shuffled) await postEvent(app.url, event);
+        await settleStripeEvents(app);
 
-      const report = await summary();
-      // EUR: (2 × 500 + 300) − 10 % = 1170; (12000 − 1200) / 12 = 900; 400 (no recurring discount).
-      // USD: 100 × 52 / 12 = 433.33.
-      expect(report.mrr).toEqual({ eur: 1170 + 900 + 400, usd: 433 });
-      expect(report.trialing).toEqual({ members: 1, mrrAfterTrial: { eur: 500 } });
-      expect(report.unpricedDiscounts).toBe(0);
-      expect(report.activeByPlan).toContainEqual({
-        plan: 'supporter',
-        interval: 'month',
-        currency: 'eur',
-        members: 1,
-        trialing: true,
-      });
-    }),
+        const report = await summary();
+        // EUR: (2 × 500 + 300) − 10 % = 1170; (12000 − 1200) / 12 = 900; 400 (no recurring discount).
+        // USD: 100 × 52 / 12 = 433.33.
+        expect(report.mrr).toEqual({ eur: 1170 + 900 + 400, usd: 433 });
+        expect(report.trialing).toEqual({ members: 1, mrrAfterTrial: { eur: 500 } });
+        expect(report.unpricedDiscounts).toBe(0);
+        expect(report.activeByPlan).toContainEqual({
+          plan: 'supporter',
+          interval: 'month',
+          currency: 'eur',
+          members: 1,
+          trialing: true,
+        });
+      },
+    ),
     { seed: 20261207, numRuns: deep(3) },
   );
 }, 120_000);
 
 it('when Stripe cannot be asked for a discount given by id, then MRR counts it undiscounted and says how many', async () => {
-  fake.fail('/v1/subscriptions/' + String((await app.deps.db.collection('subscriptions').findOne({ plan: 'patron' }))?._id));
+  fake.fail(
+    '/v1/subscriptions/' +
+      String((await app.deps.db.collection('subscriptions').findOne({ plan: 'patron' }))?._id),
+  );
   const report = await summary();
   expect(report.unpricedDiscounts).toBe(1);
   expect(report.mrr).toEqual({ eur: 1170 + 1000 + 400, usd: 433 });

@@ -379,7 +379,13 @@ describe('reconciliation against Stripe balance transactions', () => {
     const day = T0 + 86_400 * 6; // 2026-11-24
     const first = await contribution(1200, day);
     const p = purchase({ amount: 3400, currency: 'eur' });
-    fake.charge({ id: `ch_${p.paymentIntent}`, paymentIntent: p.paymentIntent, amount: 3400, currency: 'eur', created: day + 60 });
+    fake.charge({
+      id: `ch_${p.paymentIntent}`,
+      paymentIntent: p.paymentIntent,
+      amount: 3400,
+      currency: 'eur',
+      created: day + 60,
+    });
     // Stripe fails every lookup of this one payment, from the moment it is recorded.
     fake.fail(`/v1/payment_intents/${p.paymentIntent}`);
     await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), day + 60);
@@ -422,8 +428,16 @@ describe('reconciliation against Stripe balance transactions', () => {
       missingStripe: [],
       amountDifferences: [],
       unchecked: [
-        { what: 'balance_transactions', reference: 'list', error: 'StripeAPIError: An unknown error occurred (fake).' },
-        { what: 'balance_transactions', reference: unsettled.paymentIntent, error: 'not found in the part of the list Stripe answered' },
+        {
+          what: 'balance_transactions',
+          reference: 'list',
+          error: 'StripeAPIError: An unknown error occurred (fake).',
+        },
+        {
+          what: 'balance_transactions',
+          reference: unsettled.paymentIntent,
+          error: 'not found in the part of the list Stripe answered',
+        },
       ],
     });
     expect(settled.balanceTransaction.id).toMatch(/^txn_/);
