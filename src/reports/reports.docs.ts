@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { periodQuery, revenueQuery, supportersQuery } from './report-queries.js';
+import { periodQuery, revenueQuery, stripePeriodQuery, supportersQuery } from './report-queries.js';
 import { SUPPORTER_COLUMNS } from './supporters.report.js';
 
 // The reports in the OpenAPI document: what finance tools and scripts may rely on. Bodies are
@@ -187,6 +187,12 @@ export function reportDocs(docs: ApiDocs): void {
     },
     undefined,
     reconciliationBody,
+  );
+  report(
+    '/reports/reasons',
+    "Why money went back and members left, for whole local days from..to: refunds by Stripe's reason, status and currency; disputes by the cardholder's reason and status with Stripe's dispute fees; cancellations by the reason and feedback from the Customer Portal. Only charges our ledger holds. A Stripe list that fails is named under `unchecked` (finance, admin). format=csv gives one line per group.",
+    stripePeriodQuery,
+    { 503: error('Payments are not configured') },
   );
   report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

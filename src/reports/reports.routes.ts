@@ -16,12 +16,14 @@ import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { priceDiscounts } from './discount-prices.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
 import { growthReport } from './growth.report.js';
+import { REASONS_COLUMNS, reasonsCsvLines, reasonsReport } from './reasons.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
 import {
   growthQuery,
   periodQuery,
   reconciliationQuery,
   revenueQuery,
+  stripePeriodQuery,
   supportersQuery,
 } from './report-queries.js';
 import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
@@ -167,6 +169,40 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     await audit(req, 'reconciliation', 'json', { from, to }, problems);
     res.json({ timeZone: deps.timeZone, from, to, clean: problems === 0, ...report });
   });
+
+  /** A report that asks Stripe: 503 without Stripe; CSV or JSON. */
+  function stripeReport<R>(
+    path: string,
+    name: string,
+    run: (stripe: Stripe, period: { from: Date; to: Date }) => Promise<R>,
+    csv: { columns: readonly string[]; lines: (report: R) => object[] },
+  ) {
+    router.get(path, finance, async (req, res) => {
+      const { format, bom, from, to } = parseInput(stripePeriodQuery, req.query);
+      const { stripe } = deps;
+      if (!stripe) throw new AppError('payments_not_configured');
+      const report = await run(stripe, zonedDayRange(from, to, deps.timeZone));
+      if (format === 'csv') {
+        const lines = csv.lines(report);
+        res.type('text/csv; charset=utf-8').attachment(`${name}.csv`);
+        await pipeline(lines, csvStream([...csv.columns], { bom: bom === 'true' }), res);
+        await audit(req, name, 'csv', { from, to }, lines.length);
+        return;
+      }
+      await audit(req, name, 'json', { from, to }, csv.lines(report).length);
+      res.json({ timeZone: deps.timeZone, from, to, ...report });
+    });
+  }
+
+  stripeReport(
+    '/reports/reasons',
+    'reasons',
+    (stripe, period) => reasonsReport({ ...deps, stripe }, period),
+    {
+      columns: REASONS_COLUMNS,
+      lines: reasonsCsvLines,
+    },
+  );
 
   router.get('/reports/audit', admin, async (req, res) => {
     const { limit } = parseInput(

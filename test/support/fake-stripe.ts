@@ -107,7 +107,7 @@ export async function startFakeStripe() {
       }
       return { chargeId: id, paymentIntentId: paymentIntent, balanceTransaction: bt };
     },
-    refund(input: { charge: string; amount: number; created: number; settle?: Settle }) {
+    refund(input: { charge: string; amount: number; created: number; settle?: Settle; reason?: string }) {
       const charge = objects.get(input.charge)!;
       const id = nextId('re');
       const bt = balanceTransaction(
@@ -129,11 +129,19 @@ export async function startFakeStripe() {
         charge: input.charge,
         created: input.created,
         status: 'succeeded',
+        reason: input.reason ?? null,
         balance_transaction: bt.id,
       });
       return { refundId: id, balanceTransaction: bt };
     },
-    dispute(input: { id: string; charge: string; created: number; won?: number; settle?: Settle }) {
+    dispute(input: {
+      id: string;
+      charge: string;
+      created: number;
+      won?: number;
+      settle?: Settle;
+      reason?: string;
+    }) {
       const charge = objects.get(input.charge)!;
       const amount = Number(charge.amount);
       const currency = String(charge.currency);
@@ -172,6 +180,7 @@ export async function startFakeStripe() {
         charge: input.charge,
         created: input.created,
         status: input.won ? 'won' : 'needs_response',
+        reason: input.reason ?? 'general',
         balance_transactions: transactions,
       });
     },
@@ -252,7 +261,9 @@ export async function startFakeStripe() {
       return [
         200,
         list(
-          ofType('refund').filter((o) => o.charge === query.get('charge')),
+          ofType('refund').filter((o) =>
+            query.has('charge') ? o.charge === query.get('charge') : inCreatedRange(o, query),
+          ),
           query,
           path,
         ),
@@ -272,6 +283,8 @@ export async function startFakeStripe() {
       subscriptions: 'subscription',
       invoices: 'invoice',
       charges: 'charge',
+      disputes: 'dispute',
+      payouts: 'payout',
     };
     const type = listed[resource as keyof typeof listed];
     if (type && !id) {
