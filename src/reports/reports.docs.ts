@@ -194,5 +194,11 @@ export function reportDocs(docs: ApiDocs): void {
     stripePeriodQuery,
     { 503: error('Payments are not configured') },
   );
+  report(
+    '/reports/fees',
+    "Net after every Stripe fee, per local month and settlement currency, from Stripe's balance transactions for whole local days from..to: gross, refunds, disputes, processing fees, Billing/Radar fees (stripe_fee), Stripe Tax fees (tax_fee), conversion fees (stripe_fx_fee), net. The whole Stripe account (finance, admin). format=csv gives the same lines.",
+    stripePeriodQuery,
+    { 503: error('Payments are not configured') },
+  );
   report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

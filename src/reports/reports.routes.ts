@@ -15,6 +15,7 @@ import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { priceDiscounts } from './discount-prices.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
+import { NET_COLUMNS, netAfterFees } from './fees.report.js';
 import { growthReport } from './growth.report.js';
 import { REASONS_COLUMNS, reasonsCsvLines, reasonsReport } from './reasons.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
@@ -203,6 +204,11 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
       lines: reasonsCsvLines,
     },
   );
+
+  stripeReport('/reports/fees', 'fees', (stripe, period) => netAfterFees(stripe, period, deps.timeZone), {
+    columns: NET_COLUMNS,
+    lines: (report) => report.lines,
+  });
 
   router.get('/reports/audit', admin, async (req, res) => {
     const { limit } = parseInput(
