@@ -60,6 +60,39 @@ export interface Subscription {
   lastEventId: string;
   /** `imported`: adopted from the Stripe account or a members file (src/imports/). */
   source?: 'imported';
+  billing?: SubscriptionBilling;
+  trialEnd?: Date | null;
+  canceledAt?: Date | null;
+  cancellation?: { reason: string | null; feedback: string | null } | null;
+}
+
+/** A coupon as the mirror keeps it for MRR: what it takes off, on what, for how long. */
+export interface BillingCoupon {
+  id: string;
+  duration: string; // once | repeating | forever
+  percentOff: number | null;
+  amountOff: number | null;
+  currency: string | null;
+  amountOffByCurrency?: Record<string, number>;
+  /** Only these products' items are discounted (Stripe's `applies_to`). */
+  products?: string[];
+}
+
+/** A discount on the subscription, or on one item (`item`); its coupon once known. */
+export interface BillingDiscount {
+  id: string;
+  item?: string;
+  /** Unix seconds when a repeating coupon stops applying; null for forever (and once). */
+  end: number | null;
+  coupon?: BillingCoupon;
+}
+
+/** What a subscription bills per period: every item, then discounts (reports' MRR). */
+export interface SubscriptionBilling {
+  interval: string;
+  intervalCount: number;
+  items: { id: string; product: string | null; amount: number }[];
+  discounts: BillingDiscount[];
 }
 
 /** The mirror's fields that one subscription event determines. */
@@ -73,6 +106,12 @@ export interface SubscriptionState {
   currency: string;
   currentPeriodEnd?: Date;
   cancelAtPeriodEnd: boolean;
+  /** Absent on mirrors written before these were kept, and on checkout's first record. */
+  billing?: SubscriptionBilling;
+  trialEnd?: Date | null;
+  canceledAt?: Date | null;
+  /** Stripe's `cancellation_details` without the free-text comment (docs/privacy.md). */
+  cancellation?: { reason: string | null; feedback: string | null } | null;
 }
 
 /**
@@ -121,6 +160,10 @@ const subscriptionSchema = new Schema<Subscription>(
     lastEventCreated: { type: Number, required: true },
     lastEventId: { type: String, required: true },
     source: String,
+    billing: Schema.Types.Mixed,
+    trialEnd: Date,
+    canceledAt: Date,
+    cancellation: Schema.Types.Mixed,
   },
   { timestamps: true, versionKey: false },
 );

@@ -154,10 +154,23 @@ async function ensurePrice(
   return { lookupKey, priceId, action };
 }
 
+/** Every reason Stripe's Portal can offer, in its order. */
+const CANCELLATION_OPTIONS: Stripe.BillingPortal.ConfigurationCreateParams.Features.SubscriptionCancel.CancellationReason.Option[] =
+  [
+    'too_expensive',
+    'missing_features',
+    'switched_service',
+    'unused',
+    'customer_service',
+    'too_complex',
+    'low_quality',
+    'other',
+  ];
+
 /**
  * The Customer Portal configuration members are sent to: switch between tiers and intervals (with
  * proration), update the card, see invoices, change their email and address, cancel at the period's
- * end. Ours is the one carrying our metadata; its id is stored for the account page.
+ * end (saying why, if they like). Ours is the one carrying our metadata; its id is stored for the account page.
  */
 async function ensurePortalConfiguration(
   deps: StripeSetupDeps,
@@ -182,6 +195,9 @@ async function ensurePortalConfiguration(
         enabled: true,
         mode: 'at_period_end' as const,
         proration_behavior: 'none' as const,
+        // The Portal asks why; Stripe keeps the answer in the subscription's cancellation_details,
+        // which the mirror keeps for the cancellation reasons report (src/reports/README.md).
+        cancellation_reason: { enabled: true, options: CANCELLATION_OPTIONS },
       },
       subscription_update: {
         enabled: true,

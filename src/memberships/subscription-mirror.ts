@@ -3,9 +3,12 @@ import { isDuplicateKey } from '../infra/db.js';
 import { idOf } from '../infra/stripe.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import {
+  type BillingCoupon,
+  type BillingDiscount,
   type Member,
   type MemberStatus,
   membershipModels,
+  type SubscriptionBilling,
   type SubscriptionObservation,
   type SubscriptionState,
 } from './membership.model.js';
@@ -42,7 +45,71 @@ export function subscriptionState(
     currency: item?.price?.currency ?? 'usd',
     ...(periodEnd ? { currentPeriodEnd: fromUnixSeconds(periodEnd) } : {}),
     cancelAtPeriodEnd: subscription.cancel_at_period_end ?? false,
+    billing: billingOf(subscription),
+    trialEnd: subscription.trial_end ? fromUnixSeconds(subscription.trial_end) : null,
+    canceledAt: subscription.canceled_at ? fromUnixSeconds(subscription.canceled_at) : null,
+    cancellation: cancellationOf(subscription.cancellation_details),
   };
+}
+
+/**
+ * What the subscription bills each period, kept for MRR (src/reports/README.md): every item's price
+ * × quantity, and its discounts. Stripe's webhook payloads carry discounts as ids (`discounts` is
+ * expandable), so a coupon is kept when the object has it expanded and priced by the report
+ * otherwise. Every item of a subscription bills on the same interval (Stripe requires it).
+ */
+function billingOf(subscription: Stripe.Subscription): SubscriptionBilling {
+  const items = subscription.items?.data ?? [];
+  const recurring = items[0]?.price?.recurring;
+  const discountsOf = (list: (string | Stripe.Discount)[] | undefined, item?: string) =>
+    (list ?? []).map((d): BillingDiscount => {
+      if (typeof d === 'string') return { id: d, ...(item ? { item } : {}), end: null };
+      const coupon = d.source?.coupon;
+      return {
+        id: d.id,
+        ...(item ? { item } : {}),
+        end: d.end ?? null,
+        ...(coupon && typeof coupon === 'object' ? { coupon: couponOf(coupon) } : {}),
+      };
+    });
+  return {
+    interval: recurring?.interval ?? subscription.metadata?.interval ?? 'month',
+    intervalCount: recurring?.interval_count ?? 1,
+    items: items.map((item) => ({
+      id: item.id,
+      product: idOf(item.price?.product) ?? null,
+      amount: (item.price?.unit_amount ?? 0) * (item.quantity ?? 1),
+    })),
+    discounts: [
+      ...items.flatMap((item) => discountsOf(item.discounts, item.id)),
+      ...discountsOf(subscription.discounts),
+    ],
+  };
+}
+
+export const couponOf = (coupon: Stripe.Coupon): BillingCoupon => ({
+  id: coupon.id,
+  duration: coupon.duration,
+  percentOff: coupon.percent_off ?? null,
+  amountOff: coupon.amount_off ?? null,
+  currency: coupon.currency ?? null,
+  ...(coupon.currency_options
+    ? {
+        amountOffByCurrency: Object.fromEntries(
+          Object.entries(coupon.currency_options).map(([c, o]) => [c, o.amount_off]),
+        ),
+      }
+    : {}),
+  ...(coupon.applies_to?.products ? { products: coupon.applies_to.products } : {}),
+});
+
+/**
+ * Why it was canceled, as Stripe and the Customer Portal's prompt say. The free-text `comment` is
+ * not kept: it is the member's own words (personal data), read in Stripe when needed (docs/privacy.md).
+ */
+function cancellationOf(details: Stripe.Subscription.CancellationDetails | null | undefined) {
+  if (!details?.reason && !details?.feedback) return null;
+  return { reason: details.reason ?? null, feedback: details.feedback ?? null };
 }
 
 /** The subscription's first record, before Stripe's own subscription events fill it in. */

@@ -1,7 +1,8 @@
 import type { Connection } from 'mongoose';
 import { membershipModels } from '../memberships/membership.model.js';
-import { calendarKeys } from '../shared/time.js';
+import { calendarKeys, zonedDayRange } from '../shared/time.js';
 import { membersWithLatestSubscription, revenueOf } from './member-stream.js';
+import type { PricedDiscounts } from './mrr.js';
 
 export interface GrowthDay {
   day: string; // YYYY-MM-DD in the newsroom's time zone
@@ -29,10 +30,11 @@ function eachDay(from: string, to: string): string[] {
  * and how much monthly revenue there were at each day's end. One pass over members: each adds at
  * its joining day and takes away at its ending day, in constant memory. MRR uses each member's
  * latest subscription as it is now; a plan changed mid-range counts at its new price throughout.
+ * A trialing subscription is not revenue (the summary shows trials apart).
  */
 export async function growthReport(
   db: Connection,
-  options: { from: string; to: string; timeZone: string },
+  options: { from: string; to: string; timeZone: string; priced?: PricedDiscounts },
 ): Promise<GrowthDay[]> {
   const { Member } = membershipModels(db);
   const days = eachDay(options.from, options.to);
@@ -40,6 +42,8 @@ export async function growthReport(
   const joinedOn = new Array<number>(days.length).fill(0);
   const endedOn = new Array<number>(days.length).fill(0);
   const mrrChange = days.map(() => ({}) as Record<string, number>);
+  // Discounts are judged at the end of the range, as the summary judges them at its period's end.
+  const end = zonedDayRange(options.from, options.to, options.timeZone).to;
   let activeBefore = 0;
   const mrrBefore: Record<string, number> = {};
 
@@ -54,7 +58,7 @@ export async function growthReport(
     const joined = calendarKeys(member.joinedAt, options.timeZone).day;
     const ended = member.endedAt ? calendarKeys(member.endedAt, options.timeZone).day : undefined;
     if (joined > options.to || (ended && ended < options.from)) continue;
-    const revenue = revenueOf(subscription, member);
+    const revenue = revenueOf(subscription, member, end, options.priced);
     if (joined < options.from) {
       activeBefore++;
       if (revenue) add(mrrBefore, revenue.currency, revenue.twelfths);

@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { type Member, membershipModels, type Subscription } from '../memberships/membership.model.js';
+import { billedAt, type PricedDiscounts } from './mrr.js';
 
 type MemberFind = ReturnType<ReturnType<typeof membershipModels>['Member']['find']>;
 
@@ -24,21 +25,48 @@ export function membersWithLatestSubscription(
 
 /**
  * Subscription statuses that bring money in: Stripe's paying ones, and `external` (imported, with the
- * plan and amount the import gave). Every report counts revenue by this one rule.
+ * plan and amount the import gave). Every report counts revenue by this one rule. `trialing` is not
+ * paying: a trial (in this service, gift time on a subscription) bills nothing until it ends, and is
+ * reported apart (`trialValueOf`).
  */
-const PAYING = new Set(['active', 'trialing', 'past_due', 'external']);
+const PAYING = new Set(['active', 'past_due', 'external']);
+
+/**
+ * What the subscription bills, as twelfths of a month (a year's worth): from every item and its
+ * discounts when the mirror keeps them (mrr.ts), else from the plan's amount and interval (imported
+ * plans, mirrors written before the items were kept).
+ */
+export function billedTwelfths(sub: Subscription, at: Date, priced?: PricedDiscounts) {
+  if (sub.billing?.items.length) return billedAt(sub.billing, sub.currency, at, priced);
+  return { perPeriod: sub.amount, twelfths: sub.amount * (sub.interval === 'year' ? 1 : 12), unpriced: 0 };
+}
 
 /**
  * A member's monthly revenue in twelfths (yearly plans stay exact) while the member is active, from
  * its latest subscription: one that pays, or one canceled when the membership ended (it paid until
- * then). A canceled one under a membership that runs on (gift time) brings nothing.
+ * then). A canceled one under a membership that runs on (gift time) brings nothing. Discounts are
+ * judged at `at` (the end of the period the report covers).
  */
 export function revenueOf(
   sub: Subscription | undefined,
   member: Pick<Member, 'endedAt'>,
-): { currency: string; twelfths: number } | undefined {
+  at: Date,
+  priced?: PricedDiscounts,
+): { currency: string; twelfths: number; unpriced: number } | undefined {
   if (!sub || !(PAYING.has(sub.status) || (sub.status === 'canceled' && member.endedAt))) return undefined;
-  return { currency: sub.currency, twelfths: sub.amount * (sub.interval === 'year' ? 1 : 12) };
+  const billed = billedTwelfths(sub, at, priced);
+  return { currency: sub.currency, twelfths: billed.twelfths, unpriced: billed.unpriced };
+}
+
+/** What a trialing subscription will bill once its trial ends (twelfths), for the trial line. */
+export function trialValueOf(
+  sub: Subscription | undefined,
+  at: Date,
+  priced?: PricedDiscounts,
+): { currency: string; twelfths: number; unpriced: number } | undefined {
+  if (sub?.status !== 'trialing') return undefined;
+  const billed = billedTwelfths(sub, at, priced);
+  return { currency: sub.currency, twelfths: billed.twelfths, unpriced: billed.unpriced };
 }
 
 /** A member at an instant: joined before it, not ended by then. Summary and growth count alike. */

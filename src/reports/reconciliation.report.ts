@@ -39,7 +39,21 @@ export interface ReconciliationReport {
   /** Stripe activity that is not supporters' money (payouts, Stripe fees), summed for context. */
   otherActivity: { category: string; currency: string; count: number; net: number }[];
   stripeTransactions: number;
+  /**
+   * What could not be checked because a Stripe call failed (the rest of the report stands): the
+   * balance transaction list (`balance_transactions`: money missing on our side may be unlisted,
+   * and entries it would have matched are here, not in `missingStripe`), or one entry's lookup.
+   */
+  unchecked: { what: UncheckedWhat; reference: string; error: string }[];
 }
+
+type UncheckedWhat = 'balance_transactions' | 'settlement' | 'balance_transaction';
+
+/** A Stripe call failed: what Stripe said, for the person reading the report. */
+const stripeFailure = (error: unknown) => {
+  const e = error as { type?: string; message?: string };
+  return [e.type, e.message].filter(Boolean).join(': ') || String(error);
+};
 
 /** The transaction's amount in the currency the supporter paid in, signed as our ledger signs it. */
 function presentmentAmount(bt: Stripe.BalanceTransaction): { amount: number; currency: string } {
@@ -103,10 +117,29 @@ export async function reconcileWithStripe(
   const Ledger = ledgerModel(deps.db);
   const inPeriod = (at: Date) => at >= period.from && at < period.to;
 
+  const report: ReconciliationReport = {
+    matched: 0,
+    missingOurs: [],
+    missingStripe: [],
+    amountDifferences: [],
+    otherActivity: [],
+    stripeTransactions: 0,
+    unchecked: [],
+  };
+  // Each Stripe call that fails marks what it could not check; the report goes on without it.
+  const uncheckable = (what: UncheckedWhat, reference: string) => (error: unknown) => {
+    report.unchecked.push({ what, reference, error: stripeFailure(error) });
+    return undefined;
+  };
+  const settleFailed = new Set<string>();
   const unsettled = await Ledger.find({ occurredAt: { $gte: period.from, $lt: period.to }, settlement: null })
     .select({ _id: 1 })
     .lean();
-  for (const { _id } of unsettled) await settleLedgerEntry(deps, _id);
+  for (const { _id } of unsettled)
+    await settleLedgerEntry(deps, _id).catch((error) => {
+      settleFailed.add(_id);
+      uncheckable('settlement', _id)(error);
+    });
 
   // A $0 or out-of-band invoice has nothing in Stripe's balance to match (ledger README); the
   // revenue report shows out-of-band money apart.
@@ -117,21 +150,22 @@ export async function reconcileWithStripe(
   for (const entry of entries)
     for (const id of entry.settlement?.balanceTransactionIds ?? []) entryOfTransaction.set(id, entry);
 
-  const report: ReconciliationReport = {
-    matched: 0,
-    missingOurs: [],
-    missingStripe: [],
-    amountDifferences: [],
-    otherActivity: [],
-    stripeTransactions: 0,
-  };
   const stripeByEntry = new Map<string, Booked>();
   const other = new Map<string, ReconciliationReport['otherActivity'][number]>();
-  for await (const bt of deps.stripe.balanceTransactions.list({
-    created: { gte: Math.floor(wide.from.getTime() / 1000), lt: Math.floor(wide.to.getTime() / 1000) },
-    limit: 100,
-    expand: ['data.source'],
-  })) {
+  let listed = true;
+  const transactions = async function* () {
+    try {
+      yield* deps.stripe.balanceTransactions.list({
+        created: { gte: Math.floor(wide.from.getTime() / 1000), lt: Math.floor(wide.to.getTime() / 1000) },
+        limit: 100,
+        expand: ['data.source'],
+      });
+    } catch (error) {
+      listed = false;
+      uncheckable('balance_transactions', 'list')(error);
+    }
+  };
+  for await (const bt of transactions()) {
     const created = new Date(bt.created * 1000);
     if (!SUPPORTER_CATEGORIES.has(bt.reporting_category)) {
       if (!inPeriod(created)) continue;
@@ -184,15 +218,32 @@ export async function reconcileWithStripe(
   const booked = new Map<string, Booked | undefined>();
   for (const entry of entries) {
     if (!inPeriod(entry.occurredAt)) continue;
-    booked.set(
-      entry._id,
-      stripeByEntry.get(entry._id) ??
-        (await bookedOutsideWindow(deps.stripe, entry.settlement?.balanceTransactionIds)),
-    );
+    const ids = entry.settlement?.balanceTransactionIds;
+    // After a list cut short, an entry seen only in part is read one transaction at a time.
+    const seen = stripeByEntry.get(entry._id);
+    const whole = seen && (listed || seen.ids.length === ids?.length) ? seen : undefined;
+    let failed = false;
+    const stripe =
+      whole ??
+      (await bookedOutsideWindow(deps.stripe, ids).catch((error) => {
+        failed = true;
+        return uncheckable('balance_transaction', entry._id)(error);
+      }));
+    if (!stripe && (failed || settleFailed.has(entry._id))) continue;
+    if (!stripe && !listed) {
+      report.unchecked.push({
+        what: 'balance_transactions',
+        reference: entry._id,
+        error: 'not found in the part of the list Stripe answered',
+      });
+      continue;
+    }
+    booked.set(entry._id, stripe);
   }
   const refundsMatched = refundChainsThatMatch(entries, booked);
   for (const entry of entries) {
-    if (!inPeriod(entry.occurredAt)) continue;
+    // Entries a failing Stripe call left unchecked are listed as such, not judged.
+    if (!inPeriod(entry.occurredAt) || !booked.has(entry._id)) continue;
     const stripe = booked.get(entry._id);
     if (refundsMatched.has(entry.chargeId ?? '') && entry.kind === 'refund') {
       report.stripeTransactions += stripe?.ids.length ?? 0;
@@ -287,6 +338,16 @@ export function reconciliationCsvLines(report: ReconciliationReport) {
       stripe: '',
       at: m.occurredAt,
       stripe_source: '',
+    })),
+    ...report.unchecked.map((u) => ({
+      problem: 'unchecked',
+      reference: u.reference,
+      kind: u.what,
+      currency: '',
+      ours: '',
+      stripe: '',
+      at: '',
+      stripe_source: u.error,
     })),
     ...report.amountDifferences.map((d) => ({
       problem: 'amount_difference',

@@ -43,6 +43,14 @@ const period = (maxDays: number) =>
 export const periodQuery = period(3660);
 export const growthQuery = period(731);
 export const reconciliationQuery = period(93);
+/** Reports that ask Stripe for the period's objects (reasons, fees, payouts): JSON or CSV. */
+export const stripePeriodQuery = z
+  .object({ ...csvOptions, from: reportDay, to: reportDay.meta({ description: 'Inclusive' }) })
+  .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['to'] })
+  .refine(({ from, to }) => Date.parse(to) - Date.parse(from) < 93 * 86_400_000, {
+    message: 'the range may be at most 93 days',
+    path: ['to'],
+  });
 export const revenueQuery = z
   .object({
     ...csvOptions,

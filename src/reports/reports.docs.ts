@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { periodQuery, revenueQuery, supportersQuery } from './report-queries.js';
+import { periodQuery, revenueQuery, stripePeriodQuery, supportersQuery } from './report-queries.js';
 import { SUPPORTER_COLUMNS } from './supporters.report.js';
 
 // The reports in the OpenAPI document: what finance tools and scripts may rely on. Bodies are
@@ -82,6 +82,17 @@ export const reconciliationBody = z.strictObject({
       net: z.number().int(),
     }),
   ),
+  unchecked: z
+    .array(
+      z.strictObject({
+        what: z.enum(['balance_transactions', 'settlement', 'balance_transaction']),
+        reference: z
+          .string()
+          .meta({ description: "A ledger entry's id, or `list` for Stripe's list itself" }),
+        error: z.string().meta({ description: 'What Stripe answered' }),
+      }),
+    )
+    .meta({ description: 'What a failing Stripe call left unchecked; the rest of the report stands' }),
 });
 
 export function reportDocs(docs: ApiDocs): void {
@@ -150,7 +161,7 @@ export function reportDocs(docs: ApiDocs): void {
   );
   report(
     '/reports/summary',
-    'Active members by plan and currency, MRR (yearly plans as twelfths), new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
+    'Active members by plan and currency (trials on rows of their own), MRR of paying subscriptions (every item × quantity less recurring discounts, normalised to a month), trials and what they bill after, gift members without a subscription, discounts that could not be priced, new, churned, net growth and churn rate for whole local days from..to (finance, admin)',
     periodQuery,
   );
   report(
@@ -172,7 +183,7 @@ export function reportDocs(docs: ApiDocs): void {
   );
   report(
     '/reports/reconciliation',
-    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), and other Stripe activity such as payouts (finance, admin)",
+    "Our ledger against Stripe's balance transactions for whole local days from..to: matched, missing on our side, missing on Stripe's side, amount differences (expected empty), other Stripe activity such as payouts, and what a failing Stripe call left unchecked (finance, admin)",
     periodQuery,
     {
       502: error('Stripe could not be reached'),
@@ -180,6 +191,18 @@ export function reportDocs(docs: ApiDocs): void {
     },
     undefined,
     reconciliationBody,
+  );
+  report(
+    '/reports/reasons',
+    "Why money went back and members left, for whole local days from..to: refunds by Stripe's reason, status and currency; disputes by the cardholder's reason and status with Stripe's dispute fees; cancellations by the reason and feedback from the Customer Portal. Only charges our ledger holds. A Stripe list that fails is named under `unchecked` (finance, admin). format=csv gives one line per group.",
+    stripePeriodQuery,
+    { 503: error('Payments are not configured') },
+  );
+  report(
+    '/reports/fees',
+    "Net after every Stripe fee, per local month and settlement currency, from Stripe's balance transactions for whole local days from..to: gross, refunds, disputes, processing fees, Billing/Radar fees (stripe_fee), Stripe Tax fees (tax_fee), conversion fees (stripe_fx_fee), net. The whole Stripe account (finance, admin). format=csv gives the same lines.",
+    stripePeriodQuery,
+    { 503: error('Payments are not configured') },
   );
   report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

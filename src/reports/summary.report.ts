@@ -1,12 +1,25 @@
 import type { Connection } from 'mongoose';
-import { activeAt, membersWithLatestSubscription, revenueOf } from './member-stream.js';
+import { activeAt, membersWithLatestSubscription, revenueOf, trialValueOf } from './member-stream.js';
+import type { PricedDiscounts } from './mrr.js';
 
 export interface SummaryReport {
   from: string;
   to: string;
-  activeByPlan: { plan: string; interval: string; currency: string; members: number }[];
-  /** Monthly recurring revenue per currency, yearly plans counted as a twelfth (minor units). */
+  activeByPlan: PlanRow[];
+  /**
+   * Monthly recurring revenue per currency of paying subscriptions (not trials): every item's price
+   * × quantity less discounts, yearly and weekly plans normalised to a month (minor units).
+   */
   mrr: Record<string, number>;
+  /**
+   * Subscriptions in a trial (here: gift months, on a gift member's continuation or a paying
+   * member's subscription): how many, and what they will bill a month once the trial ends.
+   */
+  trialing: { members: number; mrrAfterTrial: Record<string, number> };
+  /** Members on gift time with no subscription at all. */
+  onGiftWithoutSubscription: number;
+  /** Subscriptions whose discount could not be priced, so MRR includes it undiscounted. */
+  unpricedDiscounts: number;
   new: number;
   churned: number;
   netGrowth: number;
@@ -20,12 +33,29 @@ export interface SummaryReport {
  * (member-stream.ts). One streamed pass over members with their latest subscription, in constant memory.
  */
 
+interface PlanRow {
+  plan: string;
+  interval: string;
+  currency: string;
+  members: number;
+  /** Present on the rows of subscriptions in a trial: not in MRR. */
+  trialing?: true;
+}
+
+const inMonths = (twelfths: Record<string, number>) =>
+  Object.fromEntries(Object.entries(twelfths).map(([currency, v]) => [currency, Math.round(v / 12)]));
+
 export async function summaryReport(
   db: Connection,
   period: { from: Date; to: Date },
+  options: { priced?: PricedDiscounts } = {},
 ): Promise<SummaryReport> {
-  const byPlan = new Map<string, { plan: string; interval: string; currency: string; members: number }>();
+  const byPlan = new Map<string, PlanRow>();
   const mrrTimesTwelve: Record<string, number> = {};
+  const trialTimesTwelve: Record<string, number> = {};
+  let trialing = 0;
+  let onGift = 0;
+  let unpricedDiscounts = 0;
   let joined = 0;
   let churned = 0;
   let activeAtStart = 0;
@@ -34,31 +64,38 @@ export async function summaryReport(
     if (member.endedAt && member.endedAt >= period.from && member.endedAt < period.to) churned++;
     if (activeAt(member, period.from)) activeAtStart++;
     if (!activeAt(member, period.to)) continue;
-    const revenue = revenueOf(latest, member);
-    const sub = revenue ? latest : undefined;
+    const revenue = revenueOf(latest, member, period.to, options.priced);
+    const trial = revenue ? undefined : trialValueOf(latest, period.to, options.priced);
+    const sub = revenue || trial ? latest : undefined;
     // No paying subscription: gift time, or (imported without a plan, lapsed payment) none.
     const unpaid = member.source === 'gift' ? 'gift' : 'none';
-    const key = sub ? `${sub.plan}|${sub.interval}|${sub.currency}` : `${unpaid}||`;
-    const row = byPlan.get(key) ?? {
+    const key = sub ? `${sub.plan}|${sub.interval}|${sub.currency}|${trial ? 'trial' : ''}` : `${unpaid}||`;
+    const row: PlanRow = byPlan.get(key) ?? {
       plan: sub?.plan ?? unpaid,
       interval: sub?.interval ?? '',
       currency: sub?.currency ?? '',
       members: 0,
+      ...(trial ? { trialing: true as const } : {}),
     };
     row.members++;
     byPlan.set(key, row);
-    if (revenue)
-      mrrTimesTwelve[revenue.currency] = (mrrTimesTwelve[revenue.currency] ?? 0) + revenue.twelfths;
+    if (!sub && unpaid === 'gift') onGift++;
+    const money = revenue ?? trial;
+    if (!money) continue;
+    const into = revenue ? mrrTimesTwelve : trialTimesTwelve;
+    into[money.currency] = (into[money.currency] ?? 0) + money.twelfths;
+    if (trial) trialing++;
+    if (money.unpriced) unpricedDiscounts++;
   }
-  // Summed in twelfths and divided once, so yearly plans do not lose a cent each to rounding.
-  const mrr = Object.fromEntries(
-    Object.entries(mrrTimesTwelve).map(([currency, v]) => [currency, Math.round(v / 12)]),
-  );
   return {
     from: period.from.toISOString(),
     to: period.to.toISOString(),
     activeByPlan: [...byPlan.values()].sort((a, b) => b.members - a.members),
-    mrr,
+    // Summed in twelfths and divided once, so yearly plans do not lose a cent each to rounding.
+    mrr: inMonths(mrrTimesTwelve),
+    trialing: { members: trialing, mrrAfterTrial: inMonths(trialTimesTwelve) },
+    onGiftWithoutSubscription: onGift,
+    unpricedDiscounts,
     new: joined,
     churned,
     netGrowth: joined - churned,

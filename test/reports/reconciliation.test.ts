@@ -376,6 +376,74 @@ describe('reconciliation against Stripe balance transactions', () => {
     }
   });
 
+  it("when one entry's Stripe lookup fails, then that entry is marked unchecked and the rest of the period is reconciled", async () => {
+    const day = T0 + 86_400 * 6; // 2026-11-24
+    const first = await contribution(1200, day);
+    const p = purchase({ amount: 3400, currency: 'eur' });
+    fake.charge({
+      id: `ch_${p.paymentIntent}`,
+      paymentIntent: p.paymentIntent,
+      amount: 3400,
+      currency: 'eur',
+      created: day + 60,
+    });
+    // Stripe fails every lookup of this one payment, from the moment it is recorded.
+    fake.fail(`/v1/payment_intents/${p.paymentIntent}`);
+    await send('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), day + 60);
+    const differing = await contribution(2500, day + 120, { stripeAmount: 2600 });
+
+    const body = await reconcile('2026-11-24', '2026-11-24');
+    expect(body).toMatchObject({
+      clean: false,
+      matched: 1,
+      missingStripe: [],
+      amountDifferences: [{ entryId: differing.p.paymentIntent, ours: 2500, stripe: 2600 }],
+      unchecked: [
+        {
+          what: 'settlement',
+          reference: p.paymentIntent,
+          error: 'StripeAPIError: An unknown error occurred (fake).',
+        },
+      ],
+    });
+    // Its charge has no settled entry to match, so it shows on Stripe's side until a run can settle it.
+    expect(body.missingOurs.map((m) => m.source)).toContain(`ch_${p.paymentIntent}`);
+    expect(first.balanceTransaction.id).toMatch(/^txn_/);
+  });
+
+  it('when Stripe fails to list the balance transactions, then entries already settled are still compared one by one and the rest is marked unchecked', async () => {
+    const day = T0 + 86_400 * 7; // 2026-11-25
+    const settled = await contribution(1500, day);
+    const unsettled = purchase({ amount: 700, currency: 'eur' }); // Stripe never booked it
+    await send('checkout.session.completed', checkoutSession(unsettled, { kind: 'one_time' }), day + 30);
+    const heal = fake.fail('/v1/balance_transactions');
+    const res = await fetch(`${app.url}/reports/reconciliation?from=2026-11-25&to=2026-11-25`, {
+      headers: finance,
+    }).finally(heal);
+    expect(res.status).toBe(200);
+    const body = reconciliationBody.parse(await res.json());
+    expect(body).toMatchObject({
+      clean: false,
+      matched: 1,
+      missingOurs: [],
+      missingStripe: [],
+      amountDifferences: [],
+      unchecked: [
+        {
+          what: 'balance_transactions',
+          reference: 'list',
+          error: 'StripeAPIError: An unknown error occurred (fake).',
+        },
+        {
+          what: 'balance_transactions',
+          reference: unsettled.paymentIntent,
+          error: 'not found in the part of the list Stripe answered',
+        },
+      ],
+    });
+    expect(settled.balanceTransaction.id).toMatch(/^txn_/);
+  });
+
   it('when the period is malformed, or payments are not configured, then it answers 422 or 503', async () => {
     const bad = await fetch(`${app.url}/reports/reconciliation?from=yesterday&to=2026-11-22`, {
       headers: finance,

@@ -17,6 +17,8 @@ export interface Settle {
 export async function startFakeStripe() {
   const objects = new Map<string, StripeObject>();
   const requests: { path: string; query: URLSearchParams }[] = [];
+  /** Paths (as `/v1/…`) that answer Stripe's 500 `api_error`: one failing call in a report. */
+  const failing = new Set<string>();
   let seq = 0;
   const nextId = (prefix: string) => `${prefix}_fake${(++seq).toString().padStart(6, '0')}`;
 
@@ -105,7 +107,7 @@ export async function startFakeStripe() {
       }
       return { chargeId: id, paymentIntentId: paymentIntent, balanceTransaction: bt };
     },
-    refund(input: { charge: string; amount: number; created: number; settle?: Settle }) {
+    refund(input: { charge: string; amount: number; created: number; settle?: Settle; reason?: string }) {
       const charge = objects.get(input.charge)!;
       const id = nextId('re');
       const bt = balanceTransaction(
@@ -127,6 +129,7 @@ export async function startFakeStripe() {
         charge: input.charge,
         created: input.created,
         status: 'succeeded',
+        reason: input.reason ?? null,
         balance_transaction: bt.id,
       });
       return { refundId: id, balanceTransaction: bt };
@@ -166,6 +169,7 @@ export async function startFakeStripe() {
       inquiry?: boolean;
       status?: string;
       settle?: Settle;
+      reason?: string;
     }) {
       const charge = objects.get(input.charge)!;
       const amount = Number(charge.amount);
@@ -208,6 +212,7 @@ export async function startFakeStripe() {
         created: input.created,
         status:
           input.status ?? (input.inquiry ? 'warning_needs_response' : input.won ? 'won' : 'needs_response'),
+        reason: input.reason ?? 'general',
         balance_transactions: transactions,
       });
     },
@@ -233,6 +238,7 @@ export async function startFakeStripe() {
 
   function expand(value: unknown, path: string[]): unknown {
     if (path.length === 0) return value;
+    if (Array.isArray(value)) return value.map((v) => expand(v, path));
     const [head, ...rest] = path as [string, ...string[]];
     const object = (typeof value === 'string' ? objects.get(value) : value) as
       | Record<string, unknown>
@@ -287,7 +293,9 @@ export async function startFakeStripe() {
       return [
         200,
         list(
-          ofType('refund').filter((o) => o.charge === query.get('charge')),
+          ofType('refund').filter((o) =>
+            query.has('charge') ? o.charge === query.get('charge') : inCreatedRange(o, query),
+          ),
           query,
           path,
         ),
@@ -307,6 +315,8 @@ export async function startFakeStripe() {
       subscriptions: 'subscription',
       invoices: 'invoice',
       charges: 'charge',
+      disputes: 'dispute',
+      payouts: 'payout',
     };
     const type = listed[resource as keyof typeof listed];
     if (type && !id) {
@@ -342,8 +352,9 @@ export async function startFakeStripe() {
     req.resume();
     req.on('end', () => {
       // Checkout is the one write our flows need before a payment exists (gift purchases).
-      const [status, body] =
-        req.method === 'POST' && url.pathname === '/v1/checkout/sessions'
+      const [status, body] = failing.has(url.pathname)
+        ? [500, { error: { type: 'api_error', message: 'An unknown error occurred (fake).' } }]
+        : req.method === 'POST' && url.pathname === '/v1/checkout/sessions'
           ? [
               200,
               { id: nextId('cs'), object: 'checkout.session', url: 'https://checkout.stripe.com/c/pay/fake' },
@@ -359,10 +370,16 @@ export async function startFakeStripe() {
   return {
     ...world,
     requests,
+    /** From now on, every call to `path` (e.g. `/v1/balance_transactions`) fails as Stripe's 500 does. */
+    fail(path: string): () => void {
+      failing.add(path);
+      return () => failing.delete(path);
+    },
     /** A fresh, empty account. */
     reset() {
       objects.clear();
       requests.length = 0;
+      failing.clear();
     },
     connection: {
       host: '127.0.0.1',
