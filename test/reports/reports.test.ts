@@ -261,7 +261,8 @@ describe('revenue', () => {
             row.outOfBand += e.amount;
             continue;
           }
-          if (e.kind === 'refund') row.refunds += signed;
+          // A failed refund's money came back: refunds are net of it.
+          if (e.kind === 'refund' || e.kind === 'refund_failure') row.refunds += signed;
           else if (e.kind === 'dispute' || e.kind === 'dispute_reversal') row.disputes += signed;
           else row.gross += signed;
           row.net += signed;
