@@ -8,7 +8,9 @@ import { claimOnce } from './claims.js';
 
 // Where each key's next free slot probably is, so a busy key costs one insert, not one per
 // request already counted. Only a hint: another process may have taken it, and then we move on.
-const nextSlotHint = new Map<string, number>();
+// Kept per database: a hint from another database's slots (a test's previous database) would
+// refuse requests that database never counted.
+const hints = new WeakMap<Connection, Map<string, number>>();
 
 /** Prefix of the slot documents' _id in the claims collection. */
 export const RATE_SLOT_PREFIX = 'rate:';
@@ -26,6 +28,8 @@ export async function takeSlot(
   now: Date,
 ): Promise<boolean> {
   const window = `${key}:${Math.floor(now.getTime() / windowMs)}`;
+  const nextSlotHint = hints.get(db) ?? new Map<string, number>();
+  hints.set(db, nextSlotHint);
   if (nextSlotHint.size > 10_000) nextSlotHint.clear();
   let slot = nextSlotHint.get(window) ?? 0;
   while (slot < limit) {

@@ -49,3 +49,30 @@ it('when an IP used up its sign-ups, then it is refused until the window ends (R
   for (let i = 0; i < 4; i++) again.push((await signUp()).status);
   expect(again).toEqual([202, 202, 202, 429]);
 });
+
+it('when one database used up an IP’s sign-ups, then an app on another database still gives that IP its whole allowance', async () => {
+  // A process counts each database's slots on their own: what one database counted (a test file's
+  // previous database, in a worker that runs many files) never refuses requests on another.
+  const other = await startTestApp({
+    deps: { clock },
+    config: testConfig({ NEWSLETTER_SIGNUPS_PER_IP: '3' }),
+  });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${other.url}/newsletters/subscriptions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.7.7.7' },
+        body: JSON.stringify({
+          email: `other${i}@example.com`,
+          lists: ['editors-picks'],
+          consentTextVersion: '2026-11',
+        }),
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([202, 202, 202, 429]);
+  } finally {
+    await other.close();
+  }
+});

@@ -52,6 +52,13 @@ export async function releaseTestDatabase(db: Connection): Promise<void> {
   await db.close();
 }
 
+/** Gives back every database this file still holds (test/support/each-file.ts); returns how many. */
+export async function releaseHeldDatabases(): Promise<number> {
+  const left = [...heldSlots.keys()];
+  await Promise.all(left.map((db) => releaseTestDatabase(db)));
+  return left.length;
+}
+
 /**
  * What a build left in each database, kept in a database of its own: a test that empties every
  * collection of its database (some do) must not wipe it too.

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import { fromRoot } from '../../src/infra/paths.js';
 import { FAST_ANSWER_FLOORS } from './answer-floors.js';
 
@@ -13,11 +13,16 @@ export interface ServerProcess {
 
 // A test that fails before it stops its process must not leave it running: an orphan keeps its port,
 // and once nobody reads its output it cannot even exit (its log writes block on the full pipe).
-// (Registered when a test file imports this: it runs after that file's tests.)
+// test/support/each-file.ts kills what a file left after that file's tests.
 const running = new Set<ChildProcess>();
-afterAll(() => {
+
+/** Kills every process this test file spawned and did not see exit; returns how many. */
+export function killSpawnedProcesses(): number {
+  const left = running.size;
   for (const child of running) child.kill('SIGKILL');
-});
+  running.clear();
+  return left;
+}
 
 /** Runs `src/server.ts` as its own process, the way `npm run dev` does, with exactly this environment. */
 export function spawnServer(env: Record<string, string>): ServerProcess {

@@ -80,6 +80,13 @@ const running = new Map<string, TestApp>();
 /** The test app listening at `url`, if this test file started it. */
 export const testAppAt = (url: string) => running.get(url);
 
+/** Closes every test app this file started and did not close; returns how many. */
+export async function closeRunningApps(): Promise<number> {
+  const left = [...running.values()];
+  await Promise.all(left.map((app) => app.close()));
+  return left.length;
+}
+
 /** The real app, listening on a random port, against the suite's database and stripe-mock. */
 export async function startTestApp(
   options: { db?: Connection; config?: Config; deps?: Partial<AppDeps> } = {},
