@@ -25,10 +25,9 @@ export const revenueBody = z.strictObject({
       disputes: z.number().int(),
       net: z.number().int(),
       payments: z.number().int(),
-      outOfBand: z
-        .number()
-        .int()
-        .meta({ description: 'Invoices paid outside Stripe: money received, not in gross, net or settlement' }),
+      outOfBand: z.number().int().meta({
+        description: 'Invoices paid outside Stripe: money received, not in gross, net or settlement',
+      }),
       settlement: z.array(settledMoney),
       unsettled: z.number().int().meta({ description: 'Entries Stripe has not booked yet' }),
     }),

@@ -284,7 +284,13 @@ describe('revenue', () => {
           Object.fromEntries(
             rows.map((r) => [
               `${r.period}|${r.currency}`,
-              { gross: r.gross, refunds: r.refunds, disputes: r.disputes, net: r.net, outOfBand: r.outOfBand },
+              {
+                gross: r.gross,
+                refunds: r.refunds,
+                disputes: r.disputes,
+                net: r.net,
+                outOfBand: r.outOfBand,
+              },
             ]),
           ),
         ).toEqual(Object.fromEntries(expected));
