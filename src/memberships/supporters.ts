@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { claimOnce } from '../infra/claims.js';
+import { isDuplicateKey } from '../infra/db.js';
 import { membershipModels, type SupporterTotal } from './membership.model.js';
 
 // "All thanks to 12,000 supporters": the number of active members, shown beside every campaign's
@@ -23,11 +24,15 @@ const readStored = (db: Connection) => totals(db).findById('active').lean<Suppor
 export async function recountSupporters(db: Connection, now: Date): Promise<number> {
   const before = await readStored(db);
   const count = await membershipModels(db).Member.countDocuments({ status: 'active' });
-  await totals(db).updateOne(
-    { _id: 'active' },
-    { $set: { count, countedAt: now, countedChange: before?.changeId ?? null } },
-    { upsert: true },
-  );
+  const store = (upsert: boolean) =>
+    totals(db).updateOne(
+      { _id: 'active' },
+      { $set: { count, countedAt: now, countedChange: before?.changeId ?? null } },
+      { upsert },
+    );
+  // Two processes starting at once both count: the loser of the race to create the document
+  // updates it instead (an upsert is not atomic on FerretDB, nor always on MongoDB).
+  await store(true).catch((error) => (isDuplicateKey(error) ? store(false) : Promise.reject(error)));
   return count;
 }
 

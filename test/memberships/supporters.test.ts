@@ -1,5 +1,5 @@
 import type { Connection } from 'mongoose';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { prepareSupportersTotal, supportersTotal } from '../../src/memberships/supporters.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
@@ -43,6 +43,24 @@ it('when the total was never counted but there are members, then a read says "no
   expect(await supportersTotal(db, start)).toBeUndefined();
   await expect.poll(() => supportersTotal(db, seconds(start, 1)), { timeout: 5_000 }).toBe(5);
   expect(counts()).toBe(1);
+});
+
+it("when another process creates the total between this one's count and its write, then this one updates it instead of failing to start", async () => {
+  const start = new Date('2026-11-20T10:00:00Z');
+  await join(3);
+  const model = membershipModels(db).SupporterTotal;
+  // An upsert is a find then an insert on FerretDB: two servers starting at once both insert, and
+  // the loser gets a duplicate key (seen in CI as a server that failed to start).
+  const spy = vi
+    .spyOn(model, 'updateOne')
+    .mockImplementationOnce((() =>
+      Promise.reject(Object.assign(new Error('E11000'), { code: 11000 }))) as never);
+  try {
+    expect(await prepareSupportersTotal(db, start)).toBe(3);
+  } finally {
+    spy.mockRestore();
+  }
+  expect(await supportersTotal(db, start)).toBe(3);
 });
 
 it('when a process prepares the total before answering, then the first read has it', async () => {
