@@ -185,6 +185,35 @@ describe('refunds of sponsorship payments', () => {
   });
 });
 
+describe('partial refunds of sponsorship payments', () => {
+  it('when part of a sponsorship payment is refunded, then the pool shrinks by that part, a second partial refund by its own part, and approvals draw only on what is left', async () => {
+    const anna = await sponsorPays('anna@example.com', 3 * PRICE);
+    const eur = async () => (await poolReport(deps, String(campaign._id))).find((r) => r.currency === 'eur')!;
+    // Stripe's charge.refunded carries the running total: 50.00, then 75.00 of 150.00.
+    const first = stripeEvent('charge.refunded', charge(anna, { amountRefunded: PRICE }), T0 + 100);
+    const second = stripeEvent('charge.refunded', charge(anna, { amountRefunded: 1.5 * PRICE }), T0 + 200);
+    expect((await postEvent(app.url, first)).status).toBe(200);
+    expect(await eur()).toMatchObject({
+      moneyIn: 3 * PRICE,
+      refunded: PRICE,
+      balance: 2 * PRICE,
+      available: 2,
+    });
+    for (const event of [second, first, second]) expect((await postEvent(app.url, event)).status).toBe(200);
+    expect(await eur()).toMatchObject({
+      moneyIn: 3 * PRICE,
+      refunded: 1.5 * PRICE,
+      balance: 1.5 * PRICE,
+      available: 1,
+    });
+
+    const outcomes = [];
+    for (const id of await confirmedRequests(2)) outcomes.push(await approve(id));
+    expect(outcomes).toEqual(['granted', 'waiting_for_funds']);
+    expect(await giftModel(app.deps.db).countDocuments({ status: 'paid' })).toBe(1);
+  });
+});
+
 describe('a sponsorship refund that fails', () => {
   it('when a sponsorship refund fails and a smaller one is re-issued, then the pool holds what Stripe holds: the payment less the re-issued refund', async () => {
     const eurPool = async () =>
