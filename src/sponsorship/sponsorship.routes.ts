@@ -309,8 +309,9 @@ export function sponsorshipDocs(docs: ApiDocs): void {
     method: 'post',
     path: '/sponsorships/{slug}/decisions',
     tags: ['Sponsorship'],
-    summary:
-      'Approve or decline requests in bulk, with a note (admin, editor). An approval the pool cannot pay for (empty, or in deficit after refunds) is queued: outcome `waiting_for_funds` with `code` (`pool_empty`, `pool_deficit`) and `message`; approve it again once money came in',
+    summary: 'Approve or decline requests in bulk, with a note (admin, editor)',
+    description:
+      'An approval the pool cannot pay for (empty, or in deficit after refunds) is queued: its outcome is `waiting_for_funds` with a `code` (`pool_empty`, `pool_deficit`) and a `message`, and the request is listed under `status=waiting_for_funds`. Approve it again once money came in.',
     ...secured,
     request: { params, body: { content: { 'application/json': { schema: decisionsSchema } } } },
     responses: { 200: ok('Outcome per request'), 401: error('No token'), 403: error('Role not allowed') },
@@ -319,8 +320,9 @@ export function sponsorshipDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/reports/sponsorship/{slug}',
     tags: ['Sponsorship'],
-    summary:
-      'Pool balance, money in, refunds, memberships given and `deficit` (what refunds took beyond what was left, minor units), per currency (finance, admin)',
+    summary: 'Pool balance, money in, refunds, memberships given and deficit, per currency (finance, admin)',
+    description:
+      '`deficit` (minor units) is what refunds and lost disputes took beyond what was left after memberships were given; those memberships stand, and approvals wait until new money covers the deficit and a membership.',
     ...secured,
     request: { params },
     responses: { 200: ok('Pools'), 401: error('No token'), 403: error('Role not allowed') },
