@@ -5,12 +5,19 @@ import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
 import { tallyAdd, tallyCount } from '../infra/tally.js';
-import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
+import { ledgerModel } from '../ledger/ledger.model.js';
 import { membershipModels } from '../memberships/membership.model.js';
 import type { LedgerRecorded, MemberJoined, PaymentChargedBack } from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
+import {
+  countsAsNewMember,
+  insideWindow,
+  isFirstPayment,
+  MEMBER_MONEY,
+  PAYMENT_KINDS,
+} from './counting-rules.js';
 import { logContribution, logRevocation } from './drive-log/log.service.js';
 
 export interface CampaignDeps {
@@ -18,8 +25,6 @@ export interface CampaignDeps {
   clock: Clock;
   logger: Logger;
 }
-
-const PAYMENT_KINDS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
 
 /** Campaigns whose window holds this instant: starts at or before it, ends after it. */
 function campaignsRunningAt(db: Connection, at: Date) {
@@ -109,9 +114,9 @@ async function addContribution(
  * converts; a 100 % promotion code never does). ADR 0011.
  */
 export async function countNewMember(deps: CampaignDeps, joined: MemberJoined): Promise<void> {
-  // A gift counted when it was paid (countGift); its recipient joining must not count it again.
-  // An imported supporter was a member before the drive: never a new one.
-  if (joined.source === 'gift' || joined.source === 'imported') return;
+  // A gift counted when it was paid (countGift); an imported supporter was a member before the
+  // drive. The rule is shared with campaigns:rebuild (counting-rules.ts).
+  if (!countsAsNewMember(joined.source)) return;
   if (joined.paid === false) return; // countPayingMember counts them when money arrives
   await countMember(deps, joined, joined.joinedAt);
 }
@@ -131,9 +136,6 @@ async function countMember(
   }
 }
 
-/** Ledger kinds of a member's money: through Stripe, or received outside it (ADR 0011). */
-const MEMBER_MONEY: readonly string[] = ['subscription_payment', 'out_of_band_payment'];
-
 /**
  * A member's payment with money counts them toward the campaigns running when they joined (a
  * member who joined with money is counted already; this is the trial that converts). Every payment
@@ -145,7 +147,7 @@ async function countPayingMember(deps: CampaignDeps, entry: LedgerRecorded): Pro
     .Member.findById(entry.memberId)
     .select({ source: 1, joinedAt: 1, campaign: 1 })
     .lean();
-  if (member?.source !== 'checkout') return; // gifts and imports: as countNewMember
+  if (!member || !countsAsNewMember(member.source)) return; // gifts and imports: as countNewMember
   await countMember(
     deps,
     { memberId: entry.memberId, joinedAt: member.joinedAt, campaign: member.campaign },
@@ -206,7 +208,7 @@ async function revoke(
  * takes their contribution back; one-time contributions count where a campaign says so.
  */
 export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
-  if (MEMBER_MONEY.includes(entry.kind)) return countPayingMember(deps, entry);
+  if ((MEMBER_MONEY as readonly string[]).includes(entry.kind)) return countPayingMember(deps, entry);
   if (entry.kind === 'one_time_payment') {
     for (const campaign of await campaignsRunningAt(deps.db, entry.occurredAt)) {
       if (campaign.counts.oneTime) {
@@ -256,17 +258,15 @@ async function takeBackPayment(
   // Whether the refunded payment was the first must not depend on which payments happen to be
   // recorded yet (a renewal can arrive before the first invoice): an invoice says so itself.
   const refunded = await ledgerModel(deps.db).findById(entry.reverses).lean();
-  const first = refunded?.billingReason
-    ? refunded.billingReason === 'subscription_create'
-      ? refunded
-      : null
+  const earliest = refunded?.billingReason
+    ? undefined
     : await ledgerModel(deps.db) // entries recorded before billingReason was kept
-        .findOne({ memberId: entry.memberId, kind: { $in: PAYMENT_KINDS } })
+        .findOne({ memberId: entry.memberId, kind: { $in: [...PAYMENT_KINDS] } })
         .sort({ occurredAt: 1 })
         .lean();
-  if (first?._id !== entry.reverses) return;
+  if (!isFirstPayment({ _id: entry.reverses, billingReason: refunded?.billingReason }, earliest?._id)) return;
   for (const campaign of await Campaign.find().lean<Campaign[]>()) {
-    if (!(campaign.startsAt <= entry.occurredAt && entry.occurredAt < campaign.endsAt)) continue;
+    if (!insideWindow(campaign, entry.occurredAt)) continue;
     const _id = `${campaign._id}:member:${entry.memberId}`;
     if (await Contribution.exists({ _id }))
       await revoke(deps, _id, campaign._id, entry.occurredAt, `first payment ${entry.reverses} ${how}`);

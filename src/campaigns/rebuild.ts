@@ -1,9 +1,17 @@
 import type { Connection } from 'mongoose';
-import { type LedgerKind, ledgerModel } from '../ledger/ledger.model.js';
+import { ledgerModel } from '../ledger/ledger.model.js';
 import { chargebackModel } from '../memberships/dispute.events.js';
 import { membershipModels } from '../memberships/membership.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
+import {
+  countsAsNewMemberFilter,
+  insideWindow,
+  insideWindowFilter,
+  isFirstPayment,
+  MEMBER_MONEY,
+  PAYMENT_KINDS,
+} from './counting-rules.js';
 
 export interface RebuildReport {
   slug: string;
@@ -18,12 +26,9 @@ export interface RebuildReport {
   notRevoked: string[];
 }
 
-const PAYMENTS: LedgerKind[] = ['subscription_payment', 'one_time_payment', 'gift_purchase'];
-const MEMBER_MONEY: LedgerKind[] = ['subscription_payment', 'out_of_band_payment'];
-
 /**
  * When each member's first payment was fully refunded or charged back, by the rule live counting follows
- * (campaign.service.ts applyLedgerEntry): the payment an invoice marks `subscription_create`, or, for
+ * (counting-rules.ts isFirstPayment): the payment an invoice marks `subscription_create`, or, for
  * entries from before that was kept, the member's earliest payment. One pass over the ledger: a
  * query per member would decode the whole ledger once per member on FerretDB.
  */
@@ -41,7 +46,7 @@ async function fromLedger(db: Connection): Promise<{ takenBack: Map<string, Date
     if (e.kind === 'refund' && e.fullRefund && e.reverses)
       fullRefunds.push({ reverses: e.reverses, occurredAt: e.occurredAt });
     if (MEMBER_MONEY.includes(e.kind) && e.memberId && e.amount > 0) paid.add(String(e.memberId));
-    if (!PAYMENTS.includes(e.kind) || !e.memberId) continue;
+    if (!PAYMENT_KINDS.includes(e.kind) || !e.memberId) continue;
     const memberId = String(e.memberId);
     payments.set(e._id, { memberId, occurredAt: e.occurredAt, billingReason: e.billingReason });
     const seen = earliest.get(memberId);
@@ -55,10 +60,7 @@ async function fromLedger(db: Connection): Promise<{ takenBack: Map<string, Date
   for (const refund of fullRefunds) {
     const payment = payments.get(refund.reverses);
     if (!payment) continue;
-    const first = payment.billingReason
-      ? payment.billingReason === 'subscription_create'
-      : earliest.get(payment.memberId)?.id === refund.reverses;
-    if (first)
+    if (isFirstPayment({ _id: refund.reverses, ...payment }, earliest.get(payment.memberId)?.id))
       takenBack.set(payment.memberId, [...(takenBack.get(payment.memberId) ?? []), refund.occurredAt]);
   }
   return { takenBack, paid };
@@ -75,13 +77,10 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
   const reports: RebuildReport[] = [];
   const { takenBack, paid } = await fromLedger(db);
   for (const campaign of await Campaign.find().sort({ startsAt: 1 }).lean<Campaign[]>()) {
-    // A reader who joined by redeeming a gift is not counted again: the gift counted when it was paid.
-    // An imported supporter was a member before the drive, whatever joinedAt the old system gave.
+    // Who joined inside the window in a way that counts (not by a gift, not by an import): the
+    // live count's own rule (counting-rules.ts), as a query.
     const members = await membershipModels(db)
-      .Member.find({
-        joinedAt: { $gte: campaign.startsAt, $lt: campaign.endsAt },
-        source: { $nin: ['gift', 'imported'] },
-      })
+      .Member.find({ joinedAt: insideWindowFilter(campaign), source: countsAsNewMemberFilter() })
       .select({ _id: 1, joinedPaying: 1 })
       .lean();
     // A member who joined without money (a trial, a 100 % code) counts once a payment brought some.
@@ -90,7 +89,7 @@ export async function rebuildCampaignCounts(db: Connection): Promise<RebuildRepo
     const expectedRevoked = new Set<string>();
     for (const member of counted) {
       const at = takenBack.get(String(member._id));
-      if (at?.some((t) => campaign.startsAt <= t && t < campaign.endsAt))
+      if (at?.some((t) => insideWindow(campaign, t)))
         expectedRevoked.add(`${campaign._id}:member:${member._id}`);
     }
     const stored = new Set(

@@ -32,7 +32,8 @@ export interface PoolAllocation {
   at: Date;
 }
 
-export type RequestStatus = 'unconfirmed' | 'requested' | 'approved' | 'declined';
+/** `waiting_for_funds`: approved while the pool could not pay (empty, or in deficit); approve again. */
+export type RequestStatus = 'unconfirmed' | 'requested' | 'waiting_for_funds' | 'approved' | 'declined';
 
 export interface SponsorshipRequest {
   _id: Types.ObjectId;

@@ -24,6 +24,7 @@ import {
   requestSponsorship,
   type SponsorshipDeps,
   sendSponsorReports,
+  waitingReason,
 } from './sponsorship.service.js';
 
 // Thin handlers: parse, call the service, answer. Readers' routes work as plain forms; staff routes
@@ -206,7 +207,7 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
   router.get('/sponsorships/:slug/requests', staff, async (req, res) => {
     const campaign = await campaignOf(String(req.params.slug));
     const status = parseInput(
-      z.enum(['unconfirmed', 'requested', 'approved', 'declined']).default('requested'),
+      z.enum(['unconfirmed', 'requested', 'waiting_for_funds', 'approved', 'declined']).default('requested'),
       req.query.status,
     );
     const requests = await sponsorshipModels(deps.db)
@@ -228,17 +229,23 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     });
   });
 
-  // Bulk decisions: each request decided once; an approval draws from the pool (or waits for money).
+  // Bulk decisions: each request decided once; an approval draws from the pool or, with no money
+  // for it, is queued (`waiting_for_funds`, with a code and a message saying why): one 4xx for a
+  // batch would hide the requests that were granted.
   router.post('/sponsorships/:slug/decisions', staff, async (req: Request, res) => {
-    await campaignOf(String(req.params.slug));
+    const campaign = await campaignOf(String(req.params.slug));
     const input = parseInput(decisionsSchema, req.body);
     const by = `staff:${req.staff?.email ?? 'unknown'}`;
-    const results = [];
+    const results: { id: string; outcome: string; code?: string; message?: string }[] = [];
     for (const id of input.ids)
       results.push({
         id,
         outcome: await decideRequest(deps, id, { decision: input.decision, note: input.note, by }),
       });
+    if (results.some((r) => r.outcome === 'waiting_for_funds')) {
+      const why = await waitingReason(deps, String(campaign._id));
+      for (const r of results) if (r.outcome === 'waiting_for_funds') Object.assign(r, why);
+    }
     res.json({ results });
   });
 
@@ -303,6 +310,8 @@ export function sponsorshipDocs(docs: ApiDocs): void {
     path: '/sponsorships/{slug}/decisions',
     tags: ['Sponsorship'],
     summary: 'Approve or decline requests in bulk, with a note (admin, editor)',
+    description:
+      'An approval the pool cannot pay for (empty, or in deficit after refunds) is queued: its outcome is `waiting_for_funds` with a `code` (`pool_empty`, `pool_deficit`) and a `message`, and the request is listed under `status=waiting_for_funds`. Approve it again once money came in.',
     ...secured,
     request: { params, body: { content: { 'application/json': { schema: decisionsSchema } } } },
     responses: { 200: ok('Outcome per request'), 401: error('No token'), 403: error('Role not allowed') },
@@ -311,7 +320,9 @@ export function sponsorshipDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/reports/sponsorship/{slug}',
     tags: ['Sponsorship'],
-    summary: 'Pool balance, money in, refunds and memberships given, per currency (finance, admin)',
+    summary: 'Pool balance, money in, refunds, memberships given and deficit, per currency (finance, admin)',
+    description:
+      '`deficit` (minor units) is what refunds and lost disputes took beyond what was left after memberships were given; those memberships stand, and approvals wait until new money covers the deficit and a membership.',
     ...secured,
     request: { params },
     responses: { 200: ok('Pools'), 401: error('No token'), 403: error('Role not allowed') },

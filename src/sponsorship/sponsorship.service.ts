@@ -13,6 +13,7 @@ import { idOf } from '../infra/stripe.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import type { DomainEvents, LedgerRecorded, PaymentChargedBack } from '../shared/domain-events.js';
+import { formatMoney } from '../shared/messages.js';
 import { allocate, poolState, recordPoolMoney, sponsorShare } from './pool.service.js';
 import { poolKey, type SponsorshipRequest, sponsorshipModels } from './sponsorship.model.js';
 
@@ -167,9 +168,10 @@ export type DecisionOutcome = 'granted' | 'declined' | 'waiting_for_funds' | 'al
 
 /**
  * Staff (or the rule) decide a request, once: the first decision stands. An approval draws one
- * membership from the pool whose unallocated money is oldest; with no money it waits (approving it
- * again later, after money came in, grants it). A grant is a gift of a year's membership, delivered
- * by the gift scheduler in the reader's language.
+ * membership from the pool whose unallocated money is oldest; with no money (an empty pool, or one
+ * in deficit after refunds) it waits as `waiting_for_funds`, and approving it again after money
+ * came in grants it. A grant is a gift of a year's membership, delivered by the gift scheduler in
+ * the reader's language.
  */
 export async function decideRequest(
   deps: SponsorshipDeps,
@@ -199,7 +201,14 @@ export async function decideRequest(
     return 'declined';
   }
   const allocation = request.allocation ?? (await drawFromPools(deps, request, now));
-  if (!allocation) return 'waiting_for_funds';
+  if (!allocation) {
+    // Queued where staff find it (`?status=waiting_for_funds`); the decision itself is kept.
+    await Request.updateOne(
+      { _id: request._id, status: 'requested' },
+      { $set: { status: 'waiting_for_funds', note: decision.note, decidedBy: decision.by, decidedAt: now } },
+    );
+    return 'waiting_for_funds';
+  }
   await grantSponsoredMembership(deps, request, now);
   await Request.updateOne(
     { _id: request._id },
@@ -259,13 +268,19 @@ export interface PoolReport {
   price: number;
   moneyIn: number;
   refunded: number;
+  /** Money in less refunds less memberships given: negative when refunds came after grants. */
   balance: number;
+  /**
+   * What refunds took out beyond what was left (0 or more, minor units): memberships already given
+   * stand, and no approval is granted from this pool until new money covers it and a membership.
+   */
+  deficit: number;
   membershipsGiven: number;
   /** Memberships the money can still pay for. */
   available: number;
 }
 
-/** Per currency: money in, refunds, memberships given and what is left (negative: a refund after grants). */
+/** Per currency: money in, refunds, memberships given, what is left and any deficit. */
 export async function poolReport(deps: SponsorshipDeps, campaignId: string): Promise<PoolReport[]> {
   const reports: PoolReport[] = [];
   for (const [currency, price] of Object.entries(deps.prices)) {
@@ -279,11 +294,38 @@ export async function poolReport(deps: SponsorshipDeps, campaignId: string): Pro
       moneyIn,
       refunded: moneyIn - state.funded,
       balance,
+      deficit: Math.max(0, -balance),
       membershipsGiven: state.allocations,
       available: Math.max(0, Math.floor(balance / price)),
     });
   }
   return reports;
+}
+
+export interface WaitingReason {
+  /** `pool_deficit`: refunds took out more than was left; `pool_empty`: no money for another. */
+  code: 'pool_deficit' | 'pool_empty';
+  message: string;
+}
+
+/** Why an approval of this campaign's requests waits, in words an editor can act on. */
+export async function waitingReason(deps: SponsorshipDeps, campaignId: string): Promise<WaitingReason> {
+  const inDeficit = (await poolReport(deps, campaignId)).filter((p) => p.deficit > 0);
+  const money = (amount: number, currency: string) => formatMoney(amount, currency.toUpperCase(), 'en');
+  if (inDeficit.length === 0)
+    return {
+      code: 'pool_empty',
+      message:
+        'The pool has no money for another membership. The approval waits (waiting_for_funds): approve it again once money comes in.',
+    };
+  const pools = inDeficit
+    .map((p) => `the ${p.currency.toUpperCase()} pool is in deficit by ${money(p.deficit, p.currency)}`)
+    .join('; ');
+  const needs = inDeficit.map((p) => money(p.deficit + p.price, p.currency)).join(' or ');
+  return {
+    code: 'pool_deficit',
+    message: `Refunds took out more than was left: ${pools}. Memberships already given stand. The approval waits (waiting_for_funds): approve it again once new money covers the deficit and one membership (${needs}).`,
+  };
 }
 
 /** What each sponsor's money gave, emailed to them (no reader is named). Answers what was sent. */

@@ -5,6 +5,8 @@ import { countGift, countOf, revokeGift } from '../../src/campaigns/campaign.ser
 import { rebuildCampaignCounts } from '../../src/campaigns/rebuild.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
+import { recordLedgerEntry } from '../../src/ledger/ledger.service.js';
+import { importMembers } from '../../src/memberships/member-import.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { createStaffUser } from '../../src/staff/staff-auth.service.js';
 import {
@@ -340,6 +342,33 @@ describe('rebuild', () => {
     await publishJoined(await joins(2));
     const [report] = await rebuildCampaignCounts(app.deps.db);
     expect(report).toMatchObject({ live: 2, stored: 2, recomputed: 2, missing: [], extra: [] });
+  });
+
+  it('when an imported supporter who joined inside the window pays during the drive, then neither the live count nor the rebuild counts them', async () => {
+    const deps = { db: app.deps.db, clock: app.deps.clock };
+    const email = `imported-${Math.random().toString(36).slice(2)}@example.com`;
+    const [memberId] = (
+      await importMembers(deps, [{ email, joinedAt: inWindow(1), status: 'active', labels: [] }], {
+        joinedVia: 'import:file',
+      })
+    ).ids;
+    // Their renewal, as an invoice.paid records it: the ledger tells campaigns that money arrived.
+    await recordLedgerEntry(
+      { ...deps, events: app.deps.events, timeZone: 'UTC' },
+      {
+        _id: `in_imported_${memberId}`,
+        kind: 'subscription_payment',
+        amount: 500,
+        currency: 'eur',
+        occurredAt: inWindow(2),
+        memberId: memberId!,
+        billingReason: 'subscription_cycle',
+      },
+    );
+    await publishJoined(await joins(1));
+    expect(await count()).toBe(1);
+    const [report] = await rebuildCampaignCounts(app.deps.db);
+    expect(report).toMatchObject({ live: 1, stored: 1, recomputed: 1, missing: [], extra: [] });
   });
 
   it('when counts are rebuilt from members and the ledger, then they agree; a tampered count is reported', async () => {

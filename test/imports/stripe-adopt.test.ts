@@ -141,6 +141,17 @@ describe('adopting the Stripe account', () => {
     });
   });
 
+  it('when a customer has two subscriptions, listed newest first as Stripe lists them, then the member joined when the first one started', async () => {
+    const listed = [];
+    for await (const sub of stripe.subscriptions.list({ status: 'all', limit: 100 }))
+      if (sub.customer === 'cus_A06' || sub.customer === 'cus_A03') listed.push(sub.id);
+    expect(listed).toEqual(['sub_A06b', 'sub_A06', 'sub_A03', 'sub_A03old']);
+    // A paying member who added a second subscription later: joined with the first.
+    expect((await member('cus_A06'))?.joinedAt).toEqual(new Date((1_610_000_000 + 60 * 86_400) * 1000));
+    // A member whose first subscription ended long ago: still joined then.
+    expect((await member('cus_A03'))?.joinedAt).toEqual(new Date(1_580_000_000 * 1000));
+  });
+
   it('when the account was adopted, then nobody was emailed and the drive counts none of them', async () => {
     expect(await emailModels(app.deps.db).EmailJob.countDocuments()).toBe(0);
     expect(await countOf(app.deps.db, campaign)).toBe(0);

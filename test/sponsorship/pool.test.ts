@@ -19,6 +19,7 @@ import {
   sendSponsorReports,
 } from '../../src/sponsorship/sponsorship.service.js';
 import { sponsorshipDepsFrom } from '../../src/sponsorship/sponsorship-deps.js';
+import { staffToken } from '../support/staff.js';
 import { charge, checkoutSession, postEvent, purchase, stripeEvent, T0 } from '../support/stripe-events.js';
 import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -120,6 +121,7 @@ describe('approvals draw from the pool', () => {
       moneyIn: 10 * PRICE,
       refunded: 0,
       balance: 0,
+      deficit: 0,
       membershipsGiven: 10,
       available: 0,
     });
@@ -182,6 +184,100 @@ describe('refunds of sponsorship payments', () => {
     expect((await poolReport(deps, String(campaign._id))).find((r) => r.currency === 'eur')!.refunded).toBe(
       2 * PRICE,
     );
+  });
+});
+
+describe('a pool in deficit', () => {
+  it('when refunds take out more than was left after grants, then the report shows the deficit, the grants stand, and approvals wait until new money covers the deficit and a membership', async () => {
+    const anna = await sponsorPays('anna@example.com', 3 * PRICE);
+    await sponsorPays('bohdan@example.com', 7 * PRICE);
+    for (const id of await confirmedRequests(10)) expect(await approve(id)).toBe('granted');
+    expect(
+      (await postEvent(app.url, stripeEvent('charge.refunded', charge(anna, { amountRefunded: 3 * PRICE }))))
+        .status,
+    ).toBe(200);
+
+    const finance = { authorization: (await staffToken(app.url, app.deps.db, 'finance')).authorization };
+    const editor = {
+      authorization: (await staffToken(app.url, app.deps.db, 'editor')).authorization,
+      'content-type': 'application/json',
+    };
+    const report = async () => {
+      const res = await fetch(`${app.url}/reports/sponsorship/birthday`, { headers: finance });
+      expect(res.status).toBe(200);
+      return ((await res.json()).pools as { currency: string }[]).find((p) => p.currency === 'eur');
+    };
+    const decide = async (ids: string[]) => {
+      const res = await fetch(`${app.url}/sponsorships/birthday/decisions`, {
+        method: 'POST',
+        headers: editor,
+        body: JSON.stringify({ ids, decision: 'approve' }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()).results as { id: string; outcome: string; code?: string; message?: string }[];
+    };
+    expect(await report()).toMatchObject({
+      moneyIn: 10 * PRICE,
+      refunded: 3 * PRICE,
+      balance: -3 * PRICE,
+      deficit: 3 * PRICE,
+      membershipsGiven: 10,
+      available: 0,
+    });
+
+    const [waiting] = await confirmedRequests(1);
+    const [result] = await decide([waiting!]);
+    expect(result).toMatchObject({ id: waiting, outcome: 'waiting_for_funds', code: 'pool_deficit' });
+    expect(result!.message).toMatch(/deficit by €150\.00/);
+    expect(result!.message).toMatch(/€200\.00/); // the deficit and one membership
+    // Queued where the editor finds it; the ten grants stand.
+    const listed = await fetch(`${app.url}/sponsorships/birthday/requests?status=waiting_for_funds`, {
+      headers: editor,
+    });
+    expect((await listed.json()).requests.map((r: { id: string }) => r.id)).toEqual([waiting]);
+    expect(await giftModel(app.deps.db).countDocuments({ status: 'paid' })).toBe(10);
+
+    // New money that only covers the deficit pays for no one yet.
+    await sponsorPays('carol@example.com', 3 * PRICE);
+    expect(await report()).toMatchObject({ balance: 0, deficit: 0, available: 0 });
+    expect(await decide([waiting!])).toEqual([
+      expect.objectContaining({ outcome: 'waiting_for_funds', code: 'pool_empty' }),
+    ]);
+    await sponsorPays('dmytro@example.com', PRICE);
+    expect(await decide([waiting!])).toEqual([{ id: waiting, outcome: 'granted' }]);
+    expect(await report()).toMatchObject({ balance: 0, deficit: 0, membershipsGiven: 11 });
+    expect(await sponsorshipModels(app.deps.db).Request.findById(waiting).lean()).toMatchObject({
+      status: 'approved',
+    });
+  });
+});
+
+describe('partial refunds of sponsorship payments', () => {
+  it('when part of a sponsorship payment is refunded, then the pool shrinks by that part, a second partial refund by its own part, and approvals draw only on what is left', async () => {
+    const anna = await sponsorPays('anna@example.com', 3 * PRICE);
+    const eur = async () => (await poolReport(deps, String(campaign._id))).find((r) => r.currency === 'eur')!;
+    // Stripe's charge.refunded carries the running total: 50.00, then 75.00 of 150.00.
+    const first = stripeEvent('charge.refunded', charge(anna, { amountRefunded: PRICE }), T0 + 100);
+    const second = stripeEvent('charge.refunded', charge(anna, { amountRefunded: 1.5 * PRICE }), T0 + 200);
+    expect((await postEvent(app.url, first)).status).toBe(200);
+    expect(await eur()).toMatchObject({
+      moneyIn: 3 * PRICE,
+      refunded: PRICE,
+      balance: 2 * PRICE,
+      available: 2,
+    });
+    for (const event of [second, first, second]) expect((await postEvent(app.url, event)).status).toBe(200);
+    expect(await eur()).toMatchObject({
+      moneyIn: 3 * PRICE,
+      refunded: 1.5 * PRICE,
+      balance: 1.5 * PRICE,
+      available: 1,
+    });
+
+    const outcomes = [];
+    for (const id of await confirmedRequests(2)) outcomes.push(await approve(id));
+    expect(outcomes).toEqual(['granted', 'waiting_for_funds']);
+    expect(await giftModel(app.deps.db).countDocuments({ status: 'paid' })).toBe(1);
   });
 });
 
