@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyDrive } from '../../bin/drive-verify-core.mjs';
+import { checkpointText, parseCheckpointText, parseNote, verifyDrive } from '../../bin/drive-verify-core.mjs';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
-import { checkpointBody, forgetCheckpoints } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import { forgetCheckpoints, noteTextHash } from '../../src/campaigns/drive-log/checkpoint.service.js';
 import {
   type Checkpoint,
   type LogLeaf,
@@ -61,38 +61,16 @@ function forget() {
   forgetCheckpoints(app.deps.db);
 }
 
-/** Rewrites a checkpoint's body and signs it again with the service's own key. */
-function resigned(c: Checkpoint, change: (fields: Record<string, string>) => void): Partial<Checkpoint> {
-  const fields = Object.fromEntries(
-    c.body
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
-  ) as Record<string, string>;
+/** Rewrites a checkpoint's signed text and signs it again, with the service's own key by default. */
+function resigned(
+  c: Checkpoint,
+  change: (fields: Record<string, string | number>) => void,
+  signer = createSigner(app.deps.config.transparency.keys),
+): Partial<Checkpoint> {
+  const fields: Record<string, string | number> = { ...parseCheckpointText(parseNote(c.note)!.text)! };
   change(fields);
-  const body = checkpointBody({
-    campaign: fields.campaign!,
-    slug: fields.slug!,
-    campaignEnds: new Date(fields.campaign_ends!),
-    sequence: Number(fields.sequence),
-    treeSize: Number(fields.tree_size),
-    root: fields.root!,
-    additions: Number(fields.additions),
-    revocations: Number(fields.revocations),
-    offset: Number(fields.offset_claimed),
-    count: Number(fields.count),
-    time: new Date(fields.time!),
-    previous: fields.previous === 'none' ? null : fields.previous!,
-  });
-  const signer = createSigner(app.deps.config.transparency.keys);
-  return {
-    body,
-    signature: signer.sign(body),
-    hash: createHash('sha256').update(body).digest('hex'),
-    count: Number(fields.count),
-    treeSize: Number(fields.tree_size),
-  };
+  const note = signer.signNote(checkpointText(fields), String(fields.origin));
+  return { note, hash: noteTextHash(note), count: Number(fields.count), treeSize: Number(fields.tree_size) };
 }
 
 const otherHex = (hex: string) => (hex[0] === 'a' ? 'b' : 'a') + hex.slice(1);
@@ -102,7 +80,7 @@ type CheckpointTamper =
   | 'count-unsigned'
   | 'body-count'
   | 'signature'
-  | 'unknown-kid'
+  | 'other-key'
   | 'resigned-count'
   | 'resigned-additions'
   | 'resigned-offset-kept-count'
@@ -145,14 +123,16 @@ async function tamperCheckpoint(how: CheckpointTamper, k: number): Promise<void>
   const set = (fields: Partial<Checkpoint>) => Checkpoint.updateOne({ _id: c._id }, { $set: fields });
   if (how === 'count-unsigned') await set({ count: c.count + 1 });
   if (how === 'body-count')
-    await set({ body: c.body.replace(/^count: (.*)$/m, (_, n) => `count: ${Number(n) + 1}`) });
-  if (how === 'signature')
-    await set({
-      signature: Buffer.from(
-        Buffer.from(c.signature, 'base64').map((b, i) => (i === 5 ? b ^ 1 : b)),
-      ).toString('base64'),
-    });
-  if (how === 'unknown-kid') await set({ kid: 'someone-else' });
+    await set({ note: c.note.replace(/^count: (.*)$/m, (_, n) => `count: ${Number(n) + 1}`) });
+  if (how === 'signature') {
+    const [text, line] = c.note.split('\n\n') as [string, string];
+    const [dash, name, signature] = line.trim().split(' ') as [string, string, string];
+    const flipped = Buffer.from(signature, 'base64').map((b, i) => (i === 5 ? b ^ 1 : b));
+    await set({ note: `${text}\n\n${dash} ${name} ${Buffer.from(flipped).toString('base64')}\n` });
+  }
+  if (how === 'other-key')
+    // The same text under the log's name, signed by a key the log does not publish.
+    await set(resigned(c, () => {}, createSigner([{ kid: 'someone-else', seed: randomBytes(32) }])));
   if (how === 'resigned-count')
     await set(
       resigned(c, (f) => {
@@ -177,13 +157,13 @@ async function tamperCheckpoint(how: CheckpointTamper, k: number): Promise<void>
   if (how === 'resigned-root')
     await set(
       resigned(c, (f) => {
-        f.root = otherHex(f.root!);
+        f.root = otherHex(String(f.root));
       }),
     );
   if (how === 'resigned-previous')
     await set(
       resigned(c, (f) => {
-        f.previous = f.previous === 'none' ? 'ab'.repeat(32) : otherHex(f.previous!);
+        f.previous = f.previous === 'none' ? 'ab'.repeat(32) : otherHex(String(f.previous));
       }),
     );
   if (how === 'removed') await Checkpoint.deleteOne({ _id: c._id });
@@ -234,7 +214,7 @@ describe('tampering with the stored log', () => {
           'count-unsigned',
           'body-count',
           'signature',
-          'unknown-kid',
+          'other-key',
           'resigned-count',
           'resigned-additions',
           'resigned-offset-kept-count',
@@ -295,3 +275,4 @@ describe('tampering with the stored log', () => {
 function verifyPinned(pin: { sequence: number; hash: string }, now = app.deps.clock.now()) {
   return verifyDrive({ fetchJson: fetchFrom(app), slug: campaign.slug, pinned: [pin], now });
 }
+
