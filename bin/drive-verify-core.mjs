@@ -14,8 +14,9 @@
 //  3. the leaves (public: kind and a salted commitment, nothing personal) hash to the latest signed
 //     root, and every checkpoint's additions and revocations are what those leaves say; every
 //     revocation names an earlier addition, each addition is revoked at most once;
-//  4. each count is offset + additions − revocations. The offset (members counted before the log
-//     existed) is the newsroom's claim: shown, never verified;
+//     every leaf is of the public form, and no commitment appears twice;
+//  4. each count is offset + additions − revocations, and never negative. The offset (members counted
+//     before the log existed) is the newsroom's claim: shown, never verified;
 //  5. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
 
@@ -292,13 +293,27 @@ async function noteProblem(note, vkeys) {
   return verified > 0 ? null : 'is not signed by a published key of this log';
 }
 
-/** Counts over leaves, checking that revocations are well-formed. */
+const COMMITMENT = /^[0-9a-f]{64}$/;
+
+/**
+ * Counts over leaves, checking that each is of the public form (a SHA-256 commitment in lowercase
+ * hex, `revokes` on revocations only), that no commitment appears twice (one record counted twice),
+ * and that revocations are well-formed.
+ */
 function tallyLeaves(leaves, problems) {
   let additions = 0;
   let revocations = 0;
   const revoked = new Set();
+  const seen = new Map();
   const prefix = [{ additions: 0, revocations: 0 }];
   leaves.forEach((leaf, i) => {
+    if (typeof leaf?.commitment !== 'string' || !COMMITMENT.test(leaf.commitment))
+      problems.push(`leaf ${i}: the commitment is not a SHA-256 in lowercase hex`);
+    else if (seen.has(leaf.commitment))
+      problems.push(`leaf ${i} repeats the commitment of leaf ${seen.get(leaf.commitment)}`);
+    else seen.set(leaf.commitment, i);
+    if (leaf?.index !== i) problems.push(`leaf ${i} says it is leaf ${leaf?.index}`);
+    if (leaf?.kind === 'add' && leaf.revokes !== undefined) problems.push(`leaf ${i} adds and revokes`);
     if (leaf?.kind === 'add') additions++;
     else if (leaf.kind === 'revoke') {
       const target = leaves[leaf.revokes];
@@ -335,6 +350,8 @@ export async function verifyDrive({
   // The log's identity: its origin (`<host>/drive/<slug>`, the checkpoints' first line) and its keys.
   const published = await fetchJson(`${base}/vkeys`);
   const origin = typeof published?.origin === 'string' ? published.origin : '';
+  if (!origin.endsWith(`/drive/${slug}`))
+    problems.push(`the log's origin (${origin || 'none'}) is not that of campaign ${slug}`);
   const vkeys = [];
   for (const vkey of Array.isArray(published?.vkeys) ? published.vkeys : []) {
     const parsedKey = await parseVkey(vkey);
@@ -358,6 +375,9 @@ export async function verifyDrive({
     }
     const unsigned = await noteProblem(note, vkeys);
     if (unsigned) problems.push(`checkpoint ${i} ${unsigned}`);
+    // A checkpoint of another log (another campaign, another newsroom) proves nothing about this one.
+    if (fields.origin !== origin) problems.push(`checkpoint ${i} is of another log (${fields.origin})`);
+    if (fields.count < 0) problems.push(`checkpoint ${i}: the count is negative`);
     // The listed fields are for convenience; the signed body is what counts, and they must agree.
     if (checkpoint.count !== fields.count || checkpoint.treeSize !== fields.tree_size)
       problems.push(`checkpoint ${i}: the listed count or size differs from the signed one`);

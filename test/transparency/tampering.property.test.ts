@@ -10,7 +10,7 @@ import {
   transparencyModels,
 } from '../../src/campaigns/drive-log/log.model.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
-import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
+import { forgetLoadedLogs, loadLog } from '../../src/campaigns/drive-log/tree-cache.js';
 import { deep } from '../support/depth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
@@ -276,3 +276,109 @@ function verifyPinned(pin: { sequence: number; hash: string }, now = app.deps.cl
   return verifyDrive({ fetchJson: fetchFrom(app), slug: campaign.slug, pinned: [pin], now });
 }
 
+/** Re-signs only the newest checkpoint, with the real key, over the root of the leaves as now stored. */
+async function resignNewestOverStoredLeaves(): Promise<void> {
+  forget();
+  const newest = checkpoints.at(-1)!;
+  const log = await loadLog(app.deps.db, String(campaign._id), newest.treeSize);
+  const root = log.tree.root(newest.treeSize).toString('base64');
+  await transparencyModels(app.deps.db)
+    .Checkpoint.updateOne(
+      { _id: newest._id },
+      {
+        $set: resigned(newest, (f) => {
+          f.root = root;
+        }),
+      },
+    )
+    .exec();
+  forget();
+}
+
+describe('a log re-signed with the real key', () => {
+  it('when an early leaf is changed and only the newest checkpoint is re-signed over it, then the verifier refuses it: the older checkpoints are no longer a prefix', async () => {
+    const { Leaf } = transparencyModels(app.deps.db);
+    await Leaf.updateOne({ _id: leaves[0]!._id }, { $set: { commitment: otherHex(leaves[0]!.commitment) } });
+    await resignNewestOverStoredLeaves();
+    try {
+      const result = await verify(app, campaign);
+      const n = checkpoints.length - 1;
+      // The leaves hash to the newest root and every count adds up: only the proof says no.
+      expect(result.problems).toEqual([`checkpoint ${n} is not consistent with checkpoint ${n - 1}`]);
+      expect(result.ok).toBe(false);
+    } finally {
+      await restore();
+    }
+  });
+
+  it('when a newest leaf’s commitment is not a SHA-256, or repeats another leaf’s, then the verifier names that leaf', async () => {
+    const { Leaf } = transparencyModels(app.deps.db);
+    const last = leaves.at(-1)!;
+    for (const [commitment, problem] of [
+      [last.commitment.toUpperCase(), `leaf ${last.index}: the commitment is not a SHA-256 in lowercase hex`],
+      [leaves[0]!.commitment, `leaf ${last.index} repeats the commitment of leaf 0`],
+    ] as const) {
+      await Leaf.updateOne({ _id: last._id }, { $set: { commitment } });
+      await resignNewestOverStoredLeaves();
+      try {
+        expect((await verify(app, campaign)).problems).toEqual([problem]);
+      } finally {
+        await restore();
+      }
+    }
+  });
+
+  it('when a checkpoint says a negative count whose sum adds up, then the verifier refuses it', async () => {
+    const newest = checkpoints.at(-1)!;
+    await transparencyModels(app.deps.db)
+      .Checkpoint.updateOne(
+        { _id: newest._id },
+        {
+          $set: resigned(newest, (f) => {
+            f.revocations = Number(f.additions) + Number(f.offset_claimed) + 1;
+            f.count = -1;
+          }),
+        },
+      )
+      .exec();
+    forget();
+    try {
+      expect((await verify(app, campaign)).problems).toContain(
+        `checkpoint ${newest.sequence}: the count is negative`,
+      );
+    } finally {
+      await restore();
+    }
+  });
+
+  it('when another campaign’s log is served for this campaign, or a checkpoint is re-signed under another log’s name, then the verifier refuses it', async () => {
+    const other = await newCampaign(app);
+    await checkpoint(app, other);
+    const redirected = (path: string) =>
+      fetchFrom(app)(path.replace(`/campaigns/${campaign.slug}/`, `/campaigns/${other.slug}/`));
+    const served = await verifyDrive({
+      fetchJson: redirected,
+      slug: campaign.slug,
+      now: app.deps.clock.now(),
+    });
+    expect(served.ok).toBe(false);
+    expect(served.problems[0]).toMatch(
+      new RegExp(`^the log's origin \\(.*/drive/${other.slug}\\) is not that of campaign ${campaign.slug}$`),
+    );
+
+    const newest = checkpoints.at(-1)!;
+    const renamed = resigned(newest, (f) => {
+      f.origin = String(f.origin).replace(campaign.slug, other.slug);
+    });
+    await transparencyModels(app.deps.db).Checkpoint.updateOne({ _id: newest._id }, { $set: renamed }).exec();
+    forget();
+    try {
+      const result = await verify(app, campaign);
+      expect(result.problems).toContain(
+        `checkpoint ${newest.sequence} is of another log (${renamed.note!.split('\n')[0]})`,
+      );
+    } finally {
+      await restore();
+    }
+  });
+});
