@@ -7,19 +7,23 @@ export interface PublicLeaf {
   revokes?: number;
 }
 export interface CheckpointFields {
-  campaign: string;
+  /** The log's identity, `<host>/drive/<slug>`: the checkpoint's first line and its key name. */
+  origin: string;
+  /** The origin's last segment. */
   slug: string;
+  tree_size: number;
+  /** The RFC 6962 root hash in base64, as signed. */
+  root: string;
+  campaign: string;
   campaign_ends: string;
   sequence: number;
-  tree_size: number;
-  root: string;
   additions: number;
   revocations: number;
   offset_claimed: number;
   count: number;
   time: string;
   previous: string;
-  /** SHA-256 of the signed body. */
+  /** SHA-256 of the signed note text. */
   hash: string;
 }
 export type ReceiptResult = 'verified' | 'revoked' | 'pending' | 'not_found' | 'invalid' | 'unchecked';
@@ -35,6 +39,9 @@ export interface DriveVerification {
 export const FORMAT: string;
 export function toHex(bytes: Uint8Array): string;
 export function fromHex(hex: string): Uint8Array;
+/** Strict, padded, canonical base64; null for anything else. */
+export function fromBase64(text: string): Uint8Array | null;
+export function toBase64(bytes: Uint8Array): string;
 export function sha256Hex(text: string): Promise<string>;
 export function leafHash(leafData: string): Promise<Uint8Array>;
 export function leafDataOf(leaf: Pick<PublicLeaf, 'kind' | 'commitment' | 'revokes'>): string;
@@ -60,8 +67,16 @@ export function verifyConsistency(
   firstRoot: Uint8Array,
   secondRoot: Uint8Array,
 ): Promise<boolean>;
-export function checkpointBody(fields: Record<string, string | number>): string;
-export function parseCheckpointBody(body: string): CheckpointFields | null;
+export function checkpointText(fields: Record<string, string | number>): string;
+export function parseCheckpointText(text: string): Omit<CheckpointFields, 'hash'> | null;
+export interface NoteSignature {
+  name: string;
+  /** The 4-byte key id, hex. */
+  keyId: string;
+  signature: Uint8Array;
+}
+export function parseNote(note: string): { text: string; signatures: NoteSignature[] } | null;
+export function parseVkey(vkey: string): Promise<{ name: string; keyId: string; key: CryptoKey } | null>;
 export function verifyDrive(options: {
   fetchJson: (path: string) => Promise<unknown>;
   slug: string;

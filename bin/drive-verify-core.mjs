@@ -5,21 +5,24 @@
 // (SHA-256, Ed25519) and a `fetchJson(path)` the caller provides.
 //
 // What it checks, from the public API alone:
-//  1. every checkpoint is signed (Ed25519) by a key published at /.well-known/membership-drive-keys.json;
+//  1. every checkpoint is a C2SP signed note (c2sp.org/signed-note) whose text is a C2SP
+//     tlog-checkpoint (c2sp.org/tlog-checkpoint) for this campaign's log, signed (Ed25519) by a
+//     verifier key the log publishes (`/campaigns/:slug/transparency/vkeys`), as docs/adr/0014 says;
 //  2. checkpoints form a chain: each names the previous one's hash, sequence numbers and sizes never
 //     go back, and a consistency proof (RFC 6962 / RFC 9162) shows each tree extends the one before,
 //     so nothing logged was ever removed or rewritten;
 //  3. the leaves (public: kind and a salted commitment, nothing personal) hash to the latest signed
 //     root, and every checkpoint's additions and revocations are what those leaves say; every
 //     revocation names an earlier addition, each addition is revoked at most once;
-//  4. each count is offset + additions − revocations. The offset (members counted before the log
-//     existed) is the newsroom's claim: shown, never verified;
+//     every leaf is of the public form, and no commitment appears twice;
+//  4. each count is offset + additions − revocations, and never negative. The offset (members counted
+//     before the log existed) is the newsroom's claim: shown, never verified;
 //  5. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
 
 const encoder = new TextEncoder();
 
-export const FORMAT = 'membership-drive checkpoint v1';
+export const FORMAT = 'membership-drive checkpoint v2';
 /** Hourly checkpoints, with room for a late run of the job. */
 const STALE_MS = 2 * 3_600_000;
 
@@ -34,9 +37,15 @@ export function fromHex(hex) {
   return out;
 }
 
-function fromBase64(text) {
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+/** Standard, padded base64 (RFC 4648 §4), strictly: anything else is null. */
+export function fromBase64(text) {
+  if (typeof text !== 'string' || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
+  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return toBase64(bytes) === text ? bytes : null; // canonical: no stray bits in the padding
+}
+
+export function toBase64(bytes) {
+  return btoa(String.fromCharCode(...bytes));
 }
 
 async function sha256(bytes) {
@@ -162,76 +171,150 @@ export async function verifyConsistency(first, second, path, firstRoot, secondRo
   return sn === 0 && equal(fr, firstRoot) && equal(sr, secondRoot);
 }
 
+// A checkpoint (c2sp.org/tlog-checkpoint): origin, tree size, base64 root, then our extension lines:
+// a line naming their format, then `name: value` lines in this order.
 const FIELDS = [
   ['campaign', /^[0-9a-f]{24}$/],
-  ['slug', /^[a-z0-9-]{1,60}$/],
   ['campaign_ends', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
   ['sequence', /^(0|[1-9]\d*)$/],
-  ['tree_size', /^(0|[1-9]\d*)$/],
-  ['root', /^[0-9a-f]{64}$/],
   ['additions', /^(0|[1-9]\d*)$/],
   ['revocations', /^(0|[1-9]\d*)$/],
   ['offset_claimed', /^(0|[1-9]\d*)$/],
+  // A sign is read so that a negative count is reported as such, not as a format error.
   ['count', /^-?(0|[1-9]\d*)$/],
   ['time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
   ['previous', /^([0-9a-f]{64}|none)$/],
 ];
+const NUMBERS = ['sequence', 'tree_size', 'additions', 'revocations', 'offset_claimed', 'count'];
 
-/** The signed text of a checkpoint: a first line naming the format, then `name: value` lines. */
-export function checkpointBody(fields) {
-  return `${[FORMAT, ...FIELDS.map(([name]) => `${name}: ${fields[name]}`)].join('\n')}\n`;
+/** A note key name or origin: non-empty, no Unicode space, no `+`. */
+const isKeyName = (name) => typeof name === 'string' && name.length > 0 && !/[\s+]/u.test(name);
+
+/** The signed text of a checkpoint, from its fields (`root` in base64, as signed). */
+export function checkpointText(fields) {
+  return `${[
+    fields.origin,
+    fields.tree_size,
+    fields.root,
+    FORMAT,
+    ...FIELDS.map(([name]) => `${name}: ${fields[name]}`),
+  ].join('\n')}\n`;
 }
 
-/** Reads a signed checkpoint body strictly: exactly the format above, or null. */
-export function parseCheckpointBody(body) {
-  const lines = String(body).split('\n');
-  if (lines.length !== FIELDS.length + 2 || lines[0] !== FORMAT || lines.at(-1) !== '') return null;
-  const out = {};
+/** Reads a checkpoint's signed text strictly: exactly the format above, or null. */
+export function parseCheckpointText(text) {
+  const lines = String(text).split('\n');
+  if (lines.length !== FIELDS.length + 5 || lines.at(-1) !== '') return null;
+  const [origin, size, root, format] = lines;
+  if (!isKeyName(origin) || !/^(0|[1-9]\d*)$/.test(size) || fromBase64(root)?.length !== 32) return null;
+  if (format !== FORMAT) return null;
+  const out = { origin, slug: origin.slice(origin.lastIndexOf('/') + 1), tree_size: size, root };
   for (let i = 0; i < FIELDS.length; i++) {
     const [name, pattern] = FIELDS[i];
     const prefix = `${name}: `;
-    const line = lines[i + 1];
+    const line = lines[i + 4];
     if (!line.startsWith(prefix) || !pattern.test(line.slice(prefix.length))) return null;
     out[name] = line.slice(prefix.length);
   }
-  for (const name of ['sequence', 'tree_size', 'additions', 'revocations', 'offset_claimed', 'count'])
-    out[name] = Number(out[name]);
+  for (const name of NUMBERS) out[name] = Number(out[name]);
   return out;
 }
 
-async function importKeys(published) {
-  const keys = new Map();
-  for (const key of published?.keys ?? []) {
-    if (key.alg !== 'Ed25519' || key.jwk?.kty !== 'OKP' || key.jwk?.crv !== 'Ed25519') continue;
-    const jwk = { kty: 'OKP', crv: 'Ed25519', x: key.jwk.x };
-    keys.set(key.kid, await crypto.subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['verify']));
+/**
+ * Splits a signed note (c2sp.org/signed-note) into its text and signature lines, or null when it is
+ * not one: text ending in a newline, a blank line, then lines `— <key name> base64(key id || sig)`.
+ */
+export function parseNote(note) {
+  if (typeof note !== 'string') return null;
+  // No ASCII control character but the newline (signed-note, "Format").
+  for (let i = 0; i < note.length; i++) if (note.charCodeAt(i) < 0x20 && note[i] !== '\n') return null;
+  if (typeof note.isWellFormed === 'function' && !note.isWellFormed()) return null; // not UTF-8
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return null;
+  const [text, lines] = [note.slice(0, split + 1), note.slice(split + 2)];
+  if (lines === '' || !lines.endsWith('\n')) return null;
+  const signatures = [];
+  for (const line of lines.slice(0, -1).split('\n')) {
+    if (!line.startsWith('\u2014 ')) return null;
+    const rest = line.slice(2);
+    const space = rest.indexOf(' ');
+    const [name, bytes] = [rest.slice(0, space), fromBase64(rest.slice(space + 1))];
+    if (space < 0 || !isKeyName(name) || !bytes || bytes.length < 5) return null;
+    signatures.push({ name, keyId: toHex(bytes.subarray(0, 4)), signature: bytes.subarray(4) });
   }
-  return keys;
+  return { text, signatures };
 }
 
-async function verifySignature(keys, checkpoint) {
-  const key = keys.get(checkpoint.kid);
-  if (!key || typeof checkpoint.signature !== 'string') return false;
-  try {
-    return await crypto.subtle.verify(
-      { name: 'Ed25519' },
-      key,
-      fromBase64(checkpoint.signature),
-      encoder.encode(checkpoint.body),
-    );
-  } catch {
-    return false;
-  }
+/** SHA-256(name || 0x0A || 0x01 || Ed25519 key)[:4], in hex: a note key's id. */
+async function keyIdOf(name, key) {
+  return toHex((await sha256(concat(encoder.encode(name), Uint8Array.of(0x0a, 0x01), key))).subarray(0, 4));
 }
 
-/** Counts over leaves, checking that revocations are well-formed. */
+/**
+ * Reads a verifier key `<name>+<hex key id>+base64(0x01 || Ed25519 key)`: { name, keyId, key }, the
+ * key imported for WebCrypto, or null when it is not an Ed25519 vkey or its id does not match.
+ */
+export async function parseVkey(vkey) {
+  const text = String(vkey);
+  const [first, second] = [text.indexOf('+'), text.indexOf('+', text.indexOf('+') + 1)];
+  if (first < 0 || second < 0) return null;
+  const [name, keyId, material] = [
+    text.slice(0, first),
+    text.slice(first + 1, second),
+    fromBase64(text.slice(second + 1)),
+  ];
+  if (!isKeyName(name) || !/^[0-9a-f]{8}$/.test(keyId) || material?.length !== 33 || material[0] !== 0x01)
+    return null;
+  const raw = material.subarray(1);
+  if ((await keyIdOf(name, raw)) !== keyId) return null;
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
+  return { name, keyId, key };
+}
+
+/**
+ * Checks a parsed note's signatures as signed-note requires: those of unknown keys are ignored,
+ * every one by a known key (same name and id) must verify, and at least one must. Answers a problem,
+ * or null when the note verifies.
+ */
+async function noteProblem(note, vkeys) {
+  let verified = 0;
+  for (const { name, keyId, signature } of note.signatures) {
+    const known = vkeys.find((v) => v.name === name && v.keyId === keyId);
+    if (!known) continue;
+    let ok = false;
+    try {
+      ok = await crypto.subtle.verify({ name: 'Ed25519' }, known.key, signature, encoder.encode(note.text));
+    } catch {
+      ok = false;
+    }
+    if (!ok) return 'has a bad signature';
+    verified++;
+  }
+  return verified > 0 ? null : 'is not signed by a published key of this log';
+}
+
+const COMMITMENT = /^[0-9a-f]{64}$/;
+
+/**
+ * Counts over leaves, checking that each is of the public form (a SHA-256 commitment in lowercase
+ * hex, `revokes` on revocations only), that no commitment appears twice (one record counted twice),
+ * and that revocations are well-formed.
+ */
 function tallyLeaves(leaves, problems) {
   let additions = 0;
   let revocations = 0;
   const revoked = new Set();
+  const seen = new Map();
   const prefix = [{ additions: 0, revocations: 0 }];
   leaves.forEach((leaf, i) => {
-    if (leaf.kind === 'add') additions++;
+    if (typeof leaf?.commitment !== 'string' || !COMMITMENT.test(leaf.commitment))
+      problems.push(`leaf ${i}: the commitment is not a SHA-256 in lowercase hex`);
+    else if (seen.has(leaf.commitment))
+      problems.push(`leaf ${i} repeats the commitment of leaf ${seen.get(leaf.commitment)}`);
+    else seen.set(leaf.commitment, i);
+    if (leaf?.index !== i) problems.push(`leaf ${i} says it is leaf ${leaf?.index}`);
+    if (leaf?.kind === 'add' && leaf.revokes !== undefined) problems.push(`leaf ${i} adds and revokes`);
+    if (leaf?.kind === 'add') additions++;
     else if (leaf.kind === 'revoke') {
       const target = leaves[leaf.revokes];
       if (!Number.isInteger(leaf.revokes) || leaf.revokes >= i || target?.kind !== 'add')
@@ -264,7 +347,18 @@ export async function verifyDrive({
   const problems = [];
   const base = `/campaigns/${encodeURIComponent(slug)}/transparency`;
   onProgress('Fetching the public keys and checkpoints');
-  const keys = await importKeys(await fetchJson('/.well-known/membership-drive-keys.json'));
+  // The log's identity: its origin (`<host>/drive/<slug>`, the checkpoints' first line) and its keys.
+  const published = await fetchJson(`${base}/vkeys`);
+  const origin = typeof published?.origin === 'string' ? published.origin : '';
+  if (!origin.endsWith(`/drive/${slug}`))
+    problems.push(`the log's origin (${origin || 'none'}) is not that of campaign ${slug}`);
+  const vkeys = [];
+  for (const vkey of Array.isArray(published?.vkeys) ? published.vkeys : []) {
+    const parsedKey = await parseVkey(vkey);
+    if (parsedKey?.name === origin) vkeys.push(parsedKey);
+    else problems.push(`the verifier key ${String(vkey).slice(0, 40)}… is not one of this log`);
+  }
+  if (vkeys.length === 0) problems.push('the log publishes no verifier key');
   const listed = await fetchJson(`${base}/checkpoints`);
   const checkpoints = Array.isArray(listed?.checkpoints) ? listed.checkpoints : [];
   if (checkpoints.length === 0) problems.push('no checkpoints are published');
@@ -273,12 +367,17 @@ export async function verifyDrive({
   const parsed = [];
   let previousHash = 'none';
   for (const [i, checkpoint] of checkpoints.entries()) {
-    const fields = parseCheckpointBody(checkpoint.body);
+    const note = parseNote(checkpoint?.note);
+    const fields = note && parseCheckpointText(note.text);
     if (!fields) {
-      problems.push(`checkpoint ${i} is not in the checkpoint format`);
+      problems.push(`checkpoint ${i} is not a signed checkpoint note`);
       break;
     }
-    if (!(await verifySignature(keys, checkpoint))) problems.push(`checkpoint ${i} has a bad signature`);
+    const unsigned = await noteProblem(note, vkeys);
+    if (unsigned) problems.push(`checkpoint ${i} ${unsigned}`);
+    // A checkpoint of another log (another campaign, another newsroom) proves nothing about this one.
+    if (fields.origin !== origin) problems.push(`checkpoint ${i} is of another log (${fields.origin})`);
+    if (fields.count < 0) problems.push(`checkpoint ${i}: the count is negative`);
     // The listed fields are for convenience; the signed body is what counts, and they must agree.
     if (checkpoint.count !== fields.count || checkpoint.treeSize !== fields.tree_size)
       problems.push(`checkpoint ${i}: the listed count or size differs from the signed one`);
@@ -292,9 +391,9 @@ export async function verifyDrive({
       if (fields.tree_size < before.tree_size) problems.push(`checkpoint ${i}: the log shrank`);
       if (fields.time < before.time) problems.push(`checkpoint ${i} is older than the one before`);
     }
-    previousHash = await sha256Hex(checkpoint.body);
+    previousHash = await sha256Hex(note.text);
     if (checkpoint.hash !== undefined && checkpoint.hash !== previousHash)
-      problems.push(`checkpoint ${i}: the listed hash is not the body's`);
+      problems.push(`checkpoint ${i}: the listed hash is not its note text's`);
     parsed.push({ ...fields, hash: previousHash });
   }
   // A checkpoint this reader saw before (its sequence and hash) must still be there, unchanged: a
@@ -321,7 +420,10 @@ export async function verifyDrive({
     const [a, b] = [parsed[i - 1], parsed[i]];
     const proof = await fetchJson(`${base}/consistency?first=${a.tree_size}&second=${b.tree_size}`);
     const path = Array.isArray(proof?.path) ? proof.path.map(fromHex) : null;
-    if (!path || !(await verifyConsistency(a.tree_size, b.tree_size, path, fromHex(a.root), fromHex(b.root))))
+    if (
+      !path ||
+      !(await verifyConsistency(a.tree_size, b.tree_size, path, fromBase64(a.root), fromBase64(b.root)))
+    )
       problems.push(`checkpoint ${i} is not consistent with checkpoint ${i - 1}`);
   }
 
@@ -338,7 +440,7 @@ export async function verifyDrive({
   leaves.length = latest.tree_size;
   const hashes = [];
   for (const leaf of leaves) hashes.push(await leafHash(leafDataOf(leaf)));
-  if (toHex(await treeHead(hashes)) !== latest.root)
+  if (toBase64(await treeHead(hashes)) !== latest.root)
     problems.push('the leaves do not hash to the signed root');
   const prefix = tallyLeaves(leaves, problems);
   for (const [i, fields] of parsed.entries()) {
@@ -379,7 +481,7 @@ async function finish(result, receipt, context) {
     latest.tree_size,
     leaf,
     proof.path.map(fromHex),
-    fromHex(latest.root),
+    fromBase64(latest.root),
   );
   if (!included) {
     result.receipt = 'not_found';

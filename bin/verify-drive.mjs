@@ -49,6 +49,7 @@ try {
   });
   const latest = result.latest;
   if (latest) {
+    console.log(`log:           ${latest.origin}`);
     console.log(
       `checkpoints:   ${result.checkpoints.length}, latest number ${latest.sequence} at ${latest.time}`,
     );

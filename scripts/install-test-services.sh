@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the MongoDB-compatible server (FerretDB) and Stripe's API mock (stripe-mock) once,
-# into a cache folder outside the clone, so reruns and other clones reuse them.
-#   scripts/install-test-services.sh [ferretdb|stripe-mock|all]
+# Builds the MongoDB-compatible server (FerretDB), Stripe's API mock (stripe-mock) and the drive
+# log's Go reference checker (test/transparency/go-checker) once, into a cache folder outside the
+# clone, so reruns and other clones reuse them.
+#   scripts/install-test-services.sh [ferretdb|stripe-mock|go-checker|all]
 # Prints nothing but progress on stderr; exits non-zero if a build fails.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ FERRETDB_VERSION=v1.24.2
 FERRETDB_BUILD=$FERRETDB_VERSION-idindex
 STRIPE_MOCK_VERSION=v0.203.0
 BIN_DIR="${MEMBERSHIP_DRIVE_CACHE:-$HOME/.cache/membership-drive}/bin"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$BIN_DIR"
 
 need_go() {
@@ -55,9 +57,28 @@ build_stripe_mock() {
   rm -rf "$tmp"
 }
 
+# The checker is ours, so its binary is keyed by a hash of its sources: a change builds anew.
+go_checker_bin() {
+  local src="$ROOT/test/transparency/go-checker" hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
+  echo "$BIN_DIR/drive-go-checker-$hash"
+}
+
+build_go_checker() {
+  local bin
+  bin=$(go_checker_bin)
+  [ -x "$bin" ] && return 0
+  need_go "the drive log's Go checker"
+  echo "building the drive log's Go checker into $BIN_DIR (once per change of its sources)" >&2
+  # go.sum pins golang.org/x/mod; -mod=readonly never rewrites the checked-in go.mod or go.sum.
+  (cd "$ROOT/test/transparency/go-checker" && go build -mod=readonly -buildvcs=false -o "$bin.$$.tmp" .)
+  mv "$bin.$$.tmp" "$bin"
+}
+
 case "${1:-all}" in
   ferretdb) build_ferretdb; echo "$BIN_DIR/ferretdb-$FERRETDB_BUILD" ;;
   stripe-mock) build_stripe_mock; echo "$BIN_DIR/stripe-mock-$STRIPE_MOCK_VERSION" ;;
-  all) build_ferretdb; build_stripe_mock ;;
-  *) echo "usage: $0 [ferretdb|stripe-mock|all]" >&2; exit 2 ;;
+  go-checker) build_go_checker; go_checker_bin ;;
+  all) build_ferretdb; build_stripe_mock; build_go_checker ;;
+  *) echo "usage: $0 [ferretdb|stripe-mock|go-checker|all]" >&2; exit 2 ;;
 esac

@@ -29,6 +29,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
           ...ctx,
           signer: createSigner(ctx.config.transparency.keys),
           checkpointMs: ctx.config.transparency.checkpointMs,
+          publicBaseUrl: ctx.config.http.publicBaseUrl,
         }),
     },
   ],
@@ -47,6 +48,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
         db: ctx.db,
         signer: createSigner(ctx.config.transparency.keys),
         brandName: ctx.config.brand.name,
+        publicBaseUrl: ctx.config.http.publicBaseUrl,
       }),
     );
     return router;

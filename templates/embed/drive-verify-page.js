@@ -69,6 +69,7 @@ async function check() {
       latest ? `${latest.additions} counted − ${latest.revocations} taken back = ${latest.additions - latest.revocations}` : '–',
     );
     field('offset', latest ? String(latest.offset_claimed) : '–');
+    field('log', latest ? latest.origin : '–');
     field('checkpoint', latest ? `number ${latest.sequence}, ${latest.tree_size} entries, signed ${latest.time}` : '–');
     const receiptLine = document.getElementById('receipt-result');
     receiptLine.hidden = !result.receipt;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Types } from 'mongoose';
@@ -19,6 +20,7 @@ import {
   logSize,
   receiptOf,
 } from '../../src/campaigns/drive-log/log.service.js';
+import { loadLog } from '../../src/campaigns/drive-log/tree-cache.js';
 import { connectDatabase } from '../../src/infra/db.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { registerModels } from '../../src/models.js';
@@ -194,7 +196,7 @@ describe('the public API', () => {
     const list = await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/checkpoints`);
     const [first] = (await list.json()).checkpoints;
     expect(first).toMatchObject({ sequence: 0, treeSize: 1, count: 1, offsetClaimed: 0, kid: 'dev' });
-    expect(first.body).toContain('offset_claimed: 0\n');
+    expect(first.note).toContain('\noffset_claimed: 0\n');
     const leaves = await (
       await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/leaves?start=0&end=1`)
     ).json();
@@ -202,6 +204,47 @@ describe('the public API', () => {
       { index: 0, kind: 'add', commitment: expect.stringMatching(/^[0-9a-f]{64}$/) },
     ]);
     expect(JSON.stringify(leaves)).not.toMatch(/member|salt|@/);
+  });
+
+  it('when a checkpoint is published, then it is a C2SP tlog-checkpoint in a signed note that its published verifier key verifies', async () => {
+    const campaign = await newCampaign(app, { startingOffset: 7 });
+    await memberJoins(app, clock.now());
+    await memberJoins(app, clock.now());
+    const signed = (await checkpoint(app, campaign))!;
+    const base = `${app.url}/campaigns/${campaign.slug}/transparency`;
+    const origin = `members.test/drive/${campaign.slug}`;
+    const { vkeys, ...rest } = await (await fetch(`${base}/vkeys`)).json();
+    expect(rest).toEqual({ origin });
+    // <name>+<key id>+base64(0x01 || Ed25519 key), the key id SHA-256(name || 0x0A || 0x01 || key)[:4].
+    const [name, keyId, material] = (vkeys as string[])[0]!.split('+') as [string, string, string];
+    const raw = Buffer.from(material, 'base64');
+    expect([name, raw.length, raw[0]]).toEqual([origin, 33, 1]);
+    expect(keyId).toBe(
+      createHash('sha256')
+        .update(Buffer.concat([Buffer.from(`${origin}\n`), raw]))
+        .digest()
+        .subarray(0, 4)
+        .toString('hex'),
+    );
+    const latest = await fetch(`${base}/checkpoint`);
+    expect(latest.headers.get('content-type')).toMatch(/^text\/plain/);
+    const note = await latest.text();
+    expect(note).toBe(signed.note);
+    const [text, signatures] = note.split('\n\n') as [string, string];
+    const lines = text.split('\n');
+    const root = (await loadLog(app.deps.db, String(campaign._id), 2)).tree.root(2).toString('base64');
+    expect(lines.slice(0, 4)).toEqual([origin, '2', root, 'membership-drive checkpoint v2']);
+    expect(lines).toContain('offset_claimed: 7');
+    expect(lines).toContain('count: 9');
+    const [dash, signer, signature] = signatures.trimEnd().split(' ') as [string, string, string];
+    expect([dash, signer]).toEqual(['—', origin]);
+    const bytes = Buffer.from(signature, 'base64');
+    expect(bytes.subarray(0, 4).toString('hex')).toBe(keyId);
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: raw.subarray(1).toString('base64url') },
+      format: 'jwk',
+    });
+    expect(verify(null, Buffer.from(`${text}\n`), key, bytes.subarray(4))).toBe(true);
   });
 
   it('when a request is malformed, names a size beyond the signed one, or an unknown commitment or campaign, then it gets a clear 4xx', async () => {

@@ -39,10 +39,30 @@ describe('checkpoint signing keys', () => {
     const signer = createSigner(config.transparency.keys);
     expect(signer.kid).toBe('drive-2027');
     expect(signer.publicKeys.map((k) => k.kid)).toEqual(['drive-2027', 'drive-2026']);
-    const signature = Buffer.from(signer.sign('a checkpoint\n'), 'base64');
+    const note = signer.signNote('a checkpoint\n', 'members.example/drive/x');
+    const [, line] = note.split('\n\n');
+    const signature = Buffer.from(line!.split(' ')[2]!, 'base64').subarray(4);
     const key = createPublicKey({ key: { ...signer.publicKeys[0]!.jwk }, format: 'jwk' });
     expect(verify(null, Buffer.from('a checkpoint\n'), key, signature)).toBe(true);
     expect(verify(null, Buffer.from('another\n'), key, signature)).toBe(false);
+    expect(signer.vkeys('members.example/drive/x')).toHaveLength(2);
+  });
+
+  it('when a note is signed, then it is the signed note and verifier key Go’s sumdb/note makes for the same key', () => {
+    // golang.org/x/mod/sumdb/note's own test vector (note_test.go, TestSign): the key
+    // PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz.
+    const seed = Buffer.from('AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz', 'base64').subarray(1);
+    const signer = createSigner([{ kid: 'peter', seed }]);
+    const text =
+      "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+    expect(signer.signNote(text, 'PeterNeumann')).toBe(
+      `${text}\n— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n`,
+    );
+    expect(signer.vkeys('PeterNeumann')).toEqual([
+      'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW',
+    ]);
+    expect(() => signer.signNote(text, 'a name')).toThrow();
+    expect(() => signer.signNote(text, 'a+b')).toThrow();
   });
 
   it('when development has no key, then one is derived from the session secret, the same in every process', () => {

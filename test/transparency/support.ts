@@ -17,6 +17,7 @@ export const depsOf = (app: TestApp) => ({
   logger: app.deps.logger,
   signer: createSigner(app.deps.config.transparency.keys),
   checkpointMs: app.deps.config.transparency.checkpointMs,
+  publicBaseUrl: app.deps.config.http.publicBaseUrl,
 });
 
 let made = 0;

@@ -1,16 +1,16 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyDrive } from '../../bin/drive-verify-core.mjs';
+import { checkpointText, parseCheckpointText, parseNote, verifyDrive } from '../../bin/drive-verify-core.mjs';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
-import { checkpointBody, forgetCheckpoints } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import { forgetCheckpoints, noteTextHash } from '../../src/campaigns/drive-log/checkpoint.service.js';
 import {
   type Checkpoint,
   type LogLeaf,
   transparencyModels,
 } from '../../src/campaigns/drive-log/log.model.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
-import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
+import { forgetLoadedLogs, loadLog } from '../../src/campaigns/drive-log/tree-cache.js';
 import { deep } from '../support/depth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
@@ -61,38 +61,16 @@ function forget() {
   forgetCheckpoints(app.deps.db);
 }
 
-/** Rewrites a checkpoint's body and signs it again with the service's own key. */
-function resigned(c: Checkpoint, change: (fields: Record<string, string>) => void): Partial<Checkpoint> {
-  const fields = Object.fromEntries(
-    c.body
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
-  ) as Record<string, string>;
+/** Rewrites a checkpoint's signed text and signs it again, with the service's own key by default. */
+function resigned(
+  c: Checkpoint,
+  change: (fields: Record<string, string | number>) => void,
+  signer = createSigner(app.deps.config.transparency.keys),
+): Partial<Checkpoint> {
+  const fields: Record<string, string | number> = { ...parseCheckpointText(parseNote(c.note)!.text)! };
   change(fields);
-  const body = checkpointBody({
-    campaign: fields.campaign!,
-    slug: fields.slug!,
-    campaignEnds: new Date(fields.campaign_ends!),
-    sequence: Number(fields.sequence),
-    treeSize: Number(fields.tree_size),
-    root: fields.root!,
-    additions: Number(fields.additions),
-    revocations: Number(fields.revocations),
-    offset: Number(fields.offset_claimed),
-    count: Number(fields.count),
-    time: new Date(fields.time!),
-    previous: fields.previous === 'none' ? null : fields.previous!,
-  });
-  const signer = createSigner(app.deps.config.transparency.keys);
-  return {
-    body,
-    signature: signer.sign(body),
-    hash: createHash('sha256').update(body).digest('hex'),
-    count: Number(fields.count),
-    treeSize: Number(fields.tree_size),
-  };
+  const note = signer.signNote(checkpointText(fields), String(fields.origin));
+  return { note, hash: noteTextHash(note), count: Number(fields.count), treeSize: Number(fields.tree_size) };
 }
 
 const otherHex = (hex: string) => (hex[0] === 'a' ? 'b' : 'a') + hex.slice(1);
@@ -102,7 +80,7 @@ type CheckpointTamper =
   | 'count-unsigned'
   | 'body-count'
   | 'signature'
-  | 'unknown-kid'
+  | 'other-key'
   | 'resigned-count'
   | 'resigned-additions'
   | 'resigned-offset-kept-count'
@@ -145,14 +123,16 @@ async function tamperCheckpoint(how: CheckpointTamper, k: number): Promise<void>
   const set = (fields: Partial<Checkpoint>) => Checkpoint.updateOne({ _id: c._id }, { $set: fields });
   if (how === 'count-unsigned') await set({ count: c.count + 1 });
   if (how === 'body-count')
-    await set({ body: c.body.replace(/^count: (.*)$/m, (_, n) => `count: ${Number(n) + 1}`) });
-  if (how === 'signature')
-    await set({
-      signature: Buffer.from(
-        Buffer.from(c.signature, 'base64').map((b, i) => (i === 5 ? b ^ 1 : b)),
-      ).toString('base64'),
-    });
-  if (how === 'unknown-kid') await set({ kid: 'someone-else' });
+    await set({ note: c.note.replace(/^count: (.*)$/m, (_, n) => `count: ${Number(n) + 1}`) });
+  if (how === 'signature') {
+    const [text, line] = c.note.split('\n\n') as [string, string];
+    const [dash, name, signature] = line.trim().split(' ') as [string, string, string];
+    const flipped = Buffer.from(signature, 'base64').map((b, i) => (i === 5 ? b ^ 1 : b));
+    await set({ note: `${text}\n\n${dash} ${name} ${Buffer.from(flipped).toString('base64')}\n` });
+  }
+  if (how === 'other-key')
+    // The same text under the log's name, signed by a key the log does not publish.
+    await set(resigned(c, () => {}, createSigner([{ kid: 'someone-else', seed: randomBytes(32) }])));
   if (how === 'resigned-count')
     await set(
       resigned(c, (f) => {
@@ -177,13 +157,13 @@ async function tamperCheckpoint(how: CheckpointTamper, k: number): Promise<void>
   if (how === 'resigned-root')
     await set(
       resigned(c, (f) => {
-        f.root = otherHex(f.root!);
+        f.root = otherHex(String(f.root));
       }),
     );
   if (how === 'resigned-previous')
     await set(
       resigned(c, (f) => {
-        f.previous = f.previous === 'none' ? 'ab'.repeat(32) : otherHex(f.previous!);
+        f.previous = f.previous === 'none' ? 'ab'.repeat(32) : otherHex(String(f.previous));
       }),
     );
   if (how === 'removed') await Checkpoint.deleteOne({ _id: c._id });
@@ -234,7 +214,7 @@ describe('tampering with the stored log', () => {
           'count-unsigned',
           'body-count',
           'signature',
-          'unknown-kid',
+          'other-key',
           'resigned-count',
           'resigned-additions',
           'resigned-offset-kept-count',
@@ -295,3 +275,110 @@ describe('tampering with the stored log', () => {
 function verifyPinned(pin: { sequence: number; hash: string }, now = app.deps.clock.now()) {
   return verifyDrive({ fetchJson: fetchFrom(app), slug: campaign.slug, pinned: [pin], now });
 }
+
+/** Re-signs only the newest checkpoint, with the real key, over the root of the leaves as now stored. */
+async function resignNewestOverStoredLeaves(): Promise<void> {
+  forget();
+  const newest = checkpoints.at(-1)!;
+  const log = await loadLog(app.deps.db, String(campaign._id), newest.treeSize);
+  const root = log.tree.root(newest.treeSize).toString('base64');
+  await transparencyModels(app.deps.db)
+    .Checkpoint.updateOne(
+      { _id: newest._id },
+      {
+        $set: resigned(newest, (f) => {
+          f.root = root;
+        }),
+      },
+    )
+    .exec();
+  forget();
+}
+
+describe('a log re-signed with the real key', () => {
+  it('when an early leaf is changed and only the newest checkpoint is re-signed over it, then the verifier refuses it: the older checkpoints are no longer a prefix', async () => {
+    const { Leaf } = transparencyModels(app.deps.db);
+    await Leaf.updateOne({ _id: leaves[0]!._id }, { $set: { commitment: otherHex(leaves[0]!.commitment) } });
+    await resignNewestOverStoredLeaves();
+    try {
+      const result = await verify(app, campaign);
+      const n = checkpoints.length - 1;
+      // The leaves hash to the newest root and every count adds up: only the proof says no.
+      expect(result.problems).toEqual([`checkpoint ${n} is not consistent with checkpoint ${n - 1}`]);
+      expect(result.ok).toBe(false);
+    } finally {
+      await restore();
+    }
+  });
+
+  it('when a newest leaf’s commitment is not a SHA-256, or repeats another leaf’s, then the verifier names that leaf', async () => {
+    const { Leaf } = transparencyModels(app.deps.db);
+    const last = leaves.at(-1)!;
+    for (const [commitment, problem] of [
+      [last.commitment.toUpperCase(), `leaf ${last.index}: the commitment is not a SHA-256 in lowercase hex`],
+      [leaves[0]!.commitment, `leaf ${last.index} repeats the commitment of leaf 0`],
+    ] as const) {
+      await Leaf.updateOne({ _id: last._id }, { $set: { commitment } });
+      await resignNewestOverStoredLeaves();
+      try {
+        expect((await verify(app, campaign)).problems).toEqual([problem]);
+      } finally {
+        await restore();
+      }
+    }
+  });
+
+  it('when a checkpoint says a negative count whose sum adds up, then the verifier refuses it', async () => {
+    const newest = checkpoints.at(-1)!;
+    await transparencyModels(app.deps.db)
+      .Checkpoint.updateOne(
+        { _id: newest._id },
+        {
+          $set: resigned(newest, (f) => {
+            f.revocations = Number(f.additions) + Number(f.offset_claimed) + 1;
+            f.count = -1;
+          }),
+        },
+      )
+      .exec();
+    forget();
+    try {
+      expect((await verify(app, campaign)).problems).toContain(
+        `checkpoint ${newest.sequence}: the count is negative`,
+      );
+    } finally {
+      await restore();
+    }
+  });
+
+  it('when another campaign’s log is served for this campaign, or a checkpoint is re-signed under another log’s name, then the verifier refuses it', async () => {
+    const other = await newCampaign(app);
+    await checkpoint(app, other);
+    const redirected = (path: string) =>
+      fetchFrom(app)(path.replace(`/campaigns/${campaign.slug}/`, `/campaigns/${other.slug}/`));
+    const served = await verifyDrive({
+      fetchJson: redirected,
+      slug: campaign.slug,
+      now: app.deps.clock.now(),
+    });
+    expect(served.ok).toBe(false);
+    expect(served.problems[0]).toMatch(
+      new RegExp(`^the log's origin \\(.*/drive/${other.slug}\\) is not that of campaign ${campaign.slug}$`),
+    );
+
+    const newest = checkpoints.at(-1)!;
+    const renamed = resigned(newest, (f) => {
+      f.origin = String(f.origin).replace(campaign.slug, other.slug);
+    });
+    await transparencyModels(app.deps.db).Checkpoint.updateOne({ _id: newest._id }, { $set: renamed }).exec();
+    forget();
+    try {
+      const result = await verify(app, campaign);
+      expect(result.problems).toContain(
+        `checkpoint ${newest.sequence} is of another log (${renamed.note!.split('\n')[0]})`,
+      );
+    } finally {
+      await restore();
+    }
+  });
+});

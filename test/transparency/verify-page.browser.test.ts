@@ -41,6 +41,9 @@ describe('the verify page in Chromium', () => {
     expect(await page.locator('[data-field="count"]').textContent()).toBe('104');
     expect(await page.locator('[data-field="proven"]').textContent()).toBe('5 counted − 1 taken back = 4');
     expect(await page.locator('[data-field="offset"]').textContent()).toBe('100');
+    expect(await page.locator('[data-field="log"]').textContent()).toBe(
+      `members.test/drive/${campaign.slug}`,
+    );
     expect(await page.locator('#receipt-result').getAttribute('data-result')).toBe('verified');
     expect(await page.locator('#receipt-result').textContent()).toContain('Your receipt is verified');
     await screenshot(page, 'drive-verify-verified');

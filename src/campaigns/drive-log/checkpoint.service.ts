@@ -14,6 +14,9 @@ import { loadLog } from './tree-cache.js';
 // root and count, signs it, and names the checkpoint before it. Checkpoint n is the unique `_id`
 // `<campaign>#n`, so two processes can never publish two different checkpoints n: the chain forks
 // nowhere. Signing runs as a periodic task on the one job runner (src/background.ts).
+//
+// A checkpoint is a C2SP tlog-checkpoint in a C2SP signed note (ADR 0014): origin, tree size and
+// base64 root, which any transparency-log tool reads, then extension lines with what the count needs.
 
 export interface TransparencyDeps {
   db: Connection;
@@ -21,21 +24,38 @@ export interface TransparencyDeps {
   logger: Logger;
   signer: CheckpointSigner;
   checkpointMs: number;
+  /** PUBLIC_BASE_URL: its host names the logs. */
+  publicBaseUrl: string;
 }
 
 const HOUR = 3_600_000;
 /** Ended campaigns still get a checkpoint when late refunds change their log, for this long. */
 const AFTER_END_MS = 7 * 24 * HOUR;
-export const CHECKPOINT_FORMAT = 'membership-drive checkpoint v1';
+/** The first extension line: what the lines after it mean (bin/drive-verify-core.mjs reads them). */
+export const CHECKPOINT_FORMAT = 'membership-drive checkpoint v2';
 
-/** The signed text; the same format bin/drive-verify-core.mjs `checkpointBody` writes and reads. */
-export function checkpointBody(fields: {
+/**
+ * A campaign's log identity, the checkpoint's first line and its key name: `<public host>/drive/<slug>`.
+ * A campaign keeps the origin of its first checkpoint (slugs never change; a domain may).
+ */
+export function logOrigin(publicBaseUrl: string, slug: string): string {
+  const url = new URL(publicBaseUrl);
+  return `${url.host}${url.pathname.replace(/\/$/, '')}/drive/${slug}`.replaceAll('+', '%2B');
+}
+
+/** The origin a stored checkpoint was signed under: its note's first line. */
+export const originOf = (checkpoint: Pick<Checkpoint, 'note'>) =>
+  checkpoint.note.slice(0, checkpoint.note.indexOf('\n'));
+
+/** The signed text; the same format bin/drive-verify-core.mjs `checkpointText` writes and reads. */
+export function checkpointText(fields: {
+  origin: string;
+  treeSize: number;
+  /** The RFC 6962 root hash. */
+  root: Buffer;
   campaign: string;
-  slug: string;
   campaignEnds: Date;
   sequence: number;
-  treeSize: number;
-  root: string;
   additions: number;
   revocations: number;
   offset: number;
@@ -44,13 +64,13 @@ export function checkpointBody(fields: {
   previous: string | null;
 }): string {
   return `${[
+    fields.origin,
+    String(fields.treeSize),
+    fields.root.toString('base64'),
     CHECKPOINT_FORMAT,
     `campaign: ${fields.campaign}`,
-    `slug: ${fields.slug}`,
     `campaign_ends: ${fields.campaignEnds.toISOString()}`,
     `sequence: ${fields.sequence}`,
-    `tree_size: ${fields.treeSize}`,
-    `root: ${fields.root}`,
     `additions: ${fields.additions}`,
     `revocations: ${fields.revocations}`,
     `offset_claimed: ${fields.offset}`,
@@ -58,6 +78,13 @@ export function checkpointBody(fields: {
     `time: ${fields.time.toISOString()}`,
     `previous: ${fields.previous ?? 'none'}`,
   ].join('\n')}\n`;
+}
+
+/** SHA-256 of a signed note's text (everything before the blank line): what `previous` names. */
+export function noteTextHash(note: string): string {
+  return createHash('sha256')
+    .update(note.slice(0, note.lastIndexOf('\n\n') + 1))
+    .digest('hex');
 }
 
 /** Checkpoints never change: each process keeps those it has read and probes for the next. */
@@ -130,13 +157,14 @@ export async function signCheckpoint(
 
   const sequence = previous ? previous.sequence + 1 : 0;
   const time = previous && previous.time > now ? previous.time : now;
-  const body = checkpointBody({
+  const origin = previous ? originOf(previous) : logOrigin(deps.publicBaseUrl, campaign.slug);
+  const text = checkpointText({
+    origin,
+    treeSize: size,
+    root: log.tree.root(size),
     campaign: campaignId,
-    slug: campaign.slug,
     campaignEnds: campaign.endsAt,
     sequence,
-    treeSize: size,
-    root: log.tree.root(size).toString('hex'),
     additions,
     revocations,
     offset: campaign.startingOffset,
@@ -144,14 +172,14 @@ export async function signCheckpoint(
     time,
     previous: previous?.hash ?? null,
   });
+  const note = deps.signer.signNote(text, origin);
   const checkpoint: Checkpoint = {
     _id: `${campaignId}#${sequence}`,
     campaignId,
     sequence,
-    body,
+    note,
     kid: deps.signer.kid,
-    signature: deps.signer.sign(body),
-    hash: createHash('sha256').update(body).digest('hex'),
+    hash: noteTextHash(note),
     treeSize: size,
     count,
     offset: campaign.startingOffset,

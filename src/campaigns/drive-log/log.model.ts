@@ -35,11 +35,14 @@ export interface Checkpoint {
   _id: string;
   campaignId: string;
   sequence: number;
-  /** The exact signed text (bin/drive-verify-core.mjs reads it); the fields below repeat it. */
-  body: string;
+  /**
+   * The checkpoint as published: a C2SP signed note whose text is a C2SP tlog-checkpoint (ADR 0014).
+   * bin/drive-verify-core.mjs and any note verifier read it; the fields below repeat it.
+   */
+  note: string;
+  /** The configured key that signed it. */
   kid: string;
-  signature: string;
-  /** SHA-256 of the body: what the next checkpoint names as `previous`. */
+  /** SHA-256 of the note's text: what the next checkpoint names as `previous`. */
   hash: string;
   treeSize: number;
   count: number;
@@ -73,9 +76,8 @@ const checkpointSchema = new Schema<Checkpoint>(
     _id: String,
     campaignId: { type: String, required: true },
     sequence: { type: Number, required: true },
-    body: { type: String, required: true },
+    note: { type: String, required: true },
     kid: { type: String, required: true },
-    signature: { type: String, required: true },
     hash: { type: String, required: true },
     treeSize: { type: Number, required: true },
     count: { type: Number, required: true },

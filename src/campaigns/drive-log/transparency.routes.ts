@@ -9,7 +9,7 @@ import { type PageBrand, renderPage } from '../../http/pages.js';
 import { parseInput } from '../../http/validate.js';
 import { fromRoot } from '../../infra/paths.js';
 import { type Campaign, campaignModels } from '../campaign.model.js';
-import { checkpointsOf } from './checkpoint.service.js';
+import { checkpointsOf, logOrigin, originOf } from './checkpoint.service.js';
 import { commitmentAlias, transparencyModels } from './log.model.js';
 import type { CheckpointSigner } from './signing.js';
 import { loadLog } from './tree-cache.js';
@@ -22,6 +22,8 @@ export interface TransparencyRoutesDeps {
   db: Connection;
   signer: CheckpointSigner;
   brandName: string;
+  /** PUBLIC_BASE_URL: its host names the logs (checkpoint.service.ts `logOrigin`). */
+  publicBaseUrl: string;
 }
 
 export const KEYS_PATH = '/.well-known/membership-drive-keys.json';
@@ -53,8 +55,10 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
       .lean<Campaign>();
     if (!campaign) throw new AppError('not_found', 'There is no campaign with this name.');
     const checkpoints = await checkpointsOf(deps.db, String(campaign._id));
+    const first = checkpoints[0];
     return {
       campaign,
+      origin: first ? originOf(first) : logOrigin(deps.publicBaseUrl, campaign.slug),
       campaignId: String(campaign._id),
       checkpoints,
       signedSize: checkpoints.at(-1)?.treeSize ?? 0,
@@ -84,10 +88,22 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
         time: c.time.toISOString(),
         hash: c.hash,
         kid: c.kid,
-        signature: c.signature,
-        body: c.body,
+        note: c.note,
       })),
     });
+  });
+
+  // The log's verifier keys, in the signed-note form that note tools take as they are.
+  router.get('/campaigns/:slug/transparency/vkeys', publicRead, async (req, res) => {
+    const { origin } = await campaignOf(req.params.slug);
+    publicJson(res).json({ origin, vkeys: deps.signer.vkeys(origin) });
+  });
+
+  // The latest checkpoint alone, as tlog tools fetch it (`<log prefix>/checkpoint`, plain text).
+  router.get('/campaigns/:slug/transparency/checkpoint', publicRead, async (req, res) => {
+    const latest = (await campaignOf(req.params.slug)).checkpoints.at(-1);
+    if (!latest) throw new AppError('not_found', 'This campaign has no checkpoint yet.');
+    publicJson(res).type('text/plain; charset=utf-8').send(latest.note);
   });
 
   router.get('/campaigns/:slug/transparency/leaves', publicRead, async (req, res) => {
@@ -173,9 +189,28 @@ export function transparencyDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/campaigns/{slug}/transparency/checkpoints',
     tags: ['Drive transparency'],
-    summary: 'Every signed checkpoint of the campaign, oldest first (the signed text is `body`)',
+    summary: 'Every checkpoint of the campaign, oldest first: `note` is a C2SP signed tlog-checkpoint',
     request: { params: slug },
     responses: { 200: json('Checkpoints'), 404: error('Unknown campaign') },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/checkpoint',
+    tags: ['Drive transparency'],
+    summary: 'The latest checkpoint as a signed note (text/plain)',
+    request: { params: slug },
+    responses: {
+      200: { description: 'Signed note', content: { 'text/plain': { schema: z.string() } } },
+      404: error('Unknown campaign, or no checkpoint yet'),
+    },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/vkeys',
+    tags: ['Drive transparency'],
+    summary: "The log's origin and its verifier keys (`name+hash+base64(0x01||key)`, C2SP signed-note)",
+    request: { params: slug },
+    responses: { 200: json('Origin and verifier keys'), 404: error('Unknown campaign') },
   });
   docs.registerPath({
     method: 'get',
