@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
+import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
 import { backfillDriveLog } from './campaigns/drive-log/log.service.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { backfillGiftKeys } from './gifts/gift.model.js';
@@ -49,4 +50,6 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
   const unsettled = await runOnce(db, 'settlement-due', () => backfillSettlementDue(db));
   if (unsettled) logger.info({ unsettled }, 'listed unsettled ledger entries for the settlement sweep');
+  const archived = await runOnce(db, 'signed-note-checkpoints', () => archiveUnnotedCheckpoints(db));
+  if (archived) logger.info({ archived }, 'archived checkpoints signed before signed notes (ADR 0014)');
 }

@@ -205,3 +205,23 @@ export async function signDueCheckpoints(deps: TransparencyDeps): Promise<number
   for (const campaign of campaigns) if (await signCheckpoint(deps, campaign)) signed++;
   return signed;
 }
+
+/**
+ * Checkpoints signed before ADR 0014 (a body and a signature, no note) move to
+ * `drive_checkpoints_v1`, kept for anyone auditing what was published then; the next run signs
+ * checkpoint 0 of each log over all its leaves, which are unchanged.
+ */
+export async function archiveUnnotedCheckpoints(db: Connection): Promise<number> {
+  const current = db.collection('drive_checkpoints');
+  const archive = db.collection('drive_checkpoints_v1');
+  let moved = 0;
+  for await (const old of current.find({ note: { $exists: false } })) {
+    // Copy, then delete: a crash between the two leaves a copy the re-run skips.
+    await archive
+      .insertOne(old)
+      .catch((error) => (isDuplicateKey(error) ? undefined : Promise.reject(error)));
+    await current.deleteOne({ _id: old._id });
+    moved++;
+  }
+  return moved;
+}
