@@ -15,8 +15,11 @@
 //     root, and every checkpoint's additions and revocations are what those leaves say; every
 //     revocation names an earlier addition, each addition is revoked at most once;
 //     every leaf is of the public form, and no commitment appears twice;
-//  4. each count is offset + additions − revocations, and never negative. The offset (members counted
-//     before the log existed) is the newsroom's claim: shown, never verified;
+//  4. each count is offset + additions − revocations, and never negative, where the offset (members
+//     counted before the log existed) is the sum of the log's `offset` leaves: the starting offset and
+//     every change to it, each with its amount, a public reason and a hashed staff id. Checkpoints
+//     signed before the log's first offset leaf (logs older than offset leaves) must all claim the
+//     offset that leaf states, so an offset never moves outside the log;
 //  5. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
 
@@ -75,9 +78,14 @@ async function nodeHash(left, right) {
   return sha256(concat(Uint8Array.of(1), left, right));
 }
 
-/** What a leaf says, as hashed: `add <commitment>` or `revoke <commitment> <index of the addition>`. */
+/**
+ * What a leaf says, as hashed: `add <commitment>`, `revoke <commitment> <index of the addition>` or
+ * `offset <commitment> <amount> <staff hash> <reason as a JSON string>`.
+ */
 export function leafDataOf(leaf) {
-  return leaf.kind === 'add' ? `add ${leaf.commitment}` : `revoke ${leaf.commitment} ${leaf.revokes}`;
+  if (leaf.kind === 'add') return `add ${leaf.commitment}`;
+  if (leaf.kind === 'revoke') return `revoke ${leaf.commitment} ${leaf.revokes}`;
+  return `offset ${leaf.commitment} ${leaf.amount} ${leaf.staff} ${JSON.stringify(leaf.reason)}`;
 }
 
 /** A record's commitment: hiding (the salt is 256 random bits) and binding to campaign and record. */
@@ -305,7 +313,9 @@ function tallyLeaves(leaves, problems) {
   let revocations = 0;
   const revoked = new Set();
   const seen = new Map();
-  const prefix = [{ additions: 0, revocations: 0 }];
+  let offset = 0;
+  let offsetLeaves = 0;
+  const prefix = [{ additions: 0, revocations: 0, offset: 0, offsetLeaves: 0 }];
   leaves.forEach((leaf, i) => {
     if (typeof leaf?.commitment !== 'string' || !COMMITMENT.test(leaf.commitment))
       problems.push(`leaf ${i}: the commitment is not a SHA-256 in lowercase hex`);
@@ -314,7 +324,25 @@ function tallyLeaves(leaves, problems) {
     else seen.set(leaf.commitment, i);
     if (leaf?.index !== i) problems.push(`leaf ${i} says it is leaf ${leaf?.index}`);
     if (leaf?.kind === 'add' && leaf.revokes !== undefined) problems.push(`leaf ${i} adds and revokes`);
-    if (leaf?.kind === 'add') additions++;
+    if (leaf?.kind === 'offset') {
+      // An offset leaf states a change of the offset: a whole amount, who (a SHA-256) and why.
+      if (
+        !Number.isSafeInteger(leaf.amount) ||
+        typeof leaf.staff !== 'string' ||
+        !COMMITMENT.test(leaf.staff) ||
+        typeof leaf.reason !== 'string' ||
+        leaf.reason.length === 0 ||
+        leaf.reason.length > 200 ||
+        /\p{Cc}/u.test(leaf.reason) ||
+        leaf.revokes !== undefined
+      )
+        problems.push(`leaf ${i} is not a well-formed offset change`);
+      else {
+        offset += leaf.amount;
+        offsetLeaves++;
+        if (offset < 0) problems.push(`leaf ${i} makes the offset negative`);
+      }
+    } else if (leaf?.kind === 'add') additions++;
     else if (leaf.kind === 'revoke') {
       const target = leaves[leaf.revokes];
       if (!Number.isInteger(leaf.revokes) || leaf.revokes >= i || target?.kind !== 'add')
@@ -323,7 +351,7 @@ function tallyLeaves(leaves, problems) {
       revoked.add(leaf.revokes);
       revocations++;
     } else problems.push(`leaf ${i} is of unknown kind`);
-    prefix.push({ additions, revocations });
+    prefix.push({ additions, revocations, offset, offsetLeaves });
   });
   return prefix;
 }
@@ -443,11 +471,27 @@ export async function verifyDrive({
   if (toBase64(await treeHead(hashes)) !== latest.root)
     problems.push('the leaves do not hash to the signed root');
   const prefix = tallyLeaves(leaves, problems);
+  // The offset a checkpoint states is its leaves' sum; one signed before the first offset leaf (an
+  // older log) must claim what that leaf states, so the offset stayed until it became a leaf.
+  const firstOffset = leaves.find((leaf) => leaf?.kind === 'offset');
   for (const [i, fields] of parsed.entries()) {
     const counted = prefix[fields.tree_size];
     if (counted.additions !== fields.additions || counted.revocations !== fields.revocations)
       problems.push(`checkpoint ${i}: additions or revocations differ from its leaves`);
+    const offset =
+      counted.offsetLeaves > 0
+        ? counted.offset
+        : Number.isSafeInteger(firstOffset?.amount)
+          ? firstOffset.amount
+          : 0;
+    if (fields.offset_claimed !== offset)
+      problems.push(
+        `checkpoint ${i}: the offset (${fields.offset_claimed}) is not what the offset leaves state (${offset})`,
+      );
   }
+  result.offsets = leaves
+    .filter((leaf) => leaf?.kind === 'offset')
+    .map(({ index, amount, staff, reason }) => ({ index, amount, staff, reason }));
   result.ok = problems.length === 0;
   result.leaves = leaves;
   return finish(result, receipt, { fetchJson, base, latest, leaves });

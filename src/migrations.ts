@@ -2,7 +2,7 @@ import type { Connection } from 'mongoose';
 import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
-import { backfillDriveLog } from './campaigns/drive-log/log.service.js';
+import { backfillDriveLog, backfillOffsetLeaves } from './campaigns/drive-log/log.service.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
@@ -52,4 +52,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (unsettled) logger.info({ unsettled }, 'listed unsettled ledger entries for the settlement sweep');
   const archived = await runOnce(db, 'signed-note-checkpoints', () => archiveUnnotedCheckpoints(db));
   if (archived) logger.info({ archived }, 'archived checkpoints signed before signed notes (ADR 0014)');
+  // The count became a function of the drive log alone: each campaign's offset is its log's leaf.
+  const offsets = await runOnce(db, 'drive-log-offsets', () => backfillOffsetLeaves(db));
+  if (offsets) logger.info({ offsets }, "gave existing campaigns' drive logs their offset leaf");
 }

@@ -6,6 +6,7 @@ import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { isTimeZone } from '../shared/time.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
+import { logOffsetChange, logStartingOffset } from './drive-log/log-count.js';
 
 // Creating, changing and ending a campaign: the rules the JSON API and the console share.
 
@@ -36,6 +37,13 @@ const fields = {
   endsAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
   timeZone,
   startingOffset: z.number().int().nonnegative(),
+  /** Why the starting offset is what it is: published in the drive log with the offset. */
+  offsetReason: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[^\p{Cc}]*$/u, 'no control characters'),
   milestones: z.array(z.number().int().min(1).max(1000)).max(20),
 };
 export const createCampaignSchema = z
@@ -45,6 +53,7 @@ export const createCampaignSchema = z
     description: fields.description.default(''),
     timeZone: timeZone.default('UTC'),
     startingOffset: fields.startingOffset.default(0),
+    offsetReason: fields.offsetReason.optional(),
     counts: z
       .object({ gifts: z.boolean().default(true), oneTime: z.boolean().default(false) })
       .default({ gifts: true, oneTime: false }),
@@ -81,10 +90,22 @@ async function existing(db: Connection, slug: string): Promise<Campaign> {
   return found;
 }
 
-export async function createCampaign(db: Connection, input: unknown): Promise<CampaignView> {
-  const campaign = parseInput(createCampaignSchema, input);
+/** Who makes a change: their staff id goes into the drive log hashed, with offset changes. */
+export interface CampaignActor {
+  staffId: string;
+}
+
+export async function createCampaign(
+  db: Connection,
+  input: unknown,
+  actor: CampaignActor = { staffId: 'unknown' },
+): Promise<CampaignView> {
+  const { offsetReason, ...campaign } = parseInput(createCampaignSchema, input);
   try {
-    return presentCampaign((await campaignModels(db).Campaign.create(campaign)).toObject());
+    const created = (await campaignModels(db).Campaign.create(campaign)).toObject();
+    // The offset is the log's first leaf (drive-log/log-count.ts): the count is the log's alone.
+    await logStartingOffset(db, created, { ...actor, reason: offsetReason ?? 'starting offset' });
+    return presentCampaign(created);
   } catch (error) {
     if (isDuplicateKey(error))
       throw new AppError('conflict', `A campaign called "${campaign.slug}" exists.`, [
@@ -95,8 +116,13 @@ export async function createCampaign(db: Connection, input: unknown): Promise<Ca
 }
 
 /** Changes only the fields named; the window must stay the right way round. */
-export async function updateCampaign(db: Connection, slug: string, input: unknown): Promise<CampaignView> {
-  const changes = parseInput(updateCampaignSchema, input);
+export async function updateCampaign(
+  db: Connection,
+  slug: string,
+  input: unknown,
+  actor: CampaignActor = { staffId: 'unknown' },
+): Promise<CampaignView> {
+  const { offsetReason, ...changes } = parseInput(updateCampaignSchema, input);
   const before = await existing(db, slug);
   const merged = { ...before, ...changes, counts: { ...before.counts, ...changes.counts } };
   // Checked when the window changes: a campaign saved before the limits can still be renamed.
@@ -104,6 +130,12 @@ export async function updateCampaign(db: Connection, slug: string, input: unknow
   if (problem) throw new AppError('validation_failed', undefined, [problem]);
   if (Object.keys(changes).length > 0)
     await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: setPaths(changes) });
+  // A changed offset moves the count only as a leaf of the drive log, with who and why.
+  if (changes.startingOffset !== undefined)
+    await logOffsetChange(db, before, changes.startingOffset, {
+      ...actor,
+      reason: offsetReason ?? 'starting offset changed',
+    });
   return presentCampaign(merged);
 }
 

@@ -18,6 +18,7 @@ import {
   MEMBER_MONEY,
   PAYMENT_KINDS,
 } from './counting-rules.js';
+import { logCount } from './drive-log/log-count.js';
 import { logContribution, logRevocation } from './drive-log/log.service.js';
 
 export interface CampaignDeps {
@@ -41,15 +42,16 @@ function campaignsRunningAt(db: Connection, at: Date) {
 export const contributionTally = (campaignId: Types.ObjectId | string) => `campaign:${campaignId}:counted`;
 export const revocationTally = (campaignId: Types.ObjectId | string) => `campaign:${campaignId}:revoked`;
 
+/**
+ * The campaign's count as its drive log states it (offset leaves + additions − revocations,
+ * drive-log/log-count.ts): the tallies are kept for `campaigns:rebuild`, not for the number shown,
+ * so a mark written straight into the database moves nothing a reader sees.
+ */
 export async function countOf(
   db: Connection,
   campaign: Pick<Campaign, '_id' | 'startingOffset'>,
 ): Promise<number> {
-  const [counted, revoked] = await Promise.all([
-    tallyCount(db, contributionTally(campaign._id)),
-    tallyCount(db, revocationTally(campaign._id)),
-  ]);
-  return campaign.startingOffset + counted - revoked;
+  return (await logCount(db, campaign)).count;
 }
 
 /** Marks every stored contribution and revocation in its tally: once per database, at start. */

@@ -52,6 +52,22 @@ export const progressSchema = z
     supporters: z.number().int().nullable().meta({
       description: 'Active members, all campaigns; null while not yet counted (show no number then)',
     }),
+    checkpoint: z
+      .object({
+        sequence: z.number().int(),
+        size: z.number().int(),
+        root: z.string(),
+        count: z.number().int(),
+        time: z.string(),
+      })
+      .nullable()
+      .meta({
+        description:
+          "The drive log's latest signed checkpoint (size, base64 root, count); null before the first",
+      }),
+    pending: z.number().int().meta({
+      description: "What the log's count added since that checkpoint: count − checkpoint.count",
+    }),
     updatedAt: z.string(),
     stale: z.boolean().optional().meta({ description: 'The database is away: the last good answer' }),
   })
@@ -150,11 +166,13 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   });
 
   router.post('/campaigns', staff, async (req, res) => {
-    res.status(201).json(await createCampaign(deps.db, req.body));
+    res.status(201).json(await createCampaign(deps.db, req.body, { staffId: req.staff!.id }));
   });
 
   router.patch('/campaigns/:slug', staff, async (req, res) => {
-    const campaign = await updateCampaign(deps.db, String(req.params.slug), req.body);
+    const campaign = await updateCampaign(deps.db, String(req.params.slug), req.body, {
+      staffId: req.staff!.id,
+    });
     cache.clear();
     res.json(campaign);
   });

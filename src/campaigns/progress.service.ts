@@ -4,7 +4,7 @@ import type { Connection } from 'mongoose';
 import { AppError } from '../http/errors.js';
 import { supportersTotal } from '../memberships/supporters.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
-import { countOf } from './campaign.service.js';
+import { logCount, type SignedHead } from './drive-log/log-count.js';
 
 export interface Progress {
   slug: string;
@@ -18,6 +18,12 @@ export interface Progress {
   daysLeft: number;
   /** Active members, all campaigns; null until first counted (memberships/supporters.ts). */
   supporters: number | null;
+  /**
+   * The latest signed checkpoint of the drive log (src/campaigns/README.md, "The count"): `count` is
+   * the log's count now, `pending` what it added since this checkpoint (`count − checkpoint.count`).
+   */
+  checkpoint: SignedHead | null;
+  pending: number;
   updatedAt: string;
 }
 
@@ -42,13 +48,16 @@ export async function computeProgress(
 ): Promise<Progress | undefined> {
   const campaign = await campaignModels(db).Campaign.findOne({ slug }).lean<Campaign>();
   if (!campaign) return undefined;
-  const [count, supporters] = await Promise.all([countOf(db, campaign), supportersTotal(db, now)]);
+  const [log, supporters] = await Promise.all([logCount(db, campaign), supportersTotal(db, now)]);
+  const { count, checkpoint } = log;
   return {
     ...goalFigures(campaign, count, now),
     remaining: Math.max(0, campaign.goal - count),
     startsAt: campaign.startsAt.toISOString(),
     endsAt: campaign.endsAt.toISOString(),
     supporters: supporters ?? null,
+    checkpoint,
+    pending: count - (checkpoint?.count ?? 0),
     updatedAt: now.toISOString(),
   };
 }

@@ -99,10 +99,14 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     consoleErrors(section, (res, error, req) => newForm(res, req.body, error)),
     editors,
     async (req, res) => {
-      const created = await createCampaign(deps.db, {
-        slug: req.body?.slug,
-        ...campaignFromForm(req.body ?? {}),
-      });
+      const created = await createCampaign(
+        deps.db,
+        {
+          slug: req.body?.slug,
+          ...campaignFromForm(req.body ?? {}),
+        },
+        { staffId: req.staff!.id },
+      );
       deps.progressCache.clear();
       res.redirect(303, `/console/campaigns/${created.slug}?created=1`);
     },
@@ -181,7 +185,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         presentCampaign(current),
         campaignFromForm(req.body ?? {}, current.timeZone),
       );
-      const saved: CampaignView = await updateCampaign(deps.db, slug, changes);
+      const saved: CampaignView = await updateCampaign(deps.db, slug, changes, { staffId: req.staff!.id });
       deps.progressCache.clear();
       res.redirect(303, `/console/campaigns/${saved.slug}?saved=1`);
     },

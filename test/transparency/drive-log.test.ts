@@ -68,8 +68,9 @@ describe('appending to the drive log', () => {
           );
           const leaves = await leavesOf(campaign._id);
           expect(leaves.map((l) => l.index)).toEqual(leaves.map((_, i) => i));
+          expect(leaves[0]?.kind).toBe('offset'); // the campaign's starting offset, first
           expect(leaves.map((l) => l.recordId).sort()).toEqual(
-            [...new Set(picks.map((n) => `c:${n}`))].sort(),
+            ['offset:0', ...new Set(picks.map((n) => `c:${n}`))].sort(),
           );
           expect(await logSize(app.deps.db, String(campaign._id))).toBe(leaves.length);
         }),
@@ -86,7 +87,7 @@ describe('appending to the drive log', () => {
     const giftId = String(new Types.ObjectId());
     await giftPaid(app, giftId, clock.now());
     const added = await leavesOf(campaign._id);
-    expect(added.map((l) => l.kind)).toEqual(['add', 'add']);
+    expect(added.map((l) => l.kind)).toEqual(['offset', 'add', 'add']);
     expect((await checkpoint(app, campaign))?.count).toBe(2);
     const indexOf = (recordId: string) => added.find((l) => l.recordId.includes(recordId))!.index;
 
@@ -94,10 +95,10 @@ describe('appending to the drive log', () => {
     await memberRefunded(app, memberId, clock.now());
     await giftRefunded(app, giftId, clock.now());
     const leaves = await leavesOf(campaign._id);
-    expect(leaves.slice(0, 2)).toEqual(added); // a log only grows
+    expect(leaves.slice(0, 3)).toEqual(added); // a log only grows
     expect(
       leaves
-        .slice(2)
+        .slice(3)
         .map((l) => [l.kind, l.revokes])
         .sort(),
     ).toEqual(
@@ -106,7 +107,7 @@ describe('appending to the drive log', () => {
         ['revoke', indexOf(giftId)],
       ].sort(),
     );
-    expect(await checkpoint(app, campaign)).toMatchObject({ treeSize: 4, count: 0 });
+    expect(await checkpoint(app, campaign)).toMatchObject({ treeSize: 5, count: 0 });
   });
 
   it('when a revocation is logged before its addition (a crash lost it) and again, then the addition comes first and each is one leaf', async () => {
@@ -114,15 +115,16 @@ describe('appending to the drive log', () => {
     await Promise.all([1, 2, 3].map(() => logRevocation(app.deps.db, campaign._id, 'c:lost', clock.now())));
     const leaves = await leavesOf(campaign._id);
     expect(leaves.map((l) => [l.kind, l.revokes])).toEqual([
+      ['offset', undefined],
       ['add', undefined],
-      ['revoke', 0],
+      ['revoke', 1],
     ]);
   });
 
   it('when a process died between a leaf and its lookups, then the next delivery and the next checkpoint restore them', async () => {
     const campaign = await newCampaign(app);
     const index = await logContribution(app.deps.db, campaign._id, 'c:crash', clock.now());
-    const [leaf] = await leavesOf(campaign._id);
+    const [, leaf] = await leavesOf(campaign._id);
     const { Alias } = transparencyModels(app.deps.db);
     await Alias.deleteMany({
       _id: { $in: [recordAlias(leaf!.record), commitmentAlias(leaf!.campaignId, leaf!.commitment)] },
@@ -134,7 +136,7 @@ describe('appending to the drive log', () => {
     expect(await Alias.findById(commitmentAlias(leaf!.campaignId, leaf!.commitment)).lean()).toMatchObject({
       index,
     });
-    expect(await leavesOf(campaign._id)).toHaveLength(1);
+    expect(await leavesOf(campaign._id)).toHaveLength(2);
   });
 });
 
@@ -160,10 +162,10 @@ describe('checkpoints', () => {
     expect(await run()).toBe(1); // an hour without change: still signed while it runs
     const list = await checkpointsOf(app.deps.db, id);
     expect(list.map((c) => [c.treeSize, c.count])).toEqual([
-      [0, 0],
-      [1, 1],
-      [4, 4],
-      [4, 4],
+      [1, 0],
+      [2, 1],
+      [5, 4],
+      [5, 4],
     ]);
   });
 
@@ -195,13 +197,23 @@ describe('the public API', () => {
     });
     const list = await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/checkpoints`);
     const [first] = (await list.json()).checkpoints;
-    expect(first).toMatchObject({ sequence: 0, treeSize: 1, count: 1, offsetClaimed: 0, kid: 'dev' });
+    expect(first).toMatchObject({ sequence: 0, treeSize: 2, count: 1, offsetClaimed: 0, kid: 'dev' });
     expect(first.note).toContain('\noffset_claimed: 0\n');
     const leaves = await (
-      await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/leaves?start=0&end=1`)
+      await fetch(`${app.url}/campaigns/${campaign.slug}/transparency/leaves?start=0&end=2`)
     ).json();
+    const hex = expect.stringMatching(/^[0-9a-f]{64}$/);
     expect(leaves.leaves).toEqual([
-      { index: 0, kind: 'add', commitment: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      {
+        index: 0,
+        kind: 'offset',
+        commitment: hex,
+        amount: 0,
+        staff: hex,
+        reason: 'starting offset',
+        data: expect.stringMatching(/^offset [0-9a-f]{64} 0 [0-9a-f]{64} "starting offset"$/),
+      },
+      { index: 1, kind: 'add', commitment: hex },
     ]);
     expect(JSON.stringify(leaves)).not.toMatch(/member|salt|@/);
   });
@@ -232,8 +244,8 @@ describe('the public API', () => {
     expect(note).toBe(signed.note);
     const [text, signatures] = note.split('\n\n') as [string, string];
     const lines = text.split('\n');
-    const root = (await loadLog(app.deps.db, String(campaign._id), 2)).tree.root(2).toString('base64');
-    expect(lines.slice(0, 4)).toEqual([origin, '2', root, 'membership-drive checkpoint v2']);
+    const root = (await loadLog(app.deps.db, String(campaign._id), 3)).tree.root(3).toString('base64');
+    expect(lines.slice(0, 4)).toEqual([origin, '3', root, 'membership-drive checkpoint v2']);
     expect(lines).toContain('offset_claimed: 7');
     expect(lines).toContain('count: 9');
     const [dash, signer, signature] = signatures.trimEnd().split(' ') as [string, string, string];
@@ -351,10 +363,11 @@ describe('contributions from before the log', () => {
     await backfillDriveLog(app.deps.db);
     const leaves = await leavesOf(campaign._id);
     expect(leaves.map((l) => [l.kind, l.recordId, l.revokes])).toEqual([
+      ['offset', 'offset:0', undefined],
       ['add', ids[0], undefined],
       ['add', ids[1], undefined],
       ['add', ids[2], undefined],
-      ['revoke', ids[1], 1],
+      ['revoke', ids[1], 2],
     ]);
   });
 });

@@ -40,13 +40,13 @@ beforeAll(async () => {
   const at = (n: number) => new Date(app.deps.clock.now().getTime() - 3_600_000 + n * 1000);
   const members: string[] = [];
   for (let i = 0; i < 3; i++) members.push(await memberJoins(app, at(i)));
-  await checkpoint(app, campaign); // 3 leaves
+  await checkpoint(app, campaign); // 4 leaves: the offset, 3 joins
   members.push(await memberJoins(app, at(3)));
   await giftPaid(app, 'gift-go', at(4));
   await memberRefunded(app, members[1]!, at(5));
-  await checkpoint(app, campaign); // 6 leaves: a refund among them
+  await checkpoint(app, campaign); // 8 leaves: a refund among them
   await memberJoins(app, at(6));
-  await checkpoint(app, campaign); // 7 leaves
+  await checkpoint(app, campaign); // 8 leaves
   const base = `${app.url}/campaigns/${campaign.slug}/transparency`;
   vkeys = (await (await fetch(`${base}/vkeys`)).json()).vkeys;
   const { Leaf, Checkpoint } = transparencyModels(app.deps.db);
@@ -91,10 +91,10 @@ describe('the Go reference implementation', () => {
     expect(result.out).toBe(
       [
         `origin: members.test/drive/${campaign.slug}`,
-        `checkpoints: 3, latest size 7, root ${parseCheckpointText(parseNote(checkpoints[2]!.note)!.text)!.root}`,
+        `checkpoints: 3, latest size 8, root ${parseCheckpointText(parseNote(checkpoints[2]!.note)!.text)!.root}`,
         'consistency: 2 proofs verified',
-        "leaves: 7 hash to every checkpoint's root",
-        'inclusion: 7 proofs verified',
+        "leaves: 8 hash to every checkpoint's root",
+        'inclusion: 8 proofs verified',
         'OK',
         '',
       ].join('\n'),
@@ -136,7 +136,7 @@ describe('the Go reference implementation', () => {
     forget();
     const newest = checkpoints.at(-1)!;
     const fields = { ...parseCheckpointText(parseNote(newest.note)!.text)! };
-    fields.root = (await loadLog(app.deps.db, String(campaign._id), 7)).tree.root(7).toString('base64');
+    fields.root = (await loadLog(app.deps.db, String(campaign._id), 8)).tree.root(8).toString('base64');
     const note = createSigner(app.deps.config.transparency.keys).signNote(
       checkpointText(fields),
       fields.origin,
@@ -146,9 +146,10 @@ describe('the Go reference implementation', () => {
     try {
       const result = await goCheck();
       expect(result.code).toBe(1);
-      // The service's proofs now come from the changed leaves: they cannot show the signed past.
+      // The service's proofs now come from the changed leaves: they cannot show the signed past (the
+      // first, a power of two in size, is its own subtree, so the first proof to fail is the next).
       expect(result.err).toBe(
-        'FAIL: checkpoint 1 does not contain checkpoint 0: invalid transparency proof\n',
+        'FAIL: checkpoint 2 does not contain checkpoint 1: invalid transparency proof\n',
       );
     } finally {
       await restore();

@@ -135,7 +135,7 @@ describe('the drive log records each member taken back', () => {
     const joining = [...joins(refund), ...joins(chargeback)];
     await deliver(joining);
     expect(await progressCount()).toBe(2);
-    expect((await leaves()).map((l) => l.kind)).toEqual(['add', 'add']);
+    expect((await leaves()).map((l) => l.kind)).toEqual(['offset', 'add', 'add']);
 
     const refunding = refunded(refund, T0 + 3600);
     await deliver(refunding);
@@ -153,7 +153,7 @@ describe('the drive log records each member taken back', () => {
 
     // Stripe delivers again: nothing is counted or taken back twice.
     await deliver([...joining, ...refunding, ...disputing]);
-    expect((await leaves()).map((l) => l.kind)).toEqual(['add', 'add', 'revoke', 'revoke']);
+    expect((await leaves()).map((l) => l.kind)).toEqual(['offset', 'add', 'add', 'revoke', 'revoke']);
     expect(await progressCount()).toBe(0);
   });
 });

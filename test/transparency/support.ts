@@ -3,6 +3,7 @@ import { verifyDrive } from '../../bin/drive-verify-core.mjs';
 import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { countGift, countNewMember, revokeGift } from '../../src/campaigns/campaign.service.js';
 import { signCheckpoint } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import { ensureStartingOffset } from '../../src/campaigns/drive-log/log.service.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import type { TestApp } from '../support/test-app.js';
@@ -21,10 +22,11 @@ export const depsOf = (app: TestApp) => ({
 });
 
 let made = 0;
+/** A campaign around the test clock, its log opened with its offset leaf as the campaign writer does. */
 export async function newCampaign(app: TestApp, fields: Partial<Campaign> = {}): Promise<Campaign> {
   const now = app.deps.clock.now().getTime();
   made++;
-  return (
+  const campaign = (
     await campaignModels(app.deps.db).Campaign.create({
       slug: `drive-${made}-${Math.random().toString(36).slice(2, 8)}`,
       title: 'Our birthday drive',
@@ -36,6 +38,8 @@ export async function newCampaign(app: TestApp, fields: Partial<Campaign> = {}):
       ...fields,
     })
   ).toObject();
+  await ensureStartingOffset(app.deps.db, campaign, app.deps.clock.now());
+  return campaign;
 }
 
 export const checkpoint = (app: TestApp, campaign: Campaign) =>

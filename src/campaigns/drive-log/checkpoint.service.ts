@@ -5,7 +5,7 @@ import { isDuplicateKey } from '../../infra/db.js';
 import type { Logger } from '../../infra/logger.js';
 import { type Campaign, campaignModels } from '../campaign.model.js';
 import { type Checkpoint, type LogLeaf, leafId, transparencyModels } from './log.model.js';
-import { logSize, writeAliases } from './log.service.js';
+import { ensureStartingOffset, logSize, writeAliases } from './log.service.js';
 import type { CheckpointSigner } from './signing.js';
 import { loadLog } from './tree-cache.js';
 
@@ -131,11 +131,14 @@ export async function signCheckpoint(
   const campaignId = String(campaign._id);
   const now = deps.clock.now();
   const previous = (await checkpointsOf(db, campaignId)).at(-1);
+  await ensureStartingOffset(db, campaign, now);
   const size = await logSize(db, campaignId);
   const log = await loadLog(db, campaignId, size);
   const additions = log.additions[size]!;
   const revocations = log.revocations[size]!;
-  const count = campaign.startingOffset + additions - revocations;
+  // The offset is the leaves' too (ADR 0003): what `offset_claimed` states, a verifier recomputes.
+  const offset = log.offsets[size]!;
+  const count = offset + additions - revocations;
   if (!options.force && previous) {
     const age = now.getTime() - previous.time.getTime();
     const running = campaign.startsAt <= now && now < campaign.endsAt;
@@ -167,7 +170,7 @@ export async function signCheckpoint(
     sequence,
     additions,
     revocations,
-    offset: campaign.startingOffset,
+    offset,
     count,
     time,
     previous: previous?.hash ?? null,
@@ -182,7 +185,8 @@ export async function signCheckpoint(
     hash: noteTextHash(note),
     treeSize: size,
     count,
-    offset: campaign.startingOffset,
+    offset,
+    offsetFromLeaves: true,
     time,
   };
   try {

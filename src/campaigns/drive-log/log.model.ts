@@ -5,18 +5,26 @@ import { type Connection, Schema } from 'mongoose';
 // index), as a salted commitment: SHA-256 of campaign, kind, record id and 256 random bits. The
 // public sees kind, commitment and `revokes`; the record id and salt stay here and are the member's
 // receipt. Leaves are never changed or removed.
+//
+// The starting offset (members counted before the service) and each change to it are leaves too
+// (`offset`: the amount of the change, a public reason and a hashed staff id), so the count is a
+// function of the log alone: sum of offset amounts + additions − revocations (ADR 0003).
 
 export interface LogLeaf {
   _id: string; // `<campaignId>#<index>`
   campaignId: string;
   index: number;
-  kind: 'add' | 'revoke';
+  kind: 'add' | 'revoke' | 'offset';
   /** `<campaignId>|<kind>|<recordId>`, unique: one record is one leaf, however often it is logged. */
   record: string;
   recordId: string;
   salt: string;
   commitment: string;
   revokes?: number;
+  /** Offset leaves: the change (signed), SHA-256 of the staff id, and why (public text). */
+  amount?: number;
+  staff?: string;
+  reason?: string;
   at: Date;
 }
 
@@ -47,6 +55,11 @@ export interface Checkpoint {
   treeSize: number;
   count: number;
   offset: number;
+  /**
+   * True when `offset` is the sum of the offset leaves in the tree; false or absent on checkpoints
+   * signed before offsets were leaves, whose offset was the campaign's stored claim.
+   */
+  offsetFromLeaves?: boolean;
   time: Date;
 }
 
@@ -61,6 +74,9 @@ const leafSchema = new Schema<LogLeaf>(
     salt: { type: String, required: true },
     commitment: { type: String, required: true },
     revokes: Number,
+    amount: Number,
+    staff: String,
+    reason: String,
     at: { type: Date, required: true },
   },
   { versionKey: false },
@@ -82,6 +98,7 @@ const checkpointSchema = new Schema<Checkpoint>(
     treeSize: { type: Number, required: true },
     count: { type: Number, required: true },
     offset: { type: Number, required: true },
+    offsetFromLeaves: Boolean,
     time: { type: Date, required: true },
   },
   { versionKey: false },

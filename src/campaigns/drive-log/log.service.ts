@@ -26,6 +26,10 @@ export interface PublicLeaf {
   kind: LeafKind;
   commitment: string;
   revokes?: number;
+  /** Offset leaves: the change, SHA-256 of the staff id (`staffHash`), the public reason. */
+  amount?: number;
+  staff?: string;
+  reason?: string;
 }
 
 /** Same formula as bin/drive-verify-core.mjs `commitmentOf`. */
@@ -35,14 +39,32 @@ export function commitmentOf(campaignId: string, kind: LeafKind, recordId: strin
     .digest('hex');
 }
 
-/** What a leaf says, as hashed (bin/drive-verify-core.mjs `leafDataOf`). */
-export const leafDataOf = (leaf: Pick<PublicLeaf, 'kind' | 'commitment' | 'revokes'>) =>
-  leaf.kind === 'add' ? `add ${leaf.commitment}` : `revoke ${leaf.commitment} ${leaf.revokes}`;
+/** Who changed an offset, as published: a hash, so the log holds no staff member's id or name. */
+export function staffHash(campaignId: string, staffId: string): string {
+  return createHash('sha256').update(`membership-drive staff v1|${campaignId}|${staffId}`).digest('hex');
+}
 
-export const publicLeaf = (leaf: LogLeaf): PublicLeaf =>
+/**
+ * What a leaf says, as hashed (bin/drive-verify-core.mjs `leafDataOf`): `add <commitment>`,
+ * `revoke <commitment> <index>` or `offset <commitment> <amount> <staff> <reason as JSON>`.
+ */
+export const leafDataOf = (
+  leaf: Pick<PublicLeaf, 'kind' | 'commitment' | 'revokes' | 'amount' | 'staff' | 'reason'>,
+) =>
   leaf.kind === 'add'
-    ? { index: leaf.index, kind: leaf.kind, commitment: leaf.commitment }
-    : { index: leaf.index, kind: leaf.kind, commitment: leaf.commitment, revokes: leaf.revokes };
+    ? `add ${leaf.commitment}`
+    : leaf.kind === 'revoke'
+      ? `revoke ${leaf.commitment} ${leaf.revokes}`
+      : `offset ${leaf.commitment} ${leaf.amount} ${leaf.staff} ${JSON.stringify(leaf.reason)}`;
+
+/** The public leaf; offset leaves also carry `data`, the exact text hashed (opaque to other tools). */
+export const publicLeaf = (leaf: LogLeaf): PublicLeaf & { data?: string } => {
+  const { index, kind, commitment } = leaf;
+  if (kind === 'add') return { index, kind, commitment };
+  if (kind === 'revoke') return { index, kind, commitment, revokes: leaf.revokes };
+  const visible = { index, kind, commitment, amount: leaf.amount, staff: leaf.staff, reason: leaf.reason };
+  return { ...visible, data: leafDataOf(visible) };
+};
 
 /** The highest size this process has seen, per database and campaign: only a hint. */
 const seen = new WeakMap<Connection, Map<string, number>>();
@@ -128,7 +150,10 @@ async function appendLeaf(
   at: Date,
   revokes?: number,
   fresh = false,
+  offset?: { amount: number; staff: string; reason: string },
 ): Promise<number> {
+  // The offset leaf comes first in a log, so every checkpoint's offset is its leaves' (log-count.ts).
+  if (kind !== 'offset') await ensureStartingOffset(db, { _id: campaignId }, at);
   const record = recordKey(campaignId, kind, recordId);
   // A record logged before is answered by one lookup; a fresh one skips it (a racing duplicate is
   // still refused by the unique record below).
@@ -156,6 +181,7 @@ async function appendLeaf(
         salt,
         commitment,
         ...(kind === 'revoke' ? { revokes } : {}),
+        ...(kind === 'offset' ? offset : {}),
         at,
       };
       try {
@@ -210,6 +236,65 @@ export async function logRevocation(
   return appendLeaf(db, idOf(campaignId), 'revoke', contributionId, at, added);
 }
 
+/**
+ * The offset's change number `change` (0: the starting offset) becomes an `offset` leaf, once per
+ * number: two writers racing for one number get one leaf (answers its index either way; the
+ * caller checks the sum it wanted). `staff` is `staffHash` of who made it.
+ */
+export function logOffset(
+  db: Connection,
+  campaignId: Types.ObjectId | string,
+  change: number,
+  fields: { amount: number; staff: string; reason: string },
+  at: Date,
+): Promise<number> {
+  return appendLeaf(db, idOf(campaignId), 'offset', `offset:${change}`, at, undefined, false, fields);
+}
+
+/** Whether the log holds its offset leaf 0 (one primary-key read). */
+export async function hasStartingOffset(
+  db: Connection,
+  campaignId: Types.ObjectId | string,
+): Promise<boolean> {
+  const record = recordKey(idOf(campaignId), 'offset', 'offset:0');
+  return (await indexOfRecord(db, record)) !== undefined;
+}
+
+/** Campaigns whose offset leaf 0 this process has seen, per database. */
+const withOffset = new WeakMap<Connection, Set<string>>();
+
+/**
+ * Gives a campaign's log its offset leaf 0, from the stored starting offset, if it has none: the
+ * campaign writer appends it at creation (with who and why); this covers campaigns created before
+ * offsets were leaves (the migration) or written straight into the database. Once the leaf exists
+ * the stored field no longer moves the count: only `logOffsetChange` does, as a new leaf.
+ */
+export async function ensureStartingOffset(
+  db: Connection,
+  campaign: { _id: Types.ObjectId | string; startingOffset?: number },
+  at: Date = new Date(),
+): Promise<void> {
+  const campaignId = idOf(campaign._id);
+  const known = withOffset.get(db) ?? new Set<string>();
+  withOffset.set(db, known);
+  if (known.has(campaignId)) return;
+  if (!(await hasStartingOffset(db, campaignId))) {
+    const amount =
+      campaign.startingOffset ??
+      (await campaignModels(db).Campaign.findById(campaignId).select({ startingOffset: 1 }).lean())
+        ?.startingOffset ??
+      0;
+    await logOffset(
+      db,
+      campaignId,
+      0,
+      { amount, staff: staffHash(campaignId, 'system'), reason: 'starting offset' },
+      at,
+    );
+  }
+  known.add(campaignId);
+}
+
 /** A member's receipt for a contribution: record id and salt, which only they (and we) know. */
 export async function receiptOf(
   db: Connection,
@@ -238,6 +323,20 @@ export async function backfillDriveLog(db: Connection): Promise<number> {
   const revoked = Revocation.find().sort({ revokedAt: 1 }).select({ campaignId: 1, revokedAt: 1 }).lean();
   for await (const r of revoked.cursor()) {
     await logRevocation(db, r.campaignId, r._id, r.revokedAt);
+    done++;
+  }
+  return done;
+}
+
+/**
+ * Gives every campaign created before offsets were leaves its offset leaf, from its stored starting
+ * offset: once per database, at start (src/migrations.ts). Idempotent, as `ensureStartingOffset` is.
+ */
+export async function backfillOffsetLeaves(db: Connection): Promise<number> {
+  let done = 0;
+  const campaigns = campaignModels(db).Campaign.find().select({ startingOffset: 1 }).lean();
+  for await (const campaign of campaigns.cursor()) {
+    await ensureStartingOffset(db, campaign);
     done++;
   }
   return done;

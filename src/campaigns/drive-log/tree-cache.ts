@@ -13,13 +13,23 @@ export interface LoadedLog {
   /** additions[n] / revocations[n]: how many of the first n leaves are each kind. */
   additions: number[];
   revocations: number[];
+  /** offsets[n]: the sum of the offset leaves' amounts among the first n; offsetChanges[n]: how many. */
+  offsets: number[];
+  offsetChanges: number[];
 }
 
 const logs = new WeakMap<Connection, Map<string, LoadedLog>>();
 const loading = new WeakMap<Connection, Map<string, Promise<unknown>>>();
 
 function emptyLog(): LoadedLog {
-  return { tree: new MerkleTree(), leaves: [], additions: [0], revocations: [0] };
+  return {
+    tree: new MerkleTree(),
+    leaves: [],
+    additions: [0],
+    revocations: [0],
+    offsets: [0],
+    offsetChanges: [0],
+  };
 }
 
 /** The campaign's log with at least its first `size` leaves loaded (they must exist). */
@@ -48,6 +58,8 @@ export function loadLog(db: Connection, campaignId: string, size: number): Promi
       log.leaves.push(visible);
       log.additions.push(log.additions[index]! + (leaf.kind === 'add' ? 1 : 0));
       log.revocations.push(log.revocations[index]! + (leaf.kind === 'revoke' ? 1 : 0));
+      log.offsets.push(log.offsets[index]! + (leaf.kind === 'offset' ? (leaf.amount ?? 0) : 0));
+      log.offsetChanges.push(log.offsetChanges[index]! + (leaf.kind === 'offset' ? 1 : 0));
     }
     return log;
   });

@@ -46,6 +46,9 @@ type leaf struct {
 	Kind       string `json:"kind"`
 	Commitment string `json:"commitment"`
 	Revokes    *int64 `json:"revokes"`
+	// Data is the exact text hashed, served for leaves of other kinds (offset changes): to this
+	// checker those are opaque records, as any tlog tool treats a log's records.
+	Data string `json:"data"`
 }
 
 type checkpoint struct {
@@ -252,7 +255,8 @@ func open(text, slug string, verifiers note.Verifiers) (checkpoint, error) {
 	return checkpoint{origin: origin, size: size, root: root}, nil
 }
 
-// leafData is what a leaf says, as hashed: `add <commitment>` or `revoke <commitment> <index>`.
+// leafData is what a leaf says, as hashed: `add <commitment>` or `revoke <commitment> <index>`;
+// another kind's record is its `data`, taken as it is.
 func leafData(l leaf, n int64) (string, error) {
 	if l.Index != n || len(l.Commitment) != 64 {
 		return "", fmt.Errorf("leaf %d is malformed", n)
@@ -265,6 +269,8 @@ func leafData(l leaf, n int64) (string, error) {
 		return "add " + l.Commitment, nil
 	case l.Kind == "revoke" && l.Revokes != nil:
 		return fmt.Sprintf("revoke %s %d", l.Commitment, *l.Revokes), nil
+	case l.Kind != "add" && l.Kind != "revoke" && l.Data != "":
+		return l.Data, nil
 	}
 	return "", fmt.Errorf("leaf %d is of no known kind", n)
 }
