@@ -4,7 +4,7 @@ import { claimOnce, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
-import { tallyAdd, tallyCount } from '../infra/tally.js';
+import { tallyAdd } from '../infra/tally.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { membershipModels } from '../memberships/membership.model.js';
 import type { LedgerRecorded, MemberJoined, PaymentChargedBack } from '../shared/domain-events.js';
@@ -18,8 +18,8 @@ import {
   MEMBER_MONEY,
   PAYMENT_KINDS,
 } from './counting-rules.js';
-import { logCount } from './drive-log/log-count.js';
 import { logContribution, logRevocation } from './drive-log/log.service.js';
+import { logCount } from './drive-log/log-count.js';
 
 export interface CampaignDeps {
   db: Connection;

@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { countGift, countOf, revokeGift } from '../../src/campaigns/campaign.service.js';
+import { updateCampaign } from '../../src/campaigns/campaign-admin.js';
 import { rebuildCampaignCounts } from '../../src/campaigns/rebuild.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
@@ -306,10 +307,8 @@ describe('milestones', () => {
     );
     campaign = { ...campaign, goal: 8, startingOffset: 5 };
     await publishJoined(await joins(1)); // 6 of 8: 75 %
-    await campaignModels(app.deps.db).Campaign.updateOne(
-      { _id: campaign._id },
-      { $set: { startingOffset: 3 } },
-    );
+    // Through the campaign writer: once the log has its offset, only a logged change moves it.
+    await updateCampaign(app.deps.db, campaign.slug, { startingOffset: 3 });
     await publishJoined(await joins(1)); // 5 of 8: 50 % reached, 75 % already announced
     const jobs = await emailModels(app.deps.db).EmailJob.find({ template: 'campaign-milestone' }).lean();
     expect(jobs.map((j) => j.data.percent)).toEqual([75]);

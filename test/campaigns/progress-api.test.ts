@@ -57,6 +57,8 @@ describe('public progress', () => {
       endsAt: '2026-11-30T00:00:00.000Z',
       daysLeft: 9,
       supporters: 0,
+      checkpoint: null, // none signed yet: the whole count is pending
+      pending: 612,
       updatedAt: expect.any(String),
     });
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
