@@ -20,7 +20,11 @@
 //     every change to it, each with its amount, a public reason and a hashed staff id. Checkpoints
 //     signed before the log's first offset leaf (logs older than offset leaves) must all claim the
 //     offset that leaf states, so an offset never moves outside the log;
-//  5. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
+//  5. every leaf carries the log's signed promise (like Certificate Transparency's SCT): a signed
+//     note, under the log's key, that leaf n of this campaign is this leaf hash and will be in a
+//     checkpoint by `merge_by`, which the first checkpoint holding it kept. A leaf written into the
+//     database without the key has none, so it is refused however it got signed into a checkpoint;
+//  6. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
 
 const encoder = new TextEncoder();
@@ -303,6 +307,50 @@ async function noteProblem(note, vkeys) {
 
 const COMMITMENT = /^[0-9a-f]{64}$/;
 
+export const PROMISE_FORMAT = 'membership-drive promise v1';
+const PROMISE_FIELDS = [
+  ['origin', /^[^\s+]+$/],
+  ['campaign', /^[0-9a-f]{24}$/],
+  ['index', /^(0|[1-9]\d*)$/],
+  ['leaf', /^[0-9a-f]{64}$/],
+  ['time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
+  ['merge_by', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
+];
+
+/** Reads a leaf promise's signed text strictly (src/campaigns/drive-log/promises.ts), or null. */
+export function parsePromiseText(text) {
+  const lines = String(text).split('\n');
+  if (lines.length !== PROMISE_FIELDS.length + 2 || lines[0] !== PROMISE_FORMAT || lines.at(-1) !== '')
+    return null;
+  const out = {};
+  for (let i = 0; i < PROMISE_FIELDS.length; i++) {
+    const [name, pattern] = PROMISE_FIELDS[i];
+    const prefix = `${name}: `;
+    const line = lines[i + 1];
+    if (!line.startsWith(prefix) || !pattern.test(line.slice(prefix.length))) return null;
+    out[name] = line.slice(prefix.length);
+  }
+  out.index = Number(out.index);
+  return out;
+}
+
+/**
+ * What is wrong with leaf `index`'s promise, or null when the log's key signed that this leaf hash
+ * is leaf `index` of this campaign's log, and the first checkpoint holding it came by `merge_by`.
+ */
+async function promiseProblem(leaf, index, hash, { vkeys, origin, campaign, checkpoints }) {
+  const note = parseNote(leaf?.promise);
+  const promised = note && parsePromiseText(note.text);
+  if (!promised) return 'has no signed promise';
+  if ((await noteProblem(note, vkeys)) !== null) return 'has a promise not signed by the log';
+  if (promised.origin !== origin || promised.campaign !== campaign || promised.index !== index)
+    return 'has a promise for another place';
+  if (promised.leaf !== toHex(hash)) return 'is not the leaf its promise names';
+  const merged = checkpoints.find((c) => c.tree_size > index);
+  if (merged && merged.time > promised.merge_by) return 'was checkpointed later than its promise';
+  return null;
+}
+
 /**
  * Counts over leaves, checking that each is of the public form (a SHA-256 commitment in lowercase
  * hex, `revokes` on revocations only), that no commitment appears twice (one record counted twice),
@@ -468,6 +516,11 @@ export async function verifyDrive({
   leaves.length = latest.tree_size;
   const hashes = [];
   for (const leaf of leaves) hashes.push(await leafHash(leafDataOf(leaf)));
+  const context = { vkeys, origin, campaign: latest.campaign, checkpoints: parsed };
+  for (const [i, leaf] of leaves.entries()) {
+    const problem = await promiseProblem(leaf, i, hashes[i], context);
+    if (problem) problems.push(`leaf ${i} ${problem}`);
+  }
   if (toBase64(await treeHead(hashes)) !== latest.root)
     problems.push('the leaves do not hash to the signed root');
   const prefix = tallyLeaves(leaves, problems);

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Connection } from 'mongoose';
+import { useLeafSigner } from './campaigns/drive-log/promises.js';
+import { createSigner } from './campaigns/drive-log/signing.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { connectDatabase, describeServer, ensureIndexes } from './infra/db.js';
 import { startEmbeddedDatabase } from './infra/embedded-db.js';
@@ -106,6 +108,11 @@ export async function openDatabase(
     logger,
   );
   registerModels(db);
+  // Leaves appended here (migrations, commands) carry their signed promise too.
+  useLeafSigner(db, {
+    signer: createSigner(config.transparency.keys),
+    publicBaseUrl: config.http.publicBaseUrl,
+  });
   await ensureIndexes(db);
   await migrate(db, logger);
   const server = await describeServer(db);

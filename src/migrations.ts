@@ -2,7 +2,8 @@ import type { Connection } from 'mongoose';
 import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
-import { backfillDriveLog, backfillOffsetLeaves } from './campaigns/drive-log/log.service.js';
+import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/drive-log/log.service.js';
+import { backfillPromises } from './campaigns/drive-log/promises.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
@@ -55,4 +56,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // The count became a function of the drive log alone: each campaign's offset is its log's leaf.
   const offsets = await runOnce(db, 'drive-log-offsets', () => backfillOffsetLeaves(db));
   if (offsets) logger.info({ offsets }, "gave existing campaigns' drive logs their offset leaf");
+  // Leaves prove themselves: each carries the log's signed promise (drive-log/promises.ts).
+  const promised = await runOnce(db, 'drive-log-promises', () => backfillPromises(db, leafDataOf));
+  if (promised) logger.info({ promised }, 'signed promises for existing drive log leaves');
 }

@@ -6,11 +6,21 @@ import { registerCampaignModels } from './campaign.model.js';
 import { campaignDocs, campaignRoutes } from './campaigns.routes.js';
 import { signDueCheckpoints } from './drive-log/checkpoint.service.js';
 import { registerTransparencyModels } from './drive-log/log.model.js';
+import { useLeafSigner } from './drive-log/promises.js';
 import { createSigner } from './drive-log/signing.js';
 import { transparencyDocs, transparencyRoutes } from './drive-log/transparency.routes.js';
 import type { ProgressCache } from './progress.service.js';
 
 const MINUTE = 60_000;
+
+/** Leaves this process appends get their signed promise, timed by its clock (drive-log/promises.ts). */
+function promiseLeaves(ctx: ProcessContext): void {
+  useLeafSigner(ctx.db, {
+    signer: createSigner(ctx.config.transparency.keys),
+    publicBaseUrl: ctx.config.http.publicBaseUrl,
+    clock: ctx.clock,
+  });
+}
 
 /** Drives, their counts and the progress widget, and the public log that makes the count verifiable. */
 export const campaignsCapability: Capability<ProcessContext & { progressCache: ProgressCache }> = {
@@ -19,21 +29,28 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
     registerCampaignModels(db);
     registerTransparencyModels(db);
   },
-  listen: (ctx) => subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger }),
-  tasks: (ctx) => [
-    {
-      name: 'drive-checkpoints',
-      everyMs: MINUTE,
-      run: () =>
-        signDueCheckpoints({
-          ...ctx,
-          signer: createSigner(ctx.config.transparency.keys),
-          checkpointMs: ctx.config.transparency.checkpointMs,
-          publicBaseUrl: ctx.config.http.publicBaseUrl,
-        }),
-    },
-  ],
+  listen: (ctx) => {
+    promiseLeaves(ctx);
+    subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger });
+  },
+  tasks: (ctx) => {
+    promiseLeaves(ctx);
+    return [
+      {
+        name: 'drive-checkpoints',
+        everyMs: MINUTE,
+        run: () =>
+          signDueCheckpoints({
+            ...ctx,
+            signer: createSigner(ctx.config.transparency.keys),
+            checkpointMs: ctx.config.transparency.checkpointMs,
+            publicBaseUrl: ctx.config.http.publicBaseUrl,
+          }),
+      },
+    ];
+  },
   routes(ctx) {
+    promiseLeaves(ctx);
     const router = Router();
     router.use(
       campaignRoutes({

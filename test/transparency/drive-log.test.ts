@@ -20,6 +20,7 @@ import {
   logSize,
   receiptOf,
 } from '../../src/campaigns/drive-log/log.service.js';
+import { PROMISE_FORMAT } from '../../src/campaigns/drive-log/promises.js';
 import { loadLog } from '../../src/campaigns/drive-log/tree-cache.js';
 import { connectDatabase } from '../../src/infra/db.js';
 import { fromRoot } from '../../src/infra/paths.js';
@@ -212,10 +213,19 @@ describe('the public API', () => {
         staff: hex,
         reason: 'starting offset',
         data: expect.stringMatching(/^offset [0-9a-f]{64} 0 [0-9a-f]{64} "starting offset"$/),
+        promise: expect.stringMatching(/^membership-drive promise v1\norigin: members\.test\/drive\//),
       },
-      { index: 1, kind: 'add', commitment: hex },
+      {
+        index: 1,
+        kind: 'add',
+        commitment: hex,
+        promise: expect.stringMatching(/\nindex: 1\n(.|\n)*\n\n— members\.test\/drive\/\S+ \S+\n$/),
+      },
     ]);
-    expect(JSON.stringify(leaves)).not.toMatch(/member|salt|@/);
+    // A promise names the log (its host) and the leaf's hash, nothing of the member.
+    const withoutPromises = leaves.leaves.map(({ promise: _, ...rest }: { promise: string }) => rest);
+    expect(JSON.stringify(withoutPromises)).not.toMatch(/member|salt|@/);
+    for (const { promise } of leaves.leaves) expect(promise.split('\n')[0]).toBe(PROMISE_FORMAT);
   });
 
   it('when a checkpoint is published, then it is a C2SP tlog-checkpoint in a signed note that its published verifier key verifies', async () => {

@@ -25,6 +25,8 @@ export interface LogLeaf {
   amount?: number;
   staff?: string;
   reason?: string;
+  /** The signed promise that this leaf is leaf `index` (promises.ts): public, the member's receipt. */
+  promise?: string;
   at: Date;
 }
 
@@ -77,6 +79,7 @@ const leafSchema = new Schema<LogLeaf>(
     amount: Number,
     staff: String,
     reason: String,
+    promise: String,
     at: { type: Date, required: true },
   },
   { versionKey: false },

@@ -10,6 +10,7 @@ import {
   recordKey,
   transparencyModels,
 } from './log.model.js';
+import { promiseFor } from './promises.js';
 
 // Appending to a campaign's drive log, exactly once per record, on any backend and under any
 // concurrency: a leaf's position is taken by inserting its unique `_id` (`<campaign>#<n>`, the one
@@ -26,6 +27,8 @@ export interface PublicLeaf {
   kind: LeafKind;
   commitment: string;
   revokes?: number;
+  /** The log's signed promise that this is leaf `index` (promises.ts); absent on unpromised leaves. */
+  promise?: string;
   /** Offset leaves: the change, SHA-256 of the staff id (`staffHash`), the public reason. */
   amount?: number;
   staff?: string;
@@ -60,10 +63,11 @@ export const leafDataOf = (
 /** The public leaf; offset leaves also carry `data`, the exact text hashed (opaque to other tools). */
 export const publicLeaf = (leaf: LogLeaf): PublicLeaf & { data?: string } => {
   const { index, kind, commitment } = leaf;
-  if (kind === 'add') return { index, kind, commitment };
-  if (kind === 'revoke') return { index, kind, commitment, revokes: leaf.revokes };
+  const promise = leaf.promise === undefined ? {} : { promise: leaf.promise };
+  if (kind === 'add') return { index, kind, commitment, ...promise };
+  if (kind === 'revoke') return { index, kind, commitment, revokes: leaf.revokes, ...promise };
   const visible = { index, kind, commitment, amount: leaf.amount, staff: leaf.staff, reason: leaf.reason };
-  return { ...visible, data: leafDataOf(visible) };
+  return { ...visible, data: leafDataOf(visible), ...promise };
 };
 
 /** The highest size this process has seen, per database and campaign: only a hint. */
@@ -171,17 +175,23 @@ async function appendLeaf(
     // stale hint only costs a refused insert. Without one, the end is searched once.
     const hinted = hints(db).get(campaignId);
     for (let index = hinted ?? (await logSize(db, campaignId)); ; index++) {
+      const fields = {
+        kind,
+        commitment,
+        ...(kind === 'revoke' ? { revokes } : {}),
+        ...(kind === 'offset' ? offset : {}),
+      };
+      // Signed for this position before the insert, so a leaf and its promise are one write.
+      const promise = await promiseFor(db, campaignId, index, leafDataOf(fields));
       const leaf: LogLeaf = {
         _id: leafId(campaignId, index),
         campaignId,
         index,
-        kind,
         record,
         recordId,
         salt,
-        commitment,
-        ...(kind === 'revoke' ? { revokes } : {}),
-        ...(kind === 'offset' ? offset : {}),
+        ...fields,
+        ...(promise === undefined ? {} : { promise }),
         at,
       };
       try {
@@ -300,12 +310,14 @@ export async function receiptOf(
   db: Connection,
   campaignId: Types.ObjectId | string,
   contributionId: string,
-): Promise<{ receipt: string; index: number } | undefined> {
+): Promise<{ receipt: string; index: number; promise?: string } | undefined> {
   const { Alias, Leaf } = transparencyModels(db);
   const alias = await Alias.findById(recordAlias(recordKey(idOf(campaignId), 'add', contributionId))).lean();
   if (!alias) return undefined;
   const leaf = await Leaf.findById(leafId(idOf(campaignId), alias.index)).lean<LogLeaf>();
-  return leaf ? { receipt: `${leaf.recordId}~${leaf.salt}`, index: leaf.index } : undefined;
+  return leaf
+    ? { receipt: `${leaf.recordId}~${leaf.salt}`, index: leaf.index, promise: leaf.promise }
+    : undefined;
 }
 
 /**
