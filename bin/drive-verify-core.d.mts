@@ -35,6 +35,8 @@ export interface DriveVerification {
   receipt?: ReceiptResult;
   receiptIndex?: number;
   leaves?: PublicLeaf[];
+  /** The log's offset leaves: the starting offset and each change, with a hashed staff id and why. */
+  offsets?: { index: number; amount: number; staff: string; reason: string }[];
 }
 export const FORMAT: string;
 export function toHex(bytes: Uint8Array): string;

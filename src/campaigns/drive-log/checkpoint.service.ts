@@ -6,8 +6,11 @@ import type { Logger } from '../../infra/logger.js';
 import { type Campaign, campaignModels } from '../campaign.model.js';
 import { type Checkpoint, type LogLeaf, leafId, transparencyModels } from './log.model.js';
 import { ensureStartingOffset, logSize, writeAliases } from './log.service.js';
+import { logOrigin, originOf } from './origin.js';
 import type { CheckpointSigner } from './signing.js';
 import { loadLog } from './tree-cache.js';
+
+export { logOrigin, originOf };
 
 // Signed checkpoints: at least hourly while a campaign runs, when the log has grown (at most every
 // DRIVE_CHECKPOINT_MINUTES), and as soon as a milestone is reached, the service states the log's size,
@@ -33,19 +36,6 @@ const HOUR = 3_600_000;
 const AFTER_END_MS = 7 * 24 * HOUR;
 /** The first extension line: what the lines after it mean (bin/drive-verify-core.mjs reads them). */
 export const CHECKPOINT_FORMAT = 'membership-drive checkpoint v2';
-
-/**
- * A campaign's log identity, the checkpoint's first line and its key name: `<public host>/drive/<slug>`.
- * A campaign keeps the origin of its first checkpoint (slugs never change; a domain may).
- */
-export function logOrigin(publicBaseUrl: string, slug: string): string {
-  const url = new URL(publicBaseUrl);
-  return `${url.host}${url.pathname.replace(/\/$/, '')}/drive/${slug}`.replaceAll('+', '%2B');
-}
-
-/** The origin a stored checkpoint was signed under: its note's first line. */
-export const originOf = (checkpoint: Pick<Checkpoint, 'note'>) =>
-  checkpoint.note.slice(0, checkpoint.note.indexOf('\n'));
 
 /** The signed text; the same format bin/drive-verify-core.mjs `checkpointText` writes and reads. */
 export function checkpointText(fields: {

@@ -1,9 +1,10 @@
 import type { Connection } from 'mongoose';
 import { type Clock, systemClock } from '../../infra/clock.js';
 import { campaignModels } from '../campaign.model.js';
-import { logOrigin, originOf } from './checkpoint.service.js';
+
 import { type LogLeaf, transparencyModels } from './log.model.js';
 import { leafHash } from './merkle.js';
+import { logOrigin, originOf } from './origin.js';
 import type { CheckpointSigner } from './signing.js';
 
 // A leaf's signed promise, as Certificate Transparency's SCT is a certificate's: when a leaf is
