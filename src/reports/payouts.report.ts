@@ -224,10 +224,12 @@ async function ledgerEntriesOf(
   report: PayoutsReport,
 ): Promise<Map<string, LedgerEntry>> {
   const entryOf = new Map<string, LedgerEntry>();
+  // On FerretDB every query but `{_id}` reads the whole ledger: one query per 10,000 transactions
+  // (a quarter's payouts is usually one), each a few hundred kilobytes of ids.
   const read = async (ids: string[]) => {
-    for (let i = 0; i < ids.length; i += 500) {
+    for (let i = 0; i < ids.length; i += 10_000) {
       const entries = await ledgerModel(deps.db)
-        .find({ 'settlement.balanceTransactionIds': { $in: ids.slice(i, i + 500) } })
+        .find({ 'settlement.balanceTransactionIds': { $in: ids.slice(i, i + 10_000) } })
         .lean<LedgerEntry[]>();
       for (const entry of entries)
         for (const id of entry.settlement?.balanceTransactionIds ?? []) entryOf.set(id, entry);
@@ -275,8 +277,11 @@ async function candidatesFor(deps: SettlementDeps, bt: Transaction): Promise<Led
     case 'refund_failure':
       return byId(`refund_failure:${sourceId}`);
     case 'refund': {
+      // Only for a charge of ours (a primary-key lookup): another app's refunds cost no scan.
       const chargeId = idOf(source.charge as string);
-      return chargeId ? Ledger.find({ chargeId, kind: 'refund' }).lean<LedgerEntry[]>() : [];
+      const paymentIntent = idOf(source.payment_intent as string);
+      const payment = chargeId ? await findPayment(deps.db, [chargeId, paymentIntent]) : null;
+      return payment ? Ledger.find({ chargeId, kind: 'refund' }).lean<LedgerEntry[]>() : [];
     }
     default:
       return [];

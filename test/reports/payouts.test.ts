@@ -261,6 +261,23 @@ describe('payout reconciliation', () => {
     ]);
   });
 
+  it('when Stripe fails to list what a payout carried, then that payout is unchecked, not clean, and the report still answers', async () => {
+    const paid = await contribution(1000, T0);
+    const payout = fake.payout({
+      amount: 941,
+      currency: 'eur',
+      created: T0 + DAY,
+      arrival: T0 + 2 * DAY,
+      carries: [paid.balanceTransaction.id],
+    });
+    fake.fail('/v1/balance_transactions');
+
+    const body = payoutsBody.parse(await (await payouts('2026-11-20', '2026-11-20')).json());
+    expect(body.clean).toBe(false);
+    expect(body.unchecked).toMatchObject([{ what: 'payout_transactions', reference: payout.id }]);
+    expect(body.payouts).toMatchObject([{ payoutId: payout.id, amount: 941, itemised: false, clean: false }]);
+  });
+
   it('when a payout carries more transactions than one page and the period more payouts than one page, then every page is read', async () => {
     const paid = await contribution(3000, T0); // fee 117 → 2883
     const fees = Array.from({ length: 120 }, (_, i) => stripeFee(`txn_radar_${i}`, 1, T0 + 100 + i));
