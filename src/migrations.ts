@@ -10,6 +10,7 @@ import { runOnce } from './infra/migrations.js';
 import { backfillSettlementDue } from './ledger/settlement.service.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
+import { backfillReaderRecords } from './retention/reader-data.service.js';
 
 // Every data migration, beside the model registry (src/models.ts) whose documents they bring up to
 // date. Each runs once per database, in this order, recorded by its name (src/infra/migrations.ts).
@@ -49,4 +50,6 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (leaves) logger.info({ leaves }, 'logged existing campaign contributions in the drive log');
   const unsettled = await runOnce(db, 'settlement-due', () => backfillSettlementDue(db));
   if (unsettled) logger.info({ unsettled }, 'listed unsettled ledger entries for the settlement sweep');
+  const readerRecords = await runOnce(db, 'address-records', () => backfillReaderRecords(db));
+  if (readerRecords) logger.info({ readerRecords }, "listed existing readers' records under their addresses");
 }

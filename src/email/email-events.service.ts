@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
+import { listAtAddressOn } from './address-records.js';
 import { emailModels } from './email.model.js';
 import { suppressAddress } from './suppression.service.js';
 
@@ -36,6 +37,8 @@ export async function applyEmailEvents(
   let duplicates = 0;
   for (const event of events) {
     const occurredAt = new Date(event.timestamp * 1000);
+    // Listed under its address first, in the day's list (address-records.ts): erasure finds it.
+    await listAtAddressOn(db, event.email, clock.now(), [{ kind: 'email-event', ref: event.sg_event_id }]);
     try {
       await EmailEvent.create({
         _id: event.sg_event_id,
