@@ -16,8 +16,8 @@ import { isDuplicateKey } from '../infra/db.js';
 // skip; never a record that cannot be found.
 //
 // Records that are swept within days (SendGrid events, per-address claims) are listed in a list
-// per day (`<key>@<day>`), so the address's main list does not grow with every email event, and
-// the retention sweep removes old day lists by their `day` field.
+// per week (`<key>@<first day>`), so the address's main list does not grow with every email event,
+// and the retention sweep removes old week lists by their `day` field.
 
 /** What a listed item names, and how its record's `_id` follows from `ref` (see the readers). */
 export type AddressRecordKind =
@@ -26,8 +26,8 @@ export type AddressRecordKind =
   | 'token' // ref: the confirmation token's hash
   | 'email-job' // ref: the email job's ObjectId
   | 'sync-job' // ref: the Marketing sync job's ObjectId
-  | 'email-event' // ref: SendGrid's sg_event_id (day lists)
-  | 'claim'; // ref: the claim's `_id` with `:<address>` taken out (day lists)
+  | 'email-event' // ref: SendGrid's sg_event_id (week lists)
+  | 'claim'; // ref: the claim's `_id` with `:<address>` taken out (week lists)
 
 export interface AddressItem {
   kind: AddressRecordKind;
@@ -37,7 +37,7 @@ export interface AddressItem {
 interface AddressSlot {
   _id: string;
   items: AddressItem[];
-  /** Day lists only: the day (days since 1970, UTC), for the retention sweep. */
+  /** Week lists only: the week's first day (days since 1970, UTC), for the retention sweep. */
   day?: number;
 }
 
@@ -52,11 +52,15 @@ export function registerAddressRecordModel(db: Connection): void {
 
 export const addressRecordModel = (db: Connection) => db.model<AddressSlot>('AddressRecord');
 
-/** How many days back the day lists are read: SendGrid events are kept 30 days, claims one. */
+/** How many days back the week lists are read: SendGrid events are kept 30 days, claims one. */
 export const ADDRESS_DAYS_READ = 45;
 
 const DAY_MS = 86_400_000;
-export const dayOf = (at: Date) => Math.floor(at.getTime() / DAY_MS);
+/** The first day (days since 1970) of the week list `at` falls in. */
+export const weekOf = (at: Date) => Math.floor(at.getTime() / (7 * DAY_MS)) * 7;
+/** The week lists an erasure reads at `now`: every week with a day in the last ADDRESS_DAYS_READ days. */
+const weeksRead = (now: Date) =>
+  Array.from({ length: Math.floor(ADDRESS_DAYS_READ / 7) + 2 }, (_, i) => weekOf(now) - 7 * i);
 // Normalized as suppression.service.ts normalizes (not imported: that module needs this one's model).
 const keyOf = (email: string) => createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
 const dayKey = (email: string, day: number) => `${keyOf(email)}@${day}`;
@@ -64,9 +68,9 @@ const slotId = (key: string, n: number) => `${key}#${n}`;
 const same = (a: AddressItem) => (b: AddressItem) => a.kind === b.kind && a.ref === b.ref;
 
 /** Every slot under `key`, by primary keys, a few at once (a list is rarely long). */
-async function readSlots(model: Model<AddressSlot>, key: string): Promise<AddressSlot[]> {
+async function readSlots(model: Model<AddressSlot>, key: string, first = 4): Promise<AddressSlot[]> {
   const slots: AddressSlot[] = [];
-  for (let batch = 4; ; batch = Math.min(batch * 2, 32)) {
+  for (let batch = first; ; batch = Math.min(batch * 2, 32)) {
     const read = await Promise.all(
       Array.from({ length: batch }, (_, i) =>
         model.collection.findOne({ _id: slotId(key, slots.length + i) as never }),
@@ -141,9 +145,9 @@ export async function listAtAddress(db: Connection, email: string, items: Addres
   if (items.length > 0) await append(db, keyOf(email), items);
 }
 
-/** Lists short-lived records (SendGrid events, claims) in the address's list for the day `at`. */
+/** Lists short-lived records (SendGrid events, claims) in the address's list for the week of `at`. */
 export async function listAtAddressOn(db: Connection, email: string, at: Date, items: AddressItem[]) {
-  if (items.length > 0) await append(db, dayKey(email, dayOf(at)), items, dayOf(at));
+  if (items.length > 0) await append(db, dayKey(email, weekOf(at)), items, weekOf(at));
 }
 
 /**
@@ -157,7 +161,7 @@ export async function listAtAddresses(
 ): Promise<void> {
   const merged = new Map<string, { key: string; n: number; items: AddressItem[]; day?: number }>();
   for (const { email, items, at } of entries) {
-    const day = at ? dayOf(at) : undefined;
+    const day = at ? weekOf(at) : undefined;
     const key = day === undefined ? keyOf(email) : dayKey(email, day);
     const entry = merged.get(key) ?? { key, n: 0, items: [], ...(day === undefined ? {} : { day }) };
     for (const item of items) if (!entry.items.some(same(item))) entry.items.push(item);
@@ -196,12 +200,26 @@ export async function itemsAtAddress(db: Connection, email: string): Promise<Add
   return distinct(await readSlots(addressRecordModel(db), keyOf(email)));
 }
 
-/** Every item in the address's day lists of the last ADDRESS_DAYS_READ days up to `now`. */
-export async function recentItemsAtAddress(db: Connection, email: string, now: Date): Promise<AddressItem[]> {
-  const today = dayOf(now);
-  const days = Array.from({ length: ADDRESS_DAYS_READ + 1 }, (_, i) => today - i);
+/** What an erasure reads: every item listed under the address, and the slots holding them. */
+export interface AddressLists {
+  /** The main list's items. */
+  items: AddressItem[];
+  /** The items of the week lists of the last ADDRESS_DAYS_READ days. */
+  recent: AddressItem[];
+  /** Each list read and how many slots it has, for forgetAddress. */
+  lists: { key: string; slots: number }[];
+}
+
+/** Reads the address's main list and its recent week lists (most are empty: one read each). */
+export async function readAddressLists(db: Connection, email: string, now: Date): Promise<AddressLists> {
   const model = addressRecordModel(db);
-  return distinct((await mapLimit(days, 16, (day) => readSlots(model, dayKey(email, day)))).flat());
+  const keys = [keyOf(email), ...weeksRead(now).map((week) => dayKey(email, week))];
+  const read = await mapLimit(keys, 16, (key) => readSlots(model, key, key === keys[0] ? 4 : 1));
+  return {
+    items: distinct(read[0]!),
+    recent: distinct(read.slice(1).flat()),
+    lists: keys.map((key, i) => ({ key, slots: read[i]!.length })).filter((l) => l.slots > 0),
+  };
 }
 
 const distinct = (slots: AddressSlot[]) => {
@@ -211,20 +229,13 @@ const distinct = (slots: AddressSlot[]) => {
 };
 
 /**
- * Removes the address's lists, once every record they name is gone (erasure). Slots are removed
- * last first, so a list read meanwhile is always a whole prefix.
+ * Removes the address's lists read by readAddressLists, once every record they name is gone
+ * (erasure). Slots are removed last first, so a list read meanwhile is always a whole prefix.
  */
-export async function forgetAddress(db: Connection, email: string, now: Date): Promise<void> {
+export async function forgetAddress(db: Connection, read: AddressLists): Promise<void> {
   const model = addressRecordModel(db);
-  const today = dayOf(now);
-  const keys = [
-    keyOf(email),
-    ...Array.from({ length: ADDRESS_DAYS_READ + 1 }, (_, i) => dayKey(email, today - i)),
-  ];
-  await mapLimit(keys, 8, async (key) => {
-    const slots = await readSlots(model, key);
-    for (let n = slots.length - 1; n >= 0; n--)
-      await model.collection.deleteOne({ _id: slotId(key, n) as never });
+  await mapLimit(read.lists, 8, async ({ key, slots }) => {
+    for (let n = slots - 1; n >= 0; n--) await model.collection.deleteOne({ _id: slotId(key, n) as never });
   });
 }
 

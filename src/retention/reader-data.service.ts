@@ -4,7 +4,7 @@ import {
   forgetAddress,
   itemsAtAddress,
   listAtAddresses,
-  recentItemsAtAddress,
+  readAddressLists,
 } from '../email/address-records.js';
 import { emailModels } from '../email/email.model.js';
 import { mapLimit } from '../infra/bulk.js';
@@ -50,8 +50,8 @@ export async function exportReaderData(db: Connection, email: string) {
 /** Erases a newsletter reader: subscriptions, consent records, tokens, newsletter mail, and the address in temporary records. */
 export async function deleteReaderData(db: Connection, email: string, now = new Date()): Promise<void> {
   const { Subscription, Consent, Token } = newsletterModels(db);
-  const items = await itemsAtAddress(db, email);
-  const recent = await recentItemsAtAddress(db, email, now);
+  const read = await readAddressLists(db, email, now);
+  const { items, recent } = read;
   const byId = (model: { deleteOne(filter: object): { exec(): Promise<unknown> } }, ids: string[]) =>
     mapLimit(ids, 16, (_id) => model.deleteOne({ _id }).exec());
   await Promise.all([
@@ -64,7 +64,7 @@ export async function deleteReaderData(db: Connection, email: string, now = new 
   ]);
   const { kept } = await eraseAddressFromTemporaryRecords(db, email, { items, recent, now });
   // Mail or a list removal still on its way stays listed, so that erasing again finds it once sent.
-  if (kept === 0) await forgetAddress(db, email, now);
+  if (kept === 0) await forgetAddress(db, read);
 }
 
 /**

@@ -7,9 +7,8 @@ import {
   type AddressItem,
   addressRecordModel,
   claimIdOf,
-  dayOf,
-  itemsAtAddress,
-  recentItemsAtAddress,
+  readAddressLists,
+  weekOf,
 } from '../email/address-records.js';
 import { emailModels } from '../email/email.model.js';
 import { mapLimit } from '../infra/bulk.js';
@@ -148,7 +147,7 @@ export async function sweepExpiredRecords(
     // events and claims are past their periods.
     addressDayLists: await deleteBounded(
       addressRecordModel(db),
-      { day: { $lt: dayOf(new Date(now)) - ADDRESS_DAYS_READ } },
+      { day: { $lt: weekOf(new Date(now)) - ADDRESS_DAYS_READ - 7 } },
       limit,
     ),
     marketingSyncJobs: await deleteBounded(
@@ -176,10 +175,8 @@ export async function eraseAddressFromTemporaryRecords(
   // Every record is found through the address's lists (email/address-records.ts) and read or
   // removed by primary key: no filter here scans a collection.
   const now = found?.now ?? new Date();
-  const all = [
-    ...(found?.items ?? (await itemsAtAddress(db, email))),
-    ...(found?.recent ?? (await recentItemsAtAddress(db, email, now))),
-  ];
+  const { items, recent } = found ?? (await readAddressLists(db, email, now));
+  const all = [...items, ...recent];
   const refs = (kind: AddressItem['kind']) => all.filter((i) => i.kind === kind).map((i) => i.ref);
   const { EmailJob, EmailEvent } = emailModels(db);
   const syncJobs = marketingSyncModel(db);
