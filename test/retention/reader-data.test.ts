@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAtAddress } from '../../src/email/address-records.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { applyEmailEvents } from '../../src/email/email-events.service.js';
 import { newsletterModels } from '../../src/newsletters/newsletter.model.js';
@@ -236,5 +237,25 @@ describe('reader data by primary key', () => {
       consents: [],
       emails: [],
     });
+  });
+
+  it('when a write died after listing its record and before writing it, then export and erasure skip the listed id', async () => {
+    const email = 'crashed@example.com';
+    expect((await signUp(email, ['editors-picks'])).status).toBe(202);
+    await listAtAddress(app.deps.db, email, [
+      { kind: 'consent', ref: String(new Types.ObjectId()) },
+      { kind: 'email-job', ref: String(new Types.ObjectId()) },
+      { kind: 'subscription', ref: 'never-written' },
+      { kind: 'sync-job', ref: String(new Types.ObjectId()) },
+    ]);
+    const url = `${app.url}/admin/newsletters/readers/${email}`;
+    const exported = (await fetch(url, { headers: admin }).then((r) => r.json())) as {
+      subscriptions: unknown[];
+      consents: unknown[];
+    };
+    expect(exported).toEqual(json(await scanned(email)));
+    expect([exported.subscriptions.length, exported.consents.length]).toEqual([1, 1]);
+    expect((await fetch(url, { method: 'DELETE', headers: admin })).status).toBe(204);
+    expect(await holding(email)).toEqual([]);
   });
 });
