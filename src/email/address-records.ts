@@ -121,7 +121,7 @@ function append(db: Connection, key: string, items: AddressItem[], day?: number)
 
 async function writeSlot(db: Connection, key: string, items: AddressItem[], day?: number): Promise<void> {
   const model = addressRecordModel(db);
-  const slots = await readSlots(model, key);
+  const slots = await readSlots(model, key, 1); // most writes are to a new address's empty list
   let fresh = items.filter((item) => !slots.some((slot) => slot.items.some(same(item))));
   for (let n = slots.length; fresh.length > 0; n++) {
     try {

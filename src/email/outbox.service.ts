@@ -15,6 +15,8 @@ export interface EnqueueEmailInput<T extends TemplateName> {
   locale?: string;
   /** For mail that belongs to a list: adds RFC 8058 one-click List-Unsubscribe headers. */
   listUnsubscribeUrl?: string;
+  /** The caller listed the job under its address already (address-records.ts), with its other writes. */
+  listed?: boolean;
 }
 
 /**
@@ -43,9 +45,10 @@ export async function enqueueEmail<T extends TemplateName>(
     nextAttemptAt: clock.now(),
   };
   // Listed under its address first, for the reader's data export and erasure (address-records.ts).
-  await listAtAddress(db, insert.to.email, [
-    { kind: 'email-job', ref: String(jobIdFor(input.idempotencyKey)) },
-  ]);
+  if (!input.listed)
+    await listAtAddress(db, insert.to.email, [
+      { kind: 'email-job', ref: String(jobIdFor(input.idempotencyKey)) },
+    ]);
   // The id follows from the key: a duplicate is refused by the insert itself, with no lookup.
   return insertJob(db, EMAIL_QUEUE, EmailJob, input.idempotencyKey, {
     idempotencyKey: input.idempotencyKey,

@@ -4,6 +4,7 @@ import { enqueueEmail } from '../email/outbox.service.js';
 import { suppressionBlocking } from '../email/suppression.service.js';
 import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
 import { isDuplicateKey } from '../infra/db.js';
+import { jobIdFor } from '../infra/due.js';
 import { signLink } from '../infra/signed-links.js';
 import { enqueueMarketingSync } from './marketing-sync.js';
 import { type ConfirmationToken, type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
@@ -64,15 +65,18 @@ export async function subscribe(
   ]);
   // What this sign-up may write is listed under the address first, in one write, for the reader's
   // data export and erasure (email/address-records.ts): each list's subscription, the consent
-  // records, and each list's token of this window (listed whether or not it gets stored).
+  // records, and each list's token of this window and its confirmation email (listed whether or
+  // not they get written; a token for several lists lists itself).
   const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
   const consents = consentRecords(input.email, input.lists, 'opt_in_requested', context, now);
+  const tokenHashes = input.lists.map((list) => sha256(confirmationToken(deps, input.email, [list], window)));
   await listAtAddress(deps.db, input.email, [
     ...input.lists.map((list) => ({ kind: 'subscription' as const, ref: list })),
     ...consentItems(consents),
-    ...input.lists.map((list) => ({
-      kind: 'token' as const,
-      ref: sha256(confirmationToken(deps, input.email, [list], window)),
+    ...tokenHashes.map((hash) => ({ kind: 'token' as const, ref: hash })),
+    ...tokenHashes.map((hash) => ({
+      kind: 'email-job' as const,
+      ref: String(jobIdFor(`newsletter-confirmation:${hash}`)),
     })),
   ]);
   const [requested] = await Promise.all([
@@ -112,6 +116,7 @@ export async function subscribe(
           confirmUrl: `${deps.publicBaseUrl}/newsletters/confirm?token=${token}`,
         },
         idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
+        listed: lists.length === 1, // listed above with its token
       }),
     ),
   );
