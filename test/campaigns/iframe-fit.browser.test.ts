@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { embedOptions, embedSnippets } from '../../src/campaigns/embed-snippets.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
+import { consolePage } from '../support/console.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 // The iframe snippet, every option on (language, accent, supporters line, theme), pasted on a news
@@ -301,4 +302,55 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
       }
     }
   }, 60_000);
+
+  it('when the count changes, then a framed page with JavaScript shows the new count without a reload', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 812 } });
+    const page = await context.newPage();
+    await page.goto(`${app.url}/campaigns/birthday/widget?refresh=1`);
+    expect(await page.locator('.count').textContent()).toBe('612 of 1,000 new members · 61%');
+    await campaignModels(app.deps.db).Campaign.updateOne({ slug: 'birthday' }, { startingOffset: 650 });
+    try {
+      await expect
+        .poll(() => page.locator('.count').textContent(), { timeout: 10_000 })
+        .toBe('650 of 1,000 new members · 65%');
+      expect(await page.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('650');
+    } finally {
+      await campaignModels(app.deps.db).Campaign.updateOne({ slug: 'birthday' }, { startingOffset: 612 });
+      await context.close();
+    }
+  }, 30_000);
+});
+
+describe("the console's preview", () => {
+  /** The background colours of the preview widget's card and the preview iframe's card. */
+  const cards = (page: Page) =>
+    Promise.all([
+      page
+        .locator('#preview-widget')
+        .evaluate((el) => getComputedStyle(el.shadowRoot!.querySelector('.box')!).backgroundColor),
+      widgetFrame(page)!.evaluate(
+        () => getComputedStyle(document.querySelector('membership-goal .box')!).backgroundColor,
+      ),
+    ]);
+
+  it('when an editor previews on a dark or a light page, against the system setting, then the widget and the iframe look as a host of that page will see them, and the iframe paints only its card', async () => {
+    for (const [query, system, card, pageBackground] of [
+      ['page=dark', 'light', 'rgb(24, 24, 27)', 'rgb(17, 24, 39)'],
+      ['page=light', 'dark', 'rgb(255, 255, 255)', 'rgb(255, 255, 255)'],
+      ['page=light&theme=dark', 'light', 'rgb(24, 24, 27)', 'rgb(255, 255, 255)'],
+      ['page=dark&theme=light', 'dark', 'rgb(255, 255, 255)', 'rgb(17, 24, 39)'],
+    ] as const) {
+      const page = await consolePage(browser, app.url, app.deps.db, 'editor', { colorScheme: system });
+      await page.goto(`${app.url}/console/campaigns/birthday?${query}`);
+      await expect.poll(() => Boolean(widgetFrame(page)), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => cards(page), { timeout: 10_000 }).toEqual([card, card]);
+      const iframe = (await page.locator('#preview-iframe').boundingBox())!;
+      const png = await page.screenshot({
+        clip: { x: Math.round(iframe.x), y: Math.round(iframe.y), width: 20, height: 20 },
+      });
+      expect((await colorsAt(png, [[0, 0]])).map(rgbText), query).toEqual([pageBackground]);
+      await screenshot(page, `console-preview-${query.replace(/[=&]/g, '-')}-system-${system}`);
+      await page.close();
+    }
+  }, 90_000);
 });
