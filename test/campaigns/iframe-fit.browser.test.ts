@@ -321,6 +321,17 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
   }, 30_000);
 });
 
+describe('the image', () => {
+  it("when the image is asked for with a theme, then light is never dark, dark always is, and auto follows the viewer's system", async () => {
+    const svg = async (query: string) =>
+      (await fetch(`${app.url}/campaigns/birthday/progress.svg?${query}`)).text();
+    const [light, dark, auto] = await Promise.all([svg('theme=light'), svg('theme=dark'), svg('')]);
+    expect(light).not.toContain('.bg { fill');
+    expect(dark).toContain('<style>.bg { fill: #18181b');
+    expect(auto).toContain('<style>@media (prefers-color-scheme: dark) { .bg { fill: #18181b');
+  });
+});
+
 describe("the console's preview", () => {
   /** The background colours of the preview widget's card and the preview iframe's card. */
   const cards = (page: Page) =>
