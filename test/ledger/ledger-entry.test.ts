@@ -14,7 +14,7 @@ afterAll(() => releaseTestDatabase(db));
 
 const complete = () => ({
   _id: 'in_test_1',
-  kind: 'subscription_payment',
+  kind: 'subscription_payment' as const,
   amount: 750,
   currency: 'usd',
   occurredAt: new Date('2026-11-20T10:00:00Z'),
@@ -62,7 +62,8 @@ it('when a settlement lacks any of its figures, then the entry is refused', () =
     expect(refused(without(`settlement.${figure}`)), figure).toEqual([`settlement.${figure}`]);
   for (const list of ['balanceTransactionIds', 'sources']) {
     const doc = without(`settlement.${list}`);
-    expect(new (ledgerModel(db))(doc).toObject().settlement[list], list).toEqual([]);
+    const { settlement } = new (ledgerModel(db))(doc).toObject() as { settlement: Record<string, unknown> };
+    expect(settlement[list], list).toEqual([]);
   }
 });
 
