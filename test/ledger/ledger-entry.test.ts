@@ -62,7 +62,9 @@ it('when a settlement lacks any of its figures, then the entry is refused', () =
     expect(refused(without(`settlement.${figure}`)), figure).toEqual([`settlement.${figure}`]);
   for (const list of ['balanceTransactionIds', 'sources']) {
     const doc = without(`settlement.${list}`);
-    const { settlement } = new (ledgerModel(db))(doc).toObject() as { settlement: Record<string, unknown> };
+    const { settlement } = new (ledgerModel(db))(doc).toObject() as unknown as {
+      settlement: Record<string, unknown>;
+    };
     expect(settlement[list], list).toEqual([]);
   }
 });
