@@ -1,4 +1,5 @@
 import { TZDate } from '@date-fns/tz';
+import type { z } from 'zod';
 import type { CampaignView } from '../campaigns/campaign-admin.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import { isTimeZone, localDateTime } from '../shared/time.js';
@@ -91,8 +92,17 @@ export function mergeAfterConflict(typed: Form, current: CampaignView) {
   return { values, notes };
 }
 
-/** The form's fields in the API's shape; a 422 naming each field typed in a form we cannot read. */
-export function campaignFromForm(form: Form, fallbackTimeZone = 'UTC') {
+/**
+ * The form's fields in the API's shape; a 422 naming each field typed in a form we cannot read and,
+ * with `rules` (the API's schema), each other field the rules refuse, so one submit names them all.
+ * `extra` is what the rules need besides (the slug of a new campaign).
+ */
+export function campaignFromForm(
+  form: Form,
+  fallbackTimeZone = 'UTC',
+  rules?: z.ZodType,
+  extra: Record<string, unknown> = {},
+) {
   const problems: ErrorDetail[] = [];
   const whole = (field: string) => {
     const text = str(form[field]);
@@ -136,7 +146,16 @@ export function campaignFromForm(form: Form, fallbackTimeZone = 'UTC') {
     milestones: milestones.map(Number).sort((a, b) => a - b),
     counts: { gifts: Boolean(form.countsGifts), oneTime: Boolean(form.countsOneTime) },
   };
-  if (problems.length) throw new AppError('validation_failed', undefined, problems);
+  if (problems.length) {
+    const unread = new Set(problems.map((p) => p.path));
+    const checked = rules?.safeParse({ ...extra, ...input });
+    for (const issue of checked?.error?.issues ?? []) {
+      const path = issue.path.join('.');
+      // A field we could not read was sent as a placeholder: its own message says what is wrong.
+      if (!unread.has(path.split('.')[0])) problems.push({ path, message: issue.message });
+    }
+    throw new AppError('validation_failed', undefined, problems);
+  }
   return input;
 }
 

@@ -5,11 +5,13 @@ import { countOf } from '../campaigns/campaign.service.js';
 import {
   type CampaignView,
   createCampaign,
+  createCampaignSchema,
   editConflict,
   endCampaign,
   presentCampaign,
   slugParam,
   updateCampaign,
+  updateCampaignSchema,
 } from '../campaigns/campaign-admin.js';
 import { embedOptions, embedSnippets } from '../campaigns/embed-snippets.js';
 import type { ProgressCache } from '../campaigns/progress.service.js';
@@ -110,9 +112,10 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     consoleErrors(section, (res, error, req) => newForm(res, req.body, error)),
     editors,
     async (req, res) => {
+      const slug = { slug: req.body?.slug };
       const created = await createCampaign(deps.db, {
-        slug: req.body?.slug,
-        ...campaignFromForm(req.body ?? {}),
+        ...slug,
+        ...campaignFromForm(req.body ?? {}, 'UTC', createCampaignSchema, slug),
       });
       deps.progressCache.clear();
       res.redirect(303, `/console/campaigns/${created.slug}?created=1`);
@@ -194,7 +197,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         .Campaign.findOne({ slug: slugParam.parse(slug) })
         .lean<Campaign>();
       if (!current) throw new AppError('not_found', 'There is no campaign with this name.');
-      const typed = campaignFromForm(req.body ?? {}, current.timeZone);
+      const typed = campaignFromForm(req.body ?? {}, current.timeZone, updateCampaignSchema);
       // The version the form was opened at; a form without one is treated as stale, never as current.
       const version = /^\d{1,9}$/.test(String(req.body?.version)) ? Number(req.body.version) : -1;
       if (version !== (current.version ?? 0)) throw editConflict(current);
