@@ -18,6 +18,7 @@ import type { ProgressCache } from '../campaigns/progress.service.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
 import { campaignReport } from '../reports/drive.reports.js';
+import { INTL_LOCALE } from '../shared/messages.js';
 import {
   campaignFormValues,
   campaignFromForm,
@@ -44,6 +45,16 @@ const stateOf = (c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
 const fieldErrors = (details: ErrorDetail[] | undefined) =>
   Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
 
+// The console is in English: numbers and dates as an English reader writes them ("1,000").
+const numbers = new Intl.NumberFormat(INTL_LOCALE.en);
+/** "16 Nov 2026, 02:45 – 16 Dec 2026, 02:45" on the clocks of the zone the window was set in. */
+const windowText = (c: Pick<Campaign, 'startsAt' | 'endsAt' | 'timeZone'>) =>
+  new Intl.DateTimeFormat(INTL_LOCALE.en, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+    timeZone: c.timeZone,
+  }).formatRange(c.startsAt, c.endsAt);
+
 /** The campaign's slug from the address: the error handler runs outside the route, without req.params. */
 const slugInPath = (req: Request) => /^\/console\/campaigns\/([^/?#]+)/.exec(req.originalUrl)?.[1];
 
@@ -61,7 +72,9 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     const rows = await Promise.all(
       campaigns.map(async (c) => ({
         ...presentCampaign(c),
-        count: await countOf(deps.db, c),
+        count: numbers.format(await countOf(deps.db, c)),
+        goal: numbers.format(c.goal),
+        window: windowText(c),
         state: stateOf(c, now),
       })),
     );
@@ -150,10 +163,16 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         section,
         campaign: view,
         state: stateOf(campaign, deps.clock.now()),
-        count,
+        count: numbers.format(count),
+        goal: numbers.format(view.goal),
         percent: Math.floor((count * 100) / view.goal),
         milestones: view.milestones.map((m) => ({ percent: m, reached: count * 100 >= view.goal * m })),
-        history: history?.days ?? [],
+        history: (history?.days ?? []).map((d) => ({
+          day: d.day,
+          added: numbers.format(d.added),
+          revoked: numbers.format(d.revoked),
+          cumulative: numbers.format(d.cumulative),
+        })),
         values: merge?.values ?? typed ?? { ...opened, loaded: loadedField(opened) },
         notes: merge?.notes ?? {},
         errors: fieldErrors(error?.details),

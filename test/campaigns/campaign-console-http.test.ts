@@ -4,8 +4,9 @@ import { createStaffUser } from '../../src/staff/staff-auth.service.js';
 import { STAFF_PASSWORD } from '../support/staff.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-// The console's campaign forms posted without JavaScript: one answer names every field that is
-// wrong, whether the form could not read it (a goal in words) or the rules refuse it (a slug).
+// The console's campaign pages as plain HTTP sees them. Forms posted without JavaScript: one answer
+// names every field that is wrong, whether the form could not read it (a goal in words) or the
+// rules refuse it (a slug). The list: dates on the campaign's clocks and numbers written for people.
 
 let app: TestApp;
 let cookies: string;
@@ -94,5 +95,33 @@ describe('the campaign forms without JavaScript', () => {
     const html = await res.text();
     expect(html).toContain('<h1>Spring drive</h1>');
     expect(Object.keys(fieldErrors(html)).sort()).toEqual(['goal', 'title']);
+  });
+});
+
+describe('the campaign list', () => {
+  it('when a campaign of 1000 members runs in Kyiv, then the list shows "1,000" and its window on Kyiv clocks', async () => {
+    await campaignModels(app.deps.db).Campaign.create({
+      slug: 'kyiv-drive',
+      title: 'Kyiv drive',
+      goal: 1000,
+      startingOffset: 1234,
+      startsAt: new Date('2026-11-16T00:45:56.010Z'),
+      endsAt: new Date('2026-12-16T00:45:00Z'),
+      timeZone: 'Europe/Kyiv',
+    });
+    const res = await fetch(`${app.url}/console/campaigns`, {
+      headers: { accept: 'text/html', cookie: cookies },
+    });
+    expect(res.status).toBe(200);
+    const row = (await res.text()).match(/<tr data-campaign="kyiv-drive">.*?<\/tr>/s)?.[0] ?? '';
+    const cells = [...row.matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map((m) =>
+      m[1]!.replace(/<[^>]+>/g, '').replace(/\s+/g, ' '),
+    );
+    expect(cells.slice(2)).toEqual([
+      '1,234',
+      '1,000',
+      '16 Nov 2026, 02:45 – 16 Dec 2026, 02:45 (Europe/Kyiv)',
+    ]);
+    expect(row).not.toContain('2026-11-16T');
   });
 });
