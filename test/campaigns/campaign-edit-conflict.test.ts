@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { decideOnce } from '../../src/infra/claims.js';
 import { staffToken } from '../support/staff.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 
 // A change carries the version it was made from; a change from a version someone already changed
 // is refused (409 edit_conflict) with the campaign as it is now, so no save overwrites another.
 
 let app: TestApp;
 let auth: Record<string, string>;
+const clock = manualClock();
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp({ deps: { clock } });
   auth = { authorization: (await staffToken(app.url, app.deps.db, 'editor')).authorization };
 });
 afterAll(() => app.close());
@@ -91,5 +94,23 @@ describe('changing a campaign from the version read', () => {
     const stale = await answer(await patch(slug, { version, endsAt: '2026-12-24T00:00:00.000Z' }));
     expect(stale.status).toBe(409);
     expect((await stored(slug)).endsAt).not.toBe('2026-12-24T00:00:00.000Z');
+  });
+
+  it('when a save won its version and died before writing it, then after 30 seconds the next save finishes it and is refused', async () => {
+    const { slug, version } = await createCampaign();
+    const stored = await campaignModels(app.deps.db).Campaign.findOne({ slug }).lean();
+    // The claim a save takes before its write, written by a process that then stopped.
+    await decideOnce(app.deps.db, `campaign-edit:${stored!._id}:${version}`, clock.now(), [
+      { path: 'goal', value: 700 },
+      { path: 'version', value: version + 1 },
+    ]);
+    const early = await answer(await patch(slug, { version, title: 'Renamed drive' }));
+    expect(early.status).toBe(409);
+    clock.advance(31_000);
+    const late = await answer(await patch(slug, { version, title: 'Renamed drive' }));
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatchObject({ current: { goal: 700, title: 'Birthday drive', version: 1 } });
+    const merged = await answer(await patch(slug, { version: version + 1, title: 'Renamed drive' }));
+    expect(merged).toMatchObject({ status: 200, body: { goal: 700, title: 'Renamed drive', version: 2 } });
   });
 });
