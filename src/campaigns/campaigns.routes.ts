@@ -154,7 +154,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   });
 
   router.patch('/campaigns/:slug', staff, async (req, res) => {
-    const campaign = await updateCampaign(deps.db, String(req.params.slug), req.body);
+    const campaign = await updateCampaign(deps.db, deps.clock, String(req.params.slug), req.body);
     cache.clear();
     res.json(campaign);
   });
@@ -260,6 +260,8 @@ export function campaignDocs(docs: ApiDocs): void {
       401: error('No or invalid token'),
       403: error('Role not allowed'),
       404: error('Unknown campaign'),
+      409: error('edit_conflict: changed since the version sent; `current` is the campaign now'),
+      422: error('Invalid fields'),
     },
   });
   docs.registerPath({

@@ -45,7 +45,8 @@ function toConfig(env: Environment) {
     http: {
       host: env.HOST,
       port: env.PORT,
-      publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/$/, ''),
+      // Unset: this machine at the port it listens on (a development server on another PORT too).
+      publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
       trustProxy: env.TRUST_PROXY,
       bodyLimit: env.BODY_LIMIT,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
