@@ -89,6 +89,7 @@ export async function recordInvoicePaid(
     invoiceId: invoice.id,
     billingReason: invoice.billing_reason ?? undefined,
     subscriptionId: subscription.id,
+    ...periodOfInvoice(invoice),
     plan: metadata.plan,
     interval: metadata.interval,
     campaign: metadata.campaign,
@@ -120,6 +121,21 @@ export async function recordInvoicePaid(
   // comes with every renewal): one writer per member field, because on FerretDB two concurrent
   // updates of one document can undo each other.
   return 'applied';
+}
+
+/**
+ * The subscription period an invoice bills, from its lines (each line's `period`; prorations left
+ * out, they bill part of another period): absent when the payload lists no line.
+ */
+export function periodOfInvoice(invoice: Stripe.Invoice): { periodStart?: Date; periodEnd?: Date } {
+  const periods = (invoice.lines?.data ?? [])
+    .filter((line) => line.period && line.parent?.subscription_item_details?.proration !== true)
+    .map((line) => line.period);
+  if (periods.length === 0) return {};
+  return {
+    periodStart: fromUnixSeconds(Math.min(...periods.map((p) => p.start))),
+    periodEnd: fromUnixSeconds(Math.max(...periods.map((p) => p.end))),
+  };
 }
 
 /** A failed renewal: tell the reader, with a link to update the card. State follows subscription events. */
