@@ -5,8 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointText, parseCheckpointText, parseNote } from '../../bin/drive-verify-core.mjs';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
-import { forgetCheckpoints, signCheckpoint } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import {
+  forgetCheckpoints,
+  noteTextHash,
+  signCheckpoint,
+} from '../../src/campaigns/drive-log/checkpoint.service.js';
 import { transparencyModels } from '../../src/campaigns/drive-log/log.model.js';
 import { logSize } from '../../src/campaigns/drive-log/log.service.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
@@ -227,6 +232,37 @@ describe('a verifier with memory', () => {
     const run = await cli(campaign, state);
     expect(run.out).toContain(
       'PROBLEM: the log of 8 entries does not extend the one of 5 verified before: the log forked',
+    );
+    expect(run.code).toBe(EXIT.fork);
+  });
+
+  it('when the remembered checkpoint is re-signed over the same tree with other extension lines, then the verifier refuses a fork', async () => {
+    const campaign = await newCampaign(app);
+    const state = stateFile();
+    await join_(4);
+    const signed = await checkpoint(app, campaign);
+    expect((await cli(campaign, state)).code).toBe(EXIT.ok);
+
+    // The same entries under a note signed again with the real key, one line of it changed (here its
+    // time; a raised offset and count alike).
+    const fields: Record<string, string | number> = {
+      ...parseCheckpointText(parseNote(signed!.note)!.text)!,
+    };
+    fields.time = new Date(Date.parse(String(fields.time)) - 1000).toISOString();
+    const note = createSigner(app.deps.config.transparency.keys).signNote(
+      checkpointText(fields),
+      String(fields.origin),
+    );
+    await transparencyModels(app.deps.db).Checkpoint.updateOne(
+      { _id: signed!._id },
+      { $set: { note, hash: noteTextHash(note), time: new Date(String(fields.time)) } },
+    );
+    forget();
+    expect((await verify(app, campaign)).problems).toEqual([]); // without memory, nothing is wrong
+
+    const run = await cli(campaign, state);
+    expect(run.out).toContain(
+      'PROBLEM: checkpoint 0 is not the one verified before: the history was rewritten',
     );
     expect(run.code).toBe(EXIT.fork);
   });
