@@ -81,6 +81,10 @@ export async function applySubscriptionEvent(
         data: { name: member.name, rejoinUrl: `${deps.publicBaseUrl}/membership` },
         idempotencyKey: `canceled:${subscription.id}`,
       });
+      await deps.events.publish('member.canceled', {
+        memberId: String(member._id),
+        endedAt: member.endedAt!,
+      });
     }
     return 'applied';
   }
