@@ -33,8 +33,12 @@ const PRODUCTION = {
 const answers = new Map<string, string[]>();
 const fakeDns: Lookup = (hostname, options, callback) => {
   const addresses = answers.get(hostname);
-  if (!addresses) return callback(Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
-  const all: LookupAddress[] = addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  if (!addresses)
+    return callback(Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
+  const all: LookupAddress[] = addresses.map((address) => ({
+    address,
+    family: address.includes(':') ? 6 : 4,
+  }));
   if (options.all) callback(null, all);
   else callback(null, all[0]!.address, all[0]!.family);
 };
@@ -118,7 +122,10 @@ describe('production configuration', () => {
   it('when a public-looking name resolves to 127.0.0.1 or 10.x at delivery time, then nothing is sent there and the log says it was refused', async () => {
     // Saved while the name did not resolve (or resolved to a public address): the save is allowed.
     const target = `http://hooks.partner.example:${receiver.port}/hook`;
-    const created = await api('POST', '/admin/webhooks/endpoints', { url: target, events: ['member.joined'] });
+    const created = await api('POST', '/admin/webhooks/endpoints', {
+      url: target,
+      events: ['member.joined'],
+    });
     expect(created.status).toBe(201);
     const crm = await api('POST', '/admin/webhooks/endpoints', {
       url: 'http://crm.partner.example/hook',
@@ -179,7 +186,9 @@ describe('production configuration', () => {
   it('when the receiver answers with a redirect, then it is not followed and the delivery is a failed attempt', async () => {
     answers.set('hooks.partner.example', ['127.0.0.1']);
     receiver.mode = 'redirect';
-    const endpoints = await webhookModels(app.deps.db).Endpoint.find({ url: /hooks\.partner/ }).lean();
+    const endpoints = await webhookModels(app.deps.db)
+      .Endpoint.find({ url: /hooks\.partner/ })
+      .lean();
     const before = (await attemptsOf(endpoints[0]!._id)).length;
     await app.deps.events.publish('member.joined', joined(2));
     await development.drain();

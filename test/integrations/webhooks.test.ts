@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import type { JobQueue } from '../../src/infra/jobs/queue.js';
 import { createWebhookQueue } from '../../src/integrations/delivery.worker.js';
-import type { WebhookEventType } from '../../src/integrations/webhook-events.js';
 import { webhookModels } from '../../src/integrations/webhook.model.js';
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../src/integrations/webhook-events.js';
 import { payloadSchema } from '../../src/integrations/webhooks.docs.js';
 import { staffToken } from '../support/staff.js';
 import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
@@ -157,7 +157,9 @@ describe('delivery', () => {
       .map((d) => ({
         type: d.eventType,
         status: d.status,
-        attempts: d.attempts.map((a: any) => (a.ok ? `ok ${a.status}` : a.status ? `${a.status}` : 'no answer')),
+        attempts: d.attempts.map((a: any) =>
+          a.ok ? `ok ${a.status}` : a.status ? `${a.status}` : 'no answer',
+        ),
       }))
       .sort((a, b) => a.attempts.length - b.attempts.length || a.type.localeCompare(b.type));
     expect(outcomes).toEqual([
@@ -249,5 +251,18 @@ describe('delivery', () => {
     await deliverAll();
     expect(receiver.received.length).toBe(before + 1);
     await api('PATCH', `/admin/webhooks/endpoints/${endpoint.id}`, { enabled: false });
+  });
+});
+
+describe('documentation', () => {
+  it('when the OpenAPI document is read, then its webhooks section describes every event type with its payload', async () => {
+    const doc = (await (await fetch(`${app.url}/openapi.json`)).json()) as {
+      webhooks?: Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> } } }>;
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.webhooks ?? {}).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+    const joinedBody = JSON.stringify(doc.webhooks!['member.joined']!.post.requestBody);
+    expect(joinedBody).toContain('Webhook_member_joined');
+    expect(Object.keys(doc.paths)).toContain('/admin/webhooks/endpoints/{id}/rotate-secret');
   });
 });
