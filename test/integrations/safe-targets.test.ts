@@ -8,7 +8,7 @@ import { isPrivateAddress, type Lookup } from '../../src/integrations/safe-targe
 import { webhookModels } from '../../src/integrations/webhook.model.js';
 import { staffToken } from '../support/staff.js';
 import { manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
-import { type Receiver, startReceiver } from './support.js';
+import { type AdminAnswer, type Receiver, startReceiver } from './support.js';
 
 // In production a webhook reaches only public addresses: checked when an admin saves the URL, and
 // again on the address each connection is about to use, so a name that resolves somewhere else
@@ -79,7 +79,7 @@ const api = async (method: string, path: string, body?: unknown) => {
     headers: { ...admin, accept: 'application/json', 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as AdminAnswer };
 };
 
 const joined = (n: number) => ({
@@ -92,9 +92,7 @@ const joined = (n: number) => ({
 
 async function attemptsOf(endpointId: string) {
   const log = await api('GET', `/admin/webhooks/endpoints/${endpointId}/deliveries`);
-  return (log.body.deliveries as any[]).flatMap((d) =>
-    d.attempts.map((a: any) => ({ status: a.status, error: a.error })),
-  );
+  return log.body.deliveries!.flatMap((d) => d.attempts.map((a) => ({ status: a.status, error: a.error })));
 }
 
 describe('production configuration', () => {
@@ -132,7 +130,7 @@ describe('production configuration', () => {
       events: ['member.joined'],
     });
     expect(crm.status).toBe(201);
-    receiver.secrets = [created.body.secret];
+    receiver.secrets = [created.body.secret!];
 
     // Now the names point inside: one at loopback, one at a private range next to a public address.
     answers.set('hooks.partner.example', ['127.0.0.1']);
@@ -140,10 +138,10 @@ describe('production configuration', () => {
     await app.deps.events.publish('member.joined', joined(1));
     await production.drain();
     expect(receiver.received).toHaveLength(0);
-    expect(await attemptsOf(created.body.endpoint.id)).toEqual([
+    expect(await attemptsOf(created.body.endpoint!.id)).toEqual([
       { status: null, error: expect.stringMatching(/^refused: hooks\.partner\.example \(127\.0\.0\.1\)/) },
     ]);
-    expect(await attemptsOf(crm.body.endpoint.id)).toEqual([
+    expect(await attemptsOf(crm.body.endpoint!.id)).toEqual([
       { status: null, error: expect.stringMatching(/^refused: crm\.partner\.example \(10\.20\.30\.40\)/) },
     ]);
     // A refused address is not retried: it is a setting to change, not a blip.
@@ -152,11 +150,11 @@ describe('production configuration', () => {
 
     // The same delivery, sent again where private targets are allowed, does reach the receiver
     // through that name: the refusal above was the address check, not a broken test resolver.
-    const mine = deliveries.find((d) => d.endpointId === created.body.endpoint.id)!;
+    const mine = deliveries.find((d) => d.endpointId === created.body.endpoint!.id)!;
     expect((await api('POST', `/admin/webhooks/deliveries/${mine._id}/redeliver`, {})).status).toBe(202);
     await development.drain();
     expect(receiver.received.map((r) => [r.webhookId, r.verifiedWith.length])).toEqual([[mine.webhookId, 1]]);
-    const removed = await fetch(`${app.url}/admin/webhooks/endpoints/${crm.body.endpoint.id}`, {
+    const removed = await fetch(`${app.url}/admin/webhooks/endpoints/${crm.body.endpoint!.id}`, {
       method: 'DELETE',
       headers: admin,
     });

@@ -95,3 +95,17 @@ export async function startReceiver(): Promise<Receiver> {
   await listen(0);
   return receiver;
 }
+
+/** What the staff API answers, as far as these tests read it. */
+export interface AdminAnswer {
+  error?: { code: string };
+  secret?: string;
+  endpoint?: { id: string; enabled: boolean; disabledReason: string | null; secrets: unknown[] };
+  deliveries?: LoggedDelivery[];
+}
+
+export interface LoggedDelivery {
+  eventType: string;
+  status: string;
+  attempts: { ok: boolean; status: number | null; error: string | null; durationMs: number }[];
+}

@@ -7,7 +7,7 @@ import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../src/integratio
 import { payloadSchema } from '../../src/integrations/webhooks.docs.js';
 import { staffToken } from '../support/staff.js';
 import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
-import { type Receiver, startReceiver } from './support.js';
+import { type AdminAnswer, type Receiver, startReceiver } from './support.js';
 
 // Outgoing webhooks end to end: the real app and database, endpoints made through the staff API,
 // domain events published on the app's event bus as the capabilities publish them, deliveries
@@ -52,7 +52,7 @@ async function api(method: string, path: string, body?: unknown) {
     headers: { ...admin, accept: 'application/json', 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: res.status === 204 ? {} : ((await res.json()) as Record<string, any>) };
+  return { status: res.status, body: res.status === 204 ? {} : ((await res.json()) as AdminAnswer) };
 }
 
 async function addEndpoint(events: WebhookEventType[], url = receiver.url) {
@@ -153,13 +153,11 @@ describe('delivery', () => {
     // The log, through the staff API: one line per attempt, with status and response time.
     const log = await api('GET', `/admin/webhooks/endpoints/${endpoint.id}/deliveries`);
     expect(log.status).toBe(200);
-    const outcomes = (log.body.deliveries as any[])
-      .map((d) => ({
+    const outcomes = log.body
+      .deliveries!.map((d) => ({
         type: d.eventType,
         status: d.status,
-        attempts: d.attempts.map((a: any) =>
-          a.ok ? `ok ${a.status}` : a.status ? `${a.status}` : 'no answer',
-        ),
+        attempts: d.attempts.map((a) => (a.ok ? `ok ${a.status}` : a.status ? `${a.status}` : 'no answer')),
       }))
       .sort((a, b) => a.attempts.length - b.attempts.length || a.type.localeCompare(b.type));
     expect(outcomes).toEqual([
@@ -170,7 +168,7 @@ describe('delivery', () => {
       { type: 'member.joined', status: 'delivered', attempts: ['no answer', 'ok 204'] },
       { type: 'member.joined', status: 'delivered', attempts: ['no answer', 'ok 204'] },
     ]);
-    for (const d of log.body.deliveries as any[])
+    for (const d of log.body.deliveries!)
       for (const a of d.attempts) expect(a.durationMs).toEqual(expect.any(Number));
 
     // A manual redelivery sends the same message again, with its webhook-id.
@@ -191,7 +189,7 @@ describe('delivery', () => {
     expect(rotated.status).toBe(200);
     const next = rotated.body.secret as string;
     expect(next).not.toBe(old);
-    expect(rotated.body.endpoint.secrets).toHaveLength(2);
+    expect(rotated.body.endpoint!.secrets).toHaveLength(2);
     expect(JSON.stringify(rotated.body.endpoint)).not.toContain('whsec_');
     const listed = await api('GET', '/admin/webhooks/endpoints');
     expect(JSON.stringify(listed.body)).not.toContain('whsec_');
