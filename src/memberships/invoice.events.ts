@@ -154,7 +154,7 @@ export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.
     customerId: idOf(invoice.customer)!,
     amount: invoice.amount_due,
     currency: invoice.currency,
-    occurredAt: fromUnixSeconds(invoice.created),
+    occurredAt: Number.isInteger(invoice.created) ? fromUnixSeconds(invoice.created) : deps.clock.now(),
   });
   return 'applied';
 }

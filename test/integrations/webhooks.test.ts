@@ -5,7 +5,9 @@ import { createWebhookQueue } from '../../src/integrations/delivery.worker.js';
 import { webhookModels } from '../../src/integrations/webhook.model.js';
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../../src/integrations/webhook-events.js';
 import { payloadSchema } from '../../src/integrations/webhooks.docs.js';
+import { findMemberByEmail } from '../../src/memberships/member-keys.js';
 import { staffToken } from '../support/staff.js';
+import { checkoutSession, invoice, postEvent, purchase, stripeEvent, T0 } from '../support/stripe-events.js';
 import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 import { type AdminAnswer, type Receiver, startReceiver } from './support.js';
 
@@ -248,6 +250,57 @@ describe('delivery', () => {
     await app.deps.events.publish('member.joined', joined());
     await deliverAll();
     expect(receiver.received.length).toBe(before + 1);
+    await api('PATCH', `/admin/webhooks/endpoints/${endpoint.id}`, { enabled: false });
+  });
+});
+
+describe('from Stripe to the receiver', () => {
+  it('when a reader pays at checkout and a renewal later fails, then the endpoint hears member.joined once (Stripe sent it twice) and member.payment_failed, with ids and no address', async () => {
+    const { endpoint, secret } = await addEndpoint(['member.joined', 'member.payment_failed']);
+    receiver.secrets = [secret];
+    receiver.received.length = 0;
+    const p = purchase();
+    const paid = stripeEvent('checkout.session.completed', checkoutSession(p));
+    expect((await postEvent(app.url, paid)).status).toBe(200);
+    expect((await postEvent(app.url, paid)).status).toBe(200); // Stripe delivers at least once too
+    const failed = stripeEvent('invoice.payment_failed', invoice(p, { paid: false }), T0 + 30 * 86400);
+    expect((await postEvent(app.url, failed)).status).toBe(200);
+    await deliverAll();
+
+    const member = (await findMemberByEmail(app.deps.db, p.email))!;
+    // Delivered side by side, so in either order.
+    const bodies = receiver.received
+      .map((r) => {
+        expect(r.verifiedWith).toEqual([secret]);
+        return JSON.parse(r.body);
+      })
+      .sort((a, b) => a.type.localeCompare(b.type));
+    expect(bodies).toEqual([
+      {
+        type: 'member.joined',
+        version: 1,
+        timestamp: new Date(T0 * 1000).toISOString(),
+        data: {
+          memberId: String(member._id),
+          joinedAt: new Date(T0 * 1000).toISOString(),
+          source: 'checkout',
+          campaign: null,
+          paid: true,
+        },
+      },
+      {
+        type: 'member.payment_failed',
+        version: 1,
+        timestamp: expect.any(String),
+        data: {
+          memberId: String(member._id),
+          invoiceId: expect.stringMatching(/^in_/),
+          amount: 500,
+          currency: 'eur',
+        },
+      },
+    ]);
+    expect(receiver.received.map((r) => r.body).join()).not.toContain(p.email);
     await api('PATCH', `/admin/webhooks/endpoints/${endpoint.id}`, { enabled: false });
   });
 });
