@@ -148,6 +148,8 @@ function toConfig(env: Environment) {
       retryBaseMs: env.JOB_RETRY_BASE_SECONDS * 1000,
       crashAfterClaim: env.JOB_FAULT === 'crash-after-claim',
     },
+    /** Outgoing webhooks (src/integrations/): private targets only outside production. */
+    webhooks: { allowPrivateTargets: env.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? env.NODE_ENV !== 'production' },
     metricsPort: env.METRICS_PORT,
     metricsHost: env.METRICS_HOST,
     metricsToken: env.METRICS_TOKEN,

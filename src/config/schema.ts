@@ -220,6 +220,13 @@ export const configSchema = z
           message: `must be at least ${meta.productionMin} in production`,
         });
     }
+    if (env.WEBHOOK_ALLOW_PRIVATE_TARGETS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_ALLOW_PRIVATE_TARGETS'],
+        message: 'must not be true in production (webhooks could reach internal services)',
+      });
+    }
     if (!env.PUBLIC_BASE_URL?.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
     }

@@ -50,6 +50,10 @@ export const ERROR_CATALOG = {
   range_not_satisfiable: [416, 'The requested range is not available.'],
   expectation_failed: [417, 'The Expect header cannot be met.'],
   validation_failed: [422, 'Some fields are missing or invalid.'],
+  webhook_target_unsafe: [
+    422,
+    'Webhooks are sent only to public internet addresses; this one is loopback, private or link-local.',
+  ],
   gift_not_ready: [425, 'This gift is not ready yet.'],
   rate_limited: [429, 'Too many requests. Please wait a moment and try again.'],
   headers_too_large: [431, 'The request headers are too large.'],

@@ -165,6 +165,13 @@ export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.
     },
     idempotencyKey: `payment-failed:${invoice.id}`,
   });
+  await deps.events.publish('member.payment_failed', {
+    invoiceId: invoice.id!,
+    customerId: idOf(invoice.customer)!,
+    amount: invoice.amount_due,
+    currency: invoice.currency,
+    occurredAt: Number.isInteger(invoice.created) ? fromUnixSeconds(invoice.created) : deps.clock.now(),
+  });
   return 'applied';
 }
 
