@@ -22,6 +22,7 @@ const LAYERS = [
   'src/imports',
   'src/reports',
   'src/retention',
+  'src/integrations',
   'src/dev',
   'src/console',
   'webhooks',

@@ -6,6 +6,7 @@ import { computeProgress } from '../src/campaigns/progress.service.js';
 import { enqueueEmail } from '../src/email/outbox.service.js';
 import { systemClock } from '../src/infra/clock.js';
 import { backfillMemberKeys } from '../src/memberships/member-keys.js';
+import { backfillReaderRecords } from '../src/retention/reader-data.service.js';
 import { workerAgainstCapture } from '../test/support/email.js';
 import { startFakeStripe } from '../test/support/fake-stripe.js';
 import { startSendgridCapture } from '../test/support/sendgrid-capture.js';
@@ -289,6 +290,7 @@ async function seedTo(db: Connection, campaignId: Types.ObjectId, to: number, fr
   // What the app keeps beside its records when it writes them itself: lookup keys, count tallies.
   await backfillMemberKeys(db);
   await backfillCampaignTallies(db);
+  await backfillReaderRecords(db);
 }
 
 /** A realistic mix: new memberships (checkout, subscription, invoice), renewals, one-time gifts and refunds. */

@@ -592,3 +592,162 @@ async function finish(result, receipt, context) {
     : 'verified';
   return result;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A verifier with memory. `verifyDrive` alone trusts what the service publishes today: its keys and
+// its whole history. A reader who remembers what they verified last time (the keys, and the newest
+// checkpoint's size, root and note hash) notices what a stateless check cannot: the log shrinking
+// (rollback), two different trees for one history (fork, split view) and checkpoints signed by a key
+// they never pinned. The threat model: src/campaigns/drive-log/README.md.
+
+/** Why a verifier with memory refuses a log, from the most to the least fundamental. */
+export const REFUSALS = ['key_change', 'fork', 'rollback'];
+
+/** The vkeys among `vkeys` (strings) that carry a good signature on `note` (parsed). */
+async function keysSigning(note, vkeys) {
+  const signing = [];
+  for (const vkey of vkeys) {
+    const parsedKey = await parseVkey(vkey);
+    if (!parsedKey) continue;
+    const line = note.signatures.find((s) => s.name === parsedKey.name && s.keyId === parsedKey.keyId);
+    if (!line) continue;
+    try {
+      if (
+        await crypto.subtle.verify(
+          { name: 'Ed25519' },
+          parsedKey.key,
+          line.signature,
+          encoder.encode(note.text),
+        )
+      )
+        signing.push(vkey);
+    } catch {
+      // not a valid signature
+    }
+  }
+  return signing;
+}
+
+const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x));
+
+/**
+ * `verifyDrive`, then the reader's memory. `memory` is what the last fully successful run answered
+ * (undefined on first use): { origin, vkeys, checkpoint: { sequence, size, root, noteHash } }.
+ * `keys`: vkeys the reader gives (they must then sign the newest checkpoint and, if keys are pinned
+ * already, be those). `acceptKeyChange`: re-pin to the keys given, or else to the published ones
+ * that sign the newest checkpoint (the reader was told of a new key); the history must still extend
+ * the remembered checkpoint.
+ * Answers verifyDrive's result with `refusal` (null or one of REFUSALS), its problems added, and
+ * `memory`: what to remember, set only when everything verified.
+ */
+export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange = false, ...options }) {
+  // What verifyDrive is shown is what is judged here: the service cannot answer one thing to the
+  // stateless check and another to this one.
+  const seen = new Map();
+  const fetchJson = async (path) => {
+    const body = await options.fetchJson(path);
+    seen.set(path.split('?')[0], body);
+    return body;
+  };
+  const result = await verifyDrive({ ...options, fetchJson });
+  result.refusal = null;
+  result.memory = undefined;
+  const latest = result.latest;
+  if (!latest) return result;
+  // Memory is looked up by the log's origin when the caller does not know it yet (a first visit
+  // to this address of a log already known from another).
+  const known = typeof memory === 'function' ? memory(latest.origin) : memory;
+  const refuse = (refusal, problem) => {
+    result.problems.push(problem);
+    if (!result.refusal || REFUSALS.indexOf(refusal) < REFUSALS.indexOf(result.refusal))
+      result.refusal = refusal;
+    result.ok = false;
+  };
+  const base = `/campaigns/${encodeURIComponent(options.slug)}/transparency`;
+  const listed = seen.get(`${base}/checkpoints`)?.checkpoints ?? [];
+  const note = parseNote(listed[result.checkpoints.length - 1]?.note);
+  const published = Array.isArray(seen.get(`${base}/vkeys`)?.vkeys) ? seen.get(`${base}/vkeys`).vkeys : [];
+
+  // 1. The keys. The newest checkpoint must carry a good signature by a pinned key: the chain of
+  //    `previous` hashes then binds every earlier one to it.
+  const given = keys.map(String);
+  const remembered = known?.vkeys ?? [];
+  let pins;
+  if (known && known.origin !== latest.origin && !acceptKeyChange) {
+    refuse('key_change', `this log now names itself ${latest.origin}; it was ${known.origin}`);
+  } else if (known && !acceptKeyChange) {
+    pins = remembered;
+    if (given.length > 0 && !sameSet(given, remembered))
+      refuse('key_change', 'the keys given are not the ones pinned for this log');
+  } else if (given.length > 0) {
+    pins = given;
+  } else {
+    pins = note ? await keysSigning(note, published) : [];
+  }
+  if (pins) {
+    const signing = note ? await keysSigning(note, pins) : [];
+    if (signing.length === 0)
+      refuse(
+        'key_change',
+        `checkpoint ${latest.sequence} is not signed by a pinned key of this log (${pins.map((k) => k.split('+').slice(0, 2).join('+')).join(', ') || 'none'})`,
+      );
+  }
+
+  // 2. The history. The newest checkpoint must extend the one verified last time.
+  const last = known?.origin === latest.origin ? known.checkpoint : undefined;
+  if (last && result.refusal !== 'key_change') {
+    if (latest.tree_size < last.size || latest.sequence < last.sequence)
+      refuse(
+        'rollback',
+        `the log went back: its newest checkpoint is number ${latest.sequence} of ${latest.tree_size} entries; number ${last.sequence} of ${last.size} entries was verified before`,
+      );
+    else if (latest.tree_size === last.size && latest.root !== last.root)
+      refuse('fork', `a different tree of ${last.size} entries was verified before: the log forked`);
+    else if (latest.tree_size > last.size) {
+      const proof = await options.fetchJson(
+        `${base}/consistency?first=${last.size}&second=${latest.tree_size}`,
+      );
+      let path = null;
+      try {
+        path = Array.isArray(proof?.path) ? proof.path.map(fromHex) : null;
+      } catch {
+        path = null;
+      }
+      const first = fromBase64(last.root);
+      if (
+        !path ||
+        !first ||
+        !(await verifyConsistency(last.size, latest.tree_size, path, first, fromBase64(latest.root)))
+      )
+        refuse(
+          'fork',
+          `the log of ${latest.tree_size} entries does not extend the one of ${last.size} verified before: the log forked`,
+        );
+    }
+    // The same tree under another note (its count or time re-signed) is a fork of the history too.
+    if (
+      !result.refusal &&
+      result.checkpoints[last.sequence] &&
+      result.checkpoints[last.sequence].hash !== last.noteHash
+    )
+      refuse('fork', `checkpoint ${last.sequence} is not the one verified before: the history was rewritten`);
+  }
+
+  // A receipt checked against a tree this reader refuses proves nothing.
+  if (result.refusal && ['verified', 'revoked', 'pending', 'not_found'].includes(result.receipt))
+    result.receipt = 'unchecked';
+  if (result.ok && pins)
+    result.memory = {
+      origin: latest.origin,
+      vkeys: pins,
+      checkpoint: {
+        sequence: latest.sequence,
+        size: latest.tree_size,
+        root: latest.root,
+        noteHash: latest.hash,
+        count: latest.count,
+        time: latest.time,
+      },
+    };
+  return result;
+}

@@ -6,30 +6,72 @@
 //   npm run verify-drive -- https://members.example.org birthday [receipt]   (in a clone; the
 //   package's "bin" entry makes it npx-able from the repository)
 //
-// Options: --pin <sequence>:<hash>  a checkpoint you saw before (printed by every run) must still be
+// It remembers, per log, the keys it pinned and the newest checkpoint it verified, and refuses a
+// log that went back, forked or changed its key since (src/campaigns/drive-log/README.md).
+//
+// Options: --state <file>           where that memory is kept (default: $XDG_STATE_HOME or
+//                                   ~/.local/state, then membership-drive/verify-state.json)
+//          --no-state               remember nothing, compare with nothing (a one-off check)
+//          --key <vkey>             the log's verifier key, as the newsroom announced it; pinned
+//                                   on first use, and must match the pinned one after; repeatable
+//          --accept-key-change      re-pin: to the --key given, or to the published key signing
+//                                   the newest checkpoint (only after the newsroom announced it)
+//          --pin <sequence>:<hash>  a checkpoint you saw before (printed by every run) must still be
 //                                   published unchanged; repeatable
 //          --at <ISO time>          judge the hourly-checkpoint promise as of this time (default: now)
 //
 // Exit 0: the log and the count verify (and the receipt, if given, is in it); 1: something does
-// not verify (each problem is printed); 2: bad arguments or the service could not be reached.
+// not verify (each problem is printed); 2: bad arguments, the service could not be reached or the
+// state file could not be read or written; 3: the log went back (rollback); 4: the log forked (a
+// different tree than the one verified before); 5: the newest checkpoint is not signed by a pinned
+// key (or the log renamed itself). The state file is only written after a run that exits 0.
 
-import { verifyDrive } from './drive-verify-core.mjs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { verifyDriveWithMemory } from './drive-verify-core.mjs';
+
+const EXIT = { ok: 0, problems: 1, usage: 2, rollback: 3, fork: 4, key_change: 5 };
+const USAGE =
+  'usage: verify-drive <service URL> <campaign slug> [receipt] [--state FILE | --no-state] [--key VKEY]… [--accept-key-change] [--pin n:hash] [--at ISO time]';
+
+function defaultStatePath() {
+  const env = process.env;
+  const root =
+    env.XDG_STATE_HOME ||
+    (process.platform === 'win32' && env.LOCALAPPDATA) ||
+    join(homedir(), '.local', 'state');
+  return join(root, 'membership-drive', 'verify-state.json');
+}
 
 const positional = [];
 const pinned = [];
+const keys = [];
 let now = new Date();
+let statePath = defaultStatePath();
+let acceptKeyChange = false;
+let usageError = false;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
+  const value = () => {
+    if (i + 1 >= args.length) usageError = true;
+    return String(args[++i]);
+  };
   if (args[i] === '--pin') {
-    const [sequence, hash] = String(args[++i]).split(':');
+    const [sequence, hash] = value().split(':');
     pinned.push({ sequence: Number(sequence), hash });
-  } else if (args[i] === '--at') now = new Date(args[++i]);
+  } else if (args[i] === '--at') now = new Date(value());
+  else if (args[i] === '--state') statePath = value();
+  else if (args[i] === '--no-state') statePath = null;
+  else if (args[i] === '--key') keys.push(value());
+  else if (args[i] === '--accept-key-change') acceptKeyChange = true;
+  else if (args[i].startsWith('--')) usageError = true;
   else positional.push(args[i]);
 }
 const [base, slug, receipt] = positional;
-if (!base || !slug || !/^https?:\/\//.test(base) || Number.isNaN(now.getTime())) {
-  console.error('usage: verify-drive <service URL> <campaign slug> [receipt] [--pin n:hash] [--at ISO time]');
-  process.exit(2);
+if (usageError || !base || !slug || !/^https?:\/\//.test(base) || Number.isNaN(now.getTime())) {
+  console.error(USAGE);
+  process.exit(EXIT.usage);
 }
 
 async function fetchJson(path) {
@@ -38,17 +80,58 @@ async function fetchJson(path) {
   return response.json();
 }
 
+/** The state file: { version: 1, logs: { <origin>: memory }, addresses: { <campaign URL>: origin } }. */
+async function readState() {
+  if (!statePath) return { version: 1, logs: {}, addresses: {} };
+  let text;
+  try {
+    text = await readFile(statePath, 'utf8');
+  } catch (error) {
+    if (error.code === 'ENOENT') return { version: 1, logs: {}, addresses: {} };
+    throw error;
+  }
+  const state = JSON.parse(text);
+  if (state?.version !== 1 || typeof state.logs !== 'object' || typeof state.addresses !== 'object')
+    throw new Error(`${statePath} is not a verify-drive state file`);
+  return state;
+}
+
+// Written whole to a temporary file and renamed over the old one: a crash or a full disk leaves the
+// previous memory, never half of one.
+async function writeState(state) {
+  await mkdir(dirname(statePath), { recursive: true });
+  const temporary = `${statePath}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await rename(temporary, statePath);
+}
+
+const HINT = {
+  rollback:
+    'REFUSED: rollback. The log is smaller or older than one this verifier checked before: the service went back in time (a restore, or hiding entries).',
+  fork: 'REFUSED: fork. The log is not an extension of the one this verifier checked before: its history was rewritten, or different readers are shown different logs.',
+  key_change:
+    'REFUSED: key change. The newest checkpoint is not signed by a key this verifier pinned. If the newsroom announced a new key, check the announcement, then run again with --accept-key-change (and --key <the announced vkey>).',
+};
+
 try {
-  const result = await verifyDrive({
+  const state = await readState();
+  const address = new URL(`/campaigns/${encodeURIComponent(slug)}`, base).href;
+  const knownOrigin = state.addresses[address];
+  const result = await verifyDriveWithMemory({
     fetchJson,
     slug,
     receipt,
     pinned,
     now,
+    keys,
+    acceptKeyChange,
+    // An address seen before answers for the log it named then; a new one, for the log it names.
+    memory: knownOrigin ? state.logs[knownOrigin] : (origin) => state.logs[origin],
     onProgress: (step) => console.error(`… ${step}`),
   });
   const latest = result.latest;
   if (latest) {
+    const last = state.logs[latest.origin]?.checkpoint;
     console.log(`log:           ${latest.origin}`);
     console.log(
       `checkpoints:   ${result.checkpoints.length}, latest number ${latest.sequence} at ${latest.time}`,
@@ -58,12 +141,27 @@ try {
     console.log(`offset:        ${latest.offset_claimed} (the newsroom's claim; not verifiable)`);
     console.log(`count:         ${latest.count}`);
     console.log(`pin it:        --pin ${latest.sequence}:${latest.hash}`);
+    if (statePath)
+      console.log(
+        `remembered:    ${last ? `number ${last.sequence}, ${last.size} entries` : 'nothing yet (first use: keys are pinned now)'}`,
+      );
   }
   if (receipt !== undefined) console.log(`receipt:       ${result.receipt}`);
   for (const problem of result.problems) console.log(`PROBLEM: ${problem}`);
+  if (result.refusal) {
+    console.log(HINT[result.refusal]);
+    process.exit(EXIT[result.refusal]);
+  }
+  const ok = result.ok && (receipt === undefined || result.receipt === 'verified');
+  if (ok && statePath && result.memory) {
+    state.logs[result.memory.origin] = { ...result.memory, verifiedAt: new Date().toISOString() };
+    state.addresses[address] = result.memory.origin;
+    await writeState(state);
+    console.log(`state:         ${statePath}`);
+  }
   console.log(result.ok ? 'verified' : 'NOT verified');
-  process.exit(result.ok && (receipt === undefined || result.receipt === 'verified') ? 0 : 1);
+  process.exit(ok ? EXIT.ok : EXIT.problems);
 } catch (error) {
   console.error(`could not check: ${error.message}`);
-  process.exit(2);
+  process.exit(EXIT.usage);
 }

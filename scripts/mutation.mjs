@@ -16,10 +16,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CAPABILITIES = {
   ledger: {
     mutate: ['src/ledger/**/*.ts'],
+    // The ledger's rules show in what the events record and what the reports read back.
     tests: [
       'test/ledger/**/*.test.ts',
       'test/reports/reconciliation.test.ts',
+      'test/reports/fees.test.ts',
+      'test/reports/payouts.test.ts',
       'test/memberships/webhook.test.ts',
+      'test/memberships/refund-failures.test.ts',
+      'test/memberships/disputes.test.ts',
+      'test/memberships/free-invoices.test.ts',
     ],
   },
   memberships: {

@@ -5,6 +5,7 @@ import { createWorkerFromConfig } from './email/email.setup.js';
 import type { ProcessContext } from './infra/capability.js';
 import { registerJobMetrics } from './infra/jobs/metrics.js';
 import { createJobRunner, type JobRunner } from './infra/jobs/runner.js';
+import { webhookQueueFrom } from './integrations/integrations.capability.js';
 import { createMarketingSyncWorker } from './newsletters/marketing-sync.js';
 
 /**
@@ -33,7 +34,7 @@ export function startBackgroundWork(ctx: ProcessContext): JobRunner {
     crashAfterClaim: config.jobs.crashAfterClaim,
     metrics: ctx.metrics,
   });
-  const queues = [stripeEvents, email.queue, ...(sync ? [sync.queue] : [])];
+  const queues = [stripeEvents, email.queue, webhookQueueFrom(ctx), ...(sync ? [sync.queue] : [])];
   registerJobMetrics(ctx.metrics, ctx.clock, queues);
   const runner = createJobRunner({ ...ctx, queues, tasks: periodicTasks(ctx) });
   runner.start();

@@ -9,6 +9,7 @@ import { giftsCapability } from './gifts/gifts.capability.js';
 import type { Capability, ProcessContext } from './infra/capability.js';
 import type { PeriodicTask } from './infra/jobs/runner.js';
 import { storeCapability } from './infra/store.capability.js';
+import { integrationsCapability } from './integrations/integrations.capability.js';
 import { ledgerCapability } from './ledger/ledger.capability.js';
 import type { CheckoutSessions } from './memberships/checkout.service.js';
 import { membershipsCapability } from './memberships/memberships.capability.js';
@@ -47,6 +48,7 @@ export const CAPABILITIES: Capability<AppContext>[] = [
   ledgerCapability,
   sponsorshipCapability,
   retentionCapability,
+  integrationsCapability,
   consoleCapability,
   webhooksCapability,
 ];

@@ -12,6 +12,7 @@ import { runOnce } from './infra/migrations.js';
 import { backfillSettlementDue } from './ledger/settlement.service.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
+import { backfillReaderRecords } from './retention/reader-data.service.js';
 
 // Every data migration, beside the model registry (src/models.ts) whose documents they bring up to
 // date. Each runs once per database, in this order, recorded by its name (src/infra/migrations.ts).
@@ -53,6 +54,8 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   if (unsettled) logger.info({ unsettled }, 'listed unsettled ledger entries for the settlement sweep');
   const archived = await runOnce(db, 'signed-note-checkpoints', () => archiveUnnotedCheckpoints(db));
   if (archived) logger.info({ archived }, 'archived checkpoints signed before signed notes (ADR 0014)');
+  const readerRecords = await runOnce(db, 'address-records', () => backfillReaderRecords(db));
+  if (readerRecords) logger.info({ readerRecords }, "listed existing readers' records under their addresses");
   // The count became a function of the drive log alone: each campaign's offset is its log's leaf.
   const offsets = await runOnce(db, 'drive-log-offsets', () => backfillOffsetLeaves(db));
   if (offsets) logger.info({ offsets }, "gave existing campaigns' drive logs their offset leaf");

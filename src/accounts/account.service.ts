@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type Stripe from 'stripe';
+import { listAtAddressOn } from '../email/address-records.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
@@ -29,6 +30,8 @@ export async function requestSignInLink(deps: AccountDeps, email: string): Promi
   if (!member) return;
   const now = deps.clock.now();
   const window = Math.floor(now.getTime() / (SIGN_IN_EMAIL_WINDOW_MINUTES * 60_000));
+  // The claim holds the address: listed first, for erasure (email/address-records.ts).
+  await listAtAddressOn(deps.db, email, now, [{ kind: 'claim', ref: `sign-in-email:${window}` }]);
   if (!(await claimOnce(deps.db, `sign-in-email:${email}:${window}`, now))) return;
 
   const token = randomBytes(32).toString('base64url');

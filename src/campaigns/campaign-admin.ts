@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import { parseInput } from '../http/validate.js';
+import { decideOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { isTimeZone } from '../shared/time.js';
@@ -68,10 +69,14 @@ export const updateCampaignSchema = z
   .object({
     ...fields,
     counts: z.object({ gifts: z.boolean(), oneTime: z.boolean() }).partial(),
+    version: z.number().int().nonnegative().meta({
+      description:
+        'The version the change was made from (as read); if someone saved since, 409 edit_conflict with the campaign as it is now',
+    }),
   })
   .partial()
   .meta({ id: 'CampaignUpdate' });
-export type CampaignChanges = z.infer<typeof updateCampaignSchema>;
+export type CampaignChanges = Omit<z.infer<typeof updateCampaignSchema>, 'version'>;
 export type CampaignView = ReturnType<typeof presentCampaign>;
 
 /** The update as `$set` paths: `counts.oneTime` alone leaves `counts.gifts` as it is. */
@@ -118,33 +123,101 @@ export async function createCampaign(
 /** Changes only the fields named; the window must stay the right way round. */
 export async function updateCampaign(
   db: Connection,
+  clock: Clock,
   slug: string,
   input: unknown,
   actor: CampaignActor = { staffId: 'unknown' },
 ): Promise<CampaignView> {
-  const { offsetReason, ...changes } = parseInput(updateCampaignSchema, input);
-  const before = await existing(db, slug);
-  const merged = { ...before, ...changes, counts: { ...before.counts, ...changes.counts } };
-  // Checked when the window changes: a campaign saved before the limits can still be renamed.
-  const problem = (changes.startsAt || changes.endsAt) && windowProblem(merged);
-  if (problem) throw new AppError('validation_failed', undefined, [problem]);
-  if (Object.keys(changes).length > 0)
-    await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: setPaths(changes) });
+  const { version, offsetReason, ...changes } = parseInput(updateCampaignSchema, input);
+  let before: Campaign | undefined;
+  const saved = await saveVersion(db, clock, slug, version, (current) => {
+    before = current;
+    const merged = { ...current, ...changes, counts: { ...current.counts, ...changes.counts } };
+    // Checked when the window changes: a campaign saved before the limits can still be renamed.
+    const problem = (changes.startsAt || changes.endsAt) && windowProblem(merged);
+    if (problem) throw new AppError('validation_failed', undefined, [problem]);
+    return setPaths(changes);
+  });
   // A changed offset moves the count only as a leaf of the drive log, with who and why.
-  if (changes.startingOffset !== undefined)
-    await logOffsetChange(db, before, changes.startingOffset, {
-      ...actor,
-      reason: offsetReason ?? 'starting offset changed',
-    });
-  return presentCampaign(merged);
+  if (before && changes.startingOffset !== undefined)
+    await logOffsetChange(
+      db,
+      before,
+      changes.startingOffset,
+      { ...actor, reason: offsetReason ?? 'starting offset changed' },
+      clock.now(),
+    );
+  return saved;
 }
 
 /** Ends the campaign now (a campaign already over keeps its end). */
 export async function endCampaign(db: Connection, clock: Clock, slug: string): Promise<CampaignView> {
-  const before = await existing(db, slug);
-  const endsAt = new Date(Math.min(before.endsAt.getTime(), clock.now().getTime()));
-  await campaignModels(db).Campaign.updateOne({ _id: before._id }, { $set: { endsAt } });
-  return presentCampaign({ ...before, endsAt });
+  return saveVersion(db, clock, slug, undefined, (before) => ({
+    endsAt: new Date(Math.min(before.endsAt.getTime(), clock.now().getTime())),
+  }));
+}
+
+/** The answer to a save made from an older version: the campaign as it is now, to merge with. */
+export const editConflict = (current: Campaign) =>
+  new AppError('edit_conflict', undefined, undefined, undefined, presentCampaign(current));
+
+/** A winner that died between its claim and its write is finished by the next saver after this. */
+const ABANDONED_EDIT_MS = 30_000;
+
+/**
+ * Every change of a campaign is one version: the saver that claims `campaign-edit:<id>:<version>`
+ * (an insert of a unique _id, atomic on FerretDB too, where a conditional update is not) writes the
+ * next version; a save from a version someone already claimed is refused with the campaign as it
+ * is now. Without `expected` (the API without `version`, ending a campaign) the change applies to
+ * whatever version is current, retrying when it loses a race. The claim records the winner's
+ * `$set`, so a winner that crashed before writing it is finished by a later saver.
+ */
+async function saveVersion(
+  db: Connection,
+  clock: Clock,
+  slug: string,
+  expected: number | undefined,
+  change: (before: Campaign) => Record<string, unknown>,
+): Promise<CampaignView> {
+  const { Campaign } = campaignModels(db);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await existing(db, slug);
+    const version = before.version ?? 0;
+    if (expected !== undefined && expected !== version) throw editConflict(before);
+    const set = change(before);
+    if (Object.keys(set).length === 0) return presentCampaign(before);
+    const now = clock.now();
+    const next = { ...set, version: version + 1 };
+    // As { path, value } pairs: a stored key may not hold a dot (`counts.gifts`), nor FerretDB nest arrays.
+    const decision = Object.entries(next).map(([path, value]) => ({ path, value }));
+    const claim = await decideOnce(db, `campaign-edit:${before._id}:${version}`, now, decision);
+    if (claim.won) {
+      await Campaign.updateOne({ _id: before._id }, { $set: next });
+      return presentCampaign(mergeSet(before, next));
+    }
+    if (now.getTime() - claim.decidedAt.getTime() > ABANDONED_EDIT_MS) {
+      const still = await Campaign.findById(before._id).lean<Campaign>();
+      if ((still?.version ?? 0) === version)
+        await Campaign.updateOne(
+          { _id: before._id },
+          { $set: Object.fromEntries((claim.decision as typeof decision).map((d) => [d.path, d.value])) },
+        );
+    }
+    if (expected !== undefined) throw editConflict(await existing(db, slug));
+    await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
+  }
+  throw new AppError('edit_conflict', 'The campaign is being changed by others right now. Please try again.');
+}
+
+/** The campaign after a `$set` of paths such as `counts.gifts`. */
+function mergeSet(before: Campaign, set: Record<string, unknown>): Campaign {
+  const after = { ...before, counts: { ...before.counts } } as Record<string, unknown> & Campaign;
+  for (const [path, value] of Object.entries(set)) {
+    const [head, key] = path.split('.') as [string, string | undefined];
+    if (key) (after[head] as Record<string, unknown>)[key] = value;
+    else after[head] = value;
+  }
+  return after;
 }
 
 export function presentCampaign(c: Omit<Campaign, '_id' | 'createdAt' | 'updatedAt'>) {
@@ -159,5 +232,7 @@ export function presentCampaign(c: Omit<Campaign, '_id' | 'createdAt' | 'updated
     startingOffset: c.startingOffset,
     counts: c.counts,
     milestones: c.milestones,
+    /** Send it back with a change: a save from an older version is refused (409 edit_conflict). */
+    version: c.version ?? 0,
   };
 }

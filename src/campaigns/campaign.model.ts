@@ -15,6 +15,8 @@ export interface Campaign {
   counts: { gifts: boolean; oneTime: boolean };
   /** Percentages of the goal at which staff are told (default 25/50/75/100). */
   milestones: number[];
+  /** Raised by one at every change; missing on campaigns saved before versions (read as 0). */
+  version?: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -54,6 +56,7 @@ const campaignSchema = new Schema<Campaign>(
     startingOffset: { type: Number, required: true, default: 0 },
     counts: { gifts: { type: Boolean, default: true }, oneTime: { type: Boolean, default: false } },
     milestones: { type: [Number], default: [25, 50, 75, 100] },
+    version: { type: Number, default: 0 },
   },
   { timestamps: true },
 );

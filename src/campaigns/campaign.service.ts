@@ -1,6 +1,6 @@
 import type { Connection, Types } from 'mongoose';
 import { enqueueEmail } from '../email/outbox.service.js';
-import { claimOnce, hasClaim } from '../infra/claims.js';
+import { claimOnce, decideOnce, decisionOf, hasClaim } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { Logger } from '../infra/logger.js';
@@ -13,6 +13,8 @@ import { staffModels } from '../staff/staff.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import {
   countsAsNewMember,
+  cycleStart,
+  freeStartEnd,
   insideWindow,
   isFirstPayment,
   MEMBER_MONEY,
@@ -211,6 +213,7 @@ async function revoke(
  */
 export async function applyLedgerEntry(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
   if ((MEMBER_MONEY as readonly string[]).includes(entry.kind)) return countPayingMember(deps, entry);
+  if (entry.kind === 'free_invoice') return noteFreeStart(deps, entry);
   if (entry.kind === 'one_time_payment') {
     for (const campaign of await campaignsRunningAt(deps.db, entry.occurredAt)) {
       if (campaign.counts.oneTime) {
@@ -243,9 +246,10 @@ async function takeBackPayment(
   how: 'refunded' | 'charged back',
 ): Promise<void> {
   const { Campaign, Contribution } = campaignModels(deps.db);
+  const campaigns = await Campaign.find().lean<Campaign[]>();
   // A one-time contribution counted by a campaign is taken back by its full refund (any time: the
   // money is gone). Its contribution is named by the payment's entry, so this is a lookup by `_id`.
-  for (const campaign of await campaignModels(deps.db).Campaign.find().lean<Campaign[]>()) {
+  for (const campaign of campaigns) {
     const counted = await Contribution.exists({ _id: `${campaign._id}:one_time:${entry.reverses}` });
     if (counted)
       await revoke(
@@ -266,12 +270,70 @@ async function takeBackPayment(
         .findOne({ memberId: entry.memberId, kind: { $in: [...PAYMENT_KINDS] } })
         .sort({ occurredAt: 1 })
         .lean();
-  if (!isFirstPayment({ _id: entry.reverses, billingReason: refunded?.billingReason }, earliest?._id)) return;
+  // A renewal is a trial member's first money when a $0 first invoice ended where its period
+  // starts. That invoice may be recorded after this (deliveries come in any order): the take-back
+  // is written down first, under the boundary, so whichever of the two comes second revokes.
+  const boundary = refunded ? cycleStart(refunded) : undefined;
+  if (boundary) {
+    const takenBack: FirstMoneyTakenBack = { memberId: entry.memberId, payment: entry.reverses };
+    await decideOnce(deps.db, takenBackKey(how, boundary), entry.occurredAt, takenBack);
+  }
+  const followsFreeStart = boundary ? await hasClaim(deps.db, freeStartKey(boundary)) : false;
+  if (
+    !isFirstPayment(
+      { _id: entry.reverses, billingReason: refunded?.billingReason },
+      earliest?._id,
+      followsFreeStart,
+    )
+  )
+    return;
+  await revokeMember(deps, entry.memberId, entry.reverses, entry.occurredAt, how);
+}
+
+/** The member's contribution to each campaign whose window holds the time their first money went back. */
+async function revokeMember(
+  deps: CampaignDeps,
+  memberId: string,
+  payment: string,
+  at: Date,
+  how: 'refunded' | 'charged back',
+) {
+  const { Campaign, Contribution } = campaignModels(deps.db);
   for (const campaign of await Campaign.find().lean<Campaign[]>()) {
-    if (!insideWindow(campaign, entry.occurredAt)) continue;
-    const _id = `${campaign._id}:member:${entry.memberId}`;
+    if (!insideWindow(campaign, at)) continue;
+    const _id = `${campaign._id}:member:${memberId}`;
     if (await Contribution.exists({ _id }))
-      await revoke(deps, _id, campaign._id, entry.occurredAt, `first payment ${entry.reverses} ${how}`);
+      await revoke(deps, _id, campaign._id, at, `first payment ${payment} ${how}`);
+  }
+}
+
+/** A subscription's free start ended at this boundary (counting-rules.ts freeStartBoundary). */
+const freeStartKey = (boundary: string) => `campaigns:free-start-ends:${boundary}`;
+/** The payment starting at this boundary went back, refunded or charged back (one key each). */
+const takenBackKey = (how: 'refunded' | 'charged back', boundary: string) =>
+  `campaigns:cycle-taken-back:${how === 'refunded' ? 'refund' : 'chargeback'}:${boundary}`;
+interface FirstMoneyTakenBack {
+  memberId: string;
+  payment: string;
+}
+
+/**
+ * A $0 first invoice: notes where the free start ended, then takes back the payment starting there
+ * if its refund or chargeback came before this invoice was recorded (see takeBackPayment). Every
+ * read and write is by `_id`: the entry, two claims.
+ */
+async function noteFreeStart(deps: CampaignDeps, entry: LedgerRecorded): Promise<void> {
+  const invoice = await ledgerModel(deps.db)
+    .findById(entry.entryId)
+    .select({ kind: 1, billingReason: 1, subscriptionId: 1, periodEnd: 1 })
+    .lean();
+  const boundary = invoice ? freeStartEnd(invoice) : undefined;
+  if (!boundary) return;
+  await claimOnce(deps.db, freeStartKey(boundary), entry.occurredAt);
+  for (const how of ['refunded', 'charged back'] as const) {
+    const held = await decisionOf<FirstMoneyTakenBack>(deps.db, takenBackKey(how, boundary));
+    if (held?.decision)
+      await revokeMember(deps, held.decision.memberId, held.decision.payment, held.decidedAt, how);
   }
 }
 

@@ -10,7 +10,7 @@ import { framableByAnySite, useApiSecurityHeaders } from '../http/security-heade
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import { fromRoot } from '../infra/paths.js';
-import { messagesFor } from '../shared/messages.js';
+import { messagesFor, translate } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { campaignModels } from './campaign.model.js';
@@ -24,8 +24,8 @@ import {
   updateCampaign,
   updateCampaignSchema,
 } from './campaign-admin.js';
-import { embedOptions } from './embed-snippets.js';
-import { type ProgressCache, revalidates } from './progress.service.js';
+import { type EmbedOptions, embedOptions } from './embed-snippets.js';
+import { type Progress, type ProgressCache, revalidates } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
 export interface CampaignRoutesDeps {
@@ -84,6 +84,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   );
   const iframeResizeScript = readFileSync(fromRoot('templates/embed/iframe-resize.js'), 'utf8');
   const frameHeightScript = readFileSync(fromRoot('templates/embed/frame-height.js'), 'utf8');
+  const framePageScript = readFileSync(fromRoot('templates/embed/frame-page.js'), 'utf8');
 
   // Any origin may also read these (publicRead, src/http/cors.ts).
   const embeddable = (res: Response) =>
@@ -127,14 +128,12 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors *",
       'Cache-Control': PUBLIC_CACHE,
     });
+    // refresh: seconds between refreshes (default 60), as the widget's refresh-interval.
+    const refresh = Number(req.query.refresh);
     res.type('html').send(
       renderDocument('campaign-widget', {
-        slug: cached.progress.slug,
-        ...options,
-        theme:
-          typeof req.query.theme === 'string' && /^(light|dark)$/.test(req.query.theme)
-            ? req.query.theme
-            : undefined,
+        ...iframeView(cached.progress, options),
+        refresh: Number.isInteger(refresh) && refresh >= 1 && refresh <= 3600 ? refresh : undefined,
       }),
     );
   });
@@ -150,6 +149,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   for (const [path, script] of [
     ['/embed/iframe-resize.js', iframeResizeScript],
     ['/embed/frame-height.js', frameHeightScript],
+    ['/embed/frame-page.js', framePageScript],
   ] as const) {
     router.get(path, publicRead, (_req, res) => {
       embeddable(res).set('Cache-Control', 'public, max-age=300').type('application/javascript').send(script);
@@ -170,7 +170,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   });
 
   router.patch('/campaigns/:slug', staff, async (req, res) => {
-    const campaign = await updateCampaign(deps.db, String(req.params.slug), req.body, {
+    const campaign = await updateCampaign(deps.db, deps.clock, String(req.params.slug), req.body, {
       staffId: req.staff!.id,
     });
     cache.clear();
@@ -184,6 +184,41 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   });
 
   return router;
+}
+
+/** What the iframe page shows, in its language: it is complete without a script (no fetch to wait for). */
+function iframeView(progress: Progress, options: EmbedOptions) {
+  const { locale } = options;
+  const summary = translate(locale, 'embed.goal', { count: progress.count, goal: progress.goal });
+  const campaign = `?campaign=${encodeURIComponent(progress.slug)}&locale=${locale}`;
+  return {
+    slug: progress.slug,
+    locale,
+    accent: options.accent,
+    theme: options.theme,
+    // auto starts light (the usual host) until the host page's script says it is dark.
+    look: options.theme === 'dark' ? 'dark' : 'light',
+    title: progress.title,
+    label: translate(locale, 'embed.label'),
+    goal: progress.goal,
+    count: progress.count,
+    percent: progress.percent,
+    barPercent: Math.min(100, Math.max(0, progress.percent)),
+    summary,
+    days:
+      progress.daysLeft > 0
+        ? translate(locale, 'embed.daysLeft', { count: progress.daysLeft })
+        : translate(locale, 'embed.ended'),
+    // Left out while the total was never counted, rather than "0 supporters".
+    supportersLine:
+      options.supporters && typeof progress.supporters === 'number'
+        ? translate(locale, 'embed.supporters', { count: progress.supporters })
+        : undefined,
+    join: translate(locale, 'embed.join'),
+    gift: translate(locale, 'embed.gift'),
+    joinUrl: `/membership${campaign}`,
+    giftUrl: `/gifts${campaign}`,
+  };
 }
 
 export function campaignDocs(docs: ApiDocs): void {
@@ -243,6 +278,8 @@ export function campaignDocs(docs: ApiDocs): void {
       401: error('No or invalid token'),
       403: error('Role not allowed'),
       404: error('Unknown campaign'),
+      409: error('edit_conflict: changed since the version sent; `current` is the campaign now'),
+      422: error('Invalid fields'),
     },
   });
   docs.registerPath({

@@ -41,11 +41,51 @@ export const PAYMENT_KINDS: readonly LedgerKind[] = [
 export const MEMBER_MONEY: readonly LedgerKind[] = ['subscription_payment', 'out_of_band_payment'];
 
 /**
- * Whether a payment was the member's first: the invoice says so itself when it names its billing
- * reason; for entries from before that was kept, it is their earliest payment.
+ * Where a subscription's free start ends: the end of the period its $0 `subscription_create` invoice
+ * covered (a trial, a first period at 100 % off). Stripe's first invoice after it (billing reason
+ * `subscription_cycle`) bills the period starting there, so that payment is the first money of a
+ * member who joined on a trial. The free invoice and the payment name the same boundary from their
+ * own entries, so each finds the other by key whichever is recorded first.
+ */
+export const freeStartBoundary = (subscriptionId: string, at: Date) =>
+  `${subscriptionId}:${new Date(at).getTime()}`;
+
+/** The boundary a $0 first invoice marks; undefined for every other entry. */
+export const freeStartEnd = (entry: {
+  kind: string;
+  billingReason?: string;
+  subscriptionId?: string;
+  periodEnd?: Date;
+}): string | undefined =>
+  entry.kind === 'free_invoice' &&
+  entry.billingReason === 'subscription_create' &&
+  entry.subscriptionId &&
+  entry.periodEnd
+    ? freeStartBoundary(entry.subscriptionId, entry.periodEnd)
+    : undefined;
+
+/** The boundary a renewal payment starts at, which is a free start's end for a trial's first money. */
+export const cycleStart = (payment: {
+  billingReason?: string;
+  subscriptionId?: string;
+  periodStart?: Date;
+}): string | undefined =>
+  payment.billingReason === 'subscription_cycle' && payment.subscriptionId && payment.periodStart
+    ? freeStartBoundary(payment.subscriptionId, payment.periodStart)
+    : undefined;
+
+/**
+ * Whether a payment was the member's first with money, the one that made them count: the invoice
+ * says so itself when it names its billing reason (`subscription_create`, or the `subscription_cycle`
+ * invoice right after a free start: `followsFreeStart`, see `freeStartBoundary`); for entries from
+ * before that was kept, it is their earliest payment. ADR 0011.
  */
 export const isFirstPayment = (
   payment: { _id: string; billingReason?: string },
   earliestPaymentId: string | undefined,
+  followsFreeStart = false,
 ): boolean =>
-  payment.billingReason ? payment.billingReason === 'subscription_create' : payment._id === earliestPaymentId;
+  payment.billingReason
+    ? payment.billingReason === 'subscription_create' ||
+      (payment.billingReason === 'subscription_cycle' && followsFreeStart)
+    : payment._id === earliestPaymentId;

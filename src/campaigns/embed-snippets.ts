@@ -8,9 +8,22 @@ export interface EmbedOptions {
   accent?: string;
   /** Show "All thanks to N supporters" under the progress. */
   supporters: boolean;
-  /** The preview's page background in the console (the embeds themselves follow the host page). */
-  theme: 'light' | 'dark';
+  /**
+   * The card's colours: `light`, `dark`, or `auto` (the default): the host page's colour scheme
+   * where the embed can tell it, else light (src/campaigns/README.md, "Light and dark").
+   */
+  theme: EmbedTheme;
+  /** The console's preview only: the page background the embeds are previewed on. */
+  page: 'light' | 'dark';
 }
+
+export type EmbedTheme = 'light' | 'dark' | 'auto';
+
+/**
+ * The iframe element's style. color-scheme:light matches the framed page's, whatever the host
+ * declares, so Chromium paints no opaque canvas around the card (README, "Light and dark").
+ */
+export const IFRAME_STYLE = 'border:0;color-scheme:light';
 
 const ACCENT = /^#[0-9a-f]{6}$/i;
 
@@ -26,7 +39,8 @@ export function embedOptions(query: Record<string, unknown>): EmbedOptions {
     locale: query.locale === 'uk' ? 'uk' : 'en',
     accent,
     supporters: query.supporters === '1' || query.supporters === 'on' || query.supporters === 'true',
-    theme: query.theme === 'dark' ? 'dark' : 'light',
+    theme: query.theme === 'dark' || query.theme === 'light' ? query.theme : 'auto',
+    page: query.page === 'dark' ? 'dark' : 'light',
   };
 }
 
@@ -37,6 +51,7 @@ export function embedQuery(options: EmbedOptions): string {
   const query = new URLSearchParams({ locale: options.locale });
   if (options.accent) query.set('accent', options.accent);
   if (options.supporters) query.set('supporters', '1');
+  if (options.theme !== 'auto') query.set('theme', options.theme);
   return query.toString();
 }
 
@@ -46,14 +61,20 @@ export function embedSnippets(origin: string, slug: string, options: EmbedOption
     `locale="${options.locale}"`,
     ...(options.accent ? [`accent="${options.accent}"`] : []),
     ...(options.supporters ? ['show-supporters'] : []),
+    ...(options.theme !== 'auto' ? [`theme="${options.theme}"`] : []),
   ].join(' ');
   const query = embedQuery(options);
   const title = options.locale === 'uk' ? 'Поступ кампанії' : 'Membership drive progress';
   return {
     query,
     widget: `<script src="${origin}/widget.js" async></script>\n<membership-goal ${attributes}></membership-goal>`,
-    iframe: `<iframe src="${origin}/campaigns/${slug}/widget?${escapeAttr(query)}" title="${title}" width="100%" height="${IFRAME_FALLBACK_HEIGHT}" style="border:0" loading="lazy"></iframe>\n<script src="${origin}/embed/iframe-resize.js" async></script>`,
+    iframe: `<iframe src="${origin}/campaigns/${slug}/widget?${escapeAttr(query)}" title="${title}" width="100%" height="${IFRAME_FALLBACK_HEIGHT}" style="${IFRAME_STYLE}" loading="lazy"></iframe>\n<script src="${origin}/embed/iframe-resize.js" async></script>`,
     image: `<a href="${origin}/membership"><img src="${origin}/campaigns/${slug}/progress.svg?${escapeAttr(query)}" alt="${title}" width="480" height="${options.supporters ? 120 : 96}"></a>`,
-    widgetAttributes: { locale: options.locale, accent: options.accent, supporters: options.supporters },
+    widgetAttributes: {
+      locale: options.locale,
+      accent: options.accent,
+      supporters: options.supporters,
+      theme: options.theme,
+    },
   };
 }

@@ -9,7 +9,12 @@ export interface SvgOptions {
   locale?: Locale;
   /** Adds "All thanks to N supporters" under the numbers (once the total is known). */
   supporters?: boolean;
+  /** light or dark; auto (the default) is dark where the viewer's system is (no page to ask). */
+  theme?: 'light' | 'dark' | 'auto';
 }
+
+const DARK_RULES =
+  '.bg { fill: #18181b; stroke: #52525b } .text { fill: #f4f4f5 } .muted { fill: #d4d4d8 } .track { fill: #3f3f46 }';
 
 /**
  * The progress bar as an image, for newsletters and pages that run no JavaScript at all. Its words
@@ -32,7 +37,7 @@ export function progressSvg(progress: Progress, options: SvgOptions): string {
     : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${progress.title}: ${summary}`)}">
   <title>${esc(`${progress.title}: ${summary}`)}</title>
-  <style>@media (prefers-color-scheme: dark) { .bg { fill: #18181b; stroke: #52525b } .text { fill: #f4f4f5 } .muted { fill: #d4d4d8 } .track { fill: #3f3f46 } }</style>
+  <style>${styleFor(options.theme ?? 'auto')}</style>
   <rect class="bg" width="${width}" height="${height}" rx="8" fill="#ffffff" stroke="#e4e4e7"/>
   <text class="text" x="16" y="28" font-family="Arial, sans-serif" font-size="16" font-weight="700" fill="#18181b">${esc(progress.title)}</text>
   <rect class="track" x="16" y="40" width="${width - 32}" height="14" rx="7" fill="#e4e4e7"/>
@@ -40,4 +45,9 @@ export function progressSvg(progress: Progress, options: SvgOptions): string {
   <text class="text" x="16" y="80" font-family="Arial, sans-serif" font-size="14" fill="#18181b">${esc(summary)}</text>
   <text class="muted" x="${width - 16}" y="80" text-anchor="end" font-family="Arial, sans-serif" font-size="14" fill="#52525b">${esc(days)}</text>${supporters}
 </svg>`;
+}
+
+function styleFor(theme: 'light' | 'dark' | 'auto'): string {
+  if (theme === 'light') return '';
+  return theme === 'dark' ? DARK_RULES : `@media (prefers-color-scheme: dark) { ${DARK_RULES} }`;
 }

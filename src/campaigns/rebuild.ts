@@ -6,6 +6,8 @@ import { type Campaign, campaignModels } from './campaign.model.js';
 import { countOf } from './campaign.service.js';
 import {
   countsAsNewMemberFilter,
+  cycleStart,
+  freeStartEnd,
   insideWindow,
   insideWindowFilter,
   isFirstPayment,
@@ -28,27 +30,50 @@ export interface RebuildReport {
 
 /**
  * When each member's first payment was fully refunded or charged back, by the rule live counting follows
- * (counting-rules.ts isFirstPayment): the payment an invoice marks `subscription_create`, or, for
- * entries from before that was kept, the member's earliest payment. One pass over the ledger: a
+ * (counting-rules.ts isFirstPayment): the payment an invoice marks `subscription_create`, the
+ * renewal that starts where a $0 first invoice ended (a trial's first money), or, for entries from
+ * before the billing reason was kept, the member's earliest payment. One pass over the ledger: a
  * query per member would decode the whole ledger once per member on FerretDB.
  */
 async function fromLedger(db: Connection): Promise<{ takenBack: Map<string, Date[]>; paid: Set<string> }> {
-  const payments = new Map<string, { memberId: string; occurredAt: Date; billingReason?: string }>();
+  const payments = new Map<
+    string,
+    { memberId: string; occurredAt: Date; billingReason?: string; startsAt?: string }
+  >();
+  const freeStartEnds = new Set<string>(); // where $0 first invoices ended (counting-rules.ts)
   const earliest = new Map<string, { id: string; occurredAt: Date }>();
   const fullRefunds: { reverses: string; occurredAt: Date }[] = [];
   const paid = new Set<string>(); // members with a payment with money (campaign.service.ts countPayingMember)
   const entries = ledgerModel(db)
     .find()
-    .select({ kind: 1, amount: 1, memberId: 1, occurredAt: 1, billingReason: 1, reverses: 1, fullRefund: 1 })
+    .select({
+      kind: 1,
+      amount: 1,
+      memberId: 1,
+      occurredAt: 1,
+      billingReason: 1,
+      subscriptionId: 1,
+      periodStart: 1,
+      periodEnd: 1,
+      reverses: 1,
+      fullRefund: 1,
+    })
     .lean()
     .cursor();
   for await (const e of entries) {
     if (e.kind === 'refund' && e.fullRefund && e.reverses)
       fullRefunds.push({ reverses: e.reverses, occurredAt: e.occurredAt });
     if (MEMBER_MONEY.includes(e.kind) && e.memberId && e.amount > 0) paid.add(String(e.memberId));
+    const freeEnd = freeStartEnd(e);
+    if (freeEnd) freeStartEnds.add(freeEnd);
     if (!PAYMENT_KINDS.includes(e.kind) || !e.memberId) continue;
     const memberId = String(e.memberId);
-    payments.set(e._id, { memberId, occurredAt: e.occurredAt, billingReason: e.billingReason });
+    payments.set(e._id, {
+      memberId,
+      occurredAt: e.occurredAt,
+      billingReason: e.billingReason,
+      startsAt: cycleStart(e),
+    });
     const seen = earliest.get(memberId);
     if (!seen || e.occurredAt < seen.occurredAt)
       earliest.set(memberId, { id: e._id, occurredAt: e.occurredAt });
@@ -60,7 +85,14 @@ async function fromLedger(db: Connection): Promise<{ takenBack: Map<string, Date
   for (const refund of fullRefunds) {
     const payment = payments.get(refund.reverses);
     if (!payment) continue;
-    if (isFirstPayment({ _id: refund.reverses, ...payment }, earliest.get(payment.memberId)?.id))
+    const followsFreeStart = payment.startsAt !== undefined && freeStartEnds.has(payment.startsAt);
+    if (
+      isFirstPayment(
+        { _id: refund.reverses, ...payment },
+        earliest.get(payment.memberId)?.id,
+        followsFreeStart,
+      )
+    )
       takenBack.set(payment.memberId, [...(takenBack.get(payment.memberId) ?? []), refund.occurredAt]);
   }
   return { takenBack, paid };

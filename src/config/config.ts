@@ -45,7 +45,8 @@ function toConfig(env: Environment) {
     http: {
       host: env.HOST,
       port: env.PORT,
-      publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/$/, ''),
+      // Unset: this machine at the port it listens on (a development server on another PORT too).
+      publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
       trustProxy: env.TRUST_PROXY,
       bodyLimit: env.BODY_LIMIT,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
@@ -147,6 +148,8 @@ function toConfig(env: Environment) {
       retryBaseMs: env.JOB_RETRY_BASE_SECONDS * 1000,
       crashAfterClaim: env.JOB_FAULT === 'crash-after-claim',
     },
+    /** Outgoing webhooks (src/integrations/): private targets only outside production. */
+    webhooks: { allowPrivateTargets: env.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? env.NODE_ENV !== 'production' },
     metricsPort: env.METRICS_PORT,
     metricsHost: env.METRICS_HOST,
     metricsToken: env.METRICS_TOKEN,

@@ -220,6 +220,15 @@ export const serviceSettings = {
       'job, before doing it.',
     production: 'unset',
   }),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: setting(boolean.optional(), {
+    group: 'integrations',
+    description:
+      'true: outgoing webhooks may be sent to loopback, private, link-local and unique-local addresses ' +
+      '(a receiver on this machine or the office network, for development and tests). Unset: true outside ' +
+      'production, false in production, where each connection is refused unless the address it resolves ' +
+      'to at that moment is public (src/integrations/README.md).',
+    productionRule: 'must not be true',
+  }),
   METRICS_PORT: setting(port.optional(), {
     group: 'jobs',
     description:

@@ -20,9 +20,10 @@ export const configSchema = z
       description: 'Interface to listen on (0.0.0.0 in a container).',
     }),
     PORT: setting(port.default(3000), { group: 'process', description: 'Port to listen on.' }),
-    PUBLIC_BASE_URL: setting(z.url().default('http://localhost:3000'), {
+    PUBLIC_BASE_URL: setting(z.url().optional(), {
       group: 'process',
-      description: 'Public URL of this service, used in email links and redirects (https:// in production).',
+      description:
+        'Public URL of this service, used in email links, redirects and embed codes (https:// in production, where it is required). Unset: http://localhost:PORT, so another PORT alone gives a working development server.',
       productionRule: 'https:// only',
     }),
     TRUST_PROXY: setting(z.string().default('loopback'), {
@@ -219,7 +220,14 @@ export const configSchema = z
           message: `must be at least ${meta.productionMin} in production`,
         });
     }
-    if (!env.PUBLIC_BASE_URL.startsWith('https://')) {
+    if (env.WEBHOOK_ALLOW_PRIVATE_TARGETS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_ALLOW_PRIVATE_TARGETS'],
+        message: 'must not be true in production (webhooks could reach internal services)',
+      });
+    }
+    if (!env.PUBLIC_BASE_URL?.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
     }
     if (env.STRIPE_SECRET_KEY?.includes('_test_')) {

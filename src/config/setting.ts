@@ -16,6 +16,7 @@ export const GROUPS = {
   newsletters: 'Newsletters',
   email: 'Email',
   jobs: 'Background jobs',
+  integrations: 'Outgoing webhooks (src/integrations/)',
   brand: 'Branding (email layout, reader pages, console)',
 } as const;
 

@@ -1,4 +1,5 @@
 import { TZDate } from '@date-fns/tz';
+import type { z } from 'zod';
 import type { CampaignView } from '../campaigns/campaign-admin.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import { isTimeZone, localDateTime } from '../shared/time.js';
@@ -26,11 +27,82 @@ export function campaignFormValues(c: CampaignView): Record<string, string | boo
     milestones: c.milestones.join(', '),
     countsGifts: c.counts.gifts,
     countsOneTime: c.counts.oneTime,
+    version: String(c.version),
   };
 }
 
-/** The form's fields in the API's shape; a 422 naming each field typed in a form we cannot read. */
-export function campaignFromForm(form: Form, fallbackTimeZone = 'UTC') {
+/** The fields an editor types, as the form names them (the slug is fixed once created). */
+const EDITABLE = [
+  'title',
+  'description',
+  'goal',
+  'startsAt',
+  'endsAt',
+  'timeZone',
+  'startingOffset',
+  'milestones',
+  'countsGifts',
+  'countsOneTime',
+] as const;
+const CHECKBOXES = new Set<string>(['countsGifts', 'countsOneTime']);
+
+/** What the form held when it was opened, sent back with it so a conflict can say who changed what. */
+export const loadedField = (values: Record<string, string | boolean>) =>
+  JSON.stringify(Object.fromEntries(EDITABLE.map((k) => [k, values[k]])));
+
+const shown = (field: string, value: unknown) =>
+  CHECKBOXES.has(field) ? (value ? 'ticked' : 'not ticked') : `“${String(value ?? '')}”`;
+
+/**
+ * A save refused because a colleague saved since the form was opened: the form again, on the
+ * current version, holding the colleague's changes and the editor's where they do not clash, each
+ * differing field marked. `typed` is the form as posted (with `loaded`, what it was opened with).
+ */
+export function mergeAfterConflict(typed: Form, current: CampaignView) {
+  const now = campaignFormValues(current);
+  let loaded: Record<string, unknown> | undefined;
+  try {
+    loaded = typeof typed.loaded === 'string' ? JSON.parse(typed.loaded) : undefined;
+  } catch {
+    loaded = undefined;
+  }
+  const read = (field: string, form: Form) =>
+    CHECKBOXES.has(field)
+      ? Boolean(form[field])
+      : field === 'description'
+        ? String(form[field] ?? '')
+        : str(form[field]);
+  const values: Record<string, string | boolean> = { ...now, loaded: loadedField(now) };
+  const notes: Record<string, string> = {};
+  for (const field of EDITABLE) {
+    const mine = read(field, typed);
+    const theirs = now[field]!;
+    if (mine === theirs) continue;
+    const before = loaded && field in loaded ? read(field, loaded) : undefined;
+    if (before === mine) {
+      notes[field] = `Changed by a colleague to ${shown(field, theirs)} (it was ${shown(field, before)}).`;
+    } else if (before === theirs) {
+      values[field] = mine;
+      notes[field] = `Your change, not saved yet (it is ${shown(field, theirs)} now).`;
+    } else {
+      notes[field] =
+        `Changed by a colleague to ${shown(field, theirs)}; you typed ${shown(field, mine)}. Choose one and save.`;
+    }
+  }
+  return { values, notes };
+}
+
+/**
+ * The form's fields in the API's shape; a 422 naming each field typed in a form we cannot read and,
+ * with `rules` (the API's schema), each other field the rules refuse, so one submit names them all.
+ * `extra` is what the rules need besides (the slug of a new campaign).
+ */
+export function campaignFromForm(
+  form: Form,
+  fallbackTimeZone = 'UTC',
+  rules?: z.ZodType,
+  extra: Record<string, unknown> = {},
+) {
   const problems: ErrorDetail[] = [];
   const whole = (field: string) => {
     const text = str(form[field]);
@@ -74,7 +146,16 @@ export function campaignFromForm(form: Form, fallbackTimeZone = 'UTC') {
     milestones: milestones.map(Number).sort((a, b) => a - b),
     counts: { gifts: Boolean(form.countsGifts), oneTime: Boolean(form.countsOneTime) },
   };
-  if (problems.length) throw new AppError('validation_failed', undefined, problems);
+  if (problems.length) {
+    const unread = new Set(problems.map((p) => p.path));
+    const checked = rules?.safeParse({ ...extra, ...input });
+    for (const issue of checked?.error?.issues ?? []) {
+      const path = issue.path.join('.');
+      // A field we could not read was sent as a placeholder: its own message says what is wrong.
+      if (!unread.has(path.split('.')[0])) problems.push({ path, message: issue.message });
+    }
+    throw new AppError('validation_failed', undefined, problems);
+  }
   return input;
 }
 

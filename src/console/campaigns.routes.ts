@@ -5,17 +5,27 @@ import { countOf } from '../campaigns/campaign.service.js';
 import {
   type CampaignView,
   createCampaign,
+  createCampaignSchema,
+  editConflict,
   endCampaign,
   presentCampaign,
   slugParam,
   updateCampaign,
+  updateCampaignSchema,
 } from '../campaigns/campaign-admin.js';
 import { embedOptions, embedSnippets } from '../campaigns/embed-snippets.js';
 import type { ProgressCache } from '../campaigns/progress.service.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
 import { campaignReport } from '../reports/drive.reports.js';
-import { campaignFormValues, campaignFromForm, changedFields } from './campaign-form.js';
+import { INTL_LOCALE } from '../shared/messages.js';
+import {
+  campaignFormValues,
+  campaignFromForm,
+  changedFields,
+  loadedField,
+  mergeAfterConflict,
+} from './campaign-form.js';
 import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 
@@ -35,6 +45,19 @@ const stateOf = (c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
 const fieldErrors = (details: ErrorDetail[] | undefined) =>
   Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
 
+// The console is in English: numbers and dates as an English reader writes them ("1,000").
+const numbers = new Intl.NumberFormat(INTL_LOCALE.en);
+/** "16 Nov 2026, 02:45 – 16 Dec 2026, 02:45" on the clocks of the zone the window was set in. */
+const windowText = (c: Pick<Campaign, 'startsAt' | 'endsAt' | 'timeZone'>) =>
+  new Intl.DateTimeFormat(INTL_LOCALE.en, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+    timeZone: c.timeZone,
+  }).formatRange(c.startsAt, c.endsAt);
+
+/** The campaign's slug from the address: the error handler runs outside the route, without req.params. */
+const slugInPath = (req: Request) => /^\/console\/campaigns\/([^/?#]+)/.exec(req.originalUrl)?.[1];
+
 /** Where the embeds are served from: the address staff opened the console at (what readers reach). */
 const originOf = (req: Request) => `${req.protocol}://${req.get('host')}`;
 
@@ -49,7 +72,9 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     const rows = await Promise.all(
       campaigns.map(async (c) => ({
         ...presentCampaign(c),
-        count: await countOf(deps.db, c),
+        count: numbers.format(await countOf(deps.db, c)),
+        goal: numbers.format(c.goal),
+        window: windowText(c),
         state: stateOf(c, now),
       })),
     );
@@ -90,6 +115,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         startingOffset: 0,
         counts: { gifts: true, oneTime: false },
         milestones: [25, 50, 75, 100],
+        version: 0,
       }),
     );
   });
@@ -99,11 +125,12 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     consoleErrors(section, (res, error, req) => newForm(res, req.body, error)),
     editors,
     async (req, res) => {
+      const slug = { slug: req.body?.slug };
       const created = await createCampaign(
         deps.db,
         {
-          slug: req.body?.slug,
-          ...campaignFromForm(req.body ?? {}),
+          ...slug,
+          ...campaignFromForm(req.body ?? {}, 'UTC', createCampaignSchema, slug),
         },
         { staffId: req.staff!.id },
       );
@@ -118,7 +145,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     error?: AppError,
     typed?: Record<string, unknown>,
   ) => {
-    const slug = slugParam.safeParse(req.params.slug);
+    const slug = slugParam.safeParse(req.params?.slug ?? slugInPath(req));
     const campaign = slug.success
       ? await campaignModels(deps.db).Campaign.findOne({ slug: slug.data }).lean<Campaign>()
       : null;
@@ -129,6 +156,9 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
       campaignReport(deps.db, view.slug),
     ]);
     const options = embedOptions(req.query);
+    const opened = campaignFormValues(view);
+    // A colleague saved since this form was opened: their change and the editor's, side by side.
+    const merge = error?.code === 'edit_conflict' && typed ? mergeAfterConflict(typed, view) : undefined;
     sendConsolePage(
       res,
       'campaign',
@@ -137,13 +167,22 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         section,
         campaign: view,
         state: stateOf(campaign, deps.clock.now()),
-        count,
+        count: numbers.format(count),
+        goal: numbers.format(view.goal),
         percent: Math.floor((count * 100) / view.goal),
         milestones: view.milestones.map((m) => ({ percent: m, reached: count * 100 >= view.goal * m })),
-        history: history?.days ?? [],
-        values: typed ?? campaignFormValues(view),
+        history: (history?.days ?? []).map((d) => ({
+          day: d.day,
+          added: numbers.format(d.added),
+          revoked: numbers.format(d.revoked),
+          cumulative: numbers.format(d.cumulative),
+        })),
+        values: merge?.values ?? typed ?? { ...opened, loaded: loadedField(opened) },
+        notes: merge?.notes ?? {},
         errors: fieldErrors(error?.details),
-        error: error && (error.details?.length ? 'Please correct the fields marked below.' : error.message),
+        error: merge
+          ? 'A colleague saved this campaign after you opened it, so nothing of yours was saved yet. The form now holds their changes and yours; check the fields marked below and save again.'
+          : error && (error.details?.length ? 'Please correct the fields marked below.' : error.message),
         notice: req.query.created ? 'Campaign created.' : req.query.saved ? 'Changes saved.' : undefined,
         options,
         snippets: embedSnippets(originOf(req), view.slug, options),
@@ -181,11 +220,18 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         .Campaign.findOne({ slug: slugParam.parse(slug) })
         .lean<Campaign>();
       if (!current) throw new AppError('not_found', 'There is no campaign with this name.');
-      const changes = changedFields(
-        presentCampaign(current),
-        campaignFromForm(req.body ?? {}, current.timeZone),
+      const typed = campaignFromForm(req.body ?? {}, current.timeZone, updateCampaignSchema);
+      // The version the form was opened at; a form without one is treated as stale, never as current.
+      const version = /^\d{1,9}$/.test(String(req.body?.version)) ? Number(req.body.version) : -1;
+      if (version !== (current.version ?? 0)) throw editConflict(current);
+      const changes = changedFields(presentCampaign(current), typed);
+      const saved: CampaignView = await updateCampaign(
+        deps.db,
+        deps.clock,
+        slug,
+        { ...changes, version },
+        { staffId: req.staff!.id },
       );
-      const saved: CampaignView = await updateCampaign(deps.db, slug, changes, { staffId: req.staff!.id });
       deps.progressCache.clear();
       res.redirect(303, `/console/campaigns/${saved.slug}?saved=1`);
     },

@@ -280,6 +280,24 @@ export const EMAIL_TEMPLATES = {
       continueUrl: 'http://localhost:3000/gifts/continue?m=sample',
     },
   }),
+  /** To admins: outgoing webhooks to this endpoint stopped (src/integrations/). */
+  'webhook-endpoint-disabled': define({
+    kind: 'transactional',
+    data: z.object({
+      name,
+      url: z.string(),
+      endpointId: z.string(),
+      failingSince: z.iso.datetime(),
+      lastError: z.string(),
+    }),
+    sample: {
+      name: 'Maria',
+      url: 'https://hooks.example.org/membership',
+      endpointId: 'ep_sample',
+      failingSince: '2026-11-20T10:00:00.000Z',
+      lastError: 'the receiver answered 503',
+    },
+  }),
 } as const;
 
 export type TemplateName = keyof typeof EMAIL_TEMPLATES;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
+import { listAtAddresses } from './address-records.js';
 import { emailModels } from './email.model.js';
 import { suppressAddress } from './suppression.service.js';
 
@@ -34,6 +35,17 @@ export async function applyEmailEvents(
   const { EmailEvent } = emailModels(db);
   let processed = 0;
   let duplicates = 0;
+  // Listed under their addresses first, in the day's lists (address-records.ts), so an erasure
+  // finds them: one bulk write for the batch (SendGrid posts up to thousands of events at once).
+  const now = clock.now();
+  await listAtAddresses(
+    db,
+    events.map((e) => ({
+      email: e.email,
+      at: now,
+      items: [{ kind: 'email-event' as const, ref: e.sg_event_id }],
+    })),
+  );
   for (const event of events) {
     const occurredAt = new Date(event.timestamp * 1000);
     try {

@@ -1,4 +1,5 @@
 import { type Connection, Schema, type Types } from 'mongoose';
+import { registerAddressRecordModel } from './address-records.js';
 
 export const EMAIL_STATUSES = ['pending', 'sending', 'sent', 'failed', 'suppressed'] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
@@ -102,6 +103,7 @@ const emailEventSchema = new Schema<EmailEvent>(
 );
 
 export function registerEmailModels(db: Connection): void {
+  registerAddressRecordModel(db);
   if (!db.models.EmailJob) db.model('EmailJob', emailJobSchema, 'email_jobs');
   if (!db.models.Suppression) db.model('Suppression', suppressionSchema, 'email_suppressions');
   if (!db.models.EmailEvent) db.model('EmailEvent', emailEventSchema, 'email_events');

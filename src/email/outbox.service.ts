@@ -1,6 +1,7 @@
 import { type Connection, isValidObjectId, Types } from 'mongoose';
 import type { Clock } from '../infra/clock.js';
-import { insertJob, markDue } from '../infra/due.js';
+import { insertJob, jobIdFor, markDue } from '../infra/due.js';
+import { listAtAddress } from './address-records.js';
 import { DEFAULT_LOCALE, EMAIL_TEMPLATES, type TemplateData, type TemplateName } from './catalog.js';
 import { EMAIL_QUEUE, emailModels } from './email.model.js';
 import { normalizeEmail } from './suppression.service.js';
@@ -14,6 +15,8 @@ export interface EnqueueEmailInput<T extends TemplateName> {
   locale?: string;
   /** For mail that belongs to a list: adds RFC 8058 one-click List-Unsubscribe headers. */
   listUnsubscribeUrl?: string;
+  /** The caller listed the job under its address already (address-records.ts), with its other writes. */
+  listed?: boolean;
 }
 
 /**
@@ -41,6 +44,11 @@ export async function enqueueEmail<T extends TemplateName>(
     claimSeq: 0,
     nextAttemptAt: clock.now(),
   };
+  // Listed under its address first, for the reader's data export and erasure (address-records.ts).
+  if (!input.listed)
+    await listAtAddress(db, insert.to.email, [
+      { kind: 'email-job', ref: String(jobIdFor(input.idempotencyKey)) },
+    ]);
   // The id follows from the key: a duplicate is refused by the insert itself, with no lookup.
   return insertJob(db, EMAIL_QUEUE, EmailJob, input.idempotencyKey, {
     idempotencyKey: input.idempotencyKey,

@@ -269,6 +269,14 @@ export async function fulfillGiftPayment(
     idempotencyKey: `gift-receipt:${gift._id}`,
   });
   await countGift(deps, { giftId: String(gift._id), paidAt: occurredAt, campaign: gift.campaign });
+  await deps.events.publish('gift.purchased', {
+    giftId: String(gift._id),
+    durationMonths: gift.durationMonths,
+    amount: session.amount_total ?? gift.amount,
+    currency: gift.currency,
+    paidAt: occurredAt,
+    campaign: gift.campaign,
+  });
   if (gift.deliverAt <= deps.clock.now()) await deliverDueGifts(deps);
   return 'applied';
 }

@@ -150,6 +150,11 @@ async function finishRedemption(
     data: { name: gift.purchaser.name, recipientName: gift.recipient.name },
     idempotencyKey: `gift-redeemed:${gift._id}`,
   });
+  await deps.events.publish('gift.redeemed', {
+    giftId: String(gift._id),
+    memberId: String(plan.memberId),
+    redeemedAt: at,
+  });
   await giftModel(deps.db).updateOne(
     { _id: gift._id },
     { $set: { status: 'redeemed', redeemedAt: at, redeemedBy: plan.memberId } },

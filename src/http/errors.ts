@@ -25,6 +25,10 @@ export const ERROR_CATALOG = {
     409,
     'This Idempotency-Key was used for another request, or that request is still running.',
   ],
+  edit_conflict: [
+    409,
+    'Someone saved a change after you opened this. Nothing of yours was saved: look at the campaign as it is now and save again.',
+  ],
   gift_already_redeemed: [409, 'This gift has already been used.'],
   currency_conflict: [
     409,
@@ -46,6 +50,10 @@ export const ERROR_CATALOG = {
   range_not_satisfiable: [416, 'The requested range is not available.'],
   expectation_failed: [417, 'The Expect header cannot be met.'],
   validation_failed: [422, 'Some fields are missing or invalid.'],
+  webhook_target_unsafe: [
+    422,
+    'Webhooks are sent only to public internet addresses; this one is loopback, private or link-local.',
+  ],
   gift_not_ready: [425, 'This gift is not ready yet.'],
   rate_limited: [429, 'Too many requests. Please wait a moment and try again.'],
   headers_too_large: [431, 'The request headers are too large.'],
@@ -75,6 +83,8 @@ export class AppError extends Error {
     readonly details?: ErrorDetail[],
     /** For 429: when the client may try again (sent as Retry-After). */
     readonly retryAfterSeconds?: number,
+    /** For 409 edit_conflict: the record as it is now, so the client can merge and retry. */
+    readonly current?: Record<string, unknown>,
   ) {
     super(message ?? ERROR_CATALOG[code][1]);
     this.name = 'AppError';
@@ -88,6 +98,10 @@ export const errorBodySchema = z
       code: z.string().meta({ example: 'validation_failed' }),
       message: z.string(),
       details: z.array(z.object({ path: z.string().optional(), message: z.string() })).optional(),
+      current: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .meta({ description: 'With edit_conflict: the record as it is now, including its version' }),
       requestId: z.string().optional(),
     }),
   })
@@ -99,6 +113,7 @@ export function errorBody(error: AppError, requestId?: string) {
       code: error.code,
       message: error.message,
       ...(error.details?.length ? { details: error.details } : {}),
+      ...(error.current ? { current: error.current } : {}),
       ...(requestId ? { requestId } : {}),
     },
   };

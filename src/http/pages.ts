@@ -113,12 +113,14 @@ export function sendPage(
   const locale = (res.locals.locale as Locale | undefined) ?? DEFAULT_LOCALE;
   const title = isMessageKey(data.title) ? translate(locale, data.title) : data.title;
   const req = res.req;
-  // The same page in the other language (GET pages only: a form post has no page to link to).
+  // The same page in the other language: a GET page's own address, or for a form shown again after
+  // a post, the address of the page the form is on (`formPage`), when the caller names it.
+  const page = req.method === 'GET' ? req.originalUrl : data.formPage;
   const localeLinks =
-    req.method === 'GET'
+    typeof page === 'string'
       ? Object.fromEntries(
           LOCALES.map((l) => {
-            const url = new URL(req.originalUrl, 'http://page.invalid');
+            const url = new URL(page, 'http://page.invalid');
             url.searchParams.set('locale', l);
             return [l, `${url.pathname}${url.search}`];
           }),

@@ -89,6 +89,9 @@ export async function runFile<T extends { email: string }>(
   options: ImportOptions,
   done: BatchMarker<T>,
 ) {
+  // One reading pass first: a file that is not well formed (csv-reader.ts) is refused whole, with
+  // its line, before a row is written, whoever calls.
+  await countRecords(file);
   const seen = new Map<string, number>();
   const size = options.batchSize ?? 500;
   let batch: T[] = [];

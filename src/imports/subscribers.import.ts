@@ -1,3 +1,4 @@
+import { listAtAddresses } from '../email/address-records.js';
 import { emailModels } from '../email/email.model.js';
 import { insertUnique, mapLimit, stableObjectId } from '../infra/bulk.js';
 import type { NewsletterList } from '../newsletters/lists.js';
@@ -96,13 +97,6 @@ async function writeSubscribers(
       ...(left ? { unsubscribedAt: row.leftAt ?? now } : {}),
     };
   });
-  const inserted = await insertUnique(Subscription.collection, subscriptions);
-  summary.created += inserted.size;
-  summary.existing += rows.length - inserted.size;
-  options.checkpoint?.('subscriptions');
-  await addToMarketingList(deps, list, subscriptions, inserted, now);
-  options.checkpoint?.('marketing-sync');
-
   const sourcePage = `import:${format}`;
   const consent = (row: SubscriberRow, action: string, at: Date | undefined, ip?: string) =>
     at
@@ -119,14 +113,35 @@ async function writeSubscribers(
           },
         ]
       : [];
-  await insertUnique(
-    Consent.collection,
-    rows.flatMap((row) => [
-      ...consent(row, 'opt_in_requested', row.optinAt, row.optinIp),
-      ...consent(row, 'confirmed', row.confirmAt, row.confirmIp),
-      ...(LEFT.has(row.state) ? consent(row, 'unsubscribed', row.leftAt ?? now) : []),
-    ]),
+  const consentsOf = (row: SubscriberRow) => [
+    ...consent(row, 'opt_in_requested', row.optinAt, row.optinIp),
+    ...consent(row, 'confirmed', row.confirmAt, row.confirmIp),
+    ...(LEFT.has(row.state) ? consent(row, 'unsubscribed', row.leftAt ?? now) : []),
+  ];
+  // Listed under each address first (email/address-records.ts): the subscription, the consent
+  // records and the Marketing sync job this batch may write, for the reader's data export and erasure.
+  await listAtAddresses(
+    deps.db,
+    rows.map((row) => ({
+      email: row.email,
+      items: [
+        { kind: 'subscription' as const, ref: list.slug },
+        ...consentsOf(row).map((c) => ({ kind: 'consent' as const, ref: String(c._id) })),
+        ...(list.sendgridListId && !LEFT.has(row.state)
+          ? [{ kind: 'sync-job' as const, ref: String(syncJobId(list, row.email, row.confirmAt)) }]
+          : []),
+      ],
+    })),
   );
+  options.checkpoint?.('address-records');
+  const inserted = await insertUnique(Subscription.collection, subscriptions);
+  summary.created += inserted.size;
+  summary.existing += rows.length - inserted.size;
+  options.checkpoint?.('subscriptions');
+  await addToMarketingList(deps, list, subscriptions, inserted, now);
+  options.checkpoint?.('marketing-sync');
+
+  await insertUnique(Consent.collection, rows.flatMap(consentsOf));
   options.checkpoint?.('consents');
   await insertUnique(
     Suppression.collection,
@@ -142,6 +157,11 @@ async function writeSubscribers(
   );
   options.checkpoint?.('suppressions');
 }
+
+const syncKey = (list: NewsletterList, email: string, confirmedAt?: Date) =>
+  `add:${list.slug}:${email}:${confirmedAt?.getTime() ?? 'imported'}`;
+const syncJobId = (list: NewsletterList, email: string, confirmedAt?: Date) =>
+  stableObjectId(`sync:${syncKey(list, email, confirmedAt)}`);
 
 /**
  * Newsletters are sent from SendGrid Marketing lists (src/newsletters/marketing-sync.ts): every
@@ -171,9 +191,9 @@ async function addToMarketingList(
     subscriptions
       .filter((_, i) => confirmed[i])
       .map((s) => {
-        const key = `add:${list.slug}:${s.email}:${s.confirmedAt?.getTime() ?? 'imported'}`;
+        const key = syncKey(list, s.email, s.confirmedAt);
         return {
-          _id: stableObjectId(`sync:${key}`),
+          _id: syncJobId(list, s.email, s.confirmedAt),
           key,
           email: s.email,
           ...(s.name ? { name: s.name } : {}),

@@ -76,4 +76,13 @@ export async function decideOnce<T>(
   return { won: false, decision: held.decision as T | undefined, decidedAt: held.claimedAt };
 }
 
+/** What was decided under `key` (decideOnce), without deciding: null while nobody has. */
+export async function decisionOf<T>(
+  db: Connection,
+  key: string,
+): Promise<{ decision: T; decidedAt: Date } | null> {
+  const held = await db.model<Claim>('Claim').findById(key).lean<Claim>();
+  return held ? { decision: held.decision as T, decidedAt: held.claimedAt } : null;
+}
+
 // Old claims are swept by the retention sweep (src/retention/retention.service.ts), by prefix.

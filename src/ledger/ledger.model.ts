@@ -73,6 +73,13 @@ export interface LedgerEntry {
   /** Stripe's `billing_reason` of an invoice: `subscription_create` is a subscription's first payment. */
   billingReason?: string;
   subscriptionId?: string;
+  /**
+   * For invoices: the subscription period the invoice's lines bill (a trial's $0 first invoice: the
+   * trial). Where a free first period ends and a payment's period starts is what makes that payment
+   * a trial member's first money (campaigns/counting-rules.ts).
+   */
+  periodStart?: Date;
+  periodEnd?: Date;
   checkoutSessionId?: string;
   /** For refunds and disputes: the ledger entry of the payment they take back. */
   reverses?: string;
@@ -122,6 +129,8 @@ const ledgerSchema = new Schema<LedgerEntry>(
     invoiceId: String,
     billingReason: String,
     subscriptionId: String,
+    periodStart: Date,
+    periodEnd: Date,
     checkoutSessionId: String,
     reverses: String,
     fullRefund: Boolean,

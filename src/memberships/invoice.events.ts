@@ -89,6 +89,7 @@ export async function recordInvoicePaid(
     invoiceId: invoice.id,
     billingReason: invoice.billing_reason ?? undefined,
     subscriptionId: subscription.id,
+    ...periodOfInvoice(invoice),
     plan: metadata.plan,
     interval: metadata.interval,
     campaign: metadata.campaign,
@@ -122,6 +123,21 @@ export async function recordInvoicePaid(
   return 'applied';
 }
 
+/**
+ * The subscription period an invoice bills, from its lines (each line's `period`; prorations left
+ * out, they bill part of another period): absent when the payload lists no line.
+ */
+export function periodOfInvoice(invoice: Stripe.Invoice): { periodStart?: Date; periodEnd?: Date } {
+  const periods = (invoice.lines?.data ?? [])
+    .filter((line) => line.period && line.parent?.subscription_item_details?.proration !== true)
+    .map((line) => line.period);
+  if (periods.length === 0) return {};
+  return {
+    periodStart: fromUnixSeconds(Math.min(...periods.map((p) => p.start))),
+    periodEnd: fromUnixSeconds(Math.max(...periods.map((p) => p.end))),
+  };
+}
+
 /** A failed renewal: tell the reader, with a link to update the card. State follows subscription events. */
 export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.Invoice): Promise<Outcome> {
   const subscription = subscriptionOfInvoice(invoice);
@@ -148,6 +164,13 @@ export async function notifyPaymentFailed(deps: MembershipDeps, invoice: Stripe.
       }),
     },
     idempotencyKey: `payment-failed:${invoice.id}`,
+  });
+  await deps.events.publish('member.payment_failed', {
+    invoiceId: invoice.id!,
+    customerId: idOf(invoice.customer)!,
+    amount: invoice.amount_due,
+    currency: invoice.currency,
+    occurredAt: Number.isInteger(invoice.created) ? fromUnixSeconds(invoice.created) : deps.clock.now(),
   });
   return 'applied';
 }

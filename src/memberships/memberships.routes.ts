@@ -52,13 +52,16 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
   });
 
   const membershipPage = (req: Request, res: Response, error?: AppError) => {
+    const form = membershipForm(deps.plans, req, res.locals.locale as Locale, error);
     sendPage(
       res,
       'membership',
       {
         title: 'membership.title',
-        ...membershipForm(deps.plans, req, res.locals.locale as Locale, error),
+        ...form,
         checkout: deps.checkout,
+        // After a post, the language links lead to this form's page (its campaign and currency kept).
+        formPage: `/membership?${new URLSearchParams({ currency: form.currency, ...(form.campaign ? { campaign: form.campaign } : {}) })}`,
       },
       error?.status ?? 200,
     );

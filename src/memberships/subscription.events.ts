@@ -3,6 +3,7 @@ import { enqueueEmail } from '../email/outbox.service.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { appendSlot, readSlots } from '../infra/slots.js';
 import { idOf } from '../infra/stripe.js';
+import { fromUnixSeconds } from '../shared/time.js';
 import { findMemberByCustomer, listMemberSubscription } from './member-keys.js';
 import { type Member, membershipModels, type SubscriptionObservation } from './membership.model.js';
 import { isOursOrAdopted, type MembershipDeps, NotReadyYet, type Outcome } from './membership.service.js';
@@ -80,6 +81,10 @@ export async function applySubscriptionEvent(
         locale: member.locale,
         data: { name: member.name, rejoinUrl: `${deps.publicBaseUrl}/membership` },
         idempotencyKey: `canceled:${subscription.id}`,
+      });
+      await deps.events.publish('member.canceled', {
+        memberId: String(member._id),
+        endedAt: member.endedAt ?? fromUnixSeconds(newest.created),
       });
     }
     return 'applied';

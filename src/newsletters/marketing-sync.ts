@@ -1,8 +1,9 @@
 import { Client } from '@sendgrid/client';
 import type { Connection } from 'mongoose';
+import { listAtAddress } from '../email/address-records.js';
 import { retryAfterMs } from '../email/senders/sendgrid.sender.js';
 import type { Clock } from '../infra/clock.js';
-import { insertJob } from '../infra/due.js';
+import { insertJob, jobIdFor } from '../infra/due.js';
 import { createJobQueue, JobFailure } from '../infra/jobs/queue.js';
 import { soloWorker } from '../infra/jobs/runner.js';
 import type { Logger } from '../infra/logger.js';
@@ -21,6 +22,7 @@ export async function enqueueMarketingSync(
   const listId = deps.lists.find((l) => l.slug === change.list)?.sendgridListId;
   if (!listId) return; // this list is not synced
   const key = `${change.action}:${change.list}:${change.email}:${change.at.getTime()}`;
+  await listAtAddress(deps.db, change.email, [{ kind: 'sync-job', ref: String(jobIdFor(key)) }]);
   await insertJob(deps.db, MARKETING_SYNC_QUEUE, marketingSyncModel(deps.db), key, {
     key,
     email: change.email,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Connection } from 'mongoose';
+import { type Connection, Types } from 'mongoose';
+import { type AddressItem, itemsAtAddress, listAtAddress } from '../email/address-records.js';
 import type { Clock } from '../infra/clock.js';
 import { signLink } from '../infra/signed-links.js';
 import type { NewsletterList } from './lists.js';
@@ -55,20 +56,43 @@ export function dataUrl(
   return url.toString();
 }
 
+export type ConsentAction = 'opt_in_requested' | 'confirmed' | 'unsubscribed';
+
+/** The consent records of one opt-in or opt-out, with their ids, to be listed before they are written. */
+export function consentRecords(
+  email: string,
+  lists: string[],
+  action: ConsentAction,
+  context: ConsentContext,
+  at: Date,
+) {
+  // Written on every sign-up: through the driver (see dropUndefined).
+  return lists.map((list) =>
+    dropUndefined({ _id: new Types.ObjectId(), email, list, action, at, ...context }),
+  );
+}
+
+export const consentItems = (records: { _id: Types.ObjectId }[]): AddressItem[] =>
+  records.map((r) => ({ kind: 'consent', ref: String(r._id) }));
+
+/** Writes consent records already listed under their address (email/address-records.ts). */
+export async function writeConsents(db: Connection, records: ReturnType<typeof consentRecords>) {
+  const { collection } = newsletterModels(db).Consent;
+  // One list is the usual case, and the driver's insertMany goes through its bulk machinery.
+  if (records.length === 1) await collection.insertOne(records[0] as never);
+  else await collection.insertMany(records as never[]);
+}
+
 export async function recordConsent(
   deps: NewsletterDeps,
   email: string,
   lists: string[],
-  action: 'opt_in_requested' | 'confirmed' | 'unsubscribed',
+  action: ConsentAction,
   context: ConsentContext,
 ) {
-  const at = deps.clock.now();
-  // Written on every sign-up: through the driver (see dropUndefined).
-  const records = lists.map((list) => dropUndefined({ email, list, action, at, ...context }));
-  const { collection } = newsletterModels(deps.db).Consent;
-  // One list is the usual case, and the driver's insertMany goes through its bulk machinery.
-  if (records.length === 1) await collection.insertOne(records[0] as never);
-  else await collection.insertMany(records as never[]);
+  const records = consentRecords(email, lists, action, context, deps.clock.now());
+  await listAtAddress(deps.db, email, consentItems(records));
+  await writeConsents(deps.db, records);
 }
 
 /**
@@ -94,7 +118,17 @@ export async function removeSuppressedFromLists(deps: NewsletterDeps, email: str
   }
 }
 
-/** Every subscription of the address, lists no longer configured too: for data export and erasure (a scan). */
+/**
+ * Every subscription of the address, lists no longer configured too: for data export, erasure and
+ * suppression. By primary keys: the lists are those listed under the address (email/address-records.ts).
+ */
 export async function subscriptionsOf(db: Connection, email: string) {
-  return newsletterModels(db).Subscription.find({ email }).sort({ list: 1 }).lean<NewsletterSubscription[]>();
+  const { Subscription } = newsletterModels(db);
+  const lists = (await itemsAtAddress(db, email)).filter((i) => i.kind === 'subscription').map((i) => i.ref);
+  const found = await Promise.all(
+    lists.map((list) => Subscription.findById(subscriptionId(list, email)).lean<NewsletterSubscription>()),
+  );
+  return found
+    .filter((s): s is NewsletterSubscription => s !== null)
+    .sort((a, b) => a.list.localeCompare(b.list));
 }

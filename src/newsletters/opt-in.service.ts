@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { listAtAddress } from '../email/address-records.js';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { suppressionBlocking } from '../email/suppression.service.js';
 import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
 import { isDuplicateKey } from '../infra/db.js';
+import { jobIdFor } from '../infra/due.js';
 import { signLink } from '../infra/signed-links.js';
 import { enqueueMarketingSync } from './marketing-sync.js';
 import { type ConfirmationToken, type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
 import {
   type ConsentContext,
+  consentItems,
+  consentRecords,
   dataUrl,
   dropUndefined,
   listName,
@@ -16,6 +20,7 @@ import {
   recordConsent,
   sha256,
   subscriptionId,
+  writeConsents,
 } from './newsletter.service.js';
 
 // Double opt-in: a sign-up makes its lists pending and mails a confirmation link; the link's
@@ -58,19 +63,34 @@ export async function subscribe(
     suppressionBlocking(deps.db, input.email, 'transactional'),
     admit(),
   ]);
+  // What this sign-up may write is listed under the address first, in one write, for the reader's
+  // data export and erasure (email/address-records.ts): each list's subscription, the consent
+  // records, and each list's token of this window and its confirmation email (listed whether or
+  // not they get written; a token for several lists lists itself).
+  const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
+  const consents = consentRecords(input.email, input.lists, 'opt_in_requested', context, now);
+  const tokenHashes = input.lists.map((list) => sha256(confirmationToken(deps, input.email, [list], window)));
+  await listAtAddress(deps.db, input.email, [
+    ...input.lists.map((list) => ({ kind: 'subscription' as const, ref: list })),
+    ...consentItems(consents),
+    ...tokenHashes.map((hash) => ({ kind: 'token' as const, ref: hash })),
+    ...tokenHashes.map((hash) => ({
+      kind: 'email-job' as const,
+      ref: String(jobIdFor(`newsletter-confirmation:${hash}`)),
+    })),
+  ]);
   const [requested] = await Promise.all([
     Promise.all(input.lists.map((list) => requestList(deps, list, input, name, now))),
-    recordConsent(deps, input.email, input.lists, 'opt_in_requested', context),
+    writeConsents(deps.db, consents),
   ]);
   const needConfirmation = input.lists.filter((_, i) => requested[i]);
   if (needConfirmation.length === 0 || suppressed) return;
   // The limit is per address and list: a reader who signs up for a second list a minute after the
   // first still gets that list's confirmation; a burst naming one list sends it once. Each list's
   // decision is the insert of its own token (see storeToken): for one list, that is the token mailed.
-  const window = Math.floor(now.getTime() / CONFIRMATION_EMAIL_WINDOW_MS);
   const request = { by: randomUUID(), asked: needConfirmation };
   const perList = await Promise.all(
-    needConfirmation.map((list) => storeToken(deps, input.email, [list], window, now, request)),
+    needConfirmation.map((list) => storeToken(deps, input.email, [list], window, now, request, true)),
   );
   const toConfirm = needConfirmation.filter((_, i) => perList[i]!.created);
   const emails = new Map<string, string[]>(); // token -> the lists its email confirms
@@ -96,6 +116,7 @@ export async function subscribe(
           confirmUrl: `${deps.publicBaseUrl}/newsletters/confirm?token=${token}`,
         },
         idempotencyKey: `newsletter-confirmation:${sha256(token)}`,
+        listed: lists.length === 1, // listed above with its token
       }),
     ),
   );
@@ -119,8 +140,10 @@ async function storeToken(
   window: number,
   now: Date,
   request: { by: string; asked: string[] },
+  listed = false,
 ): Promise<{ token: string; created: boolean }> {
   const token = confirmationToken(deps, email, lists, window);
+  if (!listed) await listAtAddress(deps.db, email, [{ kind: 'token', ref: sha256(token) }]);
   const stored: ConfirmationToken = {
     _id: sha256(token),
     email,

@@ -50,13 +50,13 @@ export interface ReconciliationReport {
 type UncheckedWhat = 'balance_transactions' | 'settlement' | 'balance_transaction';
 
 /** A Stripe call failed: what Stripe said, for the person reading the report. */
-const stripeFailure = (error: unknown) => {
+export const stripeFailure = (error: unknown) => {
   const e = error as { type?: string; message?: string };
   return [e.type, e.message].filter(Boolean).join(': ') || String(error);
 };
 
 /** The transaction's amount in the currency the supporter paid in, signed as our ledger signs it. */
-function presentmentAmount(bt: Stripe.BalanceTransaction): { amount: number; currency: string } {
+export function presentmentAmount(bt: Stripe.BalanceTransaction): { amount: number; currency: string } {
   const source =
     bt.source && typeof bt.source === 'object'
       ? (bt.source as { amount?: number; currency?: string })

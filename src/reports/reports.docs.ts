@@ -94,6 +94,112 @@ export const reconciliationBody = z.strictObject({
     .meta({ description: 'What a failing Stripe call left unchecked; the rest of the report stands' }),
 });
 
+const int = () => z.number().int();
+export const payoutsBody = z.strictObject({
+  timeZone: z.string(),
+  from: z.string(),
+  to: z.string(),
+  clean: z
+    .boolean()
+    .meta({ description: 'Every payout itemised and matching the ledger; nothing unchecked' }),
+  payouts: z.array(
+    z.strictObject({
+      payoutId: z.string(),
+      status: z.string().meta({ description: "Stripe's: paid, pending, in_transit, failed, canceled" }),
+      automatic: z.boolean(),
+      arrivalDate: z.string().meta({ description: 'Expected in the bank (local day)' }),
+      created: z.string(),
+      currency: z.string().meta({ description: 'The payout currency every figure is in' }),
+      amount: int().meta({ description: 'Sent to the bank' }),
+      itemised: z.boolean().meta({ description: 'Stripe listed what it carried (automatic payouts only)' }),
+      transactions: int(),
+      charges: int(),
+      refunds: int(),
+      disputes: int(),
+      fees: int().meta({ description: 'Every Stripe fee it bore, positive' }),
+      returnedPayouts: int().meta({ description: 'Money of failed or canceled payouts paid out again here' }),
+      other: int(),
+      net: int().meta({ description: 'Sum of its transactions: equals amount' }),
+      supporterNet: int().meta({ description: "Supporters' money in it, as Stripe booked it" }),
+      ledgerNet: int().meta({ description: 'The same transactions as our ledger settled them' }),
+      unbooked: int().meta({ description: "Supporters' money no ledger entry books" }),
+      failure: z
+        .strictObject({
+          code: z.string().nullable(),
+          message: z.string().nullable(),
+          returnedBy: z.string().nullable(),
+        })
+        .nullable(),
+      clean: z.boolean(),
+    }),
+  ),
+  problems: z.array(
+    z.discriminatedUnion('problem', [
+      z.strictObject({
+        problem: z.literal('missing_ours'),
+        payoutId: z.string(),
+        balanceTransactionId: z.string(),
+        category: z.string(),
+        source: z.string().nullable(),
+        amount: int(),
+        currency: z.string(),
+      }),
+      z.strictObject({
+        problem: z.literal('amount_difference'),
+        payoutId: z.string(),
+        entryId: z.string(),
+        kind: z.string(),
+        currency: z.string(),
+        ours: int(),
+        stripe: int(),
+        balanceTransactionIds: z.array(z.string()),
+      }),
+      z.strictObject({
+        problem: z.literal('total_mismatch'),
+        payoutId: z.string(),
+        currency: z.string(),
+        amount: int(),
+        net: int(),
+      }),
+    ]),
+  ),
+  unchecked: z.array(
+    z.strictObject({
+      what: z.enum(['payouts', 'payout_transactions', 'settlement']),
+      reference: z.string(),
+      error: z.string(),
+    }),
+  ),
+});
+export const taxBody = z.strictObject({
+  timeZone: z.string(),
+  from: z.string(),
+  to: z.string(),
+  lines: z.array(
+    z.strictObject({
+      month: z.string(),
+      currency: z.string().meta({ description: 'The currency supporters paid in' }),
+      country: z.string(),
+      state: z.string(),
+      jurisdiction: z.string(),
+      taxType: z.string(),
+      rate: z.number().nullable().meta({ description: 'Percentage applied' }),
+      payments: int(),
+      taxable: int(),
+      collected: int(),
+      refunded: int().meta({ description: 'Tax given back by refunds, negative' }),
+      net: int(),
+    }),
+  ),
+  unchecked: z.array(
+    z.strictObject({
+      what: z.enum(['invoice', 'checkout_session', 'tax_rate']),
+      reference: z.string(),
+      error: z.string(),
+    }),
+  ),
+});
+
 export function reportDocs(docs: ApiDocs): void {
   const secured = { security: [{ staffToken: [] }] };
   const error = (description: string) => ({
@@ -202,6 +308,22 @@ export function reportDocs(docs: ApiDocs): void {
     "Net after every Stripe fee, per local month and settlement currency, from Stripe's balance transactions for whole local days from..to: gross, refunds, disputes, processing fees, Billing/Radar fees (stripe_fee), Stripe Tax fees (tax_fee), conversion fees (stripe_fx_fee), net. The whole Stripe account (finance, admin). format=csv gives the same lines.",
     stripePeriodQuery,
     { 503: error('Payments are not configured') },
+  );
+  report(
+    '/reports/payouts',
+    "Stripe payouts expected in the bank on whole local days from..to (arrival_date), each with what it carried from Stripe's balance transactions (charges, refunds, disputes, fees, failed payouts returned, other, net) against what our ledger booked for the same transactions; problems: money no ledger entry books, amount differences, contents that do not add up to the payout. A failed payout shows why and which transaction returned its money (finance, admin). format=csv gives one line per payout with its problems.",
+    stripePeriodQuery,
+    { 503: error('Payments are not configured') },
+    undefined,
+    payoutsBody,
+  );
+  report(
+    '/reports/tax',
+    "Tax collected in our payments of whole local days from..to, per local month, currency, country, jurisdiction, tax type and rate, from Stripe's invoices (total_taxes) and Checkout Sessions (total_details); refunds take back their share of the tax (finance, admin). format=csv gives the same lines.",
+    stripePeriodQuery,
+    { 503: error('Payments are not configured') },
+    undefined,
+    taxBody,
   );
   report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

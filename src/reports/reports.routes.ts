@@ -17,6 +17,7 @@ import { priceDiscounts } from './discount-prices.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
 import { NET_COLUMNS, netAfterFees } from './fees.report.js';
 import { growthReport } from './growth.report.js';
+import { PAYOUT_COLUMNS, payoutCsvLines, payoutsReport } from './payouts.report.js';
 import { REASONS_COLUMNS, reasonsCsvLines, reasonsReport } from './reasons.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
 import {
@@ -30,6 +31,7 @@ import {
 import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
 import { summaryReport } from './summary.report.js';
 import { SUPPORTER_COLUMNS, supporterRows } from './supporters.report.js';
+import { TAX_COLUMNS, taxReport } from './tax.report.js';
 
 export interface ReportRoutesDeps {
   db: Connection;
@@ -207,6 +209,21 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
 
   stripeReport('/reports/fees', 'fees', (stripe, period) => netAfterFees(stripe, period, deps.timeZone), {
     columns: NET_COLUMNS,
+    lines: (report) => report.lines,
+  });
+
+  stripeReport(
+    '/reports/payouts',
+    'payouts',
+    async (stripe, period) => {
+      const report = await payoutsReport({ ...deps, stripe }, period);
+      return { clean: report.unchecked.length === 0 && report.payouts.every((p) => p.clean), ...report };
+    },
+    { columns: PAYOUT_COLUMNS, lines: payoutCsvLines },
+  );
+
+  stripeReport('/reports/tax', 'tax', (stripe, period) => taxReport({ ...deps, stripe }, period), {
+    columns: TAX_COLUMNS,
     lines: (report) => report.lines,
   });
 

@@ -36,7 +36,7 @@ export function readerDataRoutes(deps: ReaderDataDeps) {
 
   async function deleteMyData(req: Request, res: Response) {
     const email = verifiedDataLink({ ...req.query, ...req.body });
-    await deleteReaderData(deps.db, email);
+    await deleteReaderData(deps.db, email, deps.clock.now());
     page(res, 'newsletter-message', {
       heading: 'Your data is deleted',
       message: 'We no longer hold any newsletter data about this address.',
@@ -48,7 +48,7 @@ export function readerDataRoutes(deps: ReaderDataDeps) {
   }
 
   async function deleteForAdmin(req: Request, res: Response) {
-    await deleteReaderData(deps.db, parseInput(emailField, req.params.email));
+    await deleteReaderData(deps.db, parseInput(emailField, req.params.email), deps.clock.now());
     res.status(204).end();
   }
 

@@ -2,7 +2,16 @@ import type { Collection, Document, Filter } from 'mongodb';
 import type { Connection } from 'mongoose';
 import { endSessionsOfAddress, memberSessionModels } from '../accounts/member-session.js';
 import { signInTokenModel } from '../accounts/sign-in-token.model.js';
+import {
+  ADDRESS_DAYS_READ,
+  type AddressItem,
+  addressRecordModel,
+  claimIdOf,
+  readAddressLists,
+  weekOf,
+} from '../email/address-records.js';
 import { emailModels } from '../email/email.model.js';
+import { mapLimit } from '../infra/bulk.js';
 import type { Clock } from '../infra/clock.js';
 import { leaseModel } from '../infra/leases.js';
 import type { Logger } from '../infra/logger.js';
@@ -134,6 +143,13 @@ export async function sweepExpiredRecords(
       { receivedAt: { $lt: before(periods.finishedJobsMs) } },
       limit,
     ),
+    // The address lists of days an erasure no longer reads (address-records.ts): their SendGrid
+    // events and claims are past their periods.
+    addressDayLists: await deleteBounded(
+      addressRecordModel(db),
+      { day: { $lt: weekOf(new Date(now)) - ADDRESS_DAYS_READ - 7 } },
+      limit,
+    ),
     marketingSyncJobs: await deleteBounded(
       marketingSyncModel(db),
       { status: { $in: ['done', 'failed'] }, updatedAt: { $lt: before(periods.finishedJobsMs) } },
@@ -151,18 +167,40 @@ export async function sweepExpiredRecords(
  * ("Reader data"): members, ledger entries, gifts and Stripe events (contracts and accounting),
  * the suppression list (so we never write to them again), mail still on its way.
  */
-export async function eraseAddressFromTemporaryRecords(db: Connection, email: string): Promise<void> {
-  const address = escapeRegex(email);
-  const email_ = emailModels(db);
-  await Promise.all([
-    db.model('Claim').deleteMany({ _id: { $regex: `^(sign-in-email|newsletter-confirmation):${address}:` } }),
-    email_.EmailJob.deleteMany({
-      'to.email': email,
-      $or: [{ template: /^newsletter-/ }, { status: { $in: ['sent', 'suppressed', 'failed'] } }],
+export async function eraseAddressFromTemporaryRecords(
+  db: Connection,
+  email: string,
+  found?: { items: AddressItem[]; recent: AddressItem[]; now: Date },
+): Promise<{ kept: number }> {
+  // Every record is found through the address's lists (email/address-records.ts) and read or
+  // removed by primary key: no filter here scans a collection.
+  const now = found?.now ?? new Date();
+  const { items, recent } = found ?? (await readAddressLists(db, email, now));
+  const all = [...items, ...recent];
+  const refs = (kind: AddressItem['kind']) => all.filter((i) => i.kind === kind).map((i) => i.ref);
+  const { EmailJob, EmailEvent } = emailModels(db);
+  const syncJobs = marketingSyncModel(db);
+  const claims = db.model('Claim');
+  const [, jobs, , syncs] = await Promise.all([
+    mapLimit(refs('claim'), 16, (ref) => claims.deleteOne({ _id: claimIdOf(ref, email) })),
+    mapLimit(refs('email-job'), 16, async (_id) => {
+      const job = await EmailJob.findById(_id).select({ template: 1, status: 1, to: 1 }).lean();
+      if (job?.to?.email !== email) return 0; // gone, or not this address's
+      if (!job.template.startsWith('newsletter-') && !['sent', 'suppressed', 'failed'].includes(job.status))
+        return 1; // still on its way: kept until sent
+      await EmailJob.deleteOne({ _id });
+      return 0;
     }),
-    email_.EmailEvent.deleteMany({ email }),
-    marketingSyncModel(db).deleteMany({ email, status: { $in: ['done', 'failed'] } }),
+    mapLimit(refs('email-event'), 16, (_id) => EmailEvent.deleteOne({ _id })),
+    mapLimit(refs('sync-job'), 16, async (_id) => {
+      const job = await syncJobs.findById(_id).select({ status: 1, email: 1 }).lean();
+      if (job?.email !== email) return 0;
+      if (!['done', 'failed'].includes(job.status)) return 1; // takes them off the list: kept until done
+      await syncJobs.deleteOne({ _id });
+      return 0;
+    }),
     // Not a record of the address, but the reader asked to be forgotten: no browser stays signed in.
-    endSessionsOfAddress(db, email, new Date()),
+    endSessionsOfAddress(db, email, now),
   ]);
+  return { kept: [...jobs, ...syncs].filter((k) => k === 1).length };
 }

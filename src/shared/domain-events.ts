@@ -46,6 +46,38 @@ export interface PaymentChargedBack {
   reason: string;
 }
 
+/** A member's last subscription ended: they are no longer a paying member. */
+export interface MemberCanceled {
+  memberId: string;
+  endedAt: Date;
+}
+
+/** A renewal charge failed (Stripe retries it; the reader was asked to update their card). */
+export interface MemberPaymentFailed {
+  invoiceId: string;
+  customerId: string;
+  amount: number;
+  currency: string;
+  occurredAt: Date;
+}
+
+/** A gift was paid for. */
+export interface GiftPurchased {
+  giftId: string;
+  durationMonths: number;
+  amount: number;
+  currency: string;
+  paidAt: Date;
+  campaign?: string;
+}
+
+/** A gift was redeemed by its recipient. */
+export interface GiftRedeemed {
+  giftId: string;
+  memberId: string;
+  redeemedAt: Date;
+}
+
 export interface AddressSuppressed {
   email: string;
   reason: string;
@@ -56,6 +88,10 @@ export interface DomainEventMap {
   'ledger.recorded': LedgerRecorded;
   'payment.charged_back': PaymentChargedBack;
   'address.suppressed': AddressSuppressed;
+  'member.canceled': MemberCanceled;
+  'member.payment_failed': MemberPaymentFailed;
+  'gift.purchased': GiftPurchased;
+  'gift.redeemed': GiftRedeemed;
 }
 
 type Handler<K extends keyof DomainEventMap> = (event: DomainEventMap[K]) => Promise<void> | void;

@@ -14,7 +14,9 @@
       var query = new URLSearchParams({ locale: String(locale) });
       if (accent) query.set('accent', accent);
       if (supporters) query.set('supporters', '1');
-      previews.className = 'previews theme-' + (data.get('theme') === 'dark' ? 'dark' : 'light');
+      var theme = String(data.get('theme') || 'auto');
+      if (theme === 'light' || theme === 'dark') query.set('theme', theme);
+      previews.className = 'previews theme-' + (data.get('page') === 'dark' ? 'dark' : 'light');
       // A new element, so the widget renders again with its new attributes.
       var old = document.getElementById('preview-widget');
       var widget = document.createElement('membership-goal');
@@ -23,6 +25,7 @@
       widget.setAttribute('locale', String(locale));
       if (accent) widget.setAttribute('accent', accent);
       if (supporters) widget.setAttribute('show-supporters', '');
+      if (query.has('theme')) widget.setAttribute('theme', theme);
       old.replaceWith(widget);
       document.getElementById('preview-iframe').src = '/campaigns/' + slug + '/widget?' + query;
       document.getElementById('preview-image').src = '/campaigns/' + slug + '/progress.svg?' + query;

@@ -1,11 +1,19 @@
 // The /campaigns/:slug/verify page: runs the same verifier as bin/verify-drive.mjs, in the browser.
-import { verifyDrive } from '/transparency/drive-verify-core.mjs';
+// The verifier is imported from beside this file, so a copy of the page and its two scripts hosted
+// elsewhere checks the newsroom with code the newsroom does not serve (src/campaigns/drive-log/README.md).
+import { verifyDriveWithMemory } from './drive-verify-core.mjs';
 
 const form = document.getElementById('drive-verify');
 const input = document.getElementById('receipt');
 const progress = document.getElementById('progress');
 const outcome = document.getElementById('outcome');
-const slug = form.dataset.slug;
+const query = new URLSearchParams(location.search);
+const slug = query.get('slug') || form.dataset.slug;
+// Where the log is served (default: where this page is) and the keys the reader pins: in the page
+// (`data-service`, `data-vkey`, vkeys separated by spaces) or in its address (`?service=&vkey=`).
+const service = query.get('service') || form.dataset.service || location.origin;
+const keys = [...(form.dataset.vkey ?? '').split(/\s+/), ...query.getAll('vkey')].filter(Boolean);
+const acceptKeyChange = query.has('accept-key-change');
 
 const RECEIPT_TEXT = {
   verified: 'Your receipt is verified: your membership is counted in this log.',
@@ -17,22 +25,35 @@ const RECEIPT_TEXT = {
 };
 
 async function fetchJson(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  // Asked afresh every time (`no-cache` revalidates): a verifier judges what is published now.
+  const response = await fetch(new URL(path, service), {
+    headers: { accept: 'application/json' },
+    cache: 'no-cache',
+  });
   if (!response.ok) return { status: response.status };
   return response.json();
 }
 
-// The latest checkpoint this browser verified is kept and must still be published, unchanged, next
-// time: a log that rewrote its past (even re-signing all of it) fails here for every earlier visitor.
-const PIN_KEY = `membership-drive-pin:${slug}`;
-function savedPins() {
+// What this browser verified last (the pinned keys and the newest checkpoint, per log) is kept in
+// this page's own storage, as the CLI keeps its state file: a log that went back, forked or changed
+// its key since is refused, for every reader who checked it before.
+const STATE_KEY = 'membership-drive-verifier';
+const address = new URL(`/campaigns/${encodeURIComponent(slug)}`, service).href;
+function loadState() {
   try {
-    const pin = JSON.parse(localStorage.getItem(PIN_KEY) ?? 'null');
-    return pin && Number.isInteger(pin.sequence) && typeof pin.hash === 'string' ? [pin] : [];
+    const state = JSON.parse(localStorage.getItem(STATE_KEY) ?? 'null');
+    if (state?.version === 1 && state.logs && state.addresses) return state;
   } catch {
-    return [];
+    // unreadable: start afresh
   }
+  return { version: 1, logs: {}, addresses: {} };
 }
+
+const REFUSAL_TEXT = {
+  rollback: 'Refused: the log went back since this browser last checked it',
+  fork: 'Refused: this is not the log this browser checked before (it forked)',
+  key_change: 'Refused: the newest checkpoint is not signed by the key this browser pinned',
+};
 
 function field(name, text) {
   outcome.querySelector(`[data-field="${name}"]`).textContent = text;
@@ -42,27 +63,36 @@ async function check() {
   outcome.hidden = true;
   progress.textContent = 'Checking…';
   try {
-    const result = await verifyDrive({
+    const state = loadState();
+    const knownOrigin = state.addresses[address];
+    const result = await verifyDriveWithMemory({
       fetchJson,
       slug,
       receipt: input.value.trim() || undefined,
-      pinned: savedPins(),
+      keys,
+      acceptKeyChange,
+      memory: knownOrigin ? state.logs[knownOrigin] : (origin) => state.logs[origin],
       onProgress: (step) => {
         progress.textContent = `${step}…`;
       },
     });
     const latest = result.latest;
-    if (result.ok && latest) {
+    if (result.ok && result.memory) {
+      state.logs[result.memory.origin] = { ...result.memory, verifiedAt: new Date().toISOString() };
+      state.addresses[address] = result.memory.origin;
       try {
-        localStorage.setItem(PIN_KEY, JSON.stringify({ sequence: latest.sequence, hash: latest.hash }));
+        localStorage.setItem(STATE_KEY, JSON.stringify(state));
       } catch {
         // Storage may be off (private windows): the check still ran, it just is not remembered.
       }
     }
-    document.getElementById('log-result').textContent = result.ok
-      ? 'The count is verified'
-      : 'The count could not be verified';
-    outcome.dataset.result = result.ok ? 'verified' : 'failed';
+    document.getElementById('log-result').textContent = result.refusal
+      ? REFUSAL_TEXT[result.refusal]
+      : result.ok
+        ? 'The count is verified'
+        : 'The count could not be verified';
+    outcome.dataset.result = result.ok ? 'verified' : result.refusal ? 'refused' : 'failed';
+    outcome.dataset.refusal = result.refusal ?? '';
     field('count', latest ? String(latest.count) : '–');
     field(
       'proven',

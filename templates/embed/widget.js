@@ -2,8 +2,10 @@
  *   <script src="https://MEMBERS_HOST/widget.js" async></script>
  *   <membership-goal campaign="birthday"></membership-goal>   (or <div data-membership-goal="birthday"></div>)
  * Attributes: locale="en|uk" (default: the page's lang), refresh-interval="60" (seconds),
- * accent="#1a56db", show-supporters ("All thanks to 12,000 supporters"), theme="light|dark"
- * (default: the reader's system setting, prefers-color-scheme). Options are attributes, so a new
+ * accent="#1a56db", show-supporters ("All thanks to 12,000 supporters"), theme="light|dark|auto"
+ * (default auto: the colour scheme the page declares for the element, its color-scheme or
+ * <meta name="color-scheme">; where it declares both, the reader's system setting; where none,
+ * light, so a light page never shows a dark card; src/campaigns/README.md, "Light and dark"). Options are attributes, so a new
  * one is one more attribute (OPTIONS below). Theme with CSS custom properties on the element:
  * --mg-bg, --mg-text, --mg-muted, --mg-border, --mg-accent, --mg-link, --mg-track, --mg-font; or
  * style the parts: membership-goal::part(box|title|track|bar|count|days|supporters|join|gift|error).
@@ -30,7 +32,8 @@
       return v === undefined ? whole : typeof v === 'number' ? fmt.format(v) : String(v);
     });
   }
-  // Light by default; dark when the reader's system is dark (unless theme="light") or theme="dark".
+  // Light by default; dark with theme="dark", or (auto) where the page declares a dark scheme, or
+  // declares "light dark" and the reader's system is dark (the .follow box, see declaredScheme).
   var DARK = '--bg:var(--mg-bg,#18181b);--fg:var(--mg-text,#f4f4f5);--muted:var(--mg-muted,#d4d4d8);' +
     '--line:var(--mg-border,#52525b);--track:var(--mg-track,#3f3f46);--link:var(--mg-link,#93c5fd);--err:#fca5a5';
   var CSS =
@@ -42,8 +45,8 @@
     'border:1px solid var(--line);border-radius:8px;padding:16px;background:var(--bg);color:var(--fg);' +
     'font-family:var(--mg-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);font-size:16px;font-weight:400;' +
     'line-height:1.4;text-align:left;letter-spacing:normal;text-transform:none;font-style:normal}' +
-    '@media (prefers-color-scheme:dark){:host(:not([theme=light])) .box{' + DARK + '}}' +
-    ':host([theme=dark]) .box{' + DARK + '}' +
+    '@media (prefers-color-scheme:dark){:host(:not([theme=light]):not([theme=dark])) .box.follow{' + DARK + '}}' +
+    ':host([theme=dark]) .box,:host(:not([theme=light])) .box.dark{' + DARK + '}' +
     'h2{font-size:18px;margin:0 0 8px;font-weight:700;color:inherit}' +
     '.track{height:14px;border-radius:7px;background:var(--track);overflow:hidden}' +
     '.bar{height:100%;width:0;background:var(--mg-accent,#1a56db);transition:width .6s ease}' +
@@ -73,6 +76,19 @@
     root.insertBefore(style, root.firstChild);
   }
 
+  /* The scheme the page declares where the element is: 'dark', 'light', 'follow' (both: the
+   * reader's system decides) or 'light' where it declares none. */
+  function declaredScheme(el) {
+    var value = (window.getComputedStyle && getComputedStyle(el).colorScheme) || 'normal';
+    if (value === 'normal') {
+      var meta = document.querySelector('meta[name="color-scheme"]');
+      value = (meta && meta.getAttribute('content')) || 'normal';
+    }
+    var words = String(value).split(/\s+/);
+    var dark = words.indexOf('dark') >= 0, light = words.indexOf('light') >= 0;
+    return dark && light ? 'follow' : dark ? 'dark' : 'light';
+  }
+
   class Goal extends HTMLElement {}
 
   Goal.prototype.connectedCallback = function () {
@@ -86,6 +102,7 @@
       '<div class="actions" hidden><a class="join" part="join"></a><a class="gift" part="gift"></a></div>' +
       '<p class="error" part="error" hidden></p></div>';
     adoptStyles(this._root);
+    this._root.querySelector('.box').classList.add(declaredScheme(this));
     var accent = this.getAttribute('accent');
     if (accent) this.style.setProperty('--mg-accent', accent);
     this._delay = this._interval();

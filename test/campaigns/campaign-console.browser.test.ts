@@ -113,6 +113,47 @@ describe('campaigns in the console, in Chromium', () => {
     await page.close();
   });
 
+  it('when a colleague saved a new goal after an editor opened the form, then the editor saving a title sees the conflict and the goal stays', async () => {
+    await campaignModels(app.deps.db).Campaign.create({
+      slug: 'two-tabs',
+      title: 'Spring drive',
+      goal: 500,
+      startsAt: new Date(Date.now() - 86_400_000),
+      endsAt: new Date(Date.now() + 20 * 86_400_000),
+      timeZone: 'UTC',
+    });
+    const a = await consolePage(browser, app.url, app.deps.db, 'editor');
+    const b = await consolePage(browser, app.url, app.deps.db, 'admin');
+    await a.goto(`${app.url}/console/campaigns/two-tabs`);
+    await b.goto(`${app.url}/console/campaigns/two-tabs`);
+
+    await b.fill('#goal', '600');
+    await b.click('button:text-is("Save changes")');
+    await b.waitForURL(/\?saved=1$/);
+
+    await a.fill('#title', 'Spring drive 2027');
+    const refused = a.waitForResponse((r) => r.request().method() === 'POST');
+    await a.click('button:text-is("Save changes")');
+    expect((await refused).status()).toBe(409);
+    await a.waitForLoadState();
+    const stored = () => campaignModels(app.deps.db).Campaign.findOne({ slug: 'two-tabs' }).lean();
+    expect(await stored()).toMatchObject({ title: 'Spring drive', goal: 600 });
+    // The colleague's goal and the editor's title, each marked, in one form on the current version.
+    expect(await a.textContent('[role=alert]')).toContain('A colleague saved this campaign');
+    expect(await a.inputValue('#goal')).toBe('600');
+    expect(await a.textContent('#goal-note')).toBe('Changed by a colleague to “600” (it was “500”).');
+    expect(await a.inputValue('#title')).toBe('Spring drive 2027');
+    expect(await a.textContent('#title-note')).toBe('Your change, not saved yet (it is “Spring drive” now).');
+    expect(await a.getAttribute('#goal', 'aria-describedby')).toContain('goal-note');
+    await screenshot(a, 'console-campaign-conflict');
+
+    await a.click('button:text-is("Save changes")');
+    await a.waitForURL(/\?saved=1$/);
+    expect(await stored()).toMatchObject({ title: 'Spring drive 2027', goal: 600 });
+    await a.close();
+    await b.close();
+  });
+
   it('when an editor opens member lookup, then a page says who may use it and shows no member data', async () => {
     const page = await consolePage(browser, app.url, app.deps.db, 'editor');
     const answer = await page.goto(`${app.url}/console/members?q=someone@example.com`);

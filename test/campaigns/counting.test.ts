@@ -308,7 +308,7 @@ describe('milestones', () => {
     campaign = { ...campaign, goal: 8, startingOffset: 5 };
     await publishJoined(await joins(1)); // 6 of 8: 75 %
     // Through the campaign writer: once the log has its offset, only a logged change moves it.
-    await updateCampaign(app.deps.db, campaign.slug, { startingOffset: 3 });
+    await updateCampaign(app.deps.db, app.deps.clock, campaign.slug, { startingOffset: 3 });
     await publishJoined(await joins(1)); // 5 of 8: 50 % reached, 75 % already announced
     const jobs = await emailModels(app.deps.db).EmailJob.find({ template: 'campaign-milestone' }).lean();
     expect(jobs.map((j) => j.data.percent)).toEqual([75]);

@@ -72,8 +72,7 @@ async function heights(page: Page) {
 /** Every link in the widget (its buttons), relative to the iframe's viewport. */
 function buttonsInside(frame: Frame) {
   return frame.evaluate(() => {
-    const root = document.querySelector('membership-goal')?.shadowRoot;
-    return Array.from(root?.querySelectorAll('a') ?? []).map((a) => {
+    return Array.from(document.querySelectorAll('membership-goal a')).map((a) => {
       const r = a.getBoundingClientRect();
       return {
         text: a.textContent,
@@ -90,10 +89,7 @@ async function openArticle(viewport: { width: number; height: number }) {
   await expect
     .poll(
       () =>
-        widgetFrame(page)?.evaluate(
-          () =>
-            document.querySelector('membership-goal')?.shadowRoot?.querySelector('.supporters')?.textContent,
-        ),
+        widgetFrame(page)?.evaluate(() => document.querySelector('membership-goal .supporters')?.textContent),
       { timeout: 15_000 },
     )
     .toMatch(/^Усе завдяки \d+ прихильник/);

@@ -136,3 +136,22 @@ it('when a newcomer opens the home page, follows to /demo and becomes a member o
   expect(errors).toEqual([]);
   await page.close();
 }, 120_000);
+
+it('when /demo is opened with JavaScript off, then the iframe under "The goal, without JavaScript" shows the count and both buttons', async () => {
+  const context = await browser.newContext({
+    viewport: { width: 1100, height: 900 },
+    javaScriptEnabled: false,
+  });
+  const page = await context.newPage();
+  await page.goto(`${base}/demo`);
+  const frame = page.frameLocator('section[aria-labelledby="goal-h"] iframe');
+  // 612 seeded, one more if the newcomer above has joined.
+  await expect
+    .poll(() => frame.locator('.count').textContent({ timeout: 10_000 }))
+    .toMatch(/^61[23] of 1,000 new members · 61%$/);
+  expect(await frame.locator('h2').textContent()).toBe('1,000 new members for our birthday');
+  expect(await frame.locator('a.join').textContent()).toBe('Become a member');
+  expect(await frame.locator('a.gift').textContent()).toBe('Gift a membership');
+  await screenshot(page, 'dev-demo-no-javascript');
+  await context.close();
+}, 60_000);

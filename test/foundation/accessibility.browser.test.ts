@@ -180,8 +180,8 @@ describe('accessibility (axe-core) in light and dark mode', () => {
       ...(await check(
         context,
         'embed-iframe-uk',
+        // Rendered by the server: nothing to wait for.
         `${app.url}/campaigns/birthday/widget?locale=uk&supporters=1`,
-        shadowText('membership-goal', 'h2'),
       )),
     ];
     expect(found).toEqual([]);

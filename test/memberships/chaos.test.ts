@@ -261,7 +261,8 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
         );
       money(p.currency, p.amount);
       const full = refundsAndDisputes(p, paymentIntent, paidAt);
-      if (k === 0) fullyRefundedFirst = full;
+      // The payment that made the reader count: the first invoice, or a trial's first with money.
+      if (k === (trial ? 1 : 0)) fullyRefundedFirst = full;
     }
     if (rng.chance(0.35))
       subscriptionAt(
@@ -276,9 +277,9 @@ function generate(seed: number, readers: number): { events: TestEvent[]; expecte
     expected.members.set(p.email, MEMBER_STATUS[newest.status]!);
     expected.emails.push(`member-welcome ${p.email}`);
     if (newest.status === 'canceled') expected.emails.push(`membership-canceled ${p.email}`);
-    // A full refund or lost dispute takes back the first invoice's payment; a trial's first invoice
-    // had none, so a converted trial stays counted (ADR 0011).
-    if (trial ? renewals > 0 : !fullyRefundedFirst) expected.count++;
+    // A full refund or lost dispute takes back the payment that made the reader count: the first
+    // invoice's, or for a trial (its first invoice $0) the one billing the period after it (ADR 0011).
+    if ((trial ? renewals > 0 : true) && !fullyRefundedFirst) expected.count++;
   }
   expected.emails.sort();
 

@@ -20,6 +20,8 @@ export async function startFakeStripe() {
   /** Paths (as `/v1/…`) that answer Stripe's 500 `api_error`: one failing call in a report. */
   const failing = new Set<string>();
   let seq = 0;
+  /** Which payout carried a balance transaction (Stripe does not show it on the transaction). */
+  const payoutOf = new Map<string, string>();
   const nextId = (prefix: string) => `${prefix}_fake${(++seq).toString().padStart(6, '0')}`;
 
   function balanceTransaction(
@@ -222,10 +224,22 @@ export async function startFakeStripe() {
       return object;
     },
     get: (id: string) => objects.get(id),
-    /** Money that is not a supporter's: a payout to the bank. */
-    payout(input: { amount: number; currency: string; created: number }) {
+    /**
+     * A payout to the bank: its own withdrawal from the balance and, for an automatic payout, the
+     * balance transactions it carried (`carries`), listed by `balance_transactions?payout=`.
+     */
+    payout(input: {
+      amount: number;
+      currency: string;
+      created: number;
+      /** Default: two days after `created`. */
+      arrival?: number;
+      carries?: string[];
+      automatic?: boolean;
+      status?: string;
+    }) {
       const id = nextId('po');
-      balanceTransaction({
+      const bt = balanceTransaction({
         amount: -input.amount,
         currency: input.currency,
         created: input.created,
@@ -233,6 +247,48 @@ export async function startFakeStripe() {
         source: id,
         category: 'payout',
       });
+      for (const carried of [bt.id, ...(input.carries ?? [])]) payoutOf.set(carried, id);
+      const payout = {
+        id,
+        object: 'payout',
+        amount: input.amount,
+        currency: input.currency,
+        created: input.created,
+        arrival_date: input.arrival ?? input.created + 2 * 86_400,
+        automatic: input.automatic ?? true,
+        balance_transaction: bt.id,
+        failure_balance_transaction: null as string | null,
+        failure_code: null as string | null,
+        failure_message: null as string | null,
+        method: 'standard',
+        reconciliation_status: input.automatic === false ? 'not_applicable' : 'completed',
+        source_type: 'card',
+        status: input.status ?? 'paid',
+        type: 'bank_account',
+      };
+      objects.set(id, payout);
+      return payout;
+    },
+    /** The bank refused the payout: Stripe returns its money to the balance (`payout_failure`). */
+    failPayout(payoutId: string, input: { created: number; code?: string; message?: string }) {
+      const payout = objects.get(payoutId)!;
+      const bt = balanceTransaction({
+        amount: Number(payout.amount),
+        currency: String(payout.currency),
+        created: input.created,
+        fee: 0,
+        source: payoutId,
+        category: 'payout_reversal',
+      });
+      Object.assign(bt, { type: 'payout_failure' });
+      objects.set(payoutId, {
+        ...payout,
+        status: 'failed',
+        failure_balance_transaction: bt.id,
+        failure_code: input.code ?? 'account_closed',
+        failure_message: input.message ?? 'The bank account has been closed.',
+      });
+      return bt;
     },
   };
 
@@ -274,17 +330,24 @@ export async function startFakeStripe() {
   }
 
   const ofType = (type: string) => [...objects.values()].filter((o) => o.object === type);
-  const inCreatedRange = (o: StripeObject, query: URLSearchParams) =>
-    (!query.has('created[gte]') || o.created >= Number(query.get('created[gte]'))) &&
-    (!query.has('created[lt]') || o.created < Number(query.get('created[lt]')));
+  const inRange = (field: string) => (o: StripeObject, query: URLSearchParams) =>
+    (!query.has(`${field}[gte]`) || Number(o[field]) >= Number(query.get(`${field}[gte]`))) &&
+    (!query.has(`${field}[lt]`) || Number(o[field]) < Number(query.get(`${field}[lt]`)));
+  const inCreatedRange = inRange('created');
+  const inArrivalRange = inRange('arrival_date');
 
   function answer(path: string, query: URLSearchParams): [number, unknown] {
-    const [, , resource, id] = path.split('/');
+    // Namespaced resources (`/v1/checkout/sessions/cs_…`) are held under their id like the rest.
+    const parts = path.split('/');
+    const [resource, id] =
+      parts[2] === 'checkout' ? [`checkout/${parts[3]}`, parts[4]] : [parts[2], parts[3]];
     if (resource === 'balance_transactions' && !id)
       return [
         200,
         list(
-          ofType('balance_transaction').filter((o) => inCreatedRange(o, query)),
+          ofType('balance_transaction').filter((o) =>
+            query.has('payout') ? payoutOf.get(o.id) === query.get('payout') : inCreatedRange(o, query),
+          ),
           query,
           path,
         ),
@@ -325,7 +388,10 @@ export async function startFakeStripe() {
         200,
         list(
           ofType(type).filter(
-            (o) => inCreatedRange(o, query) && (!status || status === 'all' || o.status === status),
+            (o) =>
+              inCreatedRange(o, query) &&
+              inArrivalRange(o, query) &&
+              (!status || status === 'all' || o.status === status),
           ),
           query,
           path,
@@ -378,6 +444,7 @@ export async function startFakeStripe() {
     /** A fresh, empty account. */
     reset() {
       objects.clear();
+      payoutOf.clear();
       requests.length = 0;
       failing.clear();
     },

@@ -304,6 +304,7 @@ describe('the public API', () => {
         ...args,
         '--at',
         clock.now().toISOString(),
+        '--no-state', // a one-off check: the reader's memory is test/transparency/pinned-verifier.test.ts
       ]).then(
         (r) => ({ code: 0, out: r.stdout }),
         (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),

@@ -1,0 +1,36 @@
+import type { Capability, ProcessContext } from '../infra/capability.js';
+import type { JobQueue } from '../infra/jobs/queue.js';
+import { staffAuthFrom } from '../staff/staff.capability.js';
+import { subscribeWebhooks } from './deliveries.service.js';
+import { createWebhookQueue } from './delivery.worker.js';
+import { registerWebhookModels } from './webhook.model.js';
+import { webhookEventDocs } from './webhooks.docs.js';
+import { webhookRouteDocs, webhookRoutes } from './webhooks.routes.js';
+
+/** Outgoing webhooks (Standard Webhooks): endpoints admins manage, and deliveries of domain events. */
+export const integrationsCapability: Capability = {
+  name: 'integrations',
+  models: registerWebhookModels,
+  listen: (ctx) => subscribeWebhooks(ctx.events, { db: ctx.db, clock: ctx.clock }),
+  routes: (ctx) =>
+    webhookRoutes({
+      db: ctx.db,
+      clock: ctx.clock,
+      allowPrivateTargets: ctx.config.webhooks.allowPrivateTargets,
+      staffAuth: staffAuthFrom(ctx.config),
+    }),
+  docs(docs) {
+    webhookRouteDocs(docs);
+    webhookEventDocs(docs);
+  },
+};
+
+/** The delivery queue, run by the one job runner (src/background.ts). */
+export const webhookQueueFrom = (ctx: ProcessContext): JobQueue =>
+  createWebhookQueue({
+    db: ctx.db,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    allowPrivateTargets: ctx.config.webhooks.allowPrivateTargets,
+    leaseMs: ctx.config.jobs.leaseMs,
+  });
