@@ -1,13 +1,12 @@
 import type { Connection, Types } from 'mongoose';
 import { checkpointsOf } from './checkpoint.service.js';
-import { type LogLeaf, leafId, transparencyModels } from './log.model.js';
-import { ensureStartingOffset, logOffset, logSize, staffHash } from './log.service.js';
+import { ensureStartingOffset, logOffset, logSize, staffHash, totalBefore } from './log.service.js';
 import { loadLog } from './tree-cache.js';
 
 // The count as the log states it: the sum of the offset leaves + additions − revocations, so what
-// readers see is what a verifier recomputes from the leaves (ADR 0003). Read without scanning: it
-// starts from the latest signed checkpoint (its count was computed from the leaves it covers) and
-// adds the leaves appended since, each read once per process by primary key.
+// readers see is what a verifier recomputes from the leaves (ADR 0003). Read without scanning: each
+// leaf carries the running total with it (log.service.ts `totalBefore`), so the count is the last
+// leaf's, found by primary key however long the log and however many deliveries ask at once.
 
 export interface SignedHead {
   sequence: number;
@@ -27,16 +26,6 @@ export interface LogCount {
   checkpoint: SignedHead | null;
 }
 
-const running = new WeakMap<Connection, Map<string, { size: number; count: number }>>();
-
-/** Forgets the running counts this process keeps (tests that tamper with stored leaves). */
-export function forgetCounts(db: Connection): void {
-  running.delete(db);
-}
-
-const changeOf = (leaf: LogLeaf) =>
-  leaf.kind === 'add' ? 1 : leaf.kind === 'revoke' ? -1 : (leaf.amount ?? 0);
-
 export async function logCount(
   db: Connection,
   campaign: { _id: Types.ObjectId | string; startingOffset: number },
@@ -45,24 +34,8 @@ export async function logCount(
   await ensureStartingOffset(db, campaign);
   const [checkpoints, size] = await Promise.all([checkpointsOf(db, campaignId), logSize(db, campaignId)]);
   const latest = checkpoints.at(-1);
-  const perDb = running.get(db) ?? new Map<string, { size: number; count: number }>();
-  running.set(db, perDb);
-  const memo = perDb.get(campaignId);
-  let from = 0;
-  let count = 0;
-  if (memo && memo.size <= size && memo.size >= (latest?.treeSize ?? 0)) ({ size: from, count } = memo);
-  else if (latest && latest.treeSize <= size) {
-    from = latest.treeSize;
-    // Checkpoints from before offsets were leaves counted the stored offset beside their leaves.
-    count = latest.offsetFromLeaves ? latest.count : latest.count - latest.offset;
-  }
-  const { Leaf } = transparencyModels(db);
-  for (let index = from; index < size; index++) {
-    const leaf = await Leaf.findById(leafId(campaignId, index)).lean<LogLeaf>();
-    if (!leaf) throw new Error(`drive log ${campaignId} has no leaf ${index}`);
-    count += changeOf(leaf);
-  }
-  perDb.set(campaignId, { size, count });
+  const count = await totalBefore(db, campaignId, size);
+  if (count === undefined) throw new Error(`drive log ${campaignId} has no leaf ${size - 1}`);
   return {
     count,
     size,

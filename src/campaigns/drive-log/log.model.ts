@@ -27,6 +27,11 @@ export interface LogLeaf {
   reason?: string;
   /** The signed promise that this leaf is leaf `index` (promises.ts): public, the member's receipt. */
   promise?: string;
+  /**
+   * The log's count with this leaf: the leaf before's `total` plus this one's change, written with
+   * the leaf, so the count is one read by `_id` (log-count.ts). Absent on leaves logged before it.
+   */
+  total?: number;
   at: Date;
 }
 
@@ -80,6 +85,7 @@ const leafSchema = new Schema<LogLeaf>(
     staff: String,
     reason: String,
     promise: String,
+    total: Number,
     at: { type: Date, required: true },
   },
   { versionKey: false },

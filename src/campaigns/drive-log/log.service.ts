@@ -146,6 +146,34 @@ async function indexOfRecord(db: Connection, record: string): Promise<number | u
   return leaf.index;
 }
 
+/** How a leaf moves the count: an addition one up, a revocation one down, an offset by its amount. */
+export const changeOf = (leaf: Pick<LogLeaf, 'kind' | 'amount'>) =>
+  leaf.kind === 'add' ? 1 : leaf.kind === 'revoke' ? -1 : (leaf.amount ?? 0);
+
+/**
+ * The count over the log's first `size` leaves: the `total` leaf `size - 1` carries, or, for leaves
+ * logged before totals, their changes summed back to the nearest leaf with one. Undefined when leaf
+ * `size - 1` does not exist.
+ */
+export async function totalBefore(
+  db: Connection,
+  campaignId: string,
+  size: number,
+): Promise<number | undefined> {
+  const { Leaf } = transparencyModels(db);
+  let sum = 0;
+  for (let index = size - 1; index >= 0; index--) {
+    const leaf = await Leaf.findById(leafId(campaignId, index)).lean<LogLeaf>();
+    if (!leaf) {
+      if (index === size - 1) return undefined;
+      throw new Error(`drive log ${campaignId} has no leaf ${index}`);
+    }
+    if (leaf.total !== undefined) return leaf.total + sum;
+    sum += changeOf(leaf);
+  }
+  return sum;
+}
+
 async function appendLeaf(
   db: Connection,
   campaignId: string,
@@ -173,14 +201,19 @@ async function appendLeaf(
     const commitment = commitmentOf(campaignId, kind, recordId, salt);
     // The hint is a position right after one seen filled, so starting there keeps the run dense; a
     // stale hint only costs a refused insert. Without one, the end is searched once.
-    const hinted = hints(db).get(campaignId);
-    for (let index = hinted ?? (await logSize(db, campaignId)); ; index++) {
+    let index = hints(db).get(campaignId) ?? (await logSize(db, campaignId));
+    for (;;) {
       const fields = {
         kind,
         commitment,
         ...(kind === 'revoke' ? { revokes } : {}),
         ...(kind === 'offset' ? offset : {}),
       };
+      const before = await totalBefore(db, campaignId, index);
+      if (before === undefined) {
+        index = await logSize(db, campaignId); // the log was emptied under the hint (tests, a restore)
+        continue;
+      }
       // Signed for this position before the insert, so a leaf and its promise are one write.
       const promise = await promiseFor(db, campaignId, index, leafDataOf(fields));
       const leaf: LogLeaf = {
@@ -192,6 +225,7 @@ async function appendLeaf(
         salt,
         ...fields,
         ...(promise === undefined ? {} : { promise }),
+        total: before + changeOf(fields),
         at,
       };
       try {
@@ -201,6 +235,7 @@ async function appendLeaf(
         const taken = await transparencyModels(db).Leaf.findById(leaf._id).lean<LogLeaf>();
         if (taken && taken.record !== record) {
           hints(db).set(campaignId, index + 1);
+          index++;
           continue; // another record took this position: try the next
         }
         // This record is logged already (here, or at another position the unique record refused).
@@ -261,34 +296,38 @@ export function logOffset(
   return appendLeaf(db, idOf(campaignId), 'offset', `offset:${change}`, at, undefined, false, fields);
 }
 
-/** Whether the log holds its offset leaf 0 (one primary-key read). */
+/** Whether the log holds its offset leaf 0: one primary-key read (a missing alias is repaired by `logOffset`). */
 export async function hasStartingOffset(
   db: Connection,
   campaignId: Types.ObjectId | string,
 ): Promise<boolean> {
   const record = recordKey(idOf(campaignId), 'offset', 'offset:0');
-  return (await indexOfRecord(db, record)) !== undefined;
+  return (await transparencyModels(db).Alias.exists({ _id: recordAlias(record) })) !== null;
 }
 
-/** Campaigns whose offset leaf 0 this process has seen, per database. */
-const withOffset = new WeakMap<Connection, Set<string>>();
+/** Per database, the campaigns whose offset leaf 0 this process has seen, or is making sure of. */
+const withOffset = new WeakMap<Connection, Map<string, Promise<void>>>();
 
 /**
  * Gives a campaign's log its offset leaf 0, from the stored starting offset, if it has none: the
  * campaign writer appends it at creation (with who and why); this covers campaigns created before
  * offsets were leaves (the migration) or written straight into the database. Once the leaf exists
- * the stored field no longer moves the count: only `logOffsetChange` does, as a new leaf.
+ * the stored field no longer moves the count: only `logOffsetChange` does, as a new leaf. Asked by
+ * every append and count, so one check per campaign and process is shared by everyone waiting on it
+ * (a burst of deliveries must not each look for the leaf).
  */
-export async function ensureStartingOffset(
+export function ensureStartingOffset(
   db: Connection,
   campaign: { _id: Types.ObjectId | string; startingOffset?: number },
   at: Date = new Date(),
 ): Promise<void> {
   const campaignId = idOf(campaign._id);
-  const known = withOffset.get(db) ?? new Set<string>();
+  const known = withOffset.get(db) ?? new Map<string, Promise<void>>();
   withOffset.set(db, known);
-  if (known.has(campaignId)) return;
-  if (!(await hasStartingOffset(db, campaignId))) {
+  const pending = known.get(campaignId);
+  if (pending) return pending;
+  const done = (async () => {
+    if (await hasStartingOffset(db, campaignId)) return;
     const amount =
       campaign.startingOffset ??
       (await campaignModels(db).Campaign.findById(campaignId).select({ startingOffset: 1 }).lean())
@@ -301,8 +340,13 @@ export async function ensureStartingOffset(
       { amount, staff: staffHash(campaignId, 'system'), reason: 'starting offset' },
       at,
     );
-  }
-  known.add(campaignId);
+  })();
+  known.set(campaignId, done);
+  // A failed check is not remembered: the next caller tries again.
+  done.catch(() => {
+    if (known.get(campaignId) === done) known.delete(campaignId);
+  });
+  return done;
 }
 
 /** A member's receipt for a contribution: record id and salt, which only they (and we) know. */
