@@ -13,7 +13,8 @@ import {
   signCheckpoint,
 } from '../../src/campaigns/drive-log/checkpoint.service.js';
 import { transparencyModels } from '../../src/campaigns/drive-log/log.model.js';
-import { logSize } from '../../src/campaigns/drive-log/log.service.js';
+import { leafDataOf, logSize } from '../../src/campaigns/drive-log/log.service.js';
+import { backfillPromises, useLeafSigner } from '../../src/campaigns/drive-log/promises.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
 import { fromRoot } from '../../src/infra/paths.js';
@@ -106,7 +107,7 @@ describe('a verifier with memory', () => {
       .vkeys;
     expect(await remembered(state, campaign)).toMatchObject({
       vkeys: published,
-      checkpoint: { sequence: 0, size: 10 },
+      checkpoint: { sequence: 0, size: 11 },
     });
 
     await join_(5);
@@ -114,13 +115,13 @@ describe('a verifier with memory', () => {
     await join_(2);
     await checkpoint(app, campaign);
     const second = await cli(campaign, state);
-    expect(second.out).toContain('remembered:    number 0, 10 entries');
+    expect(second.out).toContain('remembered:    number 0, 11 entries');
     expect(second.out).toContain('count:         17');
     expect(second.code).toBe(EXIT.ok);
-    expect((await remembered(state, campaign))?.checkpoint).toMatchObject({ sequence: 2, size: 17 });
+    expect((await remembered(state, campaign))?.checkpoint).toMatchObject({ sequence: 2, size: 18 });
   });
 
-  it('when the operator rolls the log back from 20 to 15 entries and re-signs it with its own key, then the verifier refuses a rollback', async () => {
+  it('when the operator rolls the log back from 21 to 16 entries and re-signs it with its own key, then the verifier refuses a rollback', async () => {
     const campaign = await newCampaign(app);
     const state = stateFile();
     await join_(10);
@@ -130,15 +131,15 @@ describe('a verifier with memory', () => {
     expect((await cli(campaign, state)).code).toBe(EXIT.ok);
     const before = await readFile(state, 'utf8');
 
-    await restoreBackupOf(campaign, 15);
-    await checkpoint(app, campaign); // number 1 again, now of 15 entries, with the real key
+    await restoreBackupOf(campaign, 16);
+    await checkpoint(app, campaign); // number 1 again, now of 16 entries, with the real key
     const alone = await verify(app, campaign);
     expect(alone.problems).toEqual([]); // without memory, nothing is wrong
-    expect(alone.latest).toMatchObject({ sequence: 1, tree_size: 15 });
+    expect(alone.latest).toMatchObject({ sequence: 1, tree_size: 16 });
 
     const run = await cli(campaign, state);
     expect(run.out).toContain(
-      'PROBLEM: the log went back: its newest checkpoint is number 1 of 15 entries; number 1 of 20 entries was verified before',
+      'PROBLEM: the log went back: its newest checkpoint is number 1 of 16 entries; number 1 of 21 entries was verified before',
     );
     expect(run.out).toContain('REFUSED: rollback');
     expect(run.code).toBe(EXIT.rollback);
@@ -167,6 +168,9 @@ describe('a verifier with memory', () => {
         { $set: { commitment: (first!.commitment[0] === 'a' ? 'b' : 'a') + first!.commitment.slice(1) } },
       );
       await Checkpoint.deleteMany({ campaignId: String(campaign._id) });
+      // Every leaf's promise signed again too, with the new key (the rewriter's, on this database).
+      await Leaf.updateMany({ campaignId: String(campaign._id) }, { $unset: { promise: 1 } });
+      await backfillPromises(app.deps.db, leafDataOf);
       forget();
       await signCheckpoint(depsOf(rewriter), campaign, { force: true });
       expect((await verify(rewriter, campaign)).problems).toEqual([]); // without memory, nothing is wrong
@@ -183,12 +187,18 @@ describe('a verifier with memory', () => {
       );
       const accepted = await cli(campaign, state, ['--accept-key-change', '--key', newKey[0]!], rewriter);
       expect(accepted.out).toContain(
-        'PROBLEM: a different tree of 6 entries was verified before: the log forked',
+        'PROBLEM: a different tree of 7 entries was verified before: the log forked',
       );
       expect(accepted.code).toBe(EXIT.fork);
       expect(await readFile(state, 'utf8')).toBe(before);
     } finally {
       await rewriter.close();
+      // The two apps share the database, whose leaves the last one started signs: the first again.
+      useLeafSigner(app.deps.db, {
+        signer: createSigner(app.deps.config.transparency.keys),
+        publicBaseUrl: app.deps.config.http.publicBaseUrl,
+        clock: app.deps.clock,
+      });
     }
   });
 
@@ -198,19 +208,19 @@ describe('a verifier with memory', () => {
     await join_(10);
     await checkpoint(app, campaign);
     await join_(5);
-    await checkpoint(app, campaign); // number 1, 15 entries
+    await checkpoint(app, campaign); // number 1, 16 entries (the offset leaf and 15 joins)
     expect((await cli(campaign, state)).code).toBe(EXIT.ok);
     const before = await readFile(state, 'utf8');
 
-    // The database comes back from the backup of 10 entries; five other joins fill it to 15 again.
-    await restoreBackupOf(campaign, 10);
+    // The database comes back from the backup of 11 entries; five other joins fill it to 16 again.
+    await restoreBackupOf(campaign, 11);
     await join_(5);
-    await checkpoint(app, campaign); // number 1 again, 15 entries, another root
+    await checkpoint(app, campaign); // number 1 again, 16 entries, another root
     const fresh = await cli(campaign, stateFile());
     expect(fresh.code).toBe(EXIT.ok); // a reader who saw nothing before cannot tell
 
     const run = await cli(campaign, state);
-    expect(run.out).toContain('PROBLEM: a different tree of 15 entries was verified before: the log forked');
+    expect(run.out).toContain('PROBLEM: a different tree of 16 entries was verified before: the log forked');
     expect(run.out).toContain('REFUSED: fork');
     expect(run.code).toBe(EXIT.fork);
     expect(await readFile(state, 'utf8')).toBe(before);
@@ -223,15 +233,15 @@ describe('a verifier with memory', () => {
     await checkpoint(app, campaign);
     expect((await cli(campaign, state)).code).toBe(EXIT.ok);
 
-    // Back to 3 entries, then grown past the remembered 5 under a freshly signed history.
-    await restoreBackupOf(campaign, 3);
+    // Back to 4 entries, then grown past the remembered 6 under a freshly signed history.
+    await restoreBackupOf(campaign, 4);
     await join_(5);
-    await checkpoint(app, campaign); // number 0, 8 entries
+    await checkpoint(app, campaign); // number 0, 9 entries
     expect((await verify(app, campaign)).problems).toEqual([]);
 
     const run = await cli(campaign, state);
     expect(run.out).toContain(
-      'PROBLEM: the log of 8 entries does not extend the one of 5 verified before: the log forked',
+      'PROBLEM: the log of 9 entries does not extend the one of 6 verified before: the log forked',
     );
     expect(run.code).toBe(EXIT.fork);
   });
