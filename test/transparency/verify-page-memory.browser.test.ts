@@ -85,7 +85,7 @@ describe('the verify page’s memory', () => {
     await joins(4);
     await checkpoint(app, campaign);
     await joins(4);
-    await checkpoint(app, campaign); // 8 entries
+    await checkpoint(app, campaign); // 9 entries: the offset leaf and 8 joins
     const context = await browser.newContext();
     const url = `${app.url}/campaigns/${campaign.slug}/verify`;
     const first = await outcomeOf(context, url);
@@ -95,14 +95,14 @@ describe('the verify page’s memory', () => {
     );
     expect(stored.logs[`members.test/drive/${campaign.slug}`].checkpoint).toMatchObject({
       sequence: 1,
-      size: 8,
+      size: 9,
     });
 
-    // Back to 6 entries, re-signed with the real key.
+    // Back to 7 entries, re-signed with the real key.
     const { Leaf, Checkpoint } = transparencyModels(app.deps.db);
     const campaignId = String(campaign._id);
-    await Leaf.deleteMany({ campaignId, index: { $gte: 6 } });
-    await Checkpoint.deleteMany({ campaignId, treeSize: { $gt: 6 } });
+    await Leaf.deleteMany({ campaignId, index: { $gte: 7 } });
+    await Checkpoint.deleteMany({ campaignId, treeSize: { $gt: 7 } });
     forgetLoadedLogs(app.deps.db);
     forgetCheckpoints(app.deps.db);
     await logSize(app.deps.db, campaignId);
