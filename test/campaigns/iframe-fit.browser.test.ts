@@ -1,6 +1,7 @@
 import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { updateCampaign } from '../../src/campaigns/campaign-admin.js';
 import { embedOptions, embedSnippets } from '../../src/campaigns/embed-snippets.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
@@ -308,14 +309,17 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
     const page = await context.newPage();
     await page.goto(`${app.url}/campaigns/birthday/widget?refresh=1`);
     expect(await page.locator('.count').textContent()).toBe('612 of 1,000 new members · 61%');
-    await campaignModels(app.deps.db).Campaign.updateOne({ slug: 'birthday' }, { startingOffset: 650 });
+    // Through the campaign writer: the count moves only by a logged offset change (ADR 0003).
+    const setOffset = (startingOffset: number) =>
+      updateCampaign(app.deps.db, app.deps.clock, 'birthday', { startingOffset, offsetReason: 'test' });
+    await setOffset(650);
     try {
       await expect
         .poll(() => page.locator('.count').textContent(), { timeout: 10_000 })
         .toBe('650 of 1,000 new members · 65%');
       expect(await page.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('650');
     } finally {
-      await campaignModels(app.deps.db).Campaign.updateOne({ slug: 'birthday' }, { startingOffset: 612 });
+      await setOffset(612);
       await context.close();
     }
   }, 30_000);
