@@ -203,7 +203,14 @@ async function saveVersion(
           { $set: Object.fromEntries((claim.decision as typeof decision).map((d) => [d.path, d.value])) },
         );
     }
-    if (expected !== undefined) throw editConflict(await existing(db, slug));
+    // The winner may not have written yet: its decided change is the campaign as it is now.
+    if (expected !== undefined)
+      throw editConflict(
+        mergeSet(
+          before,
+          Object.fromEntries((claim.decision as typeof decision).map((d) => [d.path, d.value])),
+        ),
+      );
     await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
   }
   throw new AppError('edit_conflict', 'The campaign is being changed by others right now. Please try again.');
