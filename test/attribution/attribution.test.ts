@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStripeClient } from '../../src/infra/stripe.js';
-import { staffToken } from '../support/staff.js';
+import { STAFF_PASSWORD, staffToken } from '../support/staff.js';
 import { checkoutSession, invoice, postEvent, purchase, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
@@ -295,6 +295,32 @@ describe('checkouts from two articles and two placements', () => {
     expect(stored).not.toMatch(/::ffff|::1/);
     // The second-year payment is in the ledger, not in first-year money.
     expect(stored).not.toContain('in_second_year');
+  });
+
+  it('when finance opens the console page and its CSV, then they show the same figures', async () => {
+    await staffToken(app.url, app.deps.db, 'finance'); // makes the finance user
+    const form = { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' };
+    const signIn = await fetch(`${app.url}/console/sign-in`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({ email: 'finance@newsroom.example', password: STAFF_PASSWORD }),
+      redirect: 'manual',
+    });
+    const cookie = signIn.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .join('; ');
+    const query = 'campaign=spring&from=2026-11-27&to=2026-12-31';
+    const page = await fetch(`${app.url}/console/sources?${query}`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<strong>2</strong> members joined through checkout');
+    expect(html).toContain('€50.00');
+    expect(html).toMatch(/<td>widget<\/td><td class="num">3<\/td><td class="num">2<\/td>/);
+    const csv = await (
+      await fetch(`${app.url}/console/sources/attribution.csv?${query}`, { headers: { cookie } })
+    ).text();
+    expect(csv).toContain('article,news.example/2026/story-b,1,eur,1500');
   });
 
   it('when an editor asks for the report, then it is refused', async () => {
