@@ -49,7 +49,14 @@ export function beaconRoutes(deps: BeaconDeps): Router {
       record: randomUUID(),
     });
     // Read from any news site, never cached, nothing remembered about the reader.
-    res.set({ 'Cache-Control': 'no-store', 'Access-Control-Allow-Origin': '*' }).status(204).end();
+    res
+      .set({
+        'Cache-Control': 'no-store',
+        'Access-Control-Allow-Origin': '*',
+        'Cross-Origin-Resource-Policy': 'cross-origin',
+      })
+      .status(204)
+      .end();
   });
   return router;
 }

@@ -117,6 +117,12 @@ describe('the script widget on another origin', () => {
     expect(await bar.getAttribute('aria-valuenow')).toBe('613');
     await screenshot(page, 'widget-script-after-new-member');
 
+    // Each of the page's two widgets told the funnel it was seen, once (not at every refresh).
+    const views = () =>
+      app.deps.db
+        .collection('tally_marks')
+        .countDocuments({ _id: { $regex: '^funnel:birthday:.*:widget:view:' } as never });
+    await expect.poll(views).toBe(2);
     expect(errors).toEqual([]);
     await page.close();
   });
