@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { STAFF_PASSWORD, staffToken } from '../support/staff.js';
-import { checkoutSession, invoice, postEvent, purchase, stripeEvent } from '../support/stripe-events.js';
+import {
+  charge,
+  checkoutSession,
+  invoice,
+  postEvent,
+  purchase,
+  stripeEvent,
+} from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -158,6 +165,11 @@ describe('checkouts from two articles and two placements', () => {
         c.at,
       ),
     );
+    // C gets 5.00 of their 25.00 back: first-year money is net of it.
+    await postEvent(
+      app.url,
+      stripeEvent('charge.refunded', charge(c, { amountRefunded: 500, kind: 'one_time' }), c.at + 100),
+    );
     // Stripe delivers A's completion again: nothing is counted twice.
     await postEvent(
       app.url,
@@ -207,34 +219,34 @@ describe('checkouts from two articles and two placements', () => {
     });
     const entries = await app.deps.db
       .collection('ledger')
-      .find({ email: { $in: [readers.a.email, readers.c.email] } })
+      .find({ email: { $in: [readers.a.email, readers.c.email] }, kind: { $ne: 'refund' } })
       .toArray();
     expect(entries.length).toBe(4); // A's first, renewal and second-year payments; C's contribution
     for (const entry of entries) expect(entry.attribution?.page).toMatch(/story-a$/);
   });
 
-  it('when finance pulls the attribution report, then members and first-year money are right by article, placement, newsletter and referrer', async () => {
+  it('when finance pulls the attribution report, then members and first-year money (refunds off) are right by article, placement, newsletter and referrer', async () => {
     const res = await report();
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body.totals).toEqual({ members: 2, revenue: { eur: 500 + 500 + 1500 + 2500 } });
+    expect(body.totals).toEqual({ members: 2, revenue: { eur: 500 + 500 + 1500 + 2500 - 500 } });
     expect(body.byArticle).toEqual([
       { value: 'news.example/2026/story-a', members: 1, revenue: { eur: 1000 } },
       { value: 'news.example/2026/story-b', members: 1, revenue: { eur: 1500 } },
-      { value: '/2026/story-a', members: 0, revenue: { eur: 2500 } },
+      { value: '/2026/story-a', members: 0, revenue: { eur: 2000 } },
     ]);
     expect(body.byPlacement).toEqual([
-      { value: 'button', members: 1, revenue: { eur: 4000 } },
+      { value: 'button', members: 1, revenue: { eur: 3500 } },
       { value: 'widget', members: 1, revenue: { eur: 1000 } },
     ]);
     expect(body.byNewsletter).toEqual([
-      { value: '(none)', members: 1, revenue: { eur: 3500 } },
+      { value: '(none)', members: 1, revenue: { eur: 3000 } },
       { value: 'weekly', members: 1, revenue: { eur: 1500 } },
     ]);
     expect(body.byReferrer).toEqual([
       { value: '(none)', members: 1, revenue: { eur: 1500 } },
       { value: 't.co', members: 1, revenue: { eur: 1000 } },
-      { value: 'www.google.com', members: 0, revenue: { eur: 2500 } },
+      { value: 'www.google.com', members: 0, revenue: { eur: 2000 } },
     ]);
   });
 
@@ -263,9 +275,9 @@ describe('checkouts from two articles and two placements', () => {
       expect.arrayContaining([
         'dimension,value,members,currency,first_year_revenue',
         'article,news.example/2026/story-a,1,eur,1000',
-        'placement,button,1,eur,4000',
+        'placement,button,1,eur,3500',
         'newsletter,weekly,1,eur,1500',
-        'referrer,www.google.com,0,eur,2500',
+        'referrer,www.google.com,0,eur,2000',
       ]),
     );
   });
@@ -315,7 +327,7 @@ describe('checkouts from two articles and two placements', () => {
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('<strong>2</strong> members joined through checkout');
-    expect(html).toContain('€50.00');
+    expect(html).toContain('€45.00');
     expect(html).toMatch(/<td>widget<\/td><td class="num">3<\/td><td class="num">2<\/td>/);
     const csv = await (
       await fetch(`${app.url}/console/sources/attribution.csv?${query}`, { headers: { cookie } })
