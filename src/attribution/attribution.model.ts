@@ -19,7 +19,10 @@ export interface AttributionRow {
   at: Date;
 }
 
-/** The placements seen per campaign (slots `<campaign>#n`), so the funnel knows which tallies to read. */
+/**
+ * Placements seen per campaign (slots `<campaign>#n`: the list the limit of 20 is kept on) and per
+ * campaign and day (`<campaign>|<day>#n`: the tallies a report reads).
+ */
 export interface FunnelPlacement {
   _id: string;
   placement: string;

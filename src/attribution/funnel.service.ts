@@ -58,10 +58,32 @@ export interface FunnelStep {
   record: string;
 }
 
+/**
+ * The placements with anything counted on a day are listed under `<campaign>|<day>` too, so a
+ * report reads only their tallies (a 93-day report of a quiet campaign is 93 reads, not 93 × 21 × 4
+ * tally probes). Listed once per process, day and placement.
+ */
+const activeSeen = new WeakMap<Connection, Set<string>>();
+async function markActive(db: Connection, campaign: string, day: string, placement: string): Promise<void> {
+  const seen = activeSeen.get(db) ?? new Set<string>();
+  activeSeen.set(db, seen);
+  const key = `${campaign}|${day}`;
+  if (seen.has(`${key}|${placement}`)) return;
+  await appendSlot(
+    attributionModels(db).FunnelPlacement,
+    key,
+    { placement },
+    (s) => s.placement === placement,
+  );
+  seen.add(`${key}|${placement}`);
+}
+
 export async function countFunnelStep(db: Connection, timeZone: string, step: FunnelStep): Promise<void> {
   const campaign = step.campaign ?? NO_CAMPAIGN;
   const placement = await listed(db, campaign, step.placement ?? NO_PLACEMENT);
   const { day } = calendarKeys(step.at, timeZone);
+  // Listed before the mark: a crash between the two leaves a listed placement with nothing counted.
+  await markActive(db, campaign, day, placement);
   await tallyAdd(db, funnelTally(campaign, day, placement, step.stage), step.record, step.at);
 }
 
@@ -73,10 +95,9 @@ export interface FunnelRow extends FunnelCounts {
 
 /** Every day and placement with anything counted: a few `_id` probes per tally, no scan. */
 export async function readFunnel(db: Connection, campaign: string, days: string[]): Promise<FunnelRow[]> {
-  const placements = [...(await placementsOf(db, campaign)), OTHER_PLACEMENT];
   const rows: FunnelRow[] = [];
   for (const day of days)
-    for (const placement of placements) {
+    for (const placement of await placementsOf(db, `${campaign}|${day}`)) {
       const counts = { view: 0, click: 0, started: 0, paid: 0 };
       for (const stage of STAGES)
         counts[stage] = await tallyCount(db, funnelTally(campaign, day, placement, stage));

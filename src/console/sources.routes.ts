@@ -41,14 +41,14 @@ export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
   const section = 'sources';
   const staffOnly = consoleRole(...rolesFor(section));
 
-  /** The last 30 local days unless the form says otherwise. */
-  const queryOf = (req: Request) => {
+  /** The last 30 local days of the newest campaign unless the form says otherwise. */
+  const queryOf = (req: Request, newest?: string) => {
     const today = calendarKeys(deps.clock.now(), deps.timeZone).day;
     const start = new Date(`${today}T00:00:00Z`);
     start.setUTCDate(start.getUTCDate() - 29);
     const { campaign, from, to } = req.query as Record<string, string | undefined>;
     return parseInput(attributionQuery, {
-      campaign: campaign || undefined,
+      campaign: campaign || newest,
       from: from || start.toISOString().slice(0, 10),
       to: to || today,
     });
@@ -66,13 +66,13 @@ export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
     });
 
   router.get('/console/sources', consoleErrors(section), staffOnly, async (req, res) => {
-    const { format: _format, bom: _bom, ...query } = queryOf(req);
-    const report = await attributionReport(deps.db, query);
     const campaigns = await campaignModels(deps.db)
       .Campaign.find()
       .sort({ startsAt: -1 })
       .select({ slug: 1, title: 1, _id: 0 })
       .lean();
+    const { format: _format, bom: _bom, ...query } = queryOf(req, campaigns[0]?.slug);
+    const report = await attributionReport(deps.db, query);
     const table = (title: string, lines: AttributionLine[]) => ({
       title,
       lines: lines.map((line) => ({ ...line, revenueText: money(line.revenue) })),

@@ -95,13 +95,18 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
         request,
         idempotencyKey,
       );
-      await deps.events?.publish('checkout.started', {
-        reference: session.reference,
-        kind: request.kind,
-        campaign: request.campaign,
-        placement: session.attribution?.placement,
-        at: deps.clock.now(),
-      });
+      // The reader is on their way to pay: a funnel count that fails must not stop them.
+      await deps.events
+        ?.publish('checkout.started', {
+          reference: session.reference,
+          kind: request.kind,
+          campaign: request.campaign,
+          placement: session.attribution?.placement,
+          at: deps.clock.now(),
+        })
+        .catch((error: unknown) =>
+          deps.logger?.warn({ err: error }, 'funnel: a checkout start was not counted'),
+        );
       if (wantsPage(req)) return res.redirect(303, session.url);
       res.status(201).json({ sessionId: session.sessionId, url: session.url });
     },
