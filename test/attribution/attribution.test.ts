@@ -344,6 +344,48 @@ describe('checkouts from two articles and two placements', () => {
   });
 });
 
+describe('the hosted page', () => {
+  it('when a reader arrives from a button link, then the form carries the page, placement and tags on to Stripe, leaving out what would be refused', async () => {
+    const link = new URLSearchParams({
+      campaign: 'spring',
+      placement: 'sidebar',
+      page: 'https://news.example/2026/story-c?session=abc',
+      utm_source: 'weekly',
+      utm_medium: 'email',
+      utm_term: 'reader@example.com', // would be refused: left out, the reader can still pay
+    });
+    const html = await (await fetch(`${app.url}/membership?${link}`)).text();
+    expect(html).toContain('<input type="hidden" name="placement" value="sidebar">');
+    expect(html).not.toContain('name="utm_term"');
+    const hidden = Object.fromEntries(
+      [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [
+        m[1]!,
+        m[2]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&'),
+      ]),
+    );
+    const res = await fetch(`${app.url}/memberships/checkout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({
+        ...hidden,
+        kind: 'membership',
+        plan: 'supporter',
+        interval: 'month',
+        currency: 'eur',
+        email: 'hosted@example.com',
+      }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(sentMetadata()).toMatchObject({
+      campaign: 'spring',
+      attr_page: 'news.example/2026/story-c',
+      attr_placement: 'sidebar',
+      attr_newsletter: 'weekly',
+    });
+  });
+});
+
 describe('bad attribution', () => {
   const membership = {
     kind: 'membership',
