@@ -636,7 +636,9 @@ const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x))
  * `keys`: vkeys the reader gives (they must then sign the newest checkpoint and, if keys are pinned
  * already, be those). `acceptKeyChange`: re-pin to the keys given, or else to the published ones
  * that sign the newest checkpoint (the reader was told of a new key); the history must still extend
- * the remembered checkpoint.
+ * the remembered checkpoint. `witnesses` (cosignature/v1 vkeys) and `witnessesRequired` (k): at
+ * least k of them must have validly cosigned the newest checkpoint, or it is refused ('witnesses').
+ * The cosignatures found are answered as `cosignatures`.
  * Answers verifyDrive's result with `refusal` (null or one of REFUSALS), its problems added, and
  * `memory`: what to remember, set only when everything verified.
  */
