@@ -38,6 +38,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
   },
   tasks: (ctx) => {
     promiseLeaves(ctx);
+    const witnesses = ctx.config.transparency.witnesses.map(witnessOf); // a wrong vkey stops the start
     return [
       {
         name: 'drive-checkpoints',
@@ -54,7 +55,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
         // After the checkpoints in each round of the task loop, so a new one goes out at once.
         name: 'drive-witnesses',
         everyMs: MINUTE,
-        run: () => submitToWitnesses({ ...ctx, witnesses: ctx.config.transparency.witnesses.map(witnessOf) }),
+        run: () => submitToWitnesses({ ...ctx, witnesses }),
       },
     ];
   },

@@ -125,7 +125,9 @@ describe('the witness', () => {
     expect((await addCheckpoint(witness, bodyOf(12, [], forged))).status).toBe(403);
     // Beside a good one, too: a known key's signature that fails makes the note malformed.
     const badLine = forged.slice(forged.lastIndexOf('\n—') + 1);
-    expect((await addCheckpoint(witness, bodyOf(12, [], `${noteOf(honest, 12)}${badLine}`))).status).toBe(403);
+    expect((await addCheckpoint(witness, bodyOf(12, [], `${noteOf(honest, 12)}${badLine}`))).status).toBe(
+      403,
+    );
     const other = stranger.signNote(textOf(honest, 12, 'other.test/log'), 'other.test/log');
     expect((await addCheckpoint(witness, bodyOf(0, [], other))).status).toBe(404);
     expect((await addCheckpoint(witness, 'old 12\nnot a checkpoint')).status).toBe(400);

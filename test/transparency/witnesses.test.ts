@@ -181,6 +181,26 @@ describe('witnesses', () => {
   });
 });
 
+describe('configuring witnesses', () => {
+  it('when DRIVE_WITNESSES is not "<URL> <vkey>" pairs, then the service refuses the setting; a vkey whose key id is wrong stops it at start', () => {
+    expect(() => testConfig({ DRIVE_WITNESSES: witness.vkey })).toThrow(
+      /DRIVE_WITNESSES: "<witness URL> <witness vkey>" pairs/,
+    );
+    const pairs = testConfig({
+      DRIVE_WITNESSES: `http://a.test ${witness.vkey},https://b.test/w/ ${cosignerVkey('b.test/w')}`,
+    });
+    expect(pairs.transparency.witnesses).toEqual([
+      { url: 'http://a.test', vkey: witness.vkey },
+      { url: 'https://b.test/w', vkey: cosignerVkey('b.test/w') },
+    ]);
+    const wrongId = witness.vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+');
+    const config = testConfig({ DRIVE_WITNESSES: `http://a.test ${wrongId}` });
+    expect(() => campaignsCapability.tasks!({ ...app.deps, config })).toThrow(
+      /is not an Ed25519 cosignature\/v1 vkey/,
+    );
+  });
+});
+
 /** A cosignature/v1 vkey of a witness that never saw this log. */
 function cosignerVkey(name: string): string {
   const vkey = other.vkeys(name)[0]!;

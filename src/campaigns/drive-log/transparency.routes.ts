@@ -204,7 +204,7 @@ export function transparencyDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/campaigns/{slug}/transparency/checkpoint',
     tags: ['Drive transparency'],
-    summary: 'The latest checkpoint as a signed note (text/plain)',
+    summary: "The latest checkpoint as a signed note (text/plain), with the witnesses' cosignature lines",
     request: { params: slug },
     responses: {
       200: { description: 'Signed note', content: { 'text/plain': { schema: z.string() } } },

@@ -122,13 +122,17 @@ export async function submitToWitnesses(deps: WitnessDeps): Promise<number> {
     .select({ _id: 1, slug: 1 })
     .lean<Pick<Campaign, '_id' | 'slug'>[]>();
   let stored = 0;
+  // A witness that cannot be reached is not tried again this round: each try could wait a timeout.
+  const unreachable = new Set<Witness>();
   for (const campaign of campaigns) {
     const latest = (await checkpointsOf(deps.db, String(campaign._id))).at(-1);
     if (!latest) continue;
     for (const witness of deps.witnesses) {
+      if (unreachable.has(witness)) continue;
       try {
         if (await submitCheckpoint(deps, witness, latest)) stored++;
       } catch (error) {
+        if (error instanceof TypeError || (error as Error).name === 'TimeoutError') unreachable.add(witness);
         // Tried again next minute. A 422 means the witness holds a cosigned tree this log does not
         // extend: someone was shown another history, or the log went back (a restore).
         deps.logger.warn(
