@@ -38,7 +38,12 @@ function options() {
   for (let i = 0; i < args.length; i++) {
     const value = () => (i + 1 < args.length ? args[++i] : fail(`${args[i]} needs a value`));
     const flag = args[i];
-    if (flag === '--config') Object.assign(flags, { config: value() });
+    if (flag === '--help') {
+      console.log(
+        'usage: witness --name NAME --log VKEY [--log VKEY]… [--key FILE] [--state FILE] [--host H] [--port P] [--config FILE]',
+      );
+      process.exit(0);
+    } else if (flag === '--config') Object.assign(flags, { config: value() });
     else if (['--name', '--key', '--state', '--host', '--port'].includes(flag))
       flags[flag.slice(2)] = value();
     else if (flag === '--log') {

@@ -154,6 +154,31 @@ describe('the witness', () => {
     expect(state.logs[ORIGIN]).toMatchObject({ size: 20, root: honest.root(20).toString('base64') });
   });
 
+  it('when it is configured by a file and a log submits a checkpoint of size 0, then it cosigns only the empty tree', async () => {
+    const other = witnessFolder();
+    const empty = 'log.test/drive/empty';
+    writeFileSync(
+      path.join(other, 'witness.json'),
+      JSON.stringify({ name: 'w.test/file', logs: [{ origin: empty, vkeys: logKey.vkeys(empty) }] }),
+    );
+    const fromFile = await startWitness(other, [], ['--config', path.join(other, 'witness.json')]);
+    try {
+      const emptyText = `${empty}\n0\n${createHash('sha256').digest('base64')}\n`;
+      const wrongRoot = `${empty}\n0\n${honest.root(1).toString('base64')}\n`;
+      expect((await addCheckpoint(fromFile, bodyOf(0, [], logKey.signNote(wrongRoot, empty)))).status).toBe(
+        422,
+      );
+      expect((await addCheckpoint(fromFile, bodyOf(0, [], logKey.signNote(emptyText, empty)))).status).toBe(
+        200,
+      );
+      // It witnesses the file's log only.
+      expect((await addCheckpoint(fromFile, extend(honest, 0, 5))).status).toBe(404);
+    } finally {
+      await fromFile.stop();
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('when its state file is not a witness state, then it refuses to start rather than forget what it cosigned', async () => {
     const other = witnessFolder();
     try {
