@@ -158,12 +158,13 @@ describe('witnesses', () => {
     const tampered = async (p: string) => {
       const body = (await fetchJson(p)) as { checkpoints?: { note: string }[] };
       const newest = body.checkpoints?.at(-1);
-      // The cosignature's last base64 characters (its Ed25519 signature) changed.
+      // One bit of the cosignature's Ed25519 signature flipped (after key id and time).
       if (newest)
-        newest.note = newest.note.replace(
-          /(— witness\S+ \S+)(\S\S)==\n$/,
-          (_, line, two) => `${line}${two === 'AA' ? 'AB' : 'AA'}==\n`,
-        );
+        newest.note = newest.note.replace(/(— witness\S+ )(\S+)\n$/, (_, start: string, encoded: string) => {
+          const bytes = Buffer.from(encoded, 'base64');
+          bytes[40]! ^= 1;
+          return `${start}${bytes.toString('base64')}\n`;
+        });
       return body;
     };
     const result = await verifyDriveWithMemory({
