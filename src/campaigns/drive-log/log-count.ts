@@ -1,6 +1,7 @@
 import type { Connection, Types } from 'mongoose';
 import { checkpointsOf } from './checkpoint.service.js';
 import { ensureStartingOffset, logOffset, logSize, staffHash, totalBefore } from './log.service.js';
+import { countSince } from './log-tail.js';
 import { loadLog } from './tree-cache.js';
 
 // The count as the log states it: the sum of the offset leaves + additions − revocations, so what
@@ -34,7 +35,10 @@ export async function logCount(
   await ensureStartingOffset(db, campaign);
   const [checkpoints, size] = await Promise.all([checkpointsOf(db, campaignId), logSize(db, campaignId)]);
   const latest = checkpoints.at(-1);
-  const count = await totalBefore(db, campaignId, size);
+  // From the signed checkpoint and the leaves after it; a stored running total only before any.
+  const count =
+    (latest ? await countSince(db, campaignId, latest, size) : undefined) ??
+    (await totalBefore(db, campaignId, size));
   if (count === undefined) throw new Error(`drive log ${campaignId} has no leaf ${size - 1}`);
   return {
     count,
