@@ -26,6 +26,8 @@
 //     database without the key has none, so it is refused however it got signed into a checkpoint;
 //  6. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
+//  7. a member's promise (`checkPromise`, given with the receipt): by its `merge_by` a checkpoint
+//     holds the promised leaf hash at the promised index, or the log broke it (a dropped leaf).
 
 const encoder = new TextEncoder();
 
