@@ -1,12 +1,19 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointText, parseCheckpointText, parseNote } from '../../bin/drive-verify-core.mjs';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
-import { forgetCheckpoints, signCheckpoint } from '../../src/campaigns/drive-log/checkpoint.service.js';
+import { contributionTally } from '../../src/campaigns/campaign.service.js';
+import {
+  forgetCheckpoints,
+  noteTextHash,
+  signCheckpoint,
+} from '../../src/campaigns/drive-log/checkpoint.service.js';
 import {
   commitmentAlias,
   type LogLeaf,
@@ -15,6 +22,7 @@ import {
   transparencyModels,
 } from '../../src/campaigns/drive-log/log.model.js';
 import { logSize, receiptOf } from '../../src/campaigns/drive-log/log.service.js';
+import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
 import { connectDatabase } from '../../src/infra/db.js';
 import { fromRoot } from '../../src/infra/paths.js';
@@ -26,9 +34,9 @@ import { checkpoint, depsOf, memberJoins, newCampaign, verify } from './support.
 // with the verifier refusing it (the table is also in src/campaigns/drive-log/README.md):
 //
 // | # | Attack                                   | Replayed in                                   | Refusal                         |
-// | 1 | an editor or writer moves the offset     | count-attacks.test.ts, "attack 1"             | offset is not the offset leaves' |
-// | 2 | leaves inserted into drive_log_leaves    | count-attacks.test.ts, "attack 2"             | leaf has no signed promise       |
-// | 3 | tally marks inserted / a leaf's total    | count-attacks.test.ts, "attack 3"; here       | the count shown stays the log's  |
+// | 1 | an editor or writer moves the offset     | here; count-attacks.test.ts, "attack 1"       | offset is not the offset leaves' |
+// | 2 | leaves inserted into drive_log_leaves    | here; count-attacks.test.ts, "attack 2"       | leaf has no signed promise       |
+// | 3 | tally marks inserted / a leaf's total    | here; count-attacks.test.ts, "attack 3"       | the count shown stays the log's  |
 // | 4 | rollback re-signed with the operator key | pinned-verifier.test.ts                       | exit 3 rollback                  |
 // | 5 | history rewritten under a new key        | pinned-verifier.test.ts                       | exit 5 key change, then 4 fork   |
 // | 5b| split view between two processes         | here                                          | exit 3 rollback / exit 4 fork    |
@@ -48,7 +56,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const EXIT = { ok: 0, rollback: 3, fork: 4, brokenPromise: 6 };
+const EXIT = { ok: 0, problems: 1, rollback: 3, fork: 4, brokenPromise: 6 };
 const file = (name: string) => join(dir, `${name}-${++files}`);
 
 /** The real CLI, as a reader runs it, with a state file, against `target`. */
@@ -113,6 +121,86 @@ async function dropLeaf(campaign: Campaign, index: number): Promise<void> {
   });
   forgetLoadedLogs(app.deps.db);
 }
+
+describe('attacks 1 to 3, seen by the verifier with memory', () => {
+  /** A drive with a starting offset of 20 and two joins, checkpointed and verified once (remembered). */
+  async function driveAt22() {
+    const campaign = await newCampaign(app, { startingOffset: 20 });
+    await joins(2);
+    await checkpoint(app, campaign);
+    const state = file('state.json');
+    const first = await cli(campaign, state);
+    expect(first.out).toContain('count:         22');
+    expect(first.code).toBe(EXIT.ok);
+    return { campaign, state };
+  }
+
+  it('attack 1: when a checkpoint re-signed with the real key claims an offset of 40, count and sum agreeing, then the verifier refuses it', async () => {
+    const { campaign, state } = await driveAt22();
+    await joins(1);
+    const newest = (await checkpoint(app, campaign))!;
+    const fields = { ...parseCheckpointText(parseNote(newest.note)!.text)! };
+    fields.offset_claimed = 40;
+    fields.count = 43;
+    const note = createSigner(app.deps.config.transparency.keys).signNote(
+      checkpointText(fields),
+      fields.origin,
+    );
+    await transparencyModels(app.deps.db).Checkpoint.updateOne(
+      { _id: newest._id },
+      { $set: { note, hash: noteTextHash(note), count: 43, offset: 40 } },
+    );
+    forgetCheckpoints(app.deps.db);
+    const run = await cli(campaign, state);
+    expect(run.out).toContain(
+      `PROBLEM: checkpoint ${newest.sequence}: the offset (40) is not what the offset leaves state (20)`,
+    );
+    expect(run.out).toContain('NOT verified');
+    expect(run.code).toBe(EXIT.problems);
+  });
+
+  it('attack 2: when two addition leaves are inserted into the database and the service signs over them, then the verifier refuses both', async () => {
+    const { campaign, state } = await driveAt22();
+    const id = String(campaign._id);
+    const size = await logSize(app.deps.db, id);
+    await app.deps.db.collection('drive_log_leaves').insertMany(
+      [0, 1].map((n) => ({
+        _id: leafId(id, size + n),
+        campaignId: id,
+        index: size + n,
+        kind: 'add',
+        record: `${id}|add|forged-${n}`,
+        recordId: `forged-${n}`,
+        salt: randomBytes(32).toString('hex'),
+        commitment: randomBytes(32).toString('hex'),
+        at: clock.now(),
+      })) as never[],
+    );
+    clock.advance(10 * 60_000);
+    expect(await checkpoint(app, campaign)).toMatchObject({ count: 24 }); // the service does not notice
+    const run = await cli(campaign, state);
+    expect(run.out).toContain(`PROBLEM: leaf ${size} has no signed promise`);
+    expect(run.out).toContain(`PROBLEM: leaf ${size + 1} has no signed promise`);
+    expect(run.code).toBe(EXIT.problems);
+  });
+
+  it('attack 3: when 25 marks are inserted into tally_marks, then /progress and the verifier both still say 22', async () => {
+    const { campaign, state } = await driveAt22();
+    const tally = contributionTally(campaign._id);
+    await app.deps.db.collection('tally_marks').insertMany(
+      Array.from({ length: 25 }, (_, i) => ({
+        _id: `${tally}:${3 + i}`,
+        record: `${tally}|forged-${i}`,
+        at: clock.now(),
+      })) as never[],
+    );
+    const progress = await (await fetch(`${app.url}/campaigns/${campaign.slug}/progress`)).json();
+    expect(progress).toMatchObject({ count: 22, pending: 0, checkpoint: { count: 22 } });
+    const run = await cli(campaign, state);
+    expect(run.out).toContain('count:         22');
+    expect(run.code).toBe(EXIT.ok);
+  });
+});
 
 describe('attack 5b: a split view between two processes', () => {
   it('when after a restore a long-running process serves checkpoint 1 of 20 entries and a fresh one checkpoint 1 of 15, then a reader who saw the first refuses the second, while a new reader cannot tell', async () => {
