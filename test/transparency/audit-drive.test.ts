@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { exportSalts, type SaltsExport } from '../../src/campaigns/drive-log/sal
 import { fromRoot } from '../../src/infra/paths.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.js';
+import { spawnScript } from '../support/server-process.js';
 import {
   charge,
   checkoutSession,
@@ -21,7 +22,14 @@ import {
   T0,
   type TestEvent,
 } from '../support/stripe-events.js';
-import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
+import {
+  databaseUri,
+  manualClock,
+  startTestApp,
+  TEST_ENV,
+  type TestApp,
+  testConfig,
+} from '../support/test-app.js';
 import { checkpoint, memberJoins } from './support.js';
 
 // The auditor's check (bin/audit-drive.mjs): with the salts the newsroom exports privately and a
@@ -141,7 +149,19 @@ describe('the auditor’s check', () => {
     const { campaign, buyers, salts } = await auditedDrive();
     expect(salts.entries).toHaveLength(4);
     expect(salts.entries.map((e) => e.payment)).toEqual(buyers.map((b) => `ch_${b.paymentIntent}`));
-    const run = await audit(campaign, await saltsFile(salts));
+    // As staff export them: `npm run drive:salts`, its own process, a file only its owner reads.
+    const path = join(dir, `exported-${++made}.json`);
+    const env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', MONGODB_URI: databaseUri(app.deps.db.name) };
+    const exported = spawnScript('src/cli/drive-salts.ts', env, [campaign.slug, '--out', path]);
+    expect(await exported.exited).toBe(0);
+    expect(exported.output()).toContain(`4 additions written to ${path}`);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const file = JSON.parse(await readFile(path, 'utf8'));
+    expect({ ...file, exportedAt: undefined }).toEqual({ ...salts, exportedAt: undefined });
+    const again = spawnScript('src/cli/drive-salts.ts', env, [campaign.slug, '--out', path]);
+    expect(await again.exited).toBe(1); // never over an existing file
+
+    const run = await audit(campaign, path);
     expect(run.out).toContain(
       'additions:     4: 3 real and unrefunded, 1 revoked in the log, 0 with findings',
     );
