@@ -87,3 +87,9 @@ export function verifyDrive(options: {
   now?: Date;
   onProgress?: (step: string) => void;
 }): Promise<DriveVerification>;
+export type PromiseResult = 'kept' | 'pending' | 'broken' | 'invalid' | 'unchecked';
+export function checkPromise(
+  result: DriveVerification,
+  promiseNote: string,
+  options: { keys: string[]; receipt?: string; now?: Date },
+): Promise<{ status: PromiseResult; problem?: string; index?: number; mergeBy?: string }>;
