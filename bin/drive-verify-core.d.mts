@@ -103,7 +103,7 @@ export function checkCosignatures(
   note: { text: string; signatures: NoteSignature[] } | null,
   witnessVkeys: string[],
 ): Promise<{ cosigned: Cosigned[]; problems: string[] }>;
-export type Refusal = 'key_change' | 'fork' | 'rollback' | 'witnesses';
+export type Refusal = 'key_change' | 'fork' | 'rollback' | 'broken_promise' | 'witnesses';
 export function verifyDriveWithMemory(
   options: Parameters<typeof verifyDrive>[0] & {
     memory?: unknown;
@@ -115,3 +115,9 @@ export function verifyDriveWithMemory(
     witnessesRequired?: number;
   },
 ): Promise<DriveVerification & { refusal: Refusal | null; memory?: unknown; cosignatures?: Cosigned[] }>;
+export type PromiseResult = 'kept' | 'pending' | 'broken' | 'invalid' | 'unchecked';
+export function checkPromise(
+  result: DriveVerification,
+  promiseNote: string,
+  options: { keys: string[]; receipt?: string; now?: Date },
+): Promise<{ status: PromiseResult; problem?: string; index?: number; mergeBy?: string }>;

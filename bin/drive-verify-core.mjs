@@ -26,6 +26,8 @@
 //     database without the key has none, so it is refused however it got signed into a checkpoint;
 //  6. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
+//  7. a member's promise (`checkPromise`, given with the receipt): by its `merge_by` a checkpoint
+//     holds the promised leaf hash at the promised index, or the log broke it (a dropped leaf).
 
 const encoder = new TextEncoder();
 
@@ -600,8 +602,11 @@ async function finish(result, receipt, context) {
 // (rollback), two different trees for one history (fork, split view) and checkpoints signed by a key
 // they never pinned. The threat model: src/campaigns/drive-log/README.md.
 
-/** Why a verifier with memory refuses a log, from the most to the least fundamental. */
-export const REFUSALS = ['key_change', 'fork', 'rollback', 'witnesses'];
+/**
+ * Why a verifier with memory refuses a log, from the most to the least fundamental. `broken_promise`:
+ * a member's signed promise (a leaf at an index, by `merge_by`) that the log did not keep.
+ */
+export const REFUSALS = ['key_change', 'fork', 'rollback', 'broken_promise', 'witnesses'];
 
 /** The vkeys among `vkeys` (strings) that carry a good signature on `note` (parsed). */
 async function keysSigning(note, vkeys) {
@@ -648,6 +653,7 @@ export async function verifyDriveWithMemory({
   acceptKeyChange = false,
   witnesses = [],
   witnessesRequired = 0,
+  promise,
   ...options
 }) {
   // What verifyDrive is shown is what is judged here: the service cannot answer one thing to the
@@ -742,7 +748,24 @@ export async function verifyDriveWithMemory({
       refuse('fork', `checkpoint ${last.sequence} is not the one verified before: the history was rewritten`);
   }
 
-  // 3. Witnesses: k of the n given must have cosigned the newest checkpoint (c2sp.org/tlog-witness),
+  // 3. The member's promise, judged with the keys pinned (or, on first use, published).
+  if (promise !== undefined && promise !== null && promise !== '') {
+    const judged = await checkPromise(result, promise, {
+      keys: pins ?? published,
+      receipt: options.receipt,
+      now: options.now ?? new Date(),
+    });
+    result.promise = judged.status;
+    result.promiseIndex = judged.index;
+    result.promiseMergeBy = judged.mergeBy;
+    if (judged.status === 'broken') refuse('broken_promise', judged.problem);
+    else if (judged.problem) {
+      result.problems.push(judged.problem);
+      result.ok = false;
+    }
+  }
+
+  // 4. Witnesses: k of the n given must have cosigned the newest checkpoint (c2sp.org/tlog-witness),
   //    so this reader sees the tree that others, checking the same witnesses, see too.
   if (witnessesRequired > 0) {
     const { cosigned, problems } = await checkCosignatures(note, witnesses);
@@ -838,4 +861,65 @@ export async function checkCosignatures(note, witnessVkeys) {
     }
   }
   return { cosigned, problems };
+}
+
+/**
+ * A member's signed promise (a C2SP signed note, src/campaigns/drive-log/promises.ts) judged against
+ * a verified log: by `merge_by` a checkpoint must hold the promised leaf hash at the promised index.
+ * `result` is what verifyDrive answered (its `checkpoints`, `latest` and `leaves`), `keys` the vkeys
+ * (strings) the promise must be signed by, `receipt` (optional) the receipt it must be the leaf of.
+ * Answers { status, problem?, index?, mergeBy? }: 'kept' (in a checkpoint, in time), 'pending' (not
+ * yet in one, merge_by still ahead), 'broken' (another leaf holds its place, it came late, or
+ * merge_by passed with no checkpoint holding it: the leaf was dropped), 'invalid' (not a promise of
+ * this log, or not for this receipt) or 'unchecked' (the log itself did not verify).
+ */
+export async function checkPromise(result, promiseNote, { keys, receipt, now = new Date() }) {
+  const note = parseNote(String(promiseNote).replace(/\r\n/g, '\n'));
+  const promised = note && parsePromiseText(note.text);
+  if (!promised) return { status: 'invalid', problem: 'the promise given is not a signed leaf promise' };
+  const { index, merge_by: mergeBy } = promised;
+  const latest = result.latest;
+  if (!latest) return { status: 'unchecked', index, mergeBy };
+  if (promised.origin !== latest.origin || promised.campaign !== latest.campaign)
+    return {
+      status: 'invalid',
+      index,
+      mergeBy,
+      problem: `the promise is for another log (${promised.origin})`,
+    };
+  if ((await keysSigning(note, keys)).length === 0)
+    return { status: 'invalid', index, mergeBy, problem: 'the promise is not signed by a key of this log' };
+  const parsed = receipt ? parseReceipt(receipt) : null;
+  if (parsed) {
+    const commitment = await commitmentOf(promised.campaign, 'add', parsed.recordId, parsed.salt);
+    if (toHex(await leafHash(`add ${commitment}`)) !== promised.leaf)
+      return { status: 'invalid', index, mergeBy, problem: 'the promise is not the one of this receipt' };
+  }
+  const merged = result.checkpoints.find((c) => c.tree_size > index);
+  if (!merged) {
+    if (now.toISOString() <= mergeBy) return { status: 'pending', index, mergeBy };
+    return {
+      status: 'broken',
+      index,
+      mergeBy,
+      problem: `the log promised leaf ${index} (${promised.leaf.slice(0, 12)}…) by ${mergeBy}, and no checkpoint holds it: the promised leaf was dropped`,
+    };
+  }
+  const leaf = result.leaves?.[index];
+  if (!leaf) return { status: 'unchecked', index, mergeBy };
+  if (toHex(await leafHash(leafDataOf(leaf))) !== promised.leaf)
+    return {
+      status: 'broken',
+      index,
+      mergeBy,
+      problem: `the log promised leaf ${index} (${promised.leaf.slice(0, 12)}…) by ${mergeBy}, and checkpoint ${merged.sequence} holds another leaf there: the promised leaf was dropped`,
+    };
+  if (merged.time > mergeBy)
+    return {
+      status: 'broken',
+      index,
+      mergeBy,
+      problem: `the log promised leaf ${index} by ${mergeBy}; the first checkpoint holding it was signed at ${merged.time}`,
+    };
+  return { status: 'kept', index, mergeBy };
 }

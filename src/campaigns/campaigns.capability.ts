@@ -48,6 +48,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
             ...ctx,
             signer: createSigner(ctx.config.transparency.keys),
             checkpointMs: ctx.config.transparency.checkpointMs,
+            afterEndMs: ctx.config.transparency.afterEndMs,
             publicBaseUrl: ctx.config.http.publicBaseUrl,
           }),
       },

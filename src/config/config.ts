@@ -115,6 +115,7 @@ function toConfig(env: Environment) {
         const [url = '', vkey = ''] = pair.split(' ');
         return { url: url.replace(/\/$/, ''), vkey };
       }),
+      afterEndMs: env.DRIVE_CHECKPOINT_AFTER_END_DAYS * 86_400_000,
     },
     sponsorship: { autoApproveDomains: env.SPONSORSHIP_AUTO_APPROVE_DOMAINS?.split(',') ?? [] },
     /** Answers that must not tell, by their time, what their body does not (src/http/fixed-time.ts). */

@@ -142,6 +142,12 @@ export const configSchema = z
         'A growing drive log gets a new signed checkpoint at most this often (minutes); a running campaign ' +
         'gets one at least hourly, and one within a minute of reaching a milestone.',
     }),
+    DRIVE_CHECKPOINT_AFTER_END_DAYS: setting(positiveInt.max(3_660).default(180), {
+      group: 'transparency',
+      description:
+        'An ended campaign whose drive log grows (a late refund or dispute revokes a member) still gets ' +
+        'signed checkpoints for this many days after its end: as long as Stripe lets payments be taken back.',
+    }),
 
     SPONSORSHIP_AUTO_APPROVE_DOMAINS: setting(
       z
