@@ -12,6 +12,7 @@ export const CONSOLE_SECTIONS: { id: string; label: string; href: string; roles:
   { id: 'campaigns', label: 'Campaigns', href: '/console/campaigns', roles: ['admin', 'editor'] },
   { id: 'members', label: 'Members', href: '/console/members', roles: ['admin', 'finance'] },
   { id: 'reports', label: 'Finance reports', href: '/dashboard', roles: ['admin', 'finance'] },
+  { id: 'webhooks', label: 'Webhooks', href: '/console/webhooks', roles: ['admin'] },
 ];
 
 export const rolesFor = (section: string) => CONSOLE_SECTIONS.find((s) => s.id === section)!.roles;
