@@ -106,8 +106,8 @@ describe('webhook endpoints in the console', () => {
     expect(listHtml).toContain('member.joined, member.canceled');
     expect(listHtml).not.toContain('whsec_');
     const pageHtml = await (await get(`/console/webhooks/${id}`)).text();
-    expect(pageHtml).toContain('CRM');
     expect(pageHtml).not.toContain('whsec_');
+    expect(pageHtml).toContain('CRM');
 
     // The secret shown is the one that signs.
     receiver.secrets = [secret];
