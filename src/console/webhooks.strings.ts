@@ -54,6 +54,7 @@ export const WEBHOOK_STRINGS = {
   webhookId: 'webhook-id',
   attempts: 'Attempts',
   redeliver: 'Redeliver',
+  actions: 'Actions',
   noAnswer: 'no answer',
   attempt: (n: number, at: string, answer: string, ms: number) => `#${n} ${at}: ${answer}, ${ms} ms`,
   deliveryStatus: {
