@@ -34,7 +34,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
   },
   listen: (ctx) => {
     promiseLeaves(ctx);
-    subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger });
+    subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger, events: ctx.events });
   },
   tasks: (ctx) => {
     promiseLeaves(ctx);

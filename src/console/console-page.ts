@@ -13,6 +13,7 @@ export const CONSOLE_SECTIONS: { id: string; label: string; href: string; roles:
   { id: 'members', label: 'Members', href: '/console/members', roles: ['admin', 'finance'] },
   { id: 'sources', label: 'Where members come from', href: '/console/sources', roles: ['admin', 'finance'] },
   { id: 'reports', label: 'Finance reports', href: '/dashboard', roles: ['admin', 'finance'] },
+  { id: 'webhooks', label: 'Webhooks', href: '/console/webhooks', roles: ['admin'] },
 ];
 
 export const rolesFor = (section: string) => CONSOLE_SECTIONS.find((s) => s.id === section)!.roles;

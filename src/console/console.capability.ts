@@ -9,6 +9,7 @@ import { memberConsoleRoutes } from './members.routes.js';
 import { driveOverviewRoutes } from './overview.routes.js';
 import { consoleSignInRoutes } from './sign-in.routes.js';
 import { sourcesConsoleRoutes } from './sources.routes.js';
+import { webhookConsoleRoutes } from './webhooks.routes.js';
 
 /** Links to a member's Stripe records open the live or the test dashboard, as the key is. */
 function stripeDashboardUrl(secretKey: string | undefined): string {
@@ -36,6 +37,7 @@ export const consoleCapability: Capability<ProcessContext & { progressCache: Pro
     router.use(
       memberConsoleRoutes({ db, clock, stripeDashboard: stripeDashboardUrl(config.stripe.secretKey) }),
     );
+    router.use(webhookConsoleRoutes({ db, clock, allowPrivateTargets: config.webhooks.allowPrivateTargets }));
     router.use(sourcesConsoleRoutes({ db, clock, timeZone: config.timeZone }));
     return router;
   },

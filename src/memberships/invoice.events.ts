@@ -120,6 +120,18 @@ export async function recordInvoicePaid(
   if (money.viaStripe > 0)
     for (const invoicePayment of invoice.payments?.data ?? [])
       await linkPayment(deps.db, invoice.id!, paymentIdsOf(invoicePayment));
+  // A renewal with money (not the first invoice, not a $0 one): told once per invoice id, since
+  // the key of the webhook it becomes is the invoice (Stripe may send invoice.paid twice).
+  if (invoice.billing_reason === 'subscription_cycle' && money.viaStripe + money.outOfBand > 0)
+    await deps.events.publish('member.renewed', {
+      memberId: String(member._id),
+      invoiceId: invoice.id!,
+      subscriptionId: subscription.id,
+      amount: invoice.amount_paid,
+      currency: invoice.currency,
+      renewedAt: paidAt,
+      periodEnd: entry.periodEnd,
+    });
   // The member's period end follows the subscription's own events (customer.subscription.updated
   // comes with every renewal): one writer per member field, because on FerretDB two concurrent
   // updates of one document can undo each other.

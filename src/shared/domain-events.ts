@@ -104,6 +104,60 @@ export interface GiftRedeemed {
   redeemedAt: Date;
 }
 
+/** A member's subscription renewed with money: a paid `subscription_cycle` invoice. */
+export interface MemberRenewed {
+  memberId: string;
+  /** Stripe's invoice id: one renewal per invoice, however often Stripe sends it. */
+  invoiceId: string;
+  subscriptionId: string;
+  amount: number;
+  currency: string;
+  renewedAt: Date;
+  /** The end of the period the invoice pays for, when the invoice lists it. */
+  periodEnd?: Date;
+}
+
+/** A reader confirmed a newsletter list (double opt-in), one event per list. */
+export interface NewsletterConfirmed {
+  /** Names the confirmation (a hash of its token): the same when a click is retried. */
+  confirmation: string;
+  list: string;
+  /** The consent record written for it (no address: the record holds it). */
+  consentId: string;
+  confirmedAt: Date;
+}
+
+/** A reader left a newsletter list, one event per list. */
+export interface NewsletterUnsubscribed {
+  /** Names the subscription that ended (a hash of it and when it began): the same on a double click. */
+  subscription: string;
+  list: string;
+  consentId: string;
+  unsubscribedAt: Date;
+}
+
+/** A campaign's count reached a milestone (the highest reached, announced once). */
+export interface CampaignMilestone {
+  campaignId: string;
+  slug: string;
+  title: string;
+  percent: number;
+  count: number;
+  goal: number;
+  reachedAt: Date;
+}
+
+/** A sponsored membership was granted from a campaign's pool (a year's gift to a reader). */
+export interface SponsorshipGranted {
+  requestId: string;
+  campaign?: string;
+  durationMonths: number;
+  /** What the pool paid for it, in minor units of `currency`. */
+  amount: number;
+  currency: string;
+  grantedAt: Date;
+}
+
 export interface AddressSuppressed {
   email: string;
   reason: string;
@@ -118,6 +172,11 @@ export interface DomainEventMap {
   'member.payment_failed': MemberPaymentFailed;
   'gift.purchased': GiftPurchased;
   'gift.redeemed': GiftRedeemed;
+  'member.renewed': MemberRenewed;
+  'newsletter.confirmed': NewsletterConfirmed;
+  'newsletter.unsubscribed': NewsletterUnsubscribed;
+  'campaign.milestone': CampaignMilestone;
+  'sponsorship.granted': SponsorshipGranted;
   'checkout.started': CheckoutStarted;
   'checkout.paid': CheckoutPaid;
 }

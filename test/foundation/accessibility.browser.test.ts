@@ -140,6 +140,8 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         ['console-members', '/console/members?q=a11y.reader%40example.com'],
         ['console-sources', '/console/sources'],
         ['console-member', `/console/members/${memberId}`],
+        ['console-webhooks', '/console/webhooks'],
+        ['console-webhook-new', '/console/webhooks/new'],
       ];
       for (const [name, path, ready] of pages) {
         await admin.goto(`${app.url}${path}`);
