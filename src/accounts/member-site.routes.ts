@@ -53,16 +53,16 @@ export function memberSiteRoutes(deps: MemberSiteRoutesDeps): Router {
   router.get('/member/status', async (req: Request, res: Response) => {
     // Differs by origin and by reader: no cache may keep it or give it to another.
     res.set({ 'Cache-Control': 'no-store', Vary: 'Origin, Cookie' });
-    const origin = req.headers.origin;
-    if (!origin || !origins.has(origin)) throw new AppError('origin_not_allowed');
+    // Our own iframe embed asks same-origin (no Origin header), after checking its hosts itself.
+    const own = !req.headers.origin && req.headers['sec-fetch-site'] === 'same-origin';
+    const origin = own ? deps.publicBaseUrl : req.headers.origin;
+    if (!origin || (!own && !origins.has(origin))) throw new AppError('origin_not_allowed');
     const cookie = parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE];
     const answer = await memberAnswerOf(deps.db, await readMemberSession(deps, cookie));
     const { token, expiresAt } = await signer.sign(answer, origin, deps.clock.now());
-    res.set({
-      'Access-Control-Allow-Origin': origin,
-      'Access-Control-Allow-Credentials': 'true',
-      'Cross-Origin-Resource-Policy': 'same-site',
-    });
+    if (!own) {
+      res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' });
+    }
     res.json({ ...answer, token, expiresAt: expiresAt.toISOString() });
   });
 

@@ -85,7 +85,10 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
     .replace('/*@MEMBER_ORIGINS@*/ []', JSON.stringify(deps.memberSiteOrigins));
   const iframeResizeScript = readFileSync(fromRoot('templates/embed/iframe-resize.js'), 'utf8');
   const frameHeightScript = readFileSync(fromRoot('templates/embed/frame-height.js'), 'utf8');
-  const framePageScript = readFileSync(fromRoot('templates/embed/frame-page.js'), 'utf8');
+  const framePageScript = readFileSync(fromRoot('templates/embed/frame-page.js'), 'utf8').replace(
+    '/*@MEMBER_ORIGINS@*/ []',
+    JSON.stringify(deps.memberSiteOrigins),
+  );
 
   // Any origin may also read these (publicRead, src/http/cors.ts).
   const embeddable = (res: Response) =>
@@ -216,6 +219,7 @@ function iframeView(progress: Progress, options: EmbedOptions) {
         ? translate(locale, 'embed.supporters', { count: progress.supporters })
         : undefined,
     join: translate(locale, 'embed.join'),
+    thanks: translate(locale, 'embed.thanksMember'),
     gift: translate(locale, 'embed.gift'),
     joinUrl: `/membership${campaign}`,
     giftUrl: `/gifts${campaign}`,

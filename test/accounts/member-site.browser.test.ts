@@ -42,6 +42,9 @@ beforeAll(async () => {
   const pages = (url: () => string) => ({
     '/article': () => article(url(), 'en'),
     '/stattia': () => article(url(), 'uk'),
+    '/framed': () => `<!doctype html><html lang="en"><head><title>Framed</title></head><body>
+      <iframe src="${url()}/campaigns/birthday/widget" title="Membership goal" width="100%" height="300" style="border:0"></iframe>
+      <script src="${url()}/embed/iframe-resize.js" async></script></body></html>`,
   });
   let membersUrl = '';
   site = await startLazyHostSite(pages(() => membersUrl));
@@ -167,6 +170,23 @@ async function visit(context: BrowserContext, url: string, shot?: string): Promi
   return seen;
 }
 
+/** What the reader sees in the iframe embed on the host page. */
+async function visitFrame(context: BrowserContext, url: string) {
+  const page = await context.newPage();
+  await page.goto(url);
+  const frame = page.frameLocator('iframe');
+  await frame.locator('.count').waitFor();
+  // The frame asks after it loaded: give its answer time to arrive before reading.
+  await page.waitForLoadState('networkidle');
+  const thanks = frame.locator('.thanks');
+  const seen = {
+    thanks: (await thanks.isVisible()) ? await thanks.textContent() : null,
+    join: await frame.locator('a.join').isVisible(),
+  };
+  await page.close();
+  return seen;
+}
+
 describe("the newsroom's site knows its members, in Chromium", () => {
   for (const width of [375, 1280]) {
     it(`when a member signed in on the account pages opens an article on the configured site, then the widget and the button thank them (${width} px)`, async () => {
@@ -192,6 +212,10 @@ describe("the newsroom's site knows its members, in Chromium", () => {
       const uk = await visit(context, `${site.url}/stattia`);
       expect(uk).toMatchObject({ thanks: 'Дякуємо, що ви член нашої спільноти', join: false });
       expect(uk.button).toBe('Дякуємо, що ви член нашої спільноти');
+      expect(await visitFrame(context, `${site.url}/framed`)).toEqual({
+        thanks: 'Thank you for being a member',
+        join: false,
+      });
       await context.close();
     });
   }
@@ -205,6 +229,7 @@ describe("the newsroom's site knows its members, in Chromium", () => {
       button: 'Become a member',
       answer: { member: false, plan: null },
     });
+    expect(await visitFrame(context, `${site.url}/framed`)).toEqual({ thanks: null, join: true });
     await context.close();
   });
 
@@ -243,6 +268,12 @@ describe("the newsroom's site knows its members, in Chromium", () => {
         probe: 'refused',
         // Only the probe asked; the embeds did not even ask from here.
         asked: 1,
+      });
+      const framed = url.replace('/article', '/framed');
+      expect({ framed, ...(await visitFrame(context, framed)) }).toEqual({
+        framed,
+        thanks: null,
+        join: true,
       });
     }
     // The same browser is still a member on the configured site.

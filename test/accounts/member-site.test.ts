@@ -195,6 +195,22 @@ describe('an origin that is not configured', () => {
   });
 });
 
+describe('our own iframe embed', () => {
+  it('when the framed page asks same-origin (no Origin), then it gets the answer without CORS headers; a same-site page does not', async () => {
+    const cookie = await signIn();
+    const own = await fetch(`${app.url}/member/status`, {
+      headers: { cookie, 'sec-fetch-site': 'same-origin' },
+    });
+    expect(own.status).toBe(200);
+    expect(corsOf(own)).toEqual([]);
+    expect(await own.json()).toMatchObject({ member: true, plan: 'supporter' });
+    const sameSite = await fetch(`${app.url}/member/status`, {
+      headers: { cookie, 'sec-fetch-site': 'same-site' },
+    });
+    expect(sameSite.status).toBe(403);
+  });
+});
+
 describe('the keys', () => {
   it('when anyone fetches the JWKS, then it lists the public key only, readable from any origin', async () => {
     const res = await fetch(`${app.url}/.well-known/jwks.json`, { headers: { origin: OTHER_SITE } });
