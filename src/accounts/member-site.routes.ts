@@ -10,7 +10,7 @@ import { readMemberSession, SESSION_COOKIE, type SessionDeps } from './member-se
 import { createMemberSiteSigner, type MemberSiteSettings, memberAnswerOf } from './member-site.js';
 
 // The newsroom's own site asks whether its reader is a member (src/accounts/README.md, "The site
-// knows its members"; why a credentialed request and not an iframe: ADR 0015). Only a configured
+// knows its members"; why a credentialed request and not an iframe: ADR 0016). Only a configured
 // origin gets an answer and CORS headers; any other learns nothing, not even "not a member".
 
 export interface MemberSiteRoutesDeps extends SessionDeps {

@@ -6,7 +6,7 @@ import { findMemberById, payingSubscriptionOf } from '../memberships/member-keys
 // What the newsroom's own site may learn about the reader in front of it: member or not, and the
 // plan. Nothing else: no email, no name, no member id, so the answer cannot follow a reader from
 // page to page or site to site. The identity is a JWT (EdDSA, Ed25519) that lives minutes, signed
-// with the configured keys, whose public halves are the JWKS (ADR 0015).
+// with the configured keys, whose public halves are the JWKS (ADR 0016).
 
 export interface MemberSiteKey {
   kid: string;

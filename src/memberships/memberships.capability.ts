@@ -44,6 +44,7 @@ export const membershipsCapability: Capability<
       clock: ctx.clock,
       checkoutLimits: ctx.config.stripe.checkoutLimits,
       memberSiteOrigins: ctx.config.memberSite.origins,
+      events: ctx.events,
     }),
   docs: membershipDocs,
 };
