@@ -69,6 +69,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
         clock: ctx.clock,
         staffAuth: staffAuthFrom(ctx.config),
         progressCache: ctx.progressCache,
+        memberSiteOrigins: ctx.config.memberSite.origins,
       }),
     );
     router.use(

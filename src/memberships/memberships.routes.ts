@@ -13,13 +13,15 @@ import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
 import type { DomainEvents } from '../shared/domain-events.js';
-import type { Locale } from '../shared/messages.js';
+import { LOCALES, type Locale, translate } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from './checkout-limits.js';
 import { membershipForm } from './membership-form.js';
 import { type Plans, plansSchema } from './plans.js';
 
 export interface MembershipRoutesDeps {
+  /** The newsroom's sites whose members the button thanks (MEMBER_SITE_ORIGINS, src/accounts). */
+  memberSiteOrigins?: string[];
   db: Connection;
   stripe: Stripe | null;
   /** Development without Stripe: checkout goes to the local payment page instead. */
@@ -114,7 +116,13 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
 
   router.get('/membership', (req, res) => membershipPage(req, res));
 
-  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
+  // Members on the newsroom's own sites are thanked (src/accounts/README.md), in the catalogue's words.
+  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8')
+    .replace('/*@MEMBER_ORIGINS@*/ []', JSON.stringify(deps.memberSiteOrigins ?? []))
+    .replace(
+      '/*@THANKS@*/ {}',
+      JSON.stringify(Object.fromEntries(LOCALES.map((l) => [l, translate(l, 'embed.thanksMember')]))),
+    );
   router.get('/embed/membership-button.js', (_req, res) => {
     // Loaded by the news site from its own origin.
     res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
