@@ -12,7 +12,7 @@ import { idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
-import type { Locale } from '../shared/messages.js';
+import { buttonScript, type Locale } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from './checkout-limits.js';
 import { membershipForm } from './membership-form.js';
@@ -99,7 +99,10 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
 
   router.get('/membership', (req, res) => membershipPage(req, res));
 
-  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
+  const button = buttonScript(
+    readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8'),
+    'embed.join',
+  );
   router.get('/embed/membership-button.js', (_req, res) => {
     // Loaded by the news site from its own origin.
     res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });

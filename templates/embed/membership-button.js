@@ -7,9 +7,14 @@
   if (!script) return;
   var base = new URL(script.src).origin;
   var campaign = script.getAttribute('data-campaign');
-  var label = script.getAttribute('data-label') || 'Become a member';
+  // The label in the page's language (data-locale, else the page's lang), from the message catalogue.
+  var LABELS = /*@LABELS@*/ { en: 'Become a member' };
+  var locale = (script.getAttribute('data-locale') || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
+  if (!LABELS[locale]) locale = 'en';
+  var label = script.getAttribute('data-label') || LABELS[locale];
   var link = document.createElement('a');
-  link.href = base + '/membership' + (campaign ? '?campaign=' + encodeURIComponent(campaign) : '');
+  var query = '?locale=' + locale + (campaign ? '&campaign=' + encodeURIComponent(campaign) : '');
+  link.href = base + '/membership' + query;
   link.textContent = label;
   link.setAttribute('data-membership-button', '');
   link.style.cssText =

@@ -248,4 +248,25 @@ describe('embeddable button', () => {
     expect(script).toContain("'/membership'");
     expect(script).toContain('data-campaign');
   });
+
+  it('when a Ukrainian news page runs the member and gift button scripts, then the buttons read in Ukrainian and open the Ukrainian pages', async () => {
+    const links: Record<string, { text: string; href: string }> = {};
+    for (const name of ['membership-button', 'gift-button']) {
+      const source = await (await fetch(`${app.url}/embed/${name}.js`)).text();
+      // The script as a browser would run it, on a page whose <html lang="uk">.
+      const link = { textContent: '', href: '', style: {}, setAttribute() {} };
+      const script = {
+        src: `${app.url}/embed/${name}.js`,
+        getAttribute: () => null,
+        parentNode: { insertBefore() {} },
+      };
+      const document = { currentScript: script, documentElement: { lang: 'uk' }, createElement: () => link };
+      new Function('document', source)(document);
+      links[name] = { text: link.textContent, href: new URL(link.href).pathname + new URL(link.href).search };
+    }
+    expect(links).toEqual({
+      'membership-button': { text: 'Стати членом спільноти', href: '/membership?locale=uk' },
+      'gift-button': { text: 'Подарувати членство', href: '/gifts?locale=uk' },
+    });
+  });
 });
