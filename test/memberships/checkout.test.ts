@@ -260,9 +260,19 @@ describe('embeddable button', () => {
         getAttribute: () => null,
         parentNode: { insertBefore() {} },
       };
-      const document = { currentScript: script, documentElement: { lang: 'uk' }, createElement: () => link };
-      new Function('document', source)(document);
-      links[name] = { text: link.textContent, href: new URL(link.href).pathname + new URL(link.href).search };
+      const document = {
+        currentScript: script,
+        documentElement: { lang: 'uk' },
+        referrer: '',
+        createElement: () => link,
+      };
+      const location = { origin: 'https://news.example', pathname: '/story', search: '' };
+      new Function('document', 'location', source)(document, location);
+      const href = new URL(link.href);
+      links[name] = {
+        text: link.textContent,
+        href: `${href.pathname}?locale=${href.searchParams.get('locale')}`,
+      };
     }
     expect(links).toEqual({
       'membership-button': { text: 'Стати членом спільноти', href: '/membership?locale=uk' },
