@@ -75,8 +75,9 @@ export async function screenshot(
   const widths = sizedByTest ? [before.width] : (options.widths ?? SCREEN_WIDTHS);
   for (const width of widths) {
     if (!sizedByTest) await page.setViewportSize({ width, height: width < 600 ? 812 : 800 });
-    // Two frames: the layout (and an embed's resize message) settles at the new width.
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // The layout (and an embed's resize message) settles at the new width. A timer, not the page's
+    // animation frames: a page may run without JavaScript.
+    if (!sizedByTest) await page.waitForTimeout(100);
     await page.screenshot({ path: `${SCREENSHOTS_DIR}/${name}-${width}.png`, fullPage: true });
   }
   if (before && !sizedByTest) await page.setViewportSize(before);
