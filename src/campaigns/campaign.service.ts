@@ -109,6 +109,8 @@ async function addContribution(
       tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
       logContribution(deps.db, campaign._id, _id, fields.at),
     ]);
+    // An event delivered again after a crash before its announcement: the chain makes this a no-op otherwise.
+    await announceMilestones(deps, campaign);
     return false;
   }
   await Promise.all([
@@ -344,24 +346,73 @@ async function noteFreeStart(deps: CampaignDeps, entry: LedgerRecorded): Promise
   }
 }
 
-/** Marks a milestone as announced; a higher one announced makes the lower ones moot. */
-const milestoneAnnounced = (campaign: Campaign, percent: number) =>
+/** Before the announcement chain, one mark per milestone announced; still read so none repeats. */
+const legacyAnnounced = (campaign: Campaign, percent: number) =>
   `milestone-announced:${campaign._id}:${percent}`;
+/** The n-th announcement of a campaign (n from 1): a claim whose decision is its milestone. */
+const announcementKey = (campaign: Campaign, n: number) => `milestone-announcement:${campaign._id}:${n}`;
+/** Written once the n-th announcement's emails are queued. */
+const announcementSent = (campaign: Campaign, n: number) => `milestone-sent:${campaign._id}:${n}`;
+
+interface Announcement {
+  percent: number;
+  count: number;
+}
 
 /**
  * When the count reaches a milestone, admins and editors are emailed once each, for the highest
  * milestone reached: a count that jumps past several (a starting offset, a batch of joins) sends
  * one message, and a lower milestone is never announced after a higher one (a refund that takes the
- * count back under 75 % does not make 50 % news again). The mark is written after the emails are
- * queued, so a crash in between only queues them again, which their idempotency keys absorb.
+ * count back under 75 % does not make 50 % news again).
+ *
+ * Announcements form a chain of claims (n = 1, 2, …), each for a higher milestone than the one
+ * before: two joins racing for the same place get one winner, and the loser moves on only if its
+ * milestone is higher than the winner's. Each caller first finishes the newest announcement's
+ * emails (idempotent), so one queued after a crash is not lost and a higher one is never queued
+ * before a lower one. Every read is by `_id`, one per announcement made so far (at most the
+ * milestones).
  */
 async function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promise<void> {
   const count = await countOf(deps.db, campaign);
   const reached = campaign.milestones.filter((percent) => count * 100 >= campaign.goal * percent);
-  if (reached.length === 0) return;
-  const percent = Math.max(...reached);
-  const higher = campaign.milestones.filter((p) => p > percent);
-  for (const p of higher) if (await hasClaim(deps.db, milestoneAnnounced(campaign, p))) return;
+  const target = reached.length > 0 ? Math.max(...reached) : undefined;
+  let n = 0;
+  let last: Announcement | undefined;
+  for (;;) {
+    const held = await decisionOf<Announcement>(deps.db, announcementKey(campaign, n + 1));
+    if (!held) break;
+    n++;
+    last = held.decision;
+  }
+  for (;;) {
+    if (last) await sendAnnouncement(deps, campaign, n, last);
+    if (target === undefined || (last && last.percent >= target)) return;
+    if (n === 0 && (await announcedBeforeChain(deps, campaign, target))) return;
+    const decided = await decideOnce<Announcement>(
+      deps.db,
+      announcementKey(campaign, n + 1),
+      deps.clock.now(),
+      {
+        percent: target,
+        count,
+      },
+    );
+    n++;
+    last = decided.decision;
+  }
+}
+
+/** Whether a milestone at or above `percent` was announced under the older per-milestone marks. */
+async function announcedBeforeChain(deps: CampaignDeps, campaign: Campaign, percent: number) {
+  for (const p of campaign.milestones.filter((m) => m >= percent))
+    if (await hasClaim(deps.db, legacyAnnounced(campaign, p))) return true;
+  return false;
+}
+
+/** Queues the n-th announcement's emails, once per person (their idempotency keys absorb a repeat). */
+async function sendAnnouncement(deps: CampaignDeps, campaign: Campaign, n: number, announced: Announcement) {
+  if (await hasClaim(deps.db, announcementSent(campaign, n))) return;
+  const { percent, count } = announced;
   const staff = await staffModels(deps.db)
     .StaffUser.find({ role: { $in: ['admin', 'editor'] }, disabled: false })
     .select({ email: 1, name: 1 })
@@ -386,5 +437,5 @@ async function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promi
     goal: campaign.goal,
     reachedAt: deps.clock.now(),
   });
-  await claimOnce(deps.db, milestoneAnnounced(campaign, percent), deps.clock.now());
+  await claimOnce(deps.db, announcementSent(campaign, n), deps.clock.now());
 }

@@ -6,6 +6,7 @@ import { errorsAsPage } from '../http/negotiate.js';
 import { type PageBrand, renderPage } from '../http/pages.js';
 import { emailField, parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
+import { DEFAULT_LOCALE, formatMoney } from '../shared/messages.js';
 import {
   deliverEvents,
   eventsForPayment,
@@ -32,8 +33,8 @@ const payment = z.object({
   outcome: z.enum(OUTCOMES).default('paid'),
 });
 
-const price = (s: LocalSession) =>
-  new Intl.NumberFormat('en', { style: 'currency', currency: s.currency }).format(s.amount / 100);
+/** As the hosted pages and emails show money (the one formatter): "US$7.50", not "$7.50". */
+const price = (s: LocalSession) => formatMoney(s.amount, s.currency.toUpperCase(), DEFAULT_LOCALE);
 
 export function localCheckoutRoutes(deps: LocalCheckoutRoutesDeps): Router {
   const router = Router();

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../http/errors.js';
 import { signLink } from '../infra/signed-links.js';
+import { translate } from '../shared/messages.js';
 import { calendarKeys, zonedHourToUtc } from '../shared/time.js';
 import type { Gift } from './gift.model.js';
 import type { GiftDeps } from './gift-deps.js';
@@ -31,7 +32,10 @@ export function giftPrice(options: GiftOptions, months: number, currency: string
     ]);
   if (!price)
     throw new AppError('validation_failed', undefined, [
-      { path: 'currency', message: `Gifts are not offered in ${currency.toUpperCase()}` },
+      {
+        path: 'currency',
+        message: translate('en', 'gifts.problem.currency', { currency: currency.toUpperCase() }),
+      },
     ]);
   return price;
 }
@@ -53,7 +57,7 @@ export function deliveryTime(
   const lastDay = calendarKeys(new Date(now.getTime() + 365 * DAY_MS), deps.timeZone).day;
   if (deliverOn < today || deliverOn > lastDay) {
     throw new AppError('validation_failed', undefined, [
-      { path: 'deliverOn', message: 'Choose a delivery date from today up to a year ahead' },
+      { path: 'deliverOn', message: translate('en', 'gifts.problem.deliverOn') },
     ]);
   }
   return deliverOn === today ? now : zonedHourToUtc(deliverOn, deps.deliveryHour, deps.timeZone);

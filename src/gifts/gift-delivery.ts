@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { AppError } from '../http/errors.js';
 import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
+import { translate } from '../shared/messages.js';
 import { addMonths } from '../shared/time.js';
 import { codeKey, type Gift, giftModel, keyGift } from './gift.model.js';
 import { hashCode, newCode } from './gift-common.js';
@@ -96,7 +97,7 @@ async function finishDelivery(deps: GiftDeps, gift: Gift, at: Date): Promise<boo
 export async function resendGift(deps: GiftDeps, giftId: string): Promise<void> {
   const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
   if (gift?.status !== 'delivered')
-    throw new AppError('conflict', 'Only a delivered, unredeemed gift can be sent again.');
+    throw new AppError('conflict', translate('en', 'gifts.problem.notDelivered'));
   const now = deps.clock.now();
   // One resend per 10 minutes: a purchaser's double click must not send two codes.
   if (!(await claimOnce(deps.db, `gift-resend:${gift._id}:${Math.floor(now.getTime() / 600_000)}`, now)))

@@ -9,6 +9,7 @@ import { isDuplicateKey } from '../infra/db.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
+import { translate } from '../shared/messages.js';
 import { type Gift, giftModel, keyGift, listGiftAtAddresses, paymentKey } from './gift.model.js';
 import { deliveryTime, giftPrice, longDate, manageUrl } from './gift-common.js';
 import { deliverDueGifts } from './gift-delivery.js';
@@ -68,10 +69,7 @@ function sameChoice(gift: Gift, fields: Omit<Gift, '_id' | 'status' | 'createdAt
 
 const keyReused = () => new AppError('idempotency_key_reused');
 const checkoutEnded = () =>
-  new AppError(
-    'idempotency_key_reused',
-    'This checkout ended without payment. Start again (with a new Idempotency-Key) to buy the gift.',
-  );
+  new AppError('idempotency_key_reused', translate('en', 'gifts.problem.checkoutEnded'));
 
 /**
  * The gift waits as pending_payment; the Stripe webhook moves it to paid, or cleans it when its
@@ -290,7 +288,7 @@ export async function updateGiftBeforeDelivery(
 ) {
   const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
   if (!gift || !['pending_payment', 'paid'].includes(gift.status))
-    throw new AppError('conflict', 'This gift has already been delivered.');
+    throw new AppError('conflict', translate('en', 'gifts.problem.delivered'));
   const now = deps.clock.now();
   const deliverAt = deliveryTime(deps, changes.deliverOn, now);
   await listGiftAtAddresses(deps.db, gift._id, [changes.recipientEmail]);

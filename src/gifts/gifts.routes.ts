@@ -14,7 +14,16 @@ import { type CheckoutLimits, takeCheckoutSlots } from '../memberships/checkout-
 import { findMemberById } from '../memberships/member-keys.js';
 import { offeredCurrencies } from '../memberships/membership-form.js';
 import type { Plans } from '../memberships/plans.js';
-import { formatMoney, INTL_LOCALE, isLocale, type Locale, translate } from '../shared/messages.js';
+import {
+  buttonScript,
+  formatMoney,
+  INTL_LOCALE,
+  inLocale,
+  isLocale,
+  type Locale,
+  type MessageKey,
+  translate,
+} from '../shared/messages.js';
 import { calendarKeys } from '../shared/time.js';
 import { type Gift, giftModel } from './gift.model.js';
 import { deliveryDayValue, describeDeliveryDay } from './gift-common.js';
@@ -40,7 +49,7 @@ const purchaseSchema = z
     purchaserEmail: emailField,
     recipientName: z.string().trim().min(1).max(100),
     recipientEmail: emailField,
-    message: z.string().max(500, 'At most 500 characters').default(''),
+    message: z.string().max(500, translate('en', 'gifts.problem.messageLength')).default(''),
     durationMonths: z.coerce.number().int().positive(),
     currency: z.enum(['usd', 'eur', 'gbp']),
     deliverOn: z.iso.date('a date like 2026-12-24'),
@@ -55,36 +64,18 @@ const purchaseSchema = z
 const redeemSchema = z.object({ code: z.string().min(16).max(64), email: emailField });
 const idParam = z.string().regex(/^[0-9a-f]{24}$/);
 
-// A gift that cannot be redeemed: its catalogue error, and what the page tells the recipient.
-const STATE_ERRORS: Record<string, { code: ErrorCode; heading: string; message: string }> = {
-  unknown: {
-    code: 'gift_not_found',
-    heading: 'We could not find this gift',
-    message:
-      'Check that you opened the whole link from the gift email. If it still does not work, reply to that email.',
-  },
-  redeemed: {
-    code: 'gift_already_redeemed',
-    heading: 'This gift has already been used',
-    message: 'Its membership has started. If that was not you, reply to the gift email and we will help.',
-  },
-  expired: {
-    code: 'gift_expired',
-    heading: 'This gift has expired',
-    message: 'Gifts must be started within a year. Reply to the gift email and we will see what we can do.',
-  },
-  refunded: {
-    code: 'gift_refunded',
-    heading: 'This gift was cancelled',
-    message: 'The person who gave it cancelled it. Nothing has been charged to you.',
-  },
-  not_yet: {
-    code: 'gift_not_ready',
-    heading: 'This gift is not ready yet',
-    message: 'It will arrive by email on its delivery day.',
-  },
+// A gift that cannot be redeemed: its catalogue error, and what the page tells the recipient (in
+// their language; API clients get the message in English).
+const STATE_ERRORS: Record<string, { code: ErrorCode; problem: MessageKey }> = {
+  unknown: { code: 'gift_not_found', problem: 'gifts.problem.unknown' },
+  redeemed: { code: 'gift_already_redeemed', problem: 'gifts.problem.redeemed' },
+  expired: { code: 'gift_expired', problem: 'gifts.problem.expired' },
+  refunded: { code: 'gift_refunded', problem: 'gifts.problem.refunded' },
+  not_yet: { code: 'gift_not_ready', problem: 'gifts.problem.notYet' },
 };
-const HEADING_FOR_CODE = new Map(Object.values(STATE_ERRORS).map((e) => [e.code as string, e.heading]));
+const HEADING_FOR_CODE = new Map(
+  Object.values(STATE_ERRORS).map((e) => [e.code as string, `${e.problem}.heading` as MessageKey]),
+);
 
 const campaignOf = (value: unknown) =>
   typeof value === 'string' && /^[a-z0-9-]{1,60}$/.test(value) ? value : undefined;
@@ -93,19 +84,32 @@ const page = (res: Response, name: string, data: Record<string, unknown>, status
   sendPage(res, name, { title: 'gifts.title', ...data }, status);
 
 const stateError = (state: string) => {
-  const { code, message } = STATE_ERRORS[state]!;
-  return new AppError(code, message);
+  const { code, problem } = STATE_ERRORS[state]!;
+  return new AppError(code, translate('en', problem));
+};
+
+/** An error as a page shows it: its message and field problems in the reader's language. */
+const readerError = (res: Response, error: AppError) => {
+  const locale = res.locals.locale as Locale;
+  return {
+    message: inLocale(locale, error.message),
+    details: error.details?.map((d) => ({ ...d, message: inLocale(locale, d.message) })),
+  };
 };
 
 // Browsers see a page about the gift; API clients the JSON error.
-const redeemErrors = errorsAsPage((res, error) =>
+const redeemErrors = errorsAsPage((res, error) => {
+  const locale = res.locals.locale as Locale;
   page(
     res,
     'gift-redeem',
-    { heading: HEADING_FOR_CODE.get(error.code) ?? 'We could not start this gift', message: error.message },
+    {
+      heading: translate(locale, HEADING_FOR_CODE.get(error.code) ?? 'gifts.problem.heading'),
+      message: inLocale(locale, error.message),
+    },
     error.status,
-  ),
-);
+  );
+});
 
 export function giftRoutes(deps: GiftRoutesDeps): Router {
   const router = Router();
@@ -119,12 +123,26 @@ export function giftRoutes(deps: GiftRoutesDeps): Router {
   router.get('/gifts/thanks', (_req, res) => thanks(res));
   router.get('/gifts/redeem', redeemErrors, (req, res) => showGift(deps, req, res));
   router.post('/gifts/redeem', redeemErrors, (req, res) => redeem(deps, req, res));
-  router.get('/gifts/manage', (req, res) => managePage(deps, req, res));
+  // A bad or cut link from an email, opened in a browser: a page saying so, not a JSON body.
+  const linkErrors = errorsAsPage((res, error) =>
+    page(
+      res,
+      'gift-redeem',
+      { heading: inLocale(res.locals.locale as Locale, error.message), message: '' },
+      error.status,
+    ),
+  );
+  router.get('/gifts/manage', linkErrors, (req, res) => managePage(deps, req, res));
   router.post('/gifts/manage', (req, res) => manageGift(deps, req, res));
-  router.get('/gifts/continue', (req, res) => continuePage(deps, req, res));
+  router.get('/gifts/continue', linkErrors, (req, res) => continuePage(deps, req, res));
   const continueErrors = errorsAsPage((res, error, req) => {
     void continuePage(deps, req, res, error).catch(() =>
-      page(res, 'gift-redeem', { heading: error.message, message: '' }, error.status),
+      page(
+        res,
+        'gift-redeem',
+        { heading: inLocale(res.locals.locale as Locale, error.message), message: '' },
+        error.status,
+      ),
     );
   });
   router.post('/gifts/continue', continueErrors, (req, res) => continueAsMember(deps, req, res));
@@ -161,7 +179,7 @@ function giftForm(deps: GiftRoutesDeps, req: Request, res: Response, error?: App
       today: calendarKeys(now, deps.timeZone).day,
       lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
       campaign: campaignOf(req.query.campaign ?? req.body?.campaign),
-      error: error && { message: error.message, details: error.details },
+      error: error && readerError(res, error),
     },
     error?.status,
   );
@@ -200,9 +218,10 @@ async function buyGift(deps: GiftRoutesDeps, req: Request, res: Response) {
 }
 
 function thanks(res: Response) {
+  const locale = res.locals.locale as Locale;
   page(res, 'gift-redeem', {
-    heading: 'Thank you!',
-    message: 'Your gift is paid for. A receipt with a link to manage the gift is on its way to your inbox.',
+    heading: translate(locale, 'gifts.thanks.heading'),
+    message: translate(locale, 'gifts.thanks'),
   });
 }
 
@@ -231,9 +250,13 @@ async function redeem(deps: GiftRoutesDeps, req: Request, res: Response) {
   });
   const result = await redeemGift(deps, code, email);
   if (result.state !== 'ready') throw stateError(result.state);
+  const locale = res.locals.locale as Locale;
   page(res, 'gift-redeem', {
-    heading: 'Your membership has started',
-    message: `Welcome! Your ${result.gift.durationMonths}-month membership is active. Sign in any time at ${deps.publicBaseUrl}/account.`,
+    heading: translate(locale, 'gifts.redeemed.heading'),
+    message: translate(locale, 'gifts.redeemed.message', {
+      count: result.gift.durationMonths,
+      url: `${deps.publicBaseUrl}/account`,
+    }),
   });
 }
 
@@ -241,11 +264,11 @@ async function redeem(deps: GiftRoutesDeps, req: Request, res: Response) {
 function managedGift(deps: GiftRoutesDeps, req: Request): string {
   const { g, sig } = parseInput(z.object({ g: idParam, sig: z.string().min(20).max(100) }), req.query);
   if (!verifyLink(deps.linkSecret, sig, 'gift-manage', g))
-    throw new AppError('forbidden', 'This link is not valid.');
+    throw new AppError('forbidden', translate('en', 'error.link'));
   return g;
 }
 
-async function managePage(deps: GiftRoutesDeps, req: Request, res: Response, message?: string) {
+async function managePage(deps: GiftRoutesDeps, req: Request, res: Response, message?: MessageKey) {
   const gift = await giftModel(deps.db).findById(managedGift(deps, req)).lean<Gift>();
   if (!gift) throw new AppError('not_found');
   page(res, 'gift-manage', {
@@ -257,7 +280,7 @@ async function managePage(deps: GiftRoutesDeps, req: Request, res: Response, mes
     deliverOnValue: deliveryDayValue(gift, deps.timeZone),
     canEdit: gift.status === 'paid',
     canResend: gift.status === 'delivered',
-    message,
+    message: message && translate(res.locals.locale as Locale, message),
   });
 }
 
@@ -266,11 +289,11 @@ async function manageGift(deps: GiftRoutesDeps, req: Request, res: Response) {
   const giftId = managedGift(deps, req);
   if (req.body?.action === 'resend') {
     await resendGift(deps, giftId);
-    return managePage(deps, req, res, 'We sent the gift email again, with a new link.');
+    return managePage(deps, req, res, 'gifts.manage.resent');
   }
   const changes = parseInput(z.object({ recipientEmail: emailField, deliverOn: z.iso.date() }), req.body);
   await updateGiftBeforeDelivery(deps, giftId, changes);
-  return managePage(deps, req, res, 'Saved.');
+  return managePage(deps, req, res, 'gifts.manage.saved');
 }
 
 // A gift member continuing as a paying member: they choose the tier and how often, then
@@ -278,7 +301,7 @@ async function manageGift(deps: GiftRoutesDeps, req: Request, res: Response) {
 async function continuing(deps: GiftRoutesDeps, query: unknown) {
   const { m, sig } = parseInput(z.object({ m: idParam, sig: z.string().min(20).max(100) }), query);
   if (!verifyLink(deps.linkSecret, sig, 'gift-continue', m))
-    throw new AppError('forbidden', 'This link is not valid.');
+    throw new AppError('forbidden', translate('en', 'error.link'));
   const member = await findMemberById(deps.db, m);
   if (!member) throw new AppError('not_found');
   const lastGift = await giftModel(deps.db)
@@ -293,9 +316,7 @@ async function continuing(deps: GiftRoutesDeps, query: unknown) {
 
 const choiceOf = (deps: GiftRoutesDeps) =>
   z.object({
-    plan: z
-      .string()
-      .refine((id) => deps.plans.tiers.some((t) => t.id === id), 'Choose one of the memberships'),
+    plan: z.string().refine((id) => deps.plans.tiers.some((t) => t.id === id), translate('en', 'error.plan')),
     interval: z.enum(['month', 'year']),
   });
 
@@ -327,7 +348,7 @@ async function continuePage(deps: GiftRoutesDeps, req: Request, res: Response, e
           tier.prices[currency] && formatMoney(tier.prices[currency].year, currency.toUpperCase(), locale),
       })),
       yearly: chosen.interval === 'year',
-      error: error && { message: error.message },
+      error: error && readerError(res, error),
     },
     error?.status,
   );
@@ -365,7 +386,7 @@ function giftButton(button: string, res: Response) {
   res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
   res
     .type('application/javascript')
-    .send(button.replace("'/membership'", "'/gifts'").replace("'Become a member'", "'Gift a membership'"));
+    .send(buttonScript(button, 'embed.gift').replace("'/membership'", "'/gifts'"));
 }
 
 export function giftDocs(docs: ApiDocs): void {

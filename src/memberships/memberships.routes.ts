@@ -13,7 +13,7 @@ import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
 import type { DomainEvents } from '../shared/domain-events.js';
-import { LOCALES, type Locale, translate } from '../shared/messages.js';
+import { buttonScript, LOCALES, type Locale, translate } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from './checkout-limits.js';
 import { membershipForm } from './membership-form.js';
@@ -117,7 +117,10 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
   router.get('/membership', (req, res) => membershipPage(req, res));
 
   // Members on the newsroom's own sites are thanked (src/accounts/README.md), in the catalogue's words.
-  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8')
+  const button = buttonScript(
+    readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8'),
+    'embed.join',
+  )
     .replace('/*@MEMBER_ORIGINS@*/ []', JSON.stringify(deps.memberSiteOrigins ?? []))
     .replace(
       '/*@THANKS@*/ {}',

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { sendPage } from '../http/pages.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
+import { inLocale, isMessageKey, type Locale, type MessageKey, translate } from '../shared/messages.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import type { ConsentContext, NewsletterDeps } from './newsletter.service.js';
 
@@ -15,9 +16,10 @@ export interface NewsletterRoutesDeps extends NewsletterDeps {
   signUpAnswerMs: number;
 }
 
-export const THANK_YOU = "Thank you for signing up for this newsletter. We've sent you a confirmation email.";
+/** What the API answers a sign-up without a `locale`: its documented English. */
+export const THANK_YOU = translate('en', 'embed.newsletter.thanks');
+/** Names the consent text (`newsletters.consent`, in each language) a reader agreed to. */
 export const CONSENT_TEXT_VERSION = '2026-11';
-const CONSENT_TEXT = 'We will email you the newsletters you chose. Unsubscribe at any time with one click.';
 
 /** Sign-ups and confirmation resends share one allowance per IP, across processes. */
 export const signUpLimit = (deps: NewsletterRoutesDeps, req: Request) =>
@@ -29,6 +31,27 @@ export const signUpLimit = (deps: NewsletterRoutesDeps, req: Request) =>
 
 export const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
   sendPage(res, name, { title: 'newsletters.title', ...data }, status);
+
+/** A message page: heading and message from the catalogue, in the reader's language. */
+export const messagePage = (
+  res: Response,
+  heading: MessageKey,
+  message: string | MessageKey,
+  extra: Record<string, unknown> = {},
+  status = 200,
+) => {
+  const locale = res.locals.locale as Locale;
+  page(
+    res,
+    'newsletter-message',
+    {
+      heading: translate(locale, heading),
+      message: isMessageKey(message) ? translate(locale, message) : inLocale(locale, message),
+      ...extra,
+    },
+    status,
+  );
+};
 
 export const consentContext = (
   req: Request,
@@ -48,14 +71,15 @@ export const formPage = (
   email?: string,
   status = 200,
 ) =>
+  // An error comes in English (as the API answers it): the page says it in the reader's language.
   page(
     res,
     'newsletter-form',
     {
       lists: deps.lists.filter((l) => l.visible),
-      error,
+      error: error && inLocale(res.locals.locale as Locale, error),
       email,
-      consentText: CONSENT_TEXT,
+      consentText: translate(res.locals.locale as Locale, 'newsletters.consent'),
       consentTextVersion: CONSENT_TEXT_VERSION,
       sourcePage: '',
     },

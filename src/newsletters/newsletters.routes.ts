@@ -22,7 +22,7 @@ export function newsletterRoutes(deps: NewsletterRoutesDeps): Router {
   router.post('/newsletters/confirm', optIn.confirmErrors, optIn.confirmSubscription);
   router.post('/newsletters/confirm/resend', optIn.resend);
 
-  router.get('/newsletters/unsubscribe', preferences.showPreferences);
+  router.get('/newsletters/unsubscribe', preferences.linkErrors, preferences.showPreferences);
   router.post('/newsletters/unsubscribe', preferences.unsubscribeFromLink);
 
   // A reader's own data (/newsletters/my-data) and staff's reader lookup are served by retention,

@@ -11,6 +11,7 @@ import {
   CONSENT_TEXT_VERSION,
   consentContext,
   formPage,
+  messagePage,
   type NewsletterRoutesDeps,
   page,
   signUpLimit,
@@ -23,7 +24,7 @@ import { confirm, resendConfirmation, subscribe } from './opt-in.service.js';
 
 const listsField = z.preprocess(
   (v) => (typeof v === 'string' ? [v] : v),
-  z.array(z.string()).min(1, 'Choose at least one newsletter').max(20),
+  z.array(z.string()).min(1, translate('en', 'newsletters.chooseOne')).max(20),
 );
 export const subscribeSchema = z
   .object({
@@ -64,24 +65,27 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
   async function signUp(req: Request, res: Response) {
     const parsed = subscribeSchema.safeParse(req.body);
     if (!parsed.success) {
+      const invalidEmail = translate('en', 'embed.newsletter.invalid');
       const message = parsed.error.issues.some((i) => i.path[0] === 'email')
-        ? 'Please enter a correct email address'
+        ? invalidEmail
         : parsed.error.issues[0]!.message;
       throw new AppError(
         'validation_failed',
         message,
         parsed.error.issues.map((i) => ({
           path: i.path.join('.'),
-          message: i.path[0] === 'email' ? 'Please enter a correct email address' : i.message,
+          message: i.path[0] === 'email' ? invalidEmail : i.message,
         })),
       );
     }
     const input = parsed.data;
     const unknown = input.lists.filter((l) => !listSlugs.has(l));
     if (unknown.length)
-      throw new AppError('validation_failed', `Unknown newsletter: ${unknown.join(', ')}`, [
-        { path: 'lists', message: 'Unknown newsletter' },
-      ]);
+      throw new AppError(
+        'validation_failed',
+        translate('en', 'newsletters.unknownLists', { lists: unknown.join(', ') }),
+        [{ path: 'lists', message: translate('en', 'newsletters.unknownList') }],
+      );
     const rateLimit = () => signUpLimit(deps, req);
     // A filled honeypot is a bot: it gets the same answer, and nothing happens. The same answer in
     // the same time: a confirmed address skips the writes a new one takes (5 ms against 9 to 15).
@@ -96,7 +100,7 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
       );
     });
     if (wantsPage(req))
-      return page(res, 'newsletter-message', { heading: 'Thank you!', message: THANK_YOU }, 202);
+      return messagePage(res, 'newsletters.thanks.heading', 'embed.newsletter.thanks', {}, 202);
     // The reader's language for the embed (its `locale`); the API's documented English otherwise.
     res
       .status(202)
@@ -108,18 +112,16 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
     page(res, 'newsletter-confirm', { token: typeof req.query.token === 'string' ? req.query.token : '' });
   }
 
-  const confirmErrors = errorsAsPage((res, error, req) =>
-    page(
+  const confirmErrors = errorsAsPage((res, error, req) => {
+    const expired = error.code === 'link_expired';
+    messagePage(
       res,
-      'newsletter-message',
-      {
-        heading: error.code === 'link_expired' ? 'This link has expired' : 'This link is not valid',
-        message: error.message,
-        resendToken: error.code === 'link_expired' ? req.body?.token : undefined,
-      },
+      expired ? 'newsletters.link.expired.heading' : 'newsletters.link.invalid.heading',
+      error.message,
+      { resendToken: expired ? req.body?.token : undefined },
       error.status,
-    ),
-  );
+    );
+  });
 
   async function confirmSubscription(req: Request, res: Response) {
     const parsed = tokenSchema.safeParse(req.body);
@@ -128,22 +130,13 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
       : ({ outcome: 'invalid' } as const);
     switch (result.outcome) {
       case 'confirmed':
-        return page(res, 'newsletter-message', {
-          heading: 'You are subscribed',
-          message: 'Thank you for confirming. Your first newsletter is on its way soon.',
-        });
+        return messagePage(res, 'newsletters.confirmed.heading', 'newsletters.confirmed');
       case 'already_confirmed':
-        return page(res, 'newsletter-message', {
-          heading: 'Already confirmed',
-          message: 'You had already confirmed this subscription. Nothing more to do.',
-        });
+        return messagePage(res, 'newsletters.alreadyConfirmed.heading', 'newsletters.alreadyConfirmed');
       case 'expired':
-        throw new AppError(
-          'link_expired',
-          'Confirmation links work for a limited time. We can send you a new one.',
-        );
+        throw new AppError('link_expired', translate('en', 'newsletters.link.expired'));
       default:
-        throw new AppError('invalid_link', 'Please sign up again from the newsletter form.');
+        throw new AppError('invalid_link', translate('en', 'newsletters.link.invalid'));
     }
   }
 
@@ -152,15 +145,7 @@ export function optInHandlers(deps: NewsletterRoutesDeps) {
     // Each resend records consent asked again: the sign-up's allowance per IP bounds it too.
     await signUpLimit(deps, req);
     await resendConfirmation(deps, token, consentContext(req));
-    page(
-      res,
-      'newsletter-message',
-      {
-        heading: 'Check your email',
-        message: 'If that link was ours, a new confirmation email is on its way.',
-      },
-      202,
-    );
+    messagePage(res, 'newsletters.resent.heading', 'newsletters.resent', {}, 202);
   }
 
   // The form's words are the message catalogue's, written into the script once at start.

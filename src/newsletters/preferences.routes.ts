@@ -1,9 +1,11 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../http/errors.js';
+import { errorsAsPage } from '../http/negotiate.js';
 import { emailField, parseInput } from '../http/validate.js';
 import { verifyLink } from '../infra/signed-links.js';
-import { consentContext, type NewsletterRoutesDeps, page } from './newsletter-http.js';
+import { type Locale, translate } from '../shared/messages.js';
+import { consentContext, messagePage, type NewsletterRoutesDeps, page } from './newsletter-http.js';
 import { listSubscriptions, unsubscribe } from './preferences.service.js';
 
 // The preferences page behind the signed link in every newsletter email, and unsubscribing
@@ -17,7 +19,7 @@ export function preferencesHandlers(deps: NewsletterRoutesDeps) {
   function verifiedEmail(req: Request): { email: string; list?: string } {
     const { e, sig, list } = parseInput(linkQuery, req.query);
     if (!verifyLink(deps.linkSecret, sig, 'unsubscribe', e))
-      throw new AppError('forbidden', 'This link is not valid.');
+      throw new AppError('forbidden', translate('en', 'error.link'));
     return { email: e, list };
   }
 
@@ -40,13 +42,20 @@ export function preferencesHandlers(deps: NewsletterRoutesDeps) {
     }
     const chosen = req.body?.all === 'true' ? 'all' : ([] as string[]).concat(req.body?.lists ?? []);
     const done = await unsubscribe(deps, email, chosen, consentContext(req));
-    page(res, 'newsletter-message', {
-      heading: 'You are unsubscribed',
-      message: done.length
-        ? `You will no longer receive: ${done.map(listName).join(', ')}.`
-        : 'There was nothing to unsubscribe from.',
-    });
+    const locale = res.locals.locale as Locale;
+    messagePage(
+      res,
+      'newsletters.unsubscribed.heading',
+      done.length
+        ? translate(locale, 'newsletters.unsubscribed', { lists: done.map(listName).join(', ') })
+        : 'newsletters.unsubscribed.none',
+    );
   }
 
-  return { showPreferences, unsubscribeFromLink };
+  // A bad or cut link opened in a browser: a page saying so (a mail client's one-click POST gets JSON).
+  const linkErrors = errorsAsPage((res, error) =>
+    messagePage(res, 'newsletters.link.invalid.heading', 'newsletters.unsubscribe.invalid', {}, error.status),
+  );
+
+  return { showPreferences, unsubscribeFromLink, linkErrors };
 }

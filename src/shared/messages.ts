@@ -117,6 +117,59 @@ const en = {
   'embed.newsletter.failed': 'Something went wrong. Please try again.',
   'embed.newsletter.thanks':
     "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
+  'error.link': 'This link is not valid.',
+  'gifts.problem.unknown.heading': 'We could not find this gift',
+  'gifts.problem.unknown':
+    'Check that you opened the whole link from the gift email. If it still does not work, reply to that email.',
+  'gifts.problem.redeemed.heading': 'This gift has already been used',
+  'gifts.problem.redeemed':
+    'Its membership has started. If that was not you, reply to the gift email and we will help.',
+  'gifts.problem.expired.heading': 'This gift has expired',
+  'gifts.problem.expired':
+    'Gifts must be started within a year. Reply to the gift email and we will see what we can do.',
+  'gifts.problem.refunded.heading': 'This gift was cancelled',
+  'gifts.problem.refunded': 'The person who gave it cancelled it. Nothing has been charged to you.',
+  'gifts.problem.notYet.heading': 'This gift is not ready yet',
+  'gifts.problem.notYet': 'It will arrive by email on its delivery day.',
+  'gifts.problem.heading': 'We could not start this gift',
+  'gifts.problem.deliverOn': 'Choose a delivery date from today up to a year ahead',
+  'gifts.redeemed.heading': 'Your membership has started',
+  'gifts.redeemed.message': {
+    one: 'Welcome! Your {count}-month membership is active. Sign in any time at {url}.',
+    other: 'Welcome! Your {count}-month membership is active. Sign in any time at {url}.',
+  },
+  'gifts.manage.resent': 'We sent the gift email again, with a new link.',
+  'gifts.manage.saved': 'Saved.',
+  'gifts.problem.delivered': 'This gift has already been delivered.',
+  'gifts.problem.notDelivered': 'Only a delivered, unredeemed gift can be sent again.',
+  'gifts.problem.checkoutEnded':
+    'This checkout ended without payment. Start again (with a new Idempotency-Key) to buy the gift.',
+  'gifts.thanks.heading': 'Thank you!',
+  'gifts.thanks':
+    'Your gift is paid for. A receipt with a link to manage the gift is on its way to your inbox.',
+  'gifts.problem.messageLength': 'At most 500 characters',
+  'gifts.problem.currency': 'Gifts are not offered in {currency}',
+  'newsletters.unknownLists': 'Unknown newsletter: {lists}',
+  'newsletters.consent':
+    'We will email you the newsletters you chose. Unsubscribe at any time with one click.',
+  'newsletters.chooseOne': 'Choose at least one newsletter',
+  'newsletters.unknownList': 'Unknown newsletter',
+  'newsletters.thanks.heading': 'Thank you!',
+  'newsletters.link.expired.heading': 'This link has expired',
+  'newsletters.link.invalid.heading': 'This link is not valid',
+  'newsletters.link.expired': 'Confirmation links work for a limited time. We can send you a new one.',
+  'newsletters.link.invalid': 'Please sign up again from the newsletter form.',
+  'newsletters.confirmed.heading': 'You are subscribed',
+  'newsletters.confirmed': 'Thank you for confirming. Your first newsletter is on its way soon.',
+  'newsletters.alreadyConfirmed.heading': 'Already confirmed',
+  'newsletters.alreadyConfirmed': 'You had already confirmed this subscription. Nothing more to do.',
+  'newsletters.resent.heading': 'Check your email',
+  'newsletters.resent': 'If that link was ours, a new confirmation email is on its way.',
+  'newsletters.unsubscribed.heading': 'You are unsubscribed',
+  'newsletters.unsubscribed': 'You will no longer receive: {lists}.',
+  'newsletters.unsubscribed.none': 'There was nothing to unsubscribe from.',
+  'newsletters.unsubscribe.invalid':
+    'Open the unsubscribe link from the newsletter email again, whole. If it still does not work, reply to that email.',
 } satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;
@@ -249,6 +302,61 @@ const uk: Record<MessageKey, Message> = {
   'embed.newsletter.invalid': 'Введіть правильну адресу електронної пошти',
   'embed.newsletter.failed': 'Щось пішло не так. Спробуйте ще раз.',
   'embed.newsletter.thanks': 'Дякуємо за підписку. Ми надіслали вам лист для підтвердження.',
+  'error.link': 'Це посилання недійсне.',
+  'gifts.problem.unknown.heading': 'Ми не знайшли цей подарунок',
+  'gifts.problem.unknown':
+    'Перевірте, що ви відкрили повне посилання з листа про подарунок. Якщо це не допомогло, дайте відповідь на той лист.',
+  'gifts.problem.redeemed.heading': 'Цей подарунок уже використано',
+  'gifts.problem.redeemed':
+    'Членство за ним уже почалося. Якщо це були не ви, дайте відповідь на лист про подарунок, і ми допоможемо.',
+  'gifts.problem.expired.heading': 'Термін дії цього подарунка минув',
+  'gifts.problem.expired':
+    'Подарунок треба активувати протягом року. Дайте відповідь на лист про подарунок, і ми подивимося, що можна зробити.',
+  'gifts.problem.refunded.heading': 'Цей подарунок скасовано',
+  'gifts.problem.refunded': 'Людина, яка його подарувала, скасувала подарунок. З вас нічого не списано.',
+  'gifts.problem.notYet.heading': 'Цей подарунок ще не готовий',
+  'gifts.problem.notYet': 'Він надійде електронною поштою в день доставки.',
+  'gifts.problem.heading': 'Не вдалося активувати цей подарунок',
+  'gifts.problem.deliverOn': 'Оберіть дату доставки: від сьогодні до року наперед',
+  'gifts.redeemed.heading': 'Ваше членство почалося',
+  'gifts.redeemed.message': {
+    one: 'Вітаємо! Ваше членство на {count} місяць активне. Увійти можна будь-коли на {url}.',
+    few: 'Вітаємо! Ваше членство на {count} місяці активне. Увійти можна будь-коли на {url}.',
+    many: 'Вітаємо! Ваше членство на {count} місяців активне. Увійти можна будь-коли на {url}.',
+    other: 'Вітаємо! Ваше членство на {count} місяця активне. Увійти можна будь-коли на {url}.',
+  },
+  'gifts.manage.resent': 'Ми знову надіслали лист про подарунок, з новим посиланням.',
+  'gifts.manage.saved': 'Збережено.',
+  'gifts.problem.delivered': 'Цей подарунок уже доставлено.',
+  'gifts.problem.notDelivered': 'Надіслати ще раз можна лише доставлений і ще не використаний подарунок.',
+  'gifts.problem.checkoutEnded':
+    'Ця оплата завершилася без платежу. Почніть знову (з новим Idempotency-Key), щоб купити подарунок.',
+  'gifts.thanks.heading': 'Дякуємо!',
+  'gifts.thanks':
+    'Подарунок оплачено. Квитанція з посиланням для керування подарунком уже прямує до вашої скриньки.',
+  'gifts.problem.messageLength': 'Не більше 500 символів',
+  'gifts.problem.currency': 'Подарунки в {currency} не продаються',
+  'newsletters.unknownLists': 'Невідома розсилка: {lists}',
+  'newsletters.consent':
+    'Ми надсилатимемо вам обрані розсилки. Відписатися можна будь-коли одним натисканням.',
+  'newsletters.chooseOne': 'Оберіть принаймні одну розсилку',
+  'newsletters.unknownList': 'Невідома розсилка',
+  'newsletters.thanks.heading': 'Дякуємо!',
+  'newsletters.link.expired.heading': 'Термін дії посилання минув',
+  'newsletters.link.invalid.heading': 'Це посилання недійсне',
+  'newsletters.link.expired': 'Посилання для підтвердження діють обмежений час. Ми можемо надіслати нове.',
+  'newsletters.link.invalid': 'Підпишіться ще раз через форму розсилки.',
+  'newsletters.confirmed.heading': 'Ви підписані',
+  'newsletters.confirmed': 'Дякуємо за підтвердження. Перша розсилка незабаром надійде.',
+  'newsletters.alreadyConfirmed.heading': 'Уже підтверджено',
+  'newsletters.alreadyConfirmed': 'Ви вже підтвердили цю підписку. Більше нічого робити не треба.',
+  'newsletters.resent.heading': 'Перевірте пошту',
+  'newsletters.resent': 'Якщо це посилання наше, новий лист для підтвердження вже в дорозі.',
+  'newsletters.unsubscribed.heading': 'Ви відписалися',
+  'newsletters.unsubscribed': 'Ви більше не отримуватимете: {lists}.',
+  'newsletters.unsubscribed.none': 'Не було від чого відписуватися.',
+  'newsletters.unsubscribe.invalid':
+    'Відкрийте посилання для відписки з листа розсилки ще раз, повністю. Якщо це не допомогло, дайте відповідь на той лист.',
 };
 
 export const MESSAGES: Record<Locale, Record<MessageKey, Message>> = { en, uk };
@@ -287,6 +395,27 @@ export function translate(
     if (value === undefined) return whole;
     return typeof value === 'number' ? new Intl.NumberFormat(INTL_LOCALE[locale]).format(value) : value;
   });
+}
+
+/**
+ * Errors carry their message in English, the API's documented language; a page shows the same
+ * message in the reader's. English text that is a catalogue message (without placeholders) comes
+ * back in `locale`; any other text comes back as it is.
+ */
+export function inLocale(locale: Locale, english: string): string {
+  const key = keyOfEnglish.get(english);
+  return key ? translate(locale, key) : english;
+}
+const keyOfEnglish = new Map(
+  (Object.entries(en) as [MessageKey, Message][])
+    .filter((entry): entry is [MessageKey, string] => typeof entry[1] === 'string' && !entry[1].includes('{'))
+    .map(([key, text]) => [text, key]),
+);
+
+/** A button script (templates/embed/membership-button.js) with its label in every language. */
+export function buttonScript(script: string, label: MessageKey): string {
+  const labels = Object.fromEntries(LOCALES.map((l) => [l, translate(l, label)]));
+  return script.replace("/*@LABELS@*/ { en: 'Become a member' }", JSON.stringify(labels));
 }
 
 /** The messages whose keys start with `prefix` (an embed's strings, sent to the browser as they are). */

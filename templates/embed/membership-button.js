@@ -12,11 +12,16 @@
   if (!script) return;
   var base = new URL(script.src).origin;
   var campaign = script.getAttribute('data-campaign');
-  var label = script.getAttribute('data-label') || 'Become a member';
+  // The label in the page's language (data-locale, else the page's lang), from the message catalogue.
+  var LABELS = /*@LABELS@*/ { en: 'Become a member' };
+  var locale = (script.getAttribute('data-locale') || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
+  if (!LABELS[locale]) locale = 'en';
+  var label = script.getAttribute('data-label') || LABELS[locale];
   var ORIGINS = /*@MEMBER_ORIGINS@*/ [];
   var THANKS = /*@THANKS@*/ {};
   var NOT_A_MEMBER = { member: false, plan: null, token: null, expiresAt: null };
   var attr = new URLSearchParams(campaign ? { campaign: campaign } : {});
+  attr.set('locale', locale);
   attr.set('placement', script.getAttribute('data-placement') || 'button');
   attr.set('page', location.origin + location.pathname);
   if (document.referrer) attr.set('referrer', document.referrer.split(/[?#]/)[0]);
@@ -53,10 +58,9 @@
     .catch(function () { return NOT_A_MEMBER; });
   api.ready.then(function (answer) {
     if (!answer.member) return ask();
-    var lang = (script.getAttribute('data-locale') || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
     var thanks = document.createElement('p');
     thanks.setAttribute('data-membership-thanks', '');
-    thanks.textContent = THANKS[lang] || THANKS.en;
+    thanks.textContent = THANKS[locale] || THANKS.en;
     thanks.style.cssText = 'margin:0;font:bold 16px/1.2 Arial,sans-serif';
     place(thanks);
   });

@@ -80,6 +80,21 @@ describe('the local checkout', () => {
     expect(welcome).toHaveLength(1);
   });
 
+  it('when a membership is started in dollars, then the local payment page shows the price as the membership page does', async () => {
+    const form = await (await fetch(`${app.url}/membership?currency=usd`)).text();
+    expect(form).toContain('US$5.00');
+    const page = await startCheckout('/memberships/checkout', {
+      kind: 'membership',
+      plan: 'supporter',
+      interval: 'month',
+      currency: 'usd',
+      email: 'dollars@example.com',
+    });
+    const html = await (await fetch(`${app.url}${page}`)).text();
+    expect(html).toContain('US$5.00 per month');
+    expect(html).not.toMatch(/[^S]\$5\.00/);
+  });
+
   it('when a gift is paid on the local page, then the gift is paid, recorded in the ledger and the purchaser gets a receipt', async () => {
     const deliverOn = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
     const page = await startCheckout('/gifts/checkout', {

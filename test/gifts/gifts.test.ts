@@ -226,6 +226,26 @@ describe('redemption', () => {
     expect((await gift(giftId)).status).toBe('delivered');
   });
 
+  it('when a Ukrainian reader redeems, or opens an unknown code, then the page says so in Ukrainian', async () => {
+    const { code, recipient } = await deliveredGift();
+    const res = await fetch(`${app.url}/gifts/redeem?locale=uk`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': '10.9.0.1' },
+      body: new URLSearchParams({ code, email: recipient }),
+    });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('Ваше членство почалося');
+    expect(html).toContain('Ваше членство на 12 місяців активне');
+    const unknown = await fetch(`${app.url}/gifts/redeem?code=GIFT-0000-0000-0000&locale=uk`, {
+      headers: { accept: 'text/html' },
+    });
+    expect(unknown.status).toBe(404);
+    const page = await unknown.text();
+    expect(page).toContain('Ми не знайшли цей подарунок');
+    expect(page).toContain('Перевірте, що ви відкрили повне посилання');
+  });
+
   it('when a new reader redeems, then they are a gift member until now + duration, and the purchaser is told', async () => {
     const { giftId, code, recipient } = await deliveredGift();
     const res = await redeem(code, recipient);

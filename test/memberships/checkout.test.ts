@@ -248,4 +248,35 @@ describe('embeddable button', () => {
     expect(script).toContain("'/membership'");
     expect(script).toContain('data-campaign');
   });
+
+  it('when a Ukrainian news page runs the member and gift button scripts, then the buttons read in Ukrainian and open the Ukrainian pages', async () => {
+    const links: Record<string, { text: string; href: string }> = {};
+    for (const name of ['membership-button', 'gift-button']) {
+      const source = await (await fetch(`${app.url}/embed/${name}.js`)).text();
+      // The script as a browser would run it, on a page whose <html lang="uk">.
+      const link = { textContent: '', href: '', style: {}, setAttribute() {} };
+      const script = {
+        src: `${app.url}/embed/${name}.js`,
+        getAttribute: () => null,
+        parentNode: { insertBefore() {} },
+      };
+      const document = {
+        currentScript: script,
+        documentElement: { lang: 'uk' },
+        referrer: '',
+        createElement: () => link,
+      };
+      const location = { origin: 'https://news.example', pathname: '/story', search: '' };
+      new Function('document', 'location', source)(document, location);
+      const href = new URL(link.href);
+      links[name] = {
+        text: link.textContent,
+        href: `${href.pathname}?locale=${href.searchParams.get('locale')}`,
+      };
+    }
+    expect(links).toEqual({
+      'membership-button': { text: 'Стати членом спільноти', href: '/membership?locale=uk' },
+      'gift-button': { text: 'Подарувати членство', href: '/gifts?locale=uk' },
+    });
+  });
 });

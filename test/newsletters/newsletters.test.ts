@@ -143,6 +143,17 @@ describe('double opt-in', () => {
     expect(await statusOf('tamper@example.com')).toBe('pending');
   });
 
+  it('when a Ukrainian reader presses a tampered confirmation link, then the page says it is not valid in Ukrainian', async () => {
+    await signUp({ email: 'tamper-uk@example.com' });
+    const token = await latestToken('tamper-uk@example.com');
+    const res = await post('/newsletters/confirm', { token: `${token.slice(0, -2)}xx`, locale: 'uk' });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('Це посилання недійсне');
+    expect(html).toContain('Підпишіться ще раз через форму розсилки.');
+    expect(html).not.toContain('Please sign up again');
+  });
+
   it('when a pending address signs up again later, then it gets a new email; a confirmed one gets none', async () => {
     await signUp({ email: 'again@example.com' });
     clock.advance(20 * 60_000);
@@ -377,6 +388,16 @@ describe('unsubscribing', () => {
     });
     expect(res.status).toBe(403);
     expect(await statusOf('forged@example.com')).toBe('confirmed');
+  });
+  it('when a reader opens a cut unsubscribe link in a browser, then a page in their language says so, not a JSON body', async () => {
+    const res = await fetch(`${app.url}/newsletters/unsubscribe?e=cut@example.com&sig=${'a'.repeat(43)}`, {
+      headers: { accept: 'text/html', 'accept-language': 'uk' },
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('Це посилання недійсне');
+    expect(html).toContain('Відкрийте посилання для відписки');
   });
 });
 

@@ -47,7 +47,38 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(fromRoot('test-results/screenshots'), { recursive: true });
-  await page.screenshot({ path: fromRoot(`test-results/screenshots/${name}.png`), fullPage: true });
+/** The widths every screenshot is taken at: a phone and a desktop. */
+export const SCREEN_WIDTHS = [375, 1280] as const;
+export const SCREENSHOTS_DIR = fromRoot('test-results/screenshots');
+/** playwright's viewport when a test does not choose one. */
+const DEFAULT_VIEWPORT = { width: 1280, height: 720 };
+
+/**
+ * Photographs the page as it is, at a phone's and a desktop's width:
+ * `test-results/screenshots/<name>-375.png` and `<name>-1280.png` (docs/screens.md lists them),
+ * then puts the viewport back. A page the test sized as a phone (under 600 px) or a desktop
+ * (1280 px) is what the test is about: it is photographed once, at that size, `<name>-<width>.png`;
+ * `widths` asks for these widths whatever the size.
+ */
+export async function screenshot(
+  page: Page,
+  name: string,
+  options: { widths?: readonly number[] } = {},
+): Promise<void> {
+  mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+  const before = page.viewportSize();
+  const sizedByTest =
+    !options.widths &&
+    before &&
+    (before.width !== DEFAULT_VIEWPORT.width || before.height !== DEFAULT_VIEWPORT.height) &&
+    (before.width < 600 || before.width === 1280);
+  const widths = sizedByTest ? [before.width] : (options.widths ?? SCREEN_WIDTHS);
+  for (const width of widths) {
+    if (!sizedByTest) await page.setViewportSize({ width, height: width < 600 ? 812 : 800 });
+    // The layout (and an embed's resize message) settles at the new width. A timer, not the page's
+    // animation frames: a page may run without JavaScript.
+    if (!sizedByTest) await page.waitForTimeout(100);
+    await page.screenshot({ path: `${SCREENSHOTS_DIR}/${name}-${width}.png`, fullPage: true });
+  }
+  if (before && !sizedByTest) await page.setViewportSize(before);
 }
