@@ -50,7 +50,7 @@
     link.addEventListener('click', function () { beacon('click'); });
     beacon('view');
   };
-  if (ORIGINS.indexOf(window.location.origin) < 0 || typeof fetch !== 'function') return ask();
+  if (ORIGINS.indexOf(location.origin) < 0 || typeof fetch !== 'function') return ask();
   // Asked once per page, shared with the widget and member.js.
   var api = (window.membership = window.membership || {});
   if (!api.ready) api.ready = fetch(base + '/member/status', { credentials: 'include', cache: 'no-store' })
