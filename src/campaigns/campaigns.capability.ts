@@ -8,6 +8,7 @@ import { signDueCheckpoints } from './drive-log/checkpoint.service.js';
 import { registerTransparencyModels } from './drive-log/log.model.js';
 import { useLeafSigner } from './drive-log/promises.js';
 import { createSigner } from './drive-log/signing.js';
+import { registerTileModel } from './drive-log/tile.model.js';
 import { transparencyDocs, transparencyRoutes } from './drive-log/transparency.routes.js';
 import type { ProgressCache } from './progress.service.js';
 
@@ -28,6 +29,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
   models(db) {
     registerCampaignModels(db);
     registerTransparencyModels(db);
+    registerTileModel(db);
   },
   listen: (ctx) => {
     promiseLeaves(ctx);

@@ -11,6 +11,7 @@ import { fromRoot } from '../../infra/paths.js';
 import { type Campaign, campaignModels } from '../campaign.model.js';
 import { checkpointsOf, logOrigin, originOf } from './checkpoint.service.js';
 import { commitmentAlias, transparencyModels } from './log.model.js';
+import { consistencyProof, inclusionProof, signedTreeOf } from './proofs.js';
 import type { CheckpointSigner } from './signing.js';
 import { loadLog } from './tree-cache.js';
 
@@ -117,7 +118,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
 
   router.get('/campaigns/:slug/transparency/inclusion', publicRead, async (req, res) => {
     const query = parseInput(inclusionQuery, req.query);
-    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    const { campaignId, signedSize, checkpoints } = await campaignOf(req.params.slug);
     const treeSize = query.treeSize ?? signedSize;
     withinSigned(treeSize, signedSize, 'treeSize');
     const alias = await transparencyModels(deps.db)
@@ -125,25 +126,25 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
       .lean();
     if (!alias) throw new AppError('receipt_not_found');
     if (alias.index >= treeSize) throw new AppError('receipt_pending');
-    const log = await loadLog(deps.db, campaignId, treeSize);
+    const signed = signedTreeOf(checkpoints.at(-1)!.note);
+    const { leaf, path } = await inclusionProof(deps.db, campaignId, alias.index, treeSize, signed);
     publicJson(res).json({
       index: alias.index,
       treeSize,
-      leaf: log.leaves[alias.index],
-      path: log.tree.inclusionProof(alias.index, treeSize).map((h) => h.toString('hex')),
+      leaf,
+      path: path.map((h) => h.toString('hex')),
     });
   });
 
   router.get('/campaigns/:slug/transparency/consistency', publicRead, async (req, res) => {
     const { first, second } = parseInput(consistencyQuery, req.query);
-    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    const { campaignId, signedSize, checkpoints } = await campaignOf(req.params.slug);
     withinSigned(second, signedSize, 'second');
-    const log = await loadLog(deps.db, campaignId, second);
-    publicJson(res).json({
-      first,
-      second,
-      path: log.tree.consistencyProof(first, second).map((h) => h.toString('hex')),
-    });
+    const latest = checkpoints.at(-1);
+    const path = latest
+      ? await consistencyProof(deps.db, campaignId, first, second, signedTreeOf(latest.note))
+      : [];
+    publicJson(res).json({ first, second, path: path.map((h) => h.toString('hex')) });
   });
 
   router.get('/campaigns/:slug/verify', async (req, res) => {
