@@ -4,6 +4,7 @@ import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
 import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/drive-log/log.service.js';
 import { backfillPromises } from './campaigns/drive-log/promises.js';
+import { backfillTiles } from './campaigns/drive-log/tile-backfill.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
@@ -62,4 +63,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // Leaves prove themselves: each carries the log's signed promise (drive-log/promises.ts).
   const promised = await runOnce(db, 'drive-log-promises', () => backfillPromises(db, leafDataOf));
   if (promised) logger.info({ promised }, 'signed promises for existing drive log leaves');
+  // Proofs read stored tiles of interior hashes (drive-log/tile-store.ts), not every leaf.
+  const tiles = await runOnce(db, 'drive-log-tiles', () => backfillTiles(db));
+  if (tiles) logger.info({ tiles }, "stored tiles of existing drive logs' interior hashes");
 }
