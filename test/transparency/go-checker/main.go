@@ -13,7 +13,8 @@
 //     proofs);
 //   - the public leaves hash (tlog.RecordHash, tlog.StoredHashes, tlog.TreeHash) to every
 //     checkpoint's root;
-//   - every leaf's inclusion proof in the latest tree verifies (tlog.CheckRecord).
+//   - every leaf's inclusion proof in the latest tree verifies (tlog.CheckRecord);
+//   - the tree served as tlog-tiles gives every checkpoint's root and the same proofs (tiles.go).
 //
 // Exit 0 and "OK" when all of it holds; 1 with the first failure; 2 on bad arguments.
 package main
@@ -219,7 +220,7 @@ func check(base, slug string, verifiers note.Verifiers) error {
 		}
 	}
 	fmt.Printf("inclusion: %d proofs verified\n", len(leaves))
-	return nil
+	return checkTiles(prefix, chain, record)
 }
 
 var sizeLine = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
