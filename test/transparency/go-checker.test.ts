@@ -95,7 +95,9 @@ describe('the Go reference implementation', () => {
       "leaves: 8 hash to every checkpoint's root",
       'inclusion: 8 proofs verified',
       // The same tree read as C2SP tlog-tiles by tlog.TileHashReader, which checks each tile it reads.
-      expect.stringMatching(/^tiles: [1-9]\d* read; every root, consistency and inclusion verified from them$/),
+      expect.stringMatching(
+        /^tiles: [1-9]\d* read; every root, consistency and inclusion verified from them$/,
+      ),
       'OK',
       '',
     ]);

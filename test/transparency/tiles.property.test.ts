@@ -46,7 +46,10 @@ function fromTiles<T>(store: Map<string, Buffer>, signed: number, work: Paramete
     if (!bytes) throw new Error(`tile ${tilePath(tile)} was never written`);
     read.set(`${tile.level}/${tile.index}`, bytes);
   }
-  return { result: work(lookupIn((level, index) => read.get(`${level}/${index}`)!)) as T, reads: needed.length };
+  return {
+    result: work(lookupIn((level, index) => read.get(`${level}/${index}`)!)) as T,
+    reads: needed.length,
+  };
 }
 
 const hex = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
@@ -86,11 +89,21 @@ describe('proofs from tiles', () => {
         expect(inclusion.result.root.equals(tree.root(treeSize))).toBe(true);
         const leaf = leafHash(`add leaf-${index}`);
         expect(verifyInclusion(leaf, index, treeSize, inclusion.result.path, tree.root(treeSize))).toBe(true);
-        expect(verifyInclusion(leafHash('add another'), index, treeSize, inclusion.result.path, tree.root(treeSize))).toBe(false);
+        expect(
+          verifyInclusion(
+            leafHash('add another'),
+            index,
+            treeSize,
+            inclusion.result.path,
+            tree.root(treeSize),
+          ),
+        ).toBe(false);
         // One tile per level on the leaf's path and one per level on the tree's right edge.
         expect(inclusion.reads).toBeLessThanOrEqual(2 * levels);
 
-        const consistency = fromTiles<Buffer[]>(store, signed, (lookup) => consistencyOf(lookup, first, second));
+        const consistency = fromTiles<Buffer[]>(store, signed, (lookup) =>
+          consistencyOf(lookup, first, second),
+        );
         const expected = tree.consistencyProof(first, second);
         expect(hex(consistency.result)).toEqual(hex(expected));
         expect(verifyConsistency(first, second, tree.root(first), tree.root(second), expected)).toBe(true);

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
 import { type LogLeaf, leafId, transparencyModels } from '../../src/campaigns/drive-log/log.model.js';
 import { writeAliases } from '../../src/campaigns/drive-log/log.service.js';
-import { backfillTiles } from '../../src/campaigns/drive-log/tile-backfill.js';
 import { type LogTile, tileModel } from '../../src/campaigns/drive-log/tile.model.js';
+import { backfillTiles } from '../../src/campaigns/drive-log/tile-backfill.js';
 import { loadLog } from '../../src/campaigns/drive-log/tree-cache.js';
 import { registerModels } from '../../src/models.js';
 import { databaseUri, manualClock, startTestApp, type TestApp } from '../support/test-app.js';
@@ -100,7 +100,9 @@ describe('proofs from tiles', () => {
       `/campaigns/${campaign.slug}/transparency/inclusion?commitment=${commitmentOf(id, 4321)}&treeSize=4400`,
     );
     expect(older.path).toEqual(hex(tree.inclusionProof(4321, 4400)));
-    const consistency = await get(`/campaigns/${campaign.slug}/transparency/consistency?first=1000&second=4999`);
+    const consistency = await get(
+      `/campaigns/${campaign.slug}/transparency/consistency?first=1000&second=4999`,
+    );
     expect(consistency.path).toEqual(hex(tree.consistencyProof(1000, 4999)));
 
     const logReads = reads.filter((read) => /^drive_/.test(read.collection));

@@ -3,7 +3,7 @@ import { type LogLeaf, leafId, transparencyModels } from './log.model.js';
 import { leafDataOf, type PublicLeaf, publicLeaf } from './log.service.js';
 import { leafHash } from './merkle.js';
 import { consistencyFromTiles, inclusionFromTiles, repairTiles, type SignedTree } from './tile-store.js';
-import { loadLog, loadedSize } from './tree-cache.js';
+import { loadedSize, loadLog } from './tree-cache.js';
 
 // The proofs the public API serves. A process that has the log loaded answers from memory; one that
 // has not (a fresh process) reads O(log n) tiles by `_id` (tile-store.ts) instead of every leaf.

@@ -12,9 +12,9 @@ import { type Campaign, campaignModels } from '../campaign.model.js';
 import { checkpointsOf, logOrigin, originOf } from './checkpoint.service.js';
 import { commitmentAlias, transparencyModels } from './log.model.js';
 import { consistencyProof, inclusionProof, signedTreeOf } from './proofs.js';
+import type { CheckpointSigner } from './signing.js';
 import { tileAt } from './tile-store.js';
 import { parseTilePath } from './tiles.js';
-import type { CheckpointSigner } from './signing.js';
 import { loadLog } from './tree-cache.js';
 
 // The public side of the drive log: keys, checkpoints, leaves and proofs, all readable by anyone
