@@ -112,7 +112,7 @@ describe('proofs from tiles', () => {
       expect(Object.keys(read.filter as object)).toEqual(['_id']);
       expect(typeof (read.filter as { _id: unknown })._id).toBe('string');
     }
-  });
+  }, 120_000); // seeding 5,000 leaves and signing over them takes a while on a shared machine
 
   it('when a tile was never written (a process died before it), then a fresh process still answers and writes the same tile again', async () => {
     const { campaign, id } = await campaignWithLeaves(700);
