@@ -15,13 +15,17 @@ export type { SignedTree };
 /** The signed tree of a checkpoint note: its size and its base64 root (lines 2 and 3). */
 export const signedTreeOf = (note: string): SignedTree => {
   const [, size, root] = note.split('\n');
-  return { size: Number(size), root: Buffer.from(root!, 'base64') };
+  return { size: Number(size), root: Buffer.from(root ?? '', 'base64') };
 };
 
-async function fromLeaves(db: Connection, campaignId: string, signed: SignedTree) {
-  const log = await loadLog(db, campaignId, signed.size);
-  await repairTiles(db, campaignId, log.tree, signed);
-  return log;
+/** After tiles failed: the leaves up to the signed size rewrite the tiles if they give the signed root. */
+async function repairFromLeaves(db: Connection, campaignId: string, signed: SignedTree): Promise<void> {
+  try {
+    const log = await loadLog(db, campaignId, signed.size);
+    await repairTiles(db, campaignId, log.tree, signed);
+  } catch {
+    // Leaves missing up to the signed size: the proof is answered from the leaves there are, as before.
+  }
 }
 
 /** Leaf `index` and its inclusion proof in the tree of `treeSize` (≤ the signed size). */
@@ -46,7 +50,7 @@ export async function inclusionProof(
       ).catch(() => undefined); // a tile that cannot be read or rebuilt: the leaves answer
       if (path) return { leaf, path };
     }
-    await fromLeaves(db, campaignId, signed);
+    await repairFromLeaves(db, campaignId, signed);
   }
   const log = await loadLog(db, campaignId, treeSize);
   return { leaf: log.leaves[index]!, path: log.tree.inclusionProof(index, treeSize) };
@@ -63,7 +67,7 @@ export async function consistencyProof(
   if (loadedSize(db, campaignId) < second) {
     const path = await consistencyFromTiles(db, campaignId, first, second, signed).catch(() => undefined);
     if (path) return path;
-    await fromLeaves(db, campaignId, signed);
+    await repairFromLeaves(db, campaignId, signed);
   }
   return (await loadLog(db, campaignId, second)).tree.consistencyProof(first, second);
 }
