@@ -601,7 +601,7 @@ async function finish(result, receipt, context) {
 // they never pinned. The threat model: src/campaigns/drive-log/README.md.
 
 /** Why a verifier with memory refuses a log, from the most to the least fundamental. */
-export const REFUSALS = ['key_change', 'fork', 'rollback'];
+export const REFUSALS = ['key_change', 'fork', 'rollback', 'witnesses'];
 
 /** The vkeys among `vkeys` (strings) that carry a good signature on `note` (parsed). */
 async function keysSigning(note, vkeys) {
@@ -636,11 +636,20 @@ const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x))
  * `keys`: vkeys the reader gives (they must then sign the newest checkpoint and, if keys are pinned
  * already, be those). `acceptKeyChange`: re-pin to the keys given, or else to the published ones
  * that sign the newest checkpoint (the reader was told of a new key); the history must still extend
- * the remembered checkpoint.
+ * the remembered checkpoint. `witnesses` (cosignature/v1 vkeys) and `witnessesRequired` (k): at
+ * least k of them must have validly cosigned the newest checkpoint, or it is refused ('witnesses').
+ * The cosignatures found are answered as `cosignatures`.
  * Answers verifyDrive's result with `refusal` (null or one of REFUSALS), its problems added, and
  * `memory`: what to remember, set only when everything verified.
  */
-export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange = false, ...options }) {
+export async function verifyDriveWithMemory({
+  memory,
+  keys = [],
+  acceptKeyChange = false,
+  witnesses = [],
+  witnessesRequired = 0,
+  ...options
+}) {
   // What verifyDrive is shown is what is judged here: the service cannot answer one thing to the
   // stateless check and another to this one.
   const seen = new Map();
@@ -733,6 +742,19 @@ export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange
       refuse('fork', `checkpoint ${last.sequence} is not the one verified before: the history was rewritten`);
   }
 
+  // 3. Witnesses: k of the n given must have cosigned the newest checkpoint (c2sp.org/tlog-witness),
+  //    so this reader sees the tree that others, checking the same witnesses, see too.
+  if (witnessesRequired > 0) {
+    const { cosigned, problems } = await checkCosignatures(note, witnesses);
+    result.problems.push(...problems);
+    result.cosignatures = cosigned;
+    if (cosigned.length < witnessesRequired)
+      refuse(
+        'witnesses',
+        `checkpoint ${latest.sequence} is cosigned by ${cosigned.length} of the ${witnesses.length} witnesses given; ${witnessesRequired} required`,
+      );
+  }
+
   // A receipt checked against a tree this reader refuses proves nothing.
   if (result.refusal && ['verified', 'revoked', 'pending', 'not_found'].includes(result.receipt))
     result.receipt = 'unchecked';
@@ -750,4 +772,70 @@ export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange
       },
     };
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Witness cosignatures (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1). A witness that checked
+// a checkpoint is consistent with everything it saw of the log before adds a note signature line
+// `— <witness name> base64(key id || u64 timestamp || Ed25519 signature)` over
+// "cosignature/v1\ntime <timestamp>\n" followed by the checkpoint's note text. Its vkey has
+// signature type 0x04, and its key id is SHA-256(name || 0x0A || 0x04 || public key)[:4].
+
+/** The signature type byte of Ed25519 cosignature/v1. */
+export const COSIGNATURE_V1 = 0x04;
+
+/** What a cosignature/v1 signs: the header line, the time line, then the note text. */
+export function cosignedMessage(text, timestamp) {
+  return `cosignature/v1\ntime ${timestamp}\n${text}`;
+}
+
+/** A witness vkey `<name>+<hex key id>+base64(0x04 || Ed25519 key)`: { name, keyId, key } or null. */
+export async function parseCosignerVkey(vkey) {
+  const parts = String(vkey).split('+');
+  if (parts.length < 3) return null;
+  const [name, keyId, encoded] = [parts[0], parts[1], parts.slice(2).join('+')];
+  const material = fromBase64(encoded);
+  if (!isKeyName(name) || !/^[0-9a-f]{8}$/.test(keyId) || material?.length !== 33) return null;
+  if (material[0] !== COSIGNATURE_V1) return null;
+  const raw = material.subarray(1);
+  const id = (await sha256(concat(encoder.encode(name), Uint8Array.of(0x0a, COSIGNATURE_V1), raw))).subarray(
+    0,
+    4,
+  );
+  if (toHex(id) !== keyId) return null;
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
+  return { name, keyId, key };
+}
+
+/**
+ * The cosignatures on a parsed note (parseNote) by the witnesses given (vkeys): `cosigned` lists
+ * each witness with a valid one ({ vkey, name, time }), `problems` each line by a given witness
+ * that does not verify. Lines of other keys are ignored, as signed-note says.
+ */
+export async function checkCosignatures(note, witnessVkeys) {
+  const cosigned = [];
+  const problems = [];
+  for (const vkey of witnessVkeys) {
+    const witness = await parseCosignerVkey(vkey);
+    if (!witness) {
+      problems.push(`${String(vkey).slice(0, 40)}… is not a cosignature/v1 witness key`);
+      continue;
+    }
+    for (const line of note?.signatures ?? []) {
+      if (line.name !== witness.name || line.keyId !== witness.keyId) continue;
+      const sig = line.signature;
+      const timestamp = sig.length === 72 ? new DataView(sig.buffer, sig.byteOffset, 8).getBigUint64(0) : 0n;
+      let ok = false;
+      if (timestamp > 0n && timestamp < 2n ** 63n) {
+        const message = encoder.encode(cosignedMessage(note.text, timestamp));
+        ok = await crypto.subtle
+          .verify({ name: 'Ed25519' }, witness.key, sig.subarray(8), message)
+          .catch(() => false);
+      }
+      if (!ok) problems.push(`the cosignature of witness ${witness.name} does not verify`);
+      else if (!cosigned.some((c) => c.vkey === vkey))
+        cosigned.push({ vkey, name: witness.name, time: new Date(Number(timestamp) * 1000).toISOString() });
+    }
+  }
+  return { cosigned, problems };
 }

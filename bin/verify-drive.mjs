@@ -19,21 +19,26 @@
 //          --pin <sequence>:<hash>  a checkpoint you saw before (printed by every run) must still be
 //                                   published unchanged; repeatable
 //          --at <ISO time>          judge the hourly-checkpoint promise as of this time (default: now)
+//          --witness <vkey>         a witness (c2sp.org/tlog-witness) whose cosignature counts;
+//                                   repeatable
+//          --witnesses-required <k> how many of the --witness keys must have cosigned the newest
+//                                   checkpoint (default: all of them)
 //
 // Exit 0: the log and the count verify (and the receipt, if given, is in it); 1: something does
 // not verify (each problem is printed); 2: bad arguments, the service could not be reached or the
 // state file could not be read or written; 3: the log went back (rollback); 4: the log forked (a
 // different tree than the one verified before); 5: the newest checkpoint is not signed by a pinned
-// key (or the log renamed itself). The state file is only written after a run that exits 0.
+// key (or the log renamed itself); 6: fewer than k of the given witnesses cosigned the newest
+// checkpoint. The state file is only written after a run that exits 0.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { verifyDriveWithMemory } from './drive-verify-core.mjs';
+import { parseCosignerVkey, verifyDriveWithMemory } from './drive-verify-core.mjs';
 
-const EXIT = { ok: 0, problems: 1, usage: 2, rollback: 3, fork: 4, key_change: 5 };
+const EXIT = { ok: 0, problems: 1, usage: 2, rollback: 3, fork: 4, key_change: 5, witnesses: 6 };
 const USAGE =
-  'usage: verify-drive <service URL> <campaign slug> [receipt] [--state FILE | --no-state] [--key VKEY]… [--accept-key-change] [--pin n:hash] [--at ISO time]';
+  'usage: verify-drive <service URL> <campaign slug> [receipt] [--state FILE | --no-state] [--key VKEY]… [--accept-key-change] [--pin n:hash] [--at ISO time] [--witness VKEY]… [--witnesses-required K]';
 
 function defaultStatePath() {
   const env = process.env;
@@ -47,6 +52,8 @@ function defaultStatePath() {
 const positional = [];
 const pinned = [];
 const keys = [];
+const witnesses = [];
+let witnessesRequired;
 let now = new Date();
 let statePath = defaultStatePath();
 let acceptKeyChange = false;
@@ -65,14 +72,31 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--no-state') statePath = null;
   else if (args[i] === '--key') keys.push(value());
   else if (args[i] === '--accept-key-change') acceptKeyChange = true;
+  else if (args[i] === '--witness') witnesses.push(value());
+  else if (args[i] === '--witnesses-required') witnessesRequired = Number(value());
   else if (args[i].startsWith('--')) usageError = true;
   else positional.push(args[i]);
 }
 const [base, slug, receipt] = positional;
-if (usageError || !base || !slug || !/^https?:\/\//.test(base) || Number.isNaN(now.getTime())) {
+witnessesRequired ??= witnesses.length;
+const badWitnesses =
+  !Number.isInteger(witnessesRequired) || witnessesRequired < 0 || witnessesRequired > witnesses.length;
+if (
+  usageError ||
+  badWitnesses ||
+  !base ||
+  !slug ||
+  !/^https?:\/\//.test(base) ||
+  Number.isNaN(now.getTime())
+) {
   console.error(USAGE);
   process.exit(EXIT.usage);
 }
+for (const vkey of witnesses)
+  if (!(await parseCosignerVkey(vkey))) {
+    console.error(`--witness ${vkey}: not a witness key (<name>+<key id>+base64(0x04 || Ed25519 key))`);
+    process.exit(EXIT.usage);
+  }
 
 async function fetchJson(path) {
   const response = await fetch(new URL(path, base), { headers: { accept: 'application/json' } });
@@ -111,6 +135,8 @@ const HINT = {
   fork: 'REFUSED: fork. The log is not an extension of the one this verifier checked before: its history was rewritten, or different readers are shown different logs.',
   key_change:
     'REFUSED: key change. The newest checkpoint is not signed by a key this verifier pinned. If the newsroom announced a new key, check the announcement, then run again with --accept-key-change (and --key <the announced vkey>).',
+  witnesses:
+    'REFUSED: witnesses. Too few of the witnesses you named cosigned the newest checkpoint: nobody independent has confirmed that others are shown this same log. A checkpoint minutes old may still be waiting for them: try again later.',
 };
 
 try {
@@ -125,6 +151,8 @@ try {
     now,
     keys,
     acceptKeyChange,
+    witnesses,
+    witnessesRequired,
     // An address seen before answers for the log it named then; a new one, for the log it names.
     memory: knownOrigin ? state.logs[knownOrigin] : (origin) => state.logs[origin],
     onProgress: (step) => console.error(`… ${step}`),
@@ -146,6 +174,10 @@ try {
         `remembered:    ${last ? `number ${last.sequence}, ${last.size} entries` : 'nothing yet (first use: keys are pinned now)'}`,
       );
   }
+  if (witnessesRequired > 0)
+    console.log(
+      `witnesses:     ${(result.cosignatures ?? []).map((c) => `${c.name} at ${c.time}`).join(', ') || 'none'} (${witnessesRequired} of ${witnesses.length} required)`,
+    );
   if (receipt !== undefined) console.log(`receipt:       ${result.receipt}`);
   for (const problem of result.problems) console.log(`PROBLEM: ${problem}`);
   if (result.refusal) {

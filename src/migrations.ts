@@ -6,7 +6,7 @@ import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/
 import { backfillPromises } from './campaigns/drive-log/promises.js';
 import { backfillTiles } from './campaigns/drive-log/tile-backfill.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
-import { backfillGiftKeys } from './gifts/gift.model.js';
+import { backfillGiftAddresses, backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
@@ -63,6 +63,9 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // Leaves prove themselves: each carries the log's signed promise (drive-log/promises.ts).
   const promised = await runOnce(db, 'drive-log-promises', () => backfillPromises(db, leafDataOf));
   if (promised) logger.info({ promised }, 'signed promises for existing drive log leaves');
+  // A reader's data export lists their gifts too (docs/privacy.md).
+  const giftAddresses = await runOnce(db, 'gift-addresses', () => backfillGiftAddresses(db));
+  if (giftAddresses) logger.info({ giftAddresses }, 'listed existing gifts under their addresses');
   // Proofs read stored tiles of interior hashes (drive-log/tile-store.ts), not every leaf.
   const tiles = await runOnce(db, 'drive-log-tiles', () => backfillTiles(db));
   if (tiles) logger.info({ tiles }, "stored tiles of existing drive logs' interior hashes");

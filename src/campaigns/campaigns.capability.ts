@@ -5,11 +5,13 @@ import { subscribeCampaigns } from './campaign.listeners.js';
 import { registerCampaignModels } from './campaign.model.js';
 import { campaignDocs, campaignRoutes } from './campaigns.routes.js';
 import { signDueCheckpoints } from './drive-log/checkpoint.service.js';
+import { registerCosignatureModel, witnessOf } from './drive-log/cosignature.js';
 import { registerTransparencyModels } from './drive-log/log.model.js';
 import { useLeafSigner } from './drive-log/promises.js';
 import { createSigner } from './drive-log/signing.js';
 import { registerTileModel } from './drive-log/tile.model.js';
 import { transparencyDocs, transparencyRoutes } from './drive-log/transparency.routes.js';
+import { submitToWitnesses } from './drive-log/witnesses.service.js';
 import type { ProgressCache } from './progress.service.js';
 
 const MINUTE = 60_000;
@@ -29,6 +31,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
   models(db) {
     registerCampaignModels(db);
     registerTransparencyModels(db);
+    registerCosignatureModel(db);
     registerTileModel(db);
   },
   listen: (ctx) => {
@@ -37,6 +40,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
   },
   tasks: (ctx) => {
     promiseLeaves(ctx);
+    const witnesses = ctx.config.transparency.witnesses.map(witnessOf); // a wrong vkey stops the start
     return [
       {
         name: 'drive-checkpoints',
@@ -48,6 +52,12 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
             checkpointMs: ctx.config.transparency.checkpointMs,
             publicBaseUrl: ctx.config.http.publicBaseUrl,
           }),
+      },
+      {
+        // After the checkpoints in each round of the task loop, so a new one goes out at once.
+        name: 'drive-witnesses',
+        everyMs: MINUTE,
+        run: () => submitToWitnesses({ ...ctx, witnesses }),
       },
     ];
   },
@@ -68,6 +78,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
         signer: createSigner(ctx.config.transparency.keys),
         brandName: ctx.config.brand.name,
         publicBaseUrl: ctx.config.http.publicBaseUrl,
+        witnesses: ctx.config.transparency.witnesses.map(witnessOf),
       }),
     );
     return router;

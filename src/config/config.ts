@@ -111,6 +111,10 @@ function toConfig(env: Environment) {
           // stable across restarts and processes, so development checkpoints stay verifiable.
           [{ kid: 'dev', seed: createHash('sha256').update(`drive-signing|${sessionSecret}`).digest() }],
       checkpointMs: env.DRIVE_CHECKPOINT_MINUTES * 60_000,
+      witnesses: (env.DRIVE_WITNESSES?.split(',') ?? []).map((pair) => {
+        const [url = '', vkey = ''] = pair.split(' ');
+        return { url: url.replace(/\/$/, ''), vkey };
+      }),
     },
     sponsorship: { autoApproveDomains: env.SPONSORSHIP_AUTO_APPROVE_DOMAINS?.split(',') ?? [] },
     /** Answers that must not tell, by their time, what their body does not (src/http/fixed-time.ts). */

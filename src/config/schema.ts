@@ -118,6 +118,24 @@ export const configSchema = z
         production: 'required',
       },
     ),
+    DRIVE_WITNESSES: setting(
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s,]+ [^\s+,]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}(,https?:\/\/[^\s,]+ [^\s+,]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44})*$/,
+          '"<witness URL> <witness vkey>" pairs, comma-separated',
+        )
+        .optional(),
+      {
+        group: 'transparency',
+        description:
+          'Witnesses (c2sp.org/tlog-witness) that cosign each new drive checkpoint: their submission URL ' +
+          '(add-checkpoint is posted under it) and their Ed25519 cosignature/v1 vkey, which `npm run witness` ' +
+          'prints. Submitted every minute until each has cosigned the newest checkpoint; the cosignatures ' +
+          'are appended to the published checkpoint. Unset: none.',
+        example: 'https://witness.readers.example witness.readers.example/w1+4482d108+BLpI…',
+      },
+    ),
     DRIVE_CHECKPOINT_MINUTES: setting(positiveInt.max(60).default(10), {
       group: 'transparency',
       description:

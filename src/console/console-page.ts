@@ -11,6 +11,7 @@ export const CONSOLE_SECTIONS: { id: string; label: string; href: string; roles:
   { id: 'overview', label: 'Drive overview', href: '/console', roles: ['admin', 'finance', 'editor'] },
   { id: 'campaigns', label: 'Campaigns', href: '/console/campaigns', roles: ['admin', 'editor'] },
   { id: 'members', label: 'Members', href: '/console/members', roles: ['admin', 'finance'] },
+  { id: 'sources', label: 'Where members come from', href: '/console/sources', roles: ['admin', 'finance'] },
   { id: 'reports', label: 'Finance reports', href: '/dashboard', roles: ['admin', 'finance'] },
 ];
 

@@ -8,6 +8,7 @@ import { dashboardRoutes } from './dashboard.routes.js';
 import { memberConsoleRoutes } from './members.routes.js';
 import { driveOverviewRoutes } from './overview.routes.js';
 import { consoleSignInRoutes } from './sign-in.routes.js';
+import { sourcesConsoleRoutes } from './sources.routes.js';
 
 /** Links to a member's Stripe records open the live or the test dashboard, as the key is. */
 function stripeDashboardUrl(secretKey: string | undefined): string {
@@ -35,6 +36,7 @@ export const consoleCapability: Capability<ProcessContext & { progressCache: Pro
     router.use(
       memberConsoleRoutes({ db, clock, stripeDashboard: stripeDashboardUrl(config.stripe.secretKey) }),
     );
+    router.use(sourcesConsoleRoutes({ db, clock, timeZone: config.timeZone }));
     return router;
   },
 };

@@ -50,6 +50,10 @@ export const ERROR_CATALOG = {
   range_not_satisfiable: [416, 'The requested range is not available.'],
   expectation_failed: [417, 'The Expect header cannot be met.'],
   validation_failed: [422, 'Some fields are missing or invalid.'],
+  attribution_invalid: [
+    422,
+    'The page, placement, referrer or campaign tags sent with this checkout are not valid: see details.',
+  ],
   webhook_target_unsafe: [
     422,
     'Webhooks are sent only to public internet addresses; this one is loopback, private or link-local.',

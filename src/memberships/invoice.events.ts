@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { idOf } from '../infra/stripe.js';
 import { linkPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
+import { attributionFromMetadata } from '../shared/attribution.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { cardUpdateUrl } from './card-link.js';
 import { ensureMember } from './member-writes.js';
@@ -71,6 +72,7 @@ export async function recordInvoicePaid(
     via: subscription.id,
     at: occurredAt,
     campaign: metadata.campaign,
+    attribution: attributionFromMetadata(metadata),
     // A member counts toward a drive once real money arrived (campaigns README).
     paid: money.viaStripe + money.outOfBand > 0,
   });
@@ -93,6 +95,7 @@ export async function recordInvoicePaid(
     plan: metadata.plan,
     interval: metadata.interval,
     campaign: metadata.campaign,
+    attribution: attributionFromMetadata(metadata),
   };
   if (money.viaStripe > 0)
     await recordLedgerEntry(deps, {

@@ -43,6 +43,7 @@ export const membershipsCapability: Capability<
       logger: ctx.logger,
       clock: ctx.clock,
       checkoutLimits: ctx.config.stripe.checkoutLimits,
+      events: ctx.events,
     }),
   docs: membershipDocs,
 };

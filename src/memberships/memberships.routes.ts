@@ -12,6 +12,7 @@ import { idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
+import type { DomainEvents } from '../shared/domain-events.js';
 import type { Locale } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from './checkout-limits.js';
@@ -29,6 +30,8 @@ export interface MembershipRoutesDeps {
   logger?: Logger;
   clock: Clock;
   checkoutLimits: CheckoutLimits;
+  /** Tells the funnel a checkout started (src/attribution). */
+  events?: DomainEvents;
 }
 
 const checkoutResponseSchema = z
@@ -92,8 +95,20 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
         request,
         idempotencyKey,
       );
+      // The reader is on their way to pay: a funnel count that fails must not stop them.
+      await deps.events
+        ?.publish('checkout.started', {
+          reference: session.reference,
+          kind: request.kind,
+          campaign: request.campaign,
+          placement: session.attribution?.placement,
+          at: deps.clock.now(),
+        })
+        .catch((error: unknown) =>
+          deps.logger?.warn({ err: error }, 'funnel: a checkout start was not counted'),
+        );
       if (wantsPage(req)) return res.redirect(303, session.url);
-      res.status(201).json(session);
+      res.status(201).json({ sessionId: session.sessionId, url: session.url });
     },
   );
 
@@ -144,7 +159,8 @@ export function membershipDocs(docs: ApiDocs): void {
       },
       303: { description: 'Form posts are redirected to Stripe Checkout' },
       422: {
-        description: 'Invalid plan, amount or email',
+        description:
+          'Invalid plan, amount or email (`validation_failed`), or attribution (`attribution_invalid`: page, placement, referrer, UTM tags or newsletter)',
         content: { 'application/json': { schema: errorBodySchema } },
       },
       503: {

@@ -4,6 +4,8 @@
 // at least once (a retry, or a second Stripe event about the same payment, publishes again with
 // the same facts), so handlers must be idempotent.
 
+import type { Attribution } from './attribution.js';
+
 export interface MemberJoined {
   memberId: string;
   email: string;
@@ -12,6 +14,8 @@ export interface MemberJoined {
   campaign?: string;
   /** Whether money arrived as they joined; false for a trial or a 100 % promotion code. */
   paid?: boolean;
+  /** Where their checkout came from (page, placement, referrer, UTM tags, newsletter). */
+  attribution?: Attribution;
 }
 
 export interface LedgerRecorded {
@@ -25,6 +29,28 @@ export interface LedgerRecorded {
   reverses?: string;
   /** For refunds: this entry completes the refund of the whole payment (a partial refund is false). */
   fullRefund?: boolean;
+  campaign?: string;
+  /** Where the payment's checkout came from (payments only; a refund names the payment it reverses). */
+  attribution?: Attribution;
+}
+
+/** A reader was sent to Stripe Checkout (the funnel's "checkouts started"). */
+export interface CheckoutStarted {
+  /** The session's reference: the same for a client's retry with the same Idempotency-Key. */
+  reference: string;
+  kind: 'membership' | 'one_time';
+  campaign?: string;
+  placement?: string;
+  at: Date;
+}
+
+/** A Checkout Session of a membership or one-time contribution was paid (the funnel's "paid"). */
+export interface CheckoutPaid {
+  sessionId: string;
+  kind: 'membership' | 'one_time';
+  campaign?: string;
+  placement?: string;
+  at: Date;
 }
 
 /**
@@ -92,6 +118,8 @@ export interface DomainEventMap {
   'member.payment_failed': MemberPaymentFailed;
   'gift.purchased': GiftPurchased;
   'gift.redeemed': GiftRedeemed;
+  'checkout.started': CheckoutStarted;
+  'checkout.paid': CheckoutPaid;
 }
 
 type Handler<K extends keyof DomainEventMap> = (event: DomainEventMap[K]) => Promise<void> | void;

@@ -4,7 +4,7 @@ import { Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
-import { giftModel } from '../gifts/gift.model.js';
+import { giftModel, listGiftAtAddresses } from '../gifts/gift.model.js';
 import { claimOnce, decideOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
@@ -242,6 +242,7 @@ async function drawFromPools(deps: SponsorshipDeps, request: SponsorshipRequest,
 /** A gift of a year's membership, paid by the pool: the gifts capability delivers and redeems it. */
 async function grantSponsoredMembership(deps: SponsorshipDeps, request: SponsorshipRequest, now: Date) {
   const campaign = await campaignModels(deps.db).Campaign.findById(request.campaignId).lean<Campaign>();
+  await listGiftAtAddresses(deps.db, request._id, [request.email]);
   try {
     await giftModel(deps.db).create({
       _id: request._id, // one gift per request, however often it is granted

@@ -20,7 +20,7 @@
   var origin = script ? new URL(script.src).origin : '';
   var MESSAGES = /*@MESSAGES@*/ { en: {}, uk: {} };
   var INTL = { en: 'en-GB', uk: 'uk-UA' };
-  var OPTIONS = ['locale', 'refresh-interval', 'accent', 'show-supporters', 'show-sponsored', 'theme'];
+  var OPTIONS = ['locale', 'refresh-interval', 'accent', 'show-supporters', 'show-sponsored', 'theme', 'placement', 'data-placement'];
   /* The catalogue's message with {placeholders} filled; plural forms by Intl.PluralRules. */
   function t(locale, key, vars) {
     var m = MESSAGES[locale][key] || MESSAGES.en[key] || key;
@@ -149,7 +149,8 @@
     if (!supporters.hidden) supporters.textContent = t(l, 'embed.supporters', { count: p.supporters });
     var join = q('a.join'), gift = q('a.gift'), c = '?campaign=' + encodeURIComponent(p.slug);
     c += '&locale=' + l;
-    join.textContent = t(l, 'embed.join'); join.href = origin + '/membership' + c;
+    join.textContent = t(l, 'embed.join'); join.href = origin + '/membership' + c + '&' + this._attribution();
+    if (!this._seen) { this._seen = true; this._beacon('view'); join.addEventListener('click', this._beacon.bind(this, 'click')); }
     gift.textContent = t(l, 'embed.gift'); gift.href = origin + '/gifts' + c;
     if (window.self !== window.top) { join.target = '_top'; gift.target = '_top'; } // inside the iframe embed
     q('.actions').hidden = false; q('.track').hidden = false;
@@ -173,6 +174,25 @@
     e.textContent = t(l, notFound ? 'embed.notFound' : 'embed.error');
     e.hidden = false;
     if (notFound) { r.querySelector('.actions').hidden = true; r.querySelector('.track').hidden = true; }
+  };
+
+  // Where members come from (src/attribution/README.md): the join link carries the page (no query
+  // string), the placement, the referrer and UTM tags; a view and a click are counted by a beacon
+  // that carries only the campaign and the placement. No cookie, nothing about the reader.
+  Goal.prototype._attribution = function () {
+    var framed = window.self !== window.top, q = new URLSearchParams(location.search), a = new URLSearchParams();
+    a.set('placement', this.getAttribute('placement') || this.getAttribute('data-placement') || (framed ? 'iframe' : 'widget'));
+    a.set('page', framed ? document.referrer.split(/[?#]/)[0] : location.origin + location.pathname);
+    if (!framed && document.referrer) a.set('referrer', document.referrer.split(/[?#]/)[0]);
+    ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term'].forEach(function (k) {
+      if (!framed && q.get(k)) a.set(k, q.get(k).slice(0, 100));
+    });
+    return a;
+  };
+  Goal.prototype._beacon = function (event) {
+    var url = origin + '/attribution/events?event=' + event + '&campaign=' + encodeURIComponent(this._slug()) +
+      '&placement=' + encodeURIComponent(this._attribution().get('placement'));
+    try { if (!navigator.sendBeacon(url)) throw 0; } catch (e) { fetch(url, { method: 'POST', credentials: 'omit', keepalive: true }).catch(function () {}); }
   };
 
   customElements.define('membership-goal', Goal);

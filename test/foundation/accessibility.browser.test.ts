@@ -138,6 +138,7 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         ['console-campaign-new', '/console/campaigns/new'],
         ['console-campaign', '/console/campaigns/birthday', shadowText('#preview-widget', 'h2')],
         ['console-members', '/console/members?q=a11y.reader%40example.com'],
+        ['console-sources', '/console/sources'],
         ['console-member', `/console/members/${memberId}`],
       ];
       for (const [name, path, ready] of pages) {
