@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fromRoot } from '../src/infra/paths.js';
+import { driveLogBenchmark } from './drive-log.bench.js';
 import { importBenchmark } from './import.bench.js';
 import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
@@ -16,6 +17,7 @@ import { supportersCsvBenchmark } from './supporters-csv.bench.js';
 // absolute numbers on shared machines are noise (docs/benchmarks.md).
 
 const BENCHMARKS: Record<string, () => Promise<object>> = {
+  'drive-log': driveLogBenchmark,
   import: importBenchmark,
   newsletter: newsletterBenchmark,
   outbox: outboxBenchmark,

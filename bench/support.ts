@@ -25,7 +25,7 @@ import { webhookDepsFrom } from '../webhooks/webhooks.capability.js';
 /** A fresh database for one benchmark: MONGODB_URI if set, else the embedded server in a temp folder. */
 export async function benchDatabase(
   name: string,
-): Promise<{ db: Connection; server: string; close(): Promise<void> }> {
+): Promise<{ db: Connection; server: string; uri: string; close(): Promise<void> }> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
   const embedded = process.env.MONGODB_URI
     ? undefined
@@ -39,6 +39,7 @@ export async function benchDatabase(
   return {
     db,
     server: lastDatabase,
+    uri: uri.toString(),
     close: async () => {
       await db.dropDatabase();
       await db.close();

@@ -4,6 +4,7 @@ import { backfillCampaignTallies } from './campaigns/campaign.service.js';
 import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
 import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/drive-log/log.service.js';
 import { backfillPromises } from './campaigns/drive-log/promises.js';
+import { backfillTiles } from './campaigns/drive-log/tile-backfill.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
 import { backfillGiftAddresses, backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
@@ -65,4 +66,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // A reader's data export lists their gifts too (docs/privacy.md).
   const giftAddresses = await runOnce(db, 'gift-addresses', () => backfillGiftAddresses(db));
   if (giftAddresses) logger.info({ giftAddresses }, 'listed existing gifts under their addresses');
+  // Proofs read stored tiles of interior hashes (drive-log/tile-store.ts), not every leaf.
+  const tiles = await runOnce(db, 'drive-log-tiles', () => backfillTiles(db));
+  if (tiles) logger.info({ tiles }, "stored tiles of existing drive logs' interior hashes");
 }

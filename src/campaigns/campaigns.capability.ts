@@ -9,6 +9,7 @@ import { registerCosignatureModel, witnessOf } from './drive-log/cosignature.js'
 import { registerTransparencyModels } from './drive-log/log.model.js';
 import { useLeafSigner } from './drive-log/promises.js';
 import { createSigner } from './drive-log/signing.js';
+import { registerTileModel } from './drive-log/tile.model.js';
 import { transparencyDocs, transparencyRoutes } from './drive-log/transparency.routes.js';
 import { submitToWitnesses } from './drive-log/witnesses.service.js';
 import type { ProgressCache } from './progress.service.js';
@@ -31,6 +32,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
     registerCampaignModels(db);
     registerTransparencyModels(db);
     registerCosignatureModel(db);
+    registerTileModel(db);
   },
   listen: (ctx) => {
     promiseLeaves(ctx);

@@ -8,6 +8,7 @@ import { type Checkpoint, type LogLeaf, leafId, transparencyModels } from './log
 import { ensureStartingOffset, logSize, writeAliases } from './log.service.js';
 import { logOrigin, originOf } from './origin.js';
 import type { CheckpointSigner } from './signing.js';
+import { writeTiles } from './tile-store.js';
 import { loadLog } from './tree-cache.js';
 
 export { logOrigin, originOf };
@@ -171,6 +172,8 @@ export async function signCheckpoint(
     time,
     previous: previous?.hash ?? null,
   });
+  // Tiles first: a checkpoint's size always has its tiles (a crash here leaves only tiles, correct ones).
+  await writeTiles(db, campaignId, log.tree, from, size);
   const note = deps.signer.signNote(text, origin);
   const checkpoint: Checkpoint = {
     _id: `${campaignId}#${sequence}`,

@@ -54,6 +54,13 @@ export class MerkleTree {
     return nodeHash(this.hashOf(start, k), this.hashOf(start + k, n - k));
   }
 
+  /** The hash of complete subtree `index` at `level` (2^level leaves from index·2^level): tiles.ts. */
+  subtreeHash(level: number, index: number): Buffer {
+    const hash = this.levels[level]?.[index];
+    if (!hash) throw new RangeError(`no complete subtree ${index} at level ${level}`);
+    return hash;
+  }
+
   root(size = this.size): Buffer {
     this.check(size);
     return size === 0 ? EMPTY_ROOT : this.hashOf(0, size);

@@ -12,7 +12,10 @@ import { type Campaign, campaignModels } from '../campaign.model.js';
 import { checkpointsOf, logOrigin, originOf } from './checkpoint.service.js';
 import type { Witness } from './cosignature.js';
 import { commitmentAlias, transparencyModels } from './log.model.js';
+import { consistencyProof, inclusionProof, signedTreeOf } from './proofs.js';
 import type { CheckpointSigner } from './signing.js';
+import { tileAt } from './tile-store.js';
+import { parseTilePath } from './tiles.js';
 import { loadLog } from './tree-cache.js';
 import { cosignedNote } from './witnesses.service.js';
 
@@ -124,7 +127,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
 
   router.get('/campaigns/:slug/transparency/inclusion', publicRead, async (req, res) => {
     const query = parseInput(inclusionQuery, req.query);
-    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    const { campaignId, signedSize, checkpoints } = await campaignOf(req.params.slug);
     const treeSize = query.treeSize ?? signedSize;
     withinSigned(treeSize, signedSize, 'treeSize');
     const alias = await transparencyModels(deps.db)
@@ -132,25 +135,39 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
       .lean();
     if (!alias) throw new AppError('receipt_not_found');
     if (alias.index >= treeSize) throw new AppError('receipt_pending');
-    const log = await loadLog(deps.db, campaignId, treeSize);
+    const signed = signedTreeOf(checkpoints.at(-1)!.note);
+    const { leaf, path } = await inclusionProof(deps.db, campaignId, alias.index, treeSize, signed);
     publicJson(res).json({
       index: alias.index,
       treeSize,
-      leaf: log.leaves[alias.index],
-      path: log.tree.inclusionProof(alias.index, treeSize).map((h) => h.toString('hex')),
+      leaf,
+      path: path.map((h) => h.toString('hex')),
     });
   });
 
   router.get('/campaigns/:slug/transparency/consistency', publicRead, async (req, res) => {
     const { first, second } = parseInput(consistencyQuery, req.query);
-    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    const { campaignId, signedSize, checkpoints } = await campaignOf(req.params.slug);
     withinSigned(second, signedSize, 'second');
-    const log = await loadLog(deps.db, campaignId, second);
-    publicJson(res).json({
-      first,
-      second,
-      path: log.tree.consistencyProof(first, second).map((h) => h.toString('hex')),
-    });
+    const latest = checkpoints.at(-1);
+    const path = latest
+      ? await consistencyProof(deps.db, campaignId, first, second, signedTreeOf(latest.note))
+      : [];
+    publicJson(res).json({ first, second, path: path.map((h) => h.toString('hex')) });
+  });
+
+  // The tree as C2SP tlog-tiles (`<prefix>/tile/<L>/<N>[.p/<W>]`), within the latest checkpoint: a
+  // tile's bytes never change, so any cache may keep it forever.
+  router.get('/campaigns/:slug/transparency/tile/*path', publicRead, async (req, res) => {
+    const path = (req.params as { path: string[] }).path.join('/');
+    const { campaignId, signedSize } = await campaignOf(req.params.slug);
+    const tile = parseTilePath(path);
+    const bytes = tile && (await tileAt(deps.db, campaignId, tile, signedSize));
+    if (!bytes) throw new AppError('not_found', 'There is no such tile in the latest checkpoint.');
+    res
+      .set({ 'Cache-Control': 'public, max-age=31536000, immutable' })
+      .type('application/octet-stream')
+      .send(bytes);
   });
 
   router.get('/campaigns/:slug/verify', async (req, res) => {
@@ -238,6 +255,21 @@ export function transparencyDocs(docs: ApiDocs): void {
       404: error('No leaf has this commitment (receipt_not_found)'),
       409: error('Logged, but not yet in a signed checkpoint (receipt_pending)'),
       422: error('Bad commitment or tree size'),
+    },
+  });
+  docs.registerPath({
+    method: 'get',
+    path: '/campaigns/{slug}/transparency/tile/{tilePath}',
+    tags: ['Drive transparency'],
+    summary:
+      'A C2SP tlog-tiles tile of the tree (`<L>/<N>[.p/<W>]`, N in x-prefixed 3-digit groups), within the latest checkpoint; immutable',
+    request: { params: slug.extend({ tilePath: z.string() }) },
+    responses: {
+      200: {
+        description: 'The tile: its hashes, 32 bytes each',
+        content: { 'application/octet-stream': { schema: z.string() } },
+      },
+      404: error('Unknown campaign, a malformed path, or a tile beyond the latest checkpoint'),
     },
   });
   docs.registerPath({

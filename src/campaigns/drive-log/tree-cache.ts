@@ -74,3 +74,8 @@ export function loadLog(db: Connection, campaignId: string, size: number): Promi
 export function forgetLoadedLogs(db: Connection): void {
   logs.delete(db);
 }
+
+/** How many leaves this process has loaded of the campaign's log (0: none; proofs then read tiles). */
+export function loadedSize(db: Connection, campaignId: string): number {
+  return logs.get(db)?.get(campaignId)?.leaves.length ?? 0;
+}

@@ -16,7 +16,8 @@
 //   - every leaf's inclusion proof in the latest tree verifies (tlog.CheckRecord);
 //   - with -witness: the latest checkpoint carries a valid cosignature by each witness given
 //     (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1, verified by
-//     github.com/transparency-dev/formats/note.NewVerifierForCosignatureV1 through note.Open).
+//     github.com/transparency-dev/formats/note.NewVerifierForCosignatureV1 through note.Open);
+//   - the tree served as tlog-tiles gives every checkpoint's root and the same proofs (tiles.go).
 //
 // Exit 0 and "OK" when all of it holds; 1 with the first failure; 2 on bad arguments.
 package main
@@ -238,7 +239,7 @@ func check(base, slug string, verifiers note.Verifiers) error {
 		}
 	}
 	fmt.Printf("inclusion: %d proofs verified\n", len(leaves))
-	return nil
+	return checkTiles(prefix, chain, record)
 }
 
 var sizeLine = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
