@@ -3,6 +3,8 @@
 // (templates/emails/<name>/<locale>.*.hbs); their shared strings are here. A message is a string
 // with {placeholders}, or plural forms chosen by Intl.PluralRules for its {count}.
 
+import { CONSOLE_EN, CONSOLE_UK } from './console-messages.js';
+
 export const LOCALES = ['en', 'uk'] as const;
 export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = 'en';
@@ -116,6 +118,7 @@ const en = {
   'embed.newsletter.failed': 'Something went wrong. Please try again.',
   'embed.newsletter.thanks':
     "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
+  ...CONSOLE_EN,
 } satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;
@@ -247,6 +250,7 @@ const uk: Record<MessageKey, Message> = {
   'embed.newsletter.invalid': 'Введіть правильну адресу електронної пошти',
   'embed.newsletter.failed': 'Щось пішло не так. Спробуйте ще раз.',
   'embed.newsletter.thanks': 'Дякуємо за підписку. Ми надіслали вам лист для підтвердження.',
+  ...CONSOLE_UK,
 };
 
 export const MESSAGES: Record<Locale, Record<MessageKey, Message>> = { en, uk };
