@@ -139,6 +139,8 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         ['console-campaign', '/console/campaigns/birthday', shadowText('#preview-widget', 'h2')],
         ['console-members', '/console/members?q=a11y.reader%40example.com'],
         ['console-member', `/console/members/${memberId}`],
+        ['console-reports', '/console/reports'],
+        ['console-reports-uk', '/console/reports?locale=uk'],
       ];
       for (const [name, path, ready] of pages) {
         await admin.goto(`${app.url}${path}`);
