@@ -50,7 +50,7 @@ const welcomeEmails = (to: string) =>
     .map((f) => JSON.parse(readFileSync(path.join(mailDir, f), 'utf8')) as { to: { email: string } })
     .filter((m) => m.to.email === to);
 
-it('when a newcomer opens the home page, follows to /demo and becomes a member on the local checkout, then the count goes up by one, the welcome email is in the mail folder and the console's reports show the member', async () => {
+it('when a newcomer opens the home page, follows to /demo and becomes a member on the local checkout, then the count goes up by one, the welcome email is in the mail folder and the console reports show the member', async () => {
   const password = /sign in as \S+ with password (\S+)"/.exec(server.output())?.[1];
   expect(password).toBeDefined();
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });

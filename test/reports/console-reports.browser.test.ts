@@ -30,7 +30,7 @@ const downloaded = async (page: Page, selector: string) => {
 /** Nothing wider than the screen: the page never scrolls sideways. */
 const fitsWidth = async (page: Page) => {
   const wide = await page.evaluate(() =>
-    [...document.querySelectorAll('body *')]
+    Array.from(document.querySelectorAll('body *'))
       .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest('.table-wrap'))
       .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`),
   );
