@@ -1,17 +1,24 @@
 import { parse as parseCookies, serialize } from 'cookie';
 import type { RequestHandler } from 'express';
-import { requestLocale } from '../http/pages.js';
-import { formatMoney, INTL_LOCALE, isLocale, type Locale } from '../shared/messages.js';
+import {
+  DEFAULT_LOCALE,
+  formatMoney,
+  INTL_LOCALE,
+  isLocale,
+  LOCALES,
+  type Locale,
+} from '../shared/messages.js';
 
-// The console's language is chosen as on reader pages (the language links' `?locale=`, then
-// Accept-Language), with one addition: a console session spans many pages, so the choice from a
-// language link is remembered in a cookie and wins over Accept-Language on the next pages.
+// The console's language is chosen as on reader pages: a language link, else Accept-Language. Two
+// differences: the link's parameter is `?lang=`, because `locale` on a campaign's page is the
+// previewed widget's language, not the console's; and a console session spans many pages, so the
+// link's choice is remembered in a cookie and wins over Accept-Language on the next pages.
 
 const COOKIE = 'md_console_locale';
 
 export function consoleLocale(deps: { secureCookies: boolean }): RequestHandler {
   return (req, res, next) => {
-    const asked = req.query.locale;
+    const asked = req.query.lang;
     if (isLocale(asked)) {
       res.append(
         'Set-Cookie',
@@ -26,7 +33,8 @@ export function consoleLocale(deps: { secureCookies: boolean }): RequestHandler 
       res.locals.locale = asked;
     } else {
       const remembered = parseCookies(req.headers.cookie ?? '')[COOKIE];
-      res.locals.locale = isLocale(remembered) ? remembered : requestLocale(req);
+      const accepted = req.acceptsLanguages(...LOCALES);
+      res.locals.locale = isLocale(remembered) ? remembered : isLocale(accepted) ? accepted : DEFAULT_LOCALE;
     }
     next();
   };

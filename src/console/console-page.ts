@@ -74,13 +74,13 @@ export function sendConsolePage(
     );
 }
 
-/** The same page in each language: a GET page's own address with `?locale=`; a post's form page. */
+/** The same page in each language: a GET page's own address with `?lang=` (console-locale.ts). */
 function localeLinks(req: Request): Record<string, string> {
   const page = req.method === 'GET' ? req.originalUrl : '/console';
   return Object.fromEntries(
     LOCALES.map((l) => {
       const url = new URL(page, 'http://page.invalid');
-      url.searchParams.set('locale', l);
+      url.searchParams.set('lang', l);
       return [l, `${url.pathname}${url.search}`];
     }),
   );

@@ -36,7 +36,12 @@ export const consoleCapability: Capability<ProcessContext & { progressCache: Pro
     router.use(consoleReportRoutes({ db, clock, stripe: ctx.stripe, timeZone: config.timeZone }));
     router.use(campaignConsoleRoutes({ db, clock, progressCache: ctx.progressCache }));
     router.use(
-      memberConsoleRoutes({ db, clock, stripeDashboard: stripeDashboardUrl(config.stripe.secretKey) }),
+      memberConsoleRoutes({
+        db,
+        clock,
+        stripeDashboard: stripeDashboardUrl(config.stripe.secretKey),
+        timeZone: config.timeZone,
+      }),
     );
     return router;
   },

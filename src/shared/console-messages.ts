@@ -112,7 +112,7 @@ export const CONSOLE_EN = {
   'console.campaigns.notFound': 'Not found',
   'console.campaigns.conflict':
     'A colleague saved this campaign after you opened it, so nothing of yours was saved yet. The form now holds their changes and yours; check the fields marked below and save again.',
-  'console.campaign.lead': '{count} of {goal} new members ({percent}%)',
+  'console.campaign.lead': 'of {goal} new members ({percent}%)',
   'console.campaign.embedHeading': 'Preview and embed codes',
   'console.campaign.language': 'Language',
   'console.campaign.accent': 'Accent colour',
@@ -156,7 +156,7 @@ export const CONSOLE_EN = {
   'console.field.startsAt': 'Starts',
   'console.field.endsAt': 'Ends',
   'console.field.timeZone': 'Time zone',
-  'console.field.timeZoneHint': 'The start and end are on this zone’s clocks, e.g. Europe/Kyiv.',
+  'console.field.timeZoneHint': "The start and end are on this zone's clocks, e.g. Europe/Kyiv.",
   'console.field.startingOffset': 'Members counted before this service',
   'console.field.milestones': 'Milestones (% of the goal)',
   'console.field.milestonesHint':
@@ -331,7 +331,7 @@ export const CONSOLE_UK: Record<ConsoleMessageKey, Message> = {
   'console.campaigns.notFound': 'Не знайдено',
   'console.campaigns.conflict':
     'Колега зберіг цю кампанію після того, як ви її відкрили, тож ваші зміни ще не збережено. Тепер у формі є і їхні зміни, і ваші; перевірте позначені поля й збережіть ще раз.',
-  'console.campaign.lead': '{count} з {goal} нових членів ({percent}%)',
+  'console.campaign.lead': 'з {goal} нових членів ({percent}%)',
   'console.campaign.embedHeading': 'Попередній перегляд і коди для вставлення',
   'console.campaign.language': 'Мова',
   'console.campaign.accent': 'Колір акценту',

@@ -140,7 +140,7 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         ['console-members', '/console/members?q=a11y.reader%40example.com'],
         ['console-member', `/console/members/${memberId}`],
         ['console-reports', '/console/reports'],
-        ['console-reports-uk', '/console/reports?locale=uk'],
+        ['console-reports-uk', '/console/reports?lang=uk'],
       ];
       for (const [name, path, ready] of pages) {
         await admin.goto(`${app.url}${path}`);

@@ -99,7 +99,7 @@ it('when finance picks Українська, then the console speaks Ukrainian o
   const errors = watchErrors(page);
   page.setDefaultTimeout(10_000);
   await page.goto(`${app.url}/console/reports`);
-  await Promise.all([page.waitForURL(/locale=uk/), page.click('.locales a[lang="uk"]')]);
+  await Promise.all([page.waitForURL(/lang=uk/), page.click('.locales a[lang="uk"]')]);
 
   expect(await page.getAttribute('html', 'lang')).toBe('uk');
   expect(await page.locator('h1').textContent()).toBe('Фінансові звіти');

@@ -131,7 +131,7 @@ describe('the finance reports in the console', () => {
     expect(page).toContain('Вийти');
 
     // The language link sets it for the next pages too, whatever the browser asks for.
-    const link = await open('/console/reports?locale=uk', 'finance', { 'accept-language': 'en' });
+    const link = await open('/console/reports?lang=uk', 'finance', { 'accept-language': 'en' });
     const chosen = link.headers.getSetCookie().find((c) => c.startsWith('md_console_locale='));
     expect(chosen).toMatch(/^md_console_locale=uk;/);
     const next = await open('/console', 'finance', {
@@ -139,6 +139,11 @@ describe('the finance reports in the console', () => {
       cookie: `${cookies.finance}; md_console_locale=uk`,
     });
     expect(text(await next.text())).toContain('нових членів');
+
+    // `locale` on a campaign's page is the previewed widget's language: the console stays English.
+    const preview = await open('/console/campaigns/winter-2026?locale=uk', 'editor');
+    expect(await preview.text()).toContain('<html lang="en">');
+    expect(preview.headers.getSetCookie().some((c) => c.startsWith('md_console_locale='))).toBe(false);
   });
 
   it('when /dashboard is opened, then it redirects to the console reports', async () => {
