@@ -15,6 +15,7 @@ const LAYERS = [
   'src/ledger',
   'src/memberships',
   'src/campaigns',
+  'src/attribution',
   'src/accounts',
   'src/gifts',
   'src/sponsorship',

@@ -87,3 +87,37 @@ export function verifyDrive(options: {
   now?: Date;
   onProgress?: (step: string) => void;
 }): Promise<DriveVerification>;
+/** Witness cosignatures (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1). */
+export const COSIGNATURE_V1: number;
+export function cosignedMessage(text: string, timestamp: number | bigint): string;
+export function parseCosignerVkey(
+  vkey: string,
+): Promise<{ name: string; keyId: string; key: CryptoKey } | null>;
+export interface Cosigned {
+  vkey: string;
+  name: string;
+  /** The time the witness put in its cosignature, ISO. */
+  time: string;
+}
+export function checkCosignatures(
+  note: { text: string; signatures: NoteSignature[] } | null,
+  witnessVkeys: string[],
+): Promise<{ cosigned: Cosigned[]; problems: string[] }>;
+export type Refusal = 'key_change' | 'fork' | 'rollback' | 'broken_promise' | 'witnesses';
+export function verifyDriveWithMemory(
+  options: Parameters<typeof verifyDrive>[0] & {
+    memory?: unknown;
+    keys?: string[];
+    acceptKeyChange?: boolean;
+    /** Witness vkeys whose cosignatures on the newest checkpoint count. */
+    witnesses?: string[];
+    /** How many of them must have cosigned it; 0 (the default) checks none. */
+    witnessesRequired?: number;
+  },
+): Promise<DriveVerification & { refusal: Refusal | null; memory?: unknown; cosignatures?: Cosigned[] }>;
+export type PromiseResult = 'kept' | 'pending' | 'broken' | 'invalid' | 'unchecked';
+export function checkPromise(
+  result: DriveVerification,
+  promiseNote: string,
+  options: { keys: string[]; receipt?: string; now?: Date },
+): Promise<{ status: PromiseResult; problem?: string; index?: number; mergeBy?: string }>;

@@ -26,6 +26,8 @@
 //     database without the key has none, so it is refused however it got signed into a checkpoint;
 //  6. a receipt (record id + salt, given to the member) is in the log: its commitment's inclusion
 //     proof leads to the latest signed root.
+//  7. a member's promise (`checkPromise`, given with the receipt): by its `merge_by` a checkpoint
+//     holds the promised leaf hash at the promised index, or the log broke it (a dropped leaf).
 
 const encoder = new TextEncoder();
 
@@ -600,8 +602,11 @@ async function finish(result, receipt, context) {
 // (rollback), two different trees for one history (fork, split view) and checkpoints signed by a key
 // they never pinned. The threat model: src/campaigns/drive-log/README.md.
 
-/** Why a verifier with memory refuses a log, from the most to the least fundamental. */
-export const REFUSALS = ['key_change', 'fork', 'rollback'];
+/**
+ * Why a verifier with memory refuses a log, from the most to the least fundamental. `broken_promise`:
+ * a member's signed promise (a leaf at an index, by `merge_by`) that the log did not keep.
+ */
+export const REFUSALS = ['key_change', 'fork', 'rollback', 'broken_promise', 'witnesses'];
 
 /** The vkeys among `vkeys` (strings) that carry a good signature on `note` (parsed). */
 async function keysSigning(note, vkeys) {
@@ -636,11 +641,21 @@ const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x))
  * `keys`: vkeys the reader gives (they must then sign the newest checkpoint and, if keys are pinned
  * already, be those). `acceptKeyChange`: re-pin to the keys given, or else to the published ones
  * that sign the newest checkpoint (the reader was told of a new key); the history must still extend
- * the remembered checkpoint.
+ * the remembered checkpoint. `witnesses` (cosignature/v1 vkeys) and `witnessesRequired` (k): at
+ * least k of them must have validly cosigned the newest checkpoint, or it is refused ('witnesses').
+ * The cosignatures found are answered as `cosignatures`.
  * Answers verifyDrive's result with `refusal` (null or one of REFUSALS), its problems added, and
  * `memory`: what to remember, set only when everything verified.
  */
-export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange = false, ...options }) {
+export async function verifyDriveWithMemory({
+  memory,
+  keys = [],
+  acceptKeyChange = false,
+  witnesses = [],
+  witnessesRequired = 0,
+  promise,
+  ...options
+}) {
   // What verifyDrive is shown is what is judged here: the service cannot answer one thing to the
   // stateless check and another to this one.
   const seen = new Map();
@@ -733,6 +748,36 @@ export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange
       refuse('fork', `checkpoint ${last.sequence} is not the one verified before: the history was rewritten`);
   }
 
+  // 3. The member's promise, judged with the keys pinned (or, on first use, published).
+  if (promise !== undefined && promise !== null && promise !== '') {
+    const judged = await checkPromise(result, promise, {
+      keys: pins ?? published,
+      receipt: options.receipt,
+      now: options.now ?? new Date(),
+    });
+    result.promise = judged.status;
+    result.promiseIndex = judged.index;
+    result.promiseMergeBy = judged.mergeBy;
+    if (judged.status === 'broken') refuse('broken_promise', judged.problem);
+    else if (judged.problem) {
+      result.problems.push(judged.problem);
+      result.ok = false;
+    }
+  }
+
+  // 4. Witnesses: k of the n given must have cosigned the newest checkpoint (c2sp.org/tlog-witness),
+  //    so this reader sees the tree that others, checking the same witnesses, see too.
+  if (witnessesRequired > 0) {
+    const { cosigned, problems } = await checkCosignatures(note, witnesses);
+    result.problems.push(...problems);
+    result.cosignatures = cosigned;
+    if (cosigned.length < witnessesRequired)
+      refuse(
+        'witnesses',
+        `checkpoint ${latest.sequence} is cosigned by ${cosigned.length} of the ${witnesses.length} witnesses given; ${witnessesRequired} required`,
+      );
+  }
+
   // A receipt checked against a tree this reader refuses proves nothing.
   if (result.refusal && ['verified', 'revoked', 'pending', 'not_found'].includes(result.receipt))
     result.receipt = 'unchecked';
@@ -750,4 +795,131 @@ export async function verifyDriveWithMemory({ memory, keys = [], acceptKeyChange
       },
     };
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Witness cosignatures (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1). A witness that checked
+// a checkpoint is consistent with everything it saw of the log before adds a note signature line
+// `— <witness name> base64(key id || u64 timestamp || Ed25519 signature)` over
+// "cosignature/v1\ntime <timestamp>\n" followed by the checkpoint's note text. Its vkey has
+// signature type 0x04, and its key id is SHA-256(name || 0x0A || 0x04 || public key)[:4].
+
+/** The signature type byte of Ed25519 cosignature/v1. */
+export const COSIGNATURE_V1 = 0x04;
+
+/** What a cosignature/v1 signs: the header line, the time line, then the note text. */
+export function cosignedMessage(text, timestamp) {
+  return `cosignature/v1\ntime ${timestamp}\n${text}`;
+}
+
+/** A witness vkey `<name>+<hex key id>+base64(0x04 || Ed25519 key)`: { name, keyId, key } or null. */
+export async function parseCosignerVkey(vkey) {
+  const parts = String(vkey).split('+');
+  if (parts.length < 3) return null;
+  const [name, keyId, encoded] = [parts[0], parts[1], parts.slice(2).join('+')];
+  const material = fromBase64(encoded);
+  if (!isKeyName(name) || !/^[0-9a-f]{8}$/.test(keyId) || material?.length !== 33) return null;
+  if (material[0] !== COSIGNATURE_V1) return null;
+  const raw = material.subarray(1);
+  const id = (await sha256(concat(encoder.encode(name), Uint8Array.of(0x0a, COSIGNATURE_V1), raw))).subarray(
+    0,
+    4,
+  );
+  if (toHex(id) !== keyId) return null;
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
+  return { name, keyId, key };
+}
+
+/**
+ * The cosignatures on a parsed note (parseNote) by the witnesses given (vkeys): `cosigned` lists
+ * each witness with a valid one ({ vkey, name, time }), `problems` each line by a given witness
+ * that does not verify. Lines of other keys are ignored, as signed-note says.
+ */
+export async function checkCosignatures(note, witnessVkeys) {
+  const cosigned = [];
+  const problems = [];
+  for (const vkey of witnessVkeys) {
+    const witness = await parseCosignerVkey(vkey);
+    if (!witness) {
+      problems.push(`${String(vkey).slice(0, 40)}… is not a cosignature/v1 witness key`);
+      continue;
+    }
+    for (const line of note?.signatures ?? []) {
+      if (line.name !== witness.name || line.keyId !== witness.keyId) continue;
+      const sig = line.signature;
+      const timestamp = sig.length === 72 ? new DataView(sig.buffer, sig.byteOffset, 8).getBigUint64(0) : 0n;
+      let ok = false;
+      if (timestamp > 0n && timestamp < 2n ** 63n) {
+        const message = encoder.encode(cosignedMessage(note.text, timestamp));
+        ok = await crypto.subtle
+          .verify({ name: 'Ed25519' }, witness.key, sig.subarray(8), message)
+          .catch(() => false);
+      }
+      if (!ok) problems.push(`the cosignature of witness ${witness.name} does not verify`);
+      else if (!cosigned.some((c) => c.vkey === vkey))
+        cosigned.push({ vkey, name: witness.name, time: new Date(Number(timestamp) * 1000).toISOString() });
+    }
+  }
+  return { cosigned, problems };
+}
+
+/**
+ * A member's signed promise (a C2SP signed note, src/campaigns/drive-log/promises.ts) judged against
+ * a verified log: by `merge_by` a checkpoint must hold the promised leaf hash at the promised index.
+ * `result` is what verifyDrive answered (its `checkpoints`, `latest` and `leaves`), `keys` the vkeys
+ * (strings) the promise must be signed by, `receipt` (optional) the receipt it must be the leaf of.
+ * Answers { status, problem?, index?, mergeBy? }: 'kept' (in a checkpoint, in time), 'pending' (not
+ * yet in one, merge_by still ahead), 'broken' (another leaf holds its place, it came late, or
+ * merge_by passed with no checkpoint holding it: the leaf was dropped), 'invalid' (not a promise of
+ * this log, or not for this receipt) or 'unchecked' (the log itself did not verify).
+ */
+export async function checkPromise(result, promiseNote, { keys, receipt, now = new Date() }) {
+  const note = parseNote(String(promiseNote).replace(/\r\n/g, '\n'));
+  const promised = note && parsePromiseText(note.text);
+  if (!promised) return { status: 'invalid', problem: 'the promise given is not a signed leaf promise' };
+  const { index, merge_by: mergeBy } = promised;
+  const latest = result.latest;
+  if (!latest) return { status: 'unchecked', index, mergeBy };
+  if (promised.origin !== latest.origin || promised.campaign !== latest.campaign)
+    return {
+      status: 'invalid',
+      index,
+      mergeBy,
+      problem: `the promise is for another log (${promised.origin})`,
+    };
+  if ((await keysSigning(note, keys)).length === 0)
+    return { status: 'invalid', index, mergeBy, problem: 'the promise is not signed by a key of this log' };
+  const parsed = receipt ? parseReceipt(receipt) : null;
+  if (parsed) {
+    const commitment = await commitmentOf(promised.campaign, 'add', parsed.recordId, parsed.salt);
+    if (toHex(await leafHash(`add ${commitment}`)) !== promised.leaf)
+      return { status: 'invalid', index, mergeBy, problem: 'the promise is not the one of this receipt' };
+  }
+  const merged = result.checkpoints.find((c) => c.tree_size > index);
+  if (!merged) {
+    if (now.toISOString() <= mergeBy) return { status: 'pending', index, mergeBy };
+    return {
+      status: 'broken',
+      index,
+      mergeBy,
+      problem: `the log promised leaf ${index} (${promised.leaf.slice(0, 12)}…) by ${mergeBy}, and no checkpoint holds it: the promised leaf was dropped`,
+    };
+  }
+  const leaf = result.leaves?.[index];
+  if (!leaf) return { status: 'unchecked', index, mergeBy };
+  if (toHex(await leafHash(leafDataOf(leaf))) !== promised.leaf)
+    return {
+      status: 'broken',
+      index,
+      mergeBy,
+      problem: `the log promised leaf ${index} (${promised.leaf.slice(0, 12)}…) by ${mergeBy}, and checkpoint ${merged.sequence} holds another leaf there: the promised leaf was dropped`,
+    };
+  if (merged.time > mergeBy)
+    return {
+      status: 'broken',
+      index,
+      mergeBy,
+      problem: `the log promised leaf ${index} by ${mergeBy}; the first checkpoint holding it was signed at ${merged.time}`,
+    };
+  return { status: 'kept', index, mergeBy };
 }

@@ -19,21 +19,38 @@
 //          --pin <sequence>:<hash>  a checkpoint you saw before (printed by every run) must still be
 //                                   published unchanged; repeatable
 //          --at <ISO time>          judge the hourly-checkpoint promise as of this time (default: now)
+//          --witness <vkey>         a witness (c2sp.org/tlog-witness) whose cosignature counts;
+//                                   repeatable
+//          --witnesses-required <k> how many of the --witness keys must have cosigned the newest
+//                                   checkpoint (default: all of them)
+//          --promise <file>         the log's signed promise for your leaf (account page): by its
+//                                   merge_by, a checkpoint must hold that leaf at that index
 //
 // Exit 0: the log and the count verify (and the receipt, if given, is in it); 1: something does
 // not verify (each problem is printed); 2: bad arguments, the service could not be reached or the
 // state file could not be read or written; 3: the log went back (rollback); 4: the log forked (a
 // different tree than the one verified before); 5: the newest checkpoint is not signed by a pinned
-// key (or the log renamed itself). The state file is only written after a run that exits 0.
+// key (or the log renamed itself); 6: fewer than k of the given witnesses cosigned the newest
+// checkpoint; 7: the log broke the promise given with --promise (the leaf is not where it promised
+// by merge_by: it was dropped). The state file is only written after a run that exits 0.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { verifyDriveWithMemory } from './drive-verify-core.mjs';
+import { parseCosignerVkey, verifyDriveWithMemory } from './drive-verify-core.mjs';
 
-const EXIT = { ok: 0, problems: 1, usage: 2, rollback: 3, fork: 4, key_change: 5 };
+const EXIT = {
+  ok: 0,
+  problems: 1,
+  usage: 2,
+  rollback: 3,
+  fork: 4,
+  key_change: 5,
+  witnesses: 6,
+  broken_promise: 7,
+};
 const USAGE =
-  'usage: verify-drive <service URL> <campaign slug> [receipt] [--state FILE | --no-state] [--key VKEY]… [--accept-key-change] [--pin n:hash] [--at ISO time]';
+  'usage: verify-drive <service URL> <campaign slug> [receipt] [--state FILE | --no-state] [--key VKEY]… [--accept-key-change] [--pin n:hash] [--at ISO time] [--witness VKEY]… [--witnesses-required K] [--promise FILE]';
 
 function defaultStatePath() {
   const env = process.env;
@@ -47,9 +64,12 @@ function defaultStatePath() {
 const positional = [];
 const pinned = [];
 const keys = [];
+const witnesses = [];
+let witnessesRequired;
 let now = new Date();
 let statePath = defaultStatePath();
 let acceptKeyChange = false;
+let promisePath;
 let usageError = false;
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
@@ -65,14 +85,32 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--no-state') statePath = null;
   else if (args[i] === '--key') keys.push(value());
   else if (args[i] === '--accept-key-change') acceptKeyChange = true;
+  else if (args[i] === '--witness') witnesses.push(value());
+  else if (args[i] === '--witnesses-required') witnessesRequired = Number(value());
+  else if (args[i] === '--promise') promisePath = value();
   else if (args[i].startsWith('--')) usageError = true;
   else positional.push(args[i]);
 }
 const [base, slug, receipt] = positional;
-if (usageError || !base || !slug || !/^https?:\/\//.test(base) || Number.isNaN(now.getTime())) {
+witnessesRequired ??= witnesses.length;
+const badWitnesses =
+  !Number.isInteger(witnessesRequired) || witnessesRequired < 0 || witnessesRequired > witnesses.length;
+if (
+  usageError ||
+  badWitnesses ||
+  !base ||
+  !slug ||
+  !/^https?:\/\//.test(base) ||
+  Number.isNaN(now.getTime())
+) {
   console.error(USAGE);
   process.exit(EXIT.usage);
 }
+for (const vkey of witnesses)
+  if (!(await parseCosignerVkey(vkey))) {
+    console.error(`--witness ${vkey}: not a witness key (<name>+<key id>+base64(0x04 || Ed25519 key))`);
+    process.exit(EXIT.usage);
+  }
 
 async function fetchJson(path) {
   const response = await fetch(new URL(path, base), { headers: { accept: 'application/json' } });
@@ -109,12 +147,24 @@ const HINT = {
   rollback:
     'REFUSED: rollback. The log is smaller or older than one this verifier checked before: the service went back in time (a restore, or hiding entries).',
   fork: 'REFUSED: fork. The log is not an extension of the one this verifier checked before: its history was rewritten, or different readers are shown different logs.',
+  broken_promise:
+    'REFUSED: broken promise. The log signed a promise that your entry would be in a checkpoint at its place by merge_by, and it is not: keep the promise file, it is signed evidence against the newsroom.',
   key_change:
     'REFUSED: key change. The newest checkpoint is not signed by a key this verifier pinned. If the newsroom announced a new key, check the announcement, then run again with --accept-key-change (and --key <the announced vkey>).',
+  witnesses:
+    'REFUSED: witnesses. Too few of the witnesses you named cosigned the newest checkpoint: nobody independent has confirmed that others are shown this same log. A checkpoint minutes old may still be waiting for them: try again later.',
 };
 
 try {
   const state = await readState();
+  let promise;
+  if (promisePath) {
+    try {
+      promise = await readFile(promisePath, 'utf8');
+    } catch (error) {
+      throw new Error(`the promise file cannot be read (${error.code ?? error.message})`);
+    }
+  }
   const address = new URL(`/campaigns/${encodeURIComponent(slug)}`, base).href;
   const knownOrigin = state.addresses[address];
   const result = await verifyDriveWithMemory({
@@ -125,6 +175,9 @@ try {
     now,
     keys,
     acceptKeyChange,
+    witnesses,
+    witnessesRequired,
+    promise,
     // An address seen before answers for the log it named then; a new one, for the log it names.
     memory: knownOrigin ? state.logs[knownOrigin] : (origin) => state.logs[origin],
     onProgress: (step) => console.error(`… ${step}`),
@@ -146,7 +199,15 @@ try {
         `remembered:    ${last ? `number ${last.sequence}, ${last.size} entries` : 'nothing yet (first use: keys are pinned now)'}`,
       );
   }
+  if (witnessesRequired > 0)
+    console.log(
+      `witnesses:     ${(result.cosignatures ?? []).map((c) => `${c.name} at ${c.time}`).join(', ') || 'none'} (${witnessesRequired} of ${witnesses.length} required)`,
+    );
   if (receipt !== undefined) console.log(`receipt:       ${result.receipt}`);
+  if (promise !== undefined)
+    console.log(
+      `promise:       ${result.promise ?? 'unchecked'}${result.promiseIndex === undefined ? '' : ` (leaf ${result.promiseIndex}, merge by ${result.promiseMergeBy})`}`,
+    );
   for (const problem of result.problems) console.log(`PROBLEM: ${problem}`);
   if (result.refusal) {
     console.log(HINT[result.refusal]);

@@ -1,6 +1,7 @@
 import type { HandlerTable } from '../webhooks/stripe-events.service.js';
 import { webhooksCapability } from '../webhooks/webhooks.capability.js';
 import { accountsCapability } from './accounts/accounts.capability.js';
+import { attributionCapability } from './attribution/attribution.capability.js';
 import { campaignsCapability } from './campaigns/campaigns.capability.js';
 import type { ProgressCache } from './campaigns/progress.service.js';
 import { consoleCapability } from './console/console.capability.js';
@@ -47,6 +48,7 @@ export const CAPABILITIES: Capability<AppContext>[] = [
   campaignsCapability,
   ledgerCapability,
   sponsorshipCapability,
+  attributionCapability,
   retentionCapability,
   integrationsCapability,
   consoleCapability,

@@ -5,7 +5,7 @@ import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.serv
 import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/drive-log/log.service.js';
 import { backfillPromises } from './campaigns/drive-log/promises.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
-import { backfillGiftKeys } from './gifts/gift.model.js';
+import { backfillGiftAddresses, backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
@@ -62,4 +62,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // Leaves prove themselves: each carries the log's signed promise (drive-log/promises.ts).
   const promised = await runOnce(db, 'drive-log-promises', () => backfillPromises(db, leafDataOf));
   if (promised) logger.info({ promised }, 'signed promises for existing drive log leaves');
+  // A reader's data export lists their gifts too (docs/privacy.md).
+  const giftAddresses = await runOnce(db, 'gift-addresses', () => backfillGiftAddresses(db));
+  if (giftAddresses) logger.info({ giftAddresses }, 'listed existing gifts under their addresses');
 }

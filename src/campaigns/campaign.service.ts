@@ -7,7 +7,12 @@ import type { Logger } from '../infra/logger.js';
 import { tallyAdd } from '../infra/tally.js';
 import { ledgerModel } from '../ledger/ledger.model.js';
 import { membershipModels } from '../memberships/membership.model.js';
-import type { LedgerRecorded, MemberJoined, PaymentChargedBack } from '../shared/domain-events.js';
+import type {
+  DomainEvents,
+  LedgerRecorded,
+  MemberJoined,
+  PaymentChargedBack,
+} from '../shared/domain-events.js';
 import { calendarKeys } from '../shared/time.js';
 import { staffModels } from '../staff/staff.model.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
@@ -27,6 +32,8 @@ export interface CampaignDeps {
   db: Connection;
   clock: Clock;
   logger: Logger;
+  /** Where a milestone reached is told (integrations send it as a webhook). */
+  events?: DomainEvents;
 }
 
 /** Campaigns whose window holds this instant: starts at or before it, ends after it. */
@@ -368,5 +375,16 @@ async function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promi
     });
     if (created) deps.logger.info({ campaign: campaign.slug, percent, count }, 'campaign milestone reached');
   }
+  // Before the mark too: told again after a crash, it is the same webhook (keyed by campaign and
+  // percent), so a receiver hears each milestone once.
+  await deps.events?.publish('campaign.milestone', {
+    campaignId: String(campaign._id),
+    slug: campaign.slug,
+    title: campaign.title,
+    percent,
+    count,
+    goal: campaign.goal,
+    reachedAt: deps.clock.now(),
+  });
   await claimOnce(deps.db, milestoneAnnounced(campaign, percent), deps.clock.now());
 }

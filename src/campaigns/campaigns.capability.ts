@@ -5,10 +5,12 @@ import { subscribeCampaigns } from './campaign.listeners.js';
 import { registerCampaignModels } from './campaign.model.js';
 import { campaignDocs, campaignRoutes } from './campaigns.routes.js';
 import { signDueCheckpoints } from './drive-log/checkpoint.service.js';
+import { registerCosignatureModel, witnessOf } from './drive-log/cosignature.js';
 import { registerTransparencyModels } from './drive-log/log.model.js';
 import { useLeafSigner } from './drive-log/promises.js';
 import { createSigner } from './drive-log/signing.js';
 import { transparencyDocs, transparencyRoutes } from './drive-log/transparency.routes.js';
+import { submitToWitnesses } from './drive-log/witnesses.service.js';
 import type { ProgressCache } from './progress.service.js';
 
 const MINUTE = 60_000;
@@ -28,13 +30,15 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
   models(db) {
     registerCampaignModels(db);
     registerTransparencyModels(db);
+    registerCosignatureModel(db);
   },
   listen: (ctx) => {
     promiseLeaves(ctx);
-    subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger });
+    subscribeCampaigns(ctx.events, { db: ctx.db, clock: ctx.clock, logger: ctx.logger, events: ctx.events });
   },
   tasks: (ctx) => {
     promiseLeaves(ctx);
+    const witnesses = ctx.config.transparency.witnesses.map(witnessOf); // a wrong vkey stops the start
     return [
       {
         name: 'drive-checkpoints',
@@ -44,8 +48,15 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
             ...ctx,
             signer: createSigner(ctx.config.transparency.keys),
             checkpointMs: ctx.config.transparency.checkpointMs,
+            afterEndMs: ctx.config.transparency.afterEndMs,
             publicBaseUrl: ctx.config.http.publicBaseUrl,
           }),
+      },
+      {
+        // After the checkpoints in each round of the task loop, so a new one goes out at once.
+        name: 'drive-witnesses',
+        everyMs: MINUTE,
+        run: () => submitToWitnesses({ ...ctx, witnesses }),
       },
     ];
   },
@@ -58,6 +69,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
         clock: ctx.clock,
         staffAuth: staffAuthFrom(ctx.config),
         progressCache: ctx.progressCache,
+        memberSiteOrigins: ctx.config.memberSite.origins,
       }),
     );
     router.use(
@@ -66,6 +78,7 @@ export const campaignsCapability: Capability<ProcessContext & { progressCache: P
         signer: createSigner(ctx.config.transparency.keys),
         brandName: ctx.config.brand.name,
         publicBaseUrl: ctx.config.http.publicBaseUrl,
+        witnesses: ctx.config.transparency.witnesses.map(witnessOf),
       }),
     );
     return router;

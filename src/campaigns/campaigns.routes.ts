@@ -34,6 +34,8 @@ export interface CampaignRoutesDeps {
   staffAuth: StaffAuthConfig;
   /** Shared with the fast path in front of Express (progress-fast-path.ts). */
   progressCache: ProgressCache;
+  /** The newsroom's sites whose readers the widget asks about (MEMBER_SITE_ORIGINS, src/accounts). */
+  memberSiteOrigins: string[];
 }
 
 // Browsers and CDNs may keep progress briefly; a CDN may serve a stale copy while it refreshes.
@@ -78,13 +80,15 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
   const cache = deps.progressCache;
   const staff = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin', 'editor');
   // The widget's words are the message catalogue's, written into the script once at start.
-  const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8').replace(
-    '/*@MESSAGES@*/ { en: {}, uk: {} }',
-    JSON.stringify(messagesFor('embed.')),
-  );
+  const widgetScript = readFileSync(fromRoot('templates/embed/widget.js'), 'utf8')
+    .replace('/*@MESSAGES@*/ { en: {}, uk: {} }', JSON.stringify(messagesFor('embed.')))
+    .replace('/*@MEMBER_ORIGINS@*/ []', JSON.stringify(deps.memberSiteOrigins));
   const iframeResizeScript = readFileSync(fromRoot('templates/embed/iframe-resize.js'), 'utf8');
   const frameHeightScript = readFileSync(fromRoot('templates/embed/frame-height.js'), 'utf8');
-  const framePageScript = readFileSync(fromRoot('templates/embed/frame-page.js'), 'utf8');
+  const framePageScript = readFileSync(fromRoot('templates/embed/frame-page.js'), 'utf8').replace(
+    '/*@MEMBER_ORIGINS@*/ []',
+    JSON.stringify(deps.memberSiteOrigins),
+  );
 
   // Any origin may also read these (publicRead, src/http/cors.ts).
   const embeddable = (res: Response) =>
@@ -215,6 +219,7 @@ function iframeView(progress: Progress, options: EmbedOptions) {
         ? translate(locale, 'embed.supporters', { count: progress.supporters })
         : undefined,
     join: translate(locale, 'embed.join'),
+    thanks: translate(locale, 'embed.thanksMember'),
     gift: translate(locale, 'embed.gift'),
     joinUrl: `/membership${campaign}`,
     giftUrl: `/gifts${campaign}`,

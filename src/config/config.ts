@@ -57,6 +57,19 @@ function toConfig(env: Environment) {
       secret: sessionSecret,
       days: env.MEMBER_SESSION_DAYS,
     },
+    /** What the newsroom's own sites may learn about the reader (src/accounts/member-site.ts). */
+    memberSite: {
+      origins: env.MEMBER_SITE_ORIGINS?.split(',') ?? [],
+      keys: env.MEMBER_SITE_KEYS
+        ? env.MEMBER_SITE_KEYS.split(',').map((pair) => ({
+            kid: pair.slice(0, pair.indexOf(':')),
+            seed: Buffer.from(pair.slice(pair.indexOf(':') + 1), 'base64url'),
+          }))
+        : // Outside production (where the key is required) a development key derived from the
+          // session secret, named so that a JWKS showing it is plainly not a production one.
+          [{ kid: 'dev-only', seed: createHash('sha256').update(`member-site|${sessionSecret}`).digest() }],
+      tokenMinutes: env.MEMBER_SITE_TOKEN_MINUTES,
+    },
     staffAuth: {
       keys: (env.STAFF_JWT_KEYS ?? 'dev:development-only-staff-signing-key-not-for-production')
         .split(',')
@@ -111,6 +124,11 @@ function toConfig(env: Environment) {
           // stable across restarts and processes, so development checkpoints stay verifiable.
           [{ kid: 'dev', seed: createHash('sha256').update(`drive-signing|${sessionSecret}`).digest() }],
       checkpointMs: env.DRIVE_CHECKPOINT_MINUTES * 60_000,
+      witnesses: (env.DRIVE_WITNESSES?.split(',') ?? []).map((pair) => {
+        const [url = '', vkey = ''] = pair.split(' ');
+        return { url: url.replace(/\/$/, ''), vkey };
+      }),
+      afterEndMs: env.DRIVE_CHECKPOINT_AFTER_END_DAYS * 86_400_000,
     },
     sponsorship: { autoApproveDomains: env.SPONSORSHIP_AUTO_APPROVE_DOMAINS?.split(',') ?? [] },
     /** Answers that must not tell, by their time, what their body does not (src/http/fixed-time.ts). */

@@ -74,6 +74,50 @@ export const configSchema = z
       description: "A member's session ends after this many days without a request.",
     }),
 
+    MEMBER_SITE_ORIGINS: setting(
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?(,https?:\/\/[a-z0-9.-]+(:\d{1,5})?)*$/,
+          'origins (scheme, host, optional port; no path), comma-separated',
+        )
+        .optional(),
+      {
+        group: 'memberSite',
+        description:
+          "The newsroom's own sites that may ask whether the reader is a member (src/accounts/README.md, " +
+          '"The site knows its members"). Only these origins get an answer, a signed identity and CORS ' +
+          'headers; they must be on the same site as this service (www.example.org beside ' +
+          'members.example.org), because the member cookie is SameSite=Lax. Unset: no site is told.',
+        example: 'https://www.newsroom.example,https://newsroom.example',
+        productionRule: 'https:// only',
+      },
+    ),
+    MEMBER_SITE_KEYS: setting(
+      z
+        .string()
+        .regex(
+          /^[\w-]{1,40}:[A-Za-z0-9_-]{43}(,[\w-]{1,40}:[A-Za-z0-9_-]{43})*$/,
+          'kid:seed pairs, comma-separated, each seed 32 random bytes in base64url (43 characters)',
+        )
+        .optional(),
+      {
+        group: 'memberSite',
+        description:
+          "Ed25519 keys that sign the member identity the newsroom's site reads (a JWT); make a seed with " +
+          `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))". The first ` +
+          'signs; all are published at /.well-known/jwks.json, so a new key goes in front and the old one ' +
+          'leaves a few minutes later. Unset outside production: a development key derived from SESSION_SECRET.',
+        productionRule: 'required when MEMBER_SITE_ORIGINS is set',
+      },
+    ),
+    MEMBER_SITE_TOKEN_MINUTES: setting(positiveInt.max(15).default(5), {
+      group: 'memberSite',
+      description:
+        'Lifetime of the member identity a site receives, in minutes: how long a token issued before a ' +
+        'sign-out or a lapse still verifies.',
+    }),
+
     STAFF_JWT_KEYS: setting(
       z
         .string()
@@ -118,11 +162,35 @@ export const configSchema = z
         production: 'required',
       },
     ),
+    DRIVE_WITNESSES: setting(
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s,]+ [^\s+,]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}(,https?:\/\/[^\s,]+ [^\s+,]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44})*$/,
+          '"<witness URL> <witness vkey>" pairs, comma-separated',
+        )
+        .optional(),
+      {
+        group: 'transparency',
+        description:
+          'Witnesses (c2sp.org/tlog-witness) that cosign each new drive checkpoint: their submission URL ' +
+          '(add-checkpoint is posted under it) and their Ed25519 cosignature/v1 vkey, which `npm run witness` ' +
+          'prints. Submitted every minute until each has cosigned the newest checkpoint; the cosignatures ' +
+          'are appended to the published checkpoint. Unset: none.',
+        example: 'https://witness.readers.example witness.readers.example/w1+4482d108+BLpI…',
+      },
+    ),
     DRIVE_CHECKPOINT_MINUTES: setting(positiveInt.max(60).default(10), {
       group: 'transparency',
       description:
         'A growing drive log gets a new signed checkpoint at most this often (minutes); a running campaign ' +
         'gets one at least hourly, and one within a minute of reaching a milestone.',
+    }),
+    DRIVE_CHECKPOINT_AFTER_END_DAYS: setting(positiveInt.max(3_660).default(180), {
+      group: 'transparency',
+      description:
+        'An ended campaign whose drive log grows (a late refund or dispute revokes a member) still gets ' +
+        'signed checkpoints for this many days after its end: as long as Stripe lets payments be taken back.',
     }),
 
     SPONSORSHIP_AUTO_APPROVE_DOMAINS: setting(
@@ -219,6 +287,21 @@ export const configSchema = z
           path: [key],
           message: `must be at least ${meta.productionMin} in production`,
         });
+    }
+    // The site's member identity is signed with a key of the newsroom's own, never the derived one.
+    if (env.MEMBER_SITE_ORIGINS && !env.MEMBER_SITE_KEYS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MEMBER_SITE_KEYS'],
+        message: 'is required in production when MEMBER_SITE_ORIGINS is set',
+      });
+    }
+    if (env.MEMBER_SITE_ORIGINS?.split(',').some((origin) => !origin.startsWith('https://'))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MEMBER_SITE_ORIGINS'],
+        message: 'must be https:// in production',
+      });
     }
     if (env.WEBHOOK_ALLOW_PRIVATE_TARGETS) {
       ctx.addIssue({

@@ -5,6 +5,7 @@ import { z } from 'zod';
 export const GROUPS = {
   process: 'Process',
   sessions: 'Member sessions',
+  memberSite: 'The site knows its members (src/accounts/)',
   staff: 'Staff sign-in',
   transparency: 'Verifiable drive count (src/campaigns/drive-log/)',
   sponsorship: 'Sponsor a reader (src/sponsorship/)',

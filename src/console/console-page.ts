@@ -26,7 +26,9 @@ export const CONSOLE_SECTIONS: { id: string; label: ConsoleMessageKey; href: str
       roles: ['admin', 'editor'],
     },
     { id: 'members', label: 'console.nav.members', href: '/console/members', roles: ['admin', 'finance'] },
+    { id: 'sources', label: 'console.nav.sources', href: '/console/sources', roles: ['admin', 'finance'] },
     { id: 'reports', label: 'console.nav.reports', href: '/console/reports', roles: ['admin', 'finance'] },
+    { id: 'webhooks', label: 'console.nav.webhooks', href: '/console/webhooks', roles: ['admin'] },
   ];
 
 export const rolesFor = (section: string) => CONSOLE_SECTIONS.find((s) => s.id === section)!.roles;

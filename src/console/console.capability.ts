@@ -9,6 +9,8 @@ import { memberConsoleRoutes } from './members.routes.js';
 import { driveOverviewRoutes } from './overview.routes.js';
 import { consoleReportRoutes } from './reports.routes.js';
 import { consoleSignInRoutes } from './sign-in.routes.js';
+import { sourcesConsoleRoutes } from './sources.routes.js';
+import { webhookConsoleRoutes } from './webhooks.routes.js';
 
 /** Links to a member's Stripe records open the live or the test dashboard, as the key is. */
 function stripeDashboardUrl(secretKey: string | undefined): string {
@@ -43,6 +45,8 @@ export const consoleCapability: Capability<ProcessContext & { progressCache: Pro
         timeZone: config.timeZone,
       }),
     );
+    router.use(webhookConsoleRoutes({ db, clock, allowPrivateTargets: config.webhooks.allowPrivateTargets }));
+    router.use(sourcesConsoleRoutes({ db, clock, timeZone: config.timeZone }));
     return router;
   },
 };

@@ -27,7 +27,8 @@ export type AddressRecordKind =
   | 'email-job' // ref: the email job's ObjectId
   | 'sync-job' // ref: the Marketing sync job's ObjectId
   | 'email-event' // ref: SendGrid's sg_event_id (week lists)
-  | 'claim'; // ref: the claim's `_id` with `:<address>` taken out (week lists)
+  | 'claim' // ref: the claim's `_id` with `:<address>` taken out (week lists)
+  | 'gift'; // ref: the gift's ObjectId (the address bought it or receives it)
 
 export interface AddressItem {
   kind: AddressRecordKind;

@@ -9,7 +9,7 @@ import { isDuplicateKey } from '../infra/db.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
-import { type Gift, giftModel, keyGift, paymentKey } from './gift.model.js';
+import { type Gift, giftModel, keyGift, listGiftAtAddresses, paymentKey } from './gift.model.js';
 import { deliveryTime, giftPrice, longDate, manageUrl } from './gift-common.js';
 import { deliverDueGifts } from './gift-delivery.js';
 import type { GiftDeps } from './gift-deps.js';
@@ -99,11 +99,12 @@ export async function createGiftCheckout(
     campaign: input.campaign,
   };
   const Gifts = giftModel(deps.db);
+  const _id = options.idempotencyKey ? giftIdFor(options.idempotencyKey) : new Types.ObjectId();
+  await listGiftAtAddresses(deps.db, _id, [input.purchaser.email, input.recipient.email]);
   if (!options.idempotencyKey) {
-    const gift = (await Gifts.create({ status: 'pending_payment', ...fields })).toObject<Gift>();
+    const gift = (await Gifts.create({ _id, status: 'pending_payment', ...fields })).toObject<Gift>();
     return openGiftSession(deps, sessions, gift, options, true);
   }
-  const _id = giftIdFor(options.idempotencyKey);
   const waitUntil = Date.now() + WAIT_FOR_SESSION_MS;
   for (;;) {
     if (await hasClaim(deps.db, abandonedClaim(_id))) throw checkoutEnded();
@@ -292,6 +293,7 @@ export async function updateGiftBeforeDelivery(
     throw new AppError('conflict', 'This gift has already been delivered.');
   const now = deps.clock.now();
   const deliverAt = deliveryTime(deps, changes.deliverOn, now);
+  await listGiftAtAddresses(deps.db, gift._id, [changes.recipientEmail]);
   await giftModel(deps.db).updateOne(
     { _id: gift._id, status: { $in: ['pending_payment', 'paid'] } },
     { $set: { 'recipient.email': changes.recipientEmail, deliverAt } },

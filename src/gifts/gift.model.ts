@@ -1,4 +1,5 @@
 import { type Connection, Schema, type Types } from 'mongoose';
+import { listAtAddresses } from '../email/address-records.js';
 import { isDuplicateKey } from '../infra/db.js';
 
 export const GIFT_STATUSES = [
@@ -133,6 +134,33 @@ export async function backfillGiftKeys(db: Connection): Promise<number> {
   for await (const gift of gifts) {
     if (gift.codeHash) await keyGift(db, codeKey(gift.codeHash), gift._id);
     if (gift.paymentIntentId) await keyGift(db, paymentKey(gift.paymentIntentId), gift._id);
+    done++;
+  }
+  return done;
+}
+
+/**
+ * Lists a gift under each address it names, before the gift is written with them, so a reader's
+ * data export finds it by primary key (docs/privacy.md, "Finding a reader's data").
+ */
+export function listGiftAtAddresses(db: Connection, giftId: Types.ObjectId, emails: string[]): Promise<void> {
+  const items = [{ kind: 'gift' as const, ref: String(giftId) }];
+  return listAtAddresses(
+    db,
+    emails.map((email) => ({ email, items })),
+  );
+}
+
+/** Lists gifts stored before gifts were listed under their addresses (a migration, run once). */
+export async function backfillGiftAddresses(db: Connection): Promise<number> {
+  let done = 0;
+  const gifts = giftModel(db)
+    .find()
+    .select({ 'purchaser.email': 1, 'recipient.email': 1 })
+    .lean<Gift[]>()
+    .cursor();
+  for await (const gift of gifts) {
+    await listGiftAtAddresses(db, gift._id, [gift.purchaser.email, gift.recipient.email]);
     done++;
   }
   return done;

@@ -3,7 +3,9 @@ import type { Request, Response } from 'express';
 
 // Who may read our answers from another origin. Everything a news site embeds or a verifier
 // fetches is public and read without credentials, so "any origin" is the only origin we name;
-// no policy allows credentials. Everything else answers same-origin only (no CORS headers).
+// no policy here allows credentials. The one answer read with the reader's cookie, by the
+// newsroom's configured origins only, is the member answer (src/accounts/member-site.routes.ts).
+// Everything else answers same-origin only (no CORS headers).
 
 export const ALLOW_ORIGIN = 'Access-Control-Allow-Origin';
 export const ANY_ORIGIN = '*';

@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   unauthorized: [401, 'Sign in to continue.'],
   invalid_signature: [401, 'The request signature could not be verified.'],
   forbidden: [403, 'You do not have permission to do this.'],
+  origin_not_allowed: [403, 'This site is not one the membership service answers.'],
   not_found: [404, 'There is nothing at this address.'],
   gift_not_found: [404, 'We could not find this gift.'],
   receipt_not_found: [404, "No entry in this campaign's log matches this receipt."],
@@ -50,6 +51,10 @@ export const ERROR_CATALOG = {
   range_not_satisfiable: [416, 'The requested range is not available.'],
   expectation_failed: [417, 'The Expect header cannot be met.'],
   validation_failed: [422, 'Some fields are missing or invalid.'],
+  attribution_invalid: [
+    422,
+    'The page, placement, referrer or campaign tags sent with this checkout are not valid: see details.',
+  ],
   webhook_target_unsafe: [
     422,
     'Webhooks are sent only to public internet addresses; this one is loopback, private or link-local.',

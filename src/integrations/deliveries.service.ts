@@ -3,6 +3,7 @@ import { AppError } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
 import { insertJob } from '../infra/due.js';
 import type { DomainEventMap, DomainEvents } from '../shared/domain-events.js';
+import { slackBodyOf } from './slack.js';
 import {
   WEBHOOK_QUEUE,
   type WebhookAttempt,
@@ -33,13 +34,14 @@ export async function enqueueMessage(deps: EnqueueDeps, message: WebhookMessage)
   // A scan, of a collection of a few admin-made rows.
   const endpoints = await webhookModels(deps.db)
     .Endpoint.find({ enabled: true, events: message.type })
-    .select({ _id: 1 })
-    .lean<Pick<WebhookEndpoint, '_id'>[]>();
+    .select({ _id: 1, kind: 1 })
+    .lean<Pick<WebhookEndpoint, '_id' | 'kind'>[]>();
   if (endpoints.length === 0) return 0;
   const webhookId = webhookIdOf(message);
-  const body = bodyOf(message);
   let created = 0;
   for (const endpoint of endpoints) {
+    // A Slack endpoint gets Slack's body (slack.ts); every other one our versioned payload.
+    const body = endpoint.kind === 'slack' ? slackBodyOf(message) : bodyOf(message);
     const key = `webhook:${webhookId}:${endpoint._id}`;
     const result = await insertJob(deps.db, WEBHOOK_QUEUE, webhookModels(deps.db).Delivery, key, {
       key,

@@ -105,19 +105,22 @@ export function createWebhookQueue(deps: DeliveryDeps): JobQueue {
     const signature = secrets
       .map((secret) => new Webhook(secret).sign(job.webhookId, sentAt, job.body))
       .join(' ');
+    // Slack's incoming webhooks take a plain JSON post; its URL is the secret.
+    const signed: Record<string, string> =
+      endpoint.kind === 'slack'
+        ? {}
+        : {
+            'webhook-id': job.webhookId,
+            'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+            'webhook-signature': signature,
+          };
     const started = performance.now();
     try {
       const answer = await postBounded(
         agents,
         outbound,
         endpoint.url,
-        {
-          'content-type': 'application/json',
-          'user-agent': 'membership-drive-webhooks/1',
-          'webhook-id': job.webhookId,
-          'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-          'webhook-signature': signature,
-        },
+        { 'content-type': 'application/json', 'user-agent': 'membership-drive-webhooks/1', ...signed },
         job.body,
       );
       return { ...answer, durationMs: Math.round(performance.now() - started) };

@@ -4,8 +4,25 @@ import { AppError } from '../http/errors.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { checkTargetUrl, type Lookup } from './safe-target.js';
+import { SLACK_EVENT_TYPES } from './slack.js';
 import { type EndpointSecret, type WebhookEndpoint, webhookModels } from './webhook.model.js';
-import type { WebhookEventType } from './webhook-events.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
+
+export type EndpointKind = 'standard' | 'slack';
+
+/** The event types an endpoint of each kind may choose: Slack hears milestones and daily totals. */
+export const EVENT_TYPES_OF: Record<EndpointKind, readonly string[]> = {
+  standard: WEBHOOK_EVENT_TYPES,
+  slack: SLACK_EVENT_TYPES,
+};
+
+function checkEvents(kind: EndpointKind, events: string[]): void {
+  const wrong = events.filter((e) => !EVENT_TYPES_OF[kind].includes(e));
+  if (wrong.length > 0)
+    throw new AppError('validation_failed', undefined, [
+      { path: 'events', message: `not for a ${kind} endpoint: ${wrong.join(', ')}` },
+    ]);
+}
 
 // Endpoints as admins manage them. A secret is shown once, when it is made; afterwards only its
 // creation date is. Rotating keeps the old secret signing for an overlap, so a receiver can move
@@ -29,6 +46,7 @@ export const signingSecrets = (endpoint: Pick<WebhookEndpoint, 'secrets'>, now: 
 export function endpointView(endpoint: WebhookEndpoint, now: Date) {
   return {
     id: endpoint._id,
+    kind: endpoint.kind ?? 'standard',
     url: endpoint.url,
     description: endpoint.description ?? null,
     events: endpoint.events,
@@ -53,16 +71,20 @@ async function checkUrl(deps: EndpointDeps, url: string): Promise<void> {
 
 export async function createEndpoint(
   deps: EndpointDeps,
-  input: { url: string; events: WebhookEventType[]; description?: string },
-): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+  input: { url: string; events: string[]; description?: string; kind?: EndpointKind },
+): Promise<{ endpoint: WebhookEndpoint; secret: string | null }> {
+  const kind = input.kind ?? 'standard';
+  checkEvents(kind, input.events);
   await checkUrl(deps, input.url);
-  const secret = newSecret();
+  // A Slack incoming webhook checks no signature: its URL is its secret, so it gets none.
+  const secret = kind === 'slack' ? null : newSecret();
   const endpoint = await webhookModels(deps.db).Endpoint.create({
     _id: `ep_${randomBytes(12).toString('hex')}`,
+    kind,
     url: input.url,
     description: input.description,
     events: [...new Set(input.events)],
-    secrets: [{ secret, createdAt: deps.clock.now() }],
+    secrets: secret ? [{ secret, createdAt: deps.clock.now() }] : [],
     rotations: 0,
     enabled: true,
   });
@@ -81,9 +103,10 @@ export const listEndpoints = (db: Connection) =>
 export async function updateEndpoint(
   deps: EndpointDeps,
   id: string,
-  change: { url?: string; events?: WebhookEventType[]; description?: string; enabled?: boolean },
+  change: { url?: string; events?: string[]; description?: string; enabled?: boolean },
 ): Promise<WebhookEndpoint> {
-  await findEndpoint(deps.db, id);
+  const current = await findEndpoint(deps.db, id);
+  if (change.events !== undefined) checkEvents(current.kind ?? 'standard', change.events);
   if (change.url !== undefined) await checkUrl(deps, change.url);
   const $set: Record<string, unknown> = {};
   const $unset: Record<string, 1> = {};
@@ -117,6 +140,8 @@ export async function rotateSecret(
   overlapHours: number,
 ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
   const endpoint = await findEndpoint(deps.db, id);
+  if (endpoint.kind === 'slack')
+    throw new AppError('conflict', 'A Slack endpoint has no signing secret; its URL is the secret.');
   const now = deps.clock.now();
   if (!(await claimOnce(deps.db, `webhook-rotate:${id}:${endpoint.rotations + 1}`, now)))
     throw new AppError('conflict', 'Another rotation of this secret is under way; reload and try again.');

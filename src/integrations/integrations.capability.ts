@@ -1,6 +1,7 @@
 import type { Capability, ProcessContext } from '../infra/capability.js';
 import type { JobQueue } from '../infra/jobs/queue.js';
 import { staffAuthFrom } from '../staff/staff.capability.js';
+import { enqueueDailyTotals } from './daily-totals.js';
 import { subscribeWebhooks } from './deliveries.service.js';
 import { createWebhookQueue } from './delivery.worker.js';
 import { registerWebhookModels } from './webhook.model.js';
@@ -12,6 +13,11 @@ export const integrationsCapability: Capability = {
   name: 'integrations',
   models: registerWebhookModels,
   listen: (ctx) => subscribeWebhooks(ctx.events, { db: ctx.db, clock: ctx.clock }),
+  // The Slack preset's daily totals: hourly, so each campaign's day is posted within an hour of
+  // its end in the campaign's time zone; the message key makes it once a day (daily-totals.ts).
+  tasks: (ctx) => [
+    { name: 'webhook-daily-totals', everyMs: 60 * 60_000, run: () => enqueueDailyTotals(ctx) },
+  ],
   routes: (ctx) =>
     webhookRoutes({
       db: ctx.db,

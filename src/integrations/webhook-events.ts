@@ -12,8 +12,11 @@ import type { DomainEventMap } from '../shared/domain-events.js';
 /** The payload schema version; a breaking change to any payload makes it 2. */
 export const PAYLOAD_VERSION = 1;
 
+/** Not a domain event: the day's total the Slack preset posts (daily-totals.ts). */
+export const DAILY_TOTAL = 'campaign.daily_total';
+
 export interface WebhookMessage {
-  type: WebhookEventType;
+  type: WebhookEventType | typeof DAILY_TOTAL;
   /** Identifies the fact: the same fact published twice is one message. */
   key: string;
   timestamp: Date;
@@ -73,19 +76,59 @@ export const WEBHOOK_EVENTS = {
     timestamp: (e) => e.redeemedAt,
     data: (e) => ({ giftId: e.giftId, memberId: e.memberId, redeemedAt: iso(e.redeemedAt) }),
   }),
+  'member.renewed': define<'member.renewed'>({
+    key: (e) => e.invoiceId,
+    timestamp: (e) => e.renewedAt,
+    data: (e) => ({
+      memberId: e.memberId,
+      invoiceId: e.invoiceId,
+      subscriptionId: e.subscriptionId,
+      amount: e.amount,
+      currency: e.currency,
+      renewedAt: iso(e.renewedAt),
+      periodEnd: e.periodEnd ? iso(e.periodEnd) : null,
+    }),
+  }),
+  // Newsletter events name the consent record and the list, never the address.
+  'newsletter.confirmed': define<'newsletter.confirmed'>({
+    key: (e) => `${e.confirmation}:${e.list}`,
+    timestamp: (e) => e.confirmedAt,
+    data: (e) => ({ consentId: e.consentId, list: e.list, confirmedAt: iso(e.confirmedAt) }),
+  }),
+  'newsletter.unsubscribed': define<'newsletter.unsubscribed'>({
+    key: (e) => e.subscription,
+    timestamp: (e) => e.unsubscribedAt,
+    data: (e) => ({ consentId: e.consentId, list: e.list, unsubscribedAt: iso(e.unsubscribedAt) }),
+  }),
+  'campaign.milestone': define<'campaign.milestone'>({
+    key: (e) => `${e.campaignId}:${e.percent}`,
+    timestamp: (e) => e.reachedAt,
+    data: (e) => ({
+      campaignId: e.campaignId,
+      campaign: e.slug,
+      title: e.title,
+      percent: e.percent,
+      count: e.count,
+      goal: e.goal,
+      reachedAt: iso(e.reachedAt),
+    }),
+  }),
+  'sponsorship.granted': define<'sponsorship.granted'>({
+    key: (e) => e.requestId,
+    timestamp: (e) => e.grantedAt,
+    data: (e) => ({
+      requestId: e.requestId,
+      campaign: e.campaign ?? null,
+      durationMonths: e.durationMonths,
+      amount: e.amount,
+      currency: e.currency,
+      grantedAt: iso(e.grantedAt),
+    }),
+  }),
 };
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as WebhookEventType[];
-
-/** The event types the issue names that the domain does not publish yet (README.md, "Not yet"). */
-export const NOT_YET_PUBLISHED = [
-  'member.renewed',
-  'newsletter.confirmed',
-  'newsletter.unsubscribed',
-  'campaign.milestone',
-  'sponsorship.granted',
-] as const;
 
 export async function messageOf<K extends WebhookEventType>(
   type: K,

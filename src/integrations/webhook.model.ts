@@ -14,11 +14,13 @@ export interface EndpointSecret {
 
 export interface WebhookEndpoint {
   _id: string; // ep_…
+  /** `slack`: a Slack incoming webhook, sent `{text}` and no signature (slack.ts); else Standard Webhooks. */
+  kind?: 'standard' | 'slack';
   url: string;
   description?: string;
   /** Event types this endpoint receives (WEBHOOK_EVENT_TYPES). */
   events: string[];
-  /** Newest first; expired ones are dropped at the next rotation. */
+  /** Newest first; expired ones are dropped at the next rotation. None for a Slack endpoint. */
   secrets: EndpointSecret[];
   /** How many times the secret was rotated: the rotation's claim key, so two rotations cannot both win. */
   rotations: number;
@@ -81,6 +83,7 @@ export interface EndpointHealth {
 const endpointSchema = new Schema<WebhookEndpoint>(
   {
     _id: String,
+    kind: { type: String, enum: ['standard', 'slack'], default: 'standard' },
     url: { type: String, required: true },
     description: String,
     events: { type: [String], required: true },

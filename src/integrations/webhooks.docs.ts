@@ -32,6 +32,40 @@ const DATA: Record<WebhookEventType, z.ZodObject> = {
     campaign: z.string().nullable(),
   }),
   'gift.redeemed': z.object({ giftId: id, memberId: id, redeemedAt: z.iso.datetime() }),
+  'member.renewed': z.object({
+    memberId: id,
+    invoiceId: z.string().meta({ description: "Stripe's invoice id" }),
+    subscriptionId: z.string().meta({ description: "Stripe's subscription id" }),
+    ...money,
+    renewedAt: z.iso.datetime(),
+    periodEnd: z.iso.datetime().nullable().meta({ description: 'The end of the period paid for' }),
+  }),
+  'newsletter.confirmed': z.object({
+    consentId: id.meta({ description: 'The consent record (the address stays in our records)' }),
+    list: z.string().meta({ description: "The list's slug" }),
+    confirmedAt: z.iso.datetime(),
+  }),
+  'newsletter.unsubscribed': z.object({
+    consentId: id.meta({ description: 'The consent record of the opt-out' }),
+    list: z.string().meta({ description: "The list's slug" }),
+    unsubscribedAt: z.iso.datetime(),
+  }),
+  'campaign.milestone': z.object({
+    campaignId: id,
+    campaign: z.string().meta({ description: "The drive's slug" }),
+    title: z.string().meta({ description: "The drive's title" }),
+    percent: z.number().int().meta({ description: 'The milestone reached, in percent of the goal' }),
+    count: z.number().int().meta({ description: 'The count when it was reached' }),
+    goal: z.number().int(),
+    reachedAt: z.iso.datetime(),
+  }),
+  'sponsorship.granted': z.object({
+    requestId: id,
+    campaign: z.string().nullable(),
+    durationMonths: z.number().int(),
+    ...money,
+    grantedAt: z.iso.datetime(),
+  }),
 };
 
 const SUMMARY: Record<WebhookEventType, string> = {
@@ -41,6 +75,11 @@ const SUMMARY: Record<WebhookEventType, string> = {
     'A renewal charge failed; Stripe retries it and the member was asked to update their card',
   'gift.purchased': 'A gift membership was paid for',
   'gift.redeemed': 'A gift membership was redeemed',
+  'member.renewed': "A member's subscription renewed with money (a paid renewal invoice)",
+  'newsletter.confirmed': 'A reader confirmed a newsletter list (double opt-in); one message per list',
+  'newsletter.unsubscribed': 'A reader left a newsletter list; one message per list',
+  'campaign.milestone': "A drive's count reached a milestone (the highest reached; each once)",
+  'sponsorship.granted': "A sponsored membership was granted from a drive's pool",
 };
 
 /** The whole body of an event type: Standard Webhooks' `type`, `timestamp`, `data`, and our `version`. */

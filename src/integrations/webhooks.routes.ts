@@ -16,7 +16,8 @@ import {
   rotateSecret,
   updateEndpoint,
 } from './endpoints.service.js';
-import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './webhook-events.js';
+import { SLACK_EVENT_TYPES } from './slack.js';
+import { WEBHOOK_EVENT_TYPES } from './webhook-events.js';
 
 // The staff API for outgoing webhooks, admins only: endpoints, their secrets, their delivery log,
 // and sending a delivery again. Thin handlers: parse, call the service, answer.
@@ -25,7 +26,9 @@ export interface WebhookRoutesDeps extends EndpointDeps {
   staffAuth: StaffAuthConfig;
 }
 
-const eventType = z.enum(WEBHOOK_EVENT_TYPES as [WebhookEventType, ...WebhookEventType[]]);
+const ALL_TYPES = [...new Set<string>([...WEBHOOK_EVENT_TYPES, ...SLACK_EVENT_TYPES])];
+// Which of these a kind may choose is checked by the service (EVENT_TYPES_OF).
+const eventType = z.enum(ALL_TYPES as [string, ...string[]]);
 const url = z.string().trim().max(2_000).meta({ example: 'https://hooks.example.org/membership' });
 const createSchema = z
   .object({
@@ -33,8 +36,11 @@ const createSchema = z
     events: z
       .array(eventType)
       .min(1)
-      .max(WEBHOOK_EVENT_TYPES.length * 2),
+      .max(ALL_TYPES.length * 2),
     description: z.string().trim().max(200).optional(),
+    kind: z.enum(['standard', 'slack']).default('standard').meta({
+      description: '`slack`: a Slack incoming webhook, sent `{text}` messages (milestones, daily totals)',
+    }),
   })
   .meta({ id: 'WebhookEndpointCreate' });
 const updateSchema = z
@@ -43,7 +49,7 @@ const updateSchema = z
     events: z
       .array(eventType)
       .min(1)
-      .max(WEBHOOK_EVENT_TYPES.length * 2)
+      .max(ALL_TYPES.length * 2)
       .optional(),
     description: z.string().trim().max(200).optional(),
     enabled: z.boolean().optional(),
@@ -76,7 +82,11 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
 
   router.get('/admin/webhooks/endpoints', admin, async (_req, res) => {
     const endpoints = await listEndpoints(deps.db);
-    res.json({ endpoints: endpoints.map((e) => endpointView(e, now())), eventTypes: WEBHOOK_EVENT_TYPES });
+    res.json({
+      endpoints: endpoints.map((e) => endpointView(e, now())),
+      eventTypes: WEBHOOK_EVENT_TYPES,
+      slackEventTypes: SLACK_EVENT_TYPES,
+    });
   });
 
   // The only answer that carries the secret: it is not shown again.
@@ -139,9 +149,9 @@ export function webhookRouteDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/admin/webhooks/endpoints',
     tags: ['Webhooks'],
-    summary: 'Outgoing webhook endpoints and the event types they may choose (admin)',
+    summary: 'Outgoing webhook endpoints and the event types they may choose, by kind (admin)',
     ...secured,
-    responses: { 200: ok('{ endpoints, eventTypes }'), ...denied },
+    responses: { 200: ok('{ endpoints, eventTypes, slackEventTypes }'), ...denied },
   });
   docs.registerPath({
     method: 'post',
@@ -151,7 +161,7 @@ export function webhookRouteDocs(docs: ApiDocs): void {
     ...secured,
     request: { body: json(createSchema) },
     responses: {
-      201: ok('{ endpoint, secret }'),
+      201: ok('{ endpoint, secret } (secret null for a Slack endpoint)'),
       ...denied,
       422: error('Invalid fields, or webhook_target_unsafe: not a public address (production)'),
     },
@@ -181,7 +191,12 @@ export function webhookRouteDocs(docs: ApiDocs): void {
     summary: 'A new signing secret, shown this once; the previous one keeps signing for the overlap (admin)',
     ...secured,
     request: { params, body: json(rotateSchema) },
-    responses: { 200: ok('{ endpoint, secret }'), ...denied, 404: error('No such endpoint') },
+    responses: {
+      200: ok('{ endpoint, secret }'),
+      ...denied,
+      404: error('No such endpoint'),
+      409: error('A Slack endpoint, or another rotation under way'),
+    },
   });
   docs.registerPath({
     method: 'get',

@@ -1,4 +1,5 @@
 import { type Connection, Schema, type Types } from 'mongoose';
+import type { Attribution } from '../shared/attribution.js';
 
 export const LEDGER_KINDS = [
   'subscription_payment',
@@ -90,12 +91,30 @@ export interface LedgerEntry {
   plan?: string;
   interval?: string;
   campaign?: string;
+  /** Payments: where the checkout came from (the session's or subscription's `attr_*` metadata). */
+  attribution?: Attribution;
   recordedAt: Date;
   /** `imported`: walked from the Stripe account by `npm run import -- stripe` (src/imports/). */
   source?: 'imported';
   /** Added once Stripe has booked the money; the facts above never change. */
   settlement?: Settlement;
 }
+
+/** Where a checkout came from (src/shared/attribution.ts): plain strings, bounded at checkout. */
+export const attributionSchema = new Schema(
+  {
+    page: String,
+    placement: String,
+    referrer: String,
+    utmSource: String,
+    utmMedium: String,
+    utmCampaign: String,
+    utmContent: String,
+    utmTerm: String,
+    newsletter: String,
+  },
+  { _id: false },
+);
 
 const settlementSchema = new Schema<Settlement>(
   {
@@ -138,6 +157,7 @@ const ledgerSchema = new Schema<LedgerEntry>(
     plan: String,
     interval: String,
     campaign: String,
+    attribution: { type: attributionSchema, default: undefined },
     recordedAt: { type: Date, required: true },
     source: String,
     settlement: { type: settlementSchema, default: undefined },

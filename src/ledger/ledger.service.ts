@@ -51,6 +51,8 @@ export async function recordLedgerEntry(deps: LedgerDeps, entry: NewLedgerEntry)
     occurredAt: entry.occurredAt,
     reverses: entry.reverses,
     fullRefund: entry.fullRefund,
+    campaign: entry.campaign,
+    attribution: entry.attribution,
   });
   return created;
 }

@@ -3,6 +3,8 @@ import { enqueueEmail } from '../email/outbox.service.js';
 import { normalizeEmail } from '../email/suppression.service.js';
 import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
+import { attributionFromMetadata } from '../shared/attribution.js';
+import { placementOf } from './attribution-input.js';
 import { ensureMember, reactivateMember } from './member-writes.js';
 import { isOurs, type MembershipDeps, type Outcome } from './membership.service.js';
 import { mirrorNewSubscription } from './subscription-mirror.js';
@@ -25,6 +27,15 @@ export async function fulfillCheckoutSession(
   if (!email) throw new Error(`checkout session ${session.id} has no email`);
   const name = metadata.name ?? session.customer_details?.name ?? undefined;
   const locale = metadata.locale ?? 'en';
+  const attribution = attributionFromMetadata(metadata);
+  // The funnel's last step, once per session however often Stripe delivers it (src/attribution).
+  await deps.events.publish('checkout.paid', {
+    sessionId: session.id,
+    kind: metadata.kind === 'one_time' ? 'one_time' : 'membership',
+    campaign: metadata.campaign,
+    placement: placementOf(attribution?.placement),
+    at: occurredAt,
+  });
 
   if (metadata.kind === 'one_time') {
     const paymentIntentId = idOf(session.payment_intent);
@@ -41,6 +52,7 @@ export async function fulfillCheckoutSession(
       checkoutSessionId: session.id,
       plan: 'one_time',
       campaign: metadata.campaign,
+      attribution,
     });
     await enqueueEmail(deps.db, deps.clock, {
       template: 'contribution-receipt',
@@ -69,6 +81,7 @@ export async function fulfillCheckoutSession(
     via: subscriptionId,
     at: occurredAt,
     campaign: metadata.campaign,
+    attribution,
     // A trial or a 100 % promotion code completes with no payment: not yet money (campaigns README).
     paid: session.payment_status === 'paid' && (session.amount_total ?? 0) > 0,
   });

@@ -6,7 +6,9 @@ import type { CheckoutSettings } from '../config/config.js';
 import { AppError } from '../http/errors.js';
 import { emailField } from '../http/validate.js';
 import type { Logger } from '../infra/logger.js';
+import { type Attribution, attributionToMetadata } from '../shared/attribution.js';
 import { formatMoney, LOCALES, parseAmountInUnits, translate } from '../shared/messages.js';
+import { attributionFields, parseAttribution } from './attribution-input.js';
 import { findMemberByEmail } from './member-keys.js';
 import { CURRENCIES, INTERVALS, type Plans } from './plans.js';
 import { findCatalogPrice, lookupKeyOf } from './stripe-catalog.js';
@@ -29,6 +31,8 @@ const reader = {
       description:
         'The amount as a person types it, in currency units ("7.50" or "7,50"); what the hosted form sends. Wins over `amount`.',
     }),
+  // Where the checkout came from (attribution-input.ts bounds and strips them).
+  ...attributionFields,
 };
 
 export const checkoutRequestSchema = z
@@ -222,7 +226,8 @@ export async function createCheckoutSession(
   idempotencyKey: string | undefined,
   /** A gift member continuing: the first charge waits until their gift ends. */
   options: { trialEnd?: Date } = {},
-): Promise<{ sessionId: string; url: string }> {
+): Promise<{ sessionId: string; url: string; reference: string; attribution?: Attribution }> {
+  const attribution = parseAttribution(request);
   const chosen = priceFor(deps.plans, request);
   const { plan } = chosen;
   // A client's retry (the same Idempotency-Key) must send Stripe the very same parameters, or
@@ -238,6 +243,8 @@ export async function createCheckoutSession(
     ...(interval ? { interval } : {}),
     ...(request.campaign ? { campaign: request.campaign } : {}),
     ...(request.name ? { name: request.name } : {}),
+    // Up to nine `attr_*` keys: well inside Stripe's 50 keys of 40 characters, values under 500.
+    ...attributionToMetadata(attribution),
   };
   const known = await findMemberByEmail(deps.db, request.email);
   const customer = known?.stripeCustomerId
@@ -271,5 +278,5 @@ export async function createCheckoutSession(
     { idempotencyKey: `checkout:${idempotencyKey ?? reference}` },
   );
   if (!session.url) throw new Error(`Stripe returned checkout session ${session.id} without a URL`);
-  return { sessionId: session.id, url: session.url };
+  return { sessionId: session.id, url: session.url, reference, attribution };
 }

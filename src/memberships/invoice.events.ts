@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { enqueueEmail } from '../email/outbox.service.js';
 import { idOf } from '../infra/stripe.js';
 import { linkPayment, recordLedgerEntry } from '../ledger/ledger.service.js';
+import { attributionFromMetadata } from '../shared/attribution.js';
 import { fromUnixSeconds } from '../shared/time.js';
 import { cardUpdateUrl } from './card-link.js';
 import { ensureMember } from './member-writes.js';
@@ -71,6 +72,7 @@ export async function recordInvoicePaid(
     via: subscription.id,
     at: occurredAt,
     campaign: metadata.campaign,
+    attribution: attributionFromMetadata(metadata),
     // A member counts toward a drive once real money arrived (campaigns README).
     paid: money.viaStripe + money.outOfBand > 0,
   });
@@ -93,6 +95,7 @@ export async function recordInvoicePaid(
     plan: metadata.plan,
     interval: metadata.interval,
     campaign: metadata.campaign,
+    attribution: attributionFromMetadata(metadata),
   };
   if (money.viaStripe > 0)
     await recordLedgerEntry(deps, {
@@ -117,6 +120,18 @@ export async function recordInvoicePaid(
   if (money.viaStripe > 0)
     for (const invoicePayment of invoice.payments?.data ?? [])
       await linkPayment(deps.db, invoice.id!, paymentIdsOf(invoicePayment));
+  // A renewal with money (not the first invoice, not a $0 one): told once per invoice id, since
+  // the key of the webhook it becomes is the invoice (Stripe may send invoice.paid twice).
+  if (invoice.billing_reason === 'subscription_cycle' && money.viaStripe + money.outOfBand > 0)
+    await deps.events.publish('member.renewed', {
+      memberId: String(member._id),
+      invoiceId: invoice.id!,
+      subscriptionId: subscription.id,
+      amount: invoice.amount_paid,
+      currency: invoice.currency,
+      renewedAt: paidAt,
+      periodEnd: entry.periodEnd,
+    });
   // The member's period end follows the subscription's own events (customer.subscription.updated
   // comes with every renewal): one writer per member field, because on FerretDB two concurrent
   // updates of one document can undo each other.

@@ -1,4 +1,5 @@
 import { normalizeEmail } from '../email/suppression.service.js';
+import type { Attribution } from '../shared/attribution.js';
 import { claimMemberKey, createMemberOnce, customerKey, findMemberByCustomer } from './member-keys.js';
 import { type Member, membershipModels } from './membership.model.js';
 import type { MembershipDeps } from './membership.service.js';
@@ -21,6 +22,7 @@ export async function ensureMember(
     via: string;
     at: Date;
     campaign?: string;
+    attribution?: Attribution;
     /** Money arrived with this payment (not a $0 trial or 100 % promotion code invoice). */
     paid: boolean;
   },
@@ -42,6 +44,7 @@ export async function ensureMember(
         joinedVia: input.via,
         joinedPaying: input.paid,
         campaign: input.campaign,
+        attribution: input.attribution,
       });
   if (input.customerId) {
     // Always claimed (not only when it changes), so a retry completes a key a crash left unwritten.
@@ -61,6 +64,7 @@ export async function ensureMember(
       joinedAt: member.joinedAt,
       source: member.source,
       campaign: member.campaign,
+      attribution: member.attribution,
       // As the member was made, so every delivery tells the same (absent: from before it was kept).
       paid: member.joinedPaying !== false,
     });

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { AppError } from '../http/errors.js';
 import { fieldErrorsOf } from '../http/pages.js';
 import { formatMoney, type Locale, translate } from '../shared/messages.js';
+import { type AttributionInput, attributionFields, parseAttribution } from './attribution-input.js';
 import { CURRENCIES, type Currency, type Plans } from './plans.js';
 
 // What the hosted membership form shows: each tier's price in the chosen currency, the amount
@@ -10,6 +11,32 @@ import { CURRENCIES, type Currency, type Plans } from './plans.js';
 const campaignOf = (value: unknown) =>
   typeof value === 'string' && /^[a-z0-9-]{1,60}$/.test(value) ? value : undefined;
 const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 200) : '');
+
+/**
+ * What the page carries on to checkout in hidden fields: where the reader came from, as the button,
+ * the widget or a newsletter link put it in the address (else the Referer header). A value that
+ * would be refused is left out here, so a bad link never blocks a reader from paying.
+ */
+export function attributionCarried(req: Request): { name: string; value: string }[] {
+  const source = { ...(req.body ?? {}), ...req.query } as Record<string, unknown>;
+  const carried: { name: string; value: string }[] = [];
+  for (const name of Object.keys(attributionFields) as (keyof AttributionInput)[]) {
+    let value = source[name];
+    if (name === 'referrer' && value === undefined && req.method === 'GET') {
+      const header = req.get('referer');
+      // Our own pages are not a source (a currency or language link on this page).
+      value = header && !header.startsWith(`${req.protocol}://${req.get('host')}/`) ? header : undefined;
+    }
+    if (typeof value !== 'string' || !value) continue;
+    try {
+      parseAttribution({ [name]: value });
+      carried.push({ name, value });
+    } catch {
+      // refused: left out
+    }
+  }
+  return carried;
+}
 
 /** Currencies at least one tier is priced in; the page offers these. */
 export const offeredCurrencies = (plans: Plans) =>
@@ -28,8 +55,11 @@ export function membershipForm(plans: Plans, req: Request, locale: Locale, error
   const fieldErrors = fieldErrorsOf(error?.details, locale);
   const amountError = fieldErrors.amountDecimal ?? fieldErrors.amount;
   const campaign = campaignOf(req.query.campaign ?? body.campaign);
+  const attribution = attributionCarried(req);
+  const carry = Object.fromEntries(attribution.map(({ name, value }) => [name, value]));
   return {
     campaign,
+    attribution,
     currency,
     kind: body.kind === 'one_time' ? 'one_time' : 'membership',
     tiers: plans.tiers.map((tier) => ({
@@ -47,7 +77,12 @@ export function membershipForm(plans: Plans, req: Request, locale: Locale, error
     customChecked: plan === 'custom',
     yearly: body.interval === 'year',
     currencies: offered.map((code) => {
-      const href = new URLSearchParams({ currency: code, locale, ...(campaign ? { campaign } : {}) });
+      const href = new URLSearchParams({
+        currency: code,
+        locale,
+        ...(campaign ? { campaign } : {}),
+        ...carry,
+      });
       return { code, label: code.toUpperCase(), selected: code === currency, href: `/membership?${href}` };
     }),
     currencyName: currency.toUpperCase(),

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type Connection, Schema, type Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/db.js';
 import { appendSlot } from '../infra/slots.js';
+import { attributionSchema } from '../ledger/ledger.model.js';
+import type { Attribution } from '../shared/attribution.js';
 
 // Every document memberships keeps, registered from this one place. The key documents and the
 // member's subscription list are written by hooks here, so no write of a member or mirror can skip
@@ -35,6 +37,8 @@ export interface Member {
    */
   joinedPaying?: boolean;
   campaign?: string;
+  /** Where the checkout that made them a member came from; set once, as they join. */
+  attribution?: Attribution;
   /** Labels brought from an imported file (Ghost's labels, the plain format's). */
   labels?: string[];
   currentPeriodEnd?: Date;
@@ -138,6 +142,7 @@ const memberSchema = new Schema<Member>(
     joinedVia: { type: String, required: true },
     joinedPaying: Boolean,
     campaign: String,
+    attribution: { type: attributionSchema, default: undefined },
     labels: { type: [String], default: undefined },
     currentPeriodEnd: Date,
     endedAt: Date,

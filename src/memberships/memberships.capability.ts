@@ -43,6 +43,8 @@ export const membershipsCapability: Capability<
       logger: ctx.logger,
       clock: ctx.clock,
       checkoutLimits: ctx.config.stripe.checkoutLimits,
+      memberSiteOrigins: ctx.config.memberSite.origins,
+      events: ctx.events,
     }),
   docs: membershipDocs,
 };

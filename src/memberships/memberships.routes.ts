@@ -12,13 +12,16 @@ import { idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import type { Logger } from '../infra/logger.js';
 import { fromRoot } from '../infra/paths.js';
-import type { Locale } from '../shared/messages.js';
+import type { DomainEvents } from '../shared/domain-events.js';
+import { LOCALES, type Locale, translate } from '../shared/messages.js';
 import { type CheckoutSessions, checkoutRequestSchema, createCheckoutSession } from './checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from './checkout-limits.js';
 import { membershipForm } from './membership-form.js';
 import { type Plans, plansSchema } from './plans.js';
 
 export interface MembershipRoutesDeps {
+  /** The newsroom's sites whose members the button thanks (MEMBER_SITE_ORIGINS, src/accounts). */
+  memberSiteOrigins?: string[];
   db: Connection;
   stripe: Stripe | null;
   /** Development without Stripe: checkout goes to the local payment page instead. */
@@ -29,6 +32,8 @@ export interface MembershipRoutesDeps {
   logger?: Logger;
   clock: Clock;
   checkoutLimits: CheckoutLimits;
+  /** Tells the funnel a checkout started (src/attribution). */
+  events?: DomainEvents;
 }
 
 const checkoutResponseSchema = z
@@ -92,14 +97,32 @@ export function membershipRoutes(deps: MembershipRoutesDeps): Router {
         request,
         idempotencyKey,
       );
+      // The reader is on their way to pay: a funnel count that fails must not stop them.
+      await deps.events
+        ?.publish('checkout.started', {
+          reference: session.reference,
+          kind: request.kind,
+          campaign: request.campaign,
+          placement: session.attribution?.placement,
+          at: deps.clock.now(),
+        })
+        .catch((error: unknown) =>
+          deps.logger?.warn({ err: error }, 'funnel: a checkout start was not counted'),
+        );
       if (wantsPage(req)) return res.redirect(303, session.url);
-      res.status(201).json(session);
+      res.status(201).json({ sessionId: session.sessionId, url: session.url });
     },
   );
 
   router.get('/membership', (req, res) => membershipPage(req, res));
 
-  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8');
+  // Members on the newsroom's own sites are thanked (src/accounts/README.md), in the catalogue's words.
+  const button = readFileSync(fromRoot('templates/embed/membership-button.js'), 'utf8')
+    .replace('/*@MEMBER_ORIGINS@*/ []', JSON.stringify(deps.memberSiteOrigins ?? []))
+    .replace(
+      '/*@THANKS@*/ {}',
+      JSON.stringify(Object.fromEntries(LOCALES.map((l) => [l, translate(l, 'embed.thanksMember')]))),
+    );
   router.get('/embed/membership-button.js', (_req, res) => {
     // Loaded by the news site from its own origin.
     res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=3600' });
@@ -144,7 +167,8 @@ export function membershipDocs(docs: ApiDocs): void {
       },
       303: { description: 'Form posts are redirected to Stripe Checkout' },
       422: {
-        description: 'Invalid plan, amount or email',
+        description:
+          'Invalid plan, amount or email (`validation_failed`), or attribution (`attribution_invalid`: page, placement, referrer, UTM tags or newsletter)',
         content: { 'application/json': { schema: errorBodySchema } },
       },
       503: {

@@ -3,6 +3,7 @@ import { type Connection, Types } from 'mongoose';
 import { type AddressItem, itemsAtAddress, listAtAddress } from '../email/address-records.js';
 import type { Clock } from '../infra/clock.js';
 import { signLink } from '../infra/signed-links.js';
+import type { DomainEvents } from '../shared/domain-events.js';
 import type { NewsletterList } from './lists.js';
 import { enqueueMarketingSync } from './marketing-sync.js';
 import { type NewsletterSubscription, newsletterModels } from './newsletter.model.js';
@@ -20,6 +21,8 @@ export interface NewsletterDeps {
   linkSecret: string;
   /** How long a confirmation link works. */
   confirmationHours: number;
+  /** Where confirmations and unsubscriptions are told (integrations send them as webhooks). */
+  events?: DomainEvents;
 }
 
 export interface ConsentContext {
@@ -93,6 +96,7 @@ export async function recordConsent(
   const records = consentRecords(email, lists, action, context, deps.clock.now());
   await listAtAddress(deps.db, email, consentItems(records));
   await writeConsents(deps.db, records);
+  return records;
 }
 
 /**

@@ -6,11 +6,14 @@ import { registerNewsletterModels } from './newsletter.model.js';
 import { removeSuppressedFromLists } from './newsletter.service.js';
 import { newsletterDocs, newsletterRoutes } from './newsletters.routes.js';
 
-export function newsletterDepsFrom(ctx: Pick<ProcessContext, 'config' | 'db' | 'clock'>) {
+export function newsletterDepsFrom(
+  ctx: Pick<ProcessContext, 'config' | 'db' | 'clock'> & Partial<ProcessContext>,
+) {
   const { config } = ctx;
   return {
     db: ctx.db,
     clock: ctx.clock,
+    events: ctx.events,
     lists: loadLists(config.newsletters.listsFile),
     publicBaseUrl: config.http.publicBaseUrl,
     linkSecret: config.session.secret,

@@ -286,7 +286,16 @@ export async function confirm(
     await claimOnce(deps.db, done, now);
     return alreadyConfirmed;
   }
-  await recordConsent(deps, stored.email, confirmed, 'confirmed', context);
+  const consents = await recordConsent(deps, stored.email, confirmed, 'confirmed', context);
+  // Told before the last step, so a retried click tells it again; the webhook's key is the token's
+  // hash and the list, so a receiver hears each list's confirmation once.
+  for (const consent of consents)
+    await deps.events?.publish('newsletter.confirmed', {
+      confirmation: hash,
+      list: consent.list,
+      consentId: String(consent._id),
+      confirmedAt: at,
+    });
   const first = await Subscription.findById(
     subscriptionId(confirmed[0]!, stored.email),
   ).lean<NewsletterSubscription>();

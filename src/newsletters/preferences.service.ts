@@ -4,10 +4,18 @@ import {
   type ConsentContext,
   type NewsletterDeps,
   recordConsent,
+  sha256,
   subscriptionId,
 } from './newsletter.service.js';
 
 // A reader's preferences: the lists they are on, and leaving some or all of them.
+
+/**
+ * Names a subscription that ends, without its address: the subscription and when it began. Two
+ * clicks racing to unsubscribe end the same one, so a receiver hears of it once (the webhook's key).
+ */
+const endedSubscription = (s: NewsletterSubscription) =>
+  sha256(`${s._id}:${(s.confirmedAt ?? s.requestedAt)?.getTime() ?? 0}`);
 
 /** Unsubscribes from the given lists (or every list); nothing else happens to lists not named. */
 export async function unsubscribe(
@@ -27,14 +35,21 @@ export async function unsubscribe(
     );
     await enqueueMarketingSync(deps, { email, list: subscription.list, action: 'remove', at: now });
   }
-  if (targets.length > 0)
-    await recordConsent(
-      deps,
-      email,
-      targets.map((s) => s.list),
-      'unsubscribed',
-      context,
-    );
+  if (targets.length === 0) return [];
+  const consents = await recordConsent(
+    deps,
+    email,
+    targets.map((s) => s.list),
+    'unsubscribed',
+    context,
+  );
+  for (const [i, subscription] of targets.entries())
+    await deps.events?.publish('newsletter.unsubscribed', {
+      subscription: endedSubscription(subscription),
+      list: subscription.list,
+      consentId: String(consents[i]!._id),
+      unsubscribedAt: now,
+    });
   return targets.map((s) => s.list);
 }
 

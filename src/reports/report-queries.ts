@@ -62,3 +62,20 @@ export const revenueQuery = z
     message: 'from must not be after to',
     path: ['to'],
   });
+/** The attribution report and funnel: one campaign (`-`: checkouts without one), up to 93 days. */
+export const attributionQuery = z
+  .object({
+    ...csvOptions,
+    campaign: z
+      .string()
+      .regex(/^([a-z0-9-]{1,60})$/)
+      .default('-')
+      .meta({ description: 'A campaign slug; `-` for checkouts that named none' }),
+    from: reportDay,
+    to: reportDay.meta({ description: 'Inclusive' }),
+  })
+  .refine(({ from, to }) => from <= to, { message: 'from must not be after to', path: ['to'] })
+  .refine(({ from, to }) => Date.parse(to) - Date.parse(from) < 93 * 86_400_000, {
+    message: 'the range may be at most 93 days',
+    path: ['to'],
+  });

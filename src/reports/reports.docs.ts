@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { periodQuery, revenueQuery, stripePeriodQuery, supportersQuery } from './report-queries.js';
+import { ATTRIBUTION_COLUMNS, FUNNEL_COLUMNS } from './attribution.report.js';
+import {
+  attributionQuery,
+  periodQuery,
+  revenueQuery,
+  stripePeriodQuery,
+  supportersQuery,
+} from './report-queries.js';
 import { SUPPORTER_COLUMNS } from './supporters.report.js';
 
 // The reports in the OpenAPI document: what finance tools and scripts may rely on. Bodies are
@@ -200,6 +207,39 @@ export const taxBody = z.strictObject({
   ),
 });
 
+const attributionLine = z.strictObject({
+  value: z
+    .string()
+    .meta({ description: 'The page, placement, newsletter or referrer host; `(none)` when not known' }),
+  members: z.number().int(),
+  revenue: z
+    .record(z.string(), z.number().int())
+    .meta({ description: 'First-year money per currency, refunds off' }),
+});
+const funnelCounts = {
+  view: z.number().int(),
+  click: z.number().int(),
+  started: z.number().int(),
+  paid: z.number().int(),
+};
+export const funnelBody = z.strictObject({
+  total: z.strictObject(funnelCounts),
+  byPlacement: z.array(z.strictObject({ placement: z.string(), ...funnelCounts })),
+  days: z.array(z.strictObject({ day: z.string(), placement: z.string(), ...funnelCounts })),
+});
+export const attributionBody = z.strictObject({
+  timeZone: z.string(),
+  campaign: z.string(),
+  from: z.string(),
+  to: z.string(),
+  totals: attributionLine.omit({ value: true }),
+  byArticle: z.array(attributionLine),
+  byPlacement: z.array(attributionLine),
+  byNewsletter: z.array(attributionLine),
+  byReferrer: z.array(attributionLine),
+  funnel: funnelBody,
+});
+
 export function reportDocs(docs: ApiDocs): void {
   const secured = { security: [{ staffToken: [] }] };
   const error = (description: string) => ({
@@ -324,6 +364,22 @@ export function reportDocs(docs: ApiDocs): void {
     { 503: error('Payments are not configured') },
     undefined,
     taxBody,
+  );
+  report(
+    '/reports/attribution',
+    `Where a campaign's members come from, for local days from..to (at most 93): members who joined through checkout and their first-year money (payments within a year of joining, one-time contributions in full, refunds and disputes taken off) by article, placement, newsletter and referrer host, and the funnel (views, clicks, checkouts started, paid) per placement (finance, admin). format=csv columns: ${ATTRIBUTION_COLUMNS.join(', ')}.`,
+    attributionQuery,
+    {},
+    undefined,
+    attributionBody,
+  );
+  report(
+    '/reports/funnel',
+    `A campaign's funnel per local day and placement: widget and button views, clicks, checkouts started and paid (finance, admin). format=csv columns: ${FUNNEL_COLUMNS.join(', ')}.`,
+    attributionQuery,
+    {},
+    undefined,
+    funnelBody.extend({ timeZone: z.string(), campaign: z.string(), from: z.string(), to: z.string() }),
   );
   report('/reports/audit', 'Who pulled which report, when, with which filters and how many rows (admin)');
 }

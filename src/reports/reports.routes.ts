@@ -13,6 +13,13 @@ import { zonedDayRange } from '../shared/time.js';
 import { reportPullModel } from '../staff/audit.model.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
+import {
+  ATTRIBUTION_COLUMNS,
+  attributionCsvLines,
+  attributionReport,
+  FUNNEL_COLUMNS,
+  funnelReport,
+} from './attribution.report.js';
 import { priceDiscounts } from './discount-prices.js';
 import { campaignReport, giftsReport } from './drive.reports.js';
 import { NET_COLUMNS, netAfterFees } from './fees.report.js';
@@ -22,6 +29,7 @@ import { REASONS_COLUMNS, reasonsCsvLines, reasonsReport } from './reasons.repor
 import { reconcileWithStripe } from './reconciliation.report.js';
 import { auditPull, sendRevenueCsv, sendSupportersCsv } from './report-downloads.js';
 import {
+  attributionQuery,
   growthQuery,
   periodQuery,
   reconciliationQuery,
@@ -118,6 +126,35 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
     if (!report) throw new AppError('not_found', 'There is no campaign with this name.');
     await audit(req, 'campaign', 'json', { slug: report.slug }, report.days.length);
     res.json(report);
+  });
+
+  // Where members come from (src/attribution keeps the figures per day): JSON, or CSV of the
+  // dimensions; /reports/funnel is the funnel's days as CSV.
+  router.get('/reports/attribution', finance, async (req, res) => {
+    const { format, bom, ...query } = parseInput(attributionQuery, req.query);
+    const report = await attributionReport(deps.db, query);
+    if (format === 'csv') {
+      const lines = attributionCsvLines(report);
+      res.type('text/csv; charset=utf-8').attachment('attribution.csv');
+      await pipeline(lines, csvStream(ATTRIBUTION_COLUMNS, { bom: bom === 'true' }), res);
+      await audit(req, 'attribution', 'csv', query, lines.length);
+      return;
+    }
+    await audit(req, 'attribution', 'json', query, attributionCsvLines(report).length);
+    res.json({ timeZone: deps.timeZone, ...report });
+  });
+
+  router.get('/reports/funnel', finance, async (req, res) => {
+    const { format, bom, ...query } = parseInput(attributionQuery, req.query);
+    const funnel = await funnelReport(deps.db, query);
+    if (format === 'csv') {
+      res.type('text/csv; charset=utf-8').attachment('funnel.csv');
+      await pipeline(funnel.days, csvStream(FUNNEL_COLUMNS, { bom: bom === 'true' }), res);
+      await audit(req, 'funnel', 'csv', query, funnel.days.length);
+      return;
+    }
+    await audit(req, 'funnel', 'json', query, funnel.days.length);
+    res.json({ timeZone: deps.timeZone, ...query, ...funnel });
   });
 
   router.get('/reports/reconciliation', finance, async (req, res) => {

@@ -7,6 +7,7 @@ import {
   readAddressLists,
 } from '../email/address-records.js';
 import { emailModels } from '../email/email.model.js';
+import { type Gift, giftModel } from '../gifts/gift.model.js';
 import { mapLimit } from '../infra/bulk.js';
 import { marketingSyncModel } from '../newsletters/marketing-sync.model.js';
 import { type ConsentRecord, newsletterModels } from '../newsletters/newsletter.model.js';
@@ -26,7 +27,7 @@ export async function exportReaderData(db: Connection, email: string) {
   const { Consent } = newsletterModels(db);
   const { EmailJob } = emailModels(db);
   const items = await itemsAtAddress(db, email);
-  const [subscriptions, consents, jobs] = await Promise.all([
+  const [subscriptions, consents, jobs, gifts] = await Promise.all([
     subscriptionsOf(db, email),
     mapLimit(refsOf(items, 'consent'), 16, (id) =>
       Consent.findById(id).select({ _id: 0 }).lean<ConsentRecord>(),
@@ -34,6 +35,7 @@ export async function exportReaderData(db: Connection, email: string) {
     mapLimit(refsOf(items, 'email-job'), 16, (id) =>
       EmailJob.findById(id).select({ template: 1, status: 1, createdAt: 1, 'to.email': 1, _id: 0 }).lean(),
     ),
+    mapLimit(refsOf(items, 'gift'), 16, (id) => giftModel(db).findById(id).lean<Gift>()),
   ]);
   return {
     email,
@@ -44,7 +46,27 @@ export async function exportReaderData(db: Connection, email: string) {
     emails: jobs
       .filter((j) => j !== null && j.to.email === email && j.template.startsWith('newsletter-'))
       .map((j) => ({ template: j!.template, status: j!.status, createdAt: j!.createdAt })),
+    gifts: gifts.flatMap((gift) => (gift ? giftAsSeenBy(gift, email) : [])),
   };
+}
+
+/** A gift the address bought or receives, as that reader sees it: never the redemption code. */
+function giftAsSeenBy(gift: Gift, email: string) {
+  const role =
+    gift.purchaser.email === email ? 'purchaser' : gift.recipient.email === email ? 'recipient' : null;
+  if (!role) return []; // listed under an address it no longer names (the recipient was changed)
+  return [
+    {
+      role,
+      status: gift.status,
+      durationMonths: gift.durationMonths,
+      ...(role === 'purchaser'
+        ? { amount: gift.amount, currency: gift.currency, recipient: gift.recipient, message: gift.message }
+        : { from: gift.showPurchaserName ? gift.purchaser.name : null, message: gift.message }),
+      deliverAt: gift.deliverAt,
+      createdAt: gift.createdAt,
+    },
+  ];
 }
 
 /** Erases a newsletter reader: subscriptions, consent records, tokens, newsletter mail, and the address in temporary records. */
@@ -63,8 +85,9 @@ export async function deleteReaderData(db: Connection, email: string, now = new 
     byId(Token, refsOf(items, 'token')),
   ]);
   const { kept } = await eraseAddressFromTemporaryRecords(db, email, { items, recent, now });
-  // Mail or a list removal still on its way stays listed, so that erasing again finds it once sent.
-  if (kept === 0) await forgetAddress(db, read);
+  // Mail or a list removal still on its way stays listed, so that erasing again finds it once sent;
+  // gifts are kept (docs/privacy.md, "What stays"), so their listing stays for the next export.
+  if (kept === 0 && refsOf(items, 'gift').length === 0) await forgetAddress(db, read);
 }
 
 /**

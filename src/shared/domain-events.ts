@@ -4,6 +4,8 @@
 // at least once (a retry, or a second Stripe event about the same payment, publishes again with
 // the same facts), so handlers must be idempotent.
 
+import type { Attribution } from './attribution.js';
+
 export interface MemberJoined {
   memberId: string;
   email: string;
@@ -12,6 +14,8 @@ export interface MemberJoined {
   campaign?: string;
   /** Whether money arrived as they joined; false for a trial or a 100 % promotion code. */
   paid?: boolean;
+  /** Where their checkout came from (page, placement, referrer, UTM tags, newsletter). */
+  attribution?: Attribution;
 }
 
 export interface LedgerRecorded {
@@ -25,6 +29,28 @@ export interface LedgerRecorded {
   reverses?: string;
   /** For refunds: this entry completes the refund of the whole payment (a partial refund is false). */
   fullRefund?: boolean;
+  campaign?: string;
+  /** Where the payment's checkout came from (payments only; a refund names the payment it reverses). */
+  attribution?: Attribution;
+}
+
+/** A reader was sent to Stripe Checkout (the funnel's "checkouts started"). */
+export interface CheckoutStarted {
+  /** The session's reference: the same for a client's retry with the same Idempotency-Key. */
+  reference: string;
+  kind: 'membership' | 'one_time';
+  campaign?: string;
+  placement?: string;
+  at: Date;
+}
+
+/** A Checkout Session of a membership or one-time contribution was paid (the funnel's "paid"). */
+export interface CheckoutPaid {
+  sessionId: string;
+  kind: 'membership' | 'one_time';
+  campaign?: string;
+  placement?: string;
+  at: Date;
 }
 
 /**
@@ -78,6 +104,60 @@ export interface GiftRedeemed {
   redeemedAt: Date;
 }
 
+/** A member's subscription renewed with money: a paid `subscription_cycle` invoice. */
+export interface MemberRenewed {
+  memberId: string;
+  /** Stripe's invoice id: one renewal per invoice, however often Stripe sends it. */
+  invoiceId: string;
+  subscriptionId: string;
+  amount: number;
+  currency: string;
+  renewedAt: Date;
+  /** The end of the period the invoice pays for, when the invoice lists it. */
+  periodEnd?: Date;
+}
+
+/** A reader confirmed a newsletter list (double opt-in), one event per list. */
+export interface NewsletterConfirmed {
+  /** Names the confirmation (a hash of its token): the same when a click is retried. */
+  confirmation: string;
+  list: string;
+  /** The consent record written for it (no address: the record holds it). */
+  consentId: string;
+  confirmedAt: Date;
+}
+
+/** A reader left a newsletter list, one event per list. */
+export interface NewsletterUnsubscribed {
+  /** Names the subscription that ended (a hash of it and when it began): the same on a double click. */
+  subscription: string;
+  list: string;
+  consentId: string;
+  unsubscribedAt: Date;
+}
+
+/** A campaign's count reached a milestone (the highest reached, announced once). */
+export interface CampaignMilestone {
+  campaignId: string;
+  slug: string;
+  title: string;
+  percent: number;
+  count: number;
+  goal: number;
+  reachedAt: Date;
+}
+
+/** A sponsored membership was granted from a campaign's pool (a year's gift to a reader). */
+export interface SponsorshipGranted {
+  requestId: string;
+  campaign?: string;
+  durationMonths: number;
+  /** What the pool paid for it, in minor units of `currency`. */
+  amount: number;
+  currency: string;
+  grantedAt: Date;
+}
+
 export interface AddressSuppressed {
   email: string;
   reason: string;
@@ -92,6 +172,13 @@ export interface DomainEventMap {
   'member.payment_failed': MemberPaymentFailed;
   'gift.purchased': GiftPurchased;
   'gift.redeemed': GiftRedeemed;
+  'member.renewed': MemberRenewed;
+  'newsletter.confirmed': NewsletterConfirmed;
+  'newsletter.unsubscribed': NewsletterUnsubscribed;
+  'campaign.milestone': CampaignMilestone;
+  'sponsorship.granted': SponsorshipGranted;
+  'checkout.started': CheckoutStarted;
+  'checkout.paid': CheckoutPaid;
 }
 
 type Handler<K extends keyof DomainEventMap> = (event: DomainEventMap[K]) => Promise<void> | void;

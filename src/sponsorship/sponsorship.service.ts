@@ -4,7 +4,7 @@ import { Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
-import { giftModel } from '../gifts/gift.model.js';
+import { giftModel, listGiftAtAddresses } from '../gifts/gift.model.js';
 import { claimOnce, decideOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
@@ -15,7 +15,12 @@ import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import type { DomainEvents, LedgerRecorded, PaymentChargedBack } from '../shared/domain-events.js';
 import { formatMoney } from '../shared/messages.js';
 import { allocate, poolState, recordPoolMoney, sponsorShare } from './pool.service.js';
-import { poolKey, type SponsorshipRequest, sponsorshipModels } from './sponsorship.model.js';
+import {
+  type PoolAllocation,
+  poolKey,
+  type SponsorshipRequest,
+  sponsorshipModels,
+} from './sponsorship.model.js';
 
 export interface SponsorshipDeps {
   db: Connection;
@@ -210,6 +215,18 @@ export async function decideRequest(
     return 'waiting_for_funds';
   }
   await grantSponsoredMembership(deps, request, now);
+  // Told before the status is written: a retry after a crash tells it again, under the same key
+  // (the request), so a receiver hears of the grant once.
+  const paid = await sponsorshipModels(deps.db).Allocation.findById(allocation).lean<PoolAllocation>();
+  const currency = allocation.slice(allocation.lastIndexOf(':') + 1, allocation.indexOf('#'));
+  await deps.events.publish('sponsorship.granted', {
+    requestId: String(request._id),
+    campaign: (await campaignModels(deps.db).Campaign.findById(request.campaignId).lean<Campaign>())?.slug,
+    durationMonths: SPONSORED_MONTHS,
+    amount: paid?.price ?? deps.prices[currency] ?? 0,
+    currency,
+    grantedAt: now,
+  });
   await Request.updateOne(
     { _id: request._id },
     { $set: { status: 'approved', allocation, note: decision.note, decidedBy: decision.by, decidedAt: now } },
@@ -242,6 +259,7 @@ async function drawFromPools(deps: SponsorshipDeps, request: SponsorshipRequest,
 /** A gift of a year's membership, paid by the pool: the gifts capability delivers and redeems it. */
 async function grantSponsoredMembership(deps: SponsorshipDeps, request: SponsorshipRequest, now: Date) {
   const campaign = await campaignModels(deps.db).Campaign.findById(request.campaignId).lean<Campaign>();
+  await listGiftAtAddresses(deps.db, request._id, [request.email]);
   try {
     await giftModel(deps.db).create({
       _id: request._id, // one gift per request, however often it is granted

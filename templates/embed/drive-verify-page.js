@@ -5,6 +5,7 @@ import { verifyDriveWithMemory } from './drive-verify-core.mjs';
 
 const form = document.getElementById('drive-verify');
 const input = document.getElementById('receipt');
+const promiseInput = document.getElementById('promise');
 const progress = document.getElementById('progress');
 const outcome = document.getElementById('outcome');
 const query = new URLSearchParams(location.search);
@@ -22,6 +23,15 @@ const RECEIPT_TEXT = {
   not_found: 'Your receipt was not found in this campaign’s log.',
   invalid: 'This does not look like a receipt: it is a record id, a ~ and 64 hexadecimal characters.',
   unchecked: 'The log itself did not verify, so the receipt could not be checked against it.',
+};
+
+const PROMISE_TEXT = {
+  kept: 'The newsroom kept its promise: your entry is in a signed checkpoint at the place it promised, in time.',
+  pending: 'The promise is not due yet: a signed checkpoint must hold your entry by the time it names.',
+  broken:
+    'Refused: the newsroom broke its signed promise: your entry is not where it promised, by the time it promised. Keep the promise: it is proof.',
+  invalid: 'This promise is not one of this log, or not the one of your receipt.',
+  unchecked: 'The log itself did not verify, so the promise could not be checked against it.',
 };
 
 async function fetchJson(path) {
@@ -53,6 +63,7 @@ const REFUSAL_TEXT = {
   rollback: 'Refused: the log went back since this browser last checked it',
   fork: 'Refused: this is not the log this browser checked before (it forked)',
   key_change: 'Refused: the newest checkpoint is not signed by the key this browser pinned',
+  broken_promise: 'Refused: the log broke its signed promise for your entry',
 };
 
 function field(name, text) {
@@ -69,6 +80,7 @@ async function check() {
       fetchJson,
       slug,
       receipt: input.value.trim() || undefined,
+      promise: promiseInput?.value.trim() ? `${promiseInput.value.trim()}\n` : undefined,
       keys,
       acceptKeyChange,
       memory: knownOrigin ? state.logs[knownOrigin] : (origin) => state.logs[origin],
@@ -105,6 +117,14 @@ async function check() {
     receiptLine.hidden = !result.receipt;
     receiptLine.dataset.result = result.receipt ?? '';
     receiptLine.textContent = result.receipt ? RECEIPT_TEXT[result.receipt] : '';
+    const promiseLine = document.getElementById('promise-result');
+    if (promiseLine) {
+      promiseLine.hidden = !result.promise;
+      promiseLine.dataset.result = result.promise ?? '';
+      promiseLine.textContent = result.promise
+        ? `${PROMISE_TEXT[result.promise]}${result.promiseMergeBy ? ` (entry ${result.promiseIndex}, by ${result.promiseMergeBy})` : ''}`
+        : '';
+    }
     const problems = document.getElementById('problems');
     problems.replaceChildren(
       ...result.problems.map((p) => {
@@ -126,6 +146,10 @@ form.addEventListener('submit', (event) => {
 });
 
 // A receipt link carries the receipt after `#`, which browsers never send to any server.
-const fromLink = new URLSearchParams(location.hash.slice(1)).get('receipt');
+const fragment = new URLSearchParams(location.hash.slice(1));
+const fromLink = fragment.get('receipt');
 if (fromLink) input.value = fromLink;
+// The promise travels the same way, and is shown so the member can keep a copy of it.
+const promiseFromLink = fragment.get('promise');
+if (promiseFromLink && promiseInput) promiseInput.value = promiseFromLink;
 void check();

@@ -6,6 +6,28 @@
   'use strict';
   var INTERVAL = Math.max(1, Number(document.documentElement.getAttribute('data-refresh')) || 60) * 1000;
   var delay = INTERVAL;
+  var ORIGINS = /*@MEMBER_ORIGINS@*/ [];
+  var member = false;
+
+  // A member is thanked instead of asked only when every page around the frame is one of the
+  // newsroom's configured sites (location.ancestorOrigins, set by the browser; where it is
+  // missing, nobody is thanked): the frame's height tells its host what it shows.
+  function hostsConfigured() {
+    var hosts = window.location.ancestorOrigins;
+    if (!hosts || !hosts.length) return false;
+    for (var i = 0; i < hosts.length; i++) if (ORIGINS.indexOf(hosts[i]) < 0) return false;
+    return true;
+  }
+  function thank() {
+    var join = document.querySelector('a.join'), thanks = document.querySelector('.thanks');
+    if (join && thanks) { join.hidden = member; thanks.hidden = !member; }
+  }
+  if (hostsConfigured() && typeof fetch === 'function') {
+    fetch('/member/status', { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) { return r.ok ? r.json() : { member: false }; })
+      .then(function (a) { member = a.member === true; thank(); })
+      .catch(function () {});
+  }
 
   function refresh() {
     if (typeof fetch !== 'function' || typeof DOMParser !== 'function') return;
@@ -14,7 +36,7 @@
       .then(function (html) {
         var next = new DOMParser().parseFromString(html, 'text/html').querySelector('membership-goal');
         var current = document.querySelector('membership-goal');
-        if (next && current && next.innerHTML !== current.innerHTML) current.innerHTML = next.innerHTML;
+        if (next && current && next.innerHTML !== current.innerHTML) { current.innerHTML = next.innerHTML; thank(); }
         delay = INTERVAL;
       })
       // The card keeps the last numbers it had; the next try waits longer (up to ten minutes).

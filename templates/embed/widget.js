@@ -20,7 +20,8 @@
   var origin = script ? new URL(script.src).origin : '';
   var MESSAGES = /*@MESSAGES@*/ { en: {}, uk: {} };
   var INTL = { en: 'en-GB', uk: 'uk-UA' };
-  var OPTIONS = ['locale', 'refresh-interval', 'accent', 'show-supporters', 'show-sponsored', 'theme'];
+  var ORIGINS = /*@MEMBER_ORIGINS@*/ [];
+  var OPTIONS = ['locale', 'refresh-interval', 'accent', 'show-supporters', 'show-sponsored', 'theme', 'placement', 'data-placement'];
   /* The catalogue's message with {placeholders} filled; plural forms by Intl.PluralRules. */
   function t(locale, key, vars) {
     var m = MESSAGES[locale][key] || MESSAGES.en[key] || key;
@@ -31,6 +32,17 @@
       var v = vars[name];
       return v === undefined ? whole : typeof v === 'number' ? fmt.format(v) : String(v);
     });
+  }
+  /* Whether the reader is a member, asked once per page and shared with member.js and the button;
+   * only from an origin the service answers (src/accounts/README.md). Members are thanked, not asked. */
+  var NOT_A_MEMBER = { member: false, plan: null, token: null, expiresAt: null };
+  function memberAnswer() {
+    var api = (window.membership = window.membership || {});
+    if (!api.ready) api.ready = ORIGINS.indexOf(window.location.origin) < 0 ? Promise.resolve(NOT_A_MEMBER) :
+      fetch(origin + '/member/status', { credentials: 'include', cache: 'no-store' })
+        .then(function (r) { return r.ok ? r.json() : NOT_A_MEMBER; })
+        .catch(function () { return NOT_A_MEMBER; });
+    return api.ready;
   }
   // Light by default; dark with theme="dark", or (auto) where the page declares a dark scheme, or
   // declares "light dark" and the reader's system is dark (the .follow box, see declaredScheme).
@@ -54,7 +66,7 @@
     '.numbers{display:flex;justify-content:space-between;gap:8px;margin:8px 0 12px;font-size:15px}' +
     '.supporters{margin:0 0 12px;font-size:15px;color:var(--muted)}' +
     '.sponsored{margin:0 0 12px;font-size:14px;color:var(--muted)}' +
-    '.actions{display:flex;flex-wrap:wrap;gap:8px}' +
+    '.actions{display:flex;flex-wrap:wrap;gap:8px}.thanks{margin:0 0 12px;font-weight:700}' +
     'a{display:inline-block;padding:10px 16px;border-radius:4px;font-weight:700;text-decoration:none;font-size:15px}' +
     'a{border:2px solid var(--mg-accent,#1a56db)}a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{color:var(--link)}' +
     'a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.error{color:var(--err);font-size:14px}[hidden]{display:none!important}';
@@ -99,6 +111,7 @@
       '<div class="numbers"><span class="count" part="count"></span><span class="days" part="days"></span></div>' +
       '<p class="supporters" part="supporters" hidden></p>' +
       '<p class="sponsored" part="sponsored" hidden></p>' +
+      '<p class="thanks" part="thanks" hidden></p>' +
       '<div class="actions" hidden><a class="join" part="join"></a><a class="gift" part="gift"></a></div>' +
       '<p class="error" part="error" hidden></p></div>';
     adoptStyles(this._root);
@@ -106,6 +119,7 @@
     var accent = this.getAttribute('accent');
     if (accent) this.style.setProperty('--mg-accent', accent);
     this._delay = this._interval();
+    memberAnswer();
     this._load();
   };
   Goal.prototype.disconnectedCallback = function () { clearTimeout(this._timer); };
@@ -120,7 +134,8 @@
     // no-cache: revalidate with the ETag each time (a cheap 304), so a refresh never shows a stale count.
     fetch(origin + '/campaigns/' + encodeURIComponent(self._slug()) + '/progress', { credentials: 'omit', cache: 'no-cache' })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
-      .then(function (p) { self._render(p); self._delay = self._interval(); self._sponsored(); })
+      .then(function (p) { return memberAnswer().then(function (a) { self._render(p, a.member === true); }); })
+      .then(function () { self._delay = self._interval(); self._sponsored(); })
       .catch(function (e) { self._failed(e && e.message === '404'); self._delay = Math.min(self._delay * 2, 600000); })
       .then(function () { self._schedule(); });
   };
@@ -132,7 +147,7 @@
       self._load();
     }, this._delay);
   };
-  Goal.prototype._render = function (p) {
+  Goal.prototype._render = function (p, member) {
     var l = this._locale(), r = this._root;
     var q = function (s) { return r.querySelector(s); };
     q('h2').textContent = p.title;
@@ -149,10 +164,13 @@
     if (!supporters.hidden) supporters.textContent = t(l, 'embed.supporters', { count: p.supporters });
     var join = q('a.join'), gift = q('a.gift'), c = '?campaign=' + encodeURIComponent(p.slug);
     c += '&locale=' + l;
-    join.textContent = t(l, 'embed.join'); join.href = origin + '/membership' + c;
+    join.textContent = t(l, 'embed.join'); join.href = origin + '/membership' + c + '&' + this._attribution();
+    // A member is thanked, not asked: no view of the ask is counted for them.
+    if (!this._seen && !member) { this._seen = true; this._beacon('view'); join.addEventListener('click', this._beacon.bind(this, 'click')); }
     gift.textContent = t(l, 'embed.gift'); gift.href = origin + '/gifts' + c;
     if (window.self !== window.top) { join.target = '_top'; gift.target = '_top'; } // inside the iframe embed
-    q('.actions').hidden = false; q('.track').hidden = false;
+    join.hidden = member; q('.actions').hidden = false; q('.track').hidden = false; // a member may still gift
+    q('.thanks').hidden = !member; q('.thanks').textContent = t(l, 'embed.thanksMember');
     q('.error').hidden = true;
   };
   // Optional: how many readers supporters have sponsored (a line under the numbers when any).
@@ -173,6 +191,25 @@
     e.textContent = t(l, notFound ? 'embed.notFound' : 'embed.error');
     e.hidden = false;
     if (notFound) { r.querySelector('.actions').hidden = true; r.querySelector('.track').hidden = true; }
+  };
+
+  // Where members come from (src/attribution/README.md): the join link carries the page (no query
+  // string), the placement, the referrer and UTM tags; a view and a click are counted by a beacon
+  // that carries only the campaign and the placement. No cookie, nothing about the reader.
+  Goal.prototype._attribution = function () {
+    var framed = window.self !== window.top, q = new URLSearchParams(location.search), a = new URLSearchParams();
+    a.set('placement', this.getAttribute('placement') || this.getAttribute('data-placement') || (framed ? 'iframe' : 'widget'));
+    a.set('page', framed ? document.referrer.split(/[?#]/)[0] : location.origin + location.pathname);
+    if (!framed && document.referrer) a.set('referrer', document.referrer.split(/[?#]/)[0]);
+    ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term'].forEach(function (k) {
+      if (!framed && q.get(k)) a.set(k, q.get(k).slice(0, 100));
+    });
+    return a;
+  };
+  Goal.prototype._beacon = function (event) {
+    var url = origin + '/attribution/events?event=' + event + '&campaign=' + encodeURIComponent(this._slug()) +
+      '&placement=' + encodeURIComponent(this._attribution().get('placement'));
+    try { if (!navigator.sendBeacon(url)) throw 0; } catch (e) { fetch(url, { method: 'POST', credentials: 'omit', keepalive: true }).catch(function () {}); }
   };
 
   customElements.define('membership-goal', Goal);

@@ -71,8 +71,9 @@ describe('the script widget on another origin', () => {
     expect(await bar.getAttribute('aria-valuemin')).toBe('0');
     expect(await bar.getAttribute('aria-valuemax')).toBe('1000');
     expect(await bar.getAttribute('aria-valuetext')).toBe('612 of 1,000 new members (61%)');
+    // The join link says where the reader came from: this page (no query string) and the widget.
     expect(await widget.locator('a.join').getAttribute('href')).toBe(
-      `${app.url}/membership?campaign=birthday&locale=en`,
+      `${app.url}/membership?campaign=birthday&locale=en&${new URLSearchParams({ placement: 'widget', page: `${site.url}/article` })}`,
     );
     expect(await widget.locator('a.gift').getAttribute('href')).toBe(
       `${app.url}/gifts?campaign=birthday&locale=en`,
@@ -116,6 +117,12 @@ describe('the script widget on another origin', () => {
     expect(await bar.getAttribute('aria-valuenow')).toBe('613');
     await screenshot(page, 'widget-script-after-new-member');
 
+    // Each of the page's two widgets told the funnel it was seen, once (not at every refresh).
+    const views = () =>
+      app.deps.db
+        .collection('tally_marks')
+        .countDocuments({ _id: { $regex: '^funnel:birthday:.*:widget:view:' } as never });
+    await expect.poll(views).toBe(2);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -79,7 +79,13 @@ it('when a newcomer opens the home page, follows to /demo and becomes a member o
 
   // "Become a member" → the hosted form → the local checkout → Pay.
   await page.click('[data-membership-button]:text("Become a member")');
-  await page.waitForURL(`${base}/membership?campaign=birthday`);
+  await page.waitForURL(
+    (url) =>
+      url.pathname === '/membership' &&
+      url.searchParams.get('campaign') === 'birthday' &&
+      url.searchParams.get('placement') === 'button' &&
+      url.searchParams.get('page') === `${base}/demo`,
+  );
   await page.fill('#email', 'first.reader@example.com');
   await page.fill('#name', 'First Reader');
   await page.selectOption('select[name=currency]', 'eur');

@@ -138,7 +138,10 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         ['console-campaign-new', '/console/campaigns/new'],
         ['console-campaign', '/console/campaigns/birthday', shadowText('#preview-widget', 'h2')],
         ['console-members', '/console/members?q=a11y.reader%40example.com'],
+        ['console-sources', '/console/sources'],
         ['console-member', `/console/members/${memberId}`],
+        ['console-webhooks', '/console/webhooks'],
+        ['console-webhook-new', '/console/webhooks/new'],
         ['console-reports', '/console/reports'],
         ['console-reports-uk', '/console/reports?lang=uk'],
       ];

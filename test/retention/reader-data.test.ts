@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAtAddress } from '../../src/email/address-records.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { applyEmailEvents } from '../../src/email/email-events.service.js';
+import { backfillGiftAddresses } from '../../src/gifts/gift.model.js';
+import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
+import { updateGiftBeforeDelivery } from '../../src/gifts/gift-purchase.js';
 import { newsletterModels } from '../../src/newsletters/newsletter.model.js';
 import { backfillReaderRecords } from '../../src/retention/reader-data.service.js';
 import { staffToken } from '../support/staff.js';
@@ -146,6 +149,7 @@ async function scanned(email: string) {
       .sort({ _id: 1 })
       .select({ template: 1, status: 1, createdAt: 1, _id: 0 })
       .lean(),
+    gifts: [],
   };
 }
 
@@ -236,7 +240,79 @@ describe('reader data by primary key', () => {
       subscriptions: [],
       consents: [],
       emails: [],
+      gifts: [],
     });
+  });
+
+  it('when a reader buys a gift for another, then both exports show it by primary key, and it outlasts an erasure', async () => {
+    // A gift from before gifts were listed, which the migration lists.
+    await raw('gifts').insertOne({
+      _id: new Types.ObjectId(),
+      status: 'redeemed',
+      purchaser: { name: 'Old', email: 'old-giver@example.com' },
+      recipient: { name: 'Oksana', email: 'giver@example.com' },
+      message: 'From before the lists',
+      showPurchaserName: false,
+      durationMonths: 6,
+      amount: 3000,
+      currency: 'eur',
+      createdAt: new Date('2021-05-01'),
+    });
+    expect(await backfillGiftAddresses(app.deps.db)).toBe(1);
+    const bought = await fetch(`${app.url}/gifts/checkout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        purchaserName: 'Olena',
+        purchaserEmail: 'giver@example.com',
+        recipientName: 'Taras',
+        recipientEmail: 'first-recipient@example.com',
+        message: 'Happy birthday!',
+        durationMonths: 12,
+        currency: 'eur',
+        deliverOn: '2026-12-24',
+      }),
+    });
+    expect(bought.status).toBe(201);
+    const { giftId } = (await bought.json()) as { giftId: string };
+    // The purchaser corrects the recipient's address before delivery: the new address sees it.
+    await updateGiftBeforeDelivery(giftDepsFrom(app.deps.config, app.deps), giftId, {
+      recipientEmail: 'recipient@example.com',
+      deliverOn: '2026-12-24',
+    });
+
+    filters.length = 0;
+    recording = true;
+    const lookup = async (email: string) =>
+      (await fetch(`${app.url}/admin/newsletters/readers/${email}`, { headers: admin }).then((r) =>
+        r.json(),
+      )) as { gifts: Record<string, unknown>[] };
+    const giver = await lookup('giver@example.com');
+    const recipient = await lookup('recipient@example.com');
+    const former = await lookup('first-recipient@example.com');
+    recording = false;
+    expect(scans()).toEqual([]);
+    expect(giver.gifts).toEqual([
+      expect.objectContaining({ role: 'recipient', status: 'redeemed', from: null, durationMonths: 6 }),
+      expect.objectContaining({
+        role: 'purchaser',
+        status: 'pending_payment',
+        amount: expect.any(Number),
+        recipient: { name: 'Taras', email: 'recipient@example.com' },
+      }),
+    ]);
+    expect(recipient.gifts).toEqual([
+      expect.objectContaining({ role: 'recipient', from: 'Olena', message: 'Happy birthday!' }),
+    ]);
+    expect(JSON.stringify(recipient)).not.toContain('giver@example.com');
+    expect(former.gifts).toEqual([]);
+
+    const erased = await fetch(`${app.url}/admin/newsletters/readers/giver@example.com`, {
+      method: 'DELETE',
+      headers: admin,
+    });
+    expect(erased.status).toBe(204);
+    expect((await lookup('giver@example.com')).gifts).toHaveLength(2);
   });
 
   it('when a write died after listing its record and before writing it, then export and erasure skip the listed id', async () => {

@@ -18,6 +18,7 @@ export const depsOf = (app: TestApp) => ({
   logger: app.deps.logger,
   signer: createSigner(app.deps.config.transparency.keys),
   checkpointMs: app.deps.config.transparency.checkpointMs,
+  afterEndMs: app.deps.config.transparency.afterEndMs,
   publicBaseUrl: app.deps.config.http.publicBaseUrl,
 });
 

@@ -27,13 +27,19 @@ export interface TransparencyDeps {
   logger: Logger;
   signer: CheckpointSigner;
   checkpointMs: number;
+  /** How long after its end a campaign's log is still checkpointed when it grows (default 180 days). */
+  afterEndMs?: number;
   /** PUBLIC_BASE_URL: its host names the logs. */
   publicBaseUrl: string;
 }
 
 const HOUR = 3_600_000;
-/** Ended campaigns still get a checkpoint when late refunds change their log, for this long. */
-const AFTER_END_MS = 7 * 24 * HOUR;
+/**
+ * Ended campaigns still get a checkpoint when late refunds and disputes change their log, for this
+ * long by default (DRIVE_CHECKPOINT_AFTER_END_DAYS): card disputes arrive up to 120 days after a
+ * payment, and a revocation no checkpoint ever covers would be a promise broken.
+ */
+export const AFTER_END_MS = 180 * 24 * HOUR;
 /** The first extension line: what the lines after it mean (bin/drive-verify-core.mjs reads them). */
 export const CHECKPOINT_FORMAT = 'membership-drive checkpoint v2';
 
@@ -193,7 +199,10 @@ export async function signCheckpoint(
 export async function signDueCheckpoints(deps: TransparencyDeps): Promise<number> {
   const now = deps.clock.now();
   const campaigns = await campaignModels(deps.db)
-    .Campaign.find({ startsAt: { $lte: now }, endsAt: { $gt: new Date(now.getTime() - AFTER_END_MS) } })
+    .Campaign.find({
+      startsAt: { $lte: now },
+      endsAt: { $gt: new Date(now.getTime() - (deps.afterEndMs ?? AFTER_END_MS)) },
+    })
     .lean<Campaign[]>();
   let signed = 0;
   for (const campaign of campaigns) if (await signCheckpoint(deps, campaign)) signed++;

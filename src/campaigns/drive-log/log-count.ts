@@ -1,12 +1,14 @@
 import type { Connection, Types } from 'mongoose';
 import { checkpointsOf } from './checkpoint.service.js';
 import { ensureStartingOffset, logOffset, logSize, staffHash, totalBefore } from './log.service.js';
+import { countSince } from './log-tail.js';
 import { loadLog } from './tree-cache.js';
 
 // The count as the log states it: the sum of the offset leaves + additions − revocations, so what
-// readers see is what a verifier recomputes from the leaves (ADR 0003). Read without scanning: each
-// leaf carries the running total with it (log.service.ts `totalBefore`), so the count is the last
-// leaf's, found by primary key however long the log and however many deliveries ask at once.
+// readers see is what a verifier recomputes from the leaves (ADR 0003). Read without scanning: the
+// latest checkpoint's signed count plus the leaves after it, each read by primary key once per
+// process (log-tail.ts); the running total a leaf carries (log.service.ts `totalBefore`) only before
+// a log's first checkpoint, since a database writer could edit it.
 
 export interface SignedHead {
   sequence: number;
@@ -34,7 +36,10 @@ export async function logCount(
   await ensureStartingOffset(db, campaign);
   const [checkpoints, size] = await Promise.all([checkpointsOf(db, campaignId), logSize(db, campaignId)]);
   const latest = checkpoints.at(-1);
-  const count = await totalBefore(db, campaignId, size);
+  // From the signed checkpoint and the leaves after it; a stored running total only before any.
+  const count =
+    (latest ? await countSince(db, campaignId, latest, size) : undefined) ??
+    (await totalBefore(db, campaignId, size));
   if (count === undefined) throw new Error(`drive log ${campaignId} has no leaf ${size - 1}`);
   return {
     count,

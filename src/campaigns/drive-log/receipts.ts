@@ -7,7 +7,12 @@ export interface MemberReceipt {
   slug: string;
   /** `<record id>~<salt>`: what the member pastes into the verify page or the verifier script. */
   receipt: string;
-  /** The verify page with the receipt after `#`, which the browser never sends to a server. */
+  /**
+   * The log's signed promise that the member's leaf is in a checkpoint by its `merge_by`
+   * (promises.ts): the member keeps it, and the verifier refuses a log that did not keep it.
+   */
+  promise?: string;
+  /** The verify page with receipt and promise after `#`, which the browser never sends to a server. */
   verifyUrl: string;
 }
 
@@ -29,11 +34,13 @@ export async function receiptsOfMember(
   for (const campaign of campaigns) {
     const found = await receiptOf(db, campaign._id, `${campaign._id}:member:${memberId}`);
     if (!found) continue;
+    const promise = found.promise ? `&promise=${encodeURIComponent(found.promise)}` : '';
     receipts.push({
       campaignTitle: campaign.title,
       slug: campaign.slug,
       receipt: found.receipt,
-      verifyUrl: `${publicBaseUrl}/campaigns/${campaign.slug}/verify#receipt=${encodeURIComponent(found.receipt)}`,
+      ...(found.promise ? { promise: found.promise } : {}),
+      verifyUrl: `${publicBaseUrl}/campaigns/${campaign.slug}/verify#receipt=${encodeURIComponent(found.receipt)}${promise}`,
     });
   }
   return receipts;

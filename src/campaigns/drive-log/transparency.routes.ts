@@ -10,9 +10,11 @@ import { parseInput } from '../../http/validate.js';
 import { fromRoot } from '../../infra/paths.js';
 import { type Campaign, campaignModels } from '../campaign.model.js';
 import { checkpointsOf, logOrigin, originOf } from './checkpoint.service.js';
+import type { Witness } from './cosignature.js';
 import { commitmentAlias, transparencyModels } from './log.model.js';
 import type { CheckpointSigner } from './signing.js';
 import { loadLog } from './tree-cache.js';
+import { cosignedNote } from './witnesses.service.js';
 
 // The public side of the drive log: keys, checkpoints, leaves and proofs, all readable by anyone
 // from any origin, and the page that checks them in the reader's own browser. Every answer is about
@@ -24,6 +26,8 @@ export interface TransparencyRoutesDeps {
   brandName: string;
   /** PUBLIC_BASE_URL: its host names the logs (checkpoint.service.ts `logOrigin`). */
   publicBaseUrl: string;
+  /** DRIVE_WITNESSES: their cosignatures are appended to the newest checkpoint's note. */
+  witnesses?: Witness[];
 }
 
 export const KEYS_PATH = '/.well-known/membership-drive-keys.json';
@@ -79,6 +83,8 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
 
   router.get('/campaigns/:slug/transparency/checkpoints', publicRead, async (req, res) => {
     const { checkpoints } = await campaignOf(req.params.slug);
+    const newest = checkpoints.at(-1);
+    const newestNote = newest && (await cosignedNote(deps.db, newest, deps.witnesses ?? []));
     publicJson(res).json({
       checkpoints: checkpoints.map((c) => ({
         sequence: c.sequence,
@@ -88,7 +94,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
         time: c.time.toISOString(),
         hash: c.hash,
         kid: c.kid,
-        note: c.note,
+        note: c === newest ? newestNote : c.note,
       })),
     });
   });
@@ -103,7 +109,8 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
   router.get('/campaigns/:slug/transparency/checkpoint', publicRead, async (req, res) => {
     const latest = (await campaignOf(req.params.slug)).checkpoints.at(-1);
     if (!latest) throw new AppError('not_found', 'This campaign has no checkpoint yet.');
-    publicJson(res).type('text/plain; charset=utf-8').send(latest.note);
+    const note = await cosignedNote(deps.db, latest, deps.witnesses ?? []);
+    publicJson(res).type('text/plain; charset=utf-8').send(note);
   });
 
   router.get('/campaigns/:slug/transparency/leaves', publicRead, async (req, res) => {
@@ -197,7 +204,7 @@ export function transparencyDocs(docs: ApiDocs): void {
     method: 'get',
     path: '/campaigns/{slug}/transparency/checkpoint',
     tags: ['Drive transparency'],
-    summary: 'The latest checkpoint as a signed note (text/plain)',
+    summary: "The latest checkpoint as a signed note (text/plain), with the witnesses' cosignature lines",
     request: { params: slug },
     responses: {
       200: { description: 'Signed note', content: { 'text/plain': { schema: z.string() } } },

@@ -4,7 +4,7 @@
 // public API. It shares no code with the service or with bin/drive-verify-core.mjs: when it accepts
 // a log, the log speaks the standard formats, not just our own reading of them.
 //
-//	go-checker -url http://127.0.0.1:3000 -slug birthday -vkey <vkey> [-vkey <vkey>]
+//	go-checker -url http://127.0.0.1:3000 -slug birthday -vkey <vkey> [-vkey <vkey>] [-witness <vkey>]
 //
 // It checks that
 //   - every checkpoint is a signed note (note.Open) signed by one of the given verifier keys, under
@@ -13,7 +13,10 @@
 //     proofs);
 //   - the public leaves hash (tlog.RecordHash, tlog.StoredHashes, tlog.TreeHash) to every
 //     checkpoint's root;
-//   - every leaf's inclusion proof in the latest tree verifies (tlog.CheckRecord).
+//   - every leaf's inclusion proof in the latest tree verifies (tlog.CheckRecord);
+//   - with -witness: the latest checkpoint carries a valid cosignature by each witness given
+//     (c2sp.org/tlog-cosignature, Ed25519 cosignature/v1, verified by
+//     github.com/transparency-dev/formats/note.NewVerifierForCosignatureV1 through note.Open).
 //
 // Exit 0 and "OK" when all of it holds; 1 with the first failure; 2 on bad arguments.
 package main
@@ -32,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	cosig "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -64,6 +68,8 @@ func main() {
 	slug := flag.String("slug", "", "the campaign's slug")
 	var vkeys vkeyList
 	flag.Var(&vkeys, "vkey", "a verifier key of the log (repeatable)")
+	var witnesses vkeyList
+	flag.Var(&witnesses, "witness", "a witness's cosignature/v1 vkey whose cosignature the latest checkpoint must carry (repeatable)")
 	flag.Parse()
 	if *base == "" || *slug == "" || len(vkeys) == 0 {
 		fmt.Fprintln(os.Stderr, "usage: go-checker -url <service> -slug <campaign> -vkey <vkey> [-vkey ...]")
@@ -78,7 +84,20 @@ func main() {
 		}
 		verifiers = append(verifiers, v)
 	}
+	var cosigners []note.Verifier
+	for _, vkey := range witnesses {
+		v, err := cosig.NewVerifierForCosignatureV1(vkey)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bad witness key %q: %v\n", vkey, err)
+			os.Exit(2)
+		}
+		cosigners = append(cosigners, v)
+	}
 	if err := check(strings.TrimSuffix(*base, "/"), *slug, note.VerifierList(verifiers...)); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		os.Exit(1)
+	}
+	if err := checkCosignatures(strings.TrimSuffix(*base, "/"), *slug, verifiers, cosigners); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		os.Exit(1)
 	}
@@ -326,4 +345,39 @@ func getJSON(u string, into any) error {
 		return err
 	}
 	return json.Unmarshal([]byte(body), into)
+}
+
+// checkCosignatures opens the latest checkpoint with the log's keys and the witnesses' together:
+// note.Open verifies every signature line whose name and key id match a known key (a cosignature/v1
+// verifier for each witness) and refuses the note if one of them fails; each witness must then be
+// among the verified signatures.
+func checkCosignatures(base, slug string, logKeys, cosigners []note.Verifier) error {
+	if len(cosigners) == 0 {
+		return nil
+	}
+	text, err := get(base + "/campaigns/" + url.PathEscape(slug) + "/transparency/checkpoint")
+	if err != nil {
+		return err
+	}
+	n, err := note.Open([]byte(text), note.VerifierList(append(append([]note.Verifier{}, logKeys...), cosigners...)...))
+	if err != nil {
+		return fmt.Errorf("the latest checkpoint with its cosignatures: %v", err)
+	}
+	for _, w := range cosigners {
+		found := false
+		for _, sig := range n.Sigs {
+			if sig.Name == w.Name() && sig.Hash == w.KeyHash() {
+				when, err := cosig.CoSigV1Timestamp(sig)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("cosigned: %s at %s\n", sig.Name, when.UTC().Format(time.RFC3339))
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("the latest checkpoint has no cosignature by witness %s", w.Name())
+		}
+	}
+	return nil
 }

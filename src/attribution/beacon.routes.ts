@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import type { Connection } from 'mongoose';
+import { z } from 'zod';
+import { AppError, errorBodySchema } from '../http/errors.js';
+import type { ApiDocs } from '../http/openapi.js';
+import type { Clock } from '../infra/clock.js';
+import { placementOf } from '../memberships/attribution-input.js';
+import { countFunnelStep } from './funnel.service.js';
+
+// The widget and buttons tell the funnel they were seen or clicked: a POST with no body from
+// `navigator.sendBeacon` or `fetch(…, {keepalive})`. The answer sets no cookie and the count keeps
+// nothing of the request but the campaign, the placement and the day.
+
+export const beaconQuery = z
+  .object({
+    event: z.enum(['view', 'click']),
+    campaign: z
+      .string()
+      .regex(/^[a-z0-9-]{1,60}$/)
+      .optional(),
+    placement: z.string().max(200).optional(),
+  })
+  .meta({ id: 'FunnelBeacon' });
+
+export interface BeaconDeps {
+  db: Connection;
+  clock: Clock;
+  timeZone: string;
+}
+
+export function beaconRoutes(deps: BeaconDeps): Router {
+  const router = Router();
+  router.post('/attribution/events', async (req, res) => {
+    const parsed = beaconQuery.safeParse(req.query);
+    const placement = parsed.success ? placementOf(parsed.data.placement ?? 'widget') : undefined;
+    if (!parsed.success || !placement)
+      throw new AppError('attribution_invalid', undefined, [
+        {
+          message:
+            'Send event=view|click, campaign as a campaign slug and placement as up to 40 letters, digits, - and _.',
+        },
+      ]);
+    await countFunnelStep(deps.db, deps.timeZone, {
+      stage: parsed.data.event,
+      campaign: parsed.data.campaign,
+      placement,
+      at: deps.clock.now(),
+      record: randomUUID(),
+    });
+    // Read from any news site, never cached, nothing remembered about the reader.
+    res
+      .set({
+        'Cache-Control': 'no-store',
+        'Access-Control-Allow-Origin': '*',
+        'Cross-Origin-Resource-Policy': 'cross-origin',
+      })
+      .status(204)
+      .end();
+  });
+  return router;
+}
+
+export function beaconDocs(docs: ApiDocs): void {
+  docs.registerPath({
+    method: 'post',
+    path: '/attribution/events',
+    tags: ['Attribution'],
+    summary: 'Count a widget or button view or click for the funnel (no cookie, no personal data kept)',
+    request: { query: beaconQuery },
+    responses: {
+      204: { description: 'Counted' },
+      422: {
+        description: '`attribution_invalid`: unknown event, or a campaign or placement of the wrong shape',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+    },
+  });
+}

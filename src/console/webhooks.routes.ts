@@ -1,0 +1,207 @@
+import { type Request, type Response, Router } from 'express';
+import { AppError, type ErrorDetail } from '../http/errors.js';
+import { listDeliveries, redeliver } from '../integrations/deliveries.service.js';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  type EndpointDeps,
+  type EndpointKind,
+  EVENT_TYPES_OF,
+  endpointView,
+  findEndpoint,
+  listEndpoints,
+  rotateSecret,
+  updateEndpoint,
+} from '../integrations/endpoints.service.js';
+import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { consoleRole } from './console-session.js';
+import { WEBHOOK_STRINGS as s } from './webhooks.strings.js';
+
+// Outgoing webhooks in the console (admins): the endpoints, adding one (its secret shown once, on
+// the page the form answers with, never stored for a later page), rotating a secret (the same),
+// enabling, disabling, deleting, and each endpoint's delivery log with a redeliver button. Plain
+// forms: everything works without JavaScript. The integrations capability does the work.
+
+const when = (at: Date | string | null | undefined) =>
+  at ? new Date(at).toISOString().slice(0, 16).replace('T', ' ') : '';
+const ID = /^ep_[0-9a-f]{24}$/;
+const DELIVERY = /^[0-9a-f]{24}$/;
+const list = (value: unknown) => ([] as unknown[]).concat(value ?? []).map(String);
+const fieldErrors = (details: ErrorDetail[] | undefined) =>
+  Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
+const endpointIdOf = (req: Request) => {
+  const id = String(req.params.id ?? /^\/console\/webhooks\/([^/?#]+)/.exec(req.originalUrl)?.[1] ?? '');
+  if (!ID.test(id)) throw new AppError('not_found', 'There is no webhook endpoint with this id.');
+  return id;
+};
+
+export function webhookConsoleRoutes(deps: EndpointDeps): Router {
+  const router = Router();
+  const admins = consoleRole(...rolesFor('webhooks'));
+  const section = 'webhooks';
+  const page = (
+    res: Response,
+    name: string,
+    data: Record<string, unknown> & { title: string },
+    status = 200,
+  ) => sendConsolePage(res, name, { ...data, section, s }, status);
+
+  router.get('/console/webhooks', consoleErrors(section), admins, async (req, res) => {
+    const now = deps.clock.now();
+    const endpoints = (await listEndpoints(deps.db)).map((e) => endpointView(e, now));
+    page(res, 'webhooks', {
+      title: s.listTitle,
+      notice: req.query.deleted ? s.deleted : undefined,
+      endpoints: endpoints.map((e) => ({
+        ...e,
+        slack: e.kind === 'slack',
+        events: e.events.join(', '),
+        created: when(e.createdAt),
+      })),
+    });
+  });
+
+  const newForm = (res: Response, values: Record<string, unknown>, error?: AppError) =>
+    page(
+      res,
+      'webhook-new',
+      {
+        title: s.newTitle,
+        values: { ...values, chosen: Object.fromEntries(list(values.events).map((e) => [e, true])) },
+        standardEvents: EVENT_TYPES_OF.standard,
+        slackEvents: EVENT_TYPES_OF.slack,
+        errors: fieldErrors(error?.details),
+        error:
+          error &&
+          (error.code === 'webhook_target_unsafe'
+            ? s.unsafe
+            : error.details?.length
+              ? s.fixFields
+              : error.message),
+      },
+      error?.status ?? 200,
+    );
+
+  router.get('/console/webhooks/new', consoleErrors(section), admins, (_req, res) =>
+    newForm(res, { kind: 'standard' }),
+  );
+
+  router.post(
+    '/console/webhooks',
+    consoleErrors(section, (res, error, req) => newForm(res, formValues(req), error)),
+    admins,
+    async (req, res) => {
+      const values = formValues(req);
+      if (!values.url || values.events.length === 0)
+        throw new AppError('validation_failed', undefined, [
+          ...(values.url ? [] : [{ path: 'url', message: 'an https:// address' }]),
+          ...(values.events.length ? [] : [{ path: 'events', message: 'choose at least one' }]),
+        ]);
+      const { endpoint, secret } = await createEndpoint(deps, {
+        url: values.url,
+        kind: values.kind,
+        events: values.events,
+        description: values.description || undefined,
+      });
+      // The only page that shows this secret; the answer is not cached (sendConsolePage: no-store).
+      page(
+        res,
+        'webhook-secret',
+        { title: s.secretTitle, endpoint: endpointView(endpoint, deps.clock.now()), secret },
+        201,
+      );
+    },
+  );
+
+  const endpointPage = async (req: Request, res: Response) => {
+    const now = deps.clock.now();
+    const endpoint = endpointView(await findEndpoint(deps.db, endpointIdOf(req)), now);
+    const deliveries = await listDeliveries(deps.db, endpoint.id, 50);
+    page(res, 'webhook', {
+      title: endpoint.url,
+      endpoint: {
+        ...endpoint,
+        slack: endpoint.kind === 'slack',
+        events: endpoint.events.join(', '),
+        created: when(endpoint.createdAt),
+        disabledAt: when(endpoint.disabledAt),
+      },
+      secrets: endpoint.secrets.map((x) =>
+        s.secretSince(when(x.createdAt), x.expiresAt ? when(x.expiresAt) : undefined),
+      ),
+      notice: req.query.saved ? s.saved : req.query.redelivered ? s.redelivered : undefined,
+      deliveries: deliveries.map((d) => ({
+        id: d.id,
+        eventType: d.eventType,
+        webhookId: d.webhookId,
+        status: s.deliveryStatus[d.status] ?? d.status,
+        created: when(d.createdAt),
+        attempts: d.attempts.map((a) =>
+          s.attempt(
+            a.attempt,
+            when(a.at),
+            a.status ? `HTTP ${a.status}` : (a.error ?? s.noAnswer),
+            a.durationMs,
+          ),
+        ),
+      })),
+    });
+  };
+
+  router.get('/console/webhooks/:id', consoleErrors(section), admins, endpointPage);
+
+  router.post('/console/webhooks/:id/enabled', consoleErrors(section), admins, async (req, res) => {
+    const id = endpointIdOf(req);
+    await updateEndpoint(deps, id, { enabled: req.body?.enabled === 'true' });
+    res.redirect(303, `/console/webhooks/${id}?saved=1`);
+  });
+
+  router.post('/console/webhooks/:id/rotate', consoleErrors(section), admins, async (req, res) => {
+    const hours = Number(req.body?.overlapHours ?? 24);
+    const overlap = Number.isInteger(hours) && hours >= 0 && hours <= 168 ? hours : 24;
+    const { endpoint, secret } = await rotateSecret(deps, endpointIdOf(req), overlap);
+    const view = endpointView(endpoint, deps.clock.now());
+    const previous = view.secrets.find((x) => x.expiresAt);
+    page(res, 'webhook-secret', {
+      title: s.secretTitle,
+      endpoint: view,
+      secret,
+      overlap: previous ? s.secretOverlap(when(previous.expiresAt)) : undefined,
+    });
+  });
+
+  router.post('/console/webhooks/:id/delete', consoleErrors(section), admins, async (req, res) => {
+    await deleteEndpoint(deps.db, endpointIdOf(req));
+    res.redirect(303, '/console/webhooks?deleted=1');
+  });
+
+  router.post(
+    '/console/webhooks/deliveries/:id/redeliver',
+    consoleErrors(section),
+    admins,
+    async (req, res) => {
+      const id = String(req.params.id);
+      if (!DELIVERY.test(id)) throw new AppError('not_found', 'There is no webhook delivery with this id.');
+      const delivery = await redeliver(deps, id);
+      res.redirect(303, `/console/webhooks/${delivery.endpointId}?redelivered=1`);
+    },
+  );
+
+  return router;
+}
+
+/** The form as typed: the events of the kind chosen (each kind has its own checkboxes). */
+function formValues(req: Request) {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const kind: EndpointKind = body.kind === 'slack' ? 'slack' : 'standard';
+  return {
+    url: String(body.url ?? '')
+      .trim()
+      .slice(0, 2_000),
+    kind,
+    events: list(kind === 'slack' ? body.slackEvents : body.events).slice(0, 50),
+    description: String(body.description ?? '')
+      .trim()
+      .slice(0, 200),
+  };
+}
