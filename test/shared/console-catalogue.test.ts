@@ -8,13 +8,6 @@ import { isMessageKey, LOCALES, MESSAGES } from '../../src/shared/messages.js';
 // The console speaks through the one catalogue: its templates hold no words of their own, every key
 // they name exists, and every console key has its Ukrainian text.
 
-const CONSOLE_TEMPLATES = [
-  ...readdirSync(fromRoot('templates/pages/console'))
-    .filter((f) => !NOT_YET_IN_CATALOGUE.has(f))
-    .map((f) => `templates/pages/console/${f}`),
-  'templates/pages/partials/campaign-fields.hbs',
-  'templates/pages/partials/console-drive.hbs',
-];
 /**
  * Pages built beside the catalogue's move, still in English (their words are gathered in one place,
  * e.g. src/console/webhooks.strings.ts): each moves to console-messages.ts and leaves this list.
@@ -26,6 +19,13 @@ const NOT_YET_IN_CATALOGUE = new Set([
   'webhook.hbs',
   'webhooks.hbs',
 ]);
+const CONSOLE_TEMPLATES = [
+  ...readdirSync(fromRoot('templates/pages/console'))
+    .filter((f) => !NOT_YET_IN_CATALOGUE.has(f))
+    .map((f) => `templates/pages/console/${f}`),
+  'templates/pages/partials/campaign-fields.hbs',
+  'templates/pages/partials/console-drive.hbs',
+];
 /** Names of the languages, written in their own language on purpose. */
 const ALLOWED = new Set(['English', 'Українська']);
 
