@@ -106,6 +106,7 @@ it('when finance picks Українська, then the console speaks Ukrainian o
   expect(await page.locator('header nav a').allTextContents()).toEqual([
     'Огляд кампанії',
     'Члени',
+    'Звідки приходять члени',
     'Фінансові звіти',
   ]);
   expect(await page.locator('form.who button').textContent()).toBe('Вийти');
