@@ -112,6 +112,8 @@ it('when any one database write of a membership’s events fails, then Stripe’
   expect(expected.emails).toEqual(['member-welcome', 'membership-canceled']);
   const total = writes;
   for (let k = 1; k <= total; k++) {
+    // The last story may have failed nothing (background work counts writes too): never fail the reset.
+    failAt = 0;
     await reset();
     writes = 0;
     failAt = k;
