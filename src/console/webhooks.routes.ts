@@ -22,8 +22,9 @@ import { WEBHOOK_STRINGS as s } from './webhooks.strings.js';
 // Outgoing webhooks in the console (admins): the endpoints, adding one (its secret shown once, on
 // the page the form answers with, never stored for a later page), rotating a secret (the same),
 // enabling, disabling, deleting, editing the URL, events and description (checked and saved by
-// the same schema and service function as the API's PATCH), and each endpoint's delivery log with a redeliver button. Plain
-// forms: everything works without JavaScript. The integrations capability does the work.
+// the same schema and service function as the API's PATCH), and each endpoint's delivery log with
+// a redeliver button. Plain forms: everything works without JavaScript. The integrations
+// capability does the work.
 
 const when = (at: Date | string | null | undefined) =>
   at ? new Date(at).toISOString().slice(0, 16).replace('T', ' ') : '';
