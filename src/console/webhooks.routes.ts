@@ -1,5 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import { AppError, type ErrorDetail } from '../http/errors.js';
+import { parseInput } from '../http/validate.js';
 import { listDeliveries, redeliver } from '../integrations/deliveries.service.js';
 import {
   createEndpoint,
@@ -13,14 +14,17 @@ import {
   rotateSecret,
   updateEndpoint,
 } from '../integrations/endpoints.service.js';
+import { endpointUpdateSchema } from '../integrations/webhooks.routes.js';
 import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 import { WEBHOOK_STRINGS as s } from './webhooks.strings.js';
 
 // Outgoing webhooks in the console (admins): the endpoints, adding one (its secret shown once, on
 // the page the form answers with, never stored for a later page), rotating a secret (the same),
-// enabling, disabling, deleting, and each endpoint's delivery log with a redeliver button. Plain
-// forms: everything works without JavaScript. The integrations capability does the work.
+// enabling, disabling, deleting, editing the URL, events and description (checked and saved by
+// the same schema and service function as the API's PATCH), and each endpoint's delivery log with
+// a redeliver button. Plain forms: everything works without JavaScript. The integrations
+// capability does the work.
 
 const when = (at: Date | string | null | undefined) =>
   at ? new Date(at).toISOString().slice(0, 16).replace('T', ' ') : '';
@@ -113,42 +117,85 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     },
   );
 
-  const endpointPage = async (req: Request, res: Response) => {
+  /** The endpoint's page; `edit` is the edit form as typed, when it was refused. */
+  const endpointPage = async (
+    req: Request,
+    res: Response,
+    edit?: { values: EditValues; error: AppError },
+  ) => {
     const now = deps.clock.now();
     const endpoint = endpointView(await findEndpoint(deps.db, endpointIdOf(req)), now);
     const deliveries = await listDeliveries(deps.db, endpoint.id, 50);
-    page(res, 'webhook', {
-      title: endpoint.url,
-      endpoint: {
-        ...endpoint,
-        slack: endpoint.kind === 'slack',
-        events: endpoint.events.join(', '),
-        created: when(endpoint.createdAt),
-        disabledAt: when(endpoint.disabledAt),
-      },
-      secrets: endpoint.secrets.map((x) =>
-        s.secretSince(when(x.createdAt), x.expiresAt ? when(x.expiresAt) : undefined),
-      ),
-      notice: req.query.saved ? s.saved : req.query.redelivered ? s.redelivered : undefined,
-      deliveries: deliveries.map((d) => ({
-        id: d.id,
-        eventType: d.eventType,
-        webhookId: d.webhookId,
-        status: s.deliveryStatus[d.status] ?? d.status,
-        created: when(d.createdAt),
-        attempts: d.attempts.map((a) =>
-          s.attempt(
-            a.attempt,
-            when(a.at),
-            a.status ? `HTTP ${a.status}` : (a.error ?? s.noAnswer),
-            a.durationMs,
-          ),
+    const values = edit?.values ?? {
+      url: endpoint.url,
+      events: endpoint.events,
+      description: endpoint.description ?? '',
+    };
+    const unsafe = edit?.error.code === 'webhook_target_unsafe';
+    page(
+      res,
+      'webhook',
+      {
+        title: endpoint.url,
+        endpoint: {
+          ...endpoint,
+          slack: endpoint.kind === 'slack',
+          events: endpoint.events.join(', '),
+          created: when(endpoint.createdAt),
+          disabledAt: when(endpoint.disabledAt),
+        },
+        edit: {
+          values: { ...values, chosen: Object.fromEntries(values.events.map((e) => [e, true])) },
+          choices: EVENT_TYPES_OF[endpoint.kind],
+          errors: unsafe ? { url: s.unsafe } : fieldErrors(edit?.error.details),
+          error: edit && (unsafe || edit.error.details?.length ? s.fixFields : edit.error.message),
+        },
+        secrets: endpoint.secrets.map((x) =>
+          s.secretSince(when(x.createdAt), x.expiresAt ? when(x.expiresAt) : undefined),
         ),
-      })),
-    });
+        notice: req.query.saved ? s.saved : req.query.redelivered ? s.redelivered : undefined,
+        deliveries: deliveries.map((d) => ({
+          id: d.id,
+          eventType: d.eventType,
+          webhookId: d.webhookId,
+          status: s.deliveryStatus[d.status] ?? d.status,
+          created: when(d.createdAt),
+          attempts: d.attempts.map((a) =>
+            s.attempt(
+              a.attempt,
+              when(a.at),
+              a.status ? `HTTP ${a.status}` : (a.error ?? s.noAnswer),
+              a.durationMs,
+            ),
+          ),
+        })),
+      },
+      edit?.error.status ?? 200,
+    );
   };
 
-  router.get('/console/webhooks/:id', consoleErrors(section), admins, endpointPage);
+  router.get('/console/webhooks/:id', consoleErrors(section), admins, (req, res) => endpointPage(req, res));
+
+  // The edit form: the same schema and the same writer as `PATCH /admin/webhooks/endpoints/:id`,
+  // so the same URL rule (safe targets) and the same events per kind. A refusal answers with the
+  // page and the form as typed, the field marked; nothing is saved.
+  router.post('/console/webhooks/:id/edit', consoleErrors(section), admins, async (req, res) => {
+    const id = endpointIdOf(req);
+    const values = editValues(req);
+    try {
+      if (values.events.length === 0)
+        throw new AppError('validation_failed', undefined, [
+          { path: 'events', message: 'choose at least one' },
+        ]);
+      await updateEndpoint(deps, id, parseInput(endpointUpdateSchema, values));
+    } catch (error) {
+      const refused =
+        error instanceof AppError && ['validation_failed', 'webhook_target_unsafe'].includes(error.code);
+      if (!refused) throw error;
+      return endpointPage(req, res, { values, error });
+    }
+    res.redirect(303, `/console/webhooks/${id}?saved=1`);
+  });
 
   router.post('/console/webhooks/:id/enabled', consoleErrors(section), admins, async (req, res) => {
     const id = endpointIdOf(req);
@@ -188,6 +235,18 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
   );
 
   return router;
+}
+
+type EditValues = ReturnType<typeof editValues>;
+
+/** The edit form as typed, checked by the API's schema (the kind is the endpoint's; it cannot change). */
+function editValues(req: Request) {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  return {
+    url: String(body.url ?? ''),
+    events: list(body.events),
+    description: String(body.description ?? ''),
+  };
 }
 
 /** The form as typed: the events of the kind chosen (each kind has its own checkboxes). */

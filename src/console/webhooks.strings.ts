@@ -42,6 +42,10 @@ export const WEBHOOK_STRINGS = {
   overlap: 'Hours the old secret keeps signing',
   enable: 'Enable',
   disable: 'Disable',
+  edit: 'Change the endpoint',
+  editHint:
+    'Deliveries not yet sent go to the new URL; events you no longer choose are not queued from now on.',
+  save: 'Save changes',
   delete: 'Delete the endpoint',
   deleteHint: 'Its pending deliveries fail. This cannot be undone.',
   deleted: 'Endpoint deleted.',

@@ -43,7 +43,8 @@ const createSchema = z
     }),
   })
   .meta({ id: 'WebhookEndpointCreate' });
-const updateSchema = z
+/** What `PATCH` accepts; the console's edit form is checked by the same schema (one rule). */
+export const endpointUpdateSchema = z
   .object({
     url: url.optional(),
     events: z
@@ -104,7 +105,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   router.patch('/admin/webhooks/endpoints/:id', admin, async (req, res) => {
     const id = idOr404(endpointId, req.params.id);
     await findEndpoint(deps.db, id);
-    const endpoint = await updateEndpoint(deps, id, parseInput(updateSchema, req.body));
+    const endpoint = await updateEndpoint(deps, id, parseInput(endpointUpdateSchema, req.body));
     res.json({ endpoint: endpointView(endpoint, now()) });
   });
 
@@ -172,7 +173,7 @@ export function webhookRouteDocs(docs: ApiDocs): void {
     tags: ['Webhooks'],
     summary: 'Change the URL, events or description, or enable/disable the endpoint (admin)',
     ...secured,
-    request: { params, body: json(updateSchema) },
+    request: { params, body: json(endpointUpdateSchema) },
     responses: { 200: ok('{ endpoint }'), ...denied, 404: error('No such endpoint'), 422: error('Invalid') },
   });
   docs.registerPath({

@@ -1,17 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobQueue } from '../../src/infra/jobs/queue.js';
 import { createWebhookQueue } from '../../src/integrations/delivery.worker.js';
+import { webhookModels } from '../../src/integrations/webhook.model.js';
 import { createStaffUser } from '../../src/staff/staff-auth.service.js';
 import { STAFF_PASSWORD } from '../support/staff.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 import { type Receiver, startReceiver } from './support.js';
 
 // The console's webhook pages as plain HTTP sees them (forms without JavaScript), for an admin:
 // add an endpoint and see its secret once, the list and the endpoint's page without it, rotate
-// (the new secret once), the delivery log with each attempt, redeliver, disable, delete. An
-// editor is shown who may use the pages instead.
+// (the new secret once), the delivery log with each attempt, redeliver, disable, delete, edit the
+// URL, events and description. An editor is shown who may use the pages instead.
 
 let app: TestApp;
+/** The same database behind a process that reaches only public addresses, as production does. */
+let strict: TestApp;
 let receiver: Receiver;
 let queue: JobQueue;
 const cookies: Record<string, string> = {};
@@ -50,8 +53,14 @@ beforeAll(async () => {
   });
   await signIn('admin');
   await signIn('editor');
+  strict = await startTestApp({
+    db: app.deps.db,
+    config: testConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' }),
+  });
+  expect(strict.deps.config.webhooks.allowPrivateTargets).toBe(false);
 });
 afterAll(async () => {
+  await strict?.close();
   await receiver.close();
   await app?.close();
 });
@@ -61,15 +70,25 @@ const get = (path: string, role: 'admin' | 'editor' = 'admin') =>
     headers: { accept: 'text/html', cookie: cookies[role]! },
     redirect: 'manual',
   });
-const post = (path: string, fields: [string, string][] = []) =>
-  fetch(`${app.url}${path}`, {
+const post = (
+  path: string,
+  fields: [string, string][] = [],
+  role: 'admin' | 'editor' = 'admin',
+  on: TestApp = app,
+) =>
+  fetch(`${on.url}${path}`, {
     method: 'POST',
-    headers: { ...FORM, cookie: cookies.admin! },
+    headers: { ...FORM, cookie: cookies[role]! },
     body: new URLSearchParams(fields),
     redirect: 'manual',
   });
 /** The secret in the page's field, as a browser reads it (Handlebars writes `=` as `&#x3D;`). */
 const secretIn = (html: string) => /value="(whsec_[^"]+)"/.exec(html)?.[1]?.replaceAll('&#x3D;', '=');
+const stored = async (id: string) => {
+  const e = await webhookModels(app.deps.db).Endpoint.findById(id).lean();
+  return { url: e!.url, events: e!.events, description: e!.description ?? '' };
+};
+const idIn = (html: string) => /href="\/console\/webhooks\/(ep_[0-9a-f]{24})"/.exec(html)![1]!;
 const joined = (n: number) => ({
   memberId: `64c0000000000000000000${String(n).padStart(2, '0')}`,
   email: `console-reader${n}@example.org`,
@@ -230,5 +249,160 @@ describe('webhook endpoints in the console', () => {
     expect(home).not.toContain('href="/console/webhooks"');
     const admin = await (await get('/console')).text();
     expect(admin).toContain('href="/console/webhooks"');
+  });
+
+  it('when an admin edits the URL, events and description in the form, then they are stored and only the chosen events reach the new URL', async () => {
+    const created = await post('/console/webhooks', [
+      ['url', `${receiver.url}?old=1`],
+      ['kind', 'standard'],
+      ['events', 'gift.purchased'],
+      ['description', 'Old CRM'],
+    ]);
+    const createdHtml = await created.text();
+    const id = idIn(createdHtml);
+    receiver.secrets = [secretIn(createdHtml)!];
+    const form = await (await get(`/console/webhooks/${id}`)).text();
+    expect(form).toContain(`action="/console/webhooks/${id}/edit"`);
+    expect(form).toContain(`value="${receiver.url}?old&#x3D;1"`);
+    expect(form).toMatch(/name="events" value="gift.purchased" checked/);
+
+    const saved = await post(`/console/webhooks/${id}/edit`, [
+      ['url', receiver.url],
+      ['events', 'gift.redeemed'],
+      ['events', 'newsletter.confirmed'],
+      ['description', 'New CRM'],
+    ]);
+    expect(saved.status).toBe(303);
+    expect(saved.headers.get('location')).toBe(`/console/webhooks/${id}?saved=1`);
+    expect(await stored(id)).toEqual({
+      url: receiver.url,
+      events: ['gift.redeemed', 'newsletter.confirmed'],
+      description: 'New CRM',
+    });
+    const page = await (await get(`/console/webhooks/${id}?saved=1`)).text();
+    expect(page).toContain('Saved.');
+    expect(page).toContain('gift.redeemed, newsletter.confirmed');
+    expect(page).toContain('New CRM');
+
+    const before = receiver.received.length;
+    await app.deps.events.publish('gift.purchased', {
+      giftId: '64c00000000000000000ed01',
+      durationMonths: 12,
+      amount: 6000,
+      currency: 'eur',
+      paidAt: new Date(),
+    });
+    await app.deps.events.publish('gift.redeemed', {
+      giftId: '64c00000000000000000ed02',
+      memberId: '64c00000000000000000ed03',
+      redeemedAt: new Date(),
+    });
+    await queue.drain();
+    const types = receiver.received.slice(before).map((r) => JSON.parse(r.body).type);
+    expect(types).toEqual(['gift.redeemed']); // no longer gift.purchased; the path is the new URL's
+    expect(receiver.strayHits).not.toContain('/hook?old=1');
+  });
+
+  it('when the edit form has a bad URL, no events, or a Slack endpoint a standard event, then it answers 422 with the message by the field and nothing changes', async () => {
+    const id = idIn(
+      await (
+        await post('/console/webhooks', [
+          ['url', receiver.url],
+          ['kind', 'standard'],
+          ['events', 'member.joined'],
+          ['description', 'Kept'],
+        ])
+      ).text(),
+    );
+    const before = await stored(id);
+    const bad = await post(`/console/webhooks/${id}/edit`, [
+      ['url', 'ftp://user:pw@hooks.example.org/x'],
+      ['events', 'member.renewed'],
+      ['description', 'Changed'],
+    ]);
+    expect(bad.status).toBe(422);
+    const badHtml = await bad.text();
+    expect(badHtml).toContain('id="url-error">an http(s) URL without user name or password<');
+    expect(badHtml).toContain('value="Changed"'); // the form as typed
+    const none = await post(`/console/webhooks/${id}/edit`, [['url', receiver.url]]);
+    expect(none.status).toBe(422);
+    expect(await none.text()).toContain('id="events-error">choose at least one<');
+    expect(await stored(id)).toEqual(before);
+
+    const slack = idIn(
+      await (
+        await post('/console/webhooks', [
+          ['url', 'https://hooks.example.org/services/T1/B1/y'],
+          ['kind', 'slack'],
+          ['slackEvents', 'campaign.milestone'],
+        ])
+      ).text(),
+    );
+    const slackForm = await (await get(`/console/webhooks/${slack}`)).text();
+    expect(slackForm).toContain('name="events" value="campaign.daily_total"');
+    expect(slackForm).not.toContain('name="events" value="member.joined"');
+    const slackBefore = await stored(slack);
+    const wrong = await post(`/console/webhooks/${slack}/edit`, [
+      ['url', 'https://hooks.example.org/services/T1/B1/y'],
+      ['events', 'member.joined'],
+    ]);
+    expect(wrong.status).toBe(422);
+    expect(await wrong.text()).toContain('id="events-error">not for a slack endpoint: member.joined<');
+    expect(await stored(slack)).toEqual(slackBefore);
+  });
+
+  it('when a process that reaches only public addresses is sent an edit to a private or loopback URL, then the form says so by the URL field and nothing changes', async () => {
+    const id = idIn(
+      await (
+        await post('/console/webhooks', [
+          ['url', 'https://hooks.example.org/public'],
+          ['kind', 'standard'],
+          ['events', 'member.joined'],
+        ])
+      ).text(),
+    );
+    const before = await stored(id);
+    for (const url of ['http://10.0.0.5/hook', 'http://127.0.0.1:8080/hook', 'http://169.254.169.254/']) {
+      const res = await post(
+        `/console/webhooks/${id}/edit`,
+        [
+          ['url', url],
+          ['events', 'member.joined'],
+        ],
+        'admin',
+        strict,
+      );
+      expect(res.status, url).toBe(422);
+      const html = await res.text();
+      expect(html).toContain(
+        'id="url-error">This address is not public (private, loopback or link-local): it is refused.<',
+      );
+      expect(html).toContain(`value="${url}"`);
+    }
+    expect(await stored(id)).toEqual(before);
+  });
+
+  it('when an editor posts the edit form, then it is refused and nothing changes', async () => {
+    const id = idIn(
+      await (
+        await post('/console/webhooks', [
+          ['url', receiver.url],
+          ['kind', 'standard'],
+          ['events', 'member.joined'],
+        ])
+      ).text(),
+    );
+    const before = await stored(id);
+    const res = await post(
+      `/console/webhooks/${id}/edit`,
+      [
+        ['url', 'https://elsewhere.example.org/hook'],
+        ['events', 'member.canceled'],
+      ],
+      'editor',
+    );
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('admin');
+    expect(await stored(id)).toEqual(before);
   });
 });
