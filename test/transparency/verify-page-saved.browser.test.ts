@@ -42,10 +42,23 @@ async function download(): Promise<string> {
   return response.text();
 }
 
-async function openFromDisk(html: string, name: string): Promise<{ page: Page; errors: string[] }> {
+async function openFromDisk(
+  html: string,
+  name: string,
+  { noStorage = false } = {},
+): Promise<{ page: Page; errors: string[] }> {
   const file = path.join(dir, name);
   await writeFile(file, html);
   const page = await (await browser.newContext()).newPage();
+  // As a browser that gives pages from files no storage: reading localStorage throws.
+  if (noStorage)
+    await page.addInitScript(() =>
+      Object.defineProperty(window, 'localStorage', {
+        get: () => {
+          throw new DOMException('no storage for files', 'SecurityError');
+        },
+      }),
+    );
   const errors = watchErrors(page);
   await page.goto(pathToFileURL(file).href);
   await expect
@@ -99,6 +112,19 @@ describe('the verify page saved to disk', () => {
     expect(await page.locator('#log-result').textContent()).toBe(
       'Refused: the newest checkpoint is not signed by the key this browser pinned',
     );
+  });
+
+  it('when the browser gives the saved page no storage, then it still verifies and says it remembers nothing', async () => {
+    const { page, errors } = await openFromDisk(await download(), 'verify-no-storage.html', {
+      noStorage: true,
+    });
+    expect(await page.locator('#outcome').getAttribute('data-result')).toBe('verified');
+    expect(await page.locator('#outcome').getAttribute('data-remembered')).toBe('no');
+    expect(await page.locator('#memory-result').isVisible()).toBe(true);
+    expect(await page.locator('#memory-result').textContent()).toBe(
+      'This browser gives this page no storage, so it remembers nothing: every check here is a first check, trusting only the keys pinned in the page.',
+    );
+    expect(errors).toEqual([]);
   });
 
   it('when a reader opens the verify page, then it links to the page to save', async () => {
