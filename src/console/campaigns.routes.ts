@@ -18,7 +18,7 @@ import type { ProgressCache } from '../campaigns/progress.service.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
 import { campaignReport } from '../reports/drive.reports.js';
-import { INTL_LOCALE } from '../shared/messages.js';
+import { INTL_LOCALE, type Locale, translate } from '../shared/messages.js';
 import {
   campaignFormValues,
   campaignFromForm,
@@ -26,7 +26,8 @@ import {
   loadedField,
   mergeAfterConflict,
 } from './campaign-form.js';
-import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { consoleFormats } from './console-locale.js';
+import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 
 // Campaigns in the staff console (admin, editor): list, create, change only what was changed, end
@@ -41,15 +42,17 @@ export interface CampaignConsoleDeps {
 
 const stateOf = (c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
   now < c.startsAt ? 'upcoming' : now >= c.endsAt ? 'ended' : 'running';
+const stateText = (locale: Locale, c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
+  translate(locale, `console.state.${stateOf(c, now)}`);
 
 const fieldErrors = (details: ErrorDetail[] | undefined) =>
   Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
 
-// The console is in English: numbers and dates as an English reader writes them ("1,000").
-const numbers = new Intl.NumberFormat(INTL_LOCALE.en);
+// Numbers and dates as a reader of the console's language writes them ("1,000", "1 000").
+const numbers = (locale: Locale) => new Intl.NumberFormat(INTL_LOCALE[locale]);
 /** "16 Nov 2026, 02:45 – 16 Dec 2026, 02:45" on the clocks of the zone the window was set in. */
-const windowText = (c: Pick<Campaign, 'startsAt' | 'endsAt' | 'timeZone'>) =>
-  new Intl.DateTimeFormat(INTL_LOCALE.en, {
+const windowText = (locale: Locale, c: Pick<Campaign, 'startsAt' | 'endsAt' | 'timeZone'>) =>
+  new Intl.DateTimeFormat(INTL_LOCALE[locale], {
     dateStyle: 'medium',
     timeStyle: 'short',
     timeZone: c.timeZone,
@@ -68,18 +71,20 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
 
   router.get('/console/campaigns', consoleErrors(section), editors, async (req, res) => {
     const now = deps.clock.now();
+    const locale = localeOf(res);
+    const number = numbers(locale);
     const campaigns = await campaignModels(deps.db).Campaign.find().sort({ startsAt: -1 }).lean<Campaign[]>();
     const rows = await Promise.all(
       campaigns.map(async (c) => ({
         ...presentCampaign(c),
-        count: numbers.format(await countOf(deps.db, c)),
-        goal: numbers.format(c.goal),
-        window: windowText(c),
-        state: stateOf(c, now),
+        count: number.format(await countOf(deps.db, c)),
+        goal: number.format(c.goal),
+        window: windowText(locale, c),
+        state: stateText(locale, c, now),
       })),
     );
     sendConsolePage(res, 'campaigns', {
-      title: 'Campaigns',
+      title: 'console.nav.campaigns',
       section,
       campaigns: rows,
       ended: typeof req.query.ended === 'string' ? req.query.ended : undefined,
@@ -91,11 +96,11 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
       res,
       'campaign-new',
       {
-        title: 'New campaign',
+        title: 'console.campaigns.new',
         section,
         values,
         errors: fieldErrors(error?.details),
-        error: error && (error.details?.length ? 'Please correct the fields marked below.' : error.message),
+        error: error && (error.details?.length ? translate(localeOf(res), 'form.problem') : error.message),
       },
       error?.status ?? 200,
     );
@@ -159,6 +164,10 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     const opened = campaignFormValues(view);
     // A colleague saved since this form was opened: their change and the editor's, side by side.
     const merge = error?.code === 'edit_conflict' && typed ? mergeAfterConflict(typed, view) : undefined;
+    const locale = localeOf(res);
+    const number = numbers(locale);
+    const dayText = consoleFormats(locale, 'UTC').day; // day keys are already on the campaign's clocks
+    const percent = Math.floor((count * 100) / view.goal);
     sendConsolePage(
       res,
       'campaign',
@@ -166,24 +175,28 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         title: view.title,
         section,
         campaign: view,
-        state: stateOf(campaign, deps.clock.now()),
-        count: numbers.format(count),
-        goal: numbers.format(view.goal),
-        percent: Math.floor((count * 100) / view.goal),
+        state: stateText(locale, campaign, deps.clock.now()),
+        count: number.format(count),
+        leadRest: translate(locale, 'console.campaign.lead', { goal: number.format(view.goal), percent }),
+        percent,
         milestones: view.milestones.map((m) => ({ percent: m, reached: count * 100 >= view.goal * m })),
         history: (history?.days ?? []).map((d) => ({
-          day: d.day,
-          added: numbers.format(d.added),
-          revoked: numbers.format(d.revoked),
-          cumulative: numbers.format(d.cumulative),
+          day: dayText(d.day),
+          added: number.format(d.added),
+          revoked: number.format(d.revoked),
+          cumulative: number.format(d.cumulative),
         })),
         values: merge?.values ?? typed ?? { ...opened, loaded: loadedField(opened) },
         notes: merge?.notes ?? {},
         errors: fieldErrors(error?.details),
         error: merge
-          ? 'A colleague saved this campaign after you opened it, so nothing of yours was saved yet. The form now holds their changes and yours; check the fields marked below and save again.'
-          : error && (error.details?.length ? 'Please correct the fields marked below.' : error.message),
-        notice: req.query.created ? 'Campaign created.' : req.query.saved ? 'Changes saved.' : undefined,
+          ? translate(locale, 'console.campaigns.conflict')
+          : error && (error.details?.length ? translate(locale, 'form.problem') : error.message),
+        notice: req.query.created
+          ? translate(locale, 'console.campaigns.created')
+          : req.query.saved
+            ? translate(locale, 'console.campaigns.saved')
+            : undefined,
         options,
         snippets: embedSnippets(originOf(req), view.slug, options),
       },
@@ -208,7 +221,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         sendConsolePage(
           res,
           'message',
-          { title: 'Not found', section, message: error.message },
+          { title: 'console.campaigns.notFound', section, message: error.message },
           error.status,
         ),
       );

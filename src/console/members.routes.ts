@@ -2,9 +2,9 @@ import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { AppError } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
-import { formatMoney } from '../shared/messages.js';
+import { formatMoney, INTL_LOCALE, type Locale, translate } from '../shared/messages.js';
 import { reportPullModel } from '../staff/audit.model.js';
-import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 import { memberRecord, searchMembers } from './member-record.js';
 
@@ -17,10 +17,22 @@ export interface MemberConsoleDeps {
   clock: Clock;
   /** https://dashboard.stripe.com or …/test, by the kind of key configured. */
   stripeDashboard: string;
+  /** The newsroom's zone: every moment on these pages is on its clocks. */
+  timeZone: string;
 }
 
-const money = (amount: number, currency: string) => formatMoney(amount, currency.toUpperCase(), 'en');
-const when = (at: Date | undefined | null) => (at ? at.toISOString().slice(0, 16).replace('T', ' ') : '');
+/** Money and moments in the console's language, moments on the newsroom's clocks. */
+function formatsFor(locale: Locale, timeZone: string) {
+  const moment = new Intl.DateTimeFormat(INTL_LOCALE[locale], {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+    timeZone,
+  });
+  return {
+    money: (amount: number, currency: string) => formatMoney(amount, currency.toUpperCase(), locale),
+    when: (at: Date | undefined | null) => (at ? moment.format(at) : ''),
+  };
+}
 
 export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
   const router = Router();
@@ -41,9 +53,10 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
   router.get('/console/members', consoleErrors(section), staffOnly, async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 254) : '';
     const search = q ? await searchMembers(deps.db, q) : undefined;
+    const { when } = formatsFor(localeOf(res), deps.timeZone);
     if (search) await audit(req, 'member-search', { by: search.by, query: q }, search.members.length);
     sendConsolePage(res, 'members', {
-      title: 'Members',
+      title: 'console.nav.members',
       section,
       q,
       search,
@@ -64,6 +77,8 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
     const { member } = record;
     await audit(req, 'member', { memberId: String(member._id) }, record.ledger.length);
     const stripe = deps.stripeDashboard;
+    const locale = localeOf(res);
+    const { money, when } = formatsFor(locale, deps.timeZone);
     sendConsolePage(res, 'member', {
       title: member.name ? `${member.name} (${member.email})` : member.email,
       section,
@@ -76,6 +91,10 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
       subscriptions: record.subscriptions.map((s) => ({
         ...s,
         price: money(s.amount, s.currency),
+        intervalText: translate(
+          locale,
+          s.interval === 'year' ? 'console.member.interval.year' : 'console.member.interval.month',
+        ),
         periodEnd: when(s.currentPeriodEnd),
         url: `${stripe}/subscriptions/${s._id}`,
       })),
@@ -91,7 +110,10 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
       })),
       gifts: record.gifts.map((g) => ({
         id: String(g._id),
-        role: g.purchaser.email === member.email ? 'gave' : 'received',
+        role: translate(
+          locale,
+          g.purchaser.email === member.email ? 'console.member.gave' : 'console.member.received',
+        ),
         other: g.purchaser.email === member.email ? g.recipient.name : g.purchaser.name,
         months: g.durationMonths,
         status: g.status,

@@ -14,10 +14,13 @@ const plotH = H - PAD.top - PAD.bottom;
 const x = (i: number, n: number) => PAD.left + (n <= 1 ? 0 : (i / (n - 1)) * plotW);
 const y = (v: number, max: number) => PAD.top + plotH - (max ? (v / max) * plotH : 0);
 
-function axes(days: DriveDay[], max: number): string {
+/** How the chart writes a day's key ("2026-11-16") for its reader. */
+export type DayLabel = (day: string) => string;
+
+function axes(days: DriveDay[], max: number, dayLabel: DayLabel): string {
   const n = days.length;
-  const first = days[0]?.day ?? '';
-  const last = days.at(-1)?.day ?? '';
+  const first = days[0] ? dayLabel(days[0].day) : '';
+  const last = days.at(-1) ? dayLabel(days.at(-1)!.day) : '';
   return (
     `<line class="axis" x1="${PAD.left}" y1="${PAD.top + plotH}" x2="${W - PAD.right}" y2="${PAD.top + plotH}"/>` +
     `<line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${PAD.top + plotH}"/>` +
@@ -29,15 +32,20 @@ function axes(days: DriveDay[], max: number): string {
 }
 
 /** The count so far against the goal, over the campaign's whole window (future days empty). */
-export function cumulativeChart(title: string, days: DriveDay[], goal: number): string {
+export function cumulativeChart(
+  title: string,
+  days: DriveDay[],
+  goal: number,
+  labels: { goal: string; day: DayLabel },
+): string {
   const counted = days.filter((d) => d.cumulative !== undefined);
   const max = Math.max(goal, ...counted.map((d) => d.cumulative!)) || 1;
   const points = counted.map((d, i) => `${x(i, days.length).toFixed(1)},${y(d.cumulative!, max).toFixed(1)}`);
   return (
     `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="cumulative-title"><title id="cumulative-title">${esc(title)}</title>` +
-    axes(days, max) +
+    axes(days, max, labels.day) +
     `<line class="goal" x1="${PAD.left}" y1="${y(goal, max)}" x2="${W - PAD.right}" y2="${y(goal, max)}"/>` +
-    `<text x="${W - PAD.right}" y="${y(goal, max) - 6}" text-anchor="end">goal ${goal}</text>` +
+    `<text x="${W - PAD.right}" y="${y(goal, max) - 6}" text-anchor="end">${esc(labels.goal)}</text>` +
     (points.length === 1
       ? `<circle cx="${points[0]!.split(',')[0]}" cy="${points[0]!.split(',')[1]}" r="4" fill="currentColor"/>`
       : `<polyline class="line" points="${points.join(' ')}"/>`) +
@@ -48,7 +56,7 @@ export function cumulativeChart(title: string, days: DriveDay[], goal: number): 
 const SOURCE_COLOURS = { checkout: '#2563eb', gift: '#db2777', oneTime: '#d97706' } as const;
 
 /** New members per day, stacked by source. */
-export function perDayChart(title: string, days: DriveDay[]): string {
+export function perDayChart(title: string, days: DriveDay[], dayLabel: DayLabel): string {
   const max = Math.max(1, ...days.map((d) => d.checkout + d.gift + d.oneTime));
   const slot = plotW / Math.max(1, days.length);
   const bars = days
@@ -66,14 +74,15 @@ export function perDayChart(title: string, days: DriveDay[]): string {
     .join('');
   return (
     `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="per-day-title"><title id="per-day-title">${esc(title)}</title>` +
-    axes(days, max) +
+    axes(days, max, dayLabel) +
     bars +
     `</svg>`
   );
 }
 
+/** The per-day chart's colours, each named by a catalogue key. */
 export const SOURCE_LEGEND = [
-  { label: 'Checkout', colour: SOURCE_COLOURS.checkout },
-  { label: 'Gift', colour: SOURCE_COLOURS.gift },
-  { label: 'One-time', colour: SOURCE_COLOURS.oneTime },
-];
+  { label: 'console.source.checkout', colour: SOURCE_COLOURS.checkout },
+  { label: 'console.source.gift', colour: SOURCE_COLOURS.gift },
+  { label: 'console.source.oneTime', colour: SOURCE_COLOURS.oneTime },
+] as const;

@@ -22,7 +22,9 @@ const signInForm = z.object({
 
 /** Only a console address is followed after signing in (no open redirect). */
 const nextPage = (value: unknown) =>
-  typeof value === 'string' && /^\/console(\/[\w\-/?=&%.]*)?$/.test(value) && !value.startsWith('//')
+  typeof value === 'string' &&
+  /^\/console(\/[\w\-/?=&%.]*|\?[\w\-=&%.]*)?$/.test(value) &&
+  !value.startsWith('//')
     ? value
     : '/console';
 
@@ -37,7 +39,7 @@ export function consoleSignInRoutes(deps: ConsoleSessionDeps): Router {
     res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(script);
   });
   const form = (req: Request, message?: string) => ({
-    title: 'Sign in',
+    title: 'console.signIn.title',
     section: 'sign-in',
     next: nextPage(req.body?.next ?? req.query.next),
     email: typeof req.body?.email === 'string' ? req.body.email.slice(0, 254) : '',

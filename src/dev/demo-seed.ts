@@ -11,7 +11,7 @@ import { staffModels } from '../staff/staff.model.js';
 import { createStaffUser } from '../staff/staff-auth.service.js';
 
 // The demo drive `npm run dev` seeds, so a first start shows the widget moving: a campaign with a
-// starting count, the supporters behind it, a staff admin for the dashboard, and the /demo article
+// starting count, the supporters behind it, a staff admin for the console, and the /demo article
 // page that embeds them.
 
 export const DEMO_CAMPAIGN = {

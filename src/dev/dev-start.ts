@@ -24,9 +24,9 @@ export async function startDevelopment(
   return {
     announce() {
       if (seeded) {
-        // A development-only account on a local database, shown once so the dashboard can be tried.
+        // A development-only account on a local database, shown once so the console can be tried.
         deps.logger.info(
-          `demo drive seeded: dashboard ${base}/dashboard, sign in as ${DEMO_ADMIN_EMAIL} with password ${seeded.password}`,
+          `demo drive seeded: console ${base}/console, sign in as ${DEMO_ADMIN_EMAIL} with password ${seeded.password}`,
         );
       }
       deps.logger.info(`development home page: ${base}/ · the demo drive: ${base}/demo`);

@@ -27,6 +27,7 @@ import { growthReport } from './growth.report.js';
 import { PAYOUT_COLUMNS, payoutCsvLines, payoutsReport } from './payouts.report.js';
 import { REASONS_COLUMNS, reasonsCsvLines, reasonsReport } from './reasons.report.js';
 import { reconcileWithStripe } from './reconciliation.report.js';
+import { auditPull, sendRevenueCsv, sendSupportersCsv } from './report-downloads.js';
 import {
   attributionQuery,
   growthQuery,
@@ -36,9 +37,9 @@ import {
   stripePeriodQuery,
   supportersQuery,
 } from './report-queries.js';
-import { REVENUE_COLUMNS, revenueCsvLines, revenueReport } from './revenue.report.js';
+import { revenueReport } from './revenue.report.js';
 import { summaryReport } from './summary.report.js';
-import { SUPPORTER_COLUMNS, supporterRows } from './supporters.report.js';
+import { supporterRows } from './supporters.report.js';
 import { TAX_COLUMNS, taxReport } from './tax.report.js';
 
 export interface ReportRoutesDeps {
@@ -55,36 +56,12 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
   const finance = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'finance', 'admin');
   const admin = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin');
 
-  async function audit(req: Request, report: string, format: string, filters: object, rows: number) {
-    await reportPullModel(deps.db).create({
-      staffId: req.staff!.id,
-      staffEmail: req.staff!.email,
-      role: req.staff!.role,
-      report,
-      format,
-      filters,
-      rows,
-      at: deps.clock.now(),
-    });
-  }
+  const audit = (req: Request, report: string, format: string, filters: object, rows: number) =>
+    auditPull(deps, req, report, format, filters, rows);
 
   router.get('/reports/supporters', finance, async (req, res) => {
     const { format, bom, after, limit, ...filter } = parseInput(supportersQuery, req.query);
-    if (format === 'csv') {
-      // Streamed row by row: memory stays flat however many supporters there are.
-      res.type('text/csv; charset=utf-8').attachment('supporters.csv');
-      const csv = csvStream(SUPPORTER_COLUMNS, { bom: bom === 'true' });
-      let rows = 0;
-      const source = (async function* () {
-        for await (const { _cursor, ...row } of supporterRows(deps.db, filter, { timeZone: deps.timeZone })) {
-          rows++;
-          yield row;
-        }
-      })();
-      await pipeline(source, csv, res);
-      await audit(req, 'supporters', 'csv', filter, rows);
-      return;
-    }
+    if (format === 'csv') return sendSupportersCsv(deps, req, res, filter, bom === 'true');
     // One row more than asked tells whether there is a next page.
     const items = [];
     let last: string | undefined;
@@ -107,14 +84,8 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
 
   router.get('/reports/revenue', finance, async (req, res) => {
     const { format, bom, ...query } = parseInput(revenueQuery, req.query);
+    if (format === 'csv') return sendRevenueCsv(deps, req, res, query, bom === 'true');
     const report = await revenueReport(deps.db, query);
-    if (format === 'csv') {
-      const lines = revenueCsvLines(report.rows);
-      res.type('text/csv; charset=utf-8').attachment('revenue.csv');
-      await pipeline(lines, csvStream(REVENUE_COLUMNS, { bom: bom === 'true' }), res);
-      await audit(req, 'revenue', 'csv', query, lines.length);
-      return;
-    }
     await audit(req, 'revenue', 'json', query, report.rows.length);
     res.json({ timeZone: deps.timeZone, by: query.by, ...report });
   });

@@ -3,6 +3,8 @@
 // (templates/emails/<name>/<locale>.*.hbs); their shared strings are here. A message is a string
 // with {placeholders}, or plural forms chosen by Intl.PluralRules for its {count}.
 
+import { CONSOLE_EN, CONSOLE_UK } from './console-messages.js';
+
 export const LOCALES = ['en', 'uk'] as const;
 export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = 'en';
@@ -170,6 +172,7 @@ const en = {
   'newsletters.unsubscribed.none': 'There was nothing to unsubscribe from.',
   'newsletters.unsubscribe.invalid':
     'Open the unsubscribe link from the newsletter email again, whole. If it still does not work, reply to that email.',
+  ...CONSOLE_EN,
 } satisfies Record<string, Message>;
 
 export type MessageKey = keyof typeof en;
@@ -357,6 +360,7 @@ const uk: Record<MessageKey, Message> = {
   'newsletters.unsubscribed.none': 'Не було від чого відписуватися.',
   'newsletters.unsubscribe.invalid':
     'Відкрийте посилання для відписки з листа розсилки ще раз, повністю. Якщо це не допомогло, дайте відповідь на той лист.',
+  ...CONSOLE_UK,
 };
 
 export const MESSAGES: Record<Locale, Record<MessageKey, Message>> = { en, uk };

@@ -47,7 +47,7 @@
     button.addEventListener('click', function () {
       var field = document.getElementById(button.getAttribute('data-copy'));
       field.select();
-      var done = function () { button.textContent = 'Copied'; };
+      var done = function () { button.textContent = button.getAttribute('data-copied') || 'Copied'; };
       if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand('copy'); done(); });
       else { document.execCommand('copy'); done(); }
     });

@@ -151,7 +151,7 @@ describe('a campaign saved before windows were limited', () => {
     const started = Date.now();
     const overview = await driveOverview(app.deps.db, legacy.toObject(), new Date('2026-12-06T00:00:00Z'));
     expect(overview.days.length).toBeLessThanOrEqual(MAX_WINDOW_DAYS + 1);
-    expect(perDayChart('New members per day', overview.days)).toContain('<svg');
+    expect(perDayChart('New members per day', overview.days, (day) => day)).toContain('<svg');
     expect(Date.now() - started).toBeLessThan(2_000);
 
     // It can still be renamed; only a change to its window meets the limits.

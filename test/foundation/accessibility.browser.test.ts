@@ -173,6 +173,8 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         ['console-member', `/console/members/${memberId}`],
         ['console-webhooks', '/console/webhooks'],
         ['console-webhook-new', '/console/webhooks/new'],
+        ['console-reports', '/console/reports'],
+        ['console-reports-uk', '/console/reports?lang=uk'],
       ];
       for (const [name, path, ready] of pages) {
         await admin.goto(`${app.url}${path}`);

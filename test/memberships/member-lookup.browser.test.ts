@@ -92,6 +92,7 @@ describe('member lookup in the console, in Chromium', () => {
     expect(await page.locator('header nav a').allTextContents()).toEqual([
       'Drive overview',
       'Members',
+      'Where members come from',
       'Finance reports',
     ]);
     await page.click('header nav a:text-is("Members")');
