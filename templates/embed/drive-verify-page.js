@@ -66,6 +66,9 @@ const REFUSAL_TEXT = {
   broken_promise: 'Refused: the log broke its signed promise for your entry',
 };
 
+const MEMORY_OFF_TEXT =
+  'This browser gives this page no storage, so it remembers nothing: every check here is a first check, trusting only the keys pinned in the page.';
+
 function field(name, text) {
   outcome.querySelector(`[data-field="${name}"]`).textContent = text;
 }
@@ -89,14 +92,24 @@ async function check() {
       },
     });
     const latest = result.latest;
+    let remembered = '';
     if (result.ok && result.memory) {
       state.logs[result.memory.origin] = { ...result.memory, verifiedAt: new Date().toISOString() };
       state.addresses[address] = result.memory.origin;
       try {
         localStorage.setItem(STATE_KEY, JSON.stringify(state));
+        remembered = 'yes';
       } catch {
-        // Storage may be off (private windows): the check still ran, it just is not remembered.
+        // Storage may be off (private windows, a browser that gives files none): the check still
+        // ran, it just is not remembered, and the reader is told so.
+        remembered = 'no';
       }
+    }
+    outcome.dataset.remembered = remembered;
+    const memoryLine = document.getElementById('memory-result');
+    if (memoryLine) {
+      memoryLine.hidden = remembered !== 'no';
+      memoryLine.textContent = MEMORY_OFF_TEXT;
     }
     document.getElementById('log-result').textContent = result.refusal
       ? REFUSAL_TEXT[result.refusal]

@@ -14,6 +14,7 @@ import type { Witness } from './cosignature.js';
 import { commitmentAlias, transparencyModels } from './log.model.js';
 import { consistencyProof, inclusionProof, signedTreeOf } from './proofs.js';
 import type { CheckpointSigner } from './signing.js';
+import { classicVerifyScript } from './standalone-page.js';
 import { tileAt } from './tile-store.js';
 import { parseTilePath } from './tiles.js';
 import { loadLog } from './tree-cache.js';
@@ -55,6 +56,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
   const router = Router();
   const core = readFileSync(fromRoot('bin/drive-verify-core.mjs'), 'utf8');
   const pageScript = readFileSync(fromRoot('templates/embed/drive-verify-page.js'), 'utf8');
+  const standaloneScript = classicVerifyScript(core, pageScript);
 
   async function campaignOf(slug: string) {
     const campaign = await campaignModels(deps.db)
@@ -180,6 +182,29 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
         slug: campaign.slug,
       }),
     );
+  });
+
+  // The verify page to keep: one file, its script inline, the service's address (as the reader
+  // reached it) and the log's current keys pinned in it. Opened from disk it checks the log with
+  // code and keys the reader holds, and remembers in the browser's storage for files.
+  router.get('/campaigns/:slug/verify/standalone.html', async (req, res) => {
+    const { campaign, origin } = await campaignOf(req.params.slug);
+    res
+      .set('Cache-Control', 'no-store')
+      .attachment(`verify-${campaign.slug}.html`)
+      .type('html')
+      .send(
+        renderPage('drive-verify', {
+          title: `Check the count: ${campaign.title}`,
+          brand: res.locals.brand as PageBrand,
+          campaignTitle: campaign.title,
+          slug: campaign.slug,
+          service: `${req.protocol}://${req.get('host')}`,
+          vkeys: deps.signer.vkeys(origin).join(' '),
+          savedAt: new Date().toISOString(),
+          standaloneScript,
+        }),
+      );
   });
 
   router.get('/transparency/drive-verify-core.mjs', publicRead, (_req, res) => {
