@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONSOLE_SECTIONS } from '../../src/console/console-page.js';
+import { ERROR_CATALOG } from '../../src/http/errors.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { isMessageKey, LOCALES, MESSAGES } from '../../src/shared/messages.js';
 
@@ -71,5 +72,31 @@ describe('the console in the catalogue', () => {
       'console.member.stripe',
       'console.webhooks.webhookId',
     ]);
+  });
+
+  it('when a console key carries an error message, then its English is the text thrown, so inLocale() finds it', () => {
+    // inLocale() matches text exactly: a reworded error would silently stay English.
+    const thrown = [
+      ...Object.values(ERROR_CATALOG).map(([, message]) => message),
+      ...['endpoints.service.ts', 'deliveries.service.ts'].flatMap((file) =>
+        [
+          ...readFileSync(fromRoot(`src/integrations/${file}`), 'utf8').matchAll(
+            /(?:AppError\('\w+', |message: )'([^']+)'/g,
+          ),
+        ].map((m) => m[1]!),
+      ),
+    ];
+    const errorKeys = [
+      'console.error.notFound',
+      'console.error.validationFailed',
+      'console.error.conflict',
+      'console.webhooks.urlInvalid',
+      'console.webhooks.slackNoSecret',
+      'console.webhooks.rotationUnderWay',
+      'console.webhooks.endpointGone',
+      'console.webhooks.deliveryNotFound',
+      'console.webhooks.endpointNotFound',
+    ] as const;
+    expect(errorKeys.filter((k) => !thrown.includes(MESSAGES.en[k] as string))).toEqual([]);
   });
 });
