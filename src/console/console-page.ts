@@ -3,7 +3,14 @@ import type { AppError } from '../http/errors.js';
 import { errorsAsPage } from '../http/negotiate.js';
 import { type PageBrand, renderPage } from '../http/pages.js';
 import type { ConsoleMessageKey } from '../shared/console-messages.js';
-import { DEFAULT_LOCALE, isMessageKey, LOCALES, type Locale, translate } from '../shared/messages.js';
+import {
+  DEFAULT_LOCALE,
+  inLocale,
+  isMessageKey,
+  LOCALES,
+  type Locale,
+  translate,
+} from '../shared/messages.js';
 import type { StaffRole } from '../staff/staff.model.js';
 import type { StaffIdentity } from '../staff/staff-auth.service.js';
 
@@ -118,7 +125,7 @@ export function consoleErrors(
     sendConsolePage(
       res,
       'message',
-      { title: 'console.error.title', section, message: error.message },
+      { title: 'console.error.title', section, message: inLocale(localeOf(res), error.message) },
       error.status,
     );
   });

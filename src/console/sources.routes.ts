@@ -14,10 +14,11 @@ import {
   funnelReport,
 } from '../reports/attribution.report.js';
 import { attributionQuery } from '../reports/report-queries.js';
-import { formatMoney } from '../shared/messages.js';
+import { type MessageKey, translate } from '../shared/messages.js';
 import { calendarKeys } from '../shared/time.js';
 import { reportPullModel } from '../staff/audit.model.js';
-import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { type ConsoleFormats, consoleFormats } from './console-locale.js';
+import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 
 // "Where members come from" in the console (admin, finance): the attribution report and funnel of
@@ -29,12 +30,13 @@ export interface SourcesConsoleDeps {
   timeZone: string;
 }
 
-const money = (revenue: Record<string, number>) =>
+const moneyIn = (f: ConsoleFormats) => (revenue: Record<string, number>) =>
   Object.entries(revenue)
-    .map(([currency, amount]) => formatMoney(amount, currency.toUpperCase(), 'en'))
+    .map(([currency, amount]) => f.money(amount, currency))
     .join(', ') || '–';
-const rate = (part: number, whole: number) =>
-  whole > 0 ? `${Math.round((part / whole) * 1000) / 10}%` : '–';
+const rateIn = (f: ConsoleFormats) => (part: number, whole: number) =>
+  whole > 0 ? f.percent(part / whole) : '–';
+type FunnelCounts = { view: number; click: number; started: number; paid: number };
 
 export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
   const router = Router();
@@ -73,37 +75,47 @@ export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
       .lean();
     const { format: _format, bom: _bom, ...query } = queryOf(req, campaigns[0]?.slug);
     const report = await attributionReport(deps.db, query);
-    const table = (title: string, lines: AttributionLine[]) => ({
-      title,
-      lines: lines.map((line) => ({ ...line, revenueText: money(line.revenue) })),
+    const locale = localeOf(res);
+    const f = consoleFormats(locale, deps.timeZone);
+    const money = moneyIn(f);
+    const rate = rateIn(f);
+    const funnelRow = <T extends FunnelCounts>(p: T) => ({
+      ...p,
+      view: f.number(p.view),
+      click: f.number(p.click),
+      started: f.number(p.started),
+      paid: f.number(p.paid),
+      clickRate: rate(p.click, p.view),
+      paidRate: rate(p.paid, p.started),
+    });
+    const table = (title: MessageKey, lines: AttributionLine[]) => ({
+      title: translate(locale, title),
+      lines: lines.map((line) => ({
+        ...line,
+        members: f.number(line.members),
+        revenueText: money(line.revenue),
+      })),
     });
     const { total } = report.funnel;
     await audit(req, 'attribution', 'page', query, attributionCsvLines(report).length);
     sendConsolePage(res, 'sources', {
-      title: 'Where members come from',
+      title: 'console.sources.title',
       section,
       query,
       csv: new URLSearchParams(query).toString(),
       campaigns: campaigns.map((c) => ({ ...c, selected: c.slug === query.campaign })),
-      totals: { members: report.totals.members, revenueText: money(report.totals.revenue) },
-      tables: [
-        table('By article', report.byArticle),
-        table('By placement', report.byPlacement),
-        table('By newsletter', report.byNewsletter),
-        table('By referrer', report.byReferrer),
-      ],
-      funnel: {
-        total: {
-          ...total,
-          clickRate: rate(total.click, total.view),
-          paidRate: rate(total.paid, total.started),
-        },
-        byPlacement: report.funnel.byPlacement.map((p) => ({
-          ...p,
-          clickRate: rate(p.click, p.view),
-          paidRate: rate(p.paid, p.started),
-        })),
+      totals: {
+        members: report.totals.members,
+        membersText: f.number(report.totals.members),
+        revenueText: money(report.totals.revenue),
       },
+      tables: [
+        table('console.sources.byArticle', report.byArticle),
+        table('console.sources.byPlacement', report.byPlacement),
+        table('console.sources.byNewsletter', report.byNewsletter),
+        table('console.sources.byReferrer', report.byReferrer),
+      ],
+      funnel: { total: funnelRow(total), byPlacement: report.funnel.byPlacement.map(funnelRow) },
     });
   });
 

@@ -15,9 +15,9 @@ import {
   updateEndpoint,
 } from '../integrations/endpoints.service.js';
 import { endpointUpdateSchema } from '../integrations/webhooks.routes.js';
-import { consoleErrors, rolesFor, sendConsolePage } from './console-page.js';
+import { inLocale, isMessageKey, type Locale, type MessageKey, translate } from '../shared/messages.js';
+import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
-import { WEBHOOK_STRINGS as s } from './webhooks.strings.js';
 
 // Outgoing webhooks in the console (admins): the endpoints, adding one (its secret shown once, on
 // the page the form answers with, never stored for a later page), rotating a secret (the same),
@@ -31,11 +31,14 @@ const when = (at: Date | string | null | undefined) =>
 const ID = /^ep_[0-9a-f]{24}$/;
 const DELIVERY = /^[0-9a-f]{24}$/;
 const list = (value: unknown) => ([] as unknown[]).concat(value ?? []).map(String);
-const fieldErrors = (details: ErrorDetail[] | undefined) =>
-  Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
+/** Each field's problem beside it, in the console's language when the catalogue has the message. */
+const fieldErrors = (locale: Locale, details: ErrorDetail[] | undefined) =>
+  Object.fromEntries(
+    (details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], inLocale(locale, d.message)]),
+  );
 const endpointIdOf = (req: Request) => {
   const id = String(req.params.id ?? /^\/console\/webhooks\/([^/?#]+)/.exec(req.originalUrl)?.[1] ?? '');
-  if (!ID.test(id)) throw new AppError('not_found', 'There is no webhook endpoint with this id.');
+  if (!ID.test(id)) throw new AppError('not_found', translate('en', 'console.webhooks.endpointNotFound'));
   return id;
 };
 
@@ -48,14 +51,14 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     name: string,
     data: Record<string, unknown> & { title: string },
     status = 200,
-  ) => sendConsolePage(res, name, { ...data, section, s }, status);
+  ) => sendConsolePage(res, name, { ...data, section }, status);
 
   router.get('/console/webhooks', consoleErrors(section), admins, async (req, res) => {
     const now = deps.clock.now();
     const endpoints = (await listEndpoints(deps.db)).map((e) => endpointView(e, now));
     page(res, 'webhooks', {
-      title: s.listTitle,
-      notice: req.query.deleted ? s.deleted : undefined,
+      title: 'console.webhooks.listTitle',
+      notice: req.query.deleted ? translate(localeOf(res), 'console.webhooks.deleted') : undefined,
       endpoints: endpoints.map((e) => ({
         ...e,
         slack: e.kind === 'slack',
@@ -65,26 +68,28 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     });
   });
 
-  const newForm = (res: Response, values: Record<string, unknown>, error?: AppError) =>
+  const newForm = (res: Response, values: Record<string, unknown>, error?: AppError) => {
+    const locale = localeOf(res);
     page(
       res,
       'webhook-new',
       {
-        title: s.newTitle,
+        title: 'console.webhooks.newTitle',
         values: { ...values, chosen: Object.fromEntries(list(values.events).map((e) => [e, true])) },
         standardEvents: EVENT_TYPES_OF.standard,
         slackEvents: EVENT_TYPES_OF.slack,
-        errors: fieldErrors(error?.details),
+        errors: fieldErrors(locale, error?.details),
         error:
           error &&
           (error.code === 'webhook_target_unsafe'
-            ? s.unsafe
+            ? translate(locale, 'console.webhooks.unsafe')
             : error.details?.length
-              ? s.fixFields
-              : error.message),
+              ? translate(locale, 'console.webhooks.fixFields')
+              : inLocale(locale, error.message)),
       },
       error?.status ?? 200,
     );
+  };
 
   router.get('/console/webhooks/new', consoleErrors(section), admins, (_req, res) =>
     newForm(res, { kind: 'standard' }),
@@ -98,8 +103,10 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
       const values = formValues(req);
       if (!values.url || values.events.length === 0)
         throw new AppError('validation_failed', undefined, [
-          ...(values.url ? [] : [{ path: 'url', message: 'an https:// address' }]),
-          ...(values.events.length ? [] : [{ path: 'events', message: 'choose at least one' }]),
+          ...(values.url ? [] : [{ path: 'url', message: translate('en', 'console.webhooks.urlMissing') }]),
+          ...(values.events.length
+            ? []
+            : [{ path: 'events', message: translate('en', 'console.webhooks.eventsMissing') }]),
         ]);
       const { endpoint, secret } = await createEndpoint(deps, {
         url: values.url,
@@ -111,7 +118,7 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
       page(
         res,
         'webhook-secret',
-        { title: s.secretTitle, endpoint: endpointView(endpoint, deps.clock.now()), secret },
+        { title: 'console.webhooks.secretTitle', endpoint: endpointView(endpoint, deps.clock.now()), secret },
         201,
       );
     },
@@ -124,6 +131,7 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     edit?: { values: EditValues; error: AppError },
   ) => {
     const now = deps.clock.now();
+    const locale = localeOf(res);
     const endpoint = endpointView(await findEndpoint(deps.db, endpointIdOf(req)), now);
     const deliveries = await listDeliveries(deps.db, endpoint.id, 50);
     const values = edit?.values ?? {
@@ -147,26 +155,45 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
         edit: {
           values: { ...values, chosen: Object.fromEntries(values.events.map((e) => [e, true])) },
           choices: EVENT_TYPES_OF[endpoint.kind],
-          errors: unsafe ? { url: s.unsafe } : fieldErrors(edit?.error.details),
-          error: edit && (unsafe || edit.error.details?.length ? s.fixFields : edit.error.message),
+          errors: unsafe
+            ? { url: translate(locale, 'console.webhooks.unsafe') }
+            : fieldErrors(locale, edit?.error.details),
+          error:
+            edit &&
+            (unsafe || edit.error.details?.length
+              ? translate(locale, 'console.webhooks.fixFields')
+              : inLocale(locale, edit.error.message)),
         },
         secrets: endpoint.secrets.map((x) =>
-          s.secretSince(when(x.createdAt), x.expiresAt ? when(x.expiresAt) : undefined),
+          x.expiresAt
+            ? translate(locale, 'console.webhooks.secretSince', {
+                created: when(x.createdAt),
+                until: when(x.expiresAt),
+              })
+            : translate(locale, 'console.webhooks.secretSinceOpen', { created: when(x.createdAt) }),
         ),
-        notice: req.query.saved ? s.saved : req.query.redelivered ? s.redelivered : undefined,
+        notice: req.query.saved
+          ? translate(locale, 'console.webhooks.saved')
+          : req.query.redelivered
+            ? translate(locale, 'console.webhooks.redelivered')
+            : undefined,
         deliveries: deliveries.map((d) => ({
           id: d.id,
           eventType: d.eventType,
           webhookId: d.webhookId,
-          status: s.deliveryStatus[d.status] ?? d.status,
+          status: isMessageKey(`console.webhooks.deliveryStatus.${d.status}`)
+            ? translate(locale, `console.webhooks.deliveryStatus.${d.status}` as MessageKey)
+            : d.status,
           created: when(d.createdAt),
           attempts: d.attempts.map((a) =>
-            s.attempt(
-              a.attempt,
-              when(a.at),
-              a.status ? `HTTP ${a.status}` : (a.error ?? s.noAnswer),
-              a.durationMs,
-            ),
+            translate(locale, 'console.webhooks.attempt', {
+              n: String(a.attempt),
+              at: when(a.at),
+              answer: a.status
+                ? `HTTP ${a.status}`
+                : (a.error ?? translate(locale, 'console.webhooks.noAnswer')),
+              ms: a.durationMs,
+            }),
           ),
         })),
       },
@@ -185,7 +212,7 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     try {
       if (values.events.length === 0)
         throw new AppError('validation_failed', undefined, [
-          { path: 'events', message: 'choose at least one' },
+          { path: 'events', message: translate('en', 'console.webhooks.eventsMissing') },
         ]);
       await updateEndpoint(deps, id, parseInput(endpointUpdateSchema, values));
     } catch (error) {
@@ -210,10 +237,12 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     const view = endpointView(endpoint, deps.clock.now());
     const previous = view.secrets.find((x) => x.expiresAt);
     page(res, 'webhook-secret', {
-      title: s.secretTitle,
+      title: 'console.webhooks.secretTitle',
       endpoint: view,
       secret,
-      overlap: previous ? s.secretOverlap(when(previous.expiresAt)) : undefined,
+      overlap: previous
+        ? translate(localeOf(res), 'console.webhooks.secretOverlap', { until: when(previous.expiresAt) })
+        : undefined,
     });
   });
 
@@ -228,25 +257,14 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
     admins,
     async (req, res) => {
       const id = String(req.params.id);
-      if (!DELIVERY.test(id)) throw new AppError('not_found', 'There is no webhook delivery with this id.');
+      if (!DELIVERY.test(id))
+        throw new AppError('not_found', translate('en', 'console.webhooks.deliveryNotFound'));
       const delivery = await redeliver(deps, id);
       res.redirect(303, `/console/webhooks/${delivery.endpointId}?redelivered=1`);
     },
   );
 
   return router;
-}
-
-type EditValues = ReturnType<typeof editValues>;
-
-/** The edit form as typed, checked by the API's schema (the kind is the endpoint's; it cannot change). */
-function editValues(req: Request) {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  return {
-    url: String(body.url ?? ''),
-    events: list(body.events),
-    description: String(body.description ?? ''),
-  };
 }
 
 /** The form as typed: the events of the kind chosen (each kind has its own checkboxes). */
@@ -262,5 +280,17 @@ function formValues(req: Request) {
     description: String(body.description ?? '')
       .trim()
       .slice(0, 200),
+  };
+}
+
+type EditValues = ReturnType<typeof editValues>;
+
+/** The edit form as typed, checked by the API's schema (the kind is the endpoint's; it cannot change). */
+function editValues(req: Request) {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  return {
+    url: String(body.url ?? ''),
+    events: list(body.events),
+    description: String(body.description ?? ''),
   };
 }

@@ -97,6 +97,48 @@ const joined = (n: number) => ({
   paid: true,
 });
 
+describe('the webhook and sources pages in Ukrainian', () => {
+  const inUkrainian = (path: string, init: RequestInit = {}) =>
+    fetch(`${app.url}${path}`, {
+      ...init,
+      headers: { ...FORM, cookie: `${cookies.admin}; md_console_locale=uk`, ...init.headers },
+      redirect: 'manual',
+    });
+  const heading = (html: string) => /<h1[^>]*>([^<]*)<\/h1>/.exec(html)?.[1];
+
+  it('when an admin picks Ukrainian, then the webhook and sources pages, their form errors and error pages are in Ukrainian', async () => {
+    const list = await get('/console/webhooks?lang=uk');
+    expect(list.headers.getSetCookie().find((c) => c.startsWith('md_console_locale='))).toMatch(/=uk;/);
+    const listHtml = await list.text();
+    expect(listHtml).toContain('<html lang="uk">');
+    expect(heading(listHtml)).toBe('Вебхуки');
+    expect(listHtml).toContain('Додати адресу');
+
+    // The cookie the link set carries the language on to the next pages.
+    const sources = await (await inUkrainian('/console/sources')).text();
+    expect(heading(sources)).toBe('Звідки приходять члени');
+    expect(sources).toContain('<h2 id="funnel-heading">Воронка</h2>');
+    expect(sources).toContain('<h2>За статтями</h2>');
+    expect(heading(await (await inUkrainian('/console/webhooks/new')).text())).toBe('Нова адреса');
+
+    const noEvents = await inUkrainian('/console/webhooks', {
+      method: 'POST',
+      body: new URLSearchParams({ url: receiver.url, kind: 'standard' }),
+    });
+    expect(noEvents.status).toBe(422);
+    const formHtml = await noEvents.text();
+    expect(formHtml).toContain('Будь ласка, виправте позначені нижче поля.');
+    expect(formHtml).toContain('id="events-error">оберіть щонайменше одну</p>');
+
+    // An error from the error catalogue, shown on the section's page, in the console's language.
+    const missing = await inUkrainian('/console/webhooks/ep_000000000000000000000000');
+    expect(missing.status).toBe(404);
+    const missingHtml = await missing.text();
+    expect(heading(missingHtml)).toBe('Щось пішло не так');
+    expect(missingHtml).toContain('<p role="alert">Вебхука з таким id немає.</p>');
+  });
+});
+
 describe('webhook endpoints in the console', () => {
   it('when an admin adds an endpoint, then its secret is shown once and verifies deliveries; the list and the endpoint page never show it; rotating shows the new one once', async () => {
     const form = await get('/console/webhooks/new');

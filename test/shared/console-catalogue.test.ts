@@ -2,27 +2,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONSOLE_SECTIONS } from '../../src/console/console-page.js';
+import { ERROR_CATALOG } from '../../src/http/errors.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { isMessageKey, LOCALES, MESSAGES } from '../../src/shared/messages.js';
 
 // The console speaks through the one catalogue: its templates hold no words of their own, every key
 // they name exists, and every console key has its Ukrainian text.
 
-/**
- * Pages built beside the catalogue's move, still in English (their words are gathered in one place,
- * e.g. src/console/webhooks.strings.ts): each moves to console-messages.ts and leaves this list.
- */
-const NOT_YET_IN_CATALOGUE = new Set([
-  'sources.hbs',
-  'webhook-new.hbs',
-  'webhook-secret.hbs',
-  'webhook.hbs',
-  'webhooks.hbs',
-]);
+// Every console template is read, the webhook and sources pages included.
 const CONSOLE_TEMPLATES = [
-  ...readdirSync(fromRoot('templates/pages/console'))
-    .filter((f) => !NOT_YET_IN_CATALOGUE.has(f))
-    .map((f) => `templates/pages/console/${f}`),
+  ...readdirSync(fromRoot('templates/pages/console')).map((f) => `templates/pages/console/${f}`),
   'templates/pages/partials/campaign-fields.hbs',
   'templates/pages/partials/console-drive.hbs',
 ];
@@ -44,6 +33,18 @@ function wordsOutsideExpressions(source: string): string[] {
 }
 
 describe('the console in the catalogue', () => {
+  it('when the webhook and sources pages are listed, then their templates are among those read', () => {
+    const read = CONSOLE_TEMPLATES.map((f) => path.basename(f));
+    for (const page of [
+      'sources.hbs',
+      'webhook-new.hbs',
+      'webhook-secret.hbs',
+      'webhook.hbs',
+      'webhooks.hbs',
+    ])
+      expect(read).toContain(page);
+  });
+
   it('when the console templates are read, then no word is written outside the catalogue', () => {
     const found = CONSOLE_TEMPLATES.flatMap((file) =>
       wordsOutsideExpressions(readFileSync(fromRoot(file), 'utf8')).map(
@@ -69,6 +70,33 @@ describe('the console in the catalogue', () => {
       'console.reports.campaignOption',
       'console.campaign.iframe',
       'console.member.stripe',
+      'console.webhooks.webhookId',
     ]);
+  });
+
+  it('when a console key carries an error message, then its English is the text thrown, so inLocale() finds it', () => {
+    // inLocale() matches text exactly: a reworded error would silently stay English.
+    const thrown = [
+      ...Object.values(ERROR_CATALOG).map(([, message]) => message),
+      ...['endpoints.service.ts', 'deliveries.service.ts'].flatMap((file) =>
+        [
+          ...readFileSync(fromRoot(`src/integrations/${file}`), 'utf8').matchAll(
+            /(?:AppError\('\w+', |message: )'([^']+)'/g,
+          ),
+        ].map((m) => m[1]!),
+      ),
+    ];
+    const errorKeys = [
+      'console.error.notFound',
+      'console.error.validationFailed',
+      'console.error.conflict',
+      'console.webhooks.urlInvalid',
+      'console.webhooks.slackNoSecret',
+      'console.webhooks.rotationUnderWay',
+      'console.webhooks.endpointGone',
+      'console.webhooks.deliveryNotFound',
+      'console.webhooks.endpointNotFound',
+    ] as const;
+    expect(errorKeys.filter((k) => !thrown.includes(MESSAGES.en[k] as string))).toEqual([]);
   });
 });
