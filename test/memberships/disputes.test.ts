@@ -18,7 +18,7 @@ import {
   charge,
   checkoutSession,
   dispute,
-  invoice,
+  firstInvoicePaid,
   type Purchase,
   paidGiftSession,
   postEvent,
@@ -323,20 +323,7 @@ describe('a lost dispute takes back what a full refund takes back', () => {
           created: base,
           invoice: `in_${p.subscription}`,
         });
-        const firstInvoice = {
-          ...invoice(p, { id: `in_${p.subscription}`, billingReason: 'subscription_create' }),
-          payments: {
-            object: 'list',
-            data: [
-              {
-                id: `inpay_${p.paymentIntent}`,
-                object: 'invoice_payment',
-                status: 'paid',
-                payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
-              },
-            ],
-          },
-        };
+        const firstInvoice = firstInvoicePaid(p);
         const events = [
           stripeEvent('checkout.session.completed', checkoutSession(p), base),
           stripeEvent('invoice.paid', firstInvoice, base + 2),

@@ -90,6 +90,18 @@ export async function postEvent(baseUrl: string, event: TestEvent, signal?: Abor
   return res;
 }
 
+/**
+ * Delivers as Stripe does: sends again (up to 5 times, at once) while the answer is not 200, which
+ * a loaded machine can cause; returns the last answer. An event answered 200 is never sent again.
+ */
+export async function deliverEvent(baseUrl: string, event: TestEvent) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await postEvent(baseUrl, event);
+    if (res.status === 200 || attempt === 5) return res;
+    console.warn(`${event.type} answered ${res.status}: sending it again, as Stripe would`);
+  }
+}
+
 /** What applying a stored event came to (`applied`, `ignored`, `pending`), or where it waits. */
 export async function outcomeOf(baseUrl: string, eventId: string): Promise<string | undefined> {
   const app = testAppAt(baseUrl);
@@ -194,4 +206,22 @@ export function purchase(overrides: Partial<Purchase> = {}): Purchase {
 /** An invoice with a new id each call (a renewal is another invoice), unless the test names one. */
 export function invoice(p: Purchase, options: Parameters<typeof shapes.invoice>[1] = {}) {
   return shapes.invoice(p, { id: nextId('in'), ...options });
+}
+
+/** A subscription's first invoice, paid: Stripe's `payments` list names the purchase's PaymentIntent. */
+export function firstInvoicePaid(p: Purchase) {
+  return {
+    ...invoice(p, { id: `in_${p.subscription}`, billingReason: 'subscription_create' }),
+    payments: {
+      object: 'list',
+      data: [
+        {
+          id: `inpay_${p.paymentIntent}`,
+          object: 'invoice_payment',
+          status: 'paid',
+          payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
+        },
+      ],
+    },
+  };
 }

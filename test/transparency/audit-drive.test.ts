@@ -13,7 +13,7 @@ import { spawnScript } from '../support/server-process.js';
 import {
   charge,
   checkoutSession,
-  invoice,
+  firstInvoicePaid,
   type Purchase,
   postEvent,
   purchase,
@@ -80,20 +80,7 @@ function joins(p: Purchase, slug: string): TestEvent[] {
     created: p.at,
     invoice: `in_${p.subscription}`,
   });
-  const first = {
-    ...invoice(p, { id: `in_${p.subscription}`, billingReason: 'subscription_create' }),
-    payments: {
-      object: 'list',
-      data: [
-        {
-          id: `inpay_${p.paymentIntent}`,
-          object: 'invoice_payment',
-          status: 'paid',
-          payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
-        },
-      ],
-    },
-  };
+  const first = firstInvoicePaid(p);
   return [
     stripeEvent('checkout.session.completed', checkoutSession({ ...p, campaign: slug }), p.at),
     stripeEvent('invoice.paid', first, p.at + 2),

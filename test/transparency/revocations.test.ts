@@ -8,7 +8,7 @@ import {
   charge,
   checkoutSession,
   dispute,
-  invoice,
+  firstInvoicePaid,
   type Purchase,
   postEvent,
   purchase,
@@ -62,20 +62,7 @@ function joins(p: Purchase): TestEvent[] {
     created: p.at,
     invoice: `in_${p.subscription}`,
   });
-  const first = {
-    ...invoice(p, { id: `in_${p.subscription}`, billingReason: 'subscription_create' }),
-    payments: {
-      object: 'list',
-      data: [
-        {
-          id: `inpay_${p.paymentIntent}`,
-          object: 'invoice_payment',
-          status: 'paid',
-          payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
-        },
-      ],
-    },
-  };
+  const first = firstInvoicePaid(p);
   return [
     stripeEvent('checkout.session.completed', checkoutSession({ ...p, campaign: campaign.slug }), p.at),
     stripeEvent('invoice.paid', first, p.at + 2),
