@@ -51,7 +51,7 @@ describe('gift pages in Chromium', () => {
     });
     expect(checkoutUrl).toMatch(/^https:\/\/checkout\.stripe\.com\//);
     await page.close();
-  });
+  }, 60_000); // two full-page screenshots: 2.5 s alone, over 30 s once in CI beside other browsers
 
   it('when the recipient follows the redeem link, they redeem and see the confirmation', async () => {
     const gift = await giftModel(app.deps.db)
