@@ -29,19 +29,29 @@ let writes = 0;
 let failAt = 0;
 const WRITES = ['insertOne', 'insertMany', 'updateOne', 'updateMany', 'findOneAndUpdate', 'bulkWrite'];
 
+const originals = new Map<string, unknown>();
+let proto: Record<string, unknown>;
+
 beforeAll(async () => {
   app = await startTestApp();
   // Every model's collection shares mongoose's collection class: count (and fail) writes there.
-  const proto = Object.getPrototypeOf(membershipModels(app.deps.db).Member.collection);
+  proto = Object.getPrototypeOf(membershipModels(app.deps.db).Member.collection);
   for (const name of WRITES) {
-    const original = proto[name];
+    const original = proto[name] as (...args: unknown[]) => unknown;
+    originals.set(name, original);
     proto[name] = function (this: unknown, ...args: unknown[]) {
       if (++writes === failAt) return Promise.reject(new Error(`planted failure at write ${failAt}`));
       return original.apply(this, args);
     };
   }
 });
-afterAll(() => app.close());
+// Files share a worker's mongoose (isolate: false): put its class back, or the next file's writes
+// meet a failure still armed here.
+afterAll(async () => {
+  failAt = 0;
+  for (const [name, original] of originals) proto[name] = original;
+  await app.close();
+});
 
 async function story() {
   const p = purchase({ amount: 500 });
