@@ -1,4 +1,4 @@
-import { afterAll, expect } from 'vitest';
+import { afterAll, expect, vi } from 'vitest';
 import { releaseHeldDatabases } from './database.js';
 import { killSpawnedProcesses } from './server-process.js';
 import { closeRunningApps } from './test-app.js';
@@ -7,6 +7,10 @@ import { closeRunningApps } from './test-app.js';
 // its loaded modules (`isolate: false` in vitest.config.ts, see docs/testing.md), so what a file
 // leaves running would outlive it, where an isolated file's process exit used to end it: the test
 // apps it did not close, the databases it did not give back, the processes it spawned.
+
+// A browser test drives Chromium beside a loaded suite: it gets 60 s a test, the others 30 s. Set for
+// every file, since the files of a worker share its configuration.
+vi.setConfig({ testTimeout: expect.getState().testPath?.endsWith('.browser.test.ts') ? 60_000 : 30_000 });
 
 const resources = () => {
   const counts: Record<string, number> = {};
