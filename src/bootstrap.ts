@@ -104,7 +104,13 @@ export async function openDatabase(
       });
   const uri = config.mongo.uri ?? embedded!.uri;
   const db = await connectWhenReachable(
-    { uri, poolSize: config.mongo.poolSize, timeoutMs: config.mongo.timeoutMs, logger },
+    {
+      uri,
+      poolSize: config.mongo.poolSize,
+      timeoutMs: config.mongo.timeoutMs,
+      monitorGraceMs: config.mongo.monitorGraceMs,
+      logger,
+    },
     logger,
   );
   registerModels(db);

@@ -85,6 +85,7 @@ function toConfig(env: Environment) {
       uri: env.MONGODB_URI,
       poolSize: env.MONGODB_POOL_SIZE,
       timeoutMs: env.MONGODB_TIMEOUT_MS,
+      monitorGraceMs: env.MONGODB_MONITOR_GRACE_MS,
       embeddedDir: env.EMBEDDED_DB_DIR,
     },
     stripe: {

@@ -255,6 +255,13 @@ export const configSchema = z
       group: 'database',
       description: 'Server selection / connect timeout, and the /readyz ping timeout (milliseconds).',
     }),
+    MONGODB_MONITOR_GRACE_MS: setting(positiveInt.max(60_000).default(5_000), {
+      group: 'database',
+      description:
+        'How long past its own timeouts (two MONGODB_TIMEOUT_MS) a database heartbeat may run before the ' +
+        'process takes its monitor for hung (a driver bug after every socket dies at once) and reopens its ' +
+        'client (milliseconds). It is checked this often, at most once a second. Tests lower it.',
+    }),
     EMBEDDED_DB_DIR: setting(z.string().min(1).default('.data/db'), {
       group: 'database',
       description: 'Where the embedded development database keeps its data (git-ignored).',

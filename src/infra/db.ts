@@ -7,6 +7,8 @@ export interface DbOptions {
   timeoutMs: number;
   /** How often the driver checks the server (default 10 s); tests that restart the server check sooner. */
   heartbeatMs?: number;
+  /** How long past its own timeouts a heartbeat may run before the monitor counts as hung (default 5 s). */
+  monitorGraceMs?: number;
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -45,8 +47,11 @@ function reopenWhenMonitorHangs(connection: Connection, options: DbOptions): voi
   const client = connection.getClient();
   // A polled heartbeat ends within about two connect timeouts (connect, then hello); an awaited one
   // (the streaming protocol of MongoDB 4.4+, not FerretDB) also waits up to the heartbeat interval.
+  const graceMs = options.monitorGraceMs ?? 5_000;
   const hungAfterMs = (awaited: boolean) =>
-    (awaited ? (options.heartbeatMs ?? 10_000) : 0) + 2 * options.timeoutMs + 5_000;
+    (awaited ? (options.heartbeatMs ?? 10_000) : 0) + 2 * options.timeoutMs + graceMs;
+  // Checked at most once a second, and often enough that a hung monitor is seen within its grace.
+  const checkEveryMs = Math.min(1_000, graceMs);
   const inProgress = new Map<string, number>(); // server address -> when its heartbeat is hung
   client.on('serverHeartbeatStarted', (event) => {
     if (!inProgress.has(event.connectionId))
@@ -65,7 +70,7 @@ function reopenWhenMonitorHangs(connection: Connection, options: DbOptions): voi
         return;
       } catch (error) {
         options.logger?.warn({ err: error }, 'reopening the database client failed; trying again');
-        await new Promise((r) => setTimeout(r, 1_000));
+        await new Promise((r) => setTimeout(r, Math.min(1_000, options.timeoutMs)));
       }
     }
   };
@@ -82,7 +87,7 @@ function reopenWhenMonitorHangs(connection: Connection, options: DbOptions): voi
     void reopen().finally(() => {
       reopening = false;
     });
-  }, 1_000);
+  }, checkEveryMs);
   timer.unref();
   connection.once('close', () => {
     closed = true;
