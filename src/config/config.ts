@@ -164,7 +164,7 @@ function toConfig(env: Environment) {
     },
     jobs: {
       leaseMs: env.JOB_LEASE_SECONDS * 1000,
-      retryBaseMs: env.JOB_RETRY_BASE_SECONDS * 1000,
+      retryBaseMs: Math.round(env.JOB_RETRY_BASE_SECONDS * 1000),
       crashAfterClaim: env.JOB_FAULT === 'crash-after-claim',
     },
     /** Outgoing webhooks (src/integrations/): private targets only outside production. */

@@ -207,10 +207,10 @@ export const serviceSettings = {
       'How long a worker holds a job it took (seconds). A worker that dies holding one loses it after this, ' +
       'and another worker takes the job over. An email send gets at most a third of it.',
   }),
-  JOB_RETRY_BASE_SECONDS: setting(positiveInt.default(30), {
+  JOB_RETRY_BASE_SECONDS: setting(z.coerce.number().min(0.1).max(86_400).default(30), {
     group: 'jobs',
     description:
-      'First retry delay of a failed job (seconds); each further attempt waits about twice as long (with ' +
+      'First retry delay of a failed job (seconds, fractions allowed: tests use 0.2); each further attempt waits about twice as long (with ' +
       "jitter), up to 6 hours. A provider's Retry-After is honoured when it asks for longer.",
   }),
   JOB_FAULT: setting(z.enum(['crash-after-claim']).optional(), {

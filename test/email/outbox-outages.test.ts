@@ -66,9 +66,20 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
   const started = Date.now();
   while (!condition()) {
     if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
   return Date.now() - started;
+}
+
+const sentInDatabase = () => emailModels(db).EmailJob.countDocuments({ status: 'sent' });
+
+/** Until every job is stored as sent: no worker takes a sent job, so nothing more is sent after it. */
+async function untilStoredSent(n: number, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while ((await sentInDatabase()) < n) {
+    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${n} stored as sent`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** CPU time (user + system) a process has used, in seconds, from /proc/<pid>/stat. */
@@ -96,9 +107,8 @@ describe('email outbox under failure', () => {
       'every email sent',
     );
     expect(tookMs).toBeLessThan(120_000);
-    await new Promise((r) => setTimeout(r, 1_000));
-    expect(acceptedJobIds().sort()).toEqual([...ids].sort()); // each once: no duplicates
-    expect(await emailModels(db).EmailJob.countDocuments({ status: 'sent' })).toBe(ids.length);
+    await untilStoredSent(ids.length, 30_000);
+    expect(await sentInDatabase()).toBe(ids.length);
 
     // Idle: nothing due, so the survivor polls once a second and sleeps; it must not spin.
     const before = cpuSeconds(survivor.child.pid!);
@@ -115,25 +125,28 @@ describe('email outbox under failure', () => {
       `crash: all sent ${tookMs} ms after the survivor started; idle CPU ${used.toFixed(2)} s in 3 s`,
     );
 
+    // Stopped, it has finished every send it started: a duplicate would be in the capture by now.
     survivor.child.kill('SIGTERM');
     expect(await survivor.exited).toBe(0);
+    expect(acceptedJobIds().sort()).toEqual([...ids].sort()); // each once: no duplicates
   }, 180_000);
 
-  it('when a deploy stops a worker while SendGrid takes 12 s to answer a send, then the worker waits for the answer, stores it, and the email is sent once', async () => {
+  it('when a deploy stops a worker while SendGrid takes 1.5 s to answer a send, then the worker waits for the answer, stores it, and the email is sent once', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    setTimeout(() => release(), 12_000);
     capture.respondNext({ holdUntil: held, after: { status: 202 } });
     const [id] = await enqueue('deploy', 1);
-    // SHUTDOWN_TIMEOUT_MS and JOB_LEASE_SECONDS as deployed: the defaults.
-    const stopping = worker({ JOB_LEASE_SECONDS: '60' });
+    // A lease as deployed; a short graceful stop (5 s), so a send gets 3 s (sendTimeoutMs): the
+    // same rule that gives a deployed send 20 s of the default 25 s, at a fifth of the wait.
+    const stopping = worker({ JOB_LEASE_SECONDS: '60', SHUTDOWN_TIMEOUT_MS: '5000' });
     await until(() => capture.requests.length === 1, 30_000, 'the send reached SendGrid');
     const signalled = Date.now();
     stopping.child.kill('SIGTERM');
+    setTimeout(() => release(), 1_500);
     expect(await stopping.exited).toBe(0);
-    expect(Date.now() - signalled).toBeGreaterThan(8_000); // it waited for SendGrid's answer
+    expect(Date.now() - signalled).toBeGreaterThan(1_400); // it waited for SendGrid's answer
     // Stored as sent: no later worker sends it again.
     expect(await emailModels(db).EmailJob.findById(id).lean()).toMatchObject({ status: 'sent' });
     expect(capture.requests).toHaveLength(1);
@@ -142,16 +155,21 @@ describe('email outbox under failure', () => {
   it('when SendGrid answers 500, then 429 with Retry-After, while two workers run, then after it recovers every email is sent exactly once and no one sends during Retry-After', async () => {
     const ids = await enqueue('outage', 30);
     capture.respondAlways({ status: 500 });
-    const env = { JOB_RETRY_BASE_SECONDS: '1', EMAIL_MAX_ATTEMPTS: '20', JOB_LEASE_SECONDS: '10' };
+    const env = { JOB_RETRY_BASE_SECONDS: '0.2', EMAIL_MAX_ATTEMPTS: '20', JOB_LEASE_SECONDS: '10' };
     const a = worker(env);
     const b = worker(env);
     await Promise.all([a.waitForLog('email worker started'), b.waitForLog('email worker started')]);
     await until(() => capture.requests.length >= 10, 30_000, 'workers trying');
-    // Each phase long enough for every job to be refused at least once (retries start 1 s apart);
-    // shorter phases mean fewer attempts, so smaller backoffs to wait out once SendGrid recovers.
-    await new Promise((r) => setTimeout(r, 2_000));
+    // 500s until every job has been refused at least once (retries start 0.2 s apart): few attempts
+    // each, so small backoffs to wait out once SendGrid recovers. Then 429s until a send meets one.
+    await until(
+      () => new Set(capture.requests.map((r) => String(r.body?.custom_args?.job_id))).size === ids.length,
+      30_000,
+      'every job refused once',
+    );
     capture.respondAlways({ status: 429, headers: { 'retry-after': '3' } });
-    await new Promise((r) => setTimeout(r, 4_000));
+    await until(() => capture.requests.some((r) => r.status === 429), 30_000, 'a send met a 429');
+    await new Promise((r) => setTimeout(r, 500));
     capture.respondAlways({ status: 202 });
 
     await until(
@@ -159,9 +177,8 @@ describe('email outbox under failure', () => {
       150_000,
       'every email sent after recovery',
     );
-    await new Promise((r) => setTimeout(r, 1_000));
-    expect(acceptedJobIds().sort()).toEqual([...ids].sort());
-    expect(await emailModels(db).EmailJob.countDocuments({ status: 'sent' })).toBe(ids.length);
+    await untilStoredSent(ids.length, 30_000);
+    expect(await sentInDatabase()).toBe(ids.length);
 
     // Retry-After: 3 — after a 429, neither worker starts a send until 3 s have passed (a send
     // already under way when the 429 came back may still arrive within the first second).
@@ -176,5 +193,7 @@ describe('email outbox under failure', () => {
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
+    // Stopped, they have finished every send they started: a duplicate would be in the capture now.
+    expect(acceptedJobIds().sort()).toEqual([...ids].sort());
   }, 240_000);
 });
