@@ -6,8 +6,10 @@ import { type ServerProcess, spawnServer } from '../support/server-process.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
-// The database dies for 5 s in the middle of a burst of newsletter sign-ups spread over two web
+// The database dies for 2 s in the middle of a burst of newsletter sign-ups spread over two web
 // processes (each also sending mail). The issue asks for 300 sign-ups; 120 keep the suite quick.
+// Timeouts, the answer floor and retry backoffs are small (configuration): the outage is the subject,
+// not how long each part of the service waits.
 
 const SIGNUPS = 120;
 let db: Connection;
@@ -28,12 +30,14 @@ afterAll(async () => {
   await releaseTestDatabase(db);
 });
 
-it('when the database is killed for 5 s during a burst of sign-ups on two processes, then every accepted sign-up gets exactly one confirmation', async () => {
+it('when the database is killed for 2 s during a burst of sign-ups on two processes, then every accepted sign-up gets exactly one confirmation', async () => {
   const ports = [await freePort(), await freePort()];
   for (const port of ports) {
     const s = spawnServer({
       MONGODB_URI: `mongodb://127.0.0.1:${proxy.port}/${db.name}?directConnection=true`,
-      MONGODB_TIMEOUT_MS: '1000',
+      MONGODB_TIMEOUT_MS: '500',
+      MONGODB_MONITOR_GRACE_MS: '500',
+      SIGNUP_ANSWER_MS: '0',
       PORT: String(port),
       LOG_LEVEL: 'warn',
       NODE_ENV: 'test',
@@ -41,7 +45,7 @@ it('when the database is killed for 5 s during a burst of sign-ups on two proces
       SENDGRID_API_URL: capture.baseUrl,
       NEWSLETTER_SIGNUPS_PER_IP: '100000',
       JOB_LEASE_SECONDS: '15',
-      JOB_RETRY_BASE_SECONDS: '1',
+      JOB_RETRY_BASE_SECONDS: '0.2',
     });
     servers.push(s);
   }
@@ -53,7 +57,7 @@ it('when the database is killed for 5 s during a burst of sign-ups on two proces
           () => false,
         );
         if (up) return;
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error('server did not start');
     }),
@@ -69,7 +73,9 @@ it('when the database is killed for 5 s during a burst of sign-ups on two proces
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email, lists: ['editors-picks'] }),
-        signal: AbortSignal.timeout(15_000),
+        // A request in flight as the sockets died may never be answered (seen: one or two per cut);
+        // it counts as refused, and 5 s is well past a 2 s outage.
+        signal: AbortSignal.timeout(5_000),
       }).catch(() => undefined);
       if (res?.status === 202) accepted.push(email);
       await res?.text();
@@ -77,9 +83,10 @@ it('when the database is killed for 5 s during a burst of sign-ups on two proces
     }
   };
   const burst = Promise.all(Array.from({ length: 6 }, signUp));
-  await new Promise((r) => setTimeout(r, 1_000));
+  // Cut once a third of the burst is in, so sign-ups are accepted before, during and after the cut.
+  while (next < SIGNUPS / 3) await new Promise((r) => setTimeout(r, 10));
   proxy.cut();
-  await new Promise((r) => setTimeout(r, 5_000));
+  await new Promise((r) => setTimeout(r, 2_000));
   proxy.restore();
   await burst;
 
@@ -90,8 +97,10 @@ it('when the database is killed for 5 s during a burst of sign-ups on two proces
       .map((r) => String(r.body.personalizations[0].to[0].email));
   const deadline = Date.now() + 90_000;
   while (accepted.some((e) => !confirmations().includes(e)) && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 500));
-  await new Promise((r) => setTimeout(r, 2_000)); // a duplicate would show up now
+    await new Promise((r) => setTimeout(r, 100));
+  // Stopped gracefully, each has finished every send it started: a duplicate would be in by now.
+  for (const s of servers) s.child.kill('SIGTERM');
+  const exitCodes = await Promise.all(servers.map((s) => s.exited));
 
   const sent = confirmations();
   const counts = new Map<string, number>();
@@ -105,6 +114,5 @@ it('when the database is killed for 5 s during a burst of sign-ups on two proces
   expect(unconfirmed).toEqual([]);
   expect([...counts].filter(([, c]) => c > 1)).toEqual([]);
   console.log(`burst: ${accepted.length} of ${SIGNUPS} sign-ups accepted, ${sent.length} confirmations sent`);
-  for (const s of servers) s.child.kill('SIGTERM');
-  expect(await Promise.all(servers.map((s) => s.exited))).toEqual([0, 0]);
+  expect(exitCodes).toEqual([0, 0]);
 }, 180_000);
