@@ -170,7 +170,7 @@ it('when joins race in batches and events repeat, then each crossing is announce
       fc.array(batch, { minLength: 1, maxLength: 6 }),
       scenario,
     ),
-    { numRuns: deep(15) },
+    { numRuns: deep(7) },
   );
 }, 240_000);
 
