@@ -311,8 +311,8 @@ it(
           amountDifferences: [],
         });
       }),
-      { numRuns: deep(20) },
+      { numRuns: deep(10) },
     );
   },
-  deep(20) * 9_000,
+  deep(10) * 9_000,
 ); // up to 9 s per generated history, each through the real app
