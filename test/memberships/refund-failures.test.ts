@@ -135,7 +135,7 @@ describe('a refund that fails, then a smaller one', () => {
           expect(alerts.map((a) => a.to.email)).toEqual(['finance@newsroom.example']);
         },
       ),
-      { numRuns: deep(12) },
+      { numRuns: deep(6) },
     );
     const report = await reconcile();
     expect(report.missingOurs).toEqual([]);
