@@ -201,12 +201,11 @@ describe('disputes book money when Stripe moves it', () => {
   };
 
   it('when an inquiry closes, an inquiry ends in a full refund, or a dispute is lost or won, delivered in any order and twice, then the ledger, the fee, the count and reconciliation are right to the cent', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom<Lifecycle>('inquiry closed', 'inquiry and a full refund', 'lost', 'won'),
-        fc.context(),
-        fc.infiniteStream(fc.nat()),
-        async (lifecycle, ctx, seeds) => {
+    // Each lifecycle in turn (drawn at random, four runs could miss one), in random orders.
+    const lifecycles: Lifecycle[] = ['inquiry closed', 'inquiry and a full refund', 'lost', 'won'];
+    for (const lifecycle of lifecycles)
+      await fc.assert(
+        fc.asyncProperty(fc.context(), fc.infiniteStream(fc.nat()), async (ctx, seeds) => {
           const { base, campaign } = await freshDays();
           const { p, paid } = contribution(base);
           const events = [paid, ...disputeEvents(p, base, lifecycle)];
@@ -224,10 +223,9 @@ describe('disputes book money when Stripe moves it', () => {
           expect(fees).toBe(want.fees);
           expect(await countOf(app.deps.db, campaign)).toBe(want.counted);
           expect(await reconcile(base)).toMatchObject(clean);
-        },
-      ),
-      { numRuns: deep(8) },
-    );
+        }),
+        { numRuns: deep(1) },
+      );
   });
 
   it('when a dispute is withdrawn before its created event arrives, then it is booked once, dated when Stripe withdrew it', async () => {
@@ -343,7 +341,7 @@ describe('a lost dispute takes back what a full refund takes back', () => {
         expect(entries.every((e) => String(e.memberId) === String(member!._id))).toBe(true);
         expect(await reconcile(base)).toMatchObject(clean);
       }),
-      { numRuns: deep(4) },
+      { numRuns: deep(2) },
     );
   });
 
@@ -379,7 +377,7 @@ describe('a lost dispute takes back what a full refund takes back', () => {
         expect(pool.funded).toBe(result === 'lost' ? 0 : 6000);
         expect(await reconcile(base)).toMatchObject(clean);
       }),
-      { numRuns: deep(4) },
+      { numRuns: deep(2) },
     );
   });
 
@@ -401,7 +399,7 @@ describe('a lost dispute takes back what a full refund takes back', () => {
         );
         expect(await reconcile(base)).toMatchObject(clean);
       }),
-      { numRuns: deep(4) },
+      { numRuns: deep(2) },
     );
   });
 
