@@ -110,7 +110,7 @@ const redeem = (code: string, email: string) =>
 
 describe('gifts redeemed together', () => {
   it('when one new reader redeems several gifts at the same moment, then every request succeeds and the one member gets every gift’s months', async () => {
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < deep(2); round++) {
       const email = `together${round}@example.com`;
       const batch = [await deliveredGift(), await deliveredGift(), await deliveredGift()];
       const answers = await Promise.all(batch.map(({ code }) => redeem(code, email)));
@@ -156,7 +156,7 @@ describe('gifts redeemed together', () => {
           expect((await Member.findById(_id).lean())!.currentPeriodEnd).toEqual(addMonths(now, total));
         },
       ),
-      { numRuns: deep(20) },
+      { numRuns: deep(10) },
     );
   });
 });
