@@ -61,6 +61,25 @@ function productionEnv(port: number): Record<string, string> {
   };
 }
 
+/** The installed packages, pruned of devDependencies, and the other files the Dockerfile copies. */
+async function assembleRuntime(files: string[]): Promise<void> {
+  // The installed packages as hard links (quick, no network); npm rewrites its lock in place, so
+  // that one file is a real copy and the checkout's own stays untouched.
+  // (A temporary folder on another filesystem cannot hold hard links: then a plain copy.) It stays
+  // outside the checkout, so nothing the prune removed can be found in a parent's node_modules.
+  await run('cp', ['-al', fromRoot('node_modules'), path.join(tmp, 'node_modules')]).catch(async () => {
+    rmSync(path.join(tmp, 'node_modules'), { recursive: true, force: true });
+    await run('cp', ['-a', fromRoot('node_modules'), path.join(tmp, 'node_modules')]);
+  });
+  rmSync(path.join(tmp, 'node_modules/.package-lock.json'));
+  cpSync(fromRoot('node_modules/.package-lock.json'), path.join(tmp, 'node_modules/.package-lock.json'));
+  for (const file of files.filter((f) => f !== 'dist' && f !== 'node_modules')) {
+    mkdirSync(path.dirname(path.join(tmp, file)), { recursive: true });
+    cpSync(fromRoot(file), path.join(tmp, file), { recursive: true });
+  }
+  await run('npm', ['prune', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: tmp });
+}
+
 it('when the build is pruned of devDependencies and holds only what the Dockerfile copies, then npm start answers /readyz and a CLI runs from dist', async () => {
   const files = runtimeFiles(readFileSync(fromRoot('Dockerfile'), 'utf8'));
   expect(files.sort()).toEqual(
@@ -78,7 +97,7 @@ it('when the build is pruned of devDependencies and holds only what the Dockerfi
   // Build stage: compile as `npm run build` does, into the copy rather than the checkout's dist.
   // --noCheck skips type checking (CI's `npm run typecheck` does it) and emits the same files
   // (isolatedModules: emit never depends on types; compared byte for byte) in a third of the time.
-  await run(process.execPath, [
+  const compile = run(process.execPath, [
     fromRoot('node_modules/typescript/bin/tsc'),
     '-p',
     fromRoot('tsconfig.build.json'),
@@ -86,21 +105,9 @@ it('when the build is pruned of devDependencies and holds only what the Dockerfi
     path.join(tmp, 'dist'),
     '--noCheck',
   ]);
-  // The installed packages as hard links (quick, no network); npm rewrites its lock in place, so
-  // that one file is a real copy and the checkout's own stays untouched.
-  // (A temporary folder on another filesystem cannot hold hard links: then a plain copy.) It stays
-  // outside the checkout, so nothing the prune removed can be found in a parent's node_modules.
-  await run('cp', ['-al', fromRoot('node_modules'), path.join(tmp, 'node_modules')]).catch(async () => {
-    rmSync(path.join(tmp, 'node_modules'), { recursive: true, force: true });
-    await run('cp', ['-a', fromRoot('node_modules'), path.join(tmp, 'node_modules')]);
-  });
-  rmSync(path.join(tmp, 'node_modules/.package-lock.json'));
-  cpSync(fromRoot('node_modules/.package-lock.json'), path.join(tmp, 'node_modules/.package-lock.json'));
-  for (const file of files.filter((f) => f !== 'dist' && f !== 'node_modules')) {
-    mkdirSync(path.dirname(path.join(tmp, file)), { recursive: true });
-    cpSync(fromRoot(file), path.join(tmp, file), { recursive: true });
-  }
-  await run('npm', ['prune', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: tmp });
+  // Meanwhile (neither reads what the other writes) the runtime packages and files, as the
+  // Dockerfile's runtime stage has them.
+  await Promise.all([compile, assembleRuntime(files)]);
 
   expect(assembled(tmp).sort()).toEqual(files.sort());
   for (const dev of ['tsx', 'typescript', 'vitest', 'playwright-core'])
