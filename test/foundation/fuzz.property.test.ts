@@ -26,7 +26,7 @@ import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const BATCH = 25;
-const RUNS = Number(process.env.FUZZ_RUNS ?? deep(200));
+const RUNS = Number(process.env.FUZZ_RUNS ?? deep(100));
 
 let app: TestApp;
 let routes: RouteInfo[];
