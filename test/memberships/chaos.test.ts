@@ -40,8 +40,12 @@ import { startTestApp, testConfig } from '../support/test-app.js';
 // another: each is CPU-bound (run side by side, five took as long as in a row on two cores).
 
 const SEEDS = Number(process.env.CHAOS_SEEDS ?? deep(3));
-/** How long the database stays down: long enough for deliveries and applies in flight to fail. */
-const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 1_000);
+/**
+ * How long the database stays down: longer than the app waits for it (DB_TIMEOUT_MS), so that
+ * deliveries meanwhile fail and Stripe sends them again, as well as the applies in flight.
+ */
+const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 1_500);
+const DB_TIMEOUT_MS = 1_000;
 const READERS = Number(process.env.CHAOS_READERS ?? 20);
 const FIRST_SEED = Number(process.env.CHAOS_FIRST_SEED ?? 1);
 const CONCURRENCY = 10;
@@ -480,7 +484,7 @@ describe('chaos: concurrent, duplicated, shuffled Stripe events with a database 
       const db = await connectDatabase({
         uri: `mongodb://127.0.0.1:${port}/chaos_${seed}`,
         poolSize: CONCURRENCY + 5,
-        timeoutMs: 2_000,
+        timeoutMs: DB_TIMEOUT_MS,
         heartbeatMs: 500,
       });
       registerModels(db);
