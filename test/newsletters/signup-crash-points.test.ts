@@ -21,22 +21,36 @@ let writes = 0;
 let failAt = 0;
 let jitter = false;
 const WRITES = ['insertOne', 'insertMany', 'updateOne', 'updateMany', 'findOneAndUpdate', 'bulkWrite'];
+// Racing requests' writes wait up to this long each, so they interleave in many orders: a few
+// database round trips is enough to reorder them (SIGNUP_RACE_JITTER_MS).
+const JITTER_MS = Number(process.env.SIGNUP_RACE_JITTER_MS ?? 5);
+const originals = new Map<string, unknown>();
+let proto: Record<string, unknown>;
 
 beforeAll(async () => {
   app = await startTestApp({ config: testConfig({ NEWSLETTER_SIGNUPS_PER_IP: '100000' }) });
   // Every model's collection shares mongoose's collection class: count (and fail) writes there.
-  const proto = Object.getPrototypeOf(newsletterModels(app.deps.db).Token.collection);
+  proto = Object.getPrototypeOf(newsletterModels(app.deps.db).Token.collection);
   for (const name of WRITES) {
-    const original = proto[name];
+    const original = proto[name] as (...args: unknown[]) => unknown;
+    originals.set(name, original);
     proto[name] = function (this: unknown, ...args: unknown[]) {
       if (++writes === failAt) return Promise.reject(new Error(`planted failure at write ${failAt}`));
       // Racing requests: each write waits a moment, so they interleave in many orders.
       if (!jitter) return original.apply(this, args);
-      return new Promise((r) => setTimeout(r, Math.random() * 20)).then(() => original.apply(this, args));
+      return new Promise((r) => setTimeout(r, Math.random() * JITTER_MS)).then(() =>
+        original.apply(this, args),
+      );
     };
   }
 });
-afterAll(() => app.close());
+// Files share a worker's mongoose (isolate: false): put its class back and disarm the failure.
+afterAll(async () => {
+  failAt = 0;
+  jitter = false;
+  for (const [name, original] of originals) proto[name] = original;
+  await app.close();
+});
 
 const signUp = (email: string, lists: string[]) =>
   fetch(`${app.url}/newsletters/subscriptions`, {
