@@ -59,15 +59,29 @@ export async function deliverDueGifts(deps: GiftDeps): Promise<number> {
     .limit(100)
     .lean<Gift[]>();
   let delivered = 0;
-  for (const gift of due) {
-    const { won, decision, decidedAt } = await decideOnce(deps.db, `gift-deliver:${gift._id}`, now, {
-      at: now,
-    });
-    if (!won && now.getTime() - decidedAt.getTime() < DELIVERY_FINISH_MS) continue;
-    // A claim from before decisions were recorded names no time: the claim's own time stands in.
-    if (await finishDelivery(deps, gift, decision?.at ?? decidedAt)) delivered++;
-  }
+  for (const gift of due) if (await deliverGift(deps, gift, now)) delivered++;
   return delivered;
+}
+
+/**
+ * Delivers one gift just paid for today (or moved to today), as the scheduler would: the webhook
+ * and the purchaser's change call this rather than `deliverDueGifts`, whose query reads every gift
+ * on FerretDB (only a filter exactly `{_id}` uses an index), once per payment.
+ */
+export async function deliverGiftIfDue(deps: GiftDeps, giftId: Gift['_id']): Promise<boolean> {
+  const now = deps.clock.now();
+  const gift = await giftModel(deps.db).findById(giftId).lean<Gift>();
+  if (gift?.status !== 'paid' || gift.deliverAt > now) return false;
+  return deliverGift(deps, gift, now);
+}
+
+async function deliverGift(deps: GiftDeps, gift: Gift, now: Date): Promise<boolean> {
+  const { won, decision, decidedAt } = await decideOnce(deps.db, `gift-deliver:${gift._id}`, now, {
+    at: now,
+  });
+  if (!won && now.getTime() - decidedAt.getTime() < DELIVERY_FINISH_MS) return false;
+  // A claim from before decisions were recorded names no time: the claim's own time stands in.
+  return finishDelivery(deps, gift, decision?.at ?? decidedAt);
 }
 
 /**

@@ -12,7 +12,7 @@ import { METADATA_APP } from '../memberships/checkout.service.js';
 import { translate } from '../shared/messages.js';
 import { type Gift, giftModel, keyGift, listGiftAtAddresses, paymentKey } from './gift.model.js';
 import { deliveryTime, giftPrice, longDate, manageUrl } from './gift-common.js';
-import { deliverDueGifts } from './gift-delivery.js';
+import { deliverGiftIfDue } from './gift-delivery.js';
 import type { GiftDeps } from './gift-deps.js';
 
 // Buying a gift: the checkout that stores it as pending_payment, the payment that makes it paid
@@ -231,10 +231,15 @@ export async function fulfillGiftPayment(
   if (session.payment_status !== 'paid') return 'pending';
   const paymentIntentId = idOf(session.payment_intent);
   if (paymentIntentId) await keyGift(deps.db, paymentKey(paymentIntentId), gift._id);
-  await giftModel(deps.db).updateOne(
-    { _id: gift._id, status: 'pending_payment' },
-    { $set: { status: 'paid', paidAt: occurredAt, paymentIntentId } },
-  );
+  // Read again just before writing, then write by `_id` alone: `{_id, status}` would read every gift
+  // on FerretDB, where a conditional update is no more atomic than this (ADR 0001). Only a payment
+  // moves a gift on from pending, so a repeat finds it paid (or delivered) and leaves it.
+  const current = await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>();
+  if (current?.status === 'pending_payment')
+    await giftModel(deps.db).updateOne(
+      { _id: gift._id },
+      { $set: { status: 'paid', paidAt: occurredAt, paymentIntentId } },
+    );
   await recordLedgerEntry(
     { ...deps, timeZone: deps.timeZone },
     {
@@ -276,7 +281,7 @@ export async function fulfillGiftPayment(
     paidAt: occurredAt,
     campaign: gift.campaign,
   });
-  if (gift.deliverAt <= deps.clock.now()) await deliverDueGifts(deps);
+  if (gift.deliverAt <= deps.clock.now()) await deliverGiftIfDue(deps, gift._id);
   return 'applied';
 }
 
@@ -296,5 +301,5 @@ export async function updateGiftBeforeDelivery(
     { _id: gift._id, status: { $in: ['pending_payment', 'paid'] } },
     { $set: { 'recipient.email': changes.recipientEmail, deliverAt } },
   );
-  if (deliverAt <= now) await deliverDueGifts(deps);
+  if (deliverAt <= now) await deliverGiftIfDue(deps, gift._id);
 }

@@ -193,10 +193,12 @@ export async function refundGift(deps: GiftDeps, paymentIntentId: string, at: Da
   // Refunded, by this delivery or an earlier one whose writes may be unfinished: finish them.
   if (decision?.outcome === 'refunded') return finishRefund(deps, gift, decision.at);
   if (!decision && gift.status !== 'redeemed') return finishRefund(deps, gift, at); // a claim from before decisions
-  if (decision && gift.status !== 'redeemed' && !(await redemptionFinished(deps, gift))) {
-    if (now.getTime() - decidedAt.getTime() < REDEMPTION_FINISH_MS)
+  if (decision && gift.status !== 'redeemed') {
+    // A redemption decided over a minute ago has lost its process: finish it now, without waiting.
+    const abandoned = now.getTime() - decidedAt.getTime() >= REDEMPTION_FINISH_MS;
+    if (!abandoned && !(await redemptionFinished(deps, gift)))
       throw new Error(`gift ${gift._id} is being redeemed; the refund applies once that has finished`);
-    await finishRedemption(deps, gift, decision);
+    if (abandoned) await finishRedemption(deps, gift, decision);
   }
   const memberId = gift.redeemedBy ?? decision?.plan.memberId;
   if (decision?.plan.kind === 'paying') await takeBackPaidMonths(deps, gift, decision.plan);

@@ -60,8 +60,11 @@ export async function settleLedgerEntry(deps: SettlementDeps, entryId: string): 
     settledAt: deps.clock.now(),
   };
   const chargeId = entry.chargeId ?? moved.find((m) => m.source.startsWith('ch_'))?.source;
+  // By `_id` alone, the one filter FerretDB answers from its index (`settlement: null` as well made
+  // every settlement read the whole ledger). The check above decided; a second settling at the same
+  // time read the same Stripe objects, so it writes the same figures.
   await ledgerModel(deps.db).updateOne(
-    { _id: entryId, settlement: null },
+    { _id: entryId },
     { $set: { settlement, ...(chargeId ? { chargeId } : {}) } },
   );
   // Enrichment only: refunds and disputes find their payment from the events' own ids first.

@@ -2,9 +2,11 @@ import type { Connection } from 'mongoose';
 import Stripe from 'stripe';
 import * as shapes from '../../src/dev/stripe-events.js';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
+import { dueKey } from '../../src/infra/due.js';
 import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { registerModels } from '../../src/models.js';
 import { replayStripeEvents } from '../../webhooks/replay.js';
+import { STRIPE_EVENT_QUEUE } from '../../webhooks/stripe-event.model.js';
 import { type manualClock, TEST_ENV, type TestApp, testAppAt } from './test-app.js';
 
 // Stripe events as Stripe sends them, signed with the test endpoint secret. The shapes live in
@@ -135,6 +137,29 @@ export async function retryStripeEvents(app: TestApp, { keepClock = false } = {}
     if (!clock.set) throw new Error('retryStripeEvents needs the test app’s manual clock');
     clock.set(next.nextAttemptAt as Date);
   }
+  return app.applyStripeEvents();
+}
+
+/**
+ * `retryStripeEvents(app, { keepClock: true })` for one event: makes it due at the present time and
+ * applies what is due. It reads and writes by primary key only, so a test that retries many events
+ * does not read every stored event and marker each time (FerretDB scans any other filter).
+ */
+export async function retryStripeEventNow(app: TestApp, eventId: string): Promise<number> {
+  const now = app.deps.clock.now();
+  const db = app.deps.db;
+  await app.whileQueueIdle(async () => {
+    const stored = await db
+      .collection('stripe_events')
+      .findOne({ _id: eventId as never }, { projection: { status: 1 } });
+    if (stored?.status === 'received' || stored?.status === 'applying')
+      await db
+        .collection('stripe_events')
+        .updateOne({ _id: eventId as never }, { $set: { nextAttemptAt: now } });
+    await db
+      .collection('job_due')
+      .updateOne({ _id: dueKey(STRIPE_EVENT_QUEUE, eventId) as never }, { $set: { nextAttemptAt: now } });
+  });
   return app.applyStripeEvents();
 }
 
