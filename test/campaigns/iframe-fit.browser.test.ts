@@ -16,6 +16,11 @@ let app: TestApp;
 let browser: Browser;
 let site: Awaited<ReturnType<typeof startHostSite>>;
 let pixels: Page;
+// One page with JavaScript and one without, each sized and given its system setting per test:
+// not two new browser contexts (and their renderers) per test.
+let page: Page;
+let errors: string[];
+let still: Page;
 
 const ACCENT = '#0b6e4f';
 const SIZES = [
@@ -74,6 +79,9 @@ beforeAll(async () => {
   site = await startHostSite(pages);
   browser = await launchChromium();
   pixels = await browser.newPage();
+  page = await browser.newPage();
+  errors = watchErrors(page);
+  still = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
 });
 afterAll(async () => {
   await browser?.close();
@@ -187,14 +195,20 @@ async function iframeArea(page: Page, frame: Frame) {
   return { corners: [topLeft!, topRight!, bottomLeft!, bottomRight!].map(rgbText), edge: rgbText(middle!) };
 }
 
+/** The shared page at `viewport`, the system `light` or `dark`, with nothing to remember. */
+async function prepare(target: Page, viewport: { width: number; height: number }, system: 'light' | 'dark') {
+  await target.setViewportSize(viewport);
+  await target.emulateMedia({ colorScheme: system, reducedMotion: 'reduce' });
+  await target.context().clearCookies();
+  errors.length = 0;
+}
+
 async function openFitted(
   path: string,
   viewport: { width: number; height: number },
   system: 'light' | 'dark',
 ) {
-  const context = await browser.newContext({ viewport, colorScheme: system, reducedMotion: 'reduce' });
-  const page = await context.newPage();
-  const errors = watchErrors(page);
+  await prepare(page, viewport, system);
   await page.goto(`${site.url}${path}`);
   await expect.poll(() => Boolean(widgetFrame(page)), { timeout: 10_000 }).toBe(true);
   const frame = widgetFrame(page)!;
@@ -209,7 +223,7 @@ async function openFitted(
       { timeout: 10_000 },
     )
     .toBe(true);
-  return { context, page, frame, errors };
+  return { frame };
 }
 
 async function cardLook(frame: Frame) {
@@ -226,7 +240,7 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
         // The system setting the opposite of the page: where a dark block would show.
         const system = host === 'light' ? 'dark' : 'light';
         it(`when a ${size.width} px ${host} page in ${locale} shows it (system ${system}), then no button is clipped, nothing is painted outside the card, its text has contrast and it shows the count without JavaScript`, async () => {
-          const { context, page, frame, errors } = await openFitted(`/${host}-${locale}`, size, system);
+          const { frame } = await openFitted(`/${host}-${locale}`, size, system);
           // Theme auto follows the page: a dark card on the dark site, a light one on the light.
           await expect
             .poll(() => cardLook(frame))
@@ -247,15 +261,9 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
           expect(low).toEqual([]);
           await screenshot(page, `embed-iframe-${name}`);
           expect(errors).toEqual([]);
-          await context.close();
 
           // The same page with JavaScript off, the framed page's included: the server's card.
-          const noScript = await browser.newContext({
-            viewport: size,
-            colorScheme: system,
-            javaScriptEnabled: false,
-          });
-          const still = await noScript.newPage();
+          await prepare(still, size, system);
           await still.goto(`${site.url}/${host}-${locale}`);
           await expect.poll(() => Boolean(widgetFrame(still)), { timeout: 10_000 }).toBe(true);
           const plain = widgetFrame(still)!;
@@ -278,7 +286,6 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
           const plainArea = await iframeArea(still, plain);
           expect(plainArea.corners.slice(0, 2)).toEqual(Array(2).fill(HOSTS[host].background));
           await screenshot(still, `embed-iframe-nojs-${name}`);
-          await noScript.close();
         }, 60_000);
       }
     }
@@ -290,7 +297,7 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
       ['/dark-themed-light', 'dark', 'rgb(255, 255, 255)'],
     ] as const) {
       for (const system of ['light', 'dark'] as const) {
-        const { context, page, frame, errors } = await openFitted(path, { width: 375, height: 812 }, system);
+        const { frame } = await openFitted(path, { width: 375, height: 812 }, system);
         expect(await cardLook(frame)).toBe(card);
         const area = await iframeArea(page, frame);
         expect(area.corners, `${path}, system ${system}`).toEqual(Array(4).fill(HOSTS[host].background));
@@ -299,14 +306,12 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
           `embed-iframe-375-${host}-theme-${host === 'light' ? 'dark' : 'light'}-system-${system}`,
         );
         expect(errors).toEqual([]);
-        await context.close();
       }
     }
   }, 60_000);
 
   it('when the count changes, then a framed page with JavaScript shows the new count without a reload', async () => {
-    const context = await browser.newContext({ viewport: { width: 375, height: 812 } });
-    const page = await context.newPage();
+    await prepare(page, { width: 375, height: 812 }, 'light');
     await page.goto(`${app.url}/campaigns/birthday/widget?refresh=1`);
     expect(await page.locator('.count').textContent()).toBe('612 of 1,000 new members · 61%');
     // Through the campaign writer: the count moves only by a logged offset change (ADR 0003).
@@ -320,7 +325,6 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
       expect(await page.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('650');
     } finally {
       await setOffset(612);
-      await context.close();
     }
   }, 30_000);
 });
@@ -349,23 +353,24 @@ describe("the console's preview", () => {
     ]);
 
   it('when an editor previews on a dark or a light page, against the system setting, then the widget and the iframe look as a host of that page will see them, and the iframe paints only its card', async () => {
+    const editor = await consolePage(browser, app.url, app.deps.db, 'editor');
     for (const [query, system, card, pageBackground] of [
       ['page=dark', 'light', 'rgb(24, 24, 27)', 'rgb(17, 24, 39)'],
       ['page=light', 'dark', 'rgb(255, 255, 255)', 'rgb(255, 255, 255)'],
       ['page=light&theme=dark', 'light', 'rgb(24, 24, 27)', 'rgb(255, 255, 255)'],
       ['page=dark&theme=light', 'dark', 'rgb(255, 255, 255)', 'rgb(17, 24, 39)'],
     ] as const) {
-      const page = await consolePage(browser, app.url, app.deps.db, 'editor', { colorScheme: system });
-      await page.goto(`${app.url}/console/campaigns/birthday?${query}`);
-      await expect.poll(() => Boolean(widgetFrame(page)), { timeout: 10_000 }).toBe(true);
-      await expect.poll(() => cards(page), { timeout: 10_000 }).toEqual([card, card]);
-      const iframe = (await page.locator('#preview-iframe').boundingBox())!;
-      const png = await page.screenshot({
+      await editor.emulateMedia({ colorScheme: system });
+      await editor.goto(`${app.url}/console/campaigns/birthday?${query}`);
+      await expect.poll(() => Boolean(widgetFrame(editor)), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => cards(editor), { timeout: 10_000 }).toEqual([card, card]);
+      const iframe = (await editor.locator('#preview-iframe').boundingBox())!;
+      const png = await editor.screenshot({
         clip: { x: Math.round(iframe.x), y: Math.round(iframe.y), width: 20, height: 20 },
       });
       expect((await colorsAt(png, [[0, 0]])).map(rgbText), query).toEqual([pageBackground]);
-      await screenshot(page, `console-preview-${query.replace(/[=&]/g, '-')}-system-${system}`);
-      await page.close();
+      await screenshot(editor, `console-preview-${query.replace(/[=&]/g, '-')}-system-${system}`);
     }
+    await editor.context().close();
   }, 90_000);
 });
