@@ -7,6 +7,7 @@ import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
 import { scaleBenchmark } from './scale.bench.js';
+import { stripeApplyBenchmark } from './stripe-apply.bench.js';
 import { stripeWebhookBenchmark } from './stripe-webhook.bench.js';
 import { writeResultFile } from './support.js';
 import { supportersCsvBenchmark } from './supporters-csv.bench.js';
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<object>> = {
   outbox: outboxBenchmark,
   progress: progressBenchmark,
   scale: scaleBenchmark,
+  'stripe-apply': stripeApplyBenchmark,
   'stripe-webhook': stripeWebhookBenchmark,
   'supporters-csv': supportersCsvBenchmark,
 };

@@ -25,7 +25,7 @@ import { webhookDepsFrom } from '../webhooks/webhooks.capability.js';
 /** A fresh database for one benchmark: MONGODB_URI if set, else the embedded server in a temp folder. */
 export async function benchDatabase(
   name: string,
-): Promise<{ db: Connection; server: string; uri: string; close(): Promise<void> }> {
+): Promise<{ db: Connection; server: string; uri: string; pid?: number; close(): Promise<void> }> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
   const embedded = process.env.MONGODB_URI
     ? undefined
@@ -40,6 +40,7 @@ export async function benchDatabase(
     db,
     server: lastDatabase,
     uri: uri.toString(),
+    pid: embedded?.pid,
     close: async () => {
       await db.dropDatabase();
       await db.close();

@@ -90,7 +90,12 @@ async function applyStoredEvent(
  * one it depends on, which Stripe sends within seconds; then back-off to hourly, for about three days.
  */
 export function createStripeEventQueue(
-  deps: WebhookDeps & { leaseMs?: number; crashAfterClaim?: boolean; metrics?: Registry },
+  deps: WebhookDeps & {
+    leaseMs?: number;
+    crashAfterClaim?: boolean;
+    metrics?: Registry;
+    concurrency?: number;
+  },
   handlers: HandlerTable = STRIPE_EVENT_HANDLERS,
 ): JobQueue {
   const logger = deps.logger.child({ component: 'stripe-events' });
@@ -108,6 +113,7 @@ export function createStripeEventQueue(
     failedStatus: 'failed',
     leaseMs: deps.leaseMs ?? 60_000,
     crashAfterClaim: deps.crashAfterClaim,
+    concurrency: deps.concurrency,
     retryBaseMs: 2_000,
     retryMaxMs: 60 * 60_000,
     maxAttempts: 100, // about three days, as long as Stripe itself retries a delivery

@@ -20,6 +20,8 @@ export interface EmbeddedDatabase {
   uri: string;
   kind: 'mongodb-memory-server' | 'ferretdb';
   dataDir: string;
+  /** The server's process, where it is ours (FerretDB): benchmarks read its CPU time. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -169,6 +171,7 @@ export async function startFerretDb(
     uri: `mongodb://127.0.0.1:${port}/membership`,
     kind: 'ferretdb',
     dataDir,
+    pid: child.pid,
     stop: async () => {
       process.off('exit', killOnExit);
       await stopChild(child);
