@@ -26,10 +26,10 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 // end state must be the same as when nothing failed.
 
 // The crash points are independent, so they run in lanes side by side, each lane with its own app
-// and database (CRASH_LANES, default 4): writes are counted and failed per database connection.
+// and database (CRASH_LANES, default 2): writes are counted and failed per database connection.
 // Between crash points a lane empties only the collections the last story wrote to.
 
-const LANES = Number(process.env.CRASH_LANES ?? 4);
+const LANES = Number(process.env.CRASH_LANES ?? 2);
 /** Counted, and failed at `failAt`: each kind of insert and update. */
 const WRITES = ['insertOne', 'insertMany', 'updateOne', 'updateMany', 'findOneAndUpdate', 'bulkWrite'];
 /** Also noted as touching a collection (so that a reset empties it), never failed. */
