@@ -27,6 +27,7 @@ import {
 } from './counting-rules.js';
 import { logContribution, logRevocation } from './drive-log/log.service.js';
 import { logCount } from './drive-log/log-count.js';
+import { sharedRound } from './shared-rounds.js';
 
 export interface CampaignDeps {
   db: Connection;
@@ -372,7 +373,12 @@ interface Announcement {
  * before a lower one. Every read is by `_id`, one per announcement made so far (at most the
  * milestones).
  */
-async function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promise<void> {
+function announceMilestones(deps: CampaignDeps, campaign: Campaign): Promise<void> {
+  // One check serves every arrival that asked while the one before ran (shared-rounds.ts).
+  return sharedRound(deps.db, `milestones:${campaign._id}`, () => checkMilestones(deps, campaign));
+}
+
+async function checkMilestones(deps: CampaignDeps, campaign: Campaign): Promise<void> {
   const count = await countOf(deps.db, campaign);
   const reached = campaign.milestones.filter((percent) => count * 100 >= campaign.goal * percent);
   const target = reached.length > 0 ? Math.max(...reached) : undefined;
