@@ -67,10 +67,15 @@ async function sumTail(
   let tail = perDb.get(campaignId);
   if (!tail || tail.anchor !== latest.hash)
     tail = { anchor: latest.hash, from: latest.treeSize, counts: [signedCount(latest)] };
-  // A reader whose size was read before others appended is answered from the counts kept.
-  const known = tail.counts[size - tail.from];
-  if (known !== undefined) return known;
   perDb.set(campaignId, tail);
+  // A reader whose size was read before others appended is answered from the counts kept. The counts
+  // past its size are dropped and read again when asked for: after a restore the log may have lost
+  // those leaves, and the ones appended in their place can differ.
+  const known = tail.counts[size - tail.from];
+  if (known !== undefined) {
+    tail.counts.length = size - tail.from + 1;
+    return known;
+  }
   // Reads of one log are in line, so the counts grow in place: each prefix summed is right as kept.
   const { counts } = tail;
   for (let index = tail.from + counts.length - 1; index < size; index++) {
