@@ -10,6 +10,7 @@ import { backfillGiftAddresses, backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
+import { backfillMemberEntries } from './ledger/member-entries.js';
 import { backfillSettlementDue } from './ledger/settlement.service.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
@@ -69,4 +70,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // Proofs read stored tiles of interior hashes (drive-log/tile-store.ts), not every leaf.
   const tiles = await runOnce(db, 'drive-log-tiles', () => backfillTiles(db));
   if (tiles) logger.info({ tiles }, "stored tiles of existing drive logs' interior hashes");
+  // A member's page reads their ledger entries by primary key (ledger/member-entries.ts).
+  const memberEntries = await runOnce(db, 'member-entries', () => backfillMemberEntries(db));
+  if (memberEntries) logger.info({ memberEntries }, 'listed existing ledger entries under their members');
 }
