@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
+import { backfillDayTallies } from './campaigns/day-figures.js';
 import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
 import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/drive-log/log.service.js';
 import { backfillPromises } from './campaigns/drive-log/promises.js';
@@ -73,4 +74,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // A member's page reads their ledger entries by primary key (ledger/member-entries.ts).
   const memberEntries = await runOnce(db, 'member-entries', () => backfillMemberEntries(db));
   if (memberEntries) logger.info({ memberEntries }, 'listed existing ledger entries under their members');
+  // The Slack daily total reads a campaign's day from per-day tallies (campaigns/day-figures.ts).
+  const dayMarks = await runOnce(db, 'campaign-day-tallies', () => backfillDayTallies(db));
+  if (dayMarks) logger.info({ dayMarks }, 'tallied existing contributions and revocations by day');
 }
