@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { STRIPE_EVENT_QUEUE, stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { backfillCampaignTallies } from './campaigns/campaign.service.js';
+import { backfillDayTallies } from './campaigns/day-figures.js';
 import { archiveUnnotedCheckpoints } from './campaigns/drive-log/checkpoint.service.js';
 import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/drive-log/log.service.js';
 import { backfillPromises } from './campaigns/drive-log/promises.js';
@@ -10,6 +11,7 @@ import { backfillGiftAddresses, backfillGiftKeys } from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
+import { backfillMemberEntries } from './ledger/member-entries.js';
 import { backfillSettlementDue } from './ledger/settlement.service.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
@@ -69,4 +71,10 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // Proofs read stored tiles of interior hashes (drive-log/tile-store.ts), not every leaf.
   const tiles = await runOnce(db, 'drive-log-tiles', () => backfillTiles(db));
   if (tiles) logger.info({ tiles }, "stored tiles of existing drive logs' interior hashes");
+  // A member's page reads their ledger entries by primary key (ledger/member-entries.ts).
+  const memberEntries = await runOnce(db, 'member-entries', () => backfillMemberEntries(db));
+  if (memberEntries) logger.info({ memberEntries }, 'listed existing ledger entries under their members');
+  // The Slack daily total reads a campaign's day from per-day tallies (campaigns/day-figures.ts).
+  const dayMarks = await runOnce(db, 'campaign-day-tallies', () => backfillDayTallies(db));
+  if (dayMarks) logger.info({ dayMarks }, 'tallied existing contributions and revocations by day');
 }

@@ -28,6 +28,23 @@ export interface FunnelPlacement {
   placement: string;
 }
 
+/**
+ * A settled day's funnel for one campaign, rolled up from its tallies once (`_id` `<campaign>|<day>`,
+ * an insert with a unique `_id`): a report reads this one document instead of the day's tallies.
+ */
+export interface FunnelDay {
+  _id: string;
+  rows: { placement: string; view: number; click: number; started: number; paid: number }[];
+}
+
+const funnelDaySchema = new Schema<FunnelDay>(
+  {
+    _id: String,
+    rows: [{ _id: false, placement: String, view: Number, click: Number, started: Number, paid: Number }],
+  },
+  { versionKey: false },
+);
+
 const rowSchema = new Schema<AttributionRow>(
   {
     _id: String,
@@ -49,9 +66,11 @@ const placementSchema = new Schema<FunnelPlacement>(
 export function registerAttributionModels(db: Connection): void {
   if (!db.models.AttributionRow) db.model('AttributionRow', rowSchema, 'attribution_rows');
   if (!db.models.FunnelPlacement) db.model('FunnelPlacement', placementSchema, 'funnel_placements');
+  if (!db.models.FunnelDay) db.model('FunnelDay', funnelDaySchema, 'funnel_days');
 }
 
 export const attributionModels = (db: Connection) => ({
   AttributionRow: db.model<AttributionRow>('AttributionRow'),
   FunnelPlacement: db.model<FunnelPlacement>('FunnelPlacement'),
+  FunnelDay: db.model<FunnelDay>('FunnelDay'),
 });

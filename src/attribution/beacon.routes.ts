@@ -4,6 +4,7 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { AppError, errorBodySchema } from '../http/errors.js';
 import type { ApiDocs } from '../http/openapi.js';
+import { enforceRateLimit } from '../http/rate-limit.js';
 import type { Clock } from '../infra/clock.js';
 import { placementOf } from '../memberships/attribution-input.js';
 import { countFunnelStep } from './funnel.service.js';
@@ -23,6 +24,27 @@ export const beaconQuery = z
   })
   .meta({ id: 'FunnelBeacon' });
 
+/**
+ * Beacons one address may send per minute, across processes (the one rate limiter). A page view
+ * sends one or two; a newsroom's readers behind one address (an office, a carrier's NAT) rarely
+ * reach this, a script inflating the funnel soon does.
+ */
+export const BEACONS_PER_IP_PER_MINUTE = 60;
+
+/** The beacon's allowance, or a 429 the caller can tell from other limits. */
+async function beaconLimit(deps: BeaconDeps, ip: string | undefined) {
+  try {
+    await enforceRateLimit(deps.db, deps.clock.now(), {
+      key: `beacon-ip:${ip}`,
+      limit: BEACONS_PER_IP_PER_MINUTE,
+      windowMs: 60_000,
+    });
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== 'rate_limited') throw error;
+    throw new AppError('beacon_rate_limited', undefined, undefined, error.retryAfterSeconds);
+  }
+}
+
 export interface BeaconDeps {
   db: Connection;
   clock: Clock;
@@ -41,6 +63,7 @@ export function beaconRoutes(deps: BeaconDeps): Router {
             'Send event=view|click, campaign as a campaign slug and placement as up to 40 letters, digits, - and _.',
         },
       ]);
+    await beaconLimit(deps, req.ip);
     await countFunnelStep(deps.db, deps.timeZone, {
       stage: parsed.data.event,
       campaign: parsed.data.campaign,
@@ -72,6 +95,10 @@ export function beaconDocs(docs: ApiDocs): void {
       204: { description: 'Counted' },
       422: {
         description: '`attribution_invalid`: unknown event, or a campaign or placement of the wrong shape',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+      429: {
+        description: `\`beacon_rate_limited\`: more than ${BEACONS_PER_IP_PER_MINUTE} beacons from one address in a minute; not counted (Retry-After)`,
         content: { 'application/json': { schema: errorBodySchema } },
       },
     },

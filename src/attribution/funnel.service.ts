@@ -1,8 +1,9 @@
 import type { Connection } from 'mongoose';
+import { isDuplicateKey } from '../infra/db.js';
 import { appendSlot, readSlots } from '../infra/slots.js';
 import { tallyAdd, tallyCount } from '../infra/tally.js';
 import { calendarKeys } from '../shared/time.js';
-import { attributionModels } from './attribution.model.js';
+import { attributionModels, type FunnelDay } from './attribution.model.js';
 import { NO_CAMPAIGN } from './rows.js';
 
 // The funnel per campaign, day and placement: widget or button views, clicks, checkouts started,
@@ -93,15 +94,56 @@ export interface FunnelRow extends FunnelCounts {
   placement: string;
 }
 
-/** Every day and placement with anything counted: a few `_id` probes per tally, no scan. */
-export async function readFunnel(db: Connection, campaign: string, days: string[]): Promise<FunnelRow[]> {
+/**
+ * A day is settled once no step can still land on it: a paid checkout is counted on the day of its
+ * session, and Stripe redelivers an event for up to three days. Four days after, in UTC (more than
+ * any zone's offset), the day's counts no longer move.
+ */
+export const SETTLED_AFTER_DAYS = 4;
+const settled = (day: string, now: Date) =>
+  Date.parse(`${day}T00:00:00Z`) + (SETTLED_AFTER_DAYS + 1) * 86_400_000 <= now.getTime();
+
+/** A day's rows from its tallies: a few `_id` probes per tally, no scan. */
+async function dayFromTallies(db: Connection, campaign: string, day: string): Promise<FunnelRow[]> {
   const rows: FunnelRow[] = [];
-  for (const day of days)
-    for (const placement of await placementsOf(db, `${campaign}|${day}`)) {
-      const counts = { view: 0, click: 0, started: 0, paid: 0 };
-      for (const stage of STAGES)
-        counts[stage] = await tallyCount(db, funnelTally(campaign, day, placement, stage));
-      if (STAGES.some((stage) => counts[stage] > 0)) rows.push({ day, placement, ...counts });
+  for (const placement of await placementsOf(db, `${campaign}|${day}`)) {
+    const counts = { view: 0, click: 0, started: 0, paid: 0 };
+    for (const stage of STAGES)
+      counts[stage] = await tallyCount(db, funnelTally(campaign, day, placement, stage));
+    if (STAGES.some((stage) => counts[stage] > 0)) rows.push({ day, placement, ...counts });
+  }
+  return rows;
+}
+
+/**
+ * Every day and placement with anything counted. A settled day is read from its roll-up, one
+ * document, written the first time the day is read after it settled (an insert with a unique
+ * `_id`: racing readers write the same counts, one insert wins); days still moving from the tallies.
+ */
+export async function readFunnel(
+  db: Connection,
+  campaign: string,
+  days: string[],
+  now: Date,
+): Promise<FunnelRow[]> {
+  const { FunnelDay } = attributionModels(db);
+  const rows: FunnelRow[] = [];
+  for (const day of days) {
+    if (!settled(day, now)) {
+      rows.push(...(await dayFromTallies(db, campaign, day)));
+      continue;
     }
+    const _id = `${campaign}|${day}`;
+    const rolled = await FunnelDay.findById(_id).lean<FunnelDay>();
+    if (rolled) {
+      rows.push(...rolled.rows.map((row) => ({ day, ...row })));
+      continue;
+    }
+    const fresh = await dayFromTallies(db, campaign, day);
+    await FunnelDay.create({ _id, rows: fresh.map(({ day: _, ...row }) => row) }).catch((error: unknown) => {
+      if (!isDuplicateKey(error)) throw error;
+    });
+    rows.push(...fresh);
+  }
   return rows;
 }

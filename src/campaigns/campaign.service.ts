@@ -25,6 +25,7 @@ import {
   MEMBER_MONEY,
   PAYMENT_KINDS,
 } from './counting-rules.js';
+import { tallyDay } from './day-figures.js';
 import { logContribution, logRevocation } from './drive-log/log.service.js';
 import { logCount } from './drive-log/log-count.js';
 import { sharedRound } from './shared-rounds.js';
@@ -108,6 +109,7 @@ async function addContribution(
     // The public drive log (src/transparency/) is written beside the tally, once per record.
     await Promise.all([
       tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
+      tallyDay(deps.db, campaign, 'added', _id, fields.at),
       logContribution(deps.db, campaign._id, _id, fields.at),
     ]);
     // An event delivered again after a crash before its announcement: the chain makes this a no-op otherwise.
@@ -116,6 +118,7 @@ async function addContribution(
   }
   await Promise.all([
     tallyAdd(deps.db, contributionTally(campaign._id), _id, fields.at),
+    tallyDay(deps.db, campaign, 'added', _id, fields.at),
     logContribution(deps.db, campaign._id, _id, fields.at, { fresh: true }),
   ]);
   await announceMilestones(deps, campaign);
@@ -211,8 +214,10 @@ async function revoke(
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
+  const zone = await campaignModels(deps.db).Campaign.findById(campaignId).select({ timeZone: 1 }).lean();
   await Promise.all([
     tallyAdd(deps.db, revocationTally(campaignId), contributionId, at),
+    tallyDay(deps.db, { _id: campaignId, timeZone: zone?.timeZone ?? 'UTC' }, 'revoked', contributionId, at),
     logRevocation(deps.db, campaignId, contributionId, at), // the public drive log, once
   ]);
 }

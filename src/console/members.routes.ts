@@ -72,7 +72,7 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
   });
 
   router.get('/console/members/:id', consoleErrors(section), staffOnly, async (req, res) => {
-    const record = await memberRecord(deps.db, String(req.params.id));
+    const record = await memberRecord(deps.db, String(req.params.id), deps.clock.now());
     if (!record) throw new AppError('not_found', 'There is no member with this id.');
     const { member } = record;
     await audit(req, 'member', { memberId: String(member._id) }, record.ledger.length);

@@ -74,7 +74,7 @@ export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
       .select({ slug: 1, title: 1, _id: 0 })
       .lean();
     const { format: _format, bom: _bom, ...query } = queryOf(req, campaigns[0]?.slug);
-    const report = await attributionReport(deps.db, query);
+    const report = await attributionReport(deps.db, query, deps.clock.now());
     const locale = localeOf(res);
     const f = consoleFormats(locale, deps.timeZone);
     const money = moneyIn(f);
@@ -121,7 +121,7 @@ export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
 
   router.get('/console/sources/attribution.csv', consoleErrors(section), staffOnly, async (req, res) => {
     const { format: _f, bom, ...query } = queryOf(req);
-    const lines = attributionCsvLines(await attributionReport(deps.db, query));
+    const lines = attributionCsvLines(await attributionReport(deps.db, query, deps.clock.now()));
     res.type('text/csv; charset=utf-8').attachment('attribution.csv');
     await pipeline(lines, csvStream(ATTRIBUTION_COLUMNS, { bom: bom === 'true' }), res);
     await audit(req, 'attribution', 'csv', query, lines.length);
@@ -129,7 +129,7 @@ export function sourcesConsoleRoutes(deps: SourcesConsoleDeps): Router {
 
   router.get('/console/sources/funnel.csv', consoleErrors(section), staffOnly, async (req, res) => {
     const { format: _f, bom, ...query } = queryOf(req);
-    const { days } = await funnelReport(deps.db, query);
+    const { days } = await funnelReport(deps.db, query, deps.clock.now());
     res.type('text/csv; charset=utf-8').attachment('funnel.csv');
     await pipeline(days, csvStream(FUNNEL_COLUMNS, { bom: bom === 'true' }), res);
     await audit(req, 'funnel', 'csv', query, days.length);

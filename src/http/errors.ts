@@ -61,6 +61,10 @@ export const ERROR_CATALOG = {
   ],
   gift_not_ready: [425, 'This gift is not ready yet.'],
   rate_limited: [429, 'Too many requests. Please wait a moment and try again.'],
+  beacon_rate_limited: [
+    429,
+    'Too many views and clicks from this address in a minute: these are not counted. Try again after Retry-After seconds.',
+  ],
   headers_too_large: [431, 'The request headers are too large.'],
   internal_error: [500, 'Something went wrong on our side. Please try again later.'],
   stripe_unavailable: [502, 'Stripe could not be reached. Please try again shortly.'],
@@ -218,8 +222,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (error.status >= 500 && error.code !== 'internal_error')
     req.log.warn({ code: error.code }, error.message);
   if (res.headersSent) return res.destroy();
-  const retryAfter =
-    error.code === 'rate_limited' ? (error.retryAfterSeconds ?? 60) : RETRY_AFTER_SECONDS[error.code];
+  const retryAfter = error.status === 429 ? (error.retryAfterSeconds ?? 60) : RETRY_AFTER_SECONDS[error.code];
   if (retryAfter) res.set('Retry-After', String(retryAfter));
   res.status(error.status);
   // A browser posting a hosted form sees the form again with the message; API clients get JSON.

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { type Gift, giftModel } from '../gifts/gift.model.js';
 import { insertUnique } from '../infra/bulk.js';
 import { ledgerModel, paymentLinkModel, refundStepModel } from '../ledger/ledger.model.js';
+import { listMemberEntries } from '../ledger/member-entries.js';
 import { copyImportedMembers } from '../memberships/member-import.js';
 
 // `npm run stripe:replay` rebuilds members, subscriptions and the ledger from stored Stripe events
@@ -14,6 +15,7 @@ export async function copyImportedRecords(live: Connection, scratch: Connection)
   await copyImportedMembers(live, scratch);
   const entries = await ledgerModel(live).find({ source: 'imported' }).lean();
   const entryIds = new Set(entries.map((e) => e._id));
+  await listMemberEntries(scratch, entries);
   await insertUnique(ledgerModel(scratch).collection, entries);
   const links = await paymentLinkModel(live).find().lean();
   await insertUnique(

@@ -11,6 +11,7 @@ import {
   settlementDueModel,
 } from '../ledger/ledger.model.js';
 import { findPayment } from '../ledger/ledger.service.js';
+import { listMemberEntries } from '../ledger/member-entries.js';
 import { invoiceMoney, subscriptionOfInvoice } from '../memberships/invoice.events.js';
 import { findMemberByCustomer } from '../memberships/member-keys.js';
 import { isOurs } from '../memberships/membership.service.js';
@@ -103,6 +104,7 @@ async function insertEntries(
     settlementDueModel(deps.db).collection,
     entries.filter((e) => movedByStripe(e.kind)).map((e) => ({ _id: e._id, occurredAt: e.occurredAt })),
   );
+  await listMemberEntries(deps.db, entries);
   const inserted = await insertUnique(
     ledgerModel(deps.db).collection,
     entries.map((e) => ({

@@ -1,4 +1,5 @@
-import { driveOverview, overviewCampaigns } from '../reports/drive-overview.js';
+import { dayFigures } from '../campaigns/day-figures.js';
+import { overviewCampaigns } from '../reports/drive-overview.js';
 import { calendarKeys } from '../shared/time.js';
 import { type EnqueueDeps, enqueueMessage } from './deliveries.service.js';
 import type { DailyTotal } from './slack.js';
@@ -33,18 +34,17 @@ export async function enqueueDailyTotals(deps: EnqueueDeps): Promise<number> {
     const first = calendarKeys(campaign.startsAt, zone).day;
     const last = calendarKeys(new Date(campaign.endsAt.getTime() - 1), zone).day;
     if (day < first || day > last) continue;
-    // The console overview's own figures (a report, read once a day per campaign).
-    const totals = (await driveOverview(deps.db, campaign, now)).days.find((d) => d.day === day);
-    if (totals?.cumulative === undefined) continue;
+    // The campaign's maintained per-day tallies: primary-key probes, however many members.
+    const { joined, count } = await dayFigures(deps.db, campaign, day, now);
     const data: DailyTotal = {
       campaignId: String(campaign._id),
       campaign: campaign.slug,
       title: campaign.title,
       day,
-      joined: totals.checkout + totals.gift + totals.oneTime,
-      count: totals.cumulative,
+      joined,
+      count,
       goal: campaign.goal,
-      percent: campaign.goal > 0 ? Math.floor((totals.cumulative * 100) / campaign.goal) : 0,
+      percent: campaign.goal > 0 ? Math.floor((count * 100) / campaign.goal) : 0,
     };
     queued += await enqueueMessage(deps, {
       type: DAILY_TOTAL,

@@ -11,6 +11,7 @@ import {
   STRIPE_PAYMENT_KINDS,
   settlementDueModel,
 } from './ledger.model.js';
+import { listMemberEntry } from './member-entries.js';
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'day' | 'month' | 'recordedAt'>;
 
@@ -30,6 +31,8 @@ export async function recordLedgerEntry(deps: LedgerDeps, entry: NewLedgerEntry)
   let created = true;
   // Marked due before it exists, so no crash leaves Stripe money that the sweep never settles.
   if (movedByStripe(entry.kind)) await markSettlementDue(deps.db, entry._id, entry.occurredAt);
+  // Listed under its member before it exists too, so the member's page finds it by primary key.
+  if (entry.memberId) await listMemberEntry(deps.db, entry.memberId, entry._id);
   try {
     await ledgerModel(deps.db).create({
       ...entry,

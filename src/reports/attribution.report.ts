@@ -40,6 +40,7 @@ export function daysBetween(from: string, to: string): string[] {
 export async function attributionReport(
   db: Connection,
   query: { campaign: string; from: string; to: string },
+  now: Date,
 ) {
   const days = daysBetween(query.from, query.to);
   const by = Object.fromEntries(
@@ -68,7 +69,7 @@ export async function attributionReport(
     }
   const sorted = (lines: Map<string, AttributionLine>) =>
     [...lines.values()].sort((a, b) => b.members - a.members || a.value.localeCompare(b.value));
-  const funnelRows = await readFunnel(db, query.campaign, days);
+  const funnelRows = await readFunnel(db, query.campaign, days, now);
   return {
     ...query,
     totals,
@@ -81,8 +82,12 @@ export async function attributionReport(
 }
 
 /** The funnel alone: views, clicks, checkouts started and paid per day and placement. */
-export async function funnelReport(db: Connection, query: { campaign: string; from: string; to: string }) {
-  return funnelSummary(await readFunnel(db, query.campaign, daysBetween(query.from, query.to)));
+export async function funnelReport(
+  db: Connection,
+  query: { campaign: string; from: string; to: string },
+  now: Date,
+) {
+  return funnelSummary(await readFunnel(db, query.campaign, daysBetween(query.from, query.to), now));
 }
 
 function funnelSummary(rows: FunnelRow[]) {

@@ -132,7 +132,7 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
   // dimensions; /reports/funnel is the funnel's days as CSV.
   router.get('/reports/attribution', finance, async (req, res) => {
     const { format, bom, ...query } = parseInput(attributionQuery, req.query);
-    const report = await attributionReport(deps.db, query);
+    const report = await attributionReport(deps.db, query, deps.clock.now());
     if (format === 'csv') {
       const lines = attributionCsvLines(report);
       res.type('text/csv; charset=utf-8').attachment('attribution.csv');
@@ -146,7 +146,7 @@ export function reportRoutes(deps: ReportRoutesDeps): Router {
 
   router.get('/reports/funnel', finance, async (req, res) => {
     const { format, bom, ...query } = parseInput(attributionQuery, req.query);
-    const funnel = await funnelReport(deps.db, query);
+    const funnel = await funnelReport(deps.db, query, deps.clock.now());
     if (format === 'csv') {
       res.type('text/csv; charset=utf-8').attachment('funnel.csv');
       await pipeline(funnel.days, csvStream(FUNNEL_COLUMNS, { bom: bom === 'true' }), res);

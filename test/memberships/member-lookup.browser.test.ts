@@ -2,8 +2,10 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
-import { createMemberOnce } from '../../src/memberships/member-keys.js';
+import { backfillMemberEntries } from '../../src/ledger/member-entries.js';
+import { backfillMemberSubscriptions, createMemberOnce } from '../../src/memberships/member-keys.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { backfillReaderRecords } from '../../src/retention/reader-data.service.js';
 import { reportPullModel } from '../../src/staff/audit.model.js';
 import { launchChromium, screenshot, watchErrors } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
@@ -77,6 +79,11 @@ beforeAll(async () => {
     nextAttemptAt: new Date(),
     sentAt: new Date('2026-11-20T10:01:00Z'),
   });
+  // Written around the services above, so listed as the migrations list records from before the
+  // lists were kept: the member page reads them by primary key.
+  await backfillMemberSubscriptions(app.deps.db);
+  await backfillMemberEntries(app.deps.db);
+  await backfillReaderRecords(app.deps.db);
   browser = await launchChromium();
 });
 afterAll(async () => {

@@ -88,7 +88,9 @@ describe('a paused subscription', () => {
     await deliver(lifecycle(p, false));
     const member = await memberOf(p.email);
     expect(member.status).toBe('paused');
-    expect((await memberRecord(app.deps.db, String(member._id)))!.member.status).toBe('paused');
+    expect((await memberRecord(app.deps.db, String(member._id), app.deps.clock.now()))!.member.status).toBe(
+      'paused',
+    );
     const page = await accountPage(String(member._id));
     expect(page).toContain('<dd data-field="status">paused</dd>');
     expect(page).toContain('data-field="paused"');
