@@ -8,7 +8,12 @@ import {
   registerLedgerModels,
   settlementDueModel,
 } from '../../src/ledger/ledger.model.js';
-import { findPayment, recordLedgerEntry } from '../../src/ledger/ledger.service.js';
+import {
+  findPayment,
+  linkPayment,
+  markSettlementDue,
+  recordLedgerEntry,
+} from '../../src/ledger/ledger.service.js';
 import { DomainEvents, type LedgerRecorded } from '../../src/shared/domain-events.js';
 import { T0 } from '../support/stripe-events.js';
 import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
@@ -52,6 +57,7 @@ const payment = {
   invoiceId: 'in_paid',
   paymentIntentId: 'pi_paid',
   chargeId: 'ch_paid',
+  attribution: { page: 'news.example/2026/story', placement: 'widget', utmSource: 'newsletter' },
 };
 
 it('when the same payment is recorded twice, then it is stored once, listed due once, and the second says it was not new', async () => {
@@ -127,6 +133,15 @@ it('when an entry holds a fraction of a cent, then recording it fails loudly and
   await expect(record({ ...payment, amount: 12.5 })).rejects.toThrow(/amount/);
   expect(await raw('ledger')).toEqual([]);
   expect(heard).toEqual([]);
+});
+
+it('when a due marker or a payment link cannot be written for another reason than a duplicate, then writing it fails', async () => {
+  await expect(markSettlementDue(db, 'in_timeless', undefined as unknown as Date)).rejects.toThrow(
+    /occurredAt/,
+  );
+  await expect(linkPayment(db, undefined as unknown as string, ['pi_orphan'])).rejects.toThrow(/entryId/);
+  expect(await raw('settlement_due')).toEqual([]);
+  expect(await raw('payment_links')).toEqual([]);
 });
 
 it('when refund steps, refund failures, links and due markers are written, then each collection holds exactly what was written', async () => {

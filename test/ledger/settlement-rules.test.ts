@@ -217,6 +217,23 @@ describe('what settlement records for each kind of entry', () => {
     expect(await due()).toEqual([]);
   });
 
+  it('when an invoice payment names its charge rather than a PaymentIntent, then the invoice settles with that charge', async () => {
+    const card = fake.charge({ amount: 1500, currency: 'eur', created: T0 });
+    fake.put({
+      id: 'inpay_card',
+      object: 'invoice_payment',
+      invoice: 'in_card',
+      created: T0,
+      status: 'paid',
+      payment: { type: 'charge', charge: card.chargeId },
+    });
+    await unpaidInvoice('in_card', at(T0));
+    expect(await stored('in_card')).toMatchObject({
+      chargeId: card.chargeId,
+      settlement: { amount: 1500, fee: 74, net: 1426, sources: [card.chargeId] },
+    });
+  });
+
   it('when Stripe has not booked a charge yet, then the payment stays unsettled and due, without an error', async () => {
     fake.put({
       id: 'ch_pending',
@@ -252,8 +269,26 @@ describe('what settlement records for each kind of entry', () => {
     });
     await expect(settleLedgerEntry(deps, 'cs_a')).resolves.toBe(false);
     await expect(settleLedgerEntry(deps, 'cs_b')).resolves.toBe(false);
+    // A refund whose failure Stripe has not booked yet has no money back to settle with.
+    fake.put({
+      id: 're_open',
+      object: 'refund',
+      created: T0,
+      amount: 900,
+      currency: 'eur',
+      failure_balance_transaction: null,
+    });
+    await record({
+      _id: 'refund_failure:re_open',
+      kind: 'refund_failure',
+      amount: 900,
+      currency: 'eur',
+      occurredAt: at(T0),
+      chargeId: 'ch_pending',
+    });
+    await expect(settleLedgerEntry(deps, 'refund_failure:re_open')).resolves.toBe(false);
     expect(await settlementOf('cs_a')).toBeUndefined();
-    expect(await due()).toEqual(['cs_a', 'cs_b']);
+    expect(await due()).toEqual(['cs_a', 'cs_b', 'refund_failure:re_open']);
     expect(logs).toEqual([]);
   });
 
