@@ -94,7 +94,12 @@ writeFileSync(
     2,
   ),
 );
-const run = spawnSync('npx', ['stryker', 'run', strykerConfig], { cwd: root, stdio: 'inherit' });
+// Anything after the capability goes to Stryker, e.g. `--mutate src/ledger/settlement.service.ts`
+// for a narrower run when a full one would take too long (the table then shows fewer mutants).
+const run = spawnSync('npx', ['stryker', 'run', strykerConfig, ...process.argv.slice(3)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (run.status !== 0) process.exit(run.status ?? 1);
 const render = spawnSync('node', ['scripts/render-mutation.mjs', `reports/mutation/${name}.json`], {
   cwd: root,
