@@ -63,12 +63,14 @@ if (!capability) {
 const out = path.join(root, 'reports/mutation');
 mkdirSync(out, { recursive: true });
 // The suite's own configuration (its global set-up starts FerretDB and stripe-mock), limited to
-// this capability's tests.
+// this capability's tests. A run is niced on a shared machine, so a test gets more time than in
+// the suite (its dry run failed a 30 s dispute test under load); Stryker's own timeout still
+// catches a mutant that hangs.
 const vitestConfig = path.join(out, `vitest.${name}.config.mjs`);
 writeFileSync(
   vitestConfig,
   `import base from '../../vitest.config.ts';
-export default { ...base, test: { ...base.test, include: ${JSON.stringify(capability.tests.filter((t) => !t.startsWith('!')))}, exclude: ${JSON.stringify(capability.tests.filter((t) => t.startsWith('!')).map((t) => t.slice(1)))}, reporters: ['default'] } };
+export default { ...base, test: { ...base.test, include: ${JSON.stringify(capability.tests.filter((t) => !t.startsWith('!')))}, exclude: ${JSON.stringify(capability.tests.filter((t) => t.startsWith('!')).map((t) => t.slice(1)))}, testTimeout: 120000, reporters: ['default'] } };
 `,
 );
 const strykerConfig = path.join(out, `stryker.${name}.config.json`);
@@ -92,7 +94,12 @@ writeFileSync(
     2,
   ),
 );
-const run = spawnSync('npx', ['stryker', 'run', strykerConfig], { cwd: root, stdio: 'inherit' });
+// Anything after the capability goes to Stryker, e.g. `--mutate src/ledger/settlement.service.ts`
+// for a narrower run when a full one would take too long (the table then shows fewer mutants).
+const run = spawnSync('npx', ['stryker', 'run', strykerConfig, ...process.argv.slice(3)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (run.status !== 0) process.exit(run.status ?? 1);
 const render = spawnSync('node', ['scripts/render-mutation.mjs', `reports/mutation/${name}.json`], {
   cwd: root,
