@@ -192,7 +192,7 @@ describe("the newsroom's site knows its members, in Chromium", () => {
     it(`when a member signed in on the account pages opens an article on the configured site, then the widget and the button thank them (${width} px)`, async () => {
       const context = await newContext(width);
       await signIn(context);
-      const seen = await visit(context, `${site.url}/article`, `member-site-thanks-${width}`);
+      const seen = await visit(context, `${site.url}/article`, 'member-site-thanks');
       expect(seen).toMatchObject({
         thanks: 'Thank you for being a member',
         join: false,
@@ -222,7 +222,7 @@ describe("the newsroom's site knows its members, in Chromium", () => {
 
   it('when a reader who is not a member opens the article, then the widget and the button ask', async () => {
     const context = await newContext(375);
-    const seen = await visit(context, `${site.url}/article`, 'member-site-ask-375');
+    const seen = await visit(context, `${site.url}/article`, 'member-site-ask');
     expect(seen).toMatchObject({
       thanks: null,
       join: true,

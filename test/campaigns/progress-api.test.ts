@@ -161,7 +161,8 @@ describe('public progress', () => {
     reads.length = 0;
     const started = Date.now();
     let answered = 0;
-    while (Date.now() - started < 3_000) {
+    // At least 3 s and 2,000 answers: a loaded machine answers fewer a second, so it runs longer.
+    while (Date.now() - started < 3_000 || (answered < 2_000 && Date.now() - started < 20_000)) {
       const batch = await Promise.all(
         Array.from({ length: 100 }, () => fetch(`${app.url}/campaigns/birthday/progress`)),
       );
@@ -170,8 +171,9 @@ describe('public progress', () => {
     expect(answered).toBeGreaterThanOrEqual(2_000);
     // The cache lives 1 s; each refresh is one campaign read, about two probes of each of the
     // campaign's two tallies and one read of the supporters total: a handful of reads per second.
+    const seconds = Math.ceil((Date.now() - started) / 1_000);
     expect(reads.length).toBeGreaterThanOrEqual(4);
-    expect(reads.length).toBeLessThanOrEqual(4 * 8);
+    expect(reads.length).toBeLessThanOrEqual((seconds + 1) * 8);
   });
 
   it('when the SVG is asked for, then it is an image with the numbers, embeddable anywhere', async () => {

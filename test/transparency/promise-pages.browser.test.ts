@@ -73,7 +73,7 @@ describe('the promise on the account and verify pages, in Chromium', () => {
     expect(text).toMatch(/\nmerge_by: \d{4}-\d\d-\d\dT[\d:.]+Z\n\n— members\.test\/drive\//);
     const noSideScroll = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     expect(await noSideScroll()).toBe(true);
-    await screenshot(page, 'account-promise-375');
+    await screenshot(page, 'account-promise');
 
     // The link names the public host; here the service listens on a test port.
     const href = (await page.locator(`[data-receipt-for="${campaign.slug}"] a`).getAttribute('href'))!;
@@ -90,7 +90,7 @@ describe('the promise on the account and verify pages, in Chromium', () => {
     for (const width of [320, 1280]) {
       await page.setViewportSize({ width, height: 900 });
       expect(await noSideScroll()).toBe(true);
-      await screenshot(page, `drive-verify-promise-${width}`);
+      await screenshot(page, 'drive-verify-promise');
     }
     expect(errors).toEqual([]);
     await context.close();
