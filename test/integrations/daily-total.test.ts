@@ -64,10 +64,15 @@ afterAll(async () => {
 
 // Campaigns and webhook endpoints are the newsroom's own few, written by staff: not read per reader.
 const STAFF_SIZED = ['campaigns', 'webhook_endpoints'];
+// The supporters total's recount (src/memberships/supporters.ts) may run meanwhile: the progress read
+// above starts it in the background, at most once per 15 s. It is not the daily total's.
+const isSupportersRecount = (collection: string, method: string) =>
+  collection === 'members' && method === 'countDocuments';
 const scans = () =>
   filters.filter(
     ({ collection, method, filter }) =>
       !STAFF_SIZED.includes(collection) &&
+      !isSupportersRecount(collection, method) &&
       !method.startsWith('insert') &&
       !(filter && typeof filter === 'object' && Object.keys(filter).join() === '_id'),
   );
