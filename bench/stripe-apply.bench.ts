@@ -13,21 +13,12 @@ import { ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
 import { DomainEvents } from '../src/shared/domain-events.js';
 import { startFakeStripe } from '../test/support/fake-stripe.js';
-import {
-  charge,
-  checkoutSession,
-  invoice,
-  purchase,
-  serialize,
-  stripeEvent,
-  subscription,
-  T0,
-  type TestEvent,
-} from '../test/support/stripe-events.js';
+import { serialize, type TestEvent } from '../test/support/stripe-events.js';
 import { TEST_ENV } from '../test/support/test-app.js';
 import { stripeEventModel } from '../webhooks/stripe-event.model.js';
 import { createStripeEventQueue, storeStripeEvent } from '../webhooks/stripe-events.service.js';
 import { webhookDepsFrom } from '../webhooks/webhooks.capability.js';
+import { stripeEventMix } from './stripe-mix.js';
 import { benchDatabase, saveResult } from './support.js';
 
 // Where applying a stored Stripe event spends its time, and whether applying several at once
@@ -42,25 +33,8 @@ const CONTRIBUTIONS = Math.round(MEMBERSHIPS / 2);
 const LANES = (process.env.BENCH_APPLY_LANES ?? '2,4').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_APPLY_ROUNDS ?? 2);
 
-function backlog(): TestEvent[] {
-  const events: TestEvent[] = [];
-  for (let i = 0; i < MEMBERSHIPS; i++) {
-    const p = purchase();
-    events.push(
-      stripeEvent('checkout.session.completed', checkoutSession(p), T0 + i),
-      stripeEvent('customer.subscription.created', subscription(p, 'active'), T0 + i + 1),
-      stripeEvent('invoice.paid', invoice(p), T0 + i + 2),
-    );
-  }
-  for (let i = 0; i < CONTRIBUTIONS; i++) {
-    const p = purchase({ amount: 3000 });
-    events.push(
-      stripeEvent('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), T0 + i),
-      stripeEvent('charge.refunded', charge(p, { amountRefunded: 1000, kind: 'one_time' }), T0 + i + 100),
-    );
-  }
-  return events.sort((a, b) => a.created - b.created);
-}
+const backlog = (): TestEvent[] =>
+  stripeEventMix(MEMBERSHIPS, CONTRIBUTIONS).sort((a, b) => a.created - b.created);
 
 /** Database commands sent by this process, counted at mongoose's collection class. */
 function countCommands(db: Connection): { count(): number; stop(): void } {

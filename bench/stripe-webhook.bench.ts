@@ -2,20 +2,10 @@ import { emailModels } from '../src/email/email.model.js';
 import { ledgerModel } from '../src/ledger/ledger.model.js';
 import { membershipModels } from '../src/memberships/membership.model.js';
 import { startFakeStripe } from '../test/support/fake-stripe.js';
-import {
-  charge,
-  checkoutSession,
-  invoice,
-  purchase,
-  serialize,
-  signedHeaders,
-  stripeEvent,
-  subscription,
-  T0,
-  type TestEvent,
-} from '../test/support/stripe-events.js';
+import { serialize, signedHeaders, type TestEvent } from '../test/support/stripe-events.js';
 import { TEST_ENV } from '../test/support/test-app.js';
 import { stripeEventModel } from '../webhooks/stripe-event.model.js';
+import { stripeEventMix } from './stripe-mix.js';
 import {
   benchDatabase,
   deliverFromOtherProcess,
@@ -44,25 +34,7 @@ function shuffled<T>(items: T[]): T[] {
   return copy;
 }
 
-function mixedEvents(): TestEvent[] {
-  const events: TestEvent[] = [];
-  for (let i = 0; i < MEMBERSHIPS; i++) {
-    const p = purchase();
-    events.push(
-      stripeEvent('checkout.session.completed', checkoutSession(p), T0 + i),
-      stripeEvent('customer.subscription.created', subscription(p, 'active'), T0 + i + 1),
-      stripeEvent('invoice.paid', invoice(p), T0 + i + 2),
-    );
-  }
-  for (let i = 0; i < CONTRIBUTIONS; i++) {
-    const p = purchase({ amount: 3000 });
-    events.push(
-      stripeEvent('checkout.session.completed', checkoutSession(p, { kind: 'one_time' }), T0 + i),
-      stripeEvent('charge.refunded', charge(p, { amountRefunded: 1000, kind: 'one_time' }), T0 + i + 100),
-    );
-  }
-  return events;
-}
+const mixedEvents = (): TestEvent[] => stripeEventMix(MEMBERSHIPS, CONTRIBUTIONS);
 
 export async function stripeWebhookBenchmark() {
   const database = await benchDatabase('webhook');
