@@ -5,6 +5,7 @@ import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import {
   checkoutSession,
   invoice,
+  invoicePayments,
   paidGiftSession,
   postEvent,
   purchase,
@@ -122,17 +123,7 @@ describe('early fraud warnings', () => {
     await send(refunding, 'checkout.session.completed', checkoutSession(p));
     const paidInvoice = {
       ...invoice(p, { billingReason: 'subscription_create' }),
-      payments: {
-        object: 'list',
-        data: [
-          {
-            id: `inpay_${p.paymentIntent}`,
-            object: 'invoice_payment',
-            status: 'paid',
-            payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
-          },
-        ],
-      },
+      payments: invoicePayments(p),
     };
     await send(refunding, 'invoice.paid', paidInvoice, T0 + 2);
     const subscription = warning(p.paymentIntent);

@@ -13,6 +13,7 @@ import {
   charge,
   checkoutSession,
   invoice,
+  invoicePayments,
   outcomeOf,
   postEvent,
   purchase,
@@ -220,17 +221,7 @@ describe('refunds of charges that are not ours (another app on the same Stripe a
         'invoice.paid',
         {
           ...invoice(p),
-          payments: {
-            object: 'list',
-            data: [
-              {
-                id: `inpay_${p.paymentIntent}`,
-                object: 'invoice_payment',
-                status: 'paid',
-                payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
-              },
-            ],
-          },
+          payments: invoicePayments(p),
         },
         T0 + 2000,
       ),

@@ -233,20 +233,25 @@ export function invoice(p: Purchase, options: Parameters<typeof shapes.invoice>[
   return shapes.invoice(p, { id: nextId('in'), ...options });
 }
 
+/** A paid invoice's `payments` list, as Stripe expands it: the purchase's PaymentIntent, paid. */
+export function invoicePayments(p: Purchase) {
+  return {
+    object: 'list',
+    data: [
+      {
+        id: `inpay_${p.paymentIntent}`,
+        object: 'invoice_payment',
+        status: 'paid',
+        payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
+      },
+    ],
+  };
+}
+
 /** A subscription's first invoice, paid: Stripe's `payments` list names the purchase's PaymentIntent. */
 export function firstInvoicePaid(p: Purchase) {
   return {
     ...invoice(p, { id: `in_${p.subscription}`, billingReason: 'subscription_create' }),
-    payments: {
-      object: 'list',
-      data: [
-        {
-          id: `inpay_${p.paymentIntent}`,
-          object: 'invoice_payment',
-          status: 'paid',
-          payment: { type: 'payment_intent', payment_intent: p.paymentIntent },
-        },
-      ],
-    },
+    payments: invoicePayments(p),
   };
 }
