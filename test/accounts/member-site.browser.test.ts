@@ -5,7 +5,7 @@ import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
 import { listMemberSubscription, membershipModels } from '../../src/memberships/membership.model.js';
-import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
+import { launchChromium, screenshot, startHostSite, watchErrors, within } from '../support/browser.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 // The newsroom's site knows its members, in Chromium (src/accounts/README.md, "The site knows its
@@ -113,11 +113,13 @@ async function newContext(width: number): Promise<BrowserContext> {
 /** The member signs in on the account pages: the emailed link, then its button. */
 async function signIn(context: BrowserContext): Promise<void> {
   clockOffset += 3 * 60_000;
-  await fetch(`${app.url}/account/sign-in`, {
+  const asked = await fetch(`${app.url}/account/sign-in`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: EMAIL }),
+    signal: AbortSignal.timeout(15_000),
   });
+  expect(asked.status).toBe(202);
   const job = await emailModels(app.deps.db)
     .EmailJob.findOne({ template: 'account-sign-in' })
     .sort({ createdAt: -1 })
@@ -126,7 +128,7 @@ async function signIn(context: BrowserContext): Promise<void> {
   const page = await context.newPage();
   await page.goto(`${app.url}${link.pathname}${link.search}`);
   await Promise.all([page.waitForURL(`${app.url}/account`), page.getByRole('button').click()]);
-  await page.close();
+  await within('closing the sign-in page', page.close());
 }
 
 interface Seen {
@@ -157,16 +159,22 @@ async function visit(context: BrowserContext, url: string, shot?: string): Promi
     thanks: (await thanks.isVisible()) ? await thanks.textContent() : null,
     join: await widget.locator('a.join').isVisible(),
     button: await page.locator('[data-membership-button],[data-membership-thanks]').textContent(),
-    answer: await page.evaluate(
-      () => (window as unknown as { membership: { ready: Promise<Seen['answer']> } }).membership.ready,
+    answer: await within(
+      `membership.ready on ${url}`,
+      page.evaluate(
+        () => (window as unknown as { membership: { ready: Promise<Seen['answer']> } }).membership.ready,
+      ),
     ),
-    probe: await page.evaluate(() => (window as unknown as { probe: Promise<string> }).probe),
+    probe: await within(
+      `the probe on ${url}`,
+      page.evaluate(() => (window as unknown as { probe: Promise<string> }).probe),
+    ),
     asked,
   };
   if (shot) await screenshot(page, shot);
   // On a configured origin nothing fails; elsewhere the probe's refusal is the only error.
   if (url.startsWith(site.url)) expect(errors).toEqual([]);
-  await page.close();
+  await within(`closing ${url}`, page.close());
   return seen;
 }
 
@@ -183,7 +191,7 @@ async function visitFrame(context: BrowserContext, url: string) {
     thanks: (await thanks.isVisible()) ? await thanks.textContent() : null,
     join: await frame.locator('a.join').isVisible(),
   };
-  await page.close();
+  await within(`closing ${url}`, page.close());
   return seen;
 }
 
@@ -239,11 +247,13 @@ describe("the newsroom's site knows its members, in Chromium", () => {
     expect((await visit(context, `${site.url}/article`)).answer.member).toBe(true);
     const page = await context.newPage();
     await page.goto(`${app.url}/account`);
+    // The page is at /account already: wait for the sign-out's own answer, not for the address.
     await Promise.all([
-      page.waitForURL(`${app.url}/account`),
+      page.waitForResponse((r) => r.url() === `${app.url}/account/sign-out`),
       page.getByRole('button', { name: 'Sign out', exact: true }).click(),
     ]);
-    await page.close();
+    await page.waitForURL(`${app.url}/account`);
+    await within('closing the account page', page.close());
     expect(await visit(context, `${site.url}/article`)).toMatchObject({
       thanks: null,
       join: true,

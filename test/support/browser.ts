@@ -37,6 +37,19 @@ export async function startHostSite(pages: Record<string, string>) {
   };
 }
 
+/**
+ * `promise`, or an error naming `step` after `ms`. For the waits playwright does not bound (a page's
+ * own promise in `page.evaluate`, `page.close`, Node's fetch): a stall then fails the step it is
+ * in, named, instead of the whole test's timeout.
+ */
+export function within<T>(step: string, promise: Promise<T>, ms = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${step}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Collects console errors and uncaught page errors, so a test can assert there were none. */
 export function watchErrors(page: Page): string[] {
   const errors: string[] = [];
