@@ -23,6 +23,12 @@ export const attributionCapability: Capability = {
     ctx.events.on('member.joined', (joined) => recordJoin(deps, joined));
     ctx.events.on('ledger.recorded', (entry) => recordMoney(deps, entry));
   },
-  routes: (ctx) => beaconRoutes({ db: ctx.db, clock: ctx.clock, timeZone: ctx.config.timeZone }),
+  routes: (ctx) =>
+    beaconRoutes({
+      db: ctx.db,
+      clock: ctx.clock,
+      timeZone: ctx.config.timeZone,
+      perIpPerMinute: ctx.config.beaconsPerIpPerMinute,
+    }),
   docs: beaconDocs,
 };

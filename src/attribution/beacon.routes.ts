@@ -24,19 +24,12 @@ export const beaconQuery = z
   })
   .meta({ id: 'FunnelBeacon' });
 
-/**
- * Beacons one address may send per minute, across processes (the one rate limiter). A page view
- * sends one or two; a newsroom's readers behind one address (an office, a carrier's NAT) rarely
- * reach this, a script inflating the funnel soon does.
- */
-export const BEACONS_PER_IP_PER_MINUTE = 60;
-
 /** The beacon's allowance, or a 429 the caller can tell from other limits. */
 async function beaconLimit(deps: BeaconDeps, ip: string | undefined) {
   try {
     await enforceRateLimit(deps.db, deps.clock.now(), {
       key: `beacon-ip:${ip}`,
-      limit: BEACONS_PER_IP_PER_MINUTE,
+      limit: deps.perIpPerMinute,
       windowMs: 60_000,
     });
   } catch (error) {
@@ -49,6 +42,8 @@ export interface BeaconDeps {
   db: Connection;
   clock: Clock;
   timeZone: string;
+  /** Beacons one address may send per minute, across processes (ATTRIBUTION_BEACONS_PER_IP). */
+  perIpPerMinute: number;
 }
 
 export function beaconRoutes(deps: BeaconDeps): Router {
@@ -98,7 +93,8 @@ export function beaconDocs(docs: ApiDocs): void {
         content: { 'application/json': { schema: errorBodySchema } },
       },
       429: {
-        description: `\`beacon_rate_limited\`: more than ${BEACONS_PER_IP_PER_MINUTE} beacons from one address in a minute; not counted (Retry-After)`,
+        description:
+          '`beacon_rate_limited`: more beacons from one address in a minute than ATTRIBUTION_BEACONS_PER_IP; not counted (Retry-After)',
         content: { 'application/json': { schema: errorBodySchema } },
       },
     },

@@ -110,6 +110,7 @@ function toConfig(env: Environment) {
     demoDrive: env.DEMO_DRIVE && env.NODE_ENV === 'development',
     membershipPlansFile: env.MEMBERSHIP_PLANS_FILE,
     progressCacheMs: env.PROGRESS_CACHE_SECONDS * 1000,
+    beaconsPerIpPerMinute: env.ATTRIBUTION_BEACONS_PER_IP,
     gifts: {
       optionsFile: env.GIFT_OPTIONS_FILE,
       deliveryHour: env.GIFT_DELIVERY_HOUR,

@@ -116,6 +116,14 @@ export const serviceSettings = {
       "How long each process keeps a campaign's progress before reading the database again (seconds).",
   }),
 
+  ATTRIBUTION_BEACONS_PER_IP: setting(positiveInt.default(60), {
+    group: 'campaigns',
+    description:
+      'Views and clicks the widget and buttons may report from one IP per minute, across all processes; ' +
+      'more are refused (429) and not counted. A page view sends one or two; raise it when many readers share ' +
+      "an address (an office, a carrier's NAT).",
+  }),
+
   GIFT_OPTIONS_FILE: setting(z.string().min(1).optional(), {
     group: 'gifts',
     description:

@@ -28,7 +28,7 @@ const day = (n: number) => new Date(Date.UTC(2026, 10, 1 + n));
 async function writeEntries(entries: { _id: string; memberId?: Types.ObjectId; occurredAt: Date }[]) {
   if (entries.length === 0) return;
   await ledgerModel(db).collection.insertMany(
-    entries.map((e) => ({ kind: 'subscription_payment', amount: 500, currency: 'eur', ...e })),
+    entries.map((e) => ({ kind: 'subscription_payment', amount: 500, currency: 'eur', ...e })) as never[],
   );
 }
 const slots = () => db.collection('member_entries').find().sort({ _id: 1 }).toArray();
