@@ -68,7 +68,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     });
   // Browsers see the sign-in form again, with what went wrong.
   const signInFormErrors = errorsAsPage((res, error) =>
-    page(res, 'account-sign-in', { message: error.message }, error.status),
+    page(res, 'account-sign-in', { message: error.message, formPage: '/account' }, error.status),
   );
 
   // Every form under /account changes state, and is taken only from our own pages: another site

@@ -171,6 +171,7 @@ function giftChoices(deps: GiftRoutesDeps, locale: Locale) {
 
 function giftForm(deps: GiftRoutesDeps, req: Request, res: Response, error?: AppError) {
   const now = deps.clock.now();
+  const campaign = campaignOf(req.query.campaign ?? req.body?.campaign);
   page(
     res,
     'gifts',
@@ -178,8 +179,10 @@ function giftForm(deps: GiftRoutesDeps, req: Request, res: Response, error?: App
       ...giftChoices(deps, res.locals.locale as Locale),
       today: calendarKeys(now, deps.timeZone).day,
       lastDay: calendarKeys(new Date(now.getTime() + 365 * 86_400_000), deps.timeZone).day,
-      campaign: campaignOf(req.query.campaign ?? req.body?.campaign),
+      campaign,
       error: error && readerError(res, error),
+      // After a post, the language links lead to this form (src/http/pages.ts).
+      formPage: campaign ? `/gifts?${new URLSearchParams({ campaign })}` : '/gifts',
     },
     error?.status,
   );

@@ -82,6 +82,7 @@ export const formPage = (
       consentText: translate(res.locals.locale as Locale, 'newsletters.consent'),
       consentTextVersion: CONSENT_TEXT_VERSION,
       sourcePage: '',
+      formPage: '/newsletters',
     },
     status,
   );
