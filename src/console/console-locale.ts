@@ -48,6 +48,7 @@ export function consoleFormats(locale: Locale, timeZone: string) {
   const day = new Intl.DateTimeFormat(intl, { dateStyle: 'medium', timeZone: 'UTC' });
   const month = new Intl.DateTimeFormat(intl, { month: 'long', year: 'numeric', timeZone: 'UTC' });
   const instant = new Intl.DateTimeFormat(intl, { dateStyle: 'medium', timeZone });
+  const moment = new Intl.DateTimeFormat(intl, { dateStyle: 'medium', timeStyle: 'short', timeZone });
   return {
     number: (n: number) => number.format(n),
     percent: (ratio: number) => percent.format(ratio),
@@ -57,6 +58,8 @@ export function consoleFormats(locale: Locale, timeZone: string) {
     month: (key: string) => month.format(new Date(`${key}-01T00:00:00Z`)),
     /** A moment, as a date on the newsroom's clocks. */
     date: (at: Date | string) => instant.format(new Date(at)),
+    /** A moment, as a date and time on the newsroom's clocks; nothing when there is none. */
+    moment: (at: Date | string | null | undefined) => (at ? moment.format(new Date(at)) : ''),
     /** The same money format as reader pages (messages.ts). */
     money: (minor: number, currency: string) => formatMoney(minor, currency.toUpperCase(), locale),
   };

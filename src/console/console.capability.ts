@@ -45,7 +45,14 @@ export const consoleCapability: Capability<ProcessContext & { progressCache: Pro
         timeZone: config.timeZone,
       }),
     );
-    router.use(webhookConsoleRoutes({ db, clock, allowPrivateTargets: config.webhooks.allowPrivateTargets }));
+    router.use(
+      webhookConsoleRoutes({
+        db,
+        clock,
+        allowPrivateTargets: config.webhooks.allowPrivateTargets,
+        timeZone: config.timeZone,
+      }),
+    );
     router.use(sourcesConsoleRoutes({ db, clock, timeZone: config.timeZone }));
     return router;
   },

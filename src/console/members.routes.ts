@@ -2,8 +2,9 @@ import { type Request, Router } from 'express';
 import type { Connection } from 'mongoose';
 import { AppError } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
-import { formatMoney, INTL_LOCALE, type Locale, translate } from '../shared/messages.js';
+import { translate } from '../shared/messages.js';
 import { reportPullModel } from '../staff/audit.model.js';
+import { consoleFormats } from './console-locale.js';
 import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 import { memberRecord, searchMembers } from './member-record.js';
@@ -19,19 +20,6 @@ export interface MemberConsoleDeps {
   stripeDashboard: string;
   /** The newsroom's zone: every moment on these pages is on its clocks. */
   timeZone: string;
-}
-
-/** Money and moments in the console's language, moments on the newsroom's clocks. */
-function formatsFor(locale: Locale, timeZone: string) {
-  const moment = new Intl.DateTimeFormat(INTL_LOCALE[locale], {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-    timeZone,
-  });
-  return {
-    money: (amount: number, currency: string) => formatMoney(amount, currency.toUpperCase(), locale),
-    when: (at: Date | undefined | null) => (at ? moment.format(at) : ''),
-  };
 }
 
 export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
@@ -53,7 +41,7 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
   router.get('/console/members', consoleErrors(section), staffOnly, async (req, res) => {
     const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 254) : '';
     const search = q ? await searchMembers(deps.db, q) : undefined;
-    const { when } = formatsFor(localeOf(res), deps.timeZone);
+    const { moment: when } = consoleFormats(localeOf(res), deps.timeZone);
     if (search) await audit(req, 'member-search', { by: search.by, query: q }, search.members.length);
     sendConsolePage(res, 'members', {
       title: 'console.nav.members',
@@ -78,7 +66,7 @@ export function memberConsoleRoutes(deps: MemberConsoleDeps): Router {
     await audit(req, 'member', { memberId: String(member._id) }, record.ledger.length);
     const stripe = deps.stripeDashboard;
     const locale = localeOf(res);
-    const { money, when } = formatsFor(locale, deps.timeZone);
+    const { money, moment: when } = consoleFormats(locale, deps.timeZone);
     sendConsolePage(res, 'member', {
       title: member.name ? `${member.name} (${member.email})` : member.email,
       section,

@@ -16,6 +16,7 @@ import {
 } from '../integrations/endpoints.service.js';
 import { endpointUpdateSchema } from '../integrations/webhooks.routes.js';
 import { inLocale, isMessageKey, type Locale, type MessageKey, translate } from '../shared/messages.js';
+import { consoleFormats } from './console-locale.js';
 import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
 
@@ -26,8 +27,6 @@ import { consoleRole } from './console-session.js';
 // a redeliver button. Plain forms: everything works without JavaScript. The integrations
 // capability does the work.
 
-const when = (at: Date | string | null | undefined) =>
-  at ? new Date(at).toISOString().slice(0, 16).replace('T', ' ') : '';
 const ID = /^ep_[0-9a-f]{24}$/;
 const DELIVERY = /^[0-9a-f]{24}$/;
 const list = (value: unknown) => ([] as unknown[]).concat(value ?? []).map(String);
@@ -42,8 +41,10 @@ const endpointIdOf = (req: Request) => {
   return id;
 };
 
-export function webhookConsoleRoutes(deps: EndpointDeps): Router {
+export function webhookConsoleRoutes(deps: EndpointDeps & { timeZone: string }): Router {
   const router = Router();
+  /** Moments in the console's language, on the newsroom's clocks. */
+  const whenFor = (res: Response) => consoleFormats(localeOf(res), deps.timeZone).moment;
   const admins = consoleRole(...rolesFor('webhooks'));
   const section = 'webhooks';
   const page = (
@@ -55,6 +56,7 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
 
   router.get('/console/webhooks', consoleErrors(section), admins, async (req, res) => {
     const now = deps.clock.now();
+    const when = whenFor(res);
     const endpoints = (await listEndpoints(deps.db)).map((e) => endpointView(e, now));
     page(res, 'webhooks', {
       title: 'console.webhooks.listTitle',
@@ -132,6 +134,7 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
   ) => {
     const now = deps.clock.now();
     const locale = localeOf(res);
+    const when = whenFor(res);
     const endpoint = endpointView(await findEndpoint(deps.db, endpointIdOf(req)), now);
     const deliveries = await listDeliveries(deps.db, endpoint.id, 50);
     const values = edit?.values ?? {
@@ -241,7 +244,9 @@ export function webhookConsoleRoutes(deps: EndpointDeps): Router {
       endpoint: view,
       secret,
       overlap: previous
-        ? translate(localeOf(res), 'console.webhooks.secretOverlap', { until: when(previous.expiresAt) })
+        ? translate(localeOf(res), 'console.webhooks.secretOverlap', {
+            until: whenFor(res)(previous.expiresAt),
+          })
         : undefined,
     });
   });
