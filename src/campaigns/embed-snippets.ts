@@ -29,9 +29,10 @@ const ACCENT = /^#[0-9a-f]{6}$/i;
 
 /**
  * The iframe's height until its content reports its own (embed/iframe-resize.js), or for good on a
- * site that runs no script at all: a short title with every option, in both languages, on a phone.
+ * site that runs no script at all: the demo drive's title with every option, in both languages, on
+ * a 320 px phone (three lines of title in Ukrainian), so no button is cut without JavaScript.
  */
-export const IFRAME_FALLBACK_HEIGHT = 300;
+export const IFRAME_FALLBACK_HEIGHT = 340;
 
 export function embedOptions(query: Record<string, unknown>): EmbedOptions {
   const accent = typeof query.accent === 'string' && ACCENT.test(query.accent) ? query.accent : undefined;

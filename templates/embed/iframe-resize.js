@@ -1,6 +1,6 @@
 /* On the news site, beside the iframe embed: sizes each of this service's iframes to its content,
  * so nothing is cut off on a phone, in a long translation or with large text.
- *   <iframe src="https://MEMBERS_HOST/campaigns/birthday/widget" ... height="300"></iframe>
+ *   <iframe src="https://MEMBERS_HOST/campaigns/birthday/widget" ... height="340"></iframe>
  *   <script src="https://MEMBERS_HOST/embed/iframe-resize.js" async></script>
  * It accepts a height only from a window of the service's own origin (the one this script came
  * from) that is one of the page's iframes, and only between MIN and MAX pixels. Without it the
