@@ -36,7 +36,28 @@ export interface DriveVerification {
   receiptIndex?: number;
   leaves?: PublicLeaf[];
   /** The log's offset leaves: the starting offset and each change, with a hashed staff id and why. */
-  offsets?: { index: number; amount: number; staff: string; reason: string }[];
+  offsets?: OffsetChange[];
+}
+export interface OffsetChange {
+  /** The leaf's index in the log. */
+  index: number;
+  amount: number;
+  /** SHA-256 of the staff member's id, never the id. */
+  staff: string;
+  reason: string;
+  /** When the log took it: its promise's signed time (null without a readable promise). */
+  time: string | null;
+  /** The first checkpoint holding it (null when none does). */
+  checkpoint: number | null;
+}
+/** The checkpoint a verifier with memory verified last time, as remembered. */
+export interface RememberedCheckpoint {
+  sequence: number;
+  size: number;
+  root: string;
+  noteHash: string;
+  count?: number;
+  time?: string;
 }
 export const FORMAT: string;
 export function toHex(bytes: Uint8Array): string;
@@ -114,7 +135,15 @@ export function verifyDriveWithMemory(
     /** How many of them must have cosigned it; 0 (the default) checks none. */
     witnessesRequired?: number;
   },
-): Promise<DriveVerification & { refusal: Refusal | null; memory?: unknown; cosignatures?: Cosigned[] }>;
+): Promise<
+  DriveVerification & {
+    refusal: Refusal | null;
+    memory?: unknown;
+    cosignatures?: Cosigned[];
+    /** The checkpoint of this log verified last time (undefined on first use). */
+    remembered?: RememberedCheckpoint;
+  }
+>;
 export type PromiseResult = 'kept' | 'pending' | 'broken' | 'invalid' | 'unchecked';
 export function checkPromise(
   result: DriveVerification,

@@ -19,7 +19,8 @@
 //     counted before the log existed) is the sum of the log's `offset` leaves: the starting offset and
 //     every change to it, each with its amount, a public reason and a hashed staff id. Checkpoints
 //     signed before the log's first offset leaf (logs older than offset leaves) must all claim the
-//     offset that leaf states, so an offset never moves outside the log;
+//     offset that leaf states, so an offset never moves outside the log. The offset leaves are
+//     answered (`offsets`: amount, reason, staff hash, when) for readers to see each change;
 //  5. every leaf carries the log's signed promise (like Certificate Transparency's SCT): a signed
 //     note, under the log's key, that leaf n of this campaign is this leaf hash and will be in a
 //     checkpoint by `merge_by`, which the first checkpoint holding it kept. A leaf written into the
@@ -544,9 +545,21 @@ export async function verifyDrive({
         `checkpoint ${i}: the offset (${fields.offset_claimed}) is not what the offset leaves state (${offset})`,
       );
   }
+  // Each offset change as readers are shown it: when the log took it (its promise's signed time)
+  // and the first checkpoint holding it, beside what the leaf states.
   result.offsets = leaves
     .filter((leaf) => leaf?.kind === 'offset')
-    .map(({ index, amount, staff, reason }) => ({ index, amount, staff, reason }));
+    .map(({ index, amount, staff, reason, promise }) => {
+      const note = parseNote(promise);
+      return {
+        index,
+        amount,
+        staff,
+        reason,
+        time: (note && parsePromiseText(note.text)?.time) ?? null,
+        checkpoint: parsed.find((c) => c.tree_size > index)?.sequence ?? null,
+      };
+    });
   result.ok = problems.length === 0;
   result.leaves = leaves;
   return finish(result, receipt, { fetchJson, base, latest, leaves });
@@ -644,8 +657,10 @@ const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x))
  * the remembered checkpoint. `witnesses` (cosignature/v1 vkeys) and `witnessesRequired` (k): at
  * least k of them must have validly cosigned the newest checkpoint, or it is refused ('witnesses').
  * The cosignatures found are answered as `cosignatures`.
- * Answers verifyDrive's result with `refusal` (null or one of REFUSALS), its problems added, and
- * `memory`: what to remember, set only when everything verified.
+ * Answers verifyDrive's result with `refusal` (null or one of REFUSALS), its problems added,
+ * `remembered`: the checkpoint verified last time (undefined on first use), so what changed since
+ * (offset changes) can be shown as such, and `memory`: what to remember, set only when everything
+ * verified.
  */
 export async function verifyDriveWithMemory({
   memory,
@@ -710,6 +725,8 @@ export async function verifyDriveWithMemory({
 
   // 2. The history. The newest checkpoint must extend the one verified last time.
   const last = known?.origin === latest.origin ? known.checkpoint : undefined;
+  // What this reader saw last, so offset changes since can be shown as such.
+  result.remembered = last;
   if (last && result.refusal !== 'key_change') {
     if (latest.tree_size < last.size || latest.sequence < last.sequence)
       refuse(

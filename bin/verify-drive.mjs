@@ -33,6 +33,10 @@
 // key (or the log renamed itself); 6: fewer than k of the given witnesses cosigned the newest
 // checkpoint; 7: the log broke the promise given with --promise (the leaf is not where it promised
 // by merge_by: it was dropped). The state file is only written after a run that exits 0.
+//
+// The starting offset and each change to it are entries of the log: they are printed (since the
+// checkpoint remembered, or all on a first check) with amount, reason, date and hashed staff id. A
+// change is legitimate but visible: it does not change the exit code.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -155,6 +159,34 @@ const HINT = {
     'REFUSED: witnesses. Too few of the witnesses you named cosigned the newest checkpoint: nobody independent has confirmed that others are shown this same log. A checkpoint minutes old may still be waiting for them: try again later.',
 };
 
+// Offset text comes from the log: shown without control or format characters (terminal escapes,
+// bidirectional overrides), which a reason could otherwise smuggle onto the reader's terminal.
+const plain = (text) => String(text).replace(/\p{C}/gu, '\uFFFD');
+const signed = (amount) => (Number(amount) < 0 ? `−${-Number(amount)}` : `+${Number(amount)}`);
+
+/**
+ * The offset entries: every change since the checkpoint this reader verified last, marked as such
+ * (legitimate, but the count moved by the newsroom's word, not by members); on a first check, all.
+ */
+function printOffsets(offsets, remembered) {
+  if (!offsets) return; // the log did not verify far enough to read its leaves
+  if (offsets.length === 0) return;
+  const since = remembered ? offsets.filter((o) => o.index >= remembered.size) : offsets;
+  if (remembered && since.length === 0) {
+    console.log(`offset changes: none since the checkpoint you last saw (number ${remembered.sequence})`);
+    return;
+  }
+  console.log(
+    remembered
+      ? `Offset changes since the checkpoint you last saw (number ${remembered.sequence}, ${remembered.size} entries):`
+      : `offset entries: ${since.length} (the starting offset and each change to it):`,
+  );
+  for (const o of since)
+    console.log(
+      `  ${signed(o.amount)} (reason: ${JSON.stringify(plain(o.reason))}) on ${o.time ?? 'an unknown date'}, by staff ${plain(o.staff)}, entry ${o.index}${o.checkpoint === null ? '' : `, checkpoint ${o.checkpoint}`}`,
+    );
+}
+
 try {
   const state = await readState();
   let promise;
@@ -191,7 +223,10 @@ try {
     );
     console.log(`log entries:   ${latest.tree_size} (root ${latest.root})`);
     console.log(`proven:        ${latest.additions} counted − ${latest.revocations} taken back`);
-    console.log(`offset:        ${latest.offset_claimed} (the newsroom's claim; not verifiable)`);
+    console.log(
+      `offset:        ${latest.offset_claimed} (${result.offsets ? "the sum of the log's offset entries" : 'as the checkpoint states; its entries could not be checked'})`,
+    );
+    printOffsets(result.offsets, result.remembered);
     console.log(`count:         ${latest.count}`);
     console.log(`pin it:        --pin ${latest.sequence}:${latest.hash}`);
     if (statePath)

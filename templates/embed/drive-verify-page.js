@@ -69,6 +69,32 @@ const REFUSAL_TEXT = {
 const MEMORY_OFF_TEXT =
   'This browser gives this page no storage, so it remembers nothing: every check here is a first check, trusting only the keys pinned in the page.';
 
+const signed = (amount) => (amount < 0 ? `−${-amount}` : `+${amount}`);
+
+/**
+ * The starting number's entries: the changes since the checkpoint this browser verified last,
+ * marked as such (legitimate, but the count moved by the newsroom's word); on a first check, all.
+ */
+function showOffsets(offsets, remembered) {
+  const box = document.getElementById('offset-changes');
+  if (!box) return; // a copy of the page from before offsets were shown
+  const since = remembered ? (offsets ?? []).filter((o) => o.index >= remembered.size) : (offsets ?? []);
+  box.hidden = !offsets || offsets.length === 0;
+  box.dataset.changed = remembered ? (since.length > 0 ? 'yes' : 'no') : '';
+  document.getElementById('offset-changes-title').textContent = !remembered
+    ? 'The starting number’s entries in the log (the first one and each change to it):'
+    : since.length > 0
+      ? `The starting number changed since this browser last checked (checkpoint ${remembered.sequence}):`
+      : `The starting number has not changed since this browser last checked (checkpoint ${remembered.sequence}).`;
+  document.getElementById('offset-list').replaceChildren(
+    ...since.map((o) => {
+      const li = document.createElement('li');
+      li.textContent = `${signed(o.amount)} (reason: “${o.reason}”) on ${o.time ?? 'an unknown date'}, by staff ${o.staff}, entry ${o.index}`;
+      return li;
+    }),
+  );
+}
+
 function field(name, text) {
   outcome.querySelector(`[data-field="${name}"]`).textContent = text;
 }
@@ -124,6 +150,7 @@ async function check() {
       latest ? `${latest.additions} counted − ${latest.revocations} taken back = ${latest.additions - latest.revocations}` : '–',
     );
     field('offset', latest ? String(latest.offset_claimed) : '–');
+    showOffsets(result.offsets, result.remembered);
     field('log', latest ? latest.origin : '–');
     field('checkpoint', latest ? `number ${latest.sequence}, ${latest.tree_size} entries, signed ${latest.time}` : '–');
     const receiptLine = document.getElementById('receipt-result');

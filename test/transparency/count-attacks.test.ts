@@ -81,12 +81,21 @@ describe('attack 1: moving the starting offset', () => {
     const result = await verifyPinned(campaign, pin);
     expect(result.problems).toEqual([]);
     expect(result.offsets).toEqual([
-      { index: 0, amount: 20, staff: expect.stringMatching(/^[0-9a-f]{64}$/), reason: expect.any(String) },
+      {
+        index: 0,
+        amount: 20,
+        staff: expect.stringMatching(/^[0-9a-f]{64}$/),
+        reason: expect.any(String),
+        time: expect.stringMatching(/^\d{4}-/),
+        checkpoint: 0,
+      },
       {
         index: 3,
         amount: 20,
         staff: expect.stringMatching(/^[0-9a-f]{64}$/),
         reason: 'print subscribers counted too',
+        time: expect.stringMatching(/^\d{4}-/),
+        checkpoint: 1,
       },
     ]);
     expect(JSON.stringify(result.offsets)).not.toMatch(/@|editor/);

@@ -21,12 +21,14 @@ import {
   recordAlias,
   transparencyModels,
 } from '../../src/campaigns/drive-log/log.model.js';
-import { logSize, receiptOf } from '../../src/campaigns/drive-log/log.service.js';
+import { logSize, receiptOf, staffHash } from '../../src/campaigns/drive-log/log.service.js';
 import { createSigner } from '../../src/campaigns/drive-log/signing.js';
 import { forgetLoadedLogs } from '../../src/campaigns/drive-log/tree-cache.js';
 import { connectDatabase } from '../../src/infra/db.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { registerModels } from '../../src/models.js';
+import { staffModels } from '../../src/staff/staff.model.js';
+import { staffToken } from '../support/staff.js';
 import { databaseUri, manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 import { checkpoint, depsOf, memberJoins, newCampaign, verify } from './support.js';
 
@@ -34,7 +36,7 @@ import { checkpoint, depsOf, memberJoins, newCampaign, verify } from './support.
 // with the verifier refusing it (the table is also in src/campaigns/drive-log/README.md):
 //
 // | # | Attack                                   | Replayed in                                   | Refusal                         |
-// | 1 | an editor or writer moves the offset     | here; count-attacks.test.ts, "attack 1"       | offset is not the offset leaves' |
+// | 1 | an editor or writer moves the offset     | here; count-attacks.test.ts, "attack 1"       | shown as an offset change; a claim that is not the leaves' is refused |
 // | 2 | leaves inserted into drive_log_leaves    | here; count-attacks.test.ts, "attack 2"       | leaf has no signed promise       |
 // | 3 | tally marks inserted / a leaf's total    | here; count-attacks.test.ts, "attack 3"       | the count shown stays the log's  |
 // | 4 | rollback re-signed with the operator key | pinned-verifier.test.ts                       | exit 3 rollback                  |
@@ -134,6 +136,41 @@ describe('attacks 1 to 3, seen by the verifier with memory', () => {
     expect(first.code).toBe(EXIT.ok);
     return { campaign, state };
   }
+
+  it('attack 1: when an editor moves the starting offset from 20 to 40 through the staff API, then the verifier with memory still passes and names the change since the checkpoint it saw: amount, reason, date and hashed staff id', async () => {
+    const { campaign, state } = await driveAt22();
+    const editor = await staffToken(app.url, app.deps.db, 'editor');
+    clock.advance(5 * 60_000);
+    const changedAt = clock.now().toISOString();
+    const patched = await fetch(`${app.url}/campaigns/${campaign.slug}`, {
+      method: 'PATCH',
+      headers: { authorization: editor.authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ startingOffset: 40, offsetReason: 'print subscribers counted too' }),
+    });
+    expect(patched.status).toBe(200);
+    clock.advance(5 * 60_000);
+    expect(await checkpoint(app, campaign)).toMatchObject({ sequence: 1, count: 42, offset: 40 });
+
+    const run = await cli(campaign, state);
+    const staffId = (await staffModels(app.deps.db).StaffUser.findOne({ email: 'editor@newsroom.example' }))!
+      ._id;
+    const staff = staffHash(String(campaign._id), String(staffId));
+    expect(run.out).toContain(
+      [
+        "offset:        40 (the sum of the log's offset entries)",
+        'Offset changes since the checkpoint you last saw (number 0, 3 entries):',
+        `  +20 (reason: "print subscribers counted too") on ${changedAt}, by staff ${staff}, entry 3, checkpoint 1`,
+        'count:         42',
+      ].join('\n'),
+    );
+    expect(run.out).not.toContain('not verifiable');
+    expect(run.out).not.toContain('PROBLEM');
+    expect(run.code).toBe(EXIT.ok);
+    // Seen once, the change is not news the next time.
+    const again = await cli(campaign, state);
+    expect(again.out).toContain('offset changes: none since the checkpoint you last saw (number 1)');
+    expect(again.code).toBe(EXIT.ok);
+  });
 
   it('attack 1: when a checkpoint re-signed with the real key claims an offset of 40, count and sum agreeing, then the verifier refuses it', async () => {
     const { campaign, state } = await driveAt22();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../../src/campaigns/campaign.model.js';
 import { receiptOf } from '../../src/campaigns/drive-log/log.service.js';
 import { launchChromium, screenshot, watchErrors } from '../support/browser.js';
+import { staffToken } from '../support/staff.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { checkpoint, memberJoins, memberRefunded, newCampaign } from './support.js';
 
@@ -41,12 +42,61 @@ describe('the verify page in Chromium', () => {
     expect(await page.locator('[data-field="count"]').textContent()).toBe('104');
     expect(await page.locator('[data-field="proven"]').textContent()).toBe('5 counted − 1 taken back = 4');
     expect(await page.locator('[data-field="offset"]').textContent()).toBe('100');
+    // A first check lists the starting number's entries: here only the first one.
+    expect(await page.locator('#offset-changes').isVisible()).toBe(true);
+    expect(await page.locator('#offset-list li').allTextContents()).toEqual([
+      expect.stringMatching(
+        /^\+100 \(reason: “starting offset”\) on \d{4}-.*, by staff [0-9a-f]{64}, entry 0$/,
+      ),
+    ]);
     expect(await page.locator('[data-field="log"]').textContent()).toBe(
       `members.test/drive/${campaign.slug}`,
     );
     expect(await page.locator('#receipt-result').getAttribute('data-result')).toBe('verified');
     expect(await page.locator('#receipt-result').textContent()).toContain('Your receipt is verified');
     await screenshot(page, 'drive-verify-verified');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('when an editor changes the starting offset after this browser checked, then the next check passes and shows the change with its amount, reason, date and hashed staff id', async () => {
+    const moved = await newCampaign(app, { startingOffset: 30 });
+    await memberJoins(app, new Date(Date.now() - 60_000));
+    await checkpoint(app, moved);
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${app.url}/campaigns/${moved.slug}/verify`);
+    await expect
+      .poll(() => page.locator('#outcome').getAttribute('data-result'), { timeout: 15_000 })
+      .toBe('verified');
+    expect(await page.locator('[data-field="offset"]').textContent()).toBe('30');
+
+    const editor = await staffToken(app.url, app.deps.db, 'editor');
+    const patched = await fetch(`${app.url}/campaigns/${moved.slug}`, {
+      method: 'PATCH',
+      headers: { authorization: editor.authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ startingOffset: 50, offsetReason: 'print subscribers counted too' }),
+    });
+    expect(patched.status).toBe(200);
+    await checkpoint(app, moved);
+
+    await page.reload();
+    await expect
+      .poll(() => page.locator('#outcome').getAttribute('data-result'), { timeout: 15_000 })
+      .toBe('verified');
+    expect(await page.locator('[data-field="count"]').textContent()).toBe('51');
+    expect(await page.locator('[data-field="offset"]').textContent()).toBe('50');
+    expect(await page.locator('#offset-changes').isVisible()).toBe(true);
+    expect(await page.locator('#offset-changes-title').textContent()).toBe(
+      'The starting number changed since this browser last checked (checkpoint 0):',
+    );
+    expect(await page.locator('#offset-list li').allTextContents()).toEqual([
+      expect.stringMatching(
+        /^\+20 \(reason: “print subscribers counted too”\) on \d{4}-.*, by staff [0-9a-f]{64}, entry 2$/,
+      ),
+    ]);
+    expect(await page.locator('#outcome').textContent()).not.toContain('not verifiable');
+    await screenshot(page, 'drive-verify-offset-changed');
     expect(errors).toEqual([]);
     await page.close();
   });
