@@ -281,8 +281,7 @@ describe('accessibility (axe-core) in light and dark mode', () => {
         // A PNG's width is the big-endian number at byte 16 of its header.
         const png = readFileSync(`${SCREENSHOTS_DIR}/${file}`);
         // A wider file is a page wider than the screen: wide tables scroll in their own box.
-        if (png.readUInt32BE(16) !== width)
-          problems.push(`${file} is ${png.readUInt32BE(16)} px wide`);
+        if (png.readUInt32BE(16) !== width) problems.push(`${file} is ${png.readUInt32BE(16)} px wide`);
       }
     expect(problems).toEqual([]);
   });
