@@ -32,7 +32,9 @@
   var beacon = function (event) {
     var url = base + '/attribution/events?event=' + event + (campaign ? '&campaign=' + encodeURIComponent(campaign) : '') +
       '&placement=' + encodeURIComponent(attr.get('placement'));
-    try { if (!navigator.sendBeacon(url)) throw 0; } catch (e) { fetch(url, { method: 'POST', credentials: 'omit', keepalive: true }).catch(function () {}); }
+    // A keepalive fetch without cookies, not sendBeacon, which sends them (as in widget.js).
+    if (typeof fetch === 'function') fetch(url, { method: 'POST', mode: 'no-cors', credentials: 'omit', keepalive: true }).catch(function () {});
+    else if (navigator.sendBeacon) navigator.sendBeacon(url);
   };
   var link = document.createElement('a');
   link.href = base + '/membership' + '?' + attr;

@@ -209,7 +209,10 @@
   Goal.prototype._beacon = function (event) {
     var url = origin + '/attribution/events?event=' + event + '&campaign=' + encodeURIComponent(this._slug()) +
       '&placement=' + encodeURIComponent(this._attribution().get('placement'));
-    try { if (!navigator.sendBeacon(url)) throw 0; } catch (e) { fetch(url, { method: 'POST', credentials: 'omit', keepalive: true }).catch(function () {}); }
+    // Not sendBeacon: it always sends the reader's cookies for the service's site. A keepalive fetch
+    // outlives the page as a beacon does, and sends none (src/attribution/README.md).
+    if (typeof fetch === 'function') fetch(url, { method: 'POST', mode: 'no-cors', credentials: 'omit', keepalive: true }).catch(function () {});
+    else if (navigator.sendBeacon) navigator.sendBeacon(url);
   };
 
   customElements.define('membership-goal', Goal);
