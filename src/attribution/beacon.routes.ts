@@ -10,7 +10,7 @@ import { placementOf } from '../memberships/attribution-input.js';
 import { countFunnelStep } from './funnel.service.js';
 
 // The widget and buttons tell the funnel they were seen or clicked: a POST with no body from
-// `navigator.sendBeacon` or `fetch(…, {keepalive})`. The answer sets no cookie and the count keeps
+// `fetch(…, {keepalive, credentials: 'omit'})` (or `navigator.sendBeacon` where there is no fetch). The answer sets no cookie and the count keeps
 // nothing of the request but the campaign, the placement and the day.
 
 export const beaconQuery = z
