@@ -34,11 +34,15 @@ export interface DeliveryDeps {
   allowPrivateTargets: boolean;
   leaseMs: number;
   lookup?: Lookup;
+  /** Each attempt's deadline: TIMEOUT_MS (10 s) unless given (tests), never over a third of the lease. */
   timeoutMs?: number;
   random?: () => number;
 }
 
-export function createWebhookQueue(deps: DeliveryDeps): JobQueue {
+/** The queue, and the deadline each of its attempts gets (10 s unless the lease is short). */
+export type WebhookQueue = JobQueue & { readonly attemptTimeoutMs: number };
+
+export function createWebhookQueue(deps: DeliveryDeps): WebhookQueue {
   const { db, clock } = deps;
   const logger = deps.logger.child({ component: 'webhooks' });
   const { Endpoint, Delivery, Attempt, Health } = webhookModels(db);
@@ -171,7 +175,7 @@ export function createWebhookQueue(deps: DeliveryDeps): JobQueue {
     throw new JobFailure(error!, !refused);
   }
 
-  return createJobQueue<WebhookDelivery>({
+  const queue = createJobQueue<WebhookDelivery>({
     name: WEBHOOK_QUEUE,
     db,
     model: Delivery,
@@ -189,4 +193,5 @@ export function createWebhookQueue(deps: DeliveryDeps): JobQueue {
       );
     },
   });
+  return Object.assign(queue, { attemptTimeoutMs: outbound.timeoutMs });
 }

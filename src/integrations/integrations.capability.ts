@@ -1,9 +1,8 @@
 import type { Capability, ProcessContext } from '../infra/capability.js';
-import type { JobQueue } from '../infra/jobs/queue.js';
 import { staffAuthFrom } from '../staff/staff.capability.js';
 import { enqueueDailyTotals } from './daily-totals.js';
 import { subscribeWebhooks } from './deliveries.service.js';
-import { createWebhookQueue } from './delivery.worker.js';
+import { createWebhookQueue, type WebhookQueue } from './delivery.worker.js';
 import { registerWebhookModels } from './webhook.model.js';
 import { webhookEventDocs } from './webhooks.docs.js';
 import { webhookRouteDocs, webhookRoutes } from './webhooks.routes.js';
@@ -32,7 +31,7 @@ export const integrationsCapability: Capability = {
 };
 
 /** The delivery queue, run by the one job runner (src/background.ts). */
-export const webhookQueueFrom = (ctx: ProcessContext): JobQueue =>
+export const webhookQueueFrom = (ctx: ProcessContext): WebhookQueue =>
   createWebhookQueue({
     db: ctx.db,
     clock: ctx.clock,

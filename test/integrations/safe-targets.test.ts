@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
@@ -8,26 +7,11 @@ import { isPrivateAddress, type Lookup } from '../../src/integrations/safe-targe
 import { webhookModels } from '../../src/integrations/webhook.model.js';
 import { staffToken } from '../support/staff.js';
 import { manualClock, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
-import { type AdminAnswer, type Receiver, startReceiver } from './support.js';
+import { type AdminAnswer, PRODUCTION, type Receiver, startReceiver } from './support.js';
 
 // In production a webhook reaches only public addresses: checked when an admin saves the URL, and
 // again on the address each connection is about to use, so a name that resolves somewhere else
 // later (DNS rebinding) is refused too. Redirects are never followed.
-
-const PRODUCTION = {
-  NODE_ENV: 'production',
-  SESSION_SECRET: 'x'.repeat(32),
-  STAFF_JWT_KEYS: `k1:${'y'.repeat(32)}`,
-  DRIVE_SIGNING_KEYS: `drive-2026:${'z'.repeat(43)}`,
-  PUBLIC_BASE_URL: 'https://members.newsroom.example',
-  MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
-  STRIPE_SECRET_KEY: 'sk_live_abc',
-  STRIPE_WEBHOOK_SECRET: 'whsec_abc',
-  SENDGRID_API_KEY: 'SG.abc',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    .publicKey.export({ type: 'spki', format: 'der' })
-    .toString('base64'),
-};
 
 /** A resolver that answers what the test says for its names (the newsroom's DNS, compromised). */
 const answers = new Map<string, string[]>();

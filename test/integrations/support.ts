@@ -1,10 +1,21 @@
+import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
 // A receiving server for outgoing webhooks, as a newsroom's CRM or Slack relay would run one: it
 // verifies each delivery with the standardwebhooks library, and can be killed, brought back on
-// the same port, made to drop the connection after reading a delivery, fail, or redirect.
+// the same port, made to drop the connection after reading a delivery, fail, redirect, never
+// answer (`hang`), or answer 200 with a body of FLOOD_BYTES (`flood`).
+
+/** What a `flood` answer offers: 50 MB, streamed, far more than a sender should ever read. */
+export const FLOOD_BYTES = 50 * 1024 * 1024;
+
+/** One `flood` answer: how much of it was handed to the connection, and whether all of it was. */
+export interface Flood {
+  sent: number;
+  complete: boolean;
+}
 
 export interface Received {
   webhookId: string;
@@ -15,7 +26,7 @@ export interface Received {
   verifiedWith: string[];
 }
 
-export type ReceiverMode = 'ok' | 'drop' | 'fail' | 'redirect';
+export type ReceiverMode = 'ok' | 'drop' | 'fail' | 'redirect' | 'hang' | 'flood';
 
 export interface Receiver {
   url: string;
@@ -23,6 +34,7 @@ export interface Receiver {
   received: Received[];
   /** Other paths hit (a redirect's target must never be). */
   strayHits: string[];
+  floods: Flood[];
   secrets: string[];
   mode: ReceiverMode;
   kill(): Promise<void>;
@@ -37,6 +49,7 @@ export async function startReceiver(): Promise<Receiver> {
     port: 0,
     received: [],
     strayHits: [],
+    floods: [],
     secrets: [],
     mode: 'ok',
     async kill() {
@@ -81,9 +94,42 @@ export async function startReceiver(): Promise<Receiver> {
     // Killed after the delivery arrived, before it could answer: the sender cannot know it landed.
     if (receiver.mode === 'drop') return req.socket.destroy();
     if (receiver.mode === 'fail') return res.writeHead(503).end('busy');
+    // Took the delivery and holds the connection open without a word, until the sender gives up.
+    if (receiver.mode === 'hang') return;
+    if (receiver.mode === 'flood') return flood(res);
     if (receiver.mode === 'redirect')
       return res.writeHead(302, { location: `http://127.0.0.1:${receiver.port}/internal-admin` }).end();
     res.writeHead(204).end();
+  }
+
+  /** 200 and FLOOD_BYTES, written as fast as the connection takes them, until the sender hangs up. */
+  async function flood(res: http.ServerResponse) {
+    const record: Flood = { sent: 0, complete: false };
+    receiver.floods.push(record);
+    const chunk = Buffer.alloc(64 * 1024, 'x'); // one buffer written again and again: no 50 MB here
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+    });
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(FLOOD_BYTES) });
+    while (!closed && record.sent < FLOOD_BYTES) {
+      const flowing = res.write(chunk);
+      record.sent += chunk.length;
+      if (!flowing)
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            resolve();
+          };
+          res.on('drain', go);
+          res.on('close', go);
+        });
+    }
+    if (!closed) {
+      res.end();
+      record.complete = true;
+    }
   }
 
   async function listen(port: number) {
@@ -107,5 +153,22 @@ export interface AdminAnswer {
 export interface LoggedDelivery {
   eventType: string;
   status: string;
+  nextAttemptAt: string | null;
   attempts: { ok: boolean; status: number | null; error: string | null; durationMs: number }[];
 }
+
+/** A production configuration's environment (nothing in it is reached): private targets refused. */
+export const PRODUCTION = {
+  NODE_ENV: 'production',
+  SESSION_SECRET: 'x'.repeat(32),
+  STAFF_JWT_KEYS: `k1:${'y'.repeat(32)}`,
+  DRIVE_SIGNING_KEYS: `drive-2026:${'z'.repeat(43)}`,
+  PUBLIC_BASE_URL: 'https://members.newsroom.example',
+  MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
+  STRIPE_SECRET_KEY: 'sk_live_abc',
+  STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+  SENDGRID_API_KEY: 'SG.abc',
+  SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ type: 'spki', format: 'der' })
+    .toString('base64'),
+};

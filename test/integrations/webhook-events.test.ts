@@ -17,7 +17,16 @@ import { sponsorshipModels } from '../../src/sponsorship/sponsorship.model.js';
 import { decideRequest } from '../../src/sponsorship/sponsorship.service.js';
 import { sponsorshipDepsFrom } from '../../src/sponsorship/sponsorship-deps.js';
 import { staffToken } from '../support/staff.js';
-import { checkoutSession, invoice, postEvent, purchase, stripeEvent, T0 } from '../support/stripe-events.js';
+import {
+  checkoutSession,
+  invoice,
+  paidGiftSession,
+  postEvent,
+  purchase,
+  stripeEvent,
+  subscription,
+  T0,
+} from '../support/stripe-events.js';
 import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 import { type AdminAnswer, type Receiver, startReceiver } from './support.js';
 
@@ -418,6 +427,102 @@ describe('sponsorship.granted', () => {
         .join(),
     ).not.toContain('@example');
     await toldAgainChangesNothing(endpoint.id, 'sponsorship.granted');
+    await disable(endpoint.id);
+  });
+});
+
+describe('gift.purchased, gift.redeemed and member.canceled from their real paths', () => {
+  it('when a gift is bought and paid through Stripe, redeemed on its page, and a subscription ends at Stripe, then the endpoint hears each once, verified, with the documented body and no address', async () => {
+    await campaign({ slug: 'gifting', goal: 100, endsAt: new Date(clock.now().getTime() + 30 * DAY) });
+    const { endpoint, secret } = await addEndpoint(['gift.purchased', 'gift.redeemed', 'member.canceled']);
+    receiver.secrets = [secret!];
+    const from = receiver.received.length;
+    const unix = () => Math.floor(clock.now().getTime() / 1000);
+
+    // A gift for today, bought on our pages and paid at Stripe (checkout.session.completed, twice).
+    const bought = await fetch(`${app.url}/gifts/checkout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        purchaserName: 'Olena',
+        purchaserEmail: 'gift-giver@example.org',
+        recipientName: 'Taras',
+        recipientEmail: 'gift-taker@example.org',
+        message: 'For you',
+        durationMonths: 12,
+        currency: 'eur',
+        deliverOn: clock.now().toISOString().slice(0, 10),
+        campaign: 'gifting',
+      }),
+    });
+    expect(bought.status).toBe(201);
+    const { giftId } = (await bought.json()) as { giftId: string };
+    const paidAt = unix();
+    const paid = stripeEvent('checkout.session.completed', paidGiftSession(giftId), paidAt);
+    expect((await postEvent(app.url, paid)).status).toBe(200);
+    expect((await postEvent(app.url, paid)).status).toBe(200);
+
+    // Delivered at once (it is for today): the recipient redeems the code from their email.
+    const { EmailJob } = emailModels(app.deps.db);
+    const delivery = (await EmailJob.findOne({
+      'to.email': 'gift-taker@example.org',
+      template: 'gift-delivery',
+    }).lean())!;
+    const code = new URL(String(delivery.data.redeemUrl)).searchParams.get('code')!;
+    clock.advance(60_000);
+    const redeemedAt = clock.now().toISOString();
+    const redeemed = await fetch(`${app.url}/gifts/redeem`, {
+      method: 'POST',
+      headers: { 'x-forwarded-for': '10.9.3.1' },
+      body: new URLSearchParams({ code, email: 'gift-taker@example.org' }),
+    });
+    expect(redeemed.status).toBe(200);
+    const giftMember = (await findMemberByEmail(app.deps.db, 'gift-taker@example.org'))!;
+
+    // A paying member's subscription ends at Stripe (customer.subscription.deleted, twice).
+    clock.advance(60_000);
+    const p = purchase({ email: 'leaving-member@example.org', at: unix() });
+    expect(
+      (await postEvent(app.url, stripeEvent('checkout.session.completed', checkoutSession(p), p.at))).status,
+    ).toBe(200);
+    const ended = stripeEvent('customer.subscription.deleted', subscription(p, 'canceled'), p.at + 100);
+    expect((await postEvent(app.url, ended)).status).toBe(200);
+    expect((await postEvent(app.url, ended)).status).toBe(200);
+    const leaver = (await findMemberByEmail(app.deps.db, p.email))!;
+    expect(leaver.status).toBe('canceled');
+    await deliverAll();
+
+    const paidAtIso = new Date(paidAt * 1000).toISOString();
+    const endedAt = new Date((p.at + 100) * 1000).toISOString();
+    // The queue sends in no set order: in the order they happened.
+    const got = bodies(secret!, from)
+      .map((b) => b.body)
+      .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    expect(got).toEqual([
+      {
+        type: 'gift.purchased',
+        version: 1,
+        timestamp: paidAtIso,
+        data: { giftId, durationMonths: 12, amount: 5000, currency: 'eur', campaign: 'gifting' },
+      },
+      {
+        type: 'gift.redeemed',
+        version: 1,
+        timestamp: redeemedAt,
+        data: { giftId, memberId: String(giftMember._id), redeemedAt },
+      },
+      {
+        type: 'member.canceled',
+        version: 1,
+        timestamp: endedAt,
+        data: { memberId: String(leaver._id), endedAt },
+      },
+    ]);
+    const sent = receiver.received
+      .slice(from)
+      .map((r) => r.body)
+      .join();
+    for (const personal of ['@', 'Olena', 'Taras', 'For you']) expect(sent).not.toContain(personal);
     await disable(endpoint.id);
   });
 });
