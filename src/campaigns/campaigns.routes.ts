@@ -25,7 +25,7 @@ import {
   updateCampaignSchema,
 } from './campaign-admin.js';
 import { type EmbedOptions, embedOptions } from './embed-snippets.js';
-import { type Progress, type ProgressCache, revalidates } from './progress.service.js';
+import { checkpointStatement, type Progress, type ProgressCache, revalidates } from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
 export interface CampaignRoutesDeps {
@@ -209,6 +209,12 @@ function iframeView(progress: Progress, options: EmbedOptions) {
     percent: progress.percent,
     barPercent: Math.min(100, Math.max(0, progress.percent)),
     summary,
+    // The count links to its proof; its title names the checkpoint (README, "What each embed says
+    // about the log").
+    verifyUrl: `/campaigns/${encodeURIComponent(progress.slug)}/verify`,
+    checkpointText: checkpointStatement(progress, locale),
+    checkpoint: progress.checkpoint,
+    pending: progress.pending,
     days:
       progress.daysLeft > 0
         ? translate(locale, 'embed.daysLeft', { count: progress.daysLeft })

@@ -1,6 +1,6 @@
 import { escapeHtml } from '../http/pages.js';
 import { type Locale, translate } from '../shared/messages.js';
-import type { Progress } from './progress.service.js';
+import { checkpointStatement, type Progress } from './progress.service.js';
 
 const esc = escapeHtml;
 
@@ -35,8 +35,16 @@ export function progressSvg(progress: Progress, options: SvgOptions): string {
   const supporters = withSupporters
     ? `\n  <text class="muted" x="16" y="106" font-family="Arial, sans-serif" font-size="14" fill="#52525b">${esc(translate(locale, 'embed.supporters', { count: progress.supporters ?? 0 }))}</text>`
     : '';
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${progress.title}: ${summary}`)}">
+  // Which checkpoint the number comes from, without drawing anything: in <desc> (read out as the
+  // image's description) and as data-checkpoint-* attributes for scripts (README, "What each embed
+  // says about the log").
+  const { checkpoint } = progress;
+  const checkpointData = checkpoint
+    ? ` data-checkpoint-sequence="${checkpoint.sequence}" data-checkpoint-size="${checkpoint.size}" data-checkpoint-root="${esc(checkpoint.root)}" data-checkpoint-count="${checkpoint.count}" data-pending="${progress.pending}"`
+    : '';
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${progress.title}: ${summary}`)}"${checkpointData}>
   <title>${esc(`${progress.title}: ${summary}`)}</title>
+  <desc>${esc(checkpointStatement(progress, locale))}</desc>
   <style>${styleFor(options.theme ?? 'auto')}</style>
   <rect class="bg" width="${width}" height="${height}" rx="8" fill="#ffffff" stroke="#e4e4e7"/>
   <text class="text" x="16" y="28" font-family="Arial, sans-serif" font-size="16" font-weight="700" fill="#18181b">${esc(progress.title)}</text>

@@ -3,6 +3,7 @@ import fresh from 'fresh';
 import type { Connection } from 'mongoose';
 import { AppError } from '../http/errors.js';
 import { supportersTotal } from '../memberships/supporters.js';
+import { INTL_LOCALE, type Locale, translate } from '../shared/messages.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { logCount, type SignedHead } from './drive-log/log-count.js';
 
@@ -39,6 +40,28 @@ export function goalFigures(campaign: Campaign, count: number, now: Date) {
     percent: Math.floor((count * 100) / campaign.goal),
     daysLeft: Math.max(0, Math.ceil((campaign.endsAt.getTime() - now.getTime()) / DAY_MS)),
   };
+}
+
+/**
+ * Which signed checkpoint the number comes from, in the reader's language: its sequence, signed
+ * count and log size, then what changed since (`pending`), or that none is signed yet. The iframe
+ * and the image say it in these words; widget.js composes the same messages (README, "What each
+ * embed says about the log").
+ */
+export function checkpointStatement(
+  progress: Pick<Progress, 'checkpoint' | 'pending'>,
+  locale: Locale,
+): string {
+  const { checkpoint, pending } = progress;
+  if (!checkpoint) return translate(locale, 'embed.noCheckpoint');
+  const signed = translate(locale, 'embed.checkpoint', {
+    sequence: checkpoint.sequence,
+    count: checkpoint.count,
+    size: checkpoint.size,
+  });
+  if (pending === 0) return signed;
+  const change = new Intl.NumberFormat(INTL_LOCALE[locale], { signDisplay: 'exceptZero' }).format(pending);
+  return `${signed} ${translate(locale, 'embed.pending', { change })}`;
 }
 
 export async function computeProgress(

@@ -107,6 +107,11 @@ const en = {
   'embed.label': 'Progress toward the goal',
   'embed.error': 'Progress is unavailable right now.',
   'embed.notFound': 'This campaign was not found. Check the campaign name in the embed code.',
+  // Which signed checkpoint of the drive log the number comes from (src/campaigns/README.md).
+  'embed.checkpoint': 'Signed checkpoint {sequence} of the drive log: count {count}, log size {size}.',
+  'embed.pending': 'Since then: {change}, not yet signed.',
+  'embed.noCheckpoint':
+    'The drive log has no signed checkpoint yet: this count can be checked once the first is signed.',
   'embed.supporters': { one: 'All thanks to {count} supporter', other: 'All thanks to {count} supporters' },
   'embed.sponsored': {
     one: '{count} reader sponsored by supporters',
@@ -287,6 +292,11 @@ const uk: Record<MessageKey, Message> = {
   'embed.label': 'Поступ до мети',
   'embed.error': 'Дані тимчасово недоступні.',
   'embed.notFound': 'Кампанію не знайдено. Перевірте назву кампанії в коді вставки.',
+  'embed.checkpoint':
+    'Підписана контрольна точка {sequence} журналу кампанії: кількість {count}, розмір журналу {size}.',
+  'embed.pending': 'Відтоді: {change}, ще не підписано.',
+  'embed.noCheckpoint':
+    'Журнал кампанії ще не має підписаної контрольної точки: перевірити цю кількість можна буде після першої.',
   'embed.supporters': {
     one: 'Усе завдяки {count} прихильнику',
     few: 'Усе завдяки {count} прихильникам',

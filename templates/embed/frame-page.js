@@ -29,6 +29,16 @@
       .catch(function () {});
   }
 
+  // The element's data-checkpoint-* and data-pending say which checkpoint the card shows; they
+  // follow the new card (README, "What each embed says about the log").
+  function checkpointOf(next, current) {
+    var names = ['data-checkpoint-sequence', 'data-checkpoint-size', 'data-checkpoint-root', 'data-checkpoint-count', 'data-pending'];
+    names.forEach(function (name) {
+      if (next.hasAttribute(name)) current.setAttribute(name, next.getAttribute(name));
+      else current.removeAttribute(name);
+    });
+  }
+
   function refresh() {
     if (typeof fetch !== 'function' || typeof DOMParser !== 'function') return;
     fetch(window.location.href, { credentials: 'omit', cache: 'no-cache' })
@@ -37,6 +47,7 @@
         var next = new DOMParser().parseFromString(html, 'text/html').querySelector('membership-goal');
         var current = document.querySelector('membership-goal');
         if (next && current && next.innerHTML !== current.innerHTML) { current.innerHTML = next.innerHTML; thank(); }
+        if (next && current) checkpointOf(next, current);
         delay = INTERVAL;
       })
       // The card keeps the last numbers it had; the next try waits longer (up to ten minutes).

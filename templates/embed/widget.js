@@ -8,7 +8,8 @@
  * light, so a light page never shows a dark card; src/campaigns/README.md, "Light and dark"). Options are attributes, so a new
  * one is one more attribute (OPTIONS below). Theme with CSS custom properties on the element:
  * --mg-bg, --mg-text, --mg-muted, --mg-border, --mg-accent, --mg-link, --mg-track, --mg-font; or
- * style the parts: membership-goal::part(box|title|track|bar|count|days|supporters|join|gift|error).
+ * style the parts: membership-goal::part(box|title|track|bar|count|days|supporters|join|gift|error). The count
+ * links to the verify page and names its checkpoint (title; data-checkpoint-* on the element).
  * Styles live in a Shadow DOM, so the page's CSS cannot break it, as a constructed stylesheet, so
  * a page whose Content-Security-Policy allows no inline styles shows it styled (docs/security.md).
  * The words come from the service's message catalogue (src/shared/messages.ts), written in below
@@ -69,6 +70,8 @@
     '.actions{display:flex;flex-wrap:wrap;gap:8px}.thanks{margin:0 0 12px;font-weight:700}' +
     'a{display:inline-block;padding:10px 16px;border-radius:4px;font-weight:700;text-decoration:none;font-size:15px}' +
     'a{border:2px solid var(--mg-accent,#1a56db)}a.join{background:var(--mg-accent,#1a56db);color:#fff}a.gift{color:var(--link)}' +
+    // The count links to the verify page: it looks like the text it was, underlined, the same size.
+    'a.count{padding:0;border:0;border-radius:0;font-weight:inherit;color:inherit;text-decoration:underline dotted;text-underline-offset:3px}' +
     'a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}.error{color:var(--err);font-size:14px}[hidden]{display:none!important}';
 
   // One constructed stylesheet for every widget on the page: no <style> element or style
@@ -108,7 +111,8 @@
     this._root = this.attachShadow({ mode: 'open' });
     this._root.innerHTML = '<div class="box" part="box"><h2 part="title"></h2>' +
       '<div class="track" part="track" role="progressbar" aria-valuemin="0"><div class="bar" part="bar"></div></div>' +
-      '<div class="numbers"><span class="count" part="count"></span><span class="days" part="days"></span></div>' +
+      '<div class="numbers"><a class="count" part="count" aria-describedby="checkpoint"></a><span class="days" part="days"></span></div>' +
+      '<p id="checkpoint" hidden></p>' +
       '<p class="supporters" part="supporters" hidden></p>' +
       '<p class="sponsored" part="sponsored" hidden></p>' +
       '<p class="thanks" part="thanks" hidden></p>' +
@@ -158,6 +162,7 @@
     bar.setAttribute('aria-label', t(l, 'embed.label'));
     q('.bar').style.width = Math.min(100, p.percent) + '%';
     q('.count').textContent = text + ' · ' + p.percent + '%';
+    this._checkpoint(p, l);
     q('.days').textContent = p.daysLeft > 0 ? t(l, 'embed.daysLeft', { count: p.daysLeft }) : t(l, 'embed.ended');
     var supporters = q('.supporters');
     supporters.hidden = !this.hasAttribute('show-supporters') || typeof p.supporters !== 'number';
@@ -172,6 +177,26 @@
     join.hidden = member; q('.actions').hidden = false; q('.track').hidden = false; // a member may still gift
     q('.thanks').hidden = !member; q('.thanks').textContent = t(l, 'embed.thanksMember');
     q('.error').hidden = true;
+  };
+  /* Which signed checkpoint of the drive log the number comes from, without taking room: the count
+   * links to the verify page, its title and description name the checkpoint (or say none is signed
+   * yet), and the element carries data-checkpoint-sequence|size|root|count and data-pending for
+   * scripts. The same words as the iframe's and the image's (src/campaigns/progress.service.ts
+   * checkpointStatement; README, "What each embed says about the log"). */
+  var CHECKPOINT = { sequence: 'data-checkpoint-sequence', size: 'data-checkpoint-size', root: 'data-checkpoint-root', count: 'data-checkpoint-count' };
+  Goal.prototype._checkpoint = function (p, l) {
+    var c = p.checkpoint, text = t(l, 'embed.noCheckpoint');
+    if (c) {
+      text = t(l, 'embed.checkpoint', { sequence: c.sequence, count: c.count, size: c.size });
+      if (p.pending) text += ' ' + t(l, 'embed.pending', { change: new Intl.NumberFormat(INTL[l], { signDisplay: 'exceptZero' }).format(p.pending) });
+    }
+    for (var key in CHECKPOINT) { if (c) this.setAttribute(CHECKPOINT[key], String(c[key])); else this.removeAttribute(CHECKPOINT[key]); }
+    if (c) this.setAttribute('data-pending', String(p.pending)); else this.removeAttribute('data-pending');
+    var link = this._root.querySelector('a.count');
+    link.href = origin + '/campaigns/' + encodeURIComponent(p.slug) + '/verify';
+    link.title = text;
+    this._root.getElementById('checkpoint').textContent = text;
+    if (window.self !== window.top) link.target = '_top';
   };
   // Optional: how many readers supporters have sponsored (a line under the numbers when any).
   Goal.prototype._sponsored = function () {

@@ -1,11 +1,12 @@
 import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { updateCampaign } from '../../src/campaigns/campaign-admin.js';
 import { embedOptions, embedSnippets } from '../../src/campaigns/embed-snippets.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+import { checkpoint } from '../transparency/support.js';
 
 // The iframe snippet, every option on (language, accent, supporters line, theme), pasted on a news
 // site of another origin, light or dark, on a small phone, a phone and a desktop: every button
@@ -150,7 +151,7 @@ function contrast(a: number[], b: number[]): number {
   return (hi! + 0.05) / (lo! + 0.05);
 }
 
-/** Every button (link) of the card: inside the iframe's viewport and the page's. */
+/** Every link of the card (its two buttons and the count's link to the verify page): inside the iframe's viewport and the page's. */
 async function clippedButtons(page: Page, frame: Frame) {
   const box = (await (await frame.frameElement()).boundingBox())!;
   const viewport = page.viewportSize()!;
@@ -160,7 +161,7 @@ async function clippedButtons(page: Page, frame: Frame) {
       return { text: a.textContent, top: r.top, left: r.left, bottom: r.bottom, right: r.right };
     }),
   );
-  expect(links).toHaveLength(2);
+  expect(links).toHaveLength(3);
   return links.filter(
     (l) =>
       l.top < 0 ||
@@ -279,7 +280,7 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
                 ? /^612 з 1[\s\u00a0]000 нових членів · 61%$/
                 : /^612 of 1,000 new members · 61%$/,
             );
-          expect(await plain.locator('membership-goal a').count()).toBe(2);
+          expect(await plain.locator('membership-goal a').count()).toBe(3); // the buttons, the count's link
           // The snippet's fixed height holds the whole card: no button cut, even on a 320 px phone.
           expect(await clippedButtons(still, plain)).toEqual([]);
           // The host's own colour at the corners (a dark host's card stays light without the
@@ -311,7 +312,7 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
     }
   }, 60_000);
 
-  it('when the count changes, then a framed page with JavaScript shows the new count without a reload', async () => {
+  it('when the count or its checkpoint changes, then a framed page with JavaScript shows the new one without a reload', async () => {
     await prepare(page, { width: 375, height: 812 }, 'light');
     await page.goto(`${app.url}/campaigns/birthday/widget?refresh=1`);
     expect(await page.locator('.count').textContent()).toBe('612 of 1,000 new members · 61%');
@@ -324,6 +325,20 @@ describe('the iframe snippet with every option, on light and dark sites of anoth
         .poll(() => page.locator('.count').textContent(), { timeout: 10_000 })
         .toBe('650 of 1,000 new members · 65%');
       expect(await page.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('650');
+      // A checkpoint signed meanwhile: the card and its element name it at the next refresh.
+      expect(await page.locator('membership-goal').getAttribute('data-checkpoint-size')).toBeNull();
+      const campaign = await campaignModels(app.deps.db)
+        .Campaign.findOne({ slug: 'birthday' })
+        .lean<Campaign>();
+      await checkpoint(app, campaign!);
+      await expect
+        .poll(() => page.locator('membership-goal').getAttribute('data-checkpoint-count'), {
+          timeout: 10_000,
+        })
+        .toBe('650');
+      expect(await page.locator('a.count').getAttribute('title')).toMatch(
+        /^Signed checkpoint 0 of the drive log: count 650, log size \d+\.$/,
+      );
     } finally {
       await setOffset(612);
     }

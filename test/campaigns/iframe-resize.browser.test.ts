@@ -69,7 +69,7 @@ async function heights(page: Page) {
   return { iframe, ...inside };
 }
 
-/** Every link in the widget (its buttons), relative to the iframe's viewport. */
+/** Every link in the widget (its buttons and the count's link to the verify page), relative to the iframe's viewport. */
 function buttonsInside(frame: Frame) {
   return frame.evaluate(() => {
     return Array.from(document.querySelectorAll('membership-goal a')).map((a) => {
@@ -107,7 +107,7 @@ async function expectFitted(page: Page) {
     )
     .toBe(true);
   const buttons = await buttonsInside(widgetFrame(page));
-  expect(buttons).toHaveLength(2);
+  expect(buttons).toHaveLength(3);
   expect(
     buttons.every((b) => b.inside),
     JSON.stringify(buttons),

@@ -1,9 +1,10 @@
-import type { Browser } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { type Campaign, campaignModels } from '../../src/campaigns/campaign.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
+import { checkpoint } from '../transparency/support.js';
 
 let app: TestApp;
 let browser: Browser;
@@ -48,6 +49,31 @@ beforeAll(async () => {
   });
   browser = await launchChromium();
 });
+/** The campaign's latest signed checkpoint as progress states it. */
+const signedCheckpoint = async () =>
+  (
+    (await (await fetch(`${app.url}/campaigns/birthday/progress`)).json()) as {
+      checkpoint: { sequence: number; size: number; root: string; count: number } | null;
+    }
+  ).checkpoint;
+
+async function signNextCheckpoint() {
+  const campaign = await campaignModels(app.deps.db).Campaign.findOne({ slug: 'birthday' }).lean<Campaign>();
+  await checkpoint(app, campaign!);
+  return (await signedCheckpoint())!;
+}
+
+/** What a screen reader is told about a link besides its name: its computed accessible description. */
+async function accessibleDescription(page: Page, link: Locator): Promise<string | undefined> {
+  const name = (await link.textContent())!;
+  const cdp = await page.context().newCDPSession(page);
+  const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as {
+    nodes: { role?: { value: string }; name?: { value: string }; description?: { value: string } }[];
+  };
+  await cdp.detach();
+  return nodes.find((n) => n.role?.value === 'link' && n.name?.value === name)?.description?.value;
+}
+
 afterAll(async () => {
   await browser?.close();
   await site?.close();
@@ -97,6 +123,30 @@ describe('the script widget on another origin', () => {
     expect(await uk.locator('a.join').textContent()).toBe('Стати членом спільноти');
     await screenshot(page, 'widget-script');
 
+    // Which checkpoint the number comes from (src/campaigns/README.md, "What each embed says about
+    // the log"). None is signed yet: the widget claims none, in each language.
+    const count = widget.locator('a.count');
+    expect(await count.getAttribute('href')).toBe(`${app.url}/campaigns/birthday/verify`);
+    const noCheckpoint =
+      'The drive log has no signed checkpoint yet: this count can be checked once the first is signed.';
+    expect(await count.getAttribute('title')).toBe(noCheckpoint);
+    expect(await accessibleDescription(page, count)).toBe(noCheckpoint);
+    expect(await widget.getAttribute('data-checkpoint-size')).toBeNull();
+    expect(await uk.locator('a.count').getAttribute('title')).toBe(
+      'Журнал кампанії ще не має підписаної контрольної точки: перевірити цю кількість можна буде після першої.',
+    );
+    // Once one is signed, the widget names it at its next refresh, and the number is its count.
+    const signed = await signNextCheckpoint();
+    await expect
+      .poll(() => widget.getAttribute('data-checkpoint-root'), { timeout: 10_000 })
+      .toBe(signed.root);
+    expect(await widget.getAttribute('data-checkpoint-size')).toBe('1'); // the starting offset's leaf
+    expect(await widget.getAttribute('data-checkpoint-sequence')).toBe('0');
+    expect(await count.getAttribute('title')).toBe(
+      'Signed checkpoint 0 of the drive log: count 612, log size 1.',
+    );
+    expect(await count.textContent()).toBe('612 of 1,000 new members · 61%');
+
     // A new member joins; the widget shows it at its next refresh (every second here).
     const member = await membershipModels(app.deps.db).Member.create({
       email: 'new@example.com',
@@ -115,6 +165,13 @@ describe('the script widget on another origin', () => {
       .poll(() => widget.locator('.count').textContent(), { timeout: 10_000 })
       .toBe('613 of 1,000 new members · 61%');
     expect(await bar.getAttribute('aria-valuenow')).toBe('613');
+    // The join is shown before a checkpoint signs it, and the widget says so.
+    const since =
+      'Signed checkpoint 0 of the drive log: count 612, log size 1. Since then: +1, not yet signed.';
+    expect(await count.getAttribute('title')).toBe(since);
+    expect(await accessibleDescription(page, count)).toBe(since);
+    expect(await widget.getAttribute('data-pending')).toBe('1');
+    expect(await widget.getAttribute('data-checkpoint-root')).toBe(signed.root);
     await screenshot(page, 'widget-script-after-new-member');
 
     // Each of the page's two widgets told the funnel it was seen, once (not at every refresh).
@@ -153,12 +210,26 @@ describe('embeds without third-party script', () => {
   it('renders the iframe widget and the SVG image', async () => {
     const page = await browser.newPage({ viewport: { width: 900, height: 600 }, reducedMotion: 'reduce' });
     const errors = watchErrors(page);
+    const signed = await signNextCheckpoint(); // it covers every join: nothing pending
     await page.goto(`${site.url}/newsletter-archive`);
     const frame = page.frameLocator('iframe[title="Membership goal"]');
     await expect
       .poll(() => frame.locator('[role="progressbar"]').getAttribute('aria-valuenow'), { timeout: 10_000 })
       .toMatch(/^61[23]$/);
     expect(await frame.locator('a.join').getAttribute('target')).toBe('_top');
+    // The framed card names the checkpoint as the script widget does, and links to the verify page.
+    const goal = frame.locator('membership-goal');
+    expect(await goal.getAttribute('data-checkpoint-root')).toBe(signed.root);
+    expect(await goal.getAttribute('data-checkpoint-size')).toBe(String(signed.size));
+    expect(await goal.getAttribute('data-pending')).toBe('0');
+    const count = frame.locator('a.count');
+    expect(await count.getAttribute('title')).toBe(
+      `Signed checkpoint ${signed.sequence} of the drive log: count ${signed.count}, log size ${signed.size}.`,
+    );
+    expect(await count.evaluate((a: HTMLAnchorElement) => [a.href, a.target])).toEqual([
+      `${app.url}/campaigns/birthday/verify`,
+      '_top',
+    ]);
 
     await expect
       .poll(() => page.locator('#svg').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
