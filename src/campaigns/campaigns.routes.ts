@@ -25,7 +25,13 @@ import {
   updateCampaignSchema,
 } from './campaign-admin.js';
 import { type EmbedOptions, embedOptions } from './embed-snippets.js';
-import { checkpointStatement, type Progress, type ProgressCache, revalidates } from './progress.service.js';
+import {
+  checkpointStatement,
+  type Progress,
+  type ProgressCache,
+  revalidates,
+  thankedSupporters,
+} from './progress.service.js';
 import { progressSvg } from './progress-svg.js';
 
 export interface CampaignRoutesDeps {
@@ -193,6 +199,7 @@ export function campaignRoutes(deps: CampaignRoutesDeps): Router {
 /** What the iframe page shows, in its language: it is complete without a script (no fetch to wait for). */
 function iframeView(progress: Progress, options: EmbedOptions) {
   const { locale } = options;
+  const thanked = thankedSupporters(progress);
   const summary = translate(locale, 'embed.goal', { count: progress.count, goal: progress.goal });
   const campaign = `?campaign=${encodeURIComponent(progress.slug)}&locale=${locale}`;
   return {
@@ -219,10 +226,10 @@ function iframeView(progress: Progress, options: EmbedOptions) {
       progress.daysLeft > 0
         ? translate(locale, 'embed.daysLeft', { count: progress.daysLeft })
         : translate(locale, 'embed.ended'),
-    // Left out while the total was never counted, rather than "0 supporters".
+    // Left out while unknown and at 0 (thankedSupporters).
     supportersLine:
-      options.supporters && typeof progress.supporters === 'number'
-        ? translate(locale, 'embed.supporters', { count: progress.supporters })
+      options.supporters && thanked !== undefined
+        ? translate(locale, 'embed.supporters', { count: thanked })
         : undefined,
     join: translate(locale, 'embed.join'),
     thanks: translate(locale, 'embed.thanksMember'),

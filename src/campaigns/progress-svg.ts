@@ -1,13 +1,13 @@
 import { escapeHtml } from '../http/pages.js';
 import { type Locale, translate } from '../shared/messages.js';
-import { checkpointStatement, type Progress } from './progress.service.js';
+import { checkpointStatement, type Progress, thankedSupporters } from './progress.service.js';
 
 const esc = escapeHtml;
 
 export interface SvgOptions {
   accent: string;
   locale?: Locale;
-  /** Adds "All thanks to N supporters" under the numbers (once the total is known). */
+  /** Adds "All thanks to N supporters" under the numbers (once known, and not 0). */
   supporters?: boolean;
   /** light or dark; auto (the default) is dark where the viewer's system is (no page to ask). */
   theme?: 'light' | 'dark' | 'auto';
@@ -24,7 +24,8 @@ const DARK_RULES =
 export function progressSvg(progress: Progress, options: SvgOptions): string {
   const locale = options.locale ?? 'en';
   const width = 480;
-  const withSupporters = options.supporters && progress.supporters !== null;
+  const thanked = options.supporters ? thankedSupporters(progress) : undefined;
+  const withSupporters = thanked !== undefined;
   const height = withSupporters ? 120 : 96;
   const filled = Math.round((Math.min(100, progress.percent) / 100) * (width - 32));
   const summary = `${translate(locale, 'embed.goal', { count: progress.count, goal: progress.goal })} (${progress.percent}%)`;
@@ -33,7 +34,7 @@ export function progressSvg(progress: Progress, options: SvgOptions): string {
       ? translate(locale, 'embed.daysLeft', { count: progress.daysLeft })
       : translate(locale, 'embed.ended');
   const supporters = withSupporters
-    ? `\n  <text class="muted" x="16" y="106" font-family="Arial, sans-serif" font-size="14" fill="#52525b">${esc(translate(locale, 'embed.supporters', { count: progress.supporters ?? 0 }))}</text>`
+    ? `\n  <text class="muted" x="16" y="106" font-family="Arial, sans-serif" font-size="14" fill="#52525b">${esc(translate(locale, 'embed.supporters', { count: thanked }))}</text>`
     : '';
   // Which checkpoint the number comes from, without drawing anything: in <desc> (read out as the
   // image's description) and as data-checkpoint-* attributes for scripts (README, "What each embed

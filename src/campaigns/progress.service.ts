@@ -210,3 +210,11 @@ export function createProgressCache(options: { db: Connection; ttlMs: number; no
 }
 
 export type ProgressCache = ReturnType<typeof createProgressCache>;
+
+/**
+ * The number an embed's "All thanks to N supporters" line shows, or undefined to leave the line
+ * out: while the total was never counted (never "0" for a newsroom that has supporters), and at 0
+ * (a thank-you to nobody says nothing). The JSON keeps the number as it is.
+ */
+export const thankedSupporters = (progress: Pick<Progress, 'supporters'>): number | undefined =>
+  typeof progress.supporters === 'number' && progress.supporters > 0 ? progress.supporters : undefined;

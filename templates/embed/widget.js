@@ -165,7 +165,8 @@
     this._checkpoint(p, l);
     q('.days').textContent = p.daysLeft > 0 ? t(l, 'embed.daysLeft', { count: p.daysLeft }) : t(l, 'embed.ended');
     var supporters = q('.supporters');
-    supporters.hidden = !this.hasAttribute('show-supporters') || typeof p.supporters !== 'number';
+    // Left out while unknown and at 0: a thank-you to nobody says nothing (progress.service.ts).
+    supporters.hidden = !this.hasAttribute('show-supporters') || typeof p.supporters !== 'number' || p.supporters < 1;
     if (!supporters.hidden) supporters.textContent = t(l, 'embed.supporters', { count: p.supporters });
     var join = q('a.join'), gift = q('a.gift'), c = '?campaign=' + encodeURIComponent(p.slug);
     c += '&locale=' + l;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
+import { addSupporters } from '../support/supporters.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 let app: TestApp;
@@ -10,6 +11,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   app = await startTestApp({ deps: { clock: { now: () => new Date() } } });
+  await addSupporters(app.deps.db, 2); // the preview's supporters line is left out at 0
   browser = await launchChromium();
 });
 afterAll(async () => {

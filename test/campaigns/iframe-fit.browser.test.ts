@@ -5,6 +5,7 @@ import { updateCampaign } from '../../src/campaigns/campaign-admin.js';
 import { embedOptions, embedSnippets } from '../../src/campaigns/embed-snippets.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
+import { addSupporters } from '../support/supporters.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 import { checkpoint } from '../transparency/support.js';
 
@@ -70,6 +71,7 @@ beforeAll(async () => {
     timeZone: 'Europe/Kyiv',
     startingOffset: 612,
   });
+  await addSupporters(app.deps.db, 3); // the line is left out at 0
   const pages: Record<string, string> = {};
   for (const host of ['light', 'dark'] as const) {
     for (const locale of ['en', 'uk'] as const) pages[`/${host}-${locale}`] = hostPage(host, locale);

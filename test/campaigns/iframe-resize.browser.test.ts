@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
 import { embedOptions, embedSnippets } from '../../src/campaigns/embed-snippets.js';
 import { launchChromium, screenshot, startHostSite, watchErrors } from '../support/browser.js';
+import { addSupporters } from '../support/supporters.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
 // The iframe snippet as a newsroom pastes it, on a news site of another origin: the iframe must take
@@ -32,6 +33,7 @@ beforeAll(async () => {
     timeZone: 'Europe/Kyiv',
     startingOffset: 612,
   });
+  await addSupporters(app.deps.db, 3); // the supporters line is left out at 0
   // A page of a third origin that claims a height for itself, as a hostile ad frame could.
   stranger = await startHostSite({
     '/ad': `<!doctype html><html><body><script>
