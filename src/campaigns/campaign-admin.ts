@@ -2,9 +2,9 @@ import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import { parseInput } from '../http/validate.js';
-import { decideOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
+import { saveVersion as saveRecordVersion } from '../infra/versions.js';
 import { isTimeZone } from '../shared/time.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { logOffsetChange, logStartingOffset } from './drive-log/log-count.js';
@@ -161,16 +161,11 @@ export async function endCampaign(db: Connection, clock: Clock, slug: string): P
 export const editConflict = (current: Campaign) =>
   new AppError('edit_conflict', undefined, undefined, undefined, presentCampaign(current));
 
-/** A winner that died between its claim and its write is finished by the next saver after this. */
-const ABANDONED_EDIT_MS = 30_000;
-
 /**
- * Every change of a campaign is one version: the saver that claims `campaign-edit:<id>:<version>`
- * (an insert of a unique _id, atomic on FerretDB too, where a conditional update is not) writes the
- * next version; a save from a version someone already claimed is refused with the campaign as it
- * is now. Without `expected` (the API without `version`, ending a campaign) the change applies to
- * whatever version is current, retrying when it loses a race. The claim records the winner's
- * `$set`, so a winner that crashed before writing it is finished by a later saver.
+ * Every change of a campaign is one version, decided by a claim `campaign-edit:<id>:<version>`
+ * (src/infra/versions.ts): a save from a version someone already claimed is refused with the
+ * campaign as it is now. Without `expected` (the API without `version`, ending a campaign) the
+ * change applies to whatever version is current.
  */
 async function saveVersion(
   db: Connection,
@@ -179,52 +174,20 @@ async function saveVersion(
   expected: number | undefined,
   change: (before: Campaign) => Record<string, unknown>,
 ): Promise<CampaignView> {
-  const { Campaign } = campaignModels(db);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const before = await existing(db, slug);
-    const version = before.version ?? 0;
-    if (expected !== undefined && expected !== version) throw editConflict(before);
-    const set = change(before);
-    if (Object.keys(set).length === 0) return presentCampaign(before);
-    const now = clock.now();
-    const next = { ...set, version: version + 1 };
-    // As { path, value } pairs: a stored key may not hold a dot (`counts.gifts`), nor FerretDB nest arrays.
-    const decision = Object.entries(next).map(([path, value]) => ({ path, value }));
-    const claim = await decideOnce(db, `campaign-edit:${before._id}:${version}`, now, decision);
-    if (claim.won) {
-      await Campaign.updateOne({ _id: before._id }, { $set: next });
-      return presentCampaign(mergeSet(before, next));
-    }
-    if (now.getTime() - claim.decidedAt.getTime() > ABANDONED_EDIT_MS) {
-      const still = await Campaign.findById(before._id).lean<Campaign>();
-      if ((still?.version ?? 0) === version)
-        await Campaign.updateOne(
-          { _id: before._id },
-          { $set: Object.fromEntries((claim.decision as typeof decision).map((d) => [d.path, d.value])) },
-        );
-    }
-    // The winner may not have written yet: its decided change is the campaign as it is now.
-    if (expected !== undefined)
-      throw editConflict(
-        mergeSet(
-          before,
-          Object.fromEntries((claim.decision as typeof decision).map((d) => [d.path, d.value])),
-        ),
-      );
-    await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
-  }
+  const saved = await saveRecordVersion(
+    {
+      db,
+      model: campaignModels(db).Campaign,
+      prefix: 'campaign-edit',
+      load: () => existing(db, slug),
+      now: () => clock.now(),
+    },
+    expected,
+    (before) => ({ set: change(before) }),
+  );
+  if (saved.outcome === 'saved') return presentCampaign(saved.record);
+  if (saved.outcome === 'conflict') throw editConflict(saved.current);
   throw new AppError('edit_conflict', 'The campaign is being changed by others right now. Please try again.');
-}
-
-/** The campaign after a `$set` of paths such as `counts.gifts`. */
-function mergeSet(before: Campaign, set: Record<string, unknown>): Campaign {
-  const after = { ...before, counts: { ...before.counts } } as Record<string, unknown> & Campaign;
-  for (const [path, value] of Object.entries(set)) {
-    const [head, key] = path.split('.') as [string, string | undefined];
-    if (key) (after[head] as Record<string, unknown>)[key] = value;
-    else after[head] = value;
-  }
-  return after;
 }
 
 export function presentCampaign(c: Omit<Campaign, '_id' | 'createdAt' | 'updatedAt'>) {

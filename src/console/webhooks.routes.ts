@@ -137,11 +137,11 @@ export function webhookConsoleRoutes(deps: EndpointDeps & { timeZone: string }):
     const when = whenFor(res);
     const endpoint = endpointView(await findEndpoint(deps.db, endpointIdOf(req)), now);
     const deliveries = await listDeliveries(deps.db, endpoint.id, 50);
-    const values = edit?.values ?? {
-      url: endpoint.url,
-      events: endpoint.events,
-      description: endpoint.description ?? '',
-    };
+    const opened = formOf(endpoint);
+    // A colleague saved since this form was opened: their values and the typed ones, side by side.
+    const merge =
+      edit?.error.code === 'edit_conflict' ? mergeAfterConflict(locale, edit.values, endpoint) : undefined;
+    const values = merge?.values ?? (edit ? { ...edit.values } : opened);
     const unsafe = edit?.error.code === 'webhook_target_unsafe';
     page(
       res,
@@ -156,16 +156,25 @@ export function webhookConsoleRoutes(deps: EndpointDeps & { timeZone: string }):
           disabledAt: when(endpoint.disabledAt),
         },
         edit: {
-          values: { ...values, chosen: Object.fromEntries(values.events.map((e) => [e, true])) },
+          values: {
+            ...values,
+            chosen: Object.fromEntries(values.events.map((e) => [e, true])),
+            // A refused form keeps the version it was opened at; after a conflict, it is on the current one.
+            version: merge || !edit ? endpoint.version : edit.values.version,
+            loaded: merge || !edit ? loadedField(opened) : edit.values.loaded,
+          },
           choices: EVENT_TYPES_OF[endpoint.kind],
+          notes: merge?.notes ?? {},
           errors: unsafe
             ? { url: translate(locale, 'console.webhooks.unsafe') }
             : fieldErrors(locale, edit?.error.details),
           error:
             edit &&
-            (unsafe || edit.error.details?.length
-              ? translate(locale, 'console.webhooks.fixFields')
-              : inLocale(locale, edit.error.message)),
+            (merge
+              ? translate(locale, 'console.webhooks.conflict')
+              : unsafe || edit.error.details?.length
+                ? translate(locale, 'console.webhooks.fixFields')
+                : inLocale(locale, edit.error.message)),
         },
         secrets: endpoint.secrets.map((x) =>
           x.expiresAt
@@ -217,10 +226,17 @@ export function webhookConsoleRoutes(deps: EndpointDeps & { timeZone: string }):
         throw new AppError('validation_failed', undefined, [
           { path: 'events', message: translate('en', 'console.webhooks.eventsMissing') },
         ]);
-      await updateEndpoint(deps, id, parseInput(endpointUpdateSchema, values));
+      const { url, events, description } = values;
+      const version =
+        values.version === '' ? undefined : /^\d{1,9}$/.test(values.version) ? Number(values.version) : -1;
+      await updateEndpoint(deps, id, {
+        ...parseInput(endpointUpdateSchema, { url, events, description }),
+        version,
+      });
     } catch (error) {
       const refused =
-        error instanceof AppError && ['validation_failed', 'webhook_target_unsafe'].includes(error.code);
+        error instanceof AppError &&
+        ['validation_failed', 'webhook_target_unsafe', 'edit_conflict'].includes(error.code);
       if (!refused) throw error;
       return endpointPage(req, res, { values, error });
     }
@@ -290,12 +306,71 @@ function formValues(req: Request) {
 
 type EditValues = ReturnType<typeof editValues>;
 
-/** The edit form as typed, checked by the API's schema (the kind is the endpoint's; it cannot change). */
+/**
+ * The edit form as typed, checked by the API's schema (the kind is the endpoint's; it cannot
+ * change), with the version it was opened at and what it held then (`loaded`, for a conflict).
+ */
 function editValues(req: Request) {
   const body = (req.body ?? {}) as Record<string, unknown>;
   return {
     url: String(body.url ?? ''),
     events: list(body.events),
     description: String(body.description ?? ''),
+    version: String(body.version ?? '').trim(),
+    loaded: String(body.loaded ?? ''),
   };
+}
+
+type FormFields = Pick<EditValues, 'url' | 'events' | 'description'>;
+const EDITABLE = ['url', 'events', 'description'] as const;
+
+/** The stored endpoint as the form shows it. */
+const formOf = (e: { url: string; events: string[]; description: string | null }): FormFields => ({
+  url: e.url,
+  events: e.events,
+  description: e.description ?? '',
+});
+
+/** What the form held when it was opened, sent back with it so a conflict can say who changed what. */
+const loadedField = (values: FormFields) =>
+  JSON.stringify(Object.fromEntries(EDITABLE.map((k) => [k, values[k]])));
+
+/** A field's value as compared and shown: the events in a stable order, text as the schema trims it. */
+const shown = (field: (typeof EDITABLE)[number], form: Partial<FormFields>) =>
+  field === 'events' ? [...new Set(list(form.events))].sort().join(', ') : String(form[field] ?? '').trim();
+
+/**
+ * A save refused because a colleague saved since the form was opened: the form again, on the
+ * current version, holding the colleague's values and the typed ones where they do not clash; each
+ * field that differs says what the colleague saved and what was typed, so nothing typed is lost.
+ */
+function mergeAfterConflict(
+  locale: Locale,
+  typed: EditValues,
+  current: { url: string; events: string[]; description: string | null },
+) {
+  const now = formOf(current);
+  let loaded: Partial<FormFields> | undefined;
+  try {
+    loaded = typed.loaded ? (JSON.parse(typed.loaded) as Partial<FormFields>) : undefined;
+  } catch {
+    loaded = undefined;
+  }
+  const values: FormFields = { ...now };
+  const notes: Record<string, string> = {};
+  for (const field of EDITABLE) {
+    const mine = shown(field, typed);
+    const theirs = shown(field, now);
+    if (mine === theirs) continue;
+    const before = loaded && field in loaded ? shown(field, loaded) : undefined;
+    if (before === mine) {
+      notes[field] = translate(locale, 'console.webhooks.conflictTheirs', { theirs, before });
+    } else if (before === theirs) {
+      Object.assign(values, { [field]: typed[field] });
+      notes[field] = translate(locale, 'console.webhooks.conflictMine', { theirs });
+    } else {
+      notes[field] = translate(locale, 'console.webhooks.conflictBoth', { theirs, mine });
+    }
+  }
+  return { values, notes };
 }

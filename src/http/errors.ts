@@ -28,7 +28,7 @@ export const ERROR_CATALOG = {
   ],
   edit_conflict: [
     409,
-    'Someone saved a change after you opened this. Nothing of yours was saved: look at the campaign as it is now and save again.',
+    'Someone saved a change after you opened this. Nothing of yours was saved: look at it as it is now and save again.',
   ],
   gift_already_redeemed: [409, 'This gift has already been used.'],
   currency_conflict: [

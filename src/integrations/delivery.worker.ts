@@ -6,7 +6,7 @@ import { insertUnlessPresent, isDuplicateKey } from '../infra/db.js';
 import { createJobQueue, JobFailure, type JobQueue } from '../infra/jobs/queue.js';
 import type { Logger } from '../infra/logger.js';
 import { staffModels } from '../staff/staff.model.js';
-import { signingSecrets } from './endpoints.service.js';
+import { saveEndpoint, signingSecrets } from './endpoints.service.js';
 import { type OutboundOptions, outboundAgents, postBounded } from './outbound-post.js';
 import { type Lookup, UnsafeTargetError } from './safe-target.js';
 import { WEBHOOK_QUEUE, type WebhookDelivery, type WebhookEndpoint, webhookModels } from './webhook.model.js';
@@ -74,10 +74,10 @@ export function createWebhookQueue(deps: DeliveryDeps): WebhookQueue {
   async function disable(endpoint: WebhookEndpoint, since: Date, lastError: string) {
     const now = clock.now();
     const reason = `failed for ${Math.round((now.getTime() - since.getTime()) / HOUR)} hours without a success: ${lastError}`;
-    await Endpoint.updateOne(
-      { _id: endpoint._id },
-      { $set: { enabled: false, disabledAt: now, disabledReason: reason } },
-    );
+    // A new version of the endpoint, so an admin's form loaded before it is refused, not saved over it.
+    await saveEndpoint({ db, clock }, endpoint._id, undefined, () => ({
+      set: { enabled: false, disabledAt: now, disabledReason: reason },
+    }));
     logger.warn({ endpointId: endpoint._id, since }, 'webhook endpoint disabled after failing for days');
     const admins = await staffModels(db)
       .StaffUser.find({ role: 'admin', disabled: false })

@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import { AppError } from '../http/errors.js';
 import { claimOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
+import { saveVersion, type VersionChange } from '../infra/versions.js';
 import { checkTargetUrl, type Lookup } from './safe-target.js';
 import { SLACK_EVENT_TYPES } from './slack.js';
 import { type EndpointSecret, type WebhookEndpoint, webhookModels } from './webhook.model.js';
@@ -53,6 +54,8 @@ export function endpointView(endpoint: WebhookEndpoint, now: Date) {
     enabled: endpoint.enabled,
     disabledAt: endpoint.disabledAt ?? null,
     disabledReason: endpoint.disabledReason ?? null,
+    /** Send it back with a change: a save from an older version is refused (409 edit_conflict). */
+    version: endpoint.version ?? 0,
     secrets: endpoint.secrets
       .filter((s) => !s.expiresAt || s.expiresAt > now)
       .map((s) => ({ createdAt: s.createdAt, expiresAt: s.expiresAt ?? null })),
@@ -100,28 +103,69 @@ export async function findEndpoint(db: Connection, id: string): Promise<WebhookE
 export const listEndpoints = (db: Connection) =>
   webhookModels(db).Endpoint.find().sort({ createdAt: 1 }).limit(500).lean<WebhookEndpoint[]>();
 
+/** A change of an endpoint's settings; `version`, when given, is the one it was made from. */
+export interface EndpointChange {
+  url?: string;
+  events?: string[];
+  description?: string;
+  enabled?: boolean;
+  version?: number;
+}
+
+/** The answer to a save made from an older version: the endpoint as it is now, to merge with. */
+export const endpointConflict = (current: WebhookEndpoint, now: Date) =>
+  new AppError('edit_conflict', undefined, undefined, undefined, endpointView(current, now));
+
+/**
+ * Every writer of an endpoint's settings saves through here, raising its version by one: a save
+ * from an older version is refused (409 edit_conflict with the endpoint as it is now); without
+ * `expected` the change applies to the current version (README.md, "Edits never overwrite each other").
+ */
+export async function saveEndpoint(
+  deps: Pick<EndpointDeps, 'db' | 'clock'>,
+  id: string,
+  expected: number | undefined,
+  change: (before: WebhookEndpoint) => VersionChange,
+): Promise<WebhookEndpoint> {
+  const saved = await saveVersion(
+    {
+      db: deps.db,
+      model: webhookModels(deps.db).Endpoint,
+      prefix: 'webhook-edit',
+      load: () => findEndpoint(deps.db, id),
+      now: () => deps.clock.now(),
+    },
+    expected,
+    change,
+  );
+  if (saved.outcome === 'saved') return saved.record;
+  if (saved.outcome === 'conflict') throw endpointConflict(saved.current, deps.clock.now());
+  throw new AppError('edit_conflict', 'The endpoint is being changed by others right now. Please try again.');
+}
+
 export async function updateEndpoint(
   deps: EndpointDeps,
   id: string,
-  change: { url?: string; events?: string[]; description?: string; enabled?: boolean },
+  { version, ...change }: EndpointChange,
 ): Promise<WebhookEndpoint> {
   const current = await findEndpoint(deps.db, id);
   if (change.events !== undefined) checkEvents(current.kind ?? 'standard', change.events);
+  // Checked once, before the save: the lookup is slow, and a retried save changes the same URL.
   if (change.url !== undefined) await checkUrl(deps, change.url);
-  const $set: Record<string, unknown> = {};
-  const $unset: Record<string, 1> = {};
-  if (change.url !== undefined) $set.url = change.url;
-  if (change.events !== undefined) $set.events = [...new Set(change.events)];
-  if (change.description !== undefined) $set.description = change.description;
-  if (change.enabled !== undefined) {
-    $set.enabled = change.enabled;
-    // Enabled again by a person: the reason it was disabled is history.
-    if (change.enabled) Object.assign($unset, { disabledAt: 1, disabledReason: 1 });
-    else $set.disabledAt = deps.clock.now();
-    if (!change.enabled) $set.disabledReason = 'disabled by an admin';
-  }
-  await webhookModels(deps.db).Endpoint.updateOne({ _id: id }, { $set, $unset });
-  return findEndpoint(deps.db, id);
+  return saveEndpoint(deps, id, version, () => {
+    const set: Record<string, unknown> = {};
+    const unset: string[] = [];
+    if (change.url !== undefined) set.url = change.url;
+    if (change.events !== undefined) set.events = [...new Set(change.events)];
+    if (change.description !== undefined) set.description = change.description;
+    if (change.enabled !== undefined) {
+      set.enabled = change.enabled;
+      // Enabled again by a person: the reason it was disabled is history.
+      if (change.enabled) unset.push('disabledAt', 'disabledReason');
+      else Object.assign(set, { disabledAt: deps.clock.now(), disabledReason: 'disabled by an admin' });
+    }
+    return { set, unset };
+  });
 }
 
 export async function deleteEndpoint(db: Connection, id: string): Promise<void> {

@@ -27,6 +27,11 @@ export interface WebhookEndpoint {
   enabled: boolean;
   disabledAt?: Date;
   disabledReason?: string;
+  /**
+   * Raised by one at every change of the URL, events, description or status, so a save from an
+   * older version is refused (src/infra/versions.ts); missing on endpoints saved before (read as 0).
+   */
+  version?: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -97,6 +102,7 @@ const endpointSchema = new Schema<WebhookEndpoint>(
     enabled: { type: Boolean, required: true, default: true },
     disabledAt: Date,
     disabledReason: String,
+    version: { type: Number, default: 0 },
   },
   { timestamps: true, versionKey: false },
 );

@@ -54,9 +54,15 @@ export const endpointUpdateSchema = z
       .optional(),
     description: z.string().trim().max(200).optional(),
     enabled: z.boolean().optional(),
+    version: z.number().int().nonnegative().optional().meta({
+      description:
+        'The version the change was made from (as read); if someone saved since, 409 edit_conflict with the endpoint as it is now. Without it, the change applies to the current version',
+    }),
   })
   .strict()
-  .refine((change) => Object.keys(change).length > 0, { message: 'change at least one field' })
+  .refine(({ version: _version, ...change }) => Object.keys(change).length > 0, {
+    message: 'change at least one field',
+  })
   .meta({ id: 'WebhookEndpointUpdate' });
 const rotateSchema = z
   .object({
@@ -172,9 +178,17 @@ export function webhookRouteDocs(docs: ApiDocs): void {
     path: '/admin/webhooks/endpoints/{id}',
     tags: ['Webhooks'],
     summary: 'Change the URL, events or description, or enable/disable the endpoint (admin)',
+    description:
+      'Send back the `version` you read: if someone changed the endpoint since, nothing is saved and the answer is 409 `edit_conflict` whose `current` is the endpoint as it is now, to merge with and send again.',
     ...secured,
     request: { params, body: json(endpointUpdateSchema) },
-    responses: { 200: ok('{ endpoint }'), ...denied, 404: error('No such endpoint'), 422: error('Invalid') },
+    responses: {
+      200: ok('{ endpoint } with its new version'),
+      ...denied,
+      404: error('No such endpoint'),
+      409: error('edit_conflict: changed since the version sent; `current` is the endpoint now'),
+      422: error('Invalid'),
+    },
   });
   docs.registerPath({
     method: 'delete',
