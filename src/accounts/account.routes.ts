@@ -12,6 +12,7 @@ import { sendPage } from '../http/pages.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
 import { refuseCrossSite } from '../http/same-origin.js';
 import { emailField, parseInput } from '../http/validate.js';
+import { INTL_LOCALE, type Locale, translate } from '../shared/messages.js';
 import {
   type AccountDeps,
   accountOverview,
@@ -119,22 +120,27 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     const overview = memberId ? await accountOverview(deps.db, memberId) : undefined;
     if (!overview) return page(res, 'account-sign-in', {});
     const { member, subscription } = overview;
+    const locale = res.locals.locale as Locale;
     const date = (d?: Date | null) =>
-      d ? new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(d) : undefined;
+      d
+        ? new Intl.DateTimeFormat(INTL_LOCALE[locale], { dateStyle: 'long', timeZone: 'UTC' }).format(d)
+        : undefined;
     const renews = subscription && subscription.status !== 'canceled' && !subscription.cancelAtPeriodEnd;
     // Stripe bills a paused subscription nothing until it resumes: no next payment to show.
     const paused = member.status === 'paused';
     page(res, 'account', {
       email: member.email,
-      status: member.status.replace('_', ' '),
+      status: translate(locale, `account.status.${member.status}`),
       plan: subscription
-        ? `${subscription.plan}, ${subscription.interval === 'year' ? 'yearly' : 'monthly'}`
+        ? translate(locale, subscription.interval === 'year' ? 'account.plan.year' : 'account.plan.month', {
+            plan: subscription.plan,
+          })
         : undefined,
       amount: subscription
-        ? formatMoney(subscription.amount, subscription.currency.toUpperCase(), member.locale)
+        ? formatMoney(subscription.amount, subscription.currency.toUpperCase(), locale)
         : undefined,
       paused,
-      nextPaymentLabel: renews ? 'Next payment' : 'Membership ends',
+      nextPaymentLabel: renews ? 'account.nextPayment' : 'account.ends',
       nextPayment: paused ? undefined : date(subscription?.currentPeriodEnd ?? member.currentPeriodEnd),
       canManageBilling: Boolean(member.stripeCustomerId && deps.stripe),
       receipts: await receiptsOfMember(deps.db, String(member._id), deps.publicBaseUrl),

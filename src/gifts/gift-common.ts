@@ -12,8 +12,8 @@ import type { GiftOptions } from './gift-options.js';
 export const DAY_MS = 86_400_000;
 export const hashCode = (code: string) => createHash('sha256').update(code).digest('hex');
 export const newCode = () => randomBytes(16).toString('base64url'); // 128 bits
-export const longDate = (d: Date, timeZone: string) =>
-  new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone }).format(d);
+export const longDate = (d: Date, timeZone: string, intlLocale = 'en-GB') =>
+  new Intl.DateTimeFormat(intlLocale, { dateStyle: 'long', timeZone }).format(d);
 
 export function manageUrl(deps: Pick<GiftDeps, 'publicBaseUrl' | 'linkSecret'>, giftId: string) {
   return `${deps.publicBaseUrl}/gifts/manage?g=${giftId}&sig=${signLink(deps.linkSecret, 'gift-manage', giftId)}`;
@@ -40,7 +40,8 @@ export function giftPrice(options: GiftOptions, months: number, currency: string
   return price;
 }
 
-export const describeDeliveryDay = (gift: Gift, timeZone: string) => longDate(gift.deliverAt, timeZone);
+export const describeDeliveryDay = (gift: Gift, timeZone: string, intlLocale?: string) =>
+  longDate(gift.deliverAt, timeZone, intlLocale);
 export const deliveryDayValue = (gift: Gift, timeZone: string) => calendarKeys(gift.deliverAt, timeZone).day;
 
 /**

@@ -235,7 +235,7 @@ async function showGift(deps: GiftRoutesDeps, req: Request, res: Response) {
   if (view.state !== 'ready') throw stateError(view.state);
   const { gift } = view;
   page(res, 'gift-redeem', {
-    heading: `A gift for you, ${gift.recipient.name}`,
+    heading: translate(res.locals.locale as Locale, 'gifts.redeem.heading', { name: gift.recipient.name }),
     gift: { durationMonths: gift.durationMonths, message: gift.message },
     from: gift.showPurchaserName ? gift.purchaser.name : undefined,
     code,
@@ -274,16 +274,17 @@ function managedGift(deps: GiftRoutesDeps, req: Request): string {
 async function managePage(deps: GiftRoutesDeps, req: Request, res: Response, message?: MessageKey) {
   const gift = await giftModel(deps.db).findById(managedGift(deps, req)).lean<Gift>();
   if (!gift) throw new AppError('not_found');
+  const locale = res.locals.locale as Locale;
   page(res, 'gift-manage', {
     action: req.originalUrl,
-    status: gift.status.replace('_', ' '),
+    status: translate(locale, `gifts.status.${gift.status}`),
     recipientName: gift.recipient.name,
     recipientEmail: gift.recipient.email,
-    deliverOn: describeDeliveryDay(gift, deps.timeZone),
+    deliverOn: describeDeliveryDay(gift, deps.timeZone, INTL_LOCALE[locale]),
     deliverOnValue: deliveryDayValue(gift, deps.timeZone),
     canEdit: gift.status === 'paid',
     canResend: gift.status === 'delivered',
-    message: message && translate(res.locals.locale as Locale, message),
+    message: message && translate(locale, message),
   });
 }
 

@@ -4,6 +4,7 @@
 // with {placeholders}, or plural forms chosen by Intl.PluralRules for its {count}.
 
 import { CONSOLE_EN, CONSOLE_UK } from './console-messages.js';
+import { PAGES_EN, PAGES_UK } from './page-messages.js';
 
 export const LOCALES = ['en', 'uk'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -177,6 +178,7 @@ const en = {
   'newsletters.unsubscribed.none': 'There was nothing to unsubscribe from.',
   'newsletters.unsubscribe.invalid':
     'Open the unsubscribe link from the newsletter email again, whole. If it still does not work, reply to that email.',
+  ...PAGES_EN,
   ...CONSOLE_EN,
 } satisfies Record<string, Message>;
 
@@ -370,6 +372,7 @@ const uk: Record<MessageKey, Message> = {
   'newsletters.unsubscribed.none': 'Не було від чого відписуватися.',
   'newsletters.unsubscribe.invalid':
     'Відкрийте посилання для відписки з листа розсилки ще раз, повністю. Якщо це не допомогло, дайте відповідь на той лист.',
+  ...PAGES_UK,
   ...CONSOLE_UK,
 };
 

@@ -7,12 +7,12 @@ import { AppError, errorBodySchema } from '../http/errors.js';
 import { inFixedTime } from '../http/fixed-time.js';
 import { errorsAsPage, wantsPage } from '../http/negotiate.js';
 import type { ApiDocs } from '../http/openapi.js';
-import { type PageBrand, renderPage } from '../http/pages.js';
+import { sendPage } from '../http/pages.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
 import { emailField, idempotencyKeyHeader, parseInput } from '../http/validate.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 import { type CheckoutLimits, takeCheckoutSlots } from '../memberships/checkout-limits.js';
-import { formatMoney } from '../shared/messages.js';
+import { formatMoney, type Locale, type MessageKey, translate } from '../shared/messages.js';
 import { requireRole } from '../staff/require-role.js';
 import type { StaffAuthConfig } from '../staff/staff-auth.service.js';
 import { poolState } from './pool.service.js';
@@ -92,20 +92,24 @@ const decisionsSchema = z
     note: z.string().max(500).optional(),
   })
   .meta({ id: 'SponsorshipDecisions' });
-const SAME_ANSWER =
-  'Thank you. If this address can receive email, we have sent a link to confirm your request.';
 
 export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
   const router = Router();
   const staff = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'admin', 'editor');
   const finance = requireRole({ auth: deps.staffAuth, clock: deps.clock }, 'finance', 'admin');
   const page = (res: Response, name: string, data: Record<string, unknown>, status = 200) =>
-    res
-      .status(status)
-      .type('html')
-      .send(
-        renderPage(name, { title: 'A sponsored membership', brand: res.locals.brand as PageBrand, ...data }),
+    sendPage(res, name, { title: 'sponsorship.title', ...data }, status);
+  // A reader's answer: on a page in their language, for API clients in English (the API's language).
+  const answer = (req: Request, res: Response, key: MessageKey, status = 200) => {
+    if (wantsPage(req))
+      return page(
+        res,
+        'sponsorship-message',
+        { message: translate(res.locals.locale as Locale, key) },
+        status,
       );
+    res.status(status).json({ message: translate('en', key) });
+  };
 
   async function campaignOf(value: string): Promise<Campaign> {
     const campaign = await campaignModels(deps.db)
@@ -167,9 +171,12 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     res.status(201).json({ sessionId: session.id, url: session.url });
   });
 
-  const requestForm = errorsAsPage((res, error, req) =>
-    page(res, 'sponsorship-request', { campaign: req.body?.campaign, error }, error.status),
-  );
+  const requestForm = errorsAsPage((res, error, req) => {
+    const campaign = typeof req.body?.campaign === 'string' ? req.body.campaign : '';
+    // After a post, the language links lead back to this form (src/http/pages.ts).
+    const formPage = `/sponsorships/request?${new URLSearchParams({ campaign })}`;
+    page(res, 'sponsorship-request', { campaign, error, formPage }, error.status);
+  });
   router.get('/sponsorships/request', (req, res) => {
     page(res, 'sponsorship-request', {
       campaign: typeof req.query.campaign === 'string' ? req.query.campaign : '',
@@ -186,8 +193,7 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     const campaign = await campaignOf(input.campaign);
     // Whether this address already asked must not show, not even in the time (see fixed-time.ts).
     await inFixedTime(deps.requestAnswerMs, () => requestSponsorship(deps, { ...input, campaign }));
-    if (wantsPage(req)) return page(res, 'sponsorship-message', { message: SAME_ANSWER }, 202);
-    res.status(202).json({ message: SAME_ANSWER });
+    answer(req, res, 'sponsorship.request.sent', 202);
   });
 
   // Opening the link changes nothing (mail scanners open links); the button's POST confirms.
@@ -199,9 +205,7 @@ export function sponsorshipRoutes(deps: SponsorshipRoutesDeps): Router {
     const input = parseInput(confirmSchema, req.body);
     const request = await confirmSponsorshipRequest(deps, input.request, input.token);
     if (!request) throw new AppError('invalid_link');
-    const message = 'Thank you: your request is confirmed. We will write to you when it is decided.';
-    if (wantsPage(req)) return page(res, 'sponsorship-message', { message });
-    res.json({ message });
+    answer(req, res, 'sponsorship.confirmed');
   });
 
   router.get('/sponsorships/:slug/requests', staff, async (req, res) => {

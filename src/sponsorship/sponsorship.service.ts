@@ -142,7 +142,7 @@ export async function requestSponsorship(
     locale: input.locale,
     data: {
       campaignTitle: input.campaign.title,
-      confirmUrl: `${deps.publicBaseUrl}/sponsorships/confirm?request=${_id}&token=${token}`,
+      confirmUrl: `${deps.publicBaseUrl}/sponsorships/confirm?request=${_id}&token=${token}&locale=${input.locale}`,
     },
     idempotencyKey: `sponsor-confirm:${_id}`,
   });

@@ -16,23 +16,16 @@ const service = query.get('service') || form.dataset.service || location.origin;
 const keys = [...(form.dataset.vkey ?? '').split(/\s+/), ...query.getAll('vkey')].filter(Boolean);
 const acceptKeyChange = query.has('accept-key-change');
 
-const RECEIPT_TEXT = {
-  verified: 'Your receipt is verified: your membership is counted in this log.',
-  revoked: 'Your receipt is in the log, and was later taken back (a refund).',
-  pending: 'Your receipt is logged; the next signed checkpoint (within the hour) will include it.',
-  not_found: 'Your receipt was not found in this campaign’s log.',
-  invalid: 'This does not look like a receipt: it is a record id, a ~ and 64 hexadecimal characters.',
-  unchecked: 'The log itself did not verify, so the receipt could not be checked against it.',
-};
-
-const PROMISE_TEXT = {
-  kept: 'The newsroom kept its promise: your entry is in a signed checkpoint at the place it promised, in time.',
-  pending: 'The promise is not due yet: a signed checkpoint must hold your entry by the time it names.',
-  broken:
-    'Refused: the newsroom broke its signed promise: your entry is not where it promised, by the time it promised. Keep the promise: it is proof.',
-  invalid: 'This promise is not one of this log, or not the one of your receipt.',
-  unchecked: 'The log itself did not verify, so the promise could not be checked against it.',
-};
+// The page's words, in its language, from the message catalogue (the `verify.script.` messages,
+// passed in the form's data-text by templates/pages/drive-verify.hbs).
+const TEXT = JSON.parse(form.dataset.text || '{}');
+const plurals = new Intl.PluralRules(document.documentElement.lang || 'en');
+/** A message with its {placeholders} filled; plural forms follow {count}. */
+function say(key, vars = {}) {
+  const message = TEXT[`verify.script.${key}`] ?? key;
+  const text = typeof message === 'string' ? message : (message[plurals.select(Number(vars.count))] ?? message.other);
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (vars[name] === undefined ? whole : String(vars[name])));
+}
 
 async function fetchJson(path) {
   // Asked afresh every time (`no-cache` revalidates): a verifier judges what is published now.
@@ -59,16 +52,6 @@ function loadState() {
   return { version: 1, logs: {}, addresses: {} };
 }
 
-const REFUSAL_TEXT = {
-  rollback: 'Refused: the log went back since this browser last checked it',
-  fork: 'Refused: this is not the log this browser checked before (it forked)',
-  key_change: 'Refused: the newest checkpoint is not signed by the key this browser pinned',
-  broken_promise: 'Refused: the log broke its signed promise for your entry',
-};
-
-const MEMORY_OFF_TEXT =
-  'This browser gives this page no storage, so it remembers nothing: every check here is a first check, trusting only the keys pinned in the page.';
-
 const signed = (amount) => (amount < 0 ? `−${-amount}` : `+${amount}`);
 
 /**
@@ -82,14 +65,18 @@ function showOffsets(offsets, remembered) {
   box.hidden = !offsets || offsets.length === 0;
   box.dataset.changed = remembered ? (since.length > 0 ? 'yes' : 'no') : '';
   document.getElementById('offset-changes-title').textContent = !remembered
-    ? 'The starting number’s entries in the log (the first one and each change to it):'
-    : since.length > 0
-      ? `The starting number changed since this browser last checked (checkpoint ${remembered.sequence}):`
-      : `The starting number has not changed since this browser last checked (checkpoint ${remembered.sequence}).`;
+    ? say('offsets.all')
+    : say(since.length > 0 ? 'offsets.changed' : 'offsets.unchanged', { sequence: remembered.sequence });
   document.getElementById('offset-list').replaceChildren(
     ...since.map((o) => {
       const li = document.createElement('li');
-      li.textContent = `${signed(o.amount)} (reason: “${o.reason}”) on ${o.time ?? 'an unknown date'}, by staff ${o.staff}, entry ${o.index}`;
+      li.textContent = say('offsets.entry', {
+        amount: signed(o.amount),
+        reason: o.reason,
+        time: o.time ?? say('offsets.unknownDate'),
+        staff: o.staff,
+        index: o.index,
+      });
       return li;
     }),
   );
@@ -101,7 +88,7 @@ function field(name, text) {
 
 async function check() {
   outcome.hidden = true;
-  progress.textContent = 'Checking…';
+  progress.textContent = say('checking');
   try {
     const state = loadState();
     const knownOrigin = state.addresses[address];
@@ -135,34 +122,41 @@ async function check() {
     const memoryLine = document.getElementById('memory-result');
     if (memoryLine) {
       memoryLine.hidden = remembered !== 'no';
-      memoryLine.textContent = MEMORY_OFF_TEXT;
+      memoryLine.textContent = say('memoryOff');
     }
-    document.getElementById('log-result').textContent = result.refusal
-      ? REFUSAL_TEXT[result.refusal]
-      : result.ok
-        ? 'The count is verified'
-        : 'The count could not be verified';
+    document.getElementById('log-result').textContent = say(
+      result.refusal ? `refusal.${result.refusal}` : result.ok ? 'verified' : 'notVerified',
+    );
     outcome.dataset.result = result.ok ? 'verified' : result.refusal ? 'refused' : 'failed';
     outcome.dataset.refusal = result.refusal ?? '';
     field('count', latest ? String(latest.count) : '–');
     field(
       'proven',
-      latest ? `${latest.additions} counted − ${latest.revocations} taken back = ${latest.additions - latest.revocations}` : '–',
+      latest
+        ? say('proven', {
+            additions: latest.additions,
+            revocations: latest.revocations,
+            total: latest.additions - latest.revocations,
+          })
+        : '–',
     );
     field('offset', latest ? String(latest.offset_claimed) : '–');
     showOffsets(result.offsets, result.remembered);
     field('log', latest ? latest.origin : '–');
-    field('checkpoint', latest ? `number ${latest.sequence}, ${latest.tree_size} entries, signed ${latest.time}` : '–');
+    field(
+      'checkpoint',
+      latest ? say('checkpoint', { sequence: latest.sequence, count: latest.tree_size, time: latest.time }) : '–',
+    );
     const receiptLine = document.getElementById('receipt-result');
     receiptLine.hidden = !result.receipt;
     receiptLine.dataset.result = result.receipt ?? '';
-    receiptLine.textContent = result.receipt ? RECEIPT_TEXT[result.receipt] : '';
+    receiptLine.textContent = result.receipt ? say(`receipt.${result.receipt}`) : '';
     const promiseLine = document.getElementById('promise-result');
     if (promiseLine) {
       promiseLine.hidden = !result.promise;
       promiseLine.dataset.result = result.promise ?? '';
       promiseLine.textContent = result.promise
-        ? `${PROMISE_TEXT[result.promise]}${result.promiseMergeBy ? ` (entry ${result.promiseIndex}, by ${result.promiseMergeBy})` : ''}`
+        ? `${say(`promise.${result.promise}`)}${result.promiseMergeBy ? say('promiseAt', { index: result.promiseIndex, time: result.promiseMergeBy }) : ''}`
         : '';
     }
     const problems = document.getElementById('problems');
@@ -176,7 +170,7 @@ async function check() {
     progress.textContent = '';
     outcome.hidden = false;
   } catch (error) {
-    progress.textContent = `The check could not run: ${error.message}`;
+    progress.textContent = say('failedToRun', { error: error.message });
   }
 }
 

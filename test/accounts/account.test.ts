@@ -4,6 +4,7 @@ import { signInTokenModel } from '../../src/accounts/sign-in-token.model.js';
 import { emailModels } from '../../src/email/email.model.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { formatMoney } from '../../src/shared/messages.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import {
   DEPLOYED_ANSWER_FLOORS,
@@ -172,6 +173,19 @@ describe('account page', () => {
     expect(html).toContain('<dd data-field="amount">€5.00</dd>');
     expect(html).toContain('<dt>Next payment</dt><dd data-field="next-payment">1 December 2026</dd>');
     expect(html).toContain('action="/account/billing-portal"');
+  });
+
+  it('when a signed-in member opens it in Ukrainian, then every label, value and button is in Ukrainian', async () => {
+    const html = await (
+      await fetch(`${app.url}/account?locale=uk`, { headers: { cookie: await sessionCookie() } })
+    ).text();
+    expect(html).toContain('<h1>Ваше членство</h1>');
+    expect(html).toContain('<dt>Стан</dt><dd data-field="status">активне</dd>');
+    expect(html).toContain('<dt>Рівень</dt><dd data-field="plan">supporter, щомісяця</dd>');
+    expect(html).toContain(`<dt>Сума</dt><dd data-field="amount">${formatMoney(500, 'EUR', 'uk')}</dd>`);
+    expect(html).toContain('<dt>Наступний платіж</dt><dd data-field="next-payment">1 грудня 2026 р.</dd>');
+    expect(html).toContain('<button type="submit">Змінити картку або скасувати</button>');
+    expect(html).toContain('<button type="submit">Вийти на всіх пристроях</button>');
   });
 
   it('when the cookie is missing, forged, unsigned (alg none) or for another audience, then the sign-in form is shown', async () => {

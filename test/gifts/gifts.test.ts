@@ -226,6 +226,32 @@ describe('redemption', () => {
     expect((await gift(giftId)).status).toBe('delivered');
   });
 
+  it('when a Ukrainian reader opens the link, then the gift and its form are in Ukrainian, and the form keeps the language', async () => {
+    const { code } = await deliveredGift();
+    const html = await (await fetch(`${app.url}/gifts/redeem?code=${code}&locale=uk`)).text();
+    expect(html).toContain('<h1>Подарунок для вас, Taras</h1>');
+    expect(html).toContain('<p>Членство на 12 місяців від Olena.</p>');
+    expect(html).toContain('<label for="email">Ваша електронна пошта</label>');
+    expect(html).toContain('<button type="submit">Почати членство</button>');
+    expect(html).toContain('<input type="hidden" name="locale" value="uk">');
+  });
+
+  it('when the purchaser opens the manage link in Ukrainian, then its labels, status, date and buttons are in Ukrainian', async () => {
+    const { giftId } = await buyGift({ deliverOn: '2026-12-24' });
+    await pay(giftId);
+    const receipt = await emailModels(app.deps.db)
+      .EmailJob.findOne({ template: 'gift-receipt', 'data.manageUrl': { $regex: giftId } })
+      .lean();
+    const link = new URL(String(receipt!.data.manageUrl));
+    const html = await (await fetch(`${app.url}${link.pathname}${link.search}&locale=uk`)).text();
+    expect(html).toContain('<h1>Ваш подарунок для Taras</h1>');
+    expect(html).toContain('<dt>Стан</dt><dd data-field="status">оплачено</dd>');
+    expect(html).toContain('<dt>Доставка</dt><dd>24 грудня 2026 р.</dd>');
+    expect(html).toContain('<label for="recipientEmail">Електронна пошта отримувача</label>');
+    expect(html).toContain('<label for="deliverOn">Дата доставки</label>');
+    expect(html).toContain('value="update">Зберегти</button>');
+  });
+
   it('when a Ukrainian reader redeems, or opens an unknown code, then the page says so in Ukrainian', async () => {
     const { code, recipient } = await deliveredGift();
     const res = await fetch(`${app.url}/gifts/redeem?locale=uk`, {

@@ -156,6 +156,47 @@ describe('readers asking and staff deciding', () => {
   });
 });
 
+describe('a Ukrainian reader', () => {
+  const form = (path: string, fields: Record<string, string>) =>
+    fetch(`${app.url}${path}`, {
+      method: 'POST',
+      headers: { accept: 'text/html', 'x-forwarded-for': '10.7.0.1' },
+      body: new URLSearchParams(fields),
+    });
+
+  it('when they ask in Ukrainian and confirm from the email, then every page they see is in Ukrainian', async () => {
+    const asking = await (await fetch(`${app.url}/sponsorships/request?campaign=birthday&locale=uk`)).text();
+    expect(asking).toContain('<h1>Попросити членство, оплачене прихильниками</h1>');
+    expect(asking).toContain('<label for="reason">Чому ви просите (достатньо одного речення)</label>');
+    expect(asking).toContain('<option value="uk" lang="uk" selected>Українська</option>');
+    expect(asking).toContain('<button type="submit">Попросити</button>');
+
+    const asked = await form('/sponsorships/requests', {
+      campaign: 'birthday',
+      email: 'marta@example.org',
+      reason: 'Я студентка',
+      country: 'UA',
+      locale: 'uk',
+    });
+    expect(asked.status).toBe(202);
+    expect(await asked.text()).toContain('Дякуємо. Якщо ця адреса може отримувати пошту');
+
+    const job = await emailModels(app.deps.db)
+      .EmailJob.findOne({ template: 'sponsorship-confirm', 'to.email': 'marta@example.org' })
+      .lean();
+    const link = new URL(String(job!.data.confirmUrl));
+    const confirming = await (await fetch(`${app.url}${link.pathname}${link.search}`)).text();
+    expect(confirming).toContain('<h1>Підтвердіть запит</h1>');
+    expect(confirming).toContain('<button type="submit">Підтвердити запит</button>');
+
+    const confirmed = await form('/sponsorships/confirm', Object.fromEntries(link.searchParams));
+    expect(confirmed.status).toBe(200);
+    const done = await confirmed.text();
+    expect(done).toContain('<title>Членство, оплачене прихильниками');
+    expect(done).toContain('Дякуємо: ваш запит підтверджено.');
+  });
+});
+
 describe('asking twice', () => {
   it('when an address asks for the first time and again, then each answer takes at least the deployed floor, so the time does not tell that it already asked', async () => {
     // The floor as deployed (100 ms); the other tests run with a small one.

@@ -101,6 +101,41 @@ describe('the verify page in Chromium', () => {
     await page.close();
   });
 
+  it('when a Ukrainian member opens their receipt link, then the page and what its script writes are in Ukrainian', async () => {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await page.goto(
+      `${app.url}/campaigns/${campaign.slug}/verify?locale=uk#receipt=${encodeURIComponent(receipt)}`,
+    );
+    await expect
+      .poll(() => page.locator('#outcome').getAttribute('data-result'), { timeout: 15_000 })
+      .toBe('verified');
+    expect(await page.locator('h1').textContent()).toBe('Перевірити підрахунок');
+    expect(await page.locator('#receipt').getAttribute('placeholder')).toBe('запис~сіль');
+    expect(await page.locator('#log-result').textContent()).toBe('Підрахунок перевірено');
+    expect(await page.locator('[data-field="proven"]').textContent()).toBe('5 пораховано − 1 відкликано = 4');
+    expect(await page.locator('[data-field="checkpoint"]').textContent()).toMatch(
+      /^номер \d+, \d+ записів, підписано \d{4}-/,
+    );
+    expect(await page.locator('#offset-changes-title').textContent()).toBe(
+      'Записи початкового числа в журналі (перший і кожна його зміна):',
+    );
+    expect(await page.locator('#offset-list li').allTextContents()).toEqual([
+      expect.stringMatching(
+        /^\+100 \(причина: «starting offset»\) \d{4}-.*, працівник [0-9a-f]{64}, запис 0$/,
+      ),
+    ]);
+    expect(await page.locator('#receipt-result').textContent()).toBe(
+      'Вашу квитанцію перевірено: ваше членство пораховано в цьому журналі.',
+    );
+    expect(
+      await page.getByRole('link', { name: 'Зберегти цю сторінку, щоб перевіряти без нас' }).count(),
+    ).toBe(1);
+    await screenshot(page, 'drive-verify-verified-uk');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('when someone types a forged receipt, then the page says it was not found', async () => {
     const page = await browser.newPage();
     await page.goto(`${app.url}/campaigns/${campaign.slug}/verify`);

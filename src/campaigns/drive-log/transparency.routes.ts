@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { publicRead } from '../../http/cors.js';
 import { AppError, errorBodySchema } from '../../http/errors.js';
 import type { ApiDocs } from '../../http/openapi.js';
-import { type PageBrand, renderPage } from '../../http/pages.js';
+import { sendPage } from '../../http/pages.js';
 import { parseInput } from '../../http/validate.js';
 import { fromRoot } from '../../infra/paths.js';
+import { type Locale, messagesFor, translate } from '../../shared/messages.js';
 import { type Campaign, campaignModels } from '../campaign.model.js';
 import { checkpointsOf, logOrigin, originOf } from './checkpoint.service.js';
 import type { Witness } from './cosignature.js';
@@ -51,6 +52,17 @@ const leavesQuery = z
 
 // Any origin may read these (publicRead, src/http/cors.ts); the cache time is theirs.
 const publicJson = (res: Response) => res.set({ 'Cache-Control': 'public, max-age=30' });
+
+/** The verify page's data in the reader's language, its script's words included (as data-text). */
+function verifyPageData(res: Response, campaign: Campaign) {
+  const locale = res.locals.locale as Locale;
+  return {
+    title: translate(locale, 'verify.title', { title: campaign.title }),
+    campaignTitle: campaign.title,
+    slug: campaign.slug,
+    scriptText: messagesFor('verify.script.')[locale],
+  };
+}
 
 export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
   const router = Router();
@@ -174,14 +186,7 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
 
   router.get('/campaigns/:slug/verify', async (req, res) => {
     const { campaign } = await campaignOf(req.params.slug);
-    res.type('html').send(
-      renderPage('drive-verify', {
-        title: `Check the count: ${campaign.title}`,
-        brand: res.locals.brand as PageBrand,
-        campaignTitle: campaign.title,
-        slug: campaign.slug,
-      }),
-    );
+    sendPage(res, 'drive-verify', verifyPageData(res, campaign));
   });
 
   // The verify page to keep: one file, its script inline, the service's address (as the reader
@@ -189,22 +194,16 @@ export function transparencyRoutes(deps: TransparencyRoutesDeps): Router {
   // code and keys the reader holds, and remembers in the browser's storage for files.
   router.get('/campaigns/:slug/verify/standalone.html', async (req, res) => {
     const { campaign, origin } = await campaignOf(req.params.slug);
-    res
-      .set('Cache-Control', 'no-store')
-      .attachment(`verify-${campaign.slug}.html`)
-      .type('html')
-      .send(
-        renderPage('drive-verify', {
-          title: `Check the count: ${campaign.title}`,
-          brand: res.locals.brand as PageBrand,
-          campaignTitle: campaign.title,
-          slug: campaign.slug,
-          service: `${req.protocol}://${req.get('host')}`,
-          vkeys: deps.signer.vkeys(origin).join(' '),
-          savedAt: new Date().toISOString(),
-          standaloneScript,
-        }),
-      );
+    res.set('Cache-Control', 'no-store').attachment(`verify-${campaign.slug}.html`);
+    sendPage(res, 'drive-verify', {
+      ...verifyPageData(res, campaign),
+      // A file on the reader's disk: links back to this service's pages would lead nowhere.
+      localeLinks: undefined,
+      service: `${req.protocol}://${req.get('host')}`,
+      vkeys: deps.signer.vkeys(origin).join(' '),
+      savedAt: new Date().toISOString(),
+      standaloneScript,
+    });
   });
 
   router.get('/transparency/drive-verify-core.mjs', publicRead, (_req, res) => {
