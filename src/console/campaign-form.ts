@@ -2,7 +2,9 @@ import { TZDate } from '@date-fns/tz';
 import type { z } from 'zod';
 import type { CampaignView } from '../campaigns/campaign-admin.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
+import { type Locale, translate } from '../shared/messages.js';
 import { isTimeZone, localDateTime } from '../shared/time.js';
+import { staleFormNotes } from './stale-form.js';
 
 // The console's campaign form as the API's input: numbers typed as text, dates typed on the
 // newsroom's clock (datetime-local, in the campaign's time zone), milestones as "25, 50, 75",
@@ -50,15 +52,13 @@ const CHECKBOXES = new Set<string>(['countsGifts', 'countsOneTime']);
 export const loadedField = (values: Record<string, string | boolean>) =>
   JSON.stringify(Object.fromEntries(EDITABLE.map((k) => [k, values[k]])));
 
-const shown = (field: string, value: unknown) =>
-  CHECKBOXES.has(field) ? (value ? 'ticked' : 'not ticked') : `“${String(value ?? '')}”`;
-
 /**
  * A save refused because a colleague saved since the form was opened: the form again, on the
  * current version, holding the colleague's changes and the editor's where they do not clash, each
- * differing field marked. `typed` is the form as posted (with `loaded`, what it was opened with).
+ * differing field marked (stale-form.ts). `typed` is the form as posted (with `loaded`, what it was
+ * opened with).
  */
-export function mergeAfterConflict(typed: Form, current: CampaignView) {
+export function mergeAfterConflict(locale: Locale, typed: Form, current: CampaignView) {
   const now = campaignFormValues(current);
   let loaded: Record<string, unknown> | undefined;
   try {
@@ -68,27 +68,30 @@ export function mergeAfterConflict(typed: Form, current: CampaignView) {
   }
   const read = (field: string, form: Form) =>
     CHECKBOXES.has(field)
-      ? Boolean(form[field])
+      ? String(Boolean(form[field]))
       : field === 'description'
         ? String(form[field] ?? '')
         : str(form[field]);
+  const { notes, keepMine } = staleFormNotes(
+    locale,
+    Object.fromEntries(
+      EDITABLE.map((field) => [
+        field,
+        {
+          mine: read(field, typed),
+          theirs: read(field, now),
+          before: loaded && field in loaded ? read(field, loaded) : undefined,
+        },
+      ]),
+    ),
+    (field, value) =>
+      CHECKBOXES.has(field)
+        ? translate(locale, value === 'true' ? 'console.conflict.ticked' : 'console.conflict.notTicked')
+        : value,
+  );
   const values: Record<string, string | boolean> = { ...now, loaded: loadedField(now) };
-  const notes: Record<string, string> = {};
-  for (const field of EDITABLE) {
-    const mine = read(field, typed);
-    const theirs = now[field]!;
-    if (mine === theirs) continue;
-    const before = loaded && field in loaded ? read(field, loaded) : undefined;
-    if (before === mine) {
-      notes[field] = `Changed by a colleague to ${shown(field, theirs)} (it was ${shown(field, before)}).`;
-    } else if (before === theirs) {
-      values[field] = mine;
-      notes[field] = `Your change, not saved yet (it is ${shown(field, theirs)} now).`;
-    } else {
-      notes[field] =
-        `Changed by a colleague to ${shown(field, theirs)}; you typed ${shown(field, mine)}. Choose one and save.`;
-    }
-  }
+  for (const field of keepMine)
+    values[field] = CHECKBOXES.has(field) ? Boolean(typed[field]) : read(field, typed);
   return { values, notes };
 }
 

@@ -163,8 +163,9 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
     const options = embedOptions(req.query);
     const opened = campaignFormValues(view);
     // A colleague saved since this form was opened: their change and the editor's, side by side.
-    const merge = error?.code === 'edit_conflict' && typed ? mergeAfterConflict(typed, view) : undefined;
     const locale = localeOf(res);
+    const merge =
+      error?.code === 'edit_conflict' && typed ? mergeAfterConflict(locale, typed, view) : undefined;
     const number = numbers(locale);
     const dayText = consoleFormats(locale, 'UTC').day; // day keys are already on the campaign's clocks
     const percent = Math.floor((count * 100) / view.goal);

@@ -19,6 +19,7 @@ import { inLocale, isMessageKey, type Locale, type MessageKey, translate } from 
 import { consoleFormats } from './console-locale.js';
 import { consoleErrors, localeOf, rolesFor, sendConsolePage } from './console-page.js';
 import { consoleRole } from './console-session.js';
+import { staleFormNotes } from './stale-form.js';
 
 // Outgoing webhooks in the console (admins): the endpoints, adding one (its secret shown once, on
 // the page the form answers with, never stored for a later page), rotating a secret (the same),
@@ -356,21 +357,20 @@ function mergeAfterConflict(
   } catch {
     loaded = undefined;
   }
+  const { notes, keepMine } = staleFormNotes(
+    locale,
+    Object.fromEntries(
+      EDITABLE.map((field) => [
+        field,
+        {
+          mine: shown(field, typed),
+          theirs: shown(field, now),
+          before: loaded && field in loaded ? shown(field, loaded) : undefined,
+        },
+      ]),
+    ),
+  );
   const values: FormFields = { ...now };
-  const notes: Record<string, string> = {};
-  for (const field of EDITABLE) {
-    const mine = shown(field, typed);
-    const theirs = shown(field, now);
-    if (mine === theirs) continue;
-    const before = loaded && field in loaded ? shown(field, loaded) : undefined;
-    if (before === mine) {
-      notes[field] = translate(locale, 'console.webhooks.conflictTheirs', { theirs, before });
-    } else if (before === theirs) {
-      Object.assign(values, { [field]: typed[field] });
-      notes[field] = translate(locale, 'console.webhooks.conflictMine', { theirs });
-    } else {
-      notes[field] = translate(locale, 'console.webhooks.conflictBoth', { theirs, mine });
-    }
-  }
+  for (const field of keepMine) Object.assign(values, { [field]: typed[field as keyof EditValues] });
   return { values, notes };
 }

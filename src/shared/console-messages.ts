@@ -249,10 +249,11 @@ export const CONSOLE_EN = {
   'console.webhooks.fixFields': 'Please correct the fields marked below.',
   'console.webhooks.conflict':
     'A colleague saved this endpoint after you opened it, so nothing of yours was saved yet. The form now holds their values and yours; check the fields marked below and save again.',
-  'console.webhooks.conflictTheirs': 'Changed by a colleague to “{theirs}” (it was “{before}”).',
-  'console.webhooks.conflictMine': 'Your change, not saved yet (it is “{theirs}” now).',
-  'console.webhooks.conflictBoth':
-    'Changed by a colleague to “{theirs}”; you typed “{mine}”. Choose one and save.',
+  'console.conflict.theirs': 'Changed by a colleague to “{theirs}” (it was “{before}”).',
+  'console.conflict.ticked': 'ticked',
+  'console.conflict.notTicked': 'not ticked',
+  'console.conflict.mine': 'Your change, not saved yet (it is “{theirs}” now).',
+  'console.conflict.both': 'Changed by a colleague to “{theirs}”; you typed “{mine}”. Choose one and save.',
   'console.webhooks.urlMissing': 'an https:// address',
   'console.webhooks.urlInvalid': 'an http(s) URL without user name or password',
   'console.webhooks.eventsMissing': 'choose at least one',
@@ -582,10 +583,11 @@ export const CONSOLE_UK: Record<ConsoleMessageKey, Message> = {
   'console.webhooks.fixFields': 'Будь ласка, виправте позначені нижче поля.',
   'console.webhooks.conflict':
     'Колега зберіг цей вебхук після того, як ви його відкрили, тож ваші зміни ще не збережено. Тепер у формі є і їхні значення, і ваші; перевірте позначені поля й збережіть ще раз.',
-  'console.webhooks.conflictTheirs': 'Колега змінив на «{theirs}» (було «{before}»).',
-  'console.webhooks.conflictMine': 'Ваша зміна, ще не збережена (зараз тут «{theirs}»).',
-  'console.webhooks.conflictBoth':
-    'Колега змінив на «{theirs}»; ви ввели «{mine}». Оберіть одне й збережіть.',
+  'console.conflict.theirs': 'Колега змінив на «{theirs}» (було «{before}»).',
+  'console.conflict.ticked': 'позначено',
+  'console.conflict.notTicked': 'не позначено',
+  'console.conflict.mine': 'Ваша зміна, ще не збережена (зараз тут «{theirs}»).',
+  'console.conflict.both': 'Колега змінив на «{theirs}»; ви ввели «{mine}». Оберіть одне й збережіть.',
   'console.webhooks.urlMissing': 'адреса, що починається з https://',
   'console.webhooks.urlInvalid': 'URL з http(s) без імені користувача й пароля',
   'console.webhooks.eventsMissing': 'оберіть щонайменше одну',
