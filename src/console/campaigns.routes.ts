@@ -18,7 +18,7 @@ import type { ProgressCache } from '../campaigns/progress.service.js';
 import { AppError, type ErrorDetail } from '../http/errors.js';
 import type { Clock } from '../infra/clock.js';
 import { campaignReport } from '../reports/drive.reports.js';
-import { INTL_LOCALE, type Locale, translate } from '../shared/messages.js';
+import { INTL_LOCALE, inLocale, type Locale, translate } from '../shared/messages.js';
 import {
   campaignFormValues,
   campaignFromForm,
@@ -45,8 +45,11 @@ const stateOf = (c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
 const stateText = (locale: Locale, c: Pick<Campaign, 'startsAt' | 'endsAt'>, now: Date) =>
   translate(locale, `console.state.${stateOf(c, now)}`);
 
-const fieldErrors = (details: ErrorDetail[] | undefined) =>
-  Object.fromEntries((details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], d.message]));
+/** Each field's problem beside it, in the console's language where the catalogue has the message. */
+const fieldErrors = (locale: Locale, details: ErrorDetail[] | undefined) =>
+  Object.fromEntries(
+    (details ?? []).filter((d) => d.path).map((d) => [d.path!.split('.')[0], inLocale(locale, d.message)]),
+  );
 
 // Numbers and dates as a reader of the console's language writes them ("1,000", "1 000").
 const numbers = (locale: Locale) => new Intl.NumberFormat(INTL_LOCALE[locale]);
@@ -99,7 +102,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         title: 'console.campaigns.new',
         section,
         values,
-        errors: fieldErrors(error?.details),
+        errors: fieldErrors(localeOf(res), error?.details),
         error: error && (error.details?.length ? translate(localeOf(res), 'form.problem') : error.message),
       },
       error?.status ?? 200,
@@ -189,7 +192,7 @@ export function campaignConsoleRoutes(deps: CampaignConsoleDeps): Router {
         })),
         values: merge?.values ?? typed ?? { ...opened, loaded: loadedField(opened) },
         notes: merge?.notes ?? {},
-        errors: fieldErrors(error?.details),
+        errors: fieldErrors(locale, error?.details),
         error: merge
           ? translate(locale, 'console.campaigns.conflict')
           : error && (error.details?.length ? translate(locale, 'form.problem') : error.message),

@@ -72,6 +72,24 @@ describe('the campaign forms without JavaScript', () => {
     expect(await campaignModels(app.deps.db).Campaign.countDocuments()).toBe(0);
   });
 
+  it('when the console is in Ukrainian, then the form names the problems in Ukrainian', async () => {
+    const res = await post('/console/campaigns?lang=uk', {
+      title: 'Зимова кампанія',
+      slug: 'winter-uk',
+      goal: 'тисяча',
+      startsAt: '2026-12-01T09:00',
+      endsAt: 'скоро',
+      timeZone: 'UTC',
+      milestones: 'половина',
+    });
+    expect(res.status).toBe(422);
+    expect(fieldErrors(await res.text())).toMatchObject({
+      goal: 'Введіть ціле число, наприклад 1000.',
+      endsAt: 'Введіть дату й час.',
+      milestones: 'Введіть відсотки через кому, наприклад 25, 50, 100.',
+    });
+  });
+
   it('when a campaign is changed to a goal in words and an empty title, then the form names both', async () => {
     await campaignModels(app.deps.db).Campaign.create({
       slug: 'spring',
