@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
+import { emailModels } from '../../src/email/email.model.js';
+import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
+import { sweepGifts } from '../../src/gifts/gift-sweep.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
 import { recountSupporters } from '../../src/memberships/supporters.js';
@@ -15,6 +18,14 @@ import {
   startHostSite,
 } from '../support/browser.js';
 import { consolePage } from '../support/console.js';
+import {
+  checkoutSession,
+  invoice,
+  paidGiftSession,
+  postEvent,
+  purchase,
+  stripeEvent,
+} from '../support/stripe-events.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // axe-core (from npm) over every hosted page, the console and the embeds, in light and dark mode:
@@ -101,6 +112,8 @@ interface State {
   state: string;
   url: string;
   scheme: (typeof SCHEMES)[number];
+  /** The reader's language: their browser asks for it too (a form posted without `locale` follows it). */
+  locale?: string;
   ready?: (page: Page) => Promise<void>;
 }
 
@@ -118,14 +131,15 @@ function states(
       const at = new URL(url);
       if (locale) at.searchParams.set('locale', locale);
       const state = locale ? `${name}-${locale}-${scheme}` : `${name}-${scheme}`;
-      return { state, url: at.toString(), scheme, ready: options.ready };
+      return { state, url: at.toString(), scheme, locale, ready: options.ready };
     }),
   );
 }
 
 /** axe over one state, freshly loaded in its colour scheme; then its photograph. */
-async function check(page: Page, { state, url, scheme, ready }: State): Promise<string[]> {
+async function check(page: Page, { state, url, scheme, locale, ready }: State): Promise<string[]> {
   await page.emulateMedia({ colorScheme: scheme });
+  await page.setExtraHTTPHeaders({ 'accept-language': locale ?? 'en' });
   await page.goto(url);
   if (ready) await ready(page);
   const found = (await seriousViolations(page)).map((v) => `${state} ${v}`);
@@ -169,6 +183,144 @@ const shadowText = (selector: string, inner: string) => async (page: Page) => {
   );
 };
 
+/** The data of the newest email of `template` to `to`: the links a reader follows from it. */
+async function emailed(template: string, to: string): Promise<Record<string, unknown>> {
+  const job = await emailModels(app.deps.db)
+    .EmailJob.findOne({ template, 'to.email': to })
+    .sort({ createdAt: -1 })
+    .lean();
+  expect(job, `${template} email to ${to}`).toBeTruthy();
+  return job!.data as Record<string, unknown>;
+}
+
+/** A link from an email (it names the public host) as a path on the test server. */
+const pathOf = (link: unknown) => {
+  const url = new URL(String(link));
+  return `${url.pathname}${url.search}`;
+};
+
+const postJson = (path: string, body: object) =>
+  fetch(`${app.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+/**
+ * The pages a reader opens from an email, each link taken from the email the app queued after the
+ * steps that send it: a failed renewal, a paid gift, a gift membership near its end, a confirmed
+ * newsletter subscription, a sponsorship request. Returns [state name, path].
+ */
+async function emailedPages(): Promise<[string, string][]> {
+  const now = Math.floor(Date.now() / 1000);
+  const renewal = purchase({ at: now });
+  const failed = { ...invoice(renewal, { paid: false }), created: now };
+  for (const event of [
+    stripeEvent('checkout.session.completed', checkoutSession(renewal), now),
+    stripeEvent('invoice.payment_failed', failed, now),
+  ])
+    expect((await postEvent(app.url, event)).status).toBe(200);
+  const card = pathOf((await emailed('payment-failed', renewal.email)).updateUrl);
+
+  const bought = await postJson('/gifts/checkout', {
+    purchaserName: 'Olena',
+    purchaserEmail: 'a11y.giver@example.com',
+    recipientName: 'Taras',
+    recipientEmail: 'a11y.recipient@example.com',
+    durationMonths: 12,
+    currency: 'eur',
+    deliverOn: new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10),
+  });
+  expect(bought.status).toBe(201);
+  const { giftId } = (await bought.json()) as { giftId: string };
+  expect(
+    (await postEvent(app.url, stripeEvent('checkout.session.completed', paidGiftSession(giftId), now)))
+      .status,
+  ).toBe(200);
+  const manage = pathOf((await emailed('gift-receipt', 'a11y.giver@example.com')).manageUrl);
+
+  // A gift membership ending in five days: the daily round invites the member to continue.
+  await createMemberOnce(app.deps.db, {
+    email: 'a11y.gifted@example.com',
+    name: 'Olena',
+    locale: 'en',
+    status: 'active',
+    source: 'gift',
+    joinedAt: new Date(),
+    joinedVia: 'gift_a11y',
+    currentPeriodEnd: new Date(Date.now() + 5 * 86_400_000),
+  });
+  await sweepGifts(giftDepsFrom(app.deps.config, app.deps));
+  const continuing = pathOf((await emailed('gift-ending', 'a11y.gifted@example.com')).continueUrl);
+
+  const reader = 'a11y.newsletters@example.com';
+  const lists = ['editors-picks', 'explaining-ukraine'];
+  expect((await postJson('/newsletters/subscriptions', { email: reader, lists })).status).toBe(202);
+  const token = new URL(
+    String((await emailed('newsletter-confirmation', reader)).confirmUrl),
+  ).searchParams.get('token')!;
+  expect((await postJson('/newsletters/confirm', { token })).status).toBe(200);
+  const preferences = pathOf((await emailed('newsletter-welcome', reader)).preferencesUrl);
+
+  const asking = 'a11y.sponsored@example.com';
+  expect(
+    (
+      await postJson('/sponsorships/requests', {
+        campaign: 'birthday',
+        email: asking,
+        reason: 'A student',
+        country: 'UA',
+      })
+    ).status,
+  ).toBe(202);
+  const confirm = pathOf((await emailed('sponsorship-confirm', asking)).confirmUrl);
+
+  return [
+    ['account-card', card],
+    ['gift-manage', manage],
+    ['gift-continue', continuing],
+    ['newsletter-preferences', preferences],
+    ['sponsorship-confirm', confirm],
+  ];
+}
+
+/** A context signed in to the account pages as the member a checkout made, through the emailed link. */
+async function signedInMember(): Promise<BrowserContext> {
+  const now = Math.floor(Date.now() / 1000);
+  const member = purchase({ at: now });
+  expect(
+    (await postEvent(app.url, stripeEvent('checkout.session.completed', checkoutSession(member), now)))
+      .status,
+  ).toBe(200);
+  expect((await postJson('/account/sign-in', { email: member.email })).status).toBe(202);
+  const link = pathOf((await emailed('account-sign-in', member.email)).signInUrl);
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${app.url}${link}`);
+  await Promise.all([
+    page.waitForURL(`${app.url}/account`),
+    page.click('form[action="/account/sign-in/verify"] button'),
+  ]);
+  await page.close();
+  return context;
+}
+
+/** The language a state's page was opened in. */
+const localeOf = (page: Page) => new URL(page.url()).searchParams.get('locale') ?? 'en';
+
+/** Submits the form on the page and waits for the page it answers with, at `path`. */
+async function submit(page: Page, form: string, path: string): Promise<void> {
+  await Promise.all([page.waitForURL(`${app.url}${path}`), page.click(`form[action="${form}"] button`)]);
+}
+
+/** Adds a webhook endpoint with the console's form, as an admin does; the answer shows its secret. */
+async function addEndpoint(page: Page): Promise<void> {
+  await page.fill('#url', 'https://hooks.example.org/crm');
+  await page.check('input[name="events"][value="member.joined"]');
+  await page.fill('#description', 'CRM');
+  await submit(page, '/console/webhooks', '/console/webhooks');
+}
+
 describe('accessibility (axe-core) in light and dark mode', () => {
   it('when the hosted reader pages are checked, then none has a serious or critical violation', async () => {
     const context = await browser.newContext({ bypassCSP: true });
@@ -184,8 +336,30 @@ describe('accessibility (axe-core) in light and dark mode', () => {
       ['newsletter-unsubscribe-invalid', '/newsletters/unsubscribe?token=not-a-token'],
       ['sponsorship-request', '/sponsorships/request'],
       ['account-sign-in', '/account'],
+      ...(await emailedPages()),
     ];
     const all = pages.flatMap(([name, path]) => states(name, `${app.url}${path}`, { locales: LOCALES }));
+    // What a form answers with: "check your email" after asking for a sign-in link (whose answer
+    // follows the browser's language), and the message after asking for a sponsored membership.
+    all.push(
+      ...states('account-check-email', `${app.url}/account`, {
+        locales: LOCALES,
+        ready: async (page) => {
+          await page.fill('#email', 'a11y.reader@example.com');
+          await submit(page, '/account/sign-in', '/account/sign-in');
+        },
+      }),
+      ...states('sponsorship-message', `${app.url}/sponsorships/request?campaign=birthday`, {
+        locales: LOCALES,
+        ready: async (page) => {
+          await page.fill('#email', `a11y.asking.${localeOf(page)}@example.com`);
+          await page.fill('#reason', 'A student');
+          await page.fill('#country', 'UA');
+          await page.selectOption('#locale', localeOf(page));
+          await submit(page, '/sponsorships/requests', '/sponsorships/requests');
+        },
+      }),
+    );
     // The membership form after a bad amount: the error and the field's message.
     for (const locale of LOCALES)
       all.push(
@@ -201,15 +375,26 @@ describe('accessibility (axe-core) in light and dark mode', () => {
           },
         }),
       );
-    expect(await checkAll(context, all)).toEqual([]);
+    const found = await checkAll(context, all);
     await context.close();
-  }, 120_000);
+    // A signed-in member's account page.
+    const member = await signedInMember();
+    found.push(...(await checkAll(member, states('account', `${app.url}/account`, { locales: LOCALES }))));
+    await member.close();
+    expect(found).toEqual([]);
+  }, 180_000);
 
   it('when the console is checked as an admin (and refused as an editor), then no page has a serious or critical violation', async () => {
     const signedOut = await browser.newContext({ bypassCSP: true });
     const found = await checkAll(signedOut, states('console-sign-in', `${app.url}/console`));
     await signedOut.close();
     const admin = await signedIn('admin');
+    // An endpoint an admin added: its page.
+    const adding = await admin.newPage();
+    await adding.goto(`${app.url}/console/webhooks/new`);
+    await addEndpoint(adding);
+    const endpoint = await adding.locator('a.button[href^="/console/webhooks/"]').getAttribute('href');
+    await adding.close();
     const pages: [string, string, ((page: Page) => Promise<void>)?][] = [
       ['console-overview', '/console'],
       ['console-campaigns', '/console/campaigns'],
@@ -220,6 +405,11 @@ describe('accessibility (axe-core) in light and dark mode', () => {
       ['console-member', `/console/members/${memberId}`],
       ['console-webhooks', '/console/webhooks'],
       ['console-webhook-new', '/console/webhooks/new'],
+      ['console-webhook', endpoint!],
+      // The answer to adding an endpoint: its secret, shown once.
+      ['console-webhook-secret', '/console/webhooks/new', addEndpoint],
+      // A link to what is gone (an endpoint since deleted): the console's message page.
+      ['console-message', '/console/webhooks/ep_000000000000000000000000'],
       ['console-reports', '/console/reports'],
       ['console-reports-uk', '/console/reports?lang=uk'],
     ];
