@@ -1,9 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsListener } from '../../src/http/health.routes.js';
 import { freePort } from '../../src/infra/embedded-db.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
+import { PRODUCTION_ENV } from '../support/production-env.js';
 import { spawnServer } from '../support/server-process.js';
 import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -13,18 +13,10 @@ import { databaseUri, startTestApp, type TestApp, testConfig } from '../support/
 // configured not at all; METRICS_PORT serves it on a listener of its own.
 
 const PRODUCTION = {
-  NODE_ENV: 'production',
-  SESSION_SECRET: 'x'.repeat(32),
-  STAFF_JWT_KEYS: `k1:${'y'.repeat(32)}`,
-  DRIVE_SIGNING_KEYS: `drive-2026:${'z'.repeat(43)}`,
-  PUBLIC_BASE_URL: 'https://members.newsroom.example',
-  MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
+  ...PRODUCTION_ENV,
   STRIPE_SECRET_KEY: 'sk_live_membershipdrive',
   STRIPE_WEBHOOK_SECRET: 'whsec_test_membershipdrive',
   SENDGRID_API_KEY: 'SG.unused',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    .publicKey.export({ type: 'spki', format: 'der' })
-    .toString('base64'),
 };
 const TOKEN = 'metrics-token-for-the-operator-0123456789';
 

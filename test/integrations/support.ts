@@ -1,7 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { PRODUCTION_ENV } from '../support/production-env.js';
 
 // A receiving server for outgoing webhooks, as a newsroom's CRM or Slack relay would run one: it
 // verifies each delivery with the standardwebhooks library, and can be killed, brought back on
@@ -157,18 +157,5 @@ export interface LoggedDelivery {
   attempts: { ok: boolean; status: number | null; error: string | null; durationMs: number }[];
 }
 
-/** A production configuration's environment (nothing in it is reached): private targets refused. */
-export const PRODUCTION = {
-  NODE_ENV: 'production',
-  SESSION_SECRET: 'x'.repeat(32),
-  STAFF_JWT_KEYS: `k1:${'y'.repeat(32)}`,
-  DRIVE_SIGNING_KEYS: `drive-2026:${'z'.repeat(43)}`,
-  PUBLIC_BASE_URL: 'https://members.newsroom.example',
-  MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
-  STRIPE_SECRET_KEY: 'sk_live_abc',
-  STRIPE_WEBHOOK_SECRET: 'whsec_abc',
-  SENDGRID_API_KEY: 'SG.abc',
-  SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    .publicKey.export({ type: 'spki', format: 'der' })
-    .toString('base64'),
-};
+/** A production configuration's environment: private targets refused. */
+export const PRODUCTION = PRODUCTION_ENV;
