@@ -1,4 +1,4 @@
-import type { Connection, Model } from 'mongoose';
+import { type Connection, type Model, Types } from 'mongoose';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import {
   ledgerModel,
@@ -14,6 +14,7 @@ import {
   markSettlementDue,
   recordLedgerEntry,
 } from '../../src/ledger/ledger.service.js';
+import { ledgerEntriesOf } from '../../src/ledger/member-entries.js';
 import { DomainEvents, type LedgerRecorded } from '../../src/shared/domain-events.js';
 import { T0 } from '../support/stripe-events.js';
 import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
@@ -37,8 +38,8 @@ afterAll(() => releaseTestDatabase(db));
 beforeEach(async () => {
   heard.length = 0;
   await Promise.all(
-    ['ledger', 'payment_links', 'settlement_due', 'refund_steps', 'refund_failures'].map((c) =>
-      db.collection(c).deleteMany({}),
+    ['ledger', 'payment_links', 'settlement_due', 'refund_steps', 'refund_failures', 'member_entries'].map(
+      (c) => db.collection(c).deleteMany({}),
     ),
   );
 });
@@ -72,6 +73,20 @@ it('when the same payment is recorded twice, then it is stored once, listed due 
     { _id: 'pi_paid', entryId: 'in_paid' },
   ]);
   expect(heard.map((e) => e.entryId)).toEqual(['in_paid', 'in_paid']); // listeners catch up on a retry
+});
+
+it("when an entry names a member, then the member's page lists it; an entry with no member is listed under nobody", async () => {
+  const memberId = new Types.ObjectId();
+  await record({ ...payment, memberId });
+  await record({
+    ...payment,
+    _id: 'in_anonymous',
+    invoiceId: 'in_anonymous',
+    chargeId: 'ch_anon',
+    paymentIntentId: 'pi_anon',
+  });
+  expect((await ledgerEntriesOf(db, memberId, 10)).map((e) => e._id)).toEqual(['in_paid']);
+  expect(await raw('member_entries')).toEqual([{ _id: `${memberId}#0`, entryIds: ['in_paid'] }]);
 });
 
 it('when a refund or dispute names the payment by its charge or PaymentIntent, then the payment is found', async () => {
