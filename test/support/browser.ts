@@ -77,11 +77,24 @@ export const screenSize = (width: number) => ({ width, height: width < 600 ? 812
  * `widths` asks for these widths whatever the size. A page already at one of the sizes is
  * photographed at it first, without a resize.
  */
-export async function screenshot(
+export function screenshot(
   page: Page,
   name: string,
   options: { widths?: readonly number[] } = {},
 ): Promise<void> {
+  // One photograph at a time, its page brought to the front: a page behind another draws no new
+  // frame after a resize, and its phone-sized file showed the wide page's left edge (4-6 of 114
+  // files per run when a test photographed three pages at once).
+  const turn = photographing.then(async () => {
+    await page.bringToFront();
+    await photograph(page, name, options);
+  });
+  photographing = turn.catch(() => {});
+  return turn;
+}
+let photographing: Promise<void> = Promise.resolve();
+
+async function photograph(page: Page, name: string, options: { widths?: readonly number[] }) {
   mkdirSync(SCREENSHOTS_DIR, { recursive: true });
   const before = page.viewportSize();
   const sizedByTest =
@@ -112,15 +125,18 @@ export async function screenshot(
  * Waits after a resize until the page shows the new width. Its own layout is redone by the
  * screenshot; what may lag is its scripts (resize handlers, ResizeObservers), done by its next two
  * animation frames, and an embed's height, which comes by message from the framed page: a page
- * with frames gets 100 ms. A page without JavaScript has no animation frames: 100 ms at most.
+ * with frames gets 100 ms. A page without JavaScript has no animation frames, so the frames are
+ * awaited for at most a second: on a loaded machine a 100 ms cap took the photograph before the
+ * new width was drawn (a phone-sized file showing the desktop page's left edge).
  */
 async function settled(page: Page): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  const single = page.frames().length === 1;
   const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, 100);
+    timer = setTimeout(resolve, single ? 1000 : 100);
   });
   const waits = [waited];
-  if (page.frames().length === 1) {
+  if (single) {
     const frames = page.evaluate(
       () =>
         new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))),
