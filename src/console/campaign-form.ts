@@ -60,35 +60,22 @@ export const loadedField = (values: Record<string, string | boolean>) =>
  */
 export function mergeAfterConflict(locale: Locale, typed: Form, current: CampaignView) {
   const now = campaignFormValues(current);
-  let loaded: Record<string, unknown> | undefined;
-  try {
-    loaded = typeof typed.loaded === 'string' ? JSON.parse(typed.loaded) : undefined;
-  } catch {
-    loaded = undefined;
-  }
   const read = (field: string, form: Form) =>
     CHECKBOXES.has(field)
       ? String(Boolean(form[field]))
       : field === 'description'
         ? String(form[field] ?? '')
         : str(form[field]);
-  const { notes, keepMine } = staleFormNotes(
-    locale,
-    Object.fromEntries(
-      EDITABLE.map((field) => [
-        field,
-        {
-          mine: read(field, typed),
-          theirs: read(field, now),
-          before: loaded && field in loaded ? read(field, loaded) : undefined,
-        },
-      ]),
-    ),
-    (field, value) =>
+  const { notes, keepMine } = staleFormNotes(locale, {
+    typed,
+    current: now,
+    fields: EDITABLE,
+    read,
+    show: (field, value) =>
       CHECKBOXES.has(field)
         ? translate(locale, value === 'true' ? 'console.conflict.ticked' : 'console.conflict.notTicked')
         : value,
-  );
+  });
   const values: Record<string, string | boolean> = { ...now, loaded: loadedField(now) };
   for (const field of keepMine)
     values[field] = CHECKBOXES.has(field) ? Boolean(typed[field]) : read(field, typed);

@@ -4,29 +4,37 @@ import { type Locale, translate } from '../shared/messages.js';
 // versioned form (campaigns, webhook endpoints): the colleague's value where only they changed it,
 // the editor's where only the editor did, both where both did, so nothing typed is lost.
 
-export interface StaleField {
-  /** What the form was opened with, when it said (the `loaded` field), else undefined. */
-  before: string | undefined;
-  /** What the editor typed. */
-  mine: string;
-  /** What is stored now, saved by the colleague. */
-  theirs: string;
+type Form = Record<string, unknown>;
+
+export interface StaleForm {
+  /** The form as posted; its `loaded` field is the JSON of the values it was opened with. */
+  typed: object;
+  /** The stored values, as the form shows them, saved by the colleague. */
+  current: object;
+  /** The fields an editor types. */
+  fields: readonly string[];
+  /** A field's value as compared (trimmed, sorted, a checkbox as "true"/"false"). */
+  read: (field: string, form: Form) => string;
+  /** A compared value in the words of a note; the value itself by default. */
+  show?: (field: string, value: string) => string;
 }
 
 /**
- * For each field that differs from what is stored, its note and whether the typed value stays in
- * the form (`keepMine`: only the editor changed it). Values are compared as given; `show` turns one
- * into the words of the note.
+ * For each field that differs from what is stored, its note, and the fields whose typed value
+ * stays in the form (`keepMine`: only the editor changed them).
  */
 export function staleFormNotes(
   locale: Locale,
-  fields: Record<string, StaleField>,
-  show: (field: string, value: string) => string = (_field, value) => value,
+  { typed, current, fields, read, show = (_field, value) => value }: StaleForm,
 ): { notes: Record<string, string>; keepMine: string[] } {
+  const loaded = loadedOf((typed as Form).loaded);
   const notes: Record<string, string> = {};
   const keepMine: string[] = [];
-  for (const [field, { before, mine, theirs }] of Object.entries(fields)) {
+  for (const field of fields) {
+    const mine = read(field, typed as Form);
+    const theirs = read(field, current as Form);
     if (mine === theirs) continue;
+    const before = loaded && field in loaded ? read(field, loaded) : undefined;
     const shown = { theirs: show(field, theirs), mine: show(field, mine), before: show(field, before ?? '') };
     if (before === mine) {
       notes[field] = translate(locale, 'console.conflict.theirs', shown);
@@ -38,4 +46,15 @@ export function staleFormNotes(
     }
   }
   return { notes, keepMine };
+}
+
+/** The values a form was opened with, from its `loaded` field; undefined when it has none readable. */
+function loadedOf(value: unknown): Form | undefined {
+  if (typeof value !== 'string' || !value) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed && typeof parsed === 'object' ? (parsed as Form) : undefined;
+  } catch {
+    return undefined;
+  }
 }

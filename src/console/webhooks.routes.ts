@@ -351,25 +351,12 @@ function mergeAfterConflict(
   current: { url: string; events: string[]; description: string | null },
 ) {
   const now = formOf(current);
-  let loaded: Partial<FormFields> | undefined;
-  try {
-    loaded = typed.loaded ? (JSON.parse(typed.loaded) as Partial<FormFields>) : undefined;
-  } catch {
-    loaded = undefined;
-  }
-  const { notes, keepMine } = staleFormNotes(
-    locale,
-    Object.fromEntries(
-      EDITABLE.map((field) => [
-        field,
-        {
-          mine: shown(field, typed),
-          theirs: shown(field, now),
-          before: loaded && field in loaded ? shown(field, loaded) : undefined,
-        },
-      ]),
-    ),
-  );
+  const { notes, keepMine } = staleFormNotes(locale, {
+    typed,
+    current: now,
+    fields: EDITABLE,
+    read: (field, form) => shown(field as (typeof EDITABLE)[number], form),
+  });
   const values: FormFields = { ...now };
   for (const field of keepMine) Object.assign(values, { [field]: typed[field as keyof EditValues] });
   return { values, notes };
