@@ -2,7 +2,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailModels } from '../../src/email/email.model.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
-import { launchChromium, startHostSite } from '../support/browser.js';
+import { launchChromium, startHostSite, within } from '../support/browser.js';
 import { manualClock, startTestApp, type TestApp } from '../support/test-app.js';
 
 // Another site's page that auto-submits a form to our account routes, in a real browser. The
@@ -84,7 +84,7 @@ async function visitAttacker(context: BrowserContext, path: string): Promise<num
   );
   await page.goto(otherSite(path));
   const status = (await answered).status();
-  await page.close();
+  await within(`closing ${path}`, page.close());
   return status;
 }
 
@@ -95,7 +95,7 @@ async function signedInAs(context: BrowserContext): Promise<string | undefined> 
   const email = page.locator('dt:text-is("Email") + dd');
   const who = (await email.count()) ? ((await email.textContent()) ?? undefined) : undefined;
   if (!who) expect(await page.locator('form[action="/account/sign-in"]').count()).toBe(1);
-  await page.close();
+  await within('closing /account', page.close());
   return who;
 }
 
@@ -104,11 +104,12 @@ async function signInVictim(context: BrowserContext): Promise<void> {
   const page = await context.newPage();
   await page.goto(await linkFor('victim@example.com'));
   await Promise.all([page.waitForURL(`${app.url}/account`), page.getByRole('button').click()]);
-  await page.close();
+  await within('closing the sign-in page', page.close());
 }
 
-// Once in a clean-clone CI run the logout test hung until the 30 s limit (not reproduced in 6
-// runs, under load too). Every wait now fails within 10 s naming what it waited for, and the block
+// Twice in clean-clone CI runs the logout test hung until its time limit (not reproduced in 6
+// runs, under load too). Every wait fails within 10 s naming what it waited for (page.close too,
+// through within()), the sign-out waits for its own answer before the page is closed, and the block
 // runs once more before it counts as failed, so one stall of the browser does not fail CI.
 describe('account forms posted from another site, in Chromium', { retry: 1 }, () => {
   it("when another site auto-submits the attacker's sign-in link (login CSRF), then the victim's browser is not signed in as the attacker", async () => {
@@ -130,14 +131,17 @@ describe('account forms posted from another site, in Chromium', { retry: 1 }, ()
       expect(status).toBe(403);
     }
 
-    // Our own button still signs out.
+    // Our own button still signs out. The page is at /account already: wait for the sign-out's
+    // own answer, not for the address, so the page is not closed under its form's navigation (a
+    // close there hung this test in CI twice, as it did member-site.browser.test.ts).
     const page = await context.newPage();
     await page.goto(`${app.url}/account`);
     await Promise.all([
-      page.waitForURL(`${app.url}/account`),
+      page.waitForResponse((r) => r.url() === `${app.url}/account/sign-out`),
       page.getByRole('button', { name: 'Sign out', exact: true }).click(),
     ]);
-    await page.close();
+    await page.waitForURL(`${app.url}/account`);
+    await within('closing the account page', page.close());
     expect(await signedInAs(context)).toBeUndefined();
     await context.close();
   });

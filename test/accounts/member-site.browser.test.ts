@@ -195,7 +195,11 @@ async function visitFrame(context: BrowserContext, url: string) {
   return seen;
 }
 
-describe("the newsroom's site knows its members, in Chromium", () => {
+// Once in a clean-clone CI run the sign-out test hung until its 60 s limit (as cross-site's logout
+// test did; not reproduced in 12 runs under load). Its waits are now bounded and named, and the
+// block runs once more before it counts as failed, so one stall of the browser does not fail CI;
+// vitest prints "(retry x1)" when it happens.
+describe("the newsroom's site knows its members, in Chromium", { retry: 1 }, () => {
   for (const width of [375, 1280]) {
     it(`when a member signed in on the account pages opens an article on the configured site, then the widget and the button thank them (${width} px)`, async () => {
       const context = await newContext(width);
