@@ -4,7 +4,7 @@ import { AppError, type ErrorDetail } from '../http/errors.js';
 import { parseInput } from '../http/validate.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
-import { saveVersion as saveRecordVersion } from '../infra/versions.js';
+import { saveVersion } from '../infra/versions.js';
 import { isTimeZone } from '../shared/time.js';
 import { type Campaign, campaignModels } from './campaign.model.js';
 import { logOffsetChange, logStartingOffset } from './drive-log/log-count.js';
@@ -130,7 +130,7 @@ export async function updateCampaign(
 ): Promise<CampaignView> {
   const { version, offsetReason, ...changes } = parseInput(updateCampaignSchema, input);
   let before: Campaign | undefined;
-  const saved = await saveVersion(db, clock, slug, version, (current) => {
+  const saved = await saveCampaign(db, clock, slug, version, (current) => {
     before = current;
     const merged = { ...current, ...changes, counts: { ...current.counts, ...changes.counts } };
     // Checked when the window changes: a campaign saved before the limits can still be renamed.
@@ -152,7 +152,7 @@ export async function updateCampaign(
 
 /** Ends the campaign now (a campaign already over keeps its end). */
 export async function endCampaign(db: Connection, clock: Clock, slug: string): Promise<CampaignView> {
-  return saveVersion(db, clock, slug, undefined, (before) => ({
+  return saveCampaign(db, clock, slug, undefined, (before) => ({
     endsAt: new Date(Math.min(before.endsAt.getTime(), clock.now().getTime())),
   }));
 }
@@ -167,14 +167,14 @@ export const editConflict = (current: Campaign) =>
  * campaign as it is now. Without `expected` (the API without `version`, ending a campaign) the
  * change applies to whatever version is current.
  */
-async function saveVersion(
+async function saveCampaign(
   db: Connection,
   clock: Clock,
   slug: string,
   expected: number | undefined,
   change: (before: Campaign) => Record<string, unknown>,
 ): Promise<CampaignView> {
-  const saved = await saveRecordVersion(
+  const saved = await saveVersion(
     {
       db,
       model: campaignModels(db).Campaign,

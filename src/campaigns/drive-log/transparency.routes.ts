@@ -53,6 +53,9 @@ const leavesQuery = z
 // Any origin may read these (publicRead, src/http/cors.ts); the cache time is theirs.
 const publicJson = (res: Response) => res.set({ 'Cache-Control': 'public, max-age=30' });
 
+/** The verify script's words in each language: picked from the catalogue once, not per page. */
+const VERIFY_SCRIPT_TEXT = messagesFor('verify.script.');
+
 /** The verify page's data in the reader's language, its script's words included (as data-text). */
 function verifyPageData(res: Response, campaign: Campaign) {
   const locale = res.locals.locale as Locale;
@@ -60,7 +63,7 @@ function verifyPageData(res: Response, campaign: Campaign) {
     title: translate(locale, 'verify.title', { title: campaign.title }),
     campaignTitle: campaign.title,
     slug: campaign.slug,
-    scriptText: messagesFor('verify.script.')[locale],
+    scriptText: VERIFY_SCRIPT_TEXT[locale],
   };
 }
 
