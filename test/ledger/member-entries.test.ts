@@ -8,6 +8,7 @@ import {
   listMemberEntries,
   listMemberEntry,
 } from '../../src/ledger/member-entries.js';
+import { deep } from '../support/depth.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 // A member's ledger entries are found by primary key (src/ledger/member-entries.ts): each entry is
@@ -104,7 +105,7 @@ describe("a member's ledger entries", () => {
           }
         },
       ),
-      { numRuns: 8 },
+      { numRuns: deep(8) },
     );
   });
 
