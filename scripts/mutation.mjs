@@ -87,6 +87,10 @@ writeFileSync(
       timeoutMS: 60_000,
       reporters: ['progress', 'clear-text', 'json'],
       jsonReporter: { fileName: `reports/mutation/${name}.json` },
+      // A re-run after new tests only tests again the mutants whose code or covering tests
+      // changed, so reviewing survivors costs minutes rather than the full run.
+      incremental: true,
+      incrementalFile: `reports/mutation/${name}.incremental.json`,
       tempDirName: '.stryker-tmp',
       ignorePatterns: ['.data', 'test-results', 'dist', 'bench/results', 'reports/mutation/*.json'],
     },
