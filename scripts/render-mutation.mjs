@@ -3,7 +3,7 @@
 // `npm run mutation -- <capability>` writes from Stryker's report. Numbers are never typed.
 //   node scripts/render-mutation.mjs [reports/mutation/<capability>.json …]
 // With report files, first condenses each into docs/mutation/<capability>.json.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,10 +11,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, 'docs/mutation');
 mkdirSync(dir, { recursive: true });
 
+const readKeyed = (file) =>
+  existsSync(path.join(dir, file)) ? JSON.parse(readFileSync(path.join(dir, file), 'utf8')) : {};
 /** Why a surviving mutant is acceptable, by `file:line:mutator`; anything else is "not reviewed". */
-const reasons = existsSync(path.join(dir, 'reasons.json'))
-  ? JSON.parse(readFileSync(path.join(dir, 'reasons.json'), 'utf8'))
-  : {};
+const reasons = readKeyed('reasons.json');
+/** Survivors a test written after the run kills (the test's name), by the same key, until a run shows it. */
+const killedSince = readKeyed('killed-since.json');
+const KEYED = ['reasons.json', 'killed-since.json'];
 
 for (const report of process.argv.slice(2)) {
   const name = path.basename(report, '.json');
@@ -36,14 +39,15 @@ for (const report of process.argv.slice(2)) {
   }
   writeFileSync(
     path.join(dir, `${name}.json`),
-    `${JSON.stringify({ capability: name, date: new Date().toISOString().slice(0, 10), counts, survivors }, null, 2)}\n`,
+    // The run's date is the report's (a re-render later, e.g. for new reasons, keeps it).
+    `${JSON.stringify({ capability: name, date: statSync(report).mtime.toISOString().slice(0, 10), counts, survivors }, null, 2)}\n`,
   );
 }
 
 const rows = [];
 const lists = [];
 for (const file of readdirSync(dir)
-  .filter((f) => f.endsWith('.json') && f !== 'reasons.json')
+  .filter((f) => f.endsWith('.json') && !KEYED.includes(f))
   .sort()) {
   const r = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
   const c = (k) => r.counts[k] ?? 0;
@@ -61,7 +65,7 @@ for (const file of readdirSync(dir)
       const key = `${s.file}:${s.line}:${s.mutator}`;
       const replacement = s.replacement.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 60);
       lists.push(
-        `| \`${s.file}:${s.line}\` | ${s.mutator} \`${replacement}\` | ${s.status} | ${reasons[key] ?? 'not yet reviewed'} |`,
+        `| \`${s.file}:${s.line}\` | ${s.mutator} \`${replacement}\` | ${s.status} | ${reasons[key] ?? (killedSince[key] ? `killed since the run by ${killedSince[key]}` : 'not yet reviewed')} |`,
       );
     }
     lists.push('');

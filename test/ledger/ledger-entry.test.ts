@@ -66,6 +66,10 @@ it('when a settlement lacks any of its figures, then the entry is refused', () =
       settlement: Record<string, unknown>;
     };
     expect(settlement[list], list).toEqual([]);
+    // A missing list is read as empty; one written as null is lacking.
+    const nulled = complete();
+    (nulled.settlement as Record<string, unknown>)[list] = null;
+    expect(refused(nulled), list).toEqual([`settlement.${list}`]);
   }
 });
 

@@ -178,6 +178,40 @@ describe('what settlement records for each kind of entry', () => {
     expect(await settlementOf('dp_won:won')).toMatchObject({ amount: 2000, fee: -1500, net: 3500 });
   });
 
+  it("when Stripe lists a won dispute's reinstatement before its withdrawal, then each entry still settles with its own side", async () => {
+    const charge = fake.charge({ amount: 2000, currency: 'eur', created: T0 });
+    fake.dispute({ id: 'dp_listed_back', charge: charge.chargeId, created: T0 + 60, won: T0 + 6000 });
+    // Stripe lists the withdrawal first; which is which is told by the sign, not the place.
+    const dispute = fake.get('dp_listed_back')!;
+    const [withdrawal, reinstatement] = dispute.balance_transactions as { id: string }[];
+    fake.put({ ...dispute, balance_transactions: [reinstatement, withdrawal] });
+    const common = { currency: 'eur', chargeId: charge.chargeId };
+    await record({
+      ...common,
+      _id: 'dp_listed_back',
+      kind: 'dispute',
+      amount: -2000,
+      occurredAt: at(T0 + 60),
+    });
+    await record({
+      ...common,
+      _id: 'dp_listed_back:won',
+      kind: 'dispute_reversal',
+      amount: 2000,
+      occurredAt: at(T0 + 6000),
+    });
+    expect(await settlementOf('dp_listed_back')).toMatchObject({
+      balanceTransactionIds: [withdrawal!.id],
+      amount: -2000,
+      fee: 1500,
+    });
+    expect(await settlementOf('dp_listed_back:won')).toMatchObject({
+      balanceTransactionIds: [reinstatement!.id],
+      amount: 2000,
+      fee: -1500,
+    });
+  });
+
   it('when a payment names only its charge, or only its PaymentIntent, then it settles with that charge and its charge finds it', async () => {
     const byCharge = fake.charge({
       amount: 1200,
@@ -232,6 +266,16 @@ describe('what settlement records for each kind of entry', () => {
       chargeId: card.chargeId,
       settlement: { amount: 1500, fee: 74, net: 1426, sources: [card.chargeId] },
     });
+  });
+
+  it('when an invoice is paid by two charges its event did not name, then once it settles either charge finds it', async () => {
+    // Neither the invoice event nor an invoice_payment.paid linked them: settlement is what does.
+    const first = fake.charge({ amount: 300, currency: 'eur', created: T0, invoice: 'in_split' });
+    const rest = fake.charge({ amount: 700, currency: 'eur', created: T0 + 1, invoice: 'in_split' });
+    await unpaidInvoice('in_split', at(T0 + 1));
+    expect(await settlementOf('in_split')).toMatchObject({ amount: 1000, fee: 39 + 50 });
+    expect((await findPayment(db, [first.chargeId]))?._id).toBe('in_split');
+    expect((await findPayment(db, [rest.chargeId]))?._id).toBe('in_split');
   });
 
   it('when Stripe has not booked a charge yet, then the payment stays unsettled and due, without an error', async () => {
@@ -289,6 +333,32 @@ describe('what settlement records for each kind of entry', () => {
     await expect(settleLedgerEntry(deps, 'refund_failure:re_open')).resolves.toBe(false);
     expect(await settlementOf('cs_a')).toBeUndefined();
     expect(await due()).toEqual(['cs_a', 'cs_b', 'refund_failure:re_open']);
+    expect(logs).toEqual([]);
+  });
+
+  it("when Stripe has not booked a dispute's withdrawal or reinstatement yet, then its entries stay unsettled and due, without an error", async () => {
+    // A funds_* event books an entry on its own word (dispute.events.ts), before Stripe lists the money.
+    const charge = fake.charge({ amount: 800, currency: 'eur', created: T0 });
+    fake.dispute({
+      id: 'dp_unbooked',
+      charge: charge.chargeId,
+      created: T0 + 60,
+      inquiry: true,
+      status: 'needs_response',
+    });
+    fake.dispute({ id: 'dp_unreinstated', charge: charge.chargeId, created: T0 + 60, status: 'won' });
+    const common = { currency: 'eur', chargeId: charge.chargeId };
+    await record({ ...common, _id: 'dp_unbooked', kind: 'dispute', amount: -800, occurredAt: at(T0 + 60) });
+    await record({
+      ...common,
+      _id: 'dp_unreinstated:won',
+      kind: 'dispute_reversal',
+      amount: 800,
+      occurredAt: at(T0 + 6000),
+    });
+    await expect(settleLedgerEntry(deps, 'dp_unbooked')).resolves.toBe(false);
+    await expect(settleLedgerEntry(deps, 'dp_unreinstated:won')).resolves.toBe(false);
+    expect(await due()).toEqual(['dp_unbooked', 'dp_unreinstated:won']);
     expect(logs).toEqual([]);
   });
 
@@ -404,6 +474,40 @@ describe('the settlement sweep', () => {
     expect(await settlementDueModel(db).find().lean()).toEqual([
       { _id: 'in_unbooked', occurredAt: at(T0 - 50), triedAt: clock.now() },
     ]);
+  });
+
+  it('when Stripe fails on one entry in a sweep, then it stays due for the next, the log names it and the failure, and the others settle', async () => {
+    // Both are recorded before Stripe booked their charges, so both are left to the sweep.
+    for (const [id, ids] of [
+      ['cs_outage', { chargeId: 'ch_outage' }],
+      ['cs_late', { paymentIntentId: 'pi_late' }],
+    ] as const)
+      await record({
+        _id: id,
+        kind: 'one_time_payment',
+        amount: 700,
+        currency: 'eur',
+        occurredAt: at(T0),
+        ...ids,
+      });
+    fake.charge({ id: 'ch_outage', amount: 700, currency: 'eur', created: T0 });
+    fake.charge({ paymentIntent: 'pi_late', amount: 700, currency: 'eur', created: T0 });
+    const answer = fake.fail('/v1/charges/ch_outage');
+    expect(await settleUnsettledEntries(deps)).toEqual({ settled: 1, unsettled: 1 });
+    expect(await settlementDueModel(db).find().lean()).toEqual([
+      { _id: 'cs_outage', occurredAt: at(T0), triedAt: clock.now() },
+    ]);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatchObject({
+      level: 'warn',
+      msg: 'settling a ledger entry failed',
+      entryId: 'cs_outage',
+      err: { message: 'An unknown error occurred (fake).', requestId: expect.stringMatching(/^req_/) },
+    });
+    answer();
+    clock.advance(600_000);
+    expect(await settleUnsettledEntries(deps)).toEqual({ settled: 1, unsettled: 0 });
+    expect(await settlementOf('cs_outage')).toMatchObject({ amount: 700, fee: 50 });
   });
 
   it('when the ledger has unsettled entries but no list (a database from before it), then the backfill lists exactly those Stripe moves', async () => {
