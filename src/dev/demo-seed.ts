@@ -6,7 +6,6 @@ import type { Logger } from '../infra/logger.js';
 import { runOnce } from '../infra/migrations.js';
 import { type ImportedMember, importMembers } from '../memberships/member-import.js';
 import { membershipModels } from '../memberships/membership.model.js';
-import { recountSupporters } from '../memberships/supporters.js';
 import { staffModels } from '../staff/staff.model.js';
 import { createStaffUser } from '../staff/staff-auth.service.js';
 
@@ -50,7 +49,6 @@ async function seedSupporters(deps: { db: Connection; clock: Clock }, now: numbe
   }));
   for (let at = 0; at < rows.length; at += 500)
     await importMembers(deps, rows.slice(at, at + 500), { joinedVia: 'import:demo' });
-  await recountSupporters(deps.db, deps.clock.now());
 }
 
 /**

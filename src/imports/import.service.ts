@@ -5,7 +5,6 @@ import type { Clock } from '../infra/clock.js';
 import { countNewMembers, importMembers, isImportedMember } from '../memberships/member-import.js';
 import type { Member } from '../memberships/membership.model.js';
 import type { Plans } from '../memberships/plans.js';
-import { recountSupporters } from '../memberships/supporters.js';
 import type { NewsletterList } from '../newsletters/lists.js';
 import { countRecords, readCsv, readHeader } from './csv-reader.js';
 import {
@@ -159,8 +158,6 @@ export async function importMembersFile(
       stillThere: (row) => isImportedMember(deps.db, row.email),
     },
   );
-  // The embeds show the new supporters total from the next read on, not minutes later.
-  if (!options.dryRun) await recountSupporters(deps.db, deps.clock.now());
   return summary;
 }
 

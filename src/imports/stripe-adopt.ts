@@ -16,7 +16,6 @@ import { invoiceMoney, subscriptionOfInvoice } from '../memberships/invoice.even
 import { findMemberByCustomer } from '../memberships/member-keys.js';
 import { isOurs } from '../memberships/membership.service.js';
 import { adoptStripeMembers } from '../memberships/stripe-adoption.js';
-import { recountSupporters } from '../memberships/supporters.js';
 import { calendarKeys, fromUnixSeconds } from '../shared/time.js';
 import { type ImportDeps, type ImportOptions, type ImportSummary, newSummary } from './import.service.js';
 
@@ -79,8 +78,6 @@ export async function adoptStripeAccount(
     if (batch.length >= (options.batchSize ?? 200)) await flush();
   }
   if (batch.length) await flush();
-  // The embeds show the new supporters total from the next read on, not minutes later.
-  if (!options.dryRun) await recountSupporters(deps.db, deps.clock.now());
 
   if (options.since) {
     options.onStage?.('invoices');

@@ -44,26 +44,32 @@ async function filled(db: Connection, tally: string, n: number): Promise<boolean
 
 /** N: the end of the tally's run, searched from the hint. */
 export async function tallyCount(db: Connection, tally: string): Promise<number> {
-  let low = hints(db).get(tally) ?? 0;
-  if (!(await filled(db, tally, low))) low = 0; // the tally was emptied (tests, a restored backup)
-  if (!(await filled(db, tally, low + 1))) {
-    hints(db).set(tally, low);
-    return low;
-  }
+  const end = await denseEnd((n) => filled(db, tally, n), hints(db).get(tally) ?? 0);
+  hints(db).set(tally, end);
+  return end;
+}
+
+/**
+ * The end of a dense run of positions 1 … N (`filled(n)` says whether n is taken; position 0 always
+ * is), searched from a hint: two probes when the hint is right, about 2·log2(N) from cold.
+ */
+export async function denseEnd(filledAt: (n: number) => Promise<boolean>, hint: number): Promise<number> {
+  let low = hint;
+  if (low > 0 && !(await filledAt(low))) low = 0; // the run was emptied (tests, a restored backup)
+  if (!(await filledAt(low + 1))) return low;
   // Gallop forward to a position past the end, then halve the gap.
   let step = 1;
   let high = low + 2;
-  while (await filled(db, tally, high)) {
+  while (await filledAt(high)) {
     low = high;
     step *= 2;
     high = low + step;
   }
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2);
-    if (await filled(db, tally, middle)) low = middle;
+    if (await filledAt(middle)) low = middle;
     else high = middle;
   }
-  hints(db).set(tally, low);
   return low;
 }
 
@@ -104,4 +110,45 @@ async function addMark(db: Connection, tally: string, key: string, at: Date): Pr
       hints(db).set(tally, n);
     }
   }
+}
+
+const BATCH = 500;
+
+/**
+ * Counts many records at once (an import's members), in batches of consecutive marks inserted in
+ * order: the insert stops at the first mark refused, so the run stays dense, and that one is added
+ * alone (its position was taken by another process, or its record was already counted).
+ */
+export function tallyAddMany(db: Connection, tally: string, records: string[], at: Date): Promise<void> {
+  return inLine(db, tally, async () => {
+    let i = 0;
+    while (i < records.length) {
+      const n = await tallyCount(db, tally);
+      const batch = records
+        .slice(i, i + BATCH)
+        .map((record, j) => ({ _id: markId(tally, n + 1 + j), record: `${tally}|${record}`, at }));
+      try {
+        await marks(db).collection.insertMany(batch as never[], { ordered: true });
+        hints(db).set(tally, n + batch.length);
+        i += batch.length;
+      } catch (error) {
+        const refused = firstRefused(error);
+        if (refused === undefined) throw error;
+        hints(db).set(tally, n + refused);
+        await addMark(db, tally, batch[refused]!.record, at);
+        i += refused + 1;
+      }
+    }
+  });
+}
+
+/** The index of the first mark an ordered insert refused as a duplicate, if that is what failed. */
+function firstRefused(error: unknown): number | undefined {
+  const raw = (error as { writeErrors?: unknown }).writeErrors;
+  const [first] = (Array.isArray(raw) ? raw : raw ? [raw] : []) as {
+    index: number;
+    code?: number;
+    err?: { code?: number };
+  }[];
+  return first && (first.code ?? first.err?.code) === 11000 ? first.index : undefined;
 }

@@ -3,6 +3,7 @@ import { insertUnique, mapLimit, stableObjectId } from '../infra/bulk.js';
 import type { Clock } from '../infra/clock.js';
 import { emailKey, listMemberSubscription } from './member-keys.js';
 import { ensureMemberKeys, type Member, type MemberStatus, membershipModels } from './membership.model.js';
+import { reconcileNewSupporters, reconcileSupporter } from './supporter-marks.js';
 
 // Members brought from outside (`npm run import`, src/imports/): a members file, or the customers of
 // an adopted Stripe account (stripe-adoption.ts). Each member's `_id` is derived from its address
@@ -87,6 +88,19 @@ export async function importMembers(
   const mine = docs.filter((_, i) => ours[i]);
   await ensureMemberKeys(deps.db, mine);
   options.checkpoint?.('keys');
+  // Written around the models (for speed), so the supporters total is brought up to date here:
+  // the new members in batches, those from an earlier run one by one.
+  await reconcileNewSupporters(
+    deps.db,
+    docs.filter((_, i) => inserted.has(i)),
+    now,
+  );
+  await mapLimit(
+    docs.filter((_, i) => ours[i] && !inserted.has(i)),
+    8,
+    (m) => reconcileSupporter(deps.db, String(m._id), now),
+  );
+  options.checkpoint?.('supporters');
   const subscriptions = rows.flatMap((row, i) =>
     ours[i] && row.subscription
       ? [

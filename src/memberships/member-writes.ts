@@ -3,6 +3,7 @@ import type { Attribution } from '../shared/attribution.js';
 import { claimMemberKey, createMemberOnce, customerKey, findMemberByCustomer } from './member-keys.js';
 import { type Member, membershipModels } from './membership.model.js';
 import type { MembershipDeps } from './membership.service.js';
+import { reconcileSupporter } from './supporter-marks.js';
 
 // The member writes Stripe's payments make (checkout sessions and invoices). Every other writer of
 // members is also in memberships: gift-membership.ts (gifts), member-import.ts and
@@ -57,6 +58,9 @@ export async function ensureMember(
       member.stripeCustomerId = input.customerId;
     }
   }
+  // Also after a retry that wrote nothing: a crash between a member's write and its reconcile
+  // would otherwise leave the supporters total behind until the daily audit (supporter-marks.ts).
+  await reconcileSupporter(deps.db, String(member._id), input.at);
   if (member.joinedVia === input.via) {
     await deps.events.publish('member.joined', {
       memberId: String(member._id),

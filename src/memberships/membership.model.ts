@@ -1,9 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { type Connection, Schema, type Types } from 'mongoose';
+import { type Connection, Schema, Types } from 'mongoose';
+import { mapLimit } from '../infra/bulk.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { appendSlot } from '../infra/slots.js';
 import { attributionSchema } from '../ledger/ledger.model.js';
 import type { Attribution } from '../shared/attribution.js';
+import {
+  reconcileAllSupporters,
+  reconcileSupporter,
+  registerSupporterTransitions,
+} from './supporter-marks.js';
 
 // Every document memberships keeps, registered from this one place. The key documents and the
 // member's subscription list are written by hooks here, so no write of a member or mirror can skip
@@ -225,38 +230,34 @@ export async function listMemberSubscription(
   );
 }
 
-/** The stored count of active members (supporters.ts). */
+/** Whether every member has been reconciled once (supporters.ts): the total is known from then. */
 export interface SupporterTotal {
   _id: string;
-  /** Absent until first counted (a change may be noted before). */
-  count?: number;
-  countedAt?: Date;
-  /** The last change noted by a write of members, and the one the count included. */
-  changeId?: string | null;
-  countedChange?: string | null;
+  passedAt?: Date;
 }
 
 const supporterTotalSchema = new Schema<SupporterTotal>(
-  { _id: String, count: Number, countedAt: Date, changeId: String, countedChange: String },
+  { _id: String, passedAt: Date },
   { versionKey: false },
 );
 
-// Any write of members may change the supporters total: noting it (one write by `_id`) makes the
-// next read recount it in the background (supporters.ts). A random id, not a counter: FerretDB
-// loses concurrent $inc, and any new value is enough to tell a change happened.
-async function noteSupportersChanged(db: Connection): Promise<void> {
-  const note = (upsert: boolean) =>
-    db
-      .model<SupporterTotal>('SupporterTotal')
-      .updateOne({ _id: 'active' }, { $set: { changeId: randomUUID() } }, { upsert });
-  // Two first notes racing to create the document: the loser's note is an update of it.
-  await note(true).catch((error) => (isDuplicateKey(error) ? note(false) : Promise.reject(error)));
+// Every write of a member reconciles its supporter transitions before it returns, so the supporters
+// total is right as soon as the write is (supporter-marks.ts). A write that names no single member
+// (tests' deleteMany; the program has none) reconciles them all. The time is only kept with each
+// transition for a person reading it, so it is the wall clock.
+const WHOLE_DOCUMENT = new Set(['deleteOne', 'deleteMany', 'findOneAndDelete', 'replaceOne']);
+function touchesStatus(op: string, update: Record<string, unknown> | null): boolean {
+  if (WHOLE_DOCUMENT.has(op) || !update) return true;
+  return Object.entries(update).some(
+    ([key, value]) =>
+      !key.startsWith('$') || (typeof value === 'object' && value !== null && 'status' in value),
+  );
 }
 memberSchema.post('save', async (member: Member & { db: Connection }) => {
-  await noteSupportersChanged(member.db);
+  await reconcileSupporter(member.db, String(member._id), new Date());
 });
-memberSchema.post('insertMany', async function () {
-  await noteSupportersChanged(this.db);
+memberSchema.post('insertMany', async function (members: unknown) {
+  await mapLimit(members as Member[], 8, (m) => reconcileSupporter(this.db, String(m._id), new Date()));
 });
 memberSchema.post(
   [
@@ -270,7 +271,13 @@ memberSchema.post(
   ],
   { document: false, query: true },
   async function () {
-    await noteSupportersChanged(this.model.db);
+    const op = (this as unknown as { op?: string }).op ?? '';
+    if (!touchesStatus(op, this.getUpdate() as Record<string, unknown> | null)) return;
+    const id = this.getFilter()._id;
+    const one = typeof id === 'string' || id instanceof Types.ObjectId;
+    if (one && op !== 'updateMany' && op !== 'deleteMany')
+      await reconcileSupporter(this.model.db, String(id), new Date());
+    else await reconcileAllSupporters(this.model.db, new Date());
   },
 );
 
@@ -316,6 +323,7 @@ const memberSubscriptionSchema = new Schema<MemberSubscription>(
 export function registerMembershipModels(db: Connection): void {
   if (!db.models.MemberKey) db.model('MemberKey', memberKeySchema, 'member_keys');
   if (!db.models.SupporterTotal) db.model('SupporterTotal', supporterTotalSchema, 'supporter_totals');
+  registerSupporterTransitions(db);
   if (!db.models.Member) db.model('Member', memberSchema, 'members');
   if (!db.models.Subscription) db.model('Subscription', subscriptionSchema, 'subscriptions');
   if (!db.models.SubscriptionObservation)

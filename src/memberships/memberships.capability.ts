@@ -5,6 +5,7 @@ import { registerMembershipModels } from './membership.model.js';
 import { type MembershipRoutesDeps, membershipDocs, membershipRoutes } from './memberships.routes.js';
 import { loadPlans } from './plans.js';
 import { registerStripeCatalogModels } from './stripe-catalog.js';
+import { auditSupporters } from './supporters.js';
 
 /** What applying a Stripe event to members needs (the webhook and the worker alike). */
 export function membershipDepsFrom(ctx: ProcessContext) {
@@ -46,5 +47,13 @@ export const membershipsCapability: Capability<
       memberSiteOrigins: ctx.config.memberSite.origins,
       events: ctx.events,
     }),
+  // Once a day one process counts active members the slow way and repairs the total if it differs.
+  tasks: (ctx) => [
+    {
+      name: 'supporters-audit',
+      everyMs: 24 * 60 * 60_000,
+      run: () => auditSupporters(ctx.db, ctx.clock.now(), ctx.logger),
+    },
+  ],
   docs: membershipDocs,
 };

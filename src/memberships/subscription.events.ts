@@ -8,6 +8,7 @@ import { findMemberByCustomer, listMemberSubscription } from './member-keys.js';
 import { type Member, membershipModels, type SubscriptionObservation } from './membership.model.js';
 import { isOursOrAdopted, type MembershipDeps, NotReadyYet, type Outcome } from './membership.service.js';
 import { ENDED, memberChange, newestOf, subscriptionState } from './subscription-mirror.js';
+import { reconcileSupporter } from './supporter-marks.js';
 
 // How many times one delivery re-derives before giving up with a 5xx (Stripe retries): each
 // round only repeats when a concurrent delivery changed what it read.
@@ -73,6 +74,9 @@ export async function applySubscriptionEvent(
       await Member.updateOne({ _id: member._id }, { $set: change });
       continue;
     }
+    // Nothing to change, perhaps because a crash or an outage came between the write and its
+    // reconcile: reconciled anyway, so the supporters total is not left behind (supporter-marks.ts).
+    await reconcileSupporter(deps.db, String(member._id), deps.clock.now());
     // "Your membership has ended" only when it has: not when one of two subscriptions ends.
     if (ENDED.has(newest.state.status) && member.status === 'canceled') {
       await enqueueEmail(deps.db, deps.clock, {

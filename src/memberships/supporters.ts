@@ -1,74 +1,62 @@
 import type { Connection } from 'mongoose';
 import { claimOnce } from '../infra/claims.js';
-import { isDuplicateKey } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
 import { membershipModels, type SupporterTotal } from './membership.model.js';
+import { reconcileAllSupporters, talliedSupporters } from './supporter-marks.js';
 
 // "All thanks to 12,000 supporters": the number of active members, shown beside every campaign's
-// progress. Counting active members decodes every member on FerretDB (about a second at 10,000), so
-// a read never counts: it reads a stored total by `_id`. The total is kept up to date instead:
-// - counted before a process answers (prepareSupportersTotal, at start-up and after a demo seed),
-//   and at the end of every import (src/imports/);
-// - every write of a member notes a change (membership.model.ts); the next read after a change
-//   starts one recount in the background, at most one per RECOUNT_WINDOW_MS across processes;
-// - recounted anyway when older than REFRESH_MS, for writes that bypass the models.
-// Until it has been counted once the total is unknown (undefined), never 0: the embeds then leave
-// the line out. The campaign count, which must be exact, is a tally (campaign.service.ts).
+// progress. Counting them decodes every member on FerretDB (40 s at 100,000), so the total is
+// maintained: every write of a member reconciles its transitions (supporter-marks.ts), and a read
+// is two tallies' probes. The stored document only says whether every member has been through a
+// reconcile once (a first start on an existing database); until then the total is unknown, never
+// 0, and the embeds leave the line out. README, "The supporters total".
 
-const REFRESH_MS = 5 * 60_000;
-const RECOUNT_WINDOW_MS = 15_000;
+const PASS_WINDOW_MS = 60_000;
 
 const totals = (db: Connection) => membershipModels(db).SupporterTotal;
 const readStored = (db: Connection) => totals(db).findById('active').lean<SupporterTotal>();
 
-/** Counts the active members now and stores the total. A change noted meanwhile stays pending. */
-export async function recountSupporters(db: Connection, now: Date): Promise<number> {
-  const before = await readStored(db);
-  const count = await membershipModels(db).Member.countDocuments({ status: 'active' });
-  const store = (upsert: boolean) =>
-    totals(db).updateOne(
-      { _id: 'active' },
-      { $set: { count, countedAt: now, countedChange: before?.changeId ?? null } },
-      { upsert },
-    );
-  // Two processes starting at once both count: the loser of the race to create the document
-  // updates it instead (an upsert is not atomic on FerretDB, nor always on MongoDB).
-  await store(true).catch((error) => (isDuplicateKey(error) ? store(false) : Promise.reject(error)));
-  return count;
+/** Every member reconciled, then noted as done: the total is known from then on. */
+export async function reconcileEverySupporter(db: Connection, now: Date): Promise<number> {
+  const total = await reconcileAllSupporters(db, now);
+  await totals(db).updateOne({ _id: 'active' }, { $set: { passedAt: now } }, { upsert: true });
+  return total;
 }
 
-type Counted = SupporterTotal & { count: number; countedAt: Date };
-const isCounted = (stored: SupporterTotal | null): stored is Counted =>
-  stored !== null && typeof stored.count === 'number' && stored.countedAt instanceof Date;
-
-function isOutOfDate(stored: SupporterTotal | null, now: Date): boolean {
-  if (!isCounted(stored)) return true;
-  if ((stored.changeId ?? null) !== (stored.countedChange ?? null)) return true;
-  return now.getTime() - stored.countedAt.getTime() > REFRESH_MS;
-}
-
-/** One recount per window however many processes and reads ask; a failed one is retried next window. */
-function recountSoon(db: Connection, now: Date): void {
-  const window = Math.floor(now.getTime() / RECOUNT_WINDOW_MS);
-  void claimOnce(db, `supporters-recount:${window}`, now)
-    .then((mine) => (mine ? recountSupporters(db, now) : undefined))
+/** One pass per window however many processes and reads ask; a failed one is asked again. */
+function passSoon(db: Connection, now: Date): void {
+  const window = Math.floor(now.getTime() / PASS_WINDOW_MS);
+  void claimOnce(db, `supporters-pass:${window}`, now)
+    .then((mine) => (mine ? reconcileEverySupporter(db, now) : undefined))
     .catch(() => {});
 }
 
-/**
- * The supporters total as stored, or undefined while it has never been counted. Never counts on the
- * caller's time, except that a database with no member at all is known to have none.
- */
+/** The supporters total, or undefined until every member has been reconciled once. */
 export async function supportersTotal(db: Connection, now: Date): Promise<number | undefined> {
   const stored = await readStored(db);
-  if (!isCounted(stored) && (await membershipModels(db).Member.estimatedDocumentCount()) === 0) {
-    return recountSupporters(db, now);
-  }
-  if (isOutOfDate(stored, now)) recountSoon(db, now);
-  return isCounted(stored) ? stored.count : undefined;
+  if (stored?.passedAt) return talliedSupporters(db);
+  // A database with no member at all is known to have none.
+  if ((await membershipModels(db).Member.estimatedDocumentCount()) === 0)
+    return reconcileEverySupporter(db, now);
+  passSoon(db, now);
+  return undefined;
 }
 
-/** Before a process answers: counts the total if it was never counted or is out of date. */
+/** Before a process answers: the first start on a database reconciles every member once. */
 export async function prepareSupportersTotal(db: Connection, now: Date): Promise<number> {
   const stored = await readStored(db);
-  return isCounted(stored) && !isOutOfDate(stored, now) ? stored.count : recountSupporters(db, now);
+  return stored?.passedAt ? talliedSupporters(db) : reconcileEverySupporter(db, now);
+}
+
+/**
+ * The daily check: counts active members the slow way (one scan) and compares. A member written
+ * by a process that died before its reconcile, or by a write around the models, shows here; a
+ * difference is logged and repaired by a pass.
+ */
+export async function auditSupporters(db: Connection, now: Date, logger: Logger): Promise<void> {
+  const counted = await membershipModels(db).Member.countDocuments({ status: 'active' });
+  const tallied = await talliedSupporters(db);
+  if (counted === tallied) return;
+  logger.warn({ counted, tallied }, 'supporters total differed from a count; reconciling every member');
+  await reconcileEverySupporter(db, now);
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
-import { recountSupporters } from '../../src/memberships/supporters.js';
+import { reconcileEverySupporter } from '../../src/memberships/supporters.js';
 import { addSupporters } from '../support/supporters.js';
 import { startTestApp, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -36,7 +36,7 @@ async function surfaces(locale: 'en' | 'uk') {
 
 describe('the supporters line of the embeds', () => {
   it('when the newsroom has no supporter yet, then the card and the image leave the line out and the JSON says 0', async () => {
-    await recountSupporters(app.deps.db, new Date());
+    await reconcileEverySupporter(app.deps.db, new Date());
     expect(await surfaces('en')).toEqual({ supporters: 0, card: null, image: null });
   });
 

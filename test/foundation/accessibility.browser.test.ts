@@ -8,7 +8,7 @@ import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { sweepGifts } from '../../src/gifts/gift-sweep.js';
 import { fromRoot } from '../../src/infra/paths.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
-import { recountSupporters } from '../../src/memberships/supporters.js';
+import { reconcileEverySupporter } from '../../src/memberships/supporters.js';
 import {
   launchChromium,
   SCREEN_WIDTHS,
@@ -71,7 +71,7 @@ beforeAll(async () => {
   });
   memberId = String(member._id);
   // Counted now: the embeds' supporters line, which the embeds test waits for, is left out at 0.
-  await recountSupporters(app.deps.db, new Date());
+  await reconcileEverySupporter(app.deps.db, new Date());
   browser = await launchChromium();
 });
 afterAll(async () => {

@@ -423,8 +423,8 @@ async function snapshot(): Promise<Record<string, string>> {
   const db = app.deps.db.db!;
   const out: Record<string, string> = {};
   for (const { name } of await db.listCollections({}, { nameOnly: true }).toArray()) {
-    // The supporters total is a cache recounted in the background (memberships/supporters.ts): an
-    // earlier accepted read may start a recount that lands during a later batch.
+    // Notes when every member was first reconciled (memberships/supporters.ts): an earlier accepted
+    // read may start that pass, and it may land during a later batch.
     if (name === 'supporter_totals') continue;
     const docs = await db.collection(name).find({}).toArray();
     const kept = docs

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/infra/db.js';
-import { tallyAdd, tallyCount } from '../../src/infra/tally.js';
+import { tallyAdd, tallyAddMany, tallyCount } from '../../src/infra/tally.js';
 import { registerModels } from '../../src/models.js';
 import { deep } from '../support/depth.js';
 import { createTestDatabase, databaseUri, releaseTestDatabase } from '../support/test-app.js';
@@ -46,6 +46,36 @@ it('when records are added in any order, concurrently, from two processes and wi
           }),
         );
         const distinct = new Set(adds.map(([record]) => record)).size;
+        expect(await tallyCount(db, tally)).toBe(distinct);
+        expect(await tallyCount(otherProcess, tally)).toBe(distinct);
+      },
+    ),
+    { numRuns: deep(25) },
+  );
+});
+
+it('when records are added many at once (an import) beside single adds, from two processes, with repeats inside and across, then the count is the number of distinct records', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          records: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
+          fromOther: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 8 },
+      ),
+      async (adds) => {
+        const tally = `many-${++tallies}`;
+        await Promise.all(
+          adds.map(({ records, fromOther }) => {
+            const process = fromOther ? otherProcess : db;
+            const names = records.map((r) => `r${r}`);
+            return names.length === 1
+              ? tallyAdd(process, tally, names[0]!, new Date())
+              : tallyAddMany(process, tally, names, new Date());
+          }),
+        );
+        const distinct = new Set(adds.flatMap(({ records }) => records)).size;
         expect(await tallyCount(db, tally)).toBe(distinct);
         expect(await tallyCount(otherProcess, tally)).toBe(distinct);
       },

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { emailModels } from '../../src/email/email.model.js';
 import { ledgerModel } from '../../src/ledger/ledger.model.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
+import { supportersTotal } from '../../src/memberships/supporters.js';
 import type { MemberJoined } from '../../src/shared/domain-events.js';
 import { stripeEventModel } from '../../webhooks/stripe-event.model.js';
 import { STRIPE_EVENT_HANDLERS } from '../../webhooks/stripe-handlers.js';
@@ -310,6 +311,25 @@ describe('duplicates and ordering', () => {
       status: 'applied',
       attempts: 2,
     });
+  });
+
+  it('when a cancellation is written but the process dies before the supporters total follows, then the retry brings the total down', async () => {
+    const p = purchase();
+    await send('checkout.session.completed', checkoutSession(p));
+    const total = () => supportersTotal(app.deps.db, new Date());
+    const before = await total();
+    const transitions = app.deps.db.model('SupporterTransition');
+    const dies = vi.spyOn(transitions, 'create').mockRejectedValueOnce(new Error('process killed'));
+    try {
+      const deleted = stripeEvent('customer.subscription.deleted', subscription(p, 'canceled'), T0 + 100);
+      expect((await postEvent(app.url, deleted)).status).toBe(200);
+    } finally {
+      dies.mockRestore();
+    }
+    expect((await member(p.email))!.status).toBe('canceled'); // written; its reconcile never ran
+    expect(await total()).toBe(before);
+    expect(await retryStripeEvents(app)).toBe(1);
+    expect(await total()).toBe(before! - 1);
   });
 
   it('when a subscription event arrives before we know the member, then it waits and applies at its retry after the checkout', async () => {

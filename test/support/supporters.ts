@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { membershipModels } from '../../src/memberships/membership.model.js';
-import { recountSupporters } from '../../src/memberships/supporters.js';
+import { reconcileEverySupporter } from '../../src/memberships/supporters.js';
 
 /**
  * `n` more active members, counted into the supporters total: the embeds leave their "All thanks to
@@ -16,5 +16,5 @@ export async function addSupporters(db: Connection, n: number, tag = 'supporter'
       joinedVia: `sub_${tag}${i + 1}`,
     })),
   );
-  return recountSupporters(db, new Date());
+  return reconcileEverySupporter(db, new Date());
 }

@@ -1,0 +1,139 @@
+import { type Connection, Schema } from 'mongoose';
+import { insertUnique, mapLimit } from '../infra/bulk.js';
+import { isDuplicateKey } from '../infra/db.js';
+import { denseEnd, tallyAdd, tallyAddMany, tallyCount } from '../infra/tally.js';
+
+// The supporters total, maintained instead of counted (README, "The supporters total"). Each time
+// a member becomes active or stops being active is a numbered transition, `<memberId>#1, #2, …`:
+// odd ones in, even ones out. A transition is claimed by inserting its `_id`, so two writers that
+// see the same change claim the same number, and each is one mark in the `supporters:in` or
+// `supporters:out` tally. The total is in − out: a few primary-key probes at any size.
+//
+// Imported by membership.model.ts, whose hooks call reconcileSupporter after every write of a
+// member; it reaches members by model name, never by importing that file.
+
+export interface SupporterTransition {
+  _id: string; // `<memberId>#<n>`
+  at: Date;
+  /** Set once its tally mark is written; until then the next reconcile writes it (idempotent). */
+  counted?: boolean;
+}
+
+const transitionSchema = new Schema<SupporterTransition>(
+  { _id: String, at: { type: Date, required: true }, counted: Boolean },
+  { versionKey: false },
+);
+
+export function registerSupporterTransitions(db: Connection): void {
+  if (!db.models.SupporterTransition)
+    db.model('SupporterTransition', transitionSchema, 'supporter_transitions');
+}
+
+export const SUPPORTERS_IN = 'supporters:in';
+export const SUPPORTERS_OUT = 'supporters:out';
+
+const transitions = (db: Connection) => db.model<SupporterTransition>('SupporterTransition');
+const transitionId = (memberId: string, n: number) => `${memberId}#${n}`;
+const tallyOf = (n: number) => (n % 2 === 1 ? SUPPORTERS_IN : SUPPORTERS_OUT);
+
+/** The member's latest transition: its number (0: never active) and whether it is counted. */
+async function latest(db: Connection, memberId: string): Promise<{ n: number; counted: boolean }> {
+  const seen = new Map<number, SupporterTransition>();
+  const n = await denseEnd(async (k) => {
+    const found = await transitions(db).findById(transitionId(memberId, k)).lean<SupporterTransition>();
+    if (found) seen.set(k, found);
+    return found !== null;
+  }, 0);
+  return { n, counted: n === 0 || seen.get(n)?.counted === true };
+}
+
+async function count(db: Connection, memberId: string, n: number, at: Date): Promise<void> {
+  await tallyAdd(db, tallyOf(n), transitionId(memberId, n), at);
+  await transitions(db).updateOne({ _id: transitionId(memberId, n) }, { $set: { counted: true } });
+}
+
+/** Rounds before giving up on a member whose status keeps moving: its next write reconciles it. */
+const MAX_ROUNDS = 8;
+
+/**
+ * Brings one member's transitions in line with its status: after every write of the member, and in
+ * a pass over all of them. Safe to run concurrently and again: a transition is claimed once, and a
+ * round reads the member again after each move, so the last reconcile to run sees the last status.
+ */
+export async function reconcileSupporter(db: Connection, memberId: string, at: Date): Promise<void> {
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const member = await db
+      .model('Member')
+      .findById(memberId)
+      .select({ status: 1 })
+      .lean<{ status?: string }>();
+    const active = member?.status === 'active';
+    const { n, counted } = await latest(db, memberId);
+    // Only the latest can be uncounted: whoever claims n + 1 has made sure n is counted.
+    if (!counted) await count(db, memberId, n, at);
+    if ((n % 2 === 1) === active) return;
+    try {
+      await transitions(db).create({ _id: transitionId(memberId, n + 1), at });
+    } catch (error) {
+      if (isDuplicateKey(error)) continue; // another writer moved first: look again
+      throw error;
+    }
+    await count(db, memberId, n + 1, at);
+  }
+}
+
+/**
+ * Members an import has just inserted around the models: none has a transition yet, so the active
+ * ones are counted in batches (12,000 one by one took minutes), then given their first transition,
+ * already counted. A reconcile racing with this claims the same first transition, whose mark is
+ * the same record: counted once either way.
+ */
+export async function reconcileNewSupporters(
+  db: Connection,
+  members: { _id: unknown; status: string }[],
+  at: Date,
+): Promise<void> {
+  const active = members.filter((m) => m.status === 'active').map((m) => transitionId(String(m._id), 1));
+  await tallyAddMany(db, SUPPORTERS_IN, active, at);
+  await insertUnique(
+    transitions(db).collection,
+    active.map((_id) => ({ _id, at, counted: true })),
+  );
+}
+
+/** Active members as the tallies have them: in − out. */
+export async function talliedSupporters(db: Connection): Promise<number> {
+  const [inCount, outCount] = await Promise.all([
+    tallyCount(db, SUPPORTERS_IN),
+    tallyCount(db, SUPPORTERS_OUT),
+  ]);
+  return inCount - outCount;
+}
+
+/**
+ * Reconciles every member whose transitions do not match its status, and every member that has
+ * transitions but is gone (tests delete members; the program never does). Two streamed reads find
+ * them: for a first start on a database, or an audit that found a difference.
+ */
+export async function reconcileAllSupporters(db: Connection, at: Date): Promise<number> {
+  const active = new Map<string, boolean>();
+  for await (const member of db
+    .model('Member')
+    .find({}, { status: 1 })
+    .lean<{ _id: unknown; status: string }>()
+    .cursor())
+    active.set(String(member._id), member.status === 'active');
+  const latestOf = new Map<string, { n: number; counted: boolean }>();
+  for await (const transition of transitions(db).find({}).lean<SupporterTransition>().cursor()) {
+    const [memberId, number] = transition._id.split('#');
+    const n = Number(number);
+    if (n > (latestOf.get(memberId!)?.n ?? 0))
+      latestOf.set(memberId!, { n, counted: transition.counted === true });
+  }
+  const behind = [...new Set([...active.keys(), ...latestOf.keys()])].filter((id) => {
+    const { n, counted } = latestOf.get(id) ?? { n: 0, counted: true };
+    return !counted || (n % 2 === 1) !== (active.get(id) ?? false);
+  });
+  await mapLimit(behind, 8, (id) => reconcileSupporter(db, id, at));
+  return talliedSupporters(db);
+}
