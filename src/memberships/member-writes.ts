@@ -32,8 +32,8 @@ export async function ensureMember(
   // A known Stripe customer is a known member, whatever address the event carries: a reader who
   // changed their email in Stripe (or the Customer Portal) stays one member, counted once.
   const known = input.customerId ? await findMemberByCustomer(deps.db, input.customerId) : null;
-  const { member } = known
-    ? { member: known }
+  const { member, created } = known
+    ? { member: known, created: false }
     : await createMemberOnce(deps.db, {
         email,
         name: input.name,
@@ -58,9 +58,10 @@ export async function ensureMember(
       member.stripeCustomerId = input.customerId;
     }
   }
-  // Also after a retry that wrote nothing: a crash between a member's write and its reconcile
-  // would otherwise leave the supporters total behind until the daily audit (supporter-marks.ts).
-  await reconcileSupporter(deps.db, String(member._id), input.at);
+  // A member made just now was reconciled by its write. Otherwise this may be a retry after a crash
+  // between a write and its reconcile, which would leave the supporters total behind until the
+  // daily audit (supporter-marks.ts).
+  if (!created) await reconcileSupporter(deps.db, String(member._id), input.at, member.status);
   if (member.joinedVia === input.via) {
     await deps.events.publish('member.joined', {
       memberId: String(member._id),

@@ -76,7 +76,7 @@ export async function applySubscriptionEvent(
     }
     // Nothing to change, perhaps because a crash or an outage came between the write and its
     // reconcile: reconciled anyway, so the supporters total is not left behind (supporter-marks.ts).
-    await reconcileSupporter(deps.db, String(member._id), deps.clock.now());
+    await reconcileSupporter(deps.db, String(member._id), deps.clock.now(), member.status);
     // "Your membership has ended" only when it has: not when one of two subscriptions ends.
     if (ENDED.has(newest.state.status) && member.status === 'canceled') {
       await enqueueEmail(deps.db, deps.clock, {

@@ -55,19 +55,23 @@ async function count(db: Connection, memberId: string, n: number, at: Date): Pro
 /** Rounds before giving up on a member whose status keeps moving: its next write reconciles it. */
 const MAX_ROUNDS = 8;
 
+const statusOf = async (db: Connection, memberId: string) =>
+  (await db.model('Member').findById(memberId).select({ status: 1 }).lean<{ status?: string }>())?.status;
+
 /**
  * Brings one member's transitions in line with its status: after every write of the member, and in
- * a pass over all of them. Safe to run concurrently and again: a transition is claimed once, and a
- * round reads the member again after each move, so the last reconcile to run sees the last status.
+ * a pass over all of them. Safe to run concurrently and again: a transition is claimed once, and
+ * after each move the member is read again, so among reconciles that race, the last to read sees
+ * the last status. `status`: the member's status as the caller just read it, saving a read.
  */
-export async function reconcileSupporter(db: Connection, memberId: string, at: Date): Promise<void> {
+export async function reconcileSupporter(
+  db: Connection,
+  memberId: string,
+  at: Date,
+  status?: string,
+): Promise<void> {
+  let active = (status ?? (await statusOf(db, memberId))) === 'active';
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const member = await db
-      .model('Member')
-      .findById(memberId)
-      .select({ status: 1 })
-      .lean<{ status?: string }>();
-    const active = member?.status === 'active';
     const { n, counted } = await latest(db, memberId);
     // Only the latest can be uncounted: whoever claims n + 1 has made sure n is counted.
     if (!counted) await count(db, memberId, n, at);
@@ -75,10 +79,14 @@ export async function reconcileSupporter(db: Connection, memberId: string, at: D
     try {
       await transitions(db).create({ _id: transitionId(memberId, n + 1), at });
     } catch (error) {
-      if (isDuplicateKey(error)) continue; // another writer moved first: look again
-      throw error;
+      if (!isDuplicateKey(error)) throw error; // else another writer moved first: look again
+      active = (await statusOf(db, memberId)) === 'active';
+      continue;
     }
     await count(db, memberId, n + 1, at);
+    // Moved: done if the member still says so. A racing reconcile that moves past us checks too.
+    active = (await statusOf(db, memberId)) === 'active';
+    if ((n % 2 === 0) === active) return;
   }
 }
 
