@@ -142,6 +142,18 @@ export async function reconcileAllSupporters(db: Connection, at: Date): Promise<
     const { n, counted } = latestOf.get(id) ?? { n: 0, counted: true };
     return !counted || (n % 2 === 1) !== (active.get(id) ?? false);
   });
-  await mapLimit(behind, 8, (id) => reconcileSupporter(db, id, at));
+  // Active members with no transition at all (a first start on a database that had members) are
+  // counted in batches, as an import's are; the rest one by one.
+  const fresh = new Set(behind.filter((id) => !latestOf.has(id) && active.get(id)));
+  await reconcileNewSupporters(
+    db,
+    [...fresh].map((_id) => ({ _id, status: 'active' })),
+    at,
+  );
+  await mapLimit(
+    behind.filter((id) => !fresh.has(id)),
+    8,
+    (id) => reconcileSupporter(db, id, at),
+  );
   return talliedSupporters(db);
 }
