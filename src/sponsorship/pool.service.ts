@@ -1,4 +1,5 @@
 import type { Connection, Model } from 'mongoose';
+import { decideOnce, decisionOf } from '../infra/claims.js';
 import { isDuplicateKey } from '../infra/db.js';
 import { type PoolAllocation, type PoolFund, poolKey, sponsorshipModels } from './sponsorship.model.js';
 
@@ -89,7 +90,8 @@ export async function poolState(
  * One membership's worth of the pool for `requestId`: allocation n is taken only while
  * (n + 1) · price ≤ the money that came in, by inserting its unique `_id`, so of any number of
  * racing approvals exactly as many win as the money pays for. Answers the allocation's `_id`, or
- * null when the pool cannot pay for another. A request allocated before gets its allocation back.
+ * null when the pool cannot pay for another. A request allocated before gets its allocation back,
+ * found by `_id` before the money is counted: it may have taken the last one (README, "The guarantee").
  */
 export async function allocate(
   db: Connection,
@@ -98,8 +100,11 @@ export async function allocate(
   now: Date,
 ): Promise<string | null> {
   const { Allocation } = sponsorshipModels(db);
-  for (let n = state.allocations; ; n++) {
+  const before = await heldAllocation(db, requestId);
+  if (before.allocation) return before.allocation;
+  for (let n = state.allocations, noted = before.noted; ; n++) {
     if ((n + 1) * state.price > state.funded) return null;
+    noted = await noteAttempt(db, requestId, noted, at(state.pool, n), now);
     try {
       await Allocation.create({
         _id: at(state.pool, n),
@@ -116,8 +121,8 @@ export async function allocate(
       if (taken?.requestId === requestId) return taken._id;
       if (!taken) {
         // The unique request refused it: this request holds another allocation (a double click).
-        const held = await Allocation.findOne({ requestId }).lean<PoolAllocation>();
-        if (held) return held._id;
+        const held = (await heldAllocation(db, requestId)).allocation ?? (await takenBefore(db, requestId));
+        if (held) return held;
       }
     }
   }
@@ -159,4 +164,38 @@ export function sponsorShare(state: PoolState, sponsorEmail: string): { readers:
     start = end;
   }
   return { readers: readers.size, share: money / state.price };
+}
+
+// A request's attempts at the pools: before inserting allocation n it notes `<pool>#n` in a claim
+// `sponsor-slot:<request>#<k>` (k = 0, 1, …). A request can hold only an allocation it noted, so a
+// retry finds it by `_id` alone, whatever the money says now. A crash between the note and the
+// insert leaves a note of a position the request does not hold, never an allocation without one.
+
+const noteKey = (requestId: string, k: number) => `sponsor-slot:${requestId}#${k}`;
+
+/** The allocation `requestId` holds, if it noted it, and how many attempts it noted. */
+async function heldAllocation(db: Connection, requestId: string) {
+  const tried: string[] = [];
+  for (;;) {
+    const note = await decisionOf<string>(db, noteKey(requestId, tried.length));
+    if (!note) break;
+    tried.push(note.decision);
+  }
+  const { Allocation } = sponsorshipModels(db);
+  // Newest first: an approval stops at the allocation it wins, so that is its last note.
+  for (const allocation of [...tried].reverse())
+    if ((await Allocation.findById(allocation).lean<PoolAllocation>())?.requestId === requestId)
+      return { allocation, noted: tried.length };
+  return { allocation: undefined, noted: tried.length };
+}
+
+/** Notes an attempt at the first free k from `k` (a double click notes too); answers the k after it. */
+async function noteAttempt(db: Connection, requestId: string, k: number, allocation: string, now: Date) {
+  while (!(await decideOnce(db, noteKey(requestId, k), now, allocation)).won) k++;
+  return k + 1;
+}
+
+/** An allocation taken before attempts were noted, by its unique `requestId` (a scan on FerretDB). */
+async function takenBefore(db: Connection, requestId: string): Promise<string | undefined> {
+  return (await sponsorshipModels(db).Allocation.findOne({ requestId }).lean<PoolAllocation>())?._id;
 }

@@ -175,6 +175,29 @@ describe('an approval that stopped after taking its allocation', () => {
     expect(await allocate(db, await poolState(db, campaignId, 'eur', 5000), retried, at)).toBe(`${pool}#1`);
     expect((await poolState(db, campaignId, 'eur', 5000)).allocations).toBe(2);
   });
+
+  it('when a request holds an allocation taken before attempts were noted, then approving it again gets that one back', async () => {
+    const campaignId = String(new Types.ObjectId());
+    const pool = poolKey(campaignId, 'eur');
+    await recordPoolMoney(db, pool, {
+      entryId: `pi_${campaignId}`,
+      amount: 10_000,
+      sponsorEmail: 'a@example.com',
+      at,
+    });
+    const requestId = String(new Types.ObjectId());
+    // As an earlier version stored it: the allocation alone, no `sponsor-slot:` note.
+    await sponsorshipModels(db).Allocation.create({
+      _id: `${pool}#0`,
+      pool,
+      index: 0,
+      requestId,
+      price: 5000,
+      at,
+    });
+    expect(await allocate(db, await poolState(db, campaignId, 'eur', 5000), requestId, at)).toBe(`${pool}#0`);
+    expect((await poolState(db, campaignId, 'eur', 5000)).allocations).toBe(1);
+  });
 });
 
 describe("the plans' one-time minimum", () => {

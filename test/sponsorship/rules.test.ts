@@ -350,6 +350,25 @@ describe('what a granted reader gets, and what partners are told', () => {
     expect(grantOf(retried!)).toMatchObject({ amount: PRICE, currency: 'eur' });
     expect((await poolState(app.deps.db, String(campaign._id), 'eur', PRICE)).allocations).toBe(2);
   });
+
+  it('when an approval is retried after it took the pool’s last membership, then it gets the same membership and a gift is made', async () => {
+    const campaign = await newDrive();
+    const eurOnly = { ...deps, prices: { eur: PRICE } };
+    await pays(campaign, { amount: PRICE });
+    const [retried, next] = await requests(campaign, 2);
+    const state = await poolState(app.deps.db, String(campaign._id), 'eur', PRICE);
+    const pool = `${campaign._id}:eur`;
+    // The approval took the membership, then its process died before the gift.
+    expect(await allocate(app.deps.db, state, retried!, app.deps.clock.now())).toBe(`${pool}#0`);
+
+    expect(await approve(retried!, eurOnly)).toBe('granted');
+    expect(await storedRequest(retried!)).toMatchObject({ status: 'approved', allocation: `${pool}#0` });
+    expect(await giftModel(app.deps.db).findById(retried).lean()).toMatchObject({ status: 'paid' });
+    expect(grantOf(retried!)).toMatchObject({ amount: PRICE, currency: 'eur' });
+    // The pool gave its one membership once: the next approval waits for money.
+    expect(await approve(next!, eurOnly)).toBe('waiting_for_funds');
+    expect(await eurPool(campaign)).toMatchObject({ membershipsGiven: 1, balance: 0, available: 0 });
+  });
 });
 
 describe('which pool pays', () => {
