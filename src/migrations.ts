@@ -7,7 +7,12 @@ import { backfillDriveLog, backfillOffsetLeaves, leafDataOf } from './campaigns/
 import { backfillPromises } from './campaigns/drive-log/promises.js';
 import { backfillTiles } from './campaigns/drive-log/tile-backfill.js';
 import { EMAIL_QUEUE, emailModels } from './email/email.model.js';
-import { backfillGiftAddresses, backfillGiftKeys } from './gifts/gift.model.js';
+import {
+  backfillGiftAddresses,
+  backfillGiftDue,
+  backfillGiftKeys,
+  backfillOpenGifts,
+} from './gifts/gift.model.js';
 import { backfillDueMarkers } from './infra/due.js';
 import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
@@ -77,4 +82,10 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // The Slack daily total reads a campaign's day from per-day tallies (campaigns/day-figures.ts).
   const dayMarks = await runOnce(db, 'campaign-day-tallies', () => backfillDayTallies(db));
   if (dayMarks) logger.info({ dayMarks }, 'tallied existing contributions and revocations by day');
+  // The per-minute gift delivery reads its list of paid gifts, never the gifts (gifts/README.md).
+  const giftsDue = await runOnce(db, 'gift-due', () => backfillGiftDue(db));
+  if (giftsDue) logger.info({ giftsDue }, 'listed paid gifts for delivery');
+  // The hourly sweep reads its list of delivered gifts, never the gifts (gifts/README.md).
+  const giftsOpen = await runOnce(db, 'gift-open', () => backfillOpenGifts(db));
+  if (giftsOpen) logger.info({ giftsOpen }, 'listed delivered gifts for reminders and expiry');
 }

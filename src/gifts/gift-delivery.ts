@@ -4,8 +4,16 @@ import { AppError } from '../http/errors.js';
 import { claimOnce, decideOnce, hasClaim } from '../infra/claims.js';
 import { translate } from '../shared/messages.js';
 import { addMonths } from '../shared/time.js';
-import { codeKey, type Gift, giftModel, keyGift } from './gift.model.js';
-import { hashCode, newCode } from './gift-common.js';
+import {
+  codeKey,
+  type Gift,
+  type GiftDue,
+  giftDueModel,
+  giftModel,
+  keyGift,
+  listOpenGift,
+} from './gift.model.js';
+import { DAY_MS, hashCode, newCode } from './gift-common.js';
 import type { GiftDeps } from './gift-deps.js';
 import { decisionKey } from './gift-redemption.js';
 
@@ -46,27 +54,40 @@ export async function sendCode(
 export const DELIVERY_FINISH_MS = 60_000;
 
 /**
- * Delivers every paid gift whose time has come, once each, whatever the number of schedulers. The
- * claim `gift-deliver:<gift>` records when delivery was decided; the winner delivers, and a later
- * run finishes a delivery decided over a minute ago that never finished (a crash or a failed write),
- * so no paid gift is skipped for good.
+ * Delivers every paid gift whose time has come, once each, whatever the number of schedulers. It
+ * reads the `gift_due` list (paid gifts not delivered yet, written before a gift is marked paid),
+ * never the gifts: each due one is then read by `_id`, the one filter FerretDB answers from its
+ * index. The claim `gift-deliver:<gift>` records when delivery was decided; the winner delivers,
+ * and a later run finishes a delivery decided over a minute ago that never finished (a crash or a
+ * failed write), so no paid gift is skipped for good.
  */
 export async function deliverDueGifts(deps: GiftDeps): Promise<number> {
   const now = deps.clock.now();
-  const due = await giftModel(deps.db)
-    .find({ status: 'paid', deliverAt: { $lte: now } })
-    .sort({ deliverAt: 1, _id: 1 })
-    .limit(100)
-    .lean<Gift[]>();
+  const Due = giftDueModel(deps.db);
+  const due = (await Due.find().lean<GiftDue[]>())
+    .filter((d) => d.deliverAt <= now)
+    .sort(
+      (a, b) => a.deliverAt.getTime() - b.deliverAt.getTime() || String(a._id).localeCompare(String(b._id)),
+    )
+    .slice(0, 100);
   let delivered = 0;
-  for (const gift of due) if (await deliverGift(deps, gift, now)) delivered++;
+  for (const { _id, deliverAt } of due) {
+    const gift = await giftModel(deps.db).findById(_id).lean<Gift>();
+    if (gift?.status === 'paid' && gift.deliverAt <= now && (await deliverGift(deps, gift, now))) delivered++;
+    // Delivered by another scheduler, refunded or redeemed: nothing left to do. A gift whose payment
+    // is still being written (listed, not yet paid) stays listed, and so, for a day, does one not
+    // stored yet (a sponsored gift is listed just before it is created).
+    else if (
+      gift ? !['pending_payment', 'paid'].includes(gift.status) : now.getTime() - deliverAt.getTime() > DAY_MS
+    )
+      await Due.deleteOne({ _id });
+  }
   return delivered;
 }
 
 /**
  * Delivers one gift just paid for today (or moved to today), as the scheduler would: the webhook
- * and the purchaser's change call this rather than `deliverDueGifts`, whose query reads every gift
- * on FerretDB (only a filter exactly `{_id}` uses an index), once per payment.
+ * and the purchaser's change call this rather than wait up to a minute for `deliverDueGifts`.
  */
 export async function deliverGiftIfDue(deps: GiftDeps, giftId: Gift['_id']): Promise<boolean> {
   const now = deps.clock.now();
@@ -99,10 +120,18 @@ async function finishDelivery(deps: GiftDeps, gift: Gift, at: Date): Promise<boo
     .subarray(0, 16)
     .toString('base64url'); // 128 bits, like newCode()
   await sendCode(deps, gift, 'gift-delivery', `gift-delivery:${gift._id}`, code);
+  // Read again just before writing, then write by `_id` alone: `{_id, status}` would read every gift
+  // on FerretDB, where a conditional update is no more atomic than this (ADR 0001).
+  const before = await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>();
+  if (before?.status !== 'paid' || (await hasClaim(deps.db, decisionKey(gift)))) return false;
+  // Listed for the sweep's reminders and expiry before it is delivered, as it was for delivery.
+  await listOpenGift(deps.db, gift._id, new Date(at.getTime() + 7 * DAY_MS));
   await giftModel(deps.db).updateOne(
-    { _id: gift._id, status: 'paid' },
+    { _id: gift._id },
     { $set: { status: 'delivered', deliveredAt: at, expiresAt: addMonths(at, deps.expiryMonths) } },
   );
+  // After the status, so a crash in between leaves the gift listed and the next run removes it.
+  await giftDueModel(deps.db).deleteOne({ _id: gift._id });
   deps.logger.info({ giftId: String(gift._id) }, 'gift delivered');
   return true;
 }

@@ -10,7 +10,15 @@ import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 import { translate } from '../shared/messages.js';
-import { type Gift, giftModel, keyGift, listGiftAtAddresses, paymentKey } from './gift.model.js';
+import {
+  type Gift,
+  giftDueModel,
+  giftModel,
+  keyGift,
+  listGiftAtAddresses,
+  markGiftDue,
+  paymentKey,
+} from './gift.model.js';
 import { deliveryTime, giftPrice, longDate, manageUrl } from './gift-common.js';
 import { deliverGiftIfDue } from './gift-delivery.js';
 import type { GiftDeps } from './gift-deps.js';
@@ -234,12 +242,18 @@ export async function fulfillGiftPayment(
   // Read again just before writing, then write by `_id` alone: `{_id, status}` would read every gift
   // on FerretDB, where a conditional update is no more atomic than this (ADR 0001). Only a payment
   // moves a gift on from pending, so a repeat finds it paid (or delivered) and leaves it.
-  const current = await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>();
-  if (current?.status === 'pending_payment')
+  const current = await giftModel(deps.db)
+    .findById(gift._id)
+    .select({ status: 1, deliverAt: 1 })
+    .lean<Gift>();
+  if (current?.status === 'pending_payment') {
+    // Listed for delivery first, so no crash leaves a paid gift the delivery never reads.
+    await markGiftDue(deps.db, gift._id, current.deliverAt);
     await giftModel(deps.db).updateOne(
       { _id: gift._id },
       { $set: { status: 'paid', paidAt: occurredAt, paymentIntentId } },
     );
+  }
   await recordLedgerEntry(
     { ...deps, timeZone: deps.timeZone },
     {
@@ -285,7 +299,11 @@ export async function fulfillGiftPayment(
   return 'applied';
 }
 
-/** Before delivery the purchaser may change the recipient's email or the day. */
+/**
+ * Before delivery the purchaser may change the recipient's email or the day. The delivery list's
+ * time stays no later than the gift's, whatever step a crash stops at: a day moved earlier is
+ * listed before the gift is changed, a day moved later after.
+ */
 export async function updateGiftBeforeDelivery(
   deps: GiftDeps,
   giftId: string,
@@ -297,9 +315,23 @@ export async function updateGiftBeforeDelivery(
   const now = deps.clock.now();
   const deliverAt = deliveryTime(deps, changes.deliverOn, now);
   await listGiftAtAddresses(deps.db, gift._id, [changes.recipientEmail]);
+  // Upserted for a paid gift; a pending one is listed by its payment (which may be under way).
+  const list = () =>
+    giftDueModel(deps.db).updateOne(
+      { _id: gift._id },
+      { $set: { deliverAt } },
+      { upsert: gift.status === 'paid' },
+    );
+  if (deliverAt < gift.deliverAt) await list();
+  // Read again just before writing, then write by `_id` alone: `{_id, status}` would read every gift
+  // on FerretDB, where a conditional update is no more atomic than this (ADR 0001).
+  const current = await giftModel(deps.db).findById(gift._id).select({ status: 1 }).lean<Gift>();
+  if (!current || !['pending_payment', 'paid'].includes(current.status))
+    throw new AppError('conflict', translate('en', 'gifts.problem.delivered'));
   await giftModel(deps.db).updateOne(
-    { _id: gift._id, status: { $in: ['pending_payment', 'paid'] } },
+    { _id: gift._id },
     { $set: { 'recipient.email': changes.recipientEmail, deliverAt } },
   );
+  if (deliverAt >= gift.deliverAt) await list();
   if (deliverAt <= now) await deliverGiftIfDue(deps, gift._id);
 }

@@ -110,6 +110,83 @@ const giftKeySchema = new Schema<GiftKey>(
   { versionKey: false },
 );
 
+/**
+ * A paid gift still to deliver, named by the gift's `_id`: the per-minute delivery reads these few
+ * instead of the gifts (on FerretDB any filter but `{_id}` decodes every gift). Written before the
+ * gift is marked paid, removed once it is delivered (or refunded, or gone). `deliverAt` is never
+ * later than the gift's own: when to look at the gift, which decides.
+ */
+export interface GiftDue {
+  _id: Types.ObjectId;
+  deliverAt: Date;
+}
+
+const giftDueSchema = new Schema<GiftDue>(
+  { _id: Schema.Types.ObjectId, deliverAt: { type: Date, required: true } },
+  { versionKey: false },
+);
+
+/** Puts a gift in the delivery's list before it is marked paid; marking it twice is a no-op. */
+export async function markGiftDue(db: Connection, giftId: Types.ObjectId, deliverAt: Date): Promise<void> {
+  try {
+    await giftDueModel(db).create({ _id: giftId, deliverAt });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+}
+
+/** Lists gifts paid before the delivery kept its list (a migration, run once). */
+export async function backfillGiftDue(db: Connection): Promise<number> {
+  let done = 0;
+  const gifts = giftModel(db).find({ status: 'paid' }).select({ deliverAt: 1 }).lean<Gift[]>().cursor();
+  for await (const gift of gifts) {
+    await markGiftDue(db, gift._id, gift.deliverAt);
+    done++;
+  }
+  return done;
+}
+
+/**
+ * A delivered gift whose reminders or expiry are still to come, named by the gift's `_id`: the
+ * hourly sweep reads these instead of every delivered gift ever. Written before the gift is marked
+ * delivered; `nextAt` is when the sweep next has something to do for it (a reminder 7 or 30 days
+ * after delivery, then its expiry). Removed once the gift is redeemed, refunded or expired.
+ */
+export interface GiftOpen {
+  _id: Types.ObjectId;
+  nextAt: Date;
+}
+
+const giftOpenSchema = new Schema<GiftOpen>(
+  { _id: Schema.Types.ObjectId, nextAt: { type: Date, required: true } },
+  { versionKey: false },
+);
+
+/** Puts a gift in the sweep's list before it is marked delivered; listing it twice is a no-op. */
+export async function listOpenGift(db: Connection, giftId: Types.ObjectId, nextAt: Date): Promise<void> {
+  try {
+    await giftOpenModel(db).create({ _id: giftId, nextAt });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+  }
+}
+
+/** Lists gifts delivered before the sweep kept its list (a migration, run once). */
+export async function backfillOpenGifts(db: Connection): Promise<number> {
+  let done = 0;
+  const gifts = giftModel(db)
+    .find({ status: 'delivered' })
+    .select({ deliveredAt: 1 })
+    .lean<Gift[]>()
+    .cursor();
+  for await (const gift of gifts) {
+    // Due at once for the sweep, which then finds its next step (reminders already sent are claimed).
+    await listOpenGift(db, gift._id, gift.deliveredAt ?? new Date(0));
+    done++;
+  }
+  return done;
+}
+
 export const codeKey = (codeHash: string) => `code:${codeHash}`;
 export const paymentKey = (paymentIntentId: string) => `payment:${paymentIntentId}`;
 
@@ -170,7 +247,11 @@ export function registerGiftModels(db: Connection): void {
   if (!db.models.GiftKey) db.model('GiftKey', giftKeySchema, 'gift_keys');
   if (!db.models.Gift) db.model('Gift', giftSchema, 'gifts');
   if (!db.models.GiftGrant) db.model('GiftGrant', giftGrantSchema, 'gift_grants');
+  if (!db.models.GiftDue) db.model('GiftDue', giftDueSchema, 'gift_due');
+  if (!db.models.GiftOpen) db.model('GiftOpen', giftOpenSchema, 'gift_open');
 }
 
 export const giftModel = (db: Connection) => db.model<Gift>('Gift');
 export const giftGrantModel = (db: Connection) => db.model<GiftGrant>('GiftGrant');
+export const giftDueModel = (db: Connection) => db.model<GiftDue>('GiftDue');
+export const giftOpenModel = (db: Connection) => db.model<GiftOpen>('GiftOpen');

@@ -4,7 +4,7 @@ import { Types } from 'mongoose';
 import type Stripe from 'stripe';
 import { type Campaign, campaignModels } from '../campaigns/campaign.model.js';
 import { enqueueEmail } from '../email/outbox.service.js';
-import { giftModel, listGiftAtAddresses } from '../gifts/gift.model.js';
+import { giftModel, listGiftAtAddresses, markGiftDue } from '../gifts/gift.model.js';
 import { claimOnce, decideOnce } from '../infra/claims.js';
 import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
@@ -260,6 +260,8 @@ async function drawFromPools(deps: SponsorshipDeps, request: SponsorshipRequest,
 async function grantSponsoredMembership(deps: SponsorshipDeps, request: SponsorshipRequest, now: Date) {
   const campaign = await campaignModels(deps.db).Campaign.findById(request.campaignId).lean<Campaign>();
   await listGiftAtAddresses(deps.db, request._id, [request.email]);
+  // Listed for the gifts' delivery before it exists paid, as a bought gift is before it is paid.
+  await markGiftDue(deps.db, request._id, now);
   try {
     await giftModel(deps.db).create({
       _id: request._id, // one gift per request, however often it is granted
