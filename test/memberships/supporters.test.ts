@@ -92,7 +92,7 @@ it('when a write went around the models, then the daily audit finds the differen
   const logger = watchingLogger();
   await auditSupporters(db, at, logger as never);
   expect(logger.warn).toHaveBeenCalledWith(
-    { counted: 5, tallied: 3 },
+    { counted: 5, tallied: 3, behind: 2 },
     expect.stringContaining('reconciling'),
   );
   expect(await supportersTotal(db, at)).toBe(5);
