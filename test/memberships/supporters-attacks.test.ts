@@ -11,6 +11,7 @@ import {
 } from '../../src/memberships/supporters.js';
 import { registerModels } from '../../src/models.js';
 import { deep } from '../support/depth.js';
+import { joinMembers } from '../support/supporters.js';
 import { createTestDatabase, databaseUri, manualClock, releaseTestDatabase } from '../support/test-app.js';
 
 // Attacks on the supporters total's guarantee (src/memberships/README.md, "The supporters total"):
@@ -42,15 +43,7 @@ afterAll(async () => {
 
 const at = new Date('2026-11-20T10:00:00Z');
 const quiet = { warn() {}, info() {}, error() {}, debug() {}, child: () => quiet } as never;
-const member = (status: string) => ({
-  email: `a${Math.random().toString(36).slice(2)}@example.com`,
-  status,
-  source: 'checkout',
-  joinedAt: new Date(),
-  joinedVia: 'cs_test',
-});
-const join = (n: number, status = 'active') =>
-  membershipModels(db).Member.insertMany(Array.from({ length: n }, () => member(status)));
+const join = (n: number, status = 'active') => joinMembers(db, n, status);
 const activeCount = () => membershipModels(db).Member.countDocuments({ status: 'active' });
 const setStatus = (conn: Connection, id: Types.ObjectId | undefined, status: string) =>
   membershipModels(conn).Member.updateOne({ _id: id }, { $set: { status } });

@@ -8,6 +8,7 @@ import {
   supportersTotal,
 } from '../../src/memberships/supporters.js';
 import { deep } from '../support/depth.js';
+import { joinMembers, memberRow } from '../support/supporters.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
 
 let db: Connection;
@@ -27,20 +28,12 @@ afterAll(async () => {
   await releaseTestDatabase(db);
 });
 
-const member = (status: string) => ({
-  email: `s${Math.random().toString(36).slice(2)}@example.com`,
-  status,
-  source: 'checkout',
-  joinedAt: new Date(),
-  joinedVia: 'cs_test',
-});
-const join = (n: number, status = 'active') =>
-  membershipModels(db).Member.insertMany(Array.from({ length: n }, () => member(status)));
+const join = (n: number, status = 'active') => joinMembers(db, n, status);
 /** Written around the models, as a process that died before its reconcile leaves it. */
 const joinAround = (n: number) =>
   db
     .collection('members')
-    .insertMany(Array.from({ length: n }, () => ({ _id: new Types.ObjectId(), ...member('active') })));
+    .insertMany(Array.from({ length: n }, () => ({ _id: new Types.ObjectId(), ...memberRow('active') })));
 const activeCount = () => membershipModels(db).Member.countDocuments({ status: 'active' });
 const at = new Date('2026-11-20T10:00:00Z');
 /** A logger whose warnings the test reads. */

@@ -18,3 +18,16 @@ export async function addSupporters(db: Connection, n: number, tag = 'supporter'
   );
   return reconcileEverySupporter(db, new Date());
 }
+
+/** A member's fields with `status`, as checkout would write them (a random address). */
+export const memberRow = (status: string) => ({
+  email: `s${Math.random().toString(36).slice(2)}@example.com`,
+  status,
+  source: 'checkout',
+  joinedAt: new Date(),
+  joinedVia: 'cs_test',
+});
+
+/** `n` members with `status`, written through the model (so each is reconciled). */
+export const joinMembers = (db: Connection, n: number, status = 'active') =>
+  membershipModels(db).Member.insertMany(Array.from({ length: n }, () => memberRow(status)));
