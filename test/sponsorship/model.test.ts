@@ -176,27 +176,29 @@ describe('an approval that stopped after taking its allocation', () => {
     expect((await poolState(db, campaignId, 'eur', 5000)).allocations).toBe(2);
   });
 
-  it('when a request holds an allocation taken before attempts were noted, then approving it again gets that one back', async () => {
+  it('when a request holds an allocation taken before attempts were noted after another request took one, then approving it again gets its own back', async () => {
     const campaignId = String(new Types.ObjectId());
     const pool = poolKey(campaignId, 'eur');
     await recordPoolMoney(db, pool, {
       entryId: `pi_${campaignId}`,
-      amount: 10_000,
+      amount: 15_000, // room for a third: the fallback is asked when a new slot is refused
       sponsorEmail: 'a@example.com',
       at,
     });
     const requestId = String(new Types.ObjectId());
-    // As an earlier version stored it: the allocation alone, no `sponsor-slot:` note.
-    await sponsorshipModels(db).Allocation.create({
-      _id: `${pool}#0`,
-      pool,
-      index: 0,
-      requestId,
-      price: 5000,
-      at,
-    });
-    expect(await allocate(db, await poolState(db, campaignId, 'eur', 5000), requestId, at)).toBe(`${pool}#0`);
-    expect((await poolState(db, campaignId, 'eur', 5000)).allocations).toBe(1);
+    // As an earlier version stored them: the allocations alone, no `sponsor-slot:` notes; another
+    // request's first, so the one found must be this request's, not any.
+    for (const [index, holder] of [String(new Types.ObjectId()), requestId].entries())
+      await sponsorshipModels(db).Allocation.create({
+        _id: `${pool}#${index}`,
+        pool,
+        index,
+        requestId: holder,
+        price: 5000,
+        at,
+      });
+    expect(await allocate(db, await poolState(db, campaignId, 'eur', 5000), requestId, at)).toBe(`${pool}#1`);
+    expect((await poolState(db, campaignId, 'eur', 5000)).allocations).toBe(2);
   });
 });
 
