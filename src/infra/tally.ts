@@ -57,9 +57,10 @@ export async function denseEnd(filledAt: (n: number) => Promise<boolean>, hint: 
   let low = hint;
   if (low > 0 && !(await filledAt(low))) low = 0; // the run was emptied (tests, a restored backup)
   if (!(await filledAt(low + 1))) return low;
+  low += 1; // known filled: never probed again
   // Gallop forward to a position past the end, then halve the gap.
   let step = 1;
-  let high = low + 2;
+  let high = low + 1;
   while (await filledAt(high)) {
     low = high;
     step *= 2;

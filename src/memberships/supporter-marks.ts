@@ -120,8 +120,7 @@ export async function reconcileNewSupporters(
     at,
   );
   await mapLimit(active, 8, async (id) => {
-    const member = await db.model('Member').findById(id).select({ status: 1 }).lean<{ status?: string }>();
-    if (member?.status === 'active')
+    if ((await statusOf(db, id)) === 'active')
       await transitions(db).updateOne({ _id: transitionId(id, 1) }, { $set: { counted: true } });
     else await reconcileSupporter(db, id, at);
   });
