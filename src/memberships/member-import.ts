@@ -3,7 +3,7 @@ import { insertUnique, mapLimit, stableObjectId } from '../infra/bulk.js';
 import type { Clock } from '../infra/clock.js';
 import { emailKey, listMemberSubscription } from './member-keys.js';
 import { ensureMemberKeys, type Member, type MemberStatus, membershipModels } from './membership.model.js';
-import { reconcileNewSupporters, reconcileSupporter } from './supporter-marks.js';
+import { claimFirstTransitions, reconcileSupporter } from './supporter-marks.js';
 
 // Members brought from outside (`npm run import`, src/imports/): a members file, or the customers of
 // an adopted Stripe account (stripe-adoption.ts). Each member's `_id` is derived from its address
@@ -77,6 +77,16 @@ export async function importMembers(
     createdAt: now,
     updatedAt: now,
   }));
+  // Written around the models (for speed), so the supporters total is kept here: the active
+  // members' first transitions are claimed before the members are visible (supporter-marks.ts).
+  const active = docs.flatMap((doc, i) => (doc.status === 'active' ? [i] : []));
+  const first = await claimFirstTransitions(
+    deps.db,
+    active.map((i) => String(docs[i]!._id)),
+    now,
+  );
+  const claimedNow = new Set([...first.claimed].map((k) => active[k]!));
+  options.checkpoint?.('supporter-claims');
   const inserted = await insertUnique(Member.collection, docs);
   options.checkpoint?.('members');
   // Not inserted: ours from an earlier (perhaps interrupted) run, or another member's address.
@@ -88,15 +98,13 @@ export async function importMembers(
   const mine = docs.filter((_, i) => ours[i]);
   await ensureMemberKeys(deps.db, mine);
   options.checkpoint?.('keys');
-  // Written around the models (for speed), so the supporters total is brought up to date here:
-  // the new members in batches, those from an earlier run one by one.
-  await reconcileNewSupporters(
-    deps.db,
-    docs.filter((_, i) => inserted.has(i)),
-    now,
-  );
+  await first.count();
+  // One by one, the rest: members from an earlier run, a first transition claimed for an address
+  // that turned out to be someone else's, and new members an interrupted run claimed one for.
   await mapLimit(
-    docs.filter((_, i) => ours[i] && !inserted.has(i)),
+    docs.filter((_, i) =>
+      inserted.has(i) ? !claimedNow.has(i) && docs[i]!.status === 'active' : ours[i] || claimedNow.has(i),
+    ),
     8,
     (m) => reconcileSupporter(deps.db, String(m._id), now),
   );

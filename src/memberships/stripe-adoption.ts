@@ -9,6 +9,7 @@ import { countNewMembers, type ImportedMember, importedMemberId, importMembers }
 import { claimMemberKey, customerKey, findMemberByCustomer, memberIdOfEmail } from './member-keys.js';
 import { type MemberStatus, membershipModels, type SubscriptionObservation } from './membership.model.js';
 import { memberStatusOf, STATUS_PRECEDENCE, subscriptionState } from './subscription-mirror.js';
+import { reconcileSupporter } from './supporter-marks.js';
 
 // The members and subscription mirrors of an adopted Stripe account (`npm run import -- stripe`,
 // src/imports/stripe-adopt.ts walks the account and records its money): every customer with a
@@ -78,7 +79,9 @@ export async function adoptStripeMembers(
     if (id) memberOf.set(c.id, id);
   });
   // A member a members file brought (imported, linked by customer id) takes the status Stripe has;
-  // written only when it differs, so a second run changes nothing.
+  // written only when it differs, so a second run changes nothing. Unwritten, it is reconciled: a
+  // run stopped before counting its new members finds them here on the next run (as `known`).
+  const now = deps.clock.now();
   await mapLimit(
     customers.flatMap((c, i) => (known[i]?.source === 'imported' ? [[c, known[i]!] as const] : [])),
     8,
@@ -91,9 +94,9 @@ export async function adoptStripeMembers(
           : {}),
       };
       if (Object.keys(change).length) await Member.updateOne({ _id: member._id }, { $set: change });
+      else await reconcileSupporter(deps.db, String(member._id), now, member.status);
     },
   );
-  const now = deps.clock.now();
   const subs = customers.flatMap((c) => (memberOf.has(c.id) ? subsOf.get(c.id)! : []));
   await insertUnique(
     Subscription.collection,

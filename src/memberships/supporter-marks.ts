@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Connection, Schema } from 'mongoose';
 import { insertUnique, mapLimit } from '../infra/bulk.js';
 import { isDuplicateKey } from '../infra/db.js';
@@ -17,22 +18,37 @@ export interface SupporterTransition {
   at: Date;
   /** Set once its tally mark is written; until then the next reconcile writes it (idempotent). */
   counted?: boolean;
+  /** Claimed with others (an import's): counted once its batch's document exists. */
+  batch?: string;
 }
 
 const transitionSchema = new Schema<SupporterTransition>(
-  { _id: String, at: { type: Date, required: true }, counted: Boolean },
+  { _id: String, at: { type: Date, required: true }, counted: Boolean, batch: String },
+  { versionKey: false },
+);
+
+/** Written once every transition claimed in the batch has its mark. */
+interface SupporterBatch {
+  _id: string;
+  at: Date;
+}
+
+const batchSchema = new Schema<SupporterBatch>(
+  { _id: String, at: { type: Date, required: true } },
   { versionKey: false },
 );
 
 export function registerSupporterTransitions(db: Connection): void {
   if (!db.models.SupporterTransition)
     db.model('SupporterTransition', transitionSchema, 'supporter_transitions');
+  if (!db.models.SupporterBatch) db.model('SupporterBatch', batchSchema, 'supporter_batches');
 }
 
 export const SUPPORTERS_IN = 'supporters:in';
 export const SUPPORTERS_OUT = 'supporters:out';
 
 const transitions = (db: Connection) => db.model<SupporterTransition>('SupporterTransition');
+const batches = (db: Connection) => db.model<SupporterBatch>('SupporterBatch');
 const transitionId = (memberId: string, n: number) => `${memberId}#${n}`;
 const tallyOf = (n: number) => (n % 2 === 1 ? SUPPORTERS_IN : SUPPORTERS_OUT);
 
@@ -44,7 +60,21 @@ async function latest(db: Connection, memberId: string): Promise<{ n: number; co
     if (found) seen.set(k, found);
     return found !== null;
   }, 0);
-  return { n, counted: n === 0 || seen.get(n)?.counted === true };
+  const last = seen.get(n);
+  const counted =
+    n === 0 || last?.counted === true || (last?.batch !== undefined && (await batchCounted(db, last.batch)));
+  return { n, counted };
+}
+
+/** Batches known counted, per database: a batch once counted stays counted. */
+const countedBatches = new WeakMap<Connection, Set<string>>();
+async function batchCounted(db: Connection, batch: string): Promise<boolean> {
+  const known = countedBatches.get(db) ?? new Set<string>();
+  countedBatches.set(db, known);
+  if (known.has(batch)) return true;
+  if (!(await batches(db).exists({ _id: batch }))) return false;
+  known.add(batch);
+  return true;
 }
 
 async function count(db: Connection, memberId: string, n: number, at: Date): Promise<void> {
@@ -96,33 +126,50 @@ export async function reconcileSupporter(
   throw new Error(`supporter transitions of ${memberId} still moving after ${MAX_ROUNDS} rounds`);
 }
 
+/** First transitions claimed together: which of the ids were claimed now, and how to count them. */
+export interface FirstTransitions {
+  claimed: Set<number>;
+  count(): Promise<void>;
+}
+
 /**
- * Members an import has just inserted around the models: none has a transition yet, so the active
- * ones are counted in batches (12,000 one by one took minutes). Their first transitions are claimed
- * first, uncounted: a crash after that leaves what the next reconcile or the audit's pass counts,
- * never a mark no transition names. Then each is read again: a write that moved one before its
- * first transition existed found nothing to reconcile (README, "The supporters total").
+ * Claims the first transition, uncounted, of each of many members (an import's active ones), as
+ * one batch. Claimed before the members are visible, a write that moves one of them once it is
+ * visible finds its transition and reconciles from there, so nobody reads the members again.
+ * `count()` then writes their marks in bulk and the batch's document, which counts every one of
+ * them at once; a crash before it leaves transitions the next reconcile or the audit counts
+ * (README, "The supporters total").
  */
-export async function reconcileNewSupporters(
+export async function claimFirstTransitions(
   db: Connection,
-  members: { _id: unknown; status: string }[],
+  ids: string[],
   at: Date,
-): Promise<void> {
-  const active = members.filter((m) => m.status === 'active').map((m) => String(m._id));
-  await insertUnique(
+): Promise<FirstTransitions> {
+  const batch = randomUUID();
+  const claimed = await insertUnique(
     transitions(db).collection,
-    active.map((id) => ({ _id: transitionId(id, 1), at })),
+    ids.map((id) => ({ _id: transitionId(id, 1), at, batch })),
   );
-  await tallyAddMany(
-    db,
-    SUPPORTERS_IN,
-    active.map((id) => transitionId(id, 1)),
-    at,
-  );
-  await mapLimit(active, 8, async (id) => {
-    if ((await statusOf(db, id)) === 'active')
-      await transitions(db).updateOne({ _id: transitionId(id, 1) }, { $set: { counted: true } });
-    else await reconcileSupporter(db, id, at);
+  const mine = ids.filter((_, k) => claimed.has(k)).map((id) => transitionId(id, 1));
+  return {
+    claimed,
+    async count() {
+      if (mine.length === 0) return;
+      await tallyAddMany(db, SUPPORTERS_IN, mine, at);
+      await batches(db).create({ _id: batch, at });
+    },
+  };
+}
+
+/**
+ * Members found active with no transition at all, already visible (a first start on a database
+ * that had members): counted in batches, then each read again, because a write that moved one
+ * before its first transition existed found nothing to reconcile.
+ */
+async function reconcileVisibleNewSupporters(db: Connection, ids: string[], at: Date): Promise<void> {
+  await (await claimFirstTransitions(db, ids, at)).count();
+  await mapLimit(ids, 8, async (id) => {
+    if ((await statusOf(db, id)) !== 'active') await reconcileSupporter(db, id, at);
   });
 }
 
@@ -152,12 +199,19 @@ export async function reconcileAllSupporters(
     .lean<{ _id: unknown; status: string }>()
     .cursor())
     active.set(String(member._id), member.status === 'active');
+  const counted = new Set<string>();
+  for await (const batch of batches(db).find({}, { _id: 1 }).lean<SupporterBatch>().cursor())
+    counted.add(batch._id);
   const latestOf = new Map<string, { n: number; counted: boolean }>();
   for await (const transition of transitions(db).find({}).lean<SupporterTransition>().cursor()) {
     const [memberId, number] = transition._id.split('#');
     const n = Number(number);
     if (n > (latestOf.get(memberId!)?.n ?? 0))
-      latestOf.set(memberId!, { n, counted: transition.counted === true });
+      latestOf.set(memberId!, {
+        n,
+        counted:
+          transition.counted === true || (transition.batch !== undefined && counted.has(transition.batch)),
+      });
   }
   const behind = [...new Set([...active.keys(), ...latestOf.keys()])].filter((id) => {
     const { n, counted } = latestOf.get(id) ?? { n: 0, counted: true };
@@ -166,11 +220,7 @@ export async function reconcileAllSupporters(
   // Active members with no transition at all (a first start on a database that had members) are
   // counted in batches, as an import's are; the rest one by one.
   const fresh = new Set(behind.filter((id) => !latestOf.has(id) && active.get(id)));
-  await reconcileNewSupporters(
-    db,
-    [...fresh].map((_id) => ({ _id, status: 'active' })),
-    at,
-  );
+  await reconcileVisibleNewSupporters(db, [...fresh], at);
   await mapLimit(
     behind.filter((id) => !fresh.has(id)),
     8,
