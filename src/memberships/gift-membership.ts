@@ -3,7 +3,7 @@ import type { Clock } from '../infra/clock.js';
 import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { addMonths } from '../shared/time.js';
-import { claimMemberKey, emailKey, payingSubscriptionOf } from './member-keys.js';
+import { claimMemberKey, emailKey, payingSubscriptionOf, subscriptionsOf } from './member-keys.js';
 import { ensureMemberKeys, type Member, membershipModels } from './membership.model.js';
 
 // The member writes of gifts (src/gifts/): a redeemed gift makes or extends a membership, a paying
@@ -111,17 +111,18 @@ export async function endGiftMembership(db: Connection, memberId: Types.ObjectId
 export const activeGiftMembers = (db: Connection) =>
   membershipModels(db).Member.find({ source: 'gift', status: 'active' }).lean<Member[]>();
 
-/** Whether the member has a subscription that is active or trialing. */
+/** Whether the member has a subscription that is active or trialing: read from their list, not searched. */
 export async function hasLiveSubscription(db: Connection, memberId: Types.ObjectId): Promise<boolean> {
-  return Boolean(
-    await membershipModels(db).Subscription.exists({ memberId, status: { $in: ['active', 'trialing'] } }),
-  );
+  return (await subscriptionsOf(db, memberId)).some((s) => ['active', 'trialing'].includes(s.status));
 }
 
-/** A gift membership whose time is over expires (only if it is still active). */
+/**
+ * A gift membership whose time is over expires (only if it is still active): read, then written,
+ * by `_id` alone, the one filter FerretDB answers from its index (ADR 0001 on the window between).
+ */
 export async function expireGiftMember(db: Connection, member: Pick<Member, '_id'>, endedAt: Date) {
-  await membershipModels(db).Member.updateOne(
-    { _id: member._id, status: 'active' },
-    { $set: { status: 'expired', endedAt } },
-  );
+  const { Member } = membershipModels(db);
+  const stored = await Member.findById(member._id).select({ status: 1 }).lean<Pick<Member, 'status'>>();
+  if (stored?.status === 'active')
+    await Member.updateOne({ _id: member._id }, { $set: { status: 'expired', endedAt } });
 }
