@@ -10,6 +10,7 @@ import { idOf } from '../infra/stripe.js';
 import { recordLedgerEntry } from '../ledger/ledger.service.js';
 import { METADATA_APP } from '../memberships/checkout.service.js';
 import { translate } from '../shared/messages.js';
+import { calendarKeys } from '../shared/time.js';
 import {
   type Gift,
   giftDueModel,
@@ -60,7 +61,7 @@ function giftIdFor(idempotencyKey: string): Types.ObjectId {
 const abandonedClaim = (giftId: Types.ObjectId | string) => `gift-abandoned:${giftId}`;
 
 /** What the purchaser chose, compared field by field: one key, one purchase. */
-function sameChoice(gift: Gift, fields: Omit<Gift, '_id' | 'status' | 'createdAt'>): boolean {
+function sameChoice(gift: Gift, fields: Omit<Gift, '_id' | 'status' | 'createdAt'>, timeZone: string) {
   return (
     gift.purchaser.email === fields.purchaser.email &&
     gift.purchaser.name === fields.purchaser.name &&
@@ -71,7 +72,9 @@ function sameChoice(gift: Gift, fields: Omit<Gift, '_id' | 'status' | 'createdAt
     gift.durationMonths === fields.durationMonths &&
     gift.currency === fields.currency &&
     gift.locale === fields.locale &&
-    (gift.campaign ?? undefined) === (fields.campaign ?? undefined)
+    (gift.campaign ?? undefined) === (fields.campaign ?? undefined) &&
+    // The day, not the time: a gift for today is delivered "now", a moment later on each retry.
+    calendarKeys(gift.deliverAt, timeZone).day === calendarKeys(fields.deliverAt, timeZone).day
   );
 }
 
@@ -128,7 +131,7 @@ export async function createGiftCheckout(
       if (Date.now() < waitUntil) continue;
       throw keyReused();
     }
-    if (!sameChoice(stored, fields)) throw keyReused();
+    if (!sameChoice(stored, fields, deps.timeZone)) throw keyReused();
     // The first request is still asking Stripe: its answer is ours (Stripe sees one request).
     if (!stored.checkoutSessionId && stored.status === 'pending_payment' && Date.now() < waitUntil) {
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -96,6 +96,18 @@ describe('retrying a gift purchase', () => {
     expect(await giftsOf(body.purchaserEmail)).toHaveLength(1);
   });
 
+  it('when the same Idempotency-Key comes with another delivery day, then it is refused with 409 and the gift keeps its day', async () => {
+    const body = purchase();
+    expect((await buy(body, 'gift-day-0001')).status).toBe(201);
+    const [before] = await giftsOf(body.purchaserEmail);
+    const other = await buy({ ...body, deliverOn: '2026-12-25' }, 'gift-day-0001');
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('idempotency_key_reused');
+    const after = await giftsOf(body.purchaserEmail);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.deliverAt).toEqual(before!.deliverAt);
+  });
+
   it('when two purchases come without a key, then each is a gift and a session of its own', async () => {
     const body = purchase();
     const a = (await (await buy(body)).json()) as { giftId: string };
