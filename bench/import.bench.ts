@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { importMembersFile } from '../src/imports/import.service.js';
@@ -16,6 +16,36 @@ import { benchDatabase, saveResult, timed } from './support.js';
 const MEMBERS = Number(process.env.BENCH_IMPORT_MEMBERS ?? 12_000);
 const SUBSCRIBERS = Number(process.env.BENCH_IMPORT_SUBSCRIBERS ?? 30_000);
 
+export type MailchimpFileKind = 'subscribed' | 'unsubscribed' | 'cleaned';
+
+/**
+ * One of Mailchimp's three audience export files (the columns it exports, src/imports/formats.ts)
+ * with `count` readers from reader<from>@example.net on; written in chunks, so a million rows
+ * never sit in memory as one string.
+ */
+export function writeMailchimpFile(target: string, from: number, count: number, kind: MailchimpFileKind) {
+  const [tail, extra] = {
+    subscribed: ['', ''],
+    unsubscribed: [',UNSUB_TIME,UNSUB_REASON', ',"2024-02-02 10:00:00",Other'],
+    cleaned: [',CLEAN_TIME', ',"2023-03-03 10:00:00"'],
+  }[kind];
+  const header =
+    '"Email Address","First Name","Last Name",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LAST_CHANGED,LEID,EUID,NOTES';
+  const row = (i: number) =>
+    `reader${i}@example.net,Reader,${i},3,"2020-03-04 05:06:07",198.51.100.${i % 250},"2020-03-04 05:08:09",198.51.100.${i % 250},"2021-01-01 00:00:00",${i},e${i},${extra}`;
+  const fd = openSync(target, 'w');
+  try {
+    writeSync(fd, `${header}${tail}`);
+    for (let start = 0; start < count; start += 10_000) {
+      const end = Math.min(count, start + 10_000);
+      writeSync(fd, Array.from({ length: end - start }, (_, k) => `\r\n${row(from + start + k)}`).join(''));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return target;
+}
+
 function writeFiles(dir: string) {
   const plans = ['supporter,,eur,month', 'patron,,eur,year', 'custom,7.50,usd,month', 'supporter,,gbp,year'];
   const members = path.join(dir, 'members.csv');
@@ -29,33 +59,17 @@ function writeFiles(dir: string) {
       }),
     ].join('\n'),
   );
-  const header =
-    '"Email Address","First Name","Last Name",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LAST_CHANGED,LEID,EUID,NOTES';
-  const row = (i: number, extra: string) =>
-    `reader${i}@example.net,Reader,${i},3,"2020-03-04 05:06:07",198.51.100.${i % 250},"2020-03-04 05:08:09",198.51.100.${i % 250},"2021-01-01 00:00:00",${i},e${i},${extra}`;
-  const file = (name: string, from: number, count: number, tail: string, extra: string) => {
-    const target = path.join(dir, name);
-    writeFileSync(
-      target,
-      [`${header}${tail}`, ...Array.from({ length: count }, (_, k) => row(from + k, extra))].join('\r\n'),
-    );
-    return target;
-  };
+  const file = (name: string, from: number, count: number, kind: MailchimpFileKind) =>
+    writeMailchimpFile(path.join(dir, name), from, count, kind);
   const unsubscribed = Math.round(SUBSCRIBERS / 15);
   const cleaned = Math.round(SUBSCRIBERS / 30);
   const subscribed = SUBSCRIBERS - unsubscribed - cleaned;
   return {
     members,
     mailchimp: [
-      file('subscribed.csv', 0, subscribed, '', ''),
-      file(
-        'unsubscribed.csv',
-        subscribed,
-        unsubscribed,
-        ',UNSUB_TIME,UNSUB_REASON',
-        ',"2024-02-02 10:00:00",Other',
-      ),
-      file('cleaned.csv', subscribed + unsubscribed, cleaned, ',CLEAN_TIME', ',"2023-03-03 10:00:00"'),
+      file('subscribed.csv', 0, subscribed, 'subscribed'),
+      file('unsubscribed.csv', subscribed, unsubscribed, 'unsubscribed'),
+      file('cleaned.csv', subscribed + unsubscribed, cleaned, 'cleaned'),
     ],
   };
 }

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { fromRoot } from '../src/infra/paths.js';
 import { driveLogBenchmark } from './drive-log.bench.js';
 import { importBenchmark } from './import.bench.js';
+import { nationalBenchmark } from './national.bench.js';
 import { newsletterBenchmark } from './newsletter.bench.js';
 import { outboxBenchmark } from './outbox.bench.js';
 import { progressBenchmark } from './progress.bench.js';
@@ -20,6 +21,7 @@ import { supportersCsvBenchmark } from './supporters-csv.bench.js';
 const BENCHMARKS: Record<string, () => Promise<object>> = {
   'drive-log': driveLogBenchmark,
   import: importBenchmark,
+  national: nationalBenchmark,
   newsletter: newsletterBenchmark,
   outbox: outboxBenchmark,
   progress: progressBenchmark,

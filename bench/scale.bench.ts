@@ -130,7 +130,7 @@ export async function scaleBenchmark() {
   return growth;
 }
 
-const round = (n: number) => Math.round(n * 1000) / 1000;
+export const round = (n: number) => Math.round(n * 1000) / 1000;
 
 async function createRunningCampaign(db: Connection): Promise<Types.ObjectId> {
   const _id = new Types.ObjectId();
@@ -321,7 +321,7 @@ function eventMix(run: string): TestEvent[] {
  * until each is answered 200 (stored and queued). Applying them is measured after, by draining the
  * queue (applyStripeEvents).
  */
-async function webhookIngest(base: string, run: string) {
+export async function webhookIngest(base: string, run: string) {
   const signed = (events: TestEvent[]) =>
     events.map(serialize).map((body) => ({ body, headers: signedHeaders(body) }));
   // Warm-up, not counted, in the same sending process: compiles its HTTP client and the server's path.
@@ -347,14 +347,14 @@ async function plainInserts(db: Connection, run: string) {
   return { perSecond: round((bodies.length / ms) * 1000) };
 }
 
-async function progressRefresh(db: Connection) {
+export async function progressRefresh(db: Connection) {
   const times: number[] = [];
   for (let i = 0; i < 7; i++) times.push((await timed(() => computeProgress(db, 'birthday', new Date()))).ms);
   times.sort((a, b) => a - b);
   return { medianMs: Math.round(times[3]!) };
 }
 
-async function latencies(count: number, request: (i: number) => Promise<Response>) {
+export async function latencies(count: number, request: (i: number) => Promise<Response>) {
   const times: number[] = [];
   // Warm-up, not counted: the path's first requests compile its code and open pool connections.
   await inParallel(WARM_UP, CONCURRENCY, async (i) => (await request(count + i)).arrayBuffer());
@@ -371,7 +371,7 @@ async function latencies(count: number, request: (i: number) => Promise<Response
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-async function outboxSend(
+export async function outboxSend(
   db: Connection,
   capture: Awaited<ReturnType<typeof startSendgridCapture>>,
   run: string,

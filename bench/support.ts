@@ -83,6 +83,8 @@ export interface BenchResultFile {
   commit: string | null;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; platform: string; node: string };
   database: string | null;
+  /** What a reader must know to read the figures (a scaled-down run says so); rendered above them. */
+  notes?: string[];
   rows: Record<string, Figure>[];
 }
 
@@ -92,7 +94,7 @@ export interface BenchResultFile {
  * figure means little without it. The benchmark docs are rendered from these files, never typed.
  */
 export function writeResultFile(name: string, printed: object): string {
-  const details = (saved.get(name) ?? printed) as { database?: unknown };
+  const details = (saved.get(name) ?? printed) as { database?: unknown; notes?: unknown };
   const figure = (value: unknown): Figure =>
     value === null || ['string', 'number', 'boolean'].includes(typeof value)
       ? (value as Figure)
@@ -117,6 +119,7 @@ export function writeResultFile(name: string, printed: object): string {
       node: process.version,
     },
     database: typeof details.database === 'string' ? details.database : lastDatabase,
+    ...(Array.isArray(details.notes) ? { notes: details.notes.map(String) } : {}),
     rows,
   };
   const target = fromRoot(`bench/results/${name}.json`);
@@ -156,7 +159,7 @@ export async function startBenchApp(
   url: string;
   server: http.Server;
   /** Applies the Stripe events the app stored, as the job runner would (the bench app runs none). */
-  applyStripeEvents(): Promise<{ ms: number; left: number }>;
+  applyStripeEvents(timeBoxMs?: number): Promise<{ ms: number; left: number }>;
 }> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
   const deps = {
@@ -173,8 +176,11 @@ export async function startBenchApp(
   return {
     url: await listen(server),
     server,
-    applyStripeEvents: () =>
-      timed(() => drainStripeEvents(db, stripeEvents)).then(({ ms, result }) => ({ ms, left: result })),
+    applyStripeEvents: (timeBoxMs?: number) =>
+      timed(() => drainStripeEvents(db, stripeEvents, timeBoxMs)).then(({ ms, result }) => ({
+        ms,
+        left: result,
+      })),
   };
 }
 

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Types } from 'mongoose';
+import { type Connection, Types } from 'mongoose';
 import { membershipModels } from '../src/memberships/membership.model.js';
 import { membersWithLatestSubscription } from '../src/reports/member-stream.js';
 import { createStaffUser } from '../src/staff/staff-auth.service.js';
@@ -30,6 +30,42 @@ async function measured(work: () => Promise<number>) {
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().heapUsed);
   return { ms, rows, peakHeapMb: (peak - baseline) / 1024 / 1024 };
+}
+
+/**
+ * The supporters CSV over HTTP against reading the same cursors (members by id, subscriptions by
+ * member, paired as they stream) and building no rows, taking turns `runs` times. Also used by
+ * the national bench (bench/national.bench.ts).
+ */
+export async function csvAgainstCursor(db: Connection, url: string, accessToken: string, runs: number) {
+  const cursorOnly = async () => {
+    let rows = 0;
+    for await (const _pair of membersWithLatestSubscription(db)) rows++;
+    return rows;
+  };
+  const csvOverHttp = async () => {
+    const res = await fetch(`${url}/reports/supporters?format=csv`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    let lines = -1; // the header
+    await pipeline(
+      res.body as unknown as AsyncIterable<Uint8Array>,
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const byte of chunk) if (byte === 10) lines++;
+          done();
+        },
+      }),
+    );
+    return lines;
+  };
+  const cursor = [];
+  const csv = [];
+  for (let run = 0; run < runs; run++) {
+    cursor.push(await measured(cursorOnly));
+    csv.push(await measured(csvOverHttp));
+  }
+  return { cursor, csv };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -82,36 +118,7 @@ export async function supportersCsvBenchmark() {
   });
   const { accessToken } = (await signIn.json()) as { accessToken: string };
 
-  // The baseline reads exactly what the export reads (members by id, subscriptions by member,
-  // paired as they stream) and builds no rows and no CSV.
-  const cursorOnly = async () => {
-    let rows = 0;
-    for await (const _pair of membersWithLatestSubscription(database.db)) rows++;
-    return rows;
-  };
-  const csvOverHttp = async () => {
-    const res = await fetch(`${url}/reports/supporters?format=csv`, {
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
-    let lines = -1; // the header
-    await pipeline(
-      res.body as unknown as AsyncIterable<Uint8Array>,
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          for (const byte of chunk) if (byte === 10) lines++;
-          done();
-        },
-      }),
-    );
-    return lines;
-  };
-
-  const cursor = [];
-  const csv = [];
-  for (let run = 0; run < RUNS; run++) {
-    cursor.push(await measured(cursorOnly));
-    csv.push(await measured(csvOverHttp));
-  }
+  const { cursor, csv } = await csvAgainstCursor(database.db, url, accessToken, RUNS);
   server.close();
   await database.close();
   for (const m of [...cursor, ...csv])

@@ -72,7 +72,7 @@ export function renderSection(root) {
     const result = results.get(name);
     parts.push(`### ${name}`);
     if (!result) parts.push(`Not yet measured on this version; run \`npm run bench -- ${name}\`.`);
-    else parts.push(describeRun(result), table(result.rows));
+    else parts.push(describeRun(result), ...(result.notes ?? []), table(result.rows));
   }
   return `\n${parts.join('\n\n')}\n`;
 }

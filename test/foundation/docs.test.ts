@@ -1,4 +1,14 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -135,5 +145,31 @@ describe('documentation', () => {
     const doc = readFileSync(fromRoot('docs/benchmarks.md'), 'utf8');
     // A stale page: run `node scripts/render-benchmarks.mjs` (npm run bench does it after each run).
     expect(doc).toBe(renderBenchmarksDoc(fromRoot(), doc));
+  });
+
+  it('when a result carries notes (a scaled-down run), then they are rendered above its figures', async () => {
+    const renderer = pathToFileURL(fromRoot('scripts/render-benchmarks.mjs')).href;
+    const { renderSection } = (await import(renderer)) as { renderSection(root: string): string };
+    const root = mkdtempSync(path.join(os.tmpdir(), 'render-benchmarks-'));
+    try {
+      mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+      writeFileSync(path.join(root, 'bench', 'small.bench.ts'), '');
+      writeFileSync(
+        path.join(root, 'bench', 'results', 'small.json'),
+        JSON.stringify({
+          name: 'small',
+          date: '2026-12-08T00:00:00Z',
+          machine: { cpus: 2, cpuModel: 'Test CPU', memoryGiB: 8, platform: 'linux x64', node: 'v20' },
+          notes: ['Run at scale 0.01: not a national newsroom.'],
+          rows: [{ figure: 'members', value: 1000 }],
+        }),
+      );
+      const section = renderSection(root);
+      const note = section.indexOf('Run at scale 0.01: not a national newsroom.');
+      expect(note).toBeGreaterThan(section.indexOf('### small'));
+      expect(note).toBeLessThan(section.indexOf('| figure | value |'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
