@@ -15,7 +15,6 @@ import {
 import { resendGift, sweepGifts, updateGiftBeforeDelivery } from '../../src/gifts/gift.service.js';
 import { hashCode } from '../../src/gifts/gift-common.js';
 import type { GiftDeps } from '../../src/gifts/gift-deps.js';
-import { DEFAULT_GIFT_OPTIONS } from '../../src/gifts/gift-options.js';
 import { decisionKey, giftRefundable, redeemGift, viewGift } from '../../src/gifts/gift-redemption.js';
 import { giftsCapability } from '../../src/gifts/gifts.capability.js';
 import { claimOnce, decideOnce } from '../../src/infra/claims.js';
@@ -24,6 +23,7 @@ import { createGiftMember } from '../../src/memberships/gift-membership.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createTestDatabase, manualClock, releaseTestDatabase, testConfig } from '../support/test-app.js';
+import { giftRecord, giftTestDeps } from './gift-fixtures.js';
 
 // A paid gift's rules called directly: the purchaser's resend and changes, what a redemption link
 // shows before delivery, and which gifts an early fraud warning may refund. The HTTP flows are in
@@ -36,19 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => releaseTestDatabase(db));
 
-const deps = (): GiftDeps => ({
-  db,
-  clock,
-  logger: createLogger({ level: 'silent' }),
-  events: new DomainEvents(),
-  stripe: null,
-  options: DEFAULT_GIFT_OPTIONS,
-  publicBaseUrl: 'https://members.example',
-  linkSecret: 'a-secret-of-the-test',
-  timeZone: 'Europe/Kyiv',
-  deliveryHour: 9,
-  expiryMonths: 12,
-});
+const deps = (): GiftDeps => giftTestDeps(db, clock);
 
 let seq = 0;
 /** A gift stored as the purchase and delivery leave it, with a code when it has been sent one. */
@@ -56,17 +44,8 @@ async function storedGift(fields: Partial<Gift> & { code?: string; paymentIntent
   const n = ++seq;
   const { code, ...rest } = fields;
   const gift = {
-    _id: new Types.ObjectId(),
+    ...giftRecord('after', n, new Date(clock.now().getTime() - 86_400_000)),
     status: 'delivered' as const,
-    purchaser: { name: 'Olena', email: `after-buyer${n}@example.com` },
-    recipient: { name: 'Taras', email: `after-recipient${n}@example.com` },
-    message: 'Happy birthday',
-    showPurchaserName: true,
-    durationMonths: 3,
-    amount: 1300,
-    currency: 'gbp',
-    locale: 'en',
-    deliverAt: new Date(clock.now().getTime() - 86_400_000),
     paymentIntentId: `pi_after_${n}`,
     ...(code ? { codeHash: hashCode(code) } : {}),
     ...rest,

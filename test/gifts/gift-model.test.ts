@@ -12,6 +12,7 @@ import {
   paymentKey,
 } from '../../src/gifts/gift.model.js';
 import { createTestDatabase, releaseTestDatabase } from '../support/test-app.js';
+import { giftRecord } from './gift-fixtures.js';
 
 // What a gift record must hold and holds (src/gifts/README.md), and the migrations that key and
 // list the gifts stored before their keys and address lists were kept.
@@ -27,17 +28,8 @@ const valid = {
   gift: () => {
     const n = ++seq;
     return {
-      _id: new Types.ObjectId(),
+      ...giftRecord('model', n, new Date('2026-12-24T07:00:00Z')),
       status: 'paid' as const,
-      purchaser: { name: 'Olena', email: `model-buyer${n}@example.com` },
-      recipient: { name: 'Taras', email: `model-recipient${n}@example.com` },
-      message: 'Happy birthday',
-      showPurchaserName: true,
-      durationMonths: 3,
-      amount: 1300,
-      currency: 'gbp',
-      locale: 'en',
-      deliverAt: new Date('2026-12-24T07:00:00Z'),
     };
   },
   grant: () => ({

@@ -17,9 +17,8 @@ import {
   fulfillGiftPayment,
 } from '../../src/gifts/gift-purchase.js';
 import { claimOnce } from '../../src/infra/claims.js';
-import { createLogger } from '../../src/infra/logger.js';
-import { DomainEvents } from '../../src/shared/domain-events.js';
 import { createTestDatabase, manualClock, releaseTestDatabase } from '../support/test-app.js';
+import { giftTestDeps } from './gift-fixtures.js';
 
 // The purchase's rules called directly, with a scripted Checkout in Stripe's place: what a gift
 // costs, what Stripe is asked for, what a retry with the same Idempotency-Key gets, and what an
@@ -73,22 +72,8 @@ beforeAll(async () => {
 });
 afterAll(() => releaseTestDatabase(db));
 
-function depsWith(checkout: ReturnType<typeof scriptedCheckout> | undefined): GiftDeps {
-  return {
-    db,
-    clock,
-    logger: createLogger({ level: 'silent' }),
-    events: new DomainEvents(),
-    stripe: null,
-    localCheckout: checkout,
-    options: DEFAULT_GIFT_OPTIONS,
-    publicBaseUrl: 'https://members.example',
-    linkSecret: 'a-secret-of-the-test',
-    timeZone: 'Europe/Kyiv',
-    deliveryHour: 9,
-    expiryMonths: 12,
-  };
-}
+const depsWith = (checkout: ReturnType<typeof scriptedCheckout> | undefined): GiftDeps =>
+  giftTestDeps(db, clock, { localCheckout: checkout });
 
 let seq = 0;
 function purchase(overrides: Record<string, unknown> = {}) {
