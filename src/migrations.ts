@@ -18,6 +18,7 @@ import type { Logger } from './infra/logger.js';
 import { runOnce } from './infra/migrations.js';
 import { backfillMemberEntries } from './ledger/member-entries.js';
 import { backfillSettlementDue } from './ledger/settlement.service.js';
+import { backfillGiftMemberEnds } from './memberships/gift-membership.js';
 import { backfillMemberKeys, backfillMemberSubscriptions } from './memberships/member-keys.js';
 import { MARKETING_SYNC_QUEUE, marketingSyncModel } from './newsletters/marketing-sync.model.js';
 import { backfillReaderRecords } from './retention/reader-data.service.js';
@@ -88,4 +89,7 @@ export async function migrate(db: Connection, logger: Logger): Promise<void> {
   // The hourly sweep reads its list of delivered gifts, never the gifts (gifts/README.md).
   const giftsOpen = await runOnce(db, 'gift-open', () => backfillOpenGifts(db));
   if (giftsOpen) logger.info({ giftsOpen }, 'listed delivered gifts for reminders and expiry');
+  // And its list of gift members' ends, never the members (memberships/README.md).
+  const giftMembers = await runOnce(db, 'gift-member-ends', () => backfillGiftMemberEnds(db));
+  if (giftMembers) logger.info({ giftMembers }, 'listed gift members by the end of their gift time');
 }

@@ -1,12 +1,17 @@
 import { enqueueEmail } from '../email/outbox.service.js';
 import { claimOnce } from '../infra/claims.js';
-import { activeGiftMembers, expireGiftMember, hasLiveSubscription } from '../memberships/gift-membership.js';
+import {
+  expireGiftMember,
+  giftMembersEndingBy,
+  hasLiveSubscription,
+} from '../memberships/gift-membership.js';
 import { type Gift, type GiftOpen, giftModel, giftOpenModel } from './gift.model.js';
 import { continueUrl, DAY_MS, longDate } from './gift-common.js';
 import { sendCode } from './gift-delivery.js';
 import type { GiftDeps } from './gift-deps.js';
 
-// The hourly round of gifts; gift members' own status is written by memberships (gift-membership.ts).
+// The hourly round of gifts; gift members' own status is written by memberships (gift-membership.ts),
+// which also lists them with the end of their gift time, so the round never searches the members.
 
 /**
  * The hourly round: reminders after 7 and 30 days, expiry, and gift memberships nearing or past
@@ -29,12 +34,12 @@ export async function sweepGifts(deps: GiftDeps): Promise<void> {
     if (next) await Open.updateOne({ _id }, { $set: { nextAt: next } });
     else await Open.deleteOne({ _id });
   }
-  for (const member of await activeGiftMembers(deps.db)) {
+  for (const member of await giftMembersEndingBy(deps.db, new Date(now.getTime() + 7 * DAY_MS))) {
     if (!member.currentPeriodEnd) continue;
     if (await hasLiveSubscription(deps.db, member._id)) continue;
     if (member.currentPeriodEnd <= now) {
       await expireGiftMember(deps.db, member, member.currentPeriodEnd);
-    } else if (member.currentPeriodEnd.getTime() - now.getTime() <= 7 * DAY_MS) {
+    } else {
       await enqueueEmail(deps.db, deps.clock, {
         template: 'gift-ending',
         to: { email: member.email, name: member.name },

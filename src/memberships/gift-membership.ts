@@ -4,7 +4,7 @@ import { isDuplicateKey } from '../infra/db.js';
 import type { DomainEvents } from '../shared/domain-events.js';
 import { addMonths } from '../shared/time.js';
 import { claimMemberKey, emailKey, payingSubscriptionOf, subscriptionsOf } from './member-keys.js';
-import { ensureMemberKeys, type Member, membershipModels } from './membership.model.js';
+import { ensureMemberKeys, type GiftMemberEnd, type Member, membershipModels } from './membership.model.js';
 
 // The member writes of gifts (src/gifts/): a redeemed gift makes or extends a membership, a paying
 // member's next charge moves back, a refund or the end of gift time ends it. Gifts decides when
@@ -32,6 +32,8 @@ export async function createGiftMember(
   },
 ): Promise<void> {
   const { memberId, email, at } = input;
+  // Listed first: a member a gift made is always on the sweep's list (a retry lists it again).
+  await listGiftEnd(deps.db, memberId, addMonths(at, input.months));
   try {
     await membershipModels(deps.db).Member.create({
       _id: memberId,
@@ -83,16 +85,19 @@ export async function setGiftTimeEnd(
   at: Date,
 ): Promise<boolean> {
   const { Member } = membershipModels(deps.db);
-  const member = await Member.findById(memberId).select({ stripeCustomerId: 1 }).lean();
+  const member = await Member.findById(memberId).select({ stripeCustomerId: 1, source: 1 }).lean();
   // Only a member who has been a Stripe customer can have a subscription: no scan for the others.
   const paying = member?.stripeCustomerId && (await payingSubscriptionOf(deps.db, memberId));
   if (!member || paying) return false;
+  const active = end && end > deps.clock.now();
   await Member.updateOne(
     { _id: memberId },
-    end && end > deps.clock.now()
+    active
       ? { $set: { status: 'active', currentPeriodEnd: end, endedAt: null } }
       : { $set: { status: 'expired', currentPeriodEnd: at, endedAt: at } },
   );
+  // After the member: a sweep that unlisted it meanwhile reads the member again (giftMembersEndingBy).
+  if (active && member.source === 'gift') await listGiftEnd(deps.db, memberId, end);
   return true;
 }
 
@@ -107,9 +112,51 @@ export async function endGiftMembership(db: Connection, memberId: Types.ObjectId
     );
 }
 
-/** Members a gift made who are active now (the daily sweep's scan). */
-export const activeGiftMembers = (db: Connection) =>
-  membershipModels(db).Member.find({ source: 'gift', status: 'active' }).lean<Member[]>();
+const listGiftEnd = (db: Connection, memberId: Types.ObjectId, endsAt: Date) =>
+  membershipModels(db).GiftMemberEnd.updateOne(
+    { _id: String(memberId) },
+    { $set: { endsAt } },
+    { upsert: true },
+  );
+
+/**
+ * Active members a gift made whose gift time ends by `by`, for the hourly sweep: from the list of
+ * gift members' ends, each due one read by `_id` (the member says when it really ends; the list is
+ * brought in line). A member no longer active leaves the list, then is read again, so a gift that
+ * renewed it meanwhile (which lists it after writing it) is never lost.
+ */
+export async function giftMembersEndingBy(db: Connection, by: Date): Promise<Member[]> {
+  const { Member, GiftMemberEnd } = membershipModels(db);
+  const ending: Member[] = [];
+  const listed = await GiftMemberEnd.find().lean<GiftMemberEnd[]>();
+  for (const { _id, endsAt } of listed.filter((entry) => entry.endsAt <= by)) {
+    let member = await Member.findById(_id).lean<Member>();
+    if (!isGiftTime(member)) {
+      await GiftMemberEnd.deleteOne({ _id });
+      member = await Member.findById(_id).lean<Member>();
+      if (!isGiftTime(member)) continue;
+    }
+    if (member.currentPeriodEnd.getTime() !== endsAt.getTime())
+      await listGiftEnd(db, member._id, member.currentPeriodEnd);
+    if (member.currentPeriodEnd <= by) ending.push(member);
+  }
+  return ending;
+}
+
+const isGiftTime = (member: Member | null): member is Member & { currentPeriodEnd: Date } =>
+  member?.source === 'gift' && member.status === 'active' && member.currentPeriodEnd instanceof Date;
+
+/** Lists the active members gifts made before the list was kept (a migration: one scan). */
+export async function backfillGiftMemberEnds(db: Connection): Promise<number> {
+  let listed = 0;
+  const members = membershipModels(db).Member.find({ source: 'gift', status: 'active' }).lean<Member>();
+  for await (const member of members.cursor()) {
+    if (!isGiftTime(member)) continue;
+    await listGiftEnd(db, member._id, member.currentPeriodEnd);
+    listed++;
+  }
+  return listed;
+}
 
 /** Whether the member has a subscription that is active or trialing: read from their list, not searched. */
 export async function hasLiveSubscription(db: Connection, memberId: Types.ObjectId): Promise<boolean> {

@@ -320,6 +320,20 @@ const memberSubscriptionSchema = new Schema<MemberSubscription>(
   { versionKey: false },
 );
 
+/**
+ * A member a gift made, listed with the end of their gift time (gift-membership.ts): the hourly
+ * gift sweep reads this list, and only the members it says are due, never searches the members.
+ */
+export interface GiftMemberEnd {
+  _id: string; // the member's id
+  endsAt: Date;
+}
+
+const giftMemberEndSchema = new Schema<GiftMemberEnd>(
+  { _id: String, endsAt: { type: Date, required: true } },
+  { versionKey: false },
+);
+
 export function registerMembershipModels(db: Connection): void {
   if (!db.models.MemberKey) db.model('MemberKey', memberKeySchema, 'member_keys');
   if (!db.models.SupporterTotal) db.model('SupporterTotal', supporterTotalSchema, 'supporter_totals');
@@ -330,6 +344,7 @@ export function registerMembershipModels(db: Connection): void {
     db.model('SubscriptionObservation', observationSchema, 'subscription_observations');
   if (!db.models.MemberSubscription)
     db.model('MemberSubscription', memberSubscriptionSchema, 'member_subscriptions');
+  if (!db.models.GiftMemberEnd) db.model('GiftMemberEnd', giftMemberEndSchema, 'gift_member_ends');
 }
 
 export function membershipModels(db: Connection) {
@@ -340,5 +355,6 @@ export function membershipModels(db: Connection) {
     MemberSubscription: db.model<MemberSubscription>('MemberSubscription'),
     MemberKey: db.model<MemberKey>('MemberKey'),
     SupporterTotal: db.model<SupporterTotal>('SupporterTotal'),
+    GiftMemberEnd: db.model<GiftMemberEnd>('GiftMemberEnd'),
   };
 }

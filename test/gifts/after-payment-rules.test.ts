@@ -263,7 +263,9 @@ describe('gift members near or past the end of their time', () => {
       at: clock.now(),
     });
     const end = new Date(clock.now().getTime() + endsIn);
+    // Moved as gift time moves it (setGiftTimeEnd), which lists the new end for the sweep too.
     await membershipModels(db).Member.updateOne({ _id: memberId }, { $set: { currentPeriodEnd: end } });
+    await membershipModels(db).GiftMemberEnd.updateOne({ _id: String(memberId) }, { $set: { endsAt: end } });
     return { memberId, email, end };
   }
   const memberOf = (id: Types.ObjectId) => membershipModels(db).Member.findById(id).lean();
