@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Types } from 'mongoose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignModels } from '../../src/campaigns/campaign.model.js';
@@ -7,6 +8,7 @@ import { emailModels } from '../../src/email/email.model.js';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { sweepGifts } from '../../src/gifts/gift-sweep.js';
 import { fromRoot } from '../../src/infra/paths.js';
+import { createGiftMember } from '../../src/memberships/gift-membership.js';
 import { createMemberOnce } from '../../src/memberships/member-keys.js';
 import { reconcileEverySupporter } from '../../src/memberships/supporters.js';
 import {
@@ -240,15 +242,15 @@ async function emailedPages(): Promise<[string, string][]> {
   const manage = pathOf((await emailed('gift-receipt', 'a11y.giver@example.com')).manageUrl);
 
   // A gift membership ending in five days: the daily round invites the member to continue.
-  await createMemberOnce(app.deps.db, {
+  // Redeemed 25 days ago for a month: made as a redemption makes it, listed for the round.
+  await createGiftMember(app.deps, {
+    memberId: new Types.ObjectId(),
     email: 'a11y.gifted@example.com',
     name: 'Olena',
     locale: 'en',
-    status: 'active',
-    source: 'gift',
-    joinedAt: new Date(),
-    joinedVia: 'gift_a11y',
-    currentPeriodEnd: new Date(Date.now() + 5 * 86_400_000),
+    giftId: 'gift_a11y',
+    months: 1,
+    at: new Date(Date.now() - 25 * 86_400_000),
   });
   await sweepGifts(giftDepsFrom(app.deps.config, app.deps));
   const continuing = pathOf((await emailed('gift-ending', 'a11y.gifted@example.com')).continueUrl);
