@@ -11,7 +11,13 @@ import {
 import { deliverDueGifts, sweepGifts, updateGiftBeforeDelivery } from '../../src/gifts/gift.service.js';
 import { giftDepsFrom } from '../../src/gifts/gift-deps.js';
 import { createStripeClient } from '../../src/infra/stripe.js';
-import { paidGiftSession, postEvent, retryStripeEventNow, stripeEvent } from '../support/stripe-events.js';
+import {
+  paidGiftSession,
+  postEvent,
+  refundedGiftCharge,
+  retryStripeEventNow,
+  stripeEvent,
+} from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -220,16 +226,7 @@ describe('the sweep’s list', () => {
       body: new URLSearchParams({ code: redeemed.code, email: 'sweep-redeemer@example.com' }),
     });
     expect(res.status).toBe(200);
-    const refund = {
-      id: `ch_${refunded.giftId}`,
-      object: 'charge',
-      amount: 5000,
-      amount_refunded: 5000,
-      refunded: true,
-      currency: 'eur',
-      payment_intent: `pi_gift_${refunded.giftId}`,
-      metadata: {},
-    };
+    const refund = refundedGiftCharge(refunded.giftId);
     expect((await postEvent(app.url, stripeEvent('charge.refunded', refund, unix()))).status).toBe(200);
 
     const filters: unknown[] = [];

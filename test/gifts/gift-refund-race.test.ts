@@ -13,6 +13,7 @@ import {
   outcomeOf,
   paidGiftSession,
   postEvent,
+  refundedGiftCharge,
   retryStripeEventNow,
   retryStripeEvents,
   stripeEvent,
@@ -108,21 +109,7 @@ async function deliveredGift(): Promise<{ giftId: string; code: string }> {
   return { giftId, code: (await codesFor([giftId])).get(giftId)! };
 }
 
-const fullRefund = (giftId: string) =>
-  stripeEvent(
-    'charge.refunded',
-    {
-      id: `ch_${giftId}`,
-      object: 'charge',
-      amount: 5000,
-      amount_refunded: 5000,
-      refunded: true,
-      currency: 'eur',
-      payment_intent: `pi_gift_${giftId}`,
-      metadata: {},
-    },
-    unix(),
-  );
+const fullRefund = (giftId: string) => stripeEvent('charge.refunded', refundedGiftCharge(giftId), unix());
 
 /**
  * Sends the event, then lets the queue retry it until it is applied (a redemption may hold it up).

@@ -9,7 +9,7 @@ import { createStripeClient } from '../../src/infra/stripe.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { addMonths } from '../../src/shared/time.js';
 import { deep } from '../support/depth.js';
-import { paidGiftSession, postEvent, stripeEvent } from '../support/stripe-events.js';
+import { paidGiftSession, postEvent, refundedGiftCharge, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -67,23 +67,7 @@ const pay = (giftId: string) =>
   postEvent(app.url, stripeEvent('checkout.session.completed', paidGiftSession(giftId), unix()));
 
 const refund = (giftId: string) =>
-  postEvent(
-    app.url,
-    stripeEvent(
-      'charge.refunded',
-      {
-        id: `ch_${giftId}`,
-        object: 'charge',
-        amount: 5000,
-        amount_refunded: 5000,
-        refunded: true,
-        currency: 'eur',
-        payment_intent: `pi_gift_${giftId}`,
-        metadata: {},
-      },
-      unix(),
-    ),
-  );
+  postEvent(app.url, stripeEvent('charge.refunded', refundedGiftCharge(giftId), unix()));
 
 const deliveryEmails = (giftId: string) =>
   emailModels(app.deps.db)

@@ -13,7 +13,7 @@ import { METADATA_APP } from '../../src/memberships/checkout.service.js';
 import { membershipModels } from '../../src/memberships/membership.model.js';
 import { workerAgainstCapture } from '../support/email.js';
 import { startSendgridCapture } from '../support/sendgrid-capture.js';
-import { postEvent, stripeEvent } from '../support/stripe-events.js';
+import { postEvent, refundedGiftCharge, stripeEvent } from '../support/stripe-events.js';
 import { startStripeRecorder } from '../support/stripe-recorder.js';
 import { manualClock, startTestApp, TEST_ENV, type TestApp, testConfig } from '../support/test-app.js';
 
@@ -376,16 +376,7 @@ describe('redemption', () => {
     const { giftId, code } = await deliveredGift({ durationMonths: 3 });
     expect((await redeem(code, 'payer-refunded@example.com')).status).toBe(200);
     recorder.requests.length = 0;
-    const refund = {
-      id: `ch_${giftId}`,
-      object: 'charge',
-      amount: 5000,
-      amount_refunded: 5000,
-      refunded: true,
-      currency: 'eur',
-      payment_intent: `pi_gift_${giftId}`,
-      metadata: {},
-    };
+    const refund = refundedGiftCharge(giftId);
     for (const delivery of [1, 2])
       expect(
         (await postEvent(app.url, stripeEvent('charge.refunded', refund, unix() + delivery))).status,
@@ -427,16 +418,7 @@ describe('redemption', () => {
     expect(await again.text()).toContain('already been used');
 
     const refunded = await deliveredGift();
-    const refund = {
-      id: `ch_${refunded.giftId}`,
-      object: 'charge',
-      amount: 5000,
-      amount_refunded: 5000,
-      refunded: true,
-      currency: 'eur',
-      payment_intent: `pi_gift_${refunded.giftId}`,
-      metadata: {},
-    };
+    const refund = refundedGiftCharge(refunded.giftId);
     expect((await postEvent(app.url, stripeEvent('charge.refunded', refund, unix()))).status).toBe(200);
     const cancelled = await redeem(refunded.code, refunded.recipient);
     expect(cancelled.status).toBe(410);
@@ -461,16 +443,7 @@ describe('redemption', () => {
     const { giftId, code, recipient } = await deliveredGift();
     await redeem(code, recipient);
     const before = await countOf(app.deps.db, campaign);
-    const refund = {
-      id: `ch_${giftId}`,
-      object: 'charge',
-      amount: 5000,
-      amount_refunded: 5000,
-      refunded: true,
-      currency: 'eur',
-      payment_intent: `pi_gift_${giftId}`,
-      metadata: {},
-    };
+    const refund = refundedGiftCharge(giftId);
     await postEvent(app.url, stripeEvent('charge.refunded', refund, unix()));
     await postEvent(app.url, stripeEvent('charge.refunded', refund, unix()));
     expect(await membershipModels(app.deps.db).Member.findOne({ email: recipient }).lean()).toMatchObject({

@@ -45,6 +45,20 @@ export function paidGiftSession(giftId: string, amount = 5000) {
   };
 }
 
+/** The charge of paidGiftSession, refunded in full (a `charge.refunded` event's object). */
+export function refundedGiftCharge(giftId: string, amount = 5000) {
+  return {
+    id: `ch_${giftId}`,
+    object: 'charge',
+    amount,
+    amount_refunded: amount,
+    refunded: true,
+    currency: 'eur',
+    payment_intent: `pi_gift_${giftId}`,
+    metadata: {},
+  };
+}
+
 /** `npm run stripe:replay` against this test app's database. */
 export function replayOf(app: TestApp) {
   return replayStripeEvents(
